@@ -1,0 +1,199 @@
+//! The command line: what a user types, and the commands behind it. This is
+//! the binary's edge, where errors become messages and exit codes.
+
+mod run;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::acceptance::metrics::{METRICS, Scope};
+use crate::protocol::ProtocolVersion;
+use crate::scenario::{self, builtin};
+use crate::target::FaultKnobs;
+
+/// Exit codes, as the README documents them.
+pub mod exit {
+    pub const PASS: u8 = 0;
+    pub const FAIL: u8 = 1;
+    pub const SETUP: u8 = 2;
+    pub const INTERRUPTED: u8 = 130;
+    pub const TERMINATED: u8 = 143;
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "mcpstorm",
+    version,
+    about = "Load-test MCP servers and judge whether they hold up.",
+    long_about = "Load-test MCP servers and judge whether they hold up.\n\n\
+        Without a command, runs every built-in scenario against the built-in target server."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run scenarios against a server (the built-in target when no command follows `--`).
+    Run(RunArgs),
+    /// Serve the built-in MCP target over stdio, with optional fault knobs.
+    Serve(ServeArgs),
+    /// List the built-in scenarios.
+    Scenarios,
+    /// Check scenario files (or built-in names) without running them.
+    Check {
+        /// Scenario files or built-in names.
+        #[arg(required = true)]
+        files: Vec<String>,
+    },
+    /// List the metrics that acceptance criteria can use.
+    Metrics,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// Built-in scenario names or scenario files; all built-ins when none are given.
+    pub scenarios: Vec<String>,
+    /// Write the complete result as JSON to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// Print progress and a summary instead of the dashboard (always, for now).
+    #[arg(long)]
+    pub headless: bool,
+    /// Per-call timeout in milliseconds (overrides the scenario's `timeout_ms`).
+    #[arg(long, value_name = "MS")]
+    pub timeout_ms: Option<u64>,
+    /// How often the server's process tree is sampled, in milliseconds
+    /// (overrides the scenario's `probe_interval_ms`; default 250, 4 per second).
+    #[arg(long, value_name = "MS")]
+    pub probe_interval_ms: Option<u64>,
+    /// Protocol version offered in `initialize`.
+    #[arg(long, value_name = "VERSION", default_value_t = ProtocolVersion::LATEST_HANDSHAKE, value_parser = parse_version)]
+    pub protocol: ProtocolVersion,
+    /// Largest message accepted from the server, in bytes; a longer line is a protocol error.
+    #[arg(long, value_name = "BYTES", default_value_t = crate::transport::stdio::DEFAULT_MAX_MESSAGE_BYTES)]
+    pub max_message_bytes: usize,
+    /// Milliseconds a server gets to exit after its stdin closes (and again after SIGTERM).
+    #[arg(long, value_name = "MS", default_value_t = 2000)]
+    pub shutdown_grace_ms: u64,
+    /// Extra environment for the server, NAME=VALUE (repeatable; values are never printed).
+    #[arg(long = "env", value_name = "NAME=VALUE", value_parser = parse_env)]
+    pub env: Vec<(String, String)>,
+    /// The server command and its arguments, after `--`.
+    #[arg(last = true, value_name = "SERVER_CMD")]
+    pub server: Vec<String>,
+}
+
+impl Default for RunArgs {
+    fn default() -> Self {
+        RunArgs {
+            scenarios: Vec::new(),
+            report: None,
+            headless: false,
+            timeout_ms: None,
+            probe_interval_ms: None,
+            protocol: ProtocolVersion::LATEST_HANDSHAKE,
+            max_message_bytes: crate::transport::stdio::DEFAULT_MAX_MESSAGE_BYTES,
+            shutdown_grace_ms: 2000,
+            env: Vec::new(),
+            server: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub knobs: FaultKnobs,
+}
+
+fn parse_version(text: &str) -> Result<ProtocolVersion, String> {
+    text.parse()
+}
+
+fn parse_env(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((name, value)) if !name.is_empty() => Ok((name.to_string(), value.to_string())),
+        _ => Err("expected NAME=VALUE".to_string()),
+    }
+}
+
+/// Run the parsed command line; returns the process exit code.
+pub fn main(cli: Cli) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("mcpstorm: cannot start the async runtime: {error}");
+            return ExitCode::from(exit::SETUP);
+        }
+    };
+    let command = cli.command.unwrap_or(Command::Run(RunArgs::default()));
+    match command {
+        Command::Run(args) => runtime.block_on(run::run(args)),
+        Command::Serve(args) => match runtime.block_on(crate::target::serve_stdio(args.knobs)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("mcpstorm serve: {error}");
+                ExitCode::from(exit::SETUP)
+            }
+        },
+        Command::Scenarios => {
+            for (name, text) in builtin::BUILTIN {
+                let summary = scenario::file::parse(text, name)
+                    .map(|s| first_sentence(&s.description))
+                    .unwrap_or_else(|e| format!("(broken: {e})"));
+                println!("{name:<18} {summary}");
+            }
+            ExitCode::SUCCESS
+        }
+        Command::Check { files } => check(&files),
+        Command::Metrics => {
+            for m in METRICS {
+                let form = match m.scope {
+                    Scope::Calls => format!("{}[(phase[, label])]", m.name),
+                    Scope::Run => m.name.to_string(),
+                };
+                let unit = if m.unit.is_empty() {
+                    String::new()
+                } else {
+                    format!(" [{}]", m.unit)
+                };
+                println!("{form:<44} {}{unit}", m.about);
+            }
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+fn first_sentence(text: &str) -> String {
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    match flat.find(": ") {
+        Some(i) => flat[..i].to_string(),
+        None => flat,
+    }
+}
+
+fn check(files: &[String]) -> ExitCode {
+    let mut broken = false;
+    for file in files {
+        match scenario::load(file) {
+            Ok(s) => println!(
+                "{file}: ok — scenario \"{}\", {} phase(s), {} criteria",
+                s.name,
+                s.phases.len(),
+                s.criteria.list.len()
+            ),
+            Err(error) => {
+                eprintln!("{error}");
+                broken = true;
+            }
+        }
+    }
+    ExitCode::from(if broken { exit::SETUP } else { exit::PASS })
+}

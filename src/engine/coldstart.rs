@@ -1,0 +1,84 @@
+//! Cold start: a fresh server for every iteration, timed as a whole and by
+//! stage — spawn, initialize, first call, exit.
+
+use std::time::{Duration, Instant};
+
+use super::load::micros;
+use super::{EngineError, Halt, RunOptions};
+use crate::protocol::outcome::{self, Classified};
+use crate::protocol::{Outcome, Session, SetupError};
+use crate::scenario::Phase;
+use crate::scenario::template::CallContext;
+use crate::stats::{ColdStartEvent, Event};
+use crate::transport::StdioConnection;
+
+#[allow(clippy::too_many_arguments)]
+pub async fn run(
+    phase_index: usize,
+    phase: &Phase,
+    iterations: u32,
+    label: usize,
+    options: &RunOptions,
+    timeout: Duration,
+    events: &tokio::sync::mpsc::UnboundedSender<Event>,
+    halt: &Halt,
+) -> Result<(), EngineError> {
+    for iteration in 0..iterations as u64 {
+        if halt.is_set() {
+            break;
+        }
+        let started = Instant::now();
+        let connection = StdioConnection::spawn(&options.server, options.stdio)?;
+        let spawned = Instant::now();
+        let mut event = ColdStartEvent {
+            phase: phase_index,
+            label,
+            spawn_us: micros(spawned - started),
+            initialize_us: 0,
+            call_us: 0,
+            exit_us: 0,
+            total_us: 0,
+            outcome: Outcome::Ok,
+            message: None,
+        };
+        let session = match Session::open(connection, options.protocol, timeout).await {
+            Ok(session) => session,
+            Err(error) => {
+                event.outcome = match error {
+                    SetupError::Timeout { .. } => Outcome::Timeout,
+                    SetupError::Rejected { .. } => Outcome::RpcError,
+                    SetupError::ServerExited { .. } => Outcome::TransportError,
+                    _ => Outcome::ProtocolError,
+                };
+                event.message = Some(error.to_string());
+                event.total_us = micros(started.elapsed());
+                let _ = events.send(Event::ColdStart(event));
+                continue;
+            }
+        };
+        let initialized = Instant::now();
+        event.initialize_us = micros(initialized - spawned);
+        let template = phase.mix.pick();
+        let ctx = CallContext {
+            seq: iteration + 1,
+            worker: 0,
+        };
+        let params = template.params.as_ref().map(|t| t.render(&ctx));
+        let (_, reply) = session
+            .request(&template.method, params.as_deref(), timeout)
+            .await;
+        let answered = match &reply {
+            Ok(reply) => reply.received_at,
+            Err(_) => Instant::now(),
+        };
+        let Classified { outcome, message } = outcome::classify(&reply, template.is_tool_call());
+        event.call_us = micros(answered.saturating_duration_since(initialized));
+        event.total_us = micros(answered.saturating_duration_since(started));
+        event.outcome = outcome;
+        event.message = message;
+        session.close(options.shutdown_grace).await;
+        event.exit_us = micros(answered.elapsed());
+        let _ = events.send(Event::ColdStart(event));
+    }
+    Ok(())
+}

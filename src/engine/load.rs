@@ -1,0 +1,183 @@
+//! The load models: how a phase's calls are sent. Every worker is its own task,
+//! so the generator uses every core and one slow call never holds up another.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc::UnboundedSender;
+use tokio::task::JoinSet;
+
+use super::Halt;
+use crate::protocol::jsonrpc::ResponseBody;
+use crate::protocol::outcome::{self, Classified, tool_text};
+use crate::protocol::{Outcome, Session};
+use crate::scenario::template::CallContext;
+use crate::scenario::{Amount, Load, Phase};
+use crate::stats::{CallEvent, Event};
+
+/// Everything a worker needs, cheap to clone into each task.
+#[derive(Clone)]
+pub struct PhaseRunner {
+    pub session: Arc<Session>,
+    pub phase_index: usize,
+    pub phase: Arc<Phase>,
+    /// Sequence numbers run across the whole scenario, from 1.
+    pub seq: Arc<AtomicU64>,
+    pub events: UnboundedSender<Event>,
+    pub timeout: Duration,
+    pub halt: Halt,
+    pub probe_kick: Option<ProbeKick>,
+}
+
+/// Asks the probe for a sample every `every` calls.
+#[derive(Clone)]
+pub struct ProbeKick {
+    pub notify: Arc<tokio::sync::Notify>,
+    pub every: u64,
+}
+
+impl PhaseRunner {
+    /// Make one call and report it. `scheduled` is the open model's intended
+    /// send time: latency then counts from it, so a stall cannot hide.
+    pub async fn call(&self, worker: u64, scheduled: Option<Instant>) {
+        let seq = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
+        let template = self.phase.mix.pick();
+        let ctx = CallContext { seq, worker };
+        let params = template.params.as_ref().map(|t| t.render(&ctx));
+        let (sent_at, reply) = self
+            .session
+            .request(&template.method, params.as_deref(), self.timeout)
+            .await;
+        let ended = match &reply {
+            Ok(reply) => reply.received_at,
+            Err(_) => Instant::now(),
+        };
+        let started = scheduled.unwrap_or(sent_at);
+        let mut classified = outcome::classify(&reply, template.is_tool_call());
+        if classified.outcome == Outcome::TransportError && self.session.connection().is_closed() {
+            // The server is gone: stop sending rather than burn the budget on errors.
+            self.halt.set();
+        }
+        let mut mixup = false;
+        if classified.outcome == Outcome::Ok
+            && let (Some(expect), Ok(reply)) = (&template.expect_text, &reply)
+            && let ResponseBody::Result(result) = &reply.body
+        {
+            let expected = expect.render(&ctx);
+            let got = tool_text(result);
+            if expected.as_str() != Some(got.as_str()) {
+                mixup = true;
+                classified = Classified::failed(
+                    Outcome::ProtocolError,
+                    format!("mixed-up response: expected {expected}, got {got:?}"),
+                );
+            }
+        }
+        let _ = self.events.send(Event::Call(CallEvent {
+            phase: self.phase_index,
+            label: template.label,
+            outcome: classified.outcome,
+            latency_us: micros(ended.saturating_duration_since(started)),
+            send_lag_us: scheduled.map_or(0, |s| micros(sent_at.saturating_duration_since(s))),
+            mixup,
+            message: classified.message,
+        }));
+        if let Some(kick) = &self.probe_kick
+            && seq.is_multiple_of(kick.every)
+        {
+            kick.notify.notify_one();
+        }
+    }
+
+    /// Run the phase's load model to its end (or until halted).
+    pub async fn run(&self) {
+        match self.phase.load {
+            Load::Sequential { amount } => self.closed_loop(1, amount).await,
+            Load::Concurrent { workers, amount } => self.closed_loop(workers, amount).await,
+            Load::Batches { workers, batches } => self.batches(workers, batches).await,
+            Load::Rate { per_second, amount } => self.open_loop(per_second, amount).await,
+            Load::ColdStart { .. } => unreachable!("cold start runs without a shared session"),
+        }
+    }
+
+    /// N workers, each sending its next call when the previous one returns,
+    /// until the shared budget of calls (or the time) is used up.
+    async fn closed_loop(&self, workers: u32, amount: Amount) {
+        let budget = Arc::new(AtomicU64::new(match amount {
+            Amount::Calls(n) => n,
+            Amount::Duration(_) => u64::MAX,
+        }));
+        let deadline = match amount {
+            Amount::Duration(d) => Some(Instant::now() + d),
+            Amount::Calls(_) => None,
+        };
+        let mut tasks = JoinSet::new();
+        for worker in 0..workers as u64 {
+            let runner = self.clone();
+            let budget = budget.clone();
+            tasks.spawn(async move {
+                while !runner.halt.is_set()
+                    && deadline.is_none_or(|d| Instant::now() < d)
+                    && take_one(&budget)
+                {
+                    runner.call(worker, None).await;
+                }
+            });
+        }
+        while tasks.join_next().await.is_some() {}
+    }
+
+    /// Batches of `workers` calls sent together; the next batch waits for all.
+    async fn batches(&self, workers: u32, batches: u32) {
+        for _ in 0..batches {
+            if self.halt.is_set() {
+                return;
+            }
+            let mut tasks = JoinSet::new();
+            for worker in 0..workers as u64 {
+                let runner = self.clone();
+                tasks.spawn(async move { runner.call(worker, None).await });
+            }
+            while tasks.join_next().await.is_some() {}
+        }
+    }
+
+    /// Open model: call i is due at start + i / rate, sent then whatever the
+    /// server is doing, with no cap on calls in flight.
+    async fn open_loop(&self, per_second: f64, amount: Amount) {
+        let start = Instant::now();
+        let interval = Duration::from_secs_f64(1.0 / per_second);
+        let mut tasks = JoinSet::new();
+        let mut i: u64 = 0;
+        loop {
+            let due = start + interval.mul_f64(i as f64);
+            let more = match amount {
+                Amount::Calls(n) => i < n,
+                Amount::Duration(d) => due < start + d,
+            };
+            if !more || self.halt.is_set() {
+                break;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep_until(due.into()) => {}
+                _ = self.halt.wait() => break,
+            }
+            let runner = self.clone();
+            tasks.spawn(async move { runner.call(0, Some(due)).await });
+            while tasks.try_join_next().is_some() {}
+            i += 1;
+        }
+        while tasks.join_next().await.is_some() {}
+    }
+}
+
+fn take_one(budget: &AtomicU64) -> bool {
+    budget
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+        .is_ok()
+}
+
+pub fn micros(d: Duration) -> u64 {
+    d.as_micros().min(u64::MAX as u128) as u64
+}

@@ -1,0 +1,359 @@
+//! The engine: runs a scenario's phases against a server and feeds the stats
+//! aggregator. It owns the server's life: spawn, session, probe, crash watch,
+//! orderly stop.
+
+mod coldstart;
+mod load;
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, watch};
+
+use crate::probe::TreeSampler;
+use crate::protocol::{ProtocolVersion, Session, SetupError};
+use crate::scenario::{Load, Scenario, file::COLDSTART_LABEL};
+use crate::stats::{Aggregator, ConnectionHandles, Event, PhasePlan, RunPlan, Snapshot};
+use crate::transport::{ServerCommand, SpawnError, StdioConnection, StdioOptions};
+use load::{PhaseRunner, ProbeKick};
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Spawn(#[from] SpawnError),
+    #[error(transparent)]
+    Setup(#[from] SetupError),
+}
+
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub server: ServerCommand,
+    pub protocol: ProtocolVersion,
+    /// Overrides the scenario's per-call timeout.
+    pub call_timeout: Option<Duration>,
+    /// Overrides the scenario's probe interval.
+    pub probe_interval: Option<Duration>,
+    pub stdio: StdioOptions,
+    /// How long a server gets to exit after its stdin closes, and after SIGTERM.
+    pub shutdown_grace: Duration,
+    /// How often the aggregator publishes a snapshot.
+    pub snapshot_interval: Duration,
+}
+
+/// A flag that stops the load: set by the user (Ctrl-C) or by a crash.
+#[derive(Clone)]
+pub struct Halt {
+    tx: Arc<watch::Sender<bool>>,
+    rx: watch::Receiver<bool>,
+}
+
+impl Default for Halt {
+    fn default() -> Self {
+        let (tx, rx) = watch::channel(false);
+        Halt {
+            tx: Arc::new(tx),
+            rx,
+        }
+    }
+}
+
+impl Halt {
+    pub fn set(&self) {
+        let _ = self.tx.send(true);
+    }
+
+    pub fn is_set(&self) -> bool {
+        *self.rx.borrow()
+    }
+
+    pub async fn wait(&self) {
+        let mut rx = self.rx.clone();
+        let _ = rx.wait_for(|set| *set).await;
+    }
+}
+
+fn plan(scenario: &Scenario) -> RunPlan {
+    RunPlan {
+        scenario: scenario.name.clone(),
+        phases: scenario
+            .phases
+            .iter()
+            .map(|p| PhasePlan {
+                name: p.name.clone(),
+                warmup: p.warmup,
+                load: p.load.to_string(),
+                planned_calls: p.load.planned_calls(),
+            })
+            .collect(),
+        labels: scenario.labels.clone(),
+    }
+}
+
+/// Samples per phase, at least, when the phase's call count is known: a fast
+/// server can finish a phase between two timer samples, and its RSS trend
+/// needs points spread over the calls, not over the clock.
+const SAMPLES_PER_PHASE: u64 = 100;
+/// The closest two samples may be, so call-driven sampling stays cheap.
+const MIN_SAMPLE_SPACING: Duration = Duration::from_millis(1);
+
+/// Samples the server tree on a timer, on call progress, and on demand (at
+/// phase boundaries).
+struct Monitor {
+    sampler: Arc<std::sync::Mutex<TreeSampler>>,
+    events: mpsc::UnboundedSender<Event>,
+    kick: Arc<tokio::sync::Notify>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Monitor {
+    fn start(pid: u32, interval: Duration, events: mpsc::UnboundedSender<Event>) -> Monitor {
+        let sampler = Arc::new(std::sync::Mutex::new(TreeSampler::new(pid)));
+        let kick = Arc::new(tokio::sync::Notify::new());
+        let task = {
+            let sampler = sampler.clone();
+            let events = events.clone();
+            let kick = kick.clone();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(interval);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                let mut last = Instant::now();
+                loop {
+                    tokio::select! {
+                        _ = tick.tick() => {}
+                        _ = kick.notified() => {}
+                    }
+                    let since = last.elapsed();
+                    if since < MIN_SAMPLE_SPACING {
+                        tokio::time::sleep(MIN_SAMPLE_SPACING - since).await;
+                    }
+                    last = Instant::now();
+                    if !sample_into(&sampler, &events) {
+                        break;
+                    }
+                }
+            })
+        };
+        Monitor {
+            sampler,
+            events,
+            kick,
+            task,
+        }
+    }
+
+    /// What a phase's workers use to ask for a sample every `every` calls.
+    fn kick_every(&self, planned_calls: Option<u64>) -> Option<ProbeKick> {
+        Some(ProbeKick {
+            notify: self.kick.clone(),
+            every: (planned_calls? / SAMPLES_PER_PHASE).max(1),
+        })
+    }
+
+    fn sample_now(&self) {
+        sample_into(&self.sampler, &self.events);
+    }
+}
+
+impl Drop for Monitor {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Take one sample; false once the process is gone.
+fn sample_into(
+    sampler: &std::sync::Mutex<TreeSampler>,
+    events: &mpsc::UnboundedSender<Event>,
+) -> bool {
+    let sample = sampler.lock().ok().and_then(|mut s| s.sample());
+    match sample {
+        Some(sample) => {
+            let _ = events.send(Event::Probe {
+                at: Instant::now(),
+                sample,
+            });
+            true
+        }
+        None => false,
+    }
+}
+
+/// Run one scenario to its end and return the final snapshot. Snapshots are
+/// published on `publish` as the run goes. A setup failure (server missing,
+/// handshake refused) is an `Err`; a crash mid-run is part of the result.
+pub async fn run_scenario(
+    scenario: &Scenario,
+    options: &RunOptions,
+    publish: watch::Sender<Arc<Snapshot>>,
+    halt: Halt,
+) -> Result<Snapshot, EngineError> {
+    let (events, events_rx) = mpsc::unbounded_channel();
+    let aggregator = Aggregator::new(plan(scenario), scenario.criteria.clone());
+    let aggregated = tokio::spawn(aggregator.run(events_rx, publish, options.snapshot_interval));
+    let result = drive(scenario, options, events, halt).await;
+    // `drive` has dropped its sender: the aggregator drains and finishes.
+    let snapshot = aggregated.await.unwrap_or_default();
+    result.map(|()| snapshot)
+}
+
+async fn drive(
+    scenario: &Scenario,
+    options: &RunOptions,
+    events: mpsc::UnboundedSender<Event>,
+    user_halt: Halt,
+) -> Result<(), EngineError> {
+    let timeout = options.call_timeout.unwrap_or(scenario.call_timeout);
+    let probe_interval = options.probe_interval.unwrap_or(scenario.probe_interval);
+    let needs_session = scenario
+        .phases
+        .iter()
+        .any(|p| !matches!(p.load, Load::ColdStart { .. }));
+    // The load stops on the user's word or on a crash; only the user's word
+    // is an interruption.
+    let halt = Halt::default();
+    {
+        let halt = halt.clone();
+        let user_halt = user_halt.clone();
+        tokio::spawn(async move {
+            user_halt.wait().await;
+            halt.set();
+        });
+    }
+    let mut session = None;
+    let mut monitor = None;
+    let mut crash_watch = None;
+    if needs_session {
+        let connection = StdioConnection::spawn(&options.server, options.stdio)?;
+        let opened = Arc::new(Session::open(connection, options.protocol, timeout).await?);
+        let conn = opened.connection();
+        let _ = events.send(Event::Connected(ConnectionHandles {
+            pid: conn.pid(),
+            server: opened.server().clone(),
+            correlator: conn.correlator(),
+            stderr: conn.stderr_handle(),
+        }));
+        monitor = Some(Monitor::start(conn.pid(), probe_interval, events.clone()));
+        crash_watch = Some(watch_for_crash(
+            opened.clone(),
+            events.clone(),
+            halt.clone(),
+        ));
+        session = Some(opened);
+    }
+    let seq = Arc::new(AtomicU64::new(0));
+    for (index, phase) in scenario.phases.iter().enumerate() {
+        if halt.is_set() {
+            break;
+        }
+        if let Some(monitor) = &monitor {
+            monitor.sample_now();
+        }
+        let _ = events.send(Event::PhaseStarted {
+            phase: index,
+            at: Instant::now(),
+        });
+        match (&phase.load, &session) {
+            (Load::ColdStart { iterations }, _) => {
+                let label = scenario
+                    .labels
+                    .iter()
+                    .position(|l| l == COLDSTART_LABEL)
+                    .unwrap_or(0);
+                coldstart::run(
+                    index,
+                    phase,
+                    *iterations,
+                    label,
+                    options,
+                    timeout,
+                    &events,
+                    &halt,
+                )
+                .await?;
+            }
+            (_, Some(session)) => {
+                PhaseRunner {
+                    session: session.clone(),
+                    phase_index: index,
+                    phase: Arc::new(phase.clone()),
+                    seq: seq.clone(),
+                    events: events.clone(),
+                    timeout,
+                    halt: halt.clone(),
+                    probe_kick: monitor
+                        .as_ref()
+                        .and_then(|m| m.kick_every(phase.load.planned_calls())),
+                }
+                .run()
+                .await;
+            }
+            (_, None) => unreachable!("a session is opened whenever a phase needs one"),
+        }
+        let _ = events.send(Event::PhaseEnded {
+            phase: index,
+            at: Instant::now(),
+        });
+    }
+    if user_halt.is_set() {
+        let _ = events.send(Event::Note(
+            "interrupted: the run was stopped before its end".into(),
+        ));
+    }
+    if let Some(monitor) = &monitor {
+        monitor.sample_now();
+    }
+    drop(monitor);
+    if let Some(watch) = crash_watch {
+        let crashed = session.as_ref().is_some_and(|s| s.connection().is_closed());
+        if crashed {
+            // Let it report the crash before the aggregator closes.
+            let _ = watch.await;
+        } else {
+            watch.abort();
+        }
+    }
+    if let Some(session) = session {
+        let exit = session.close(options.shutdown_grace).await;
+        if exit.signal.is_some() {
+            let _ = events.send(Event::Note(format!(
+                "the server did not exit within {:?} of its stdin closing and was stopped ({exit})",
+                options.shutdown_grace
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Report the server's hang-up as a crash and halt the load (on_crash = "abort").
+/// The first sign is its stdout closing; the exit status follows.
+fn watch_for_crash(
+    session: Arc<Session>,
+    events: mpsc::UnboundedSender<Event>,
+    halt: Halt,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let connection = session.connection();
+        connection.wait_closed().await;
+        halt.set();
+        let mut exit = connection.process().exit_watch();
+        let exit = tokio::time::timeout(Duration::from_secs(1), exit.wait_for(Option::is_some))
+            .await
+            .ok()
+            .and_then(|info| info.ok().and_then(|info| *info));
+        let exit = exit.map_or(
+            "its stdout closed, the process is still running".to_string(),
+            |i| i.to_string(),
+        );
+        // Give the stderr drain a moment to catch the server's last words.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let last_words = connection.stderr_tail(3).join(" | ");
+        let _ = events.send(Event::Crash {
+            at: Instant::now(),
+            description: format!("server exited mid-run ({exit}); stderr: {last_words}"),
+        });
+        let _ = events.send(Event::Note(
+            "on_crash = \"abort\": the remaining calls and phases were not run".into(),
+        ));
+    })
+}

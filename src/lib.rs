@@ -1,0 +1,17 @@
+//! mcpstorm: load-test MCP servers and judge, live, whether they hold up.
+//!
+//! Data flows one way (see `shared/DESIGN.md`):
+//! scenario → [`engine`] → workers → [`transport`] → server process;
+//! call events and [`probe`] samples → [`stats`] aggregator → snapshots →
+//! [`acceptance`] verdicts → [`report`] (and, next, the dashboard).
+
+pub mod acceptance;
+pub mod cli;
+pub mod engine;
+pub mod probe;
+pub mod protocol;
+pub mod report;
+pub mod scenario;
+pub mod stats;
+pub mod target;
+pub mod transport;

@@ -1,0 +1,179 @@
+//! Reading Linux `/proc`: the ground truth for every server-side figure.
+//!
+//! Each reader returns `None` when the process has gone between listing and
+//! reading (a normal race while a tree churns), never an error.
+
+use std::fs;
+use std::sync::OnceLock;
+
+/// What one process uses right now.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ProcessUsage {
+    pub pid: u32,
+    pub rss_bytes: u64,
+    pub fds: u32,
+    pub threads: u32,
+    /// User + system CPU time consumed so far, in clock ticks.
+    pub cpu_ticks: u64,
+}
+
+/// Fields of `/proc/PID/stat` that we use.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StatLine {
+    pub ppid: u32,
+    pub cpu_ticks: u64,
+    pub threads: u32,
+}
+
+fn sysconf(name: libc::c_int, fallback: u64) -> u64 {
+    // SAFETY: sysconf has no preconditions; it returns -1 for unknown names.
+    let value = unsafe { libc::sysconf(name) };
+    if value > 0 { value as u64 } else { fallback }
+}
+
+pub fn page_size() -> u64 {
+    static PAGE: OnceLock<u64> = OnceLock::new();
+    *PAGE.get_or_init(|| sysconf(libc::_SC_PAGESIZE, 4096))
+}
+
+pub fn clock_ticks_per_second() -> u64 {
+    static TICKS: OnceLock<u64> = OnceLock::new();
+    *TICKS.get_or_init(|| sysconf(libc::_SC_CLK_TCK, 100))
+}
+
+/// Parse `/proc/PID/stat`. The command name (field 2) may hold spaces and
+/// parentheses, so fields are counted from the last `)`.
+pub fn parse_stat(text: &str) -> Option<StatLine> {
+    let after_name = &text[text.rfind(')')? + 1..];
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    // after_name starts at field 3 (state); field N is fields[N - 3].
+    let field = |n: usize| fields.get(n - 3).and_then(|f| f.parse::<u64>().ok());
+    Some(StatLine {
+        ppid: field(4)? as u32,
+        cpu_ticks: field(14)? + field(15)?,
+        threads: field(20)? as u32,
+    })
+}
+
+/// True while the process exists and is not a zombie waiting to be reaped.
+pub fn is_alive(pid: u32) -> bool {
+    fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|text| {
+            let state = text[text.rfind(')')? + 1..].split_whitespace().next()?;
+            Some(state != "Z" && state != "X")
+        })
+        .unwrap_or(false)
+}
+
+pub fn read_stat(pid: u32) -> Option<StatLine> {
+    parse_stat(&fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+}
+
+/// Resident set size from `/proc/PID/statm` (second field, in pages); the same
+/// figure as `VmRSS` in `/proc/PID/status`, read more cheaply.
+pub fn read_rss_bytes(pid: u32) -> Option<u64> {
+    let text = fs::read_to_string(format!("/proc/{pid}/statm")).ok()?;
+    let pages: u64 = text.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * page_size())
+}
+
+/// Open file descriptors: the entries of `/proc/PID/fd`.
+pub fn count_fds(pid: u32) -> Option<u32> {
+    Some(fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count() as u32)
+}
+
+/// `None` for a process that is gone or a zombie (whose memory reads as 0).
+pub fn read_usage(pid: u32) -> Option<ProcessUsage> {
+    if !is_alive(pid) {
+        return None;
+    }
+    let stat = read_stat(pid)?;
+    Some(ProcessUsage {
+        pid,
+        rss_bytes: read_rss_bytes(pid)?,
+        // A process we may not inspect (another user's) still counts for RSS.
+        fds: count_fds(pid).unwrap_or(0),
+        threads: stat.threads,
+        cpu_ticks: stat.cpu_ticks,
+    })
+}
+
+/// Every live process with its parent, from one pass over `/proc`.
+pub fn all_parents() -> Vec<(u32, u32)> {
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|entry| {
+            let pid: u32 = entry.ok()?.file_name().to_str()?.parse().ok()?;
+            Some((pid, read_stat(pid)?.ppid))
+        })
+        .collect()
+}
+
+/// `root` and all its descendants, root first, parents before children.
+pub fn process_tree(root: u32) -> Vec<u32> {
+    let parents = all_parents();
+    let mut tree = vec![root];
+    let mut next = 0;
+    while next < tree.len() {
+        let parent = tree[next];
+        tree.extend(
+            parents
+                .iter()
+                .filter(|(pid, ppid)| *ppid == parent && *pid != parent)
+                .map(|(pid, _)| *pid),
+        );
+        next += 1;
+    }
+    tree
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_stat_with_awkward_command_names() {
+        let line = "4242 (a (weird) name) S 17 4242 4242 0 -1 4194560 100 0 0 0 \
+                    250 50 0 0 20 0 7 0 12345 1000000 300 18446744073709551615";
+        let stat = parse_stat(line).unwrap();
+        assert_eq!(stat.ppid, 17);
+        assert_eq!(stat.cpu_ticks, 300);
+        assert_eq!(stat.threads, 7);
+    }
+
+    #[test]
+    fn reads_this_process_and_agrees_with_status() {
+        let me = std::process::id();
+        let usage = read_usage(me).unwrap();
+        assert!(usage.rss_bytes > 0 && usage.fds > 0 && usage.threads > 0);
+        let status = fs::read_to_string(format!("/proc/{me}/status")).unwrap();
+        let vm_rss_kb: u64 = status
+            .lines()
+            .find(|l| l.starts_with("VmRSS:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .unwrap()
+            .parse()
+            .unwrap();
+        let ours_kb = usage.rss_bytes / 1024;
+        // Read a moment apart; the test harness allocates in between.
+        assert!(
+            ours_kb.abs_diff(vm_rss_kb) < 4096,
+            "{ours_kb} vs {vm_rss_kb}"
+        );
+    }
+
+    #[test]
+    fn finds_children_in_the_tree() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .unwrap();
+        let tree = process_tree(std::process::id());
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(tree.contains(&child.id()), "{tree:?}");
+    }
+}

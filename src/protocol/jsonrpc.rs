@@ -1,0 +1,242 @@
+//! JSON-RPC 2.0 framing: what one line from the server means.
+//!
+//! The reader never trusts the server: every line is classified, and anything
+//! that is not a well-formed message becomes [`Incoming::Invalid`] with a short
+//! sample kept for the report, never a panic.
+
+use serde::Deserialize;
+use serde_json::Value;
+
+/// Standard JSON-RPC error codes, named as the specification names them.
+pub mod codes {
+    pub const PARSE_ERROR: i64 = -32700;
+    pub const INVALID_REQUEST: i64 = -32600;
+    pub const METHOD_NOT_FOUND: i64 = -32601;
+    pub const INVALID_PARAMS: i64 = -32602;
+    pub const INTERNAL_ERROR: i64 = -32603;
+}
+
+/// A JSON-RPC error object.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RpcError {
+    pub code: i64,
+    pub message: String,
+}
+
+/// The body of a response: exactly one of `result` or `error`.
+#[derive(Debug, Clone)]
+pub enum ResponseBody {
+    Result(Value),
+    Error(RpcError),
+}
+
+/// One message received from the server, classified.
+#[derive(Debug)]
+pub enum Incoming {
+    /// A response. `id` is kept raw: matching it to a request is the correlator's job,
+    /// and a wrong-typed id must be reported, not coerced.
+    Response {
+        id: Option<Value>,
+        body: ResponseBody,
+    },
+    /// A request from the server to the client (sampling, roots, ping, …).
+    Request { id: Value, method: String },
+    /// A notification from the server (logging, progress, list_changed, …).
+    Notification { method: String },
+    /// Anything else: not JSON, not an object, wrong `jsonrpc`, neither method nor result.
+    Invalid { reason: String, sample: String },
+}
+
+/// Longest sample of a bad line kept for display.
+const SAMPLE_CHARS: usize = 200;
+
+/// A printable, bounded excerpt of a line that may be huge or not UTF-8.
+pub fn sample_of(line: &[u8]) -> String {
+    let head = &line[..line.len().min(SAMPLE_CHARS * 4)];
+    let text = String::from_utf8_lossy(head);
+    let mut sample: String = text.chars().take(SAMPLE_CHARS).collect();
+    if sample.len() < line.len() {
+        sample.push('…');
+    }
+    sample
+}
+
+#[derive(Deserialize)]
+struct RawMessage {
+    jsonrpc: Option<Value>,
+    // `Option<Option<_>>` tells a missing id from `"id": null`, which both count
+    // as a missing id for a response but mean different things for a request.
+    #[serde(default, deserialize_with = "present")]
+    id: Option<Option<Value>>,
+    method: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    result: Option<Option<Value>>,
+    error: Option<Value>,
+}
+
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<Value>>, D::Error> {
+    Option::<Value>::deserialize(d).map(Some)
+}
+
+/// Classify one line (without its trailing newline).
+pub fn classify(line: &[u8]) -> Incoming {
+    let invalid = |reason: &str| Incoming::Invalid {
+        reason: reason.to_string(),
+        sample: sample_of(line),
+    };
+    let raw: RawMessage = match serde_json::from_slice(line) {
+        Ok(raw) => raw,
+        Err(err) if err.is_data() => return invalid("not a JSON-RPC object"),
+        Err(err) if std::str::from_utf8(line).is_err() => {
+            return invalid(&format!("invalid UTF-8 ({err})"));
+        }
+        Err(_) => return invalid("not JSON"),
+    };
+    if raw.jsonrpc.as_ref().and_then(Value::as_str) != Some("2.0") {
+        return invalid("missing or wrong \"jsonrpc\": \"2.0\"");
+    }
+    if let Some(method) = raw.method {
+        let Some(method) = method.as_str().map(str::to_owned) else {
+            return invalid("\"method\" is not a string");
+        };
+        return match raw.id {
+            Some(Some(id)) => Incoming::Request { id, method },
+            _ => Incoming::Notification { method },
+        };
+    }
+    let id = raw.id.flatten();
+    match (raw.result, raw.error) {
+        (Some(result), None) => Incoming::Response {
+            id,
+            body: ResponseBody::Result(result.unwrap_or(Value::Null)),
+        },
+        (None, Some(error)) => match parse_error_object(&error) {
+            Some(error) => Incoming::Response {
+                id,
+                body: ResponseBody::Error(error),
+            },
+            None => invalid("\"error\" is not an object with an integer \"code\""),
+        },
+        (Some(_), Some(_)) => invalid("response has both \"result\" and \"error\""),
+        (None, None) => invalid("neither a request, a notification nor a response"),
+    }
+}
+
+fn parse_error_object(error: &Value) -> Option<RpcError> {
+    let code = error.get("code")?.as_i64()?;
+    let message = error
+        .get("message")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    Some(RpcError { code, message })
+}
+
+/// Serialize a request line (with trailing newline) without building a `Value` tree.
+pub fn request_line(id: u64, method: &str, params: Option<&Value>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64 + method.len());
+    out.extend_from_slice(br#"{"jsonrpc":"2.0","id":"#);
+    out.extend_from_slice(id.to_string().as_bytes());
+    push_method_and_params(&mut out, method, params);
+    out
+}
+
+/// Serialize a notification line (with trailing newline).
+pub fn notification_line(method: &str, params: Option<&Value>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(48 + method.len());
+    out.extend_from_slice(br#"{"jsonrpc":"2.0""#);
+    push_method_and_params(&mut out, method, params);
+    out
+}
+
+fn push_method_and_params(out: &mut Vec<u8>, method: &str, params: Option<&Value>) {
+    out.extend_from_slice(br#","method":"#);
+    // Writing into a Vec cannot fail; a String always serializes.
+    let _ = serde_json::to_writer(&mut *out, method);
+    if let Some(params) = params {
+        out.extend_from_slice(br#","params":"#);
+        let _ = serde_json::to_writer(&mut *out, params);
+    }
+    out.extend_from_slice(b"}\n");
+}
+
+/// Serialize a response line (with trailing newline) for the built-in server.
+pub fn response_line(id: &Value, body: Result<Value, RpcError>) -> Vec<u8> {
+    let message = match body {
+        Ok(result) => serde_json::json!({"jsonrpc": "2.0", "id": id, "result": result}),
+        Err(error) => serde_json::json!({
+            "jsonrpc": "2.0",
+            "id": id,
+            "error": {"code": error.code, "message": error.message},
+        }),
+    };
+    let mut out = serde_json::to_vec(&message).unwrap_or_default();
+    out.push(b'\n');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_each_kind_of_line() {
+        assert!(matches!(
+            classify(br#"{"jsonrpc":"2.0","id":3,"result":{}}"#),
+            Incoming::Response {
+                id: Some(Value::Number(_)),
+                body: ResponseBody::Result(_)
+            }
+        ));
+        assert!(matches!(
+            classify(br#"{"jsonrpc":"2.0","id":3,"error":{"code":-32601,"message":"x"}}"#),
+            Incoming::Response {
+                body: ResponseBody::Error(RpcError { code: -32601, .. }),
+                ..
+            }
+        ));
+        assert!(matches!(
+            classify(br#"{"jsonrpc":"2.0","method":"notifications/message","params":{}}"#),
+            Incoming::Notification { .. }
+        ));
+        assert!(matches!(
+            classify(br#"{"jsonrpc":"2.0","id":"a","method":"roots/list"}"#),
+            Incoming::Request { .. }
+        ));
+        assert!(matches!(
+            classify(br#"{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"x"}}"#),
+            Incoming::Response { id: None, .. }
+        ));
+    }
+
+    #[test]
+    fn rejects_garbage_with_a_reason() {
+        for (line, reason) in [
+            (&b"Server started on port 3"[..], "not JSON"),
+            (b"[1,2]", "not a JSON-RPC object"),
+            (br#"{"jsonrpc":"1.0","id":1,"result":{}}"#, "jsonrpc"),
+            (br#"{"jsonrpc":"2.0","id":1}"#, "neither"),
+            (
+                b"{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":\"\xff\"}",
+                "UTF-8",
+            ),
+        ] {
+            match classify(line) {
+                Incoming::Invalid { reason: got, .. } => {
+                    assert!(got.contains(reason), "{got:?} should mention {reason:?}")
+                }
+                other => panic!("{other:?} should be invalid"),
+            }
+        }
+    }
+
+    #[test]
+    fn request_lines_are_valid_json() {
+        let params = serde_json::json!({"name": "echo", "arguments": {"message": "a\"b"}});
+        let line = request_line(7, "tools/call", Some(&params));
+        let parsed: Value = serde_json::from_slice(&line).unwrap();
+        assert_eq!(parsed["id"], 7);
+        assert_eq!(parsed["params"]["arguments"]["message"], "a\"b");
+        assert_eq!(*line.last().unwrap(), b'\n');
+    }
+}

@@ -1,0 +1,11 @@
+//! MCP on the wire: JSON-RPC framing, protocol revisions, sessions and how a
+//! call's outcome is classified.
+
+pub mod jsonrpc;
+pub mod outcome;
+pub mod session;
+pub mod version;
+
+pub use outcome::{Classified, Outcome};
+pub use session::{ServerInfo, Session, SetupError};
+pub use version::{Era, ProtocolVersion};

@@ -1,0 +1,169 @@
+//! What became of one call: the six outcomes every figure is counted by.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::jsonrpc::ResponseBody;
+use crate::transport::{Reply, RequestError};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// A result, and for `tools/call` not `isError: true`.
+    Ok,
+    /// A JSON-RPC error response.
+    RpcError,
+    /// A `tools/call` result with `isError: true`.
+    ToolError,
+    /// No response within the per-call timeout.
+    Timeout,
+    /// The connection failed (server exited, pipe closed, HTTP failure).
+    TransportError,
+    /// A response that breaks the protocol (wrong shape, mixed-up content).
+    ProtocolError,
+}
+
+impl Outcome {
+    pub const ALL: [Outcome; 6] = [
+        Outcome::Ok,
+        Outcome::RpcError,
+        Outcome::ToolError,
+        Outcome::Timeout,
+        Outcome::TransportError,
+        Outcome::ProtocolError,
+    ];
+
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::RpcError => "jsonrpc_error",
+            Outcome::ToolError => "tool_error",
+            Outcome::Timeout => "timeout",
+            Outcome::TransportError => "transport_error",
+            Outcome::ProtocolError => "protocol_error",
+        }
+    }
+}
+
+/// An outcome with the message worth showing when it is not `Ok`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Classified {
+    pub outcome: Outcome,
+    pub message: Option<String>,
+}
+
+impl Classified {
+    pub fn ok() -> Self {
+        Classified {
+            outcome: Outcome::Ok,
+            message: None,
+        }
+    }
+
+    pub fn failed(outcome: Outcome, message: impl Into<String>) -> Self {
+        Classified {
+            outcome,
+            message: Some(message.into()),
+        }
+    }
+}
+
+/// Classify what a request got back. `is_tool_call` enables the `isError` check.
+pub fn classify(reply: &Result<Reply, RequestError>, is_tool_call: bool) -> Classified {
+    let reply = match reply {
+        Ok(reply) => reply,
+        Err(RequestError::Timeout(after)) => {
+            return Classified::failed(Outcome::Timeout, format!("no response within {after:?}"));
+        }
+        Err(RequestError::Closed(why)) => {
+            return Classified::failed(Outcome::TransportError, why.clone());
+        }
+    };
+    match &reply.body {
+        ResponseBody::Error(error) => Classified::failed(
+            Outcome::RpcError,
+            format!("JSON-RPC error {}: {}", error.code, error.message),
+        ),
+        ResponseBody::Result(result) if !result.is_object() => Classified::failed(
+            Outcome::ProtocolError,
+            format!("result is not an object: {}", short(result)),
+        ),
+        ResponseBody::Result(result)
+            if is_tool_call && result.get("isError") == Some(&Value::Bool(true)) =>
+        {
+            Classified::failed(
+                Outcome::ToolError,
+                format!("isError: {}", tool_text(result)),
+            )
+        }
+        ResponseBody::Result(_) => Classified::ok(),
+    }
+}
+
+/// The text blocks of a tool result, joined: what a model would read.
+pub fn tool_text(result: &Value) -> String {
+    result
+        .get("content")
+        .and_then(Value::as_array)
+        .map(|blocks| {
+            blocks
+                .iter()
+                .filter_map(|b| b.get("text").and_then(Value::as_str))
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_default()
+}
+
+fn short(value: &Value) -> String {
+    let text = value.to_string();
+    if text.chars().count() > 120 {
+        format!("{}…", text.chars().take(120).collect::<String>())
+    } else {
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::jsonrpc::RpcError;
+    use serde_json::json;
+    use std::time::{Duration, Instant};
+
+    fn reply(body: ResponseBody) -> Result<Reply, RequestError> {
+        Ok(Reply {
+            body,
+            received_at: Instant::now(),
+        })
+    }
+
+    #[test]
+    fn classifies_the_six_outcomes() {
+        let ok = reply(ResponseBody::Result(json!({"content": []})));
+        assert_eq!(classify(&ok, true).outcome, Outcome::Ok);
+        let tool_error = reply(ResponseBody::Result(
+            json!({"isError": true, "content": [{"type": "text", "text": "boom"}]}),
+        ));
+        let classified = classify(&tool_error, true);
+        assert_eq!(classified.outcome, Outcome::ToolError);
+        assert!(classified.message.unwrap().contains("boom"));
+        // isError only means something on tools/call.
+        assert_eq!(classify(&tool_error, false).outcome, Outcome::Ok);
+        let rpc = reply(ResponseBody::Error(RpcError {
+            code: -32601,
+            message: "nope".into(),
+        }));
+        assert_eq!(classify(&rpc, false).outcome, Outcome::RpcError);
+        let bad = reply(ResponseBody::Result(json!(42)));
+        assert_eq!(classify(&bad, false).outcome, Outcome::ProtocolError);
+        let timeout = Err(RequestError::Timeout(Duration::from_secs(1)));
+        assert_eq!(classify(&timeout, false).outcome, Outcome::Timeout);
+        let closed = Err(RequestError::Closed("gone".into()));
+        assert_eq!(classify(&closed, false).outcome, Outcome::TransportError);
+    }
+}

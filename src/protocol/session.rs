@@ -1,0 +1,197 @@
+//! An MCP session over a connection: opening it (handshake era: `initialize`)
+//! and dressing each request for the era in use.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use super::jsonrpc::ResponseBody;
+use super::version::{Era, ProtocolVersion};
+use crate::transport::{ExitInfo, Reply, RequestError, StdioConnection};
+
+/// Why a session could not be opened. Each message quotes what the server said.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("server exited during initialize ({exit}){}", stderr_note(.stderr_tail))]
+    ServerExited {
+        exit: ExitInfo,
+        stderr_tail: Vec<String>,
+    },
+    #[error("server did not answer initialize within {timeout:?}{}", stderr_note(.stderr_tail))]
+    Timeout {
+        timeout: Duration,
+        stderr_tail: Vec<String>,
+    },
+    #[error("server rejected initialize: JSON-RPC error {code}: {message}{}", stderr_note(.stderr_tail))]
+    Rejected {
+        code: i64,
+        message: String,
+        stderr_tail: Vec<String>,
+    },
+    #[error(
+        "server chose protocol version {got:?}, which mcpstorm does not speak (offered {offered})"
+    )]
+    UnsupportedVersion {
+        offered: ProtocolVersion,
+        got: String,
+    },
+    #[error("server answered initialize with a malformed result: {0}")]
+    Malformed(String),
+    #[error("the stateless protocol revision {0} is not supported yet; use --protocol 2025-11-25")]
+    StatelessNotYetSupported(ProtocolVersion),
+}
+
+fn stderr_note(tail: &[String]) -> String {
+    if tail.is_empty() {
+        "; the server wrote nothing to stderr".to_string()
+    } else {
+        format!("; server stderr ends with:\n    {}", tail.join("\n    "))
+    }
+}
+
+/// What the server told us about itself.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct ServerInfo {
+    pub name: String,
+    pub version: String,
+    pub protocol_version: String,
+}
+
+/// Stderr lines quoted in setup errors.
+const STDERR_QUOTED: usize = 8;
+
+pub struct Session {
+    connection: StdioConnection,
+    version: ProtocolVersion,
+    server: ServerInfo,
+}
+
+impl Session {
+    /// Open a session: offer `offered` in `initialize`, accept the server's choice
+    /// when mcpstorm speaks it, then send `notifications/initialized`.
+    pub async fn open(
+        connection: StdioConnection,
+        offered: ProtocolVersion,
+        timeout: Duration,
+    ) -> Result<Session, SetupError> {
+        if offered.era() == Era::Stateless {
+            return Err(SetupError::StatelessNotYetSupported(offered));
+        }
+        let params = json!({
+            "protocolVersion": offered.as_str(),
+            "capabilities": {},
+            "clientInfo": {"name": "mcpstorm", "version": env!("CARGO_PKG_VERSION")},
+        });
+        let reply = connection
+            .request("initialize", Some(&params), timeout)
+            .await;
+        let result = match reply {
+            Ok(Reply {
+                body: ResponseBody::Result(result),
+                ..
+            }) => result,
+            Ok(Reply {
+                body: ResponseBody::Error(error),
+                ..
+            }) => {
+                return Err(SetupError::Rejected {
+                    code: error.code,
+                    message: error.message,
+                    stderr_tail: settle_stderr(&connection).await,
+                });
+            }
+            Err(RequestError::Timeout(timeout)) => {
+                return Err(SetupError::Timeout {
+                    timeout,
+                    stderr_tail: connection.stderr_tail(STDERR_QUOTED),
+                });
+            }
+            Err(RequestError::Closed(_)) => {
+                let stderr_tail = settle_stderr(&connection).await;
+                let exit = wait_for_exit(&connection).await;
+                return Err(SetupError::ServerExited { exit, stderr_tail });
+            }
+        };
+        let got = result
+            .get("protocolVersion")
+            .and_then(Value::as_str)
+            .ok_or_else(|| SetupError::Malformed(format!("no protocolVersion in {result}")))?;
+        let version: ProtocolVersion = match got.parse() {
+            Ok(v) if ProtocolVersion::era(v) == Era::Handshake => v,
+            _ => {
+                return Err(SetupError::UnsupportedVersion {
+                    offered,
+                    got: got.to_string(),
+                });
+            }
+        };
+        let info = result.get("serverInfo");
+        let field = |name: &str| {
+            info.and_then(|i| i.get(name))
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string()
+        };
+        let server = ServerInfo {
+            name: field("name"),
+            version: field("version"),
+            protocol_version: version.to_string(),
+        };
+        connection.notify("notifications/initialized", None);
+        Ok(Session {
+            connection,
+            version,
+            server,
+        })
+    }
+
+    pub fn version(&self) -> ProtocolVersion {
+        self.version
+    }
+
+    pub fn server(&self) -> &ServerInfo {
+        &self.server
+    }
+
+    pub fn connection(&self) -> &StdioConnection {
+        &self.connection
+    }
+
+    /// Send one request as the session's era requires. Returns when it was handed
+    /// to the transport together with what came back.
+    pub async fn request(
+        &self,
+        method: &str,
+        params: Option<&Value>,
+        timeout: Duration,
+    ) -> (Instant, Result<Reply, RequestError>) {
+        let sent_at = Instant::now();
+        let reply = self.connection.request(method, params, timeout).await;
+        (sent_at, reply)
+    }
+
+    pub async fn close(&self, grace: Duration) -> ExitInfo {
+        self.connection.close(grace).await
+    }
+}
+
+/// The server may still be writing its last words when we notice the failure.
+async fn settle_stderr(connection: &StdioConnection) -> Vec<String> {
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    connection.stderr_tail(STDERR_QUOTED)
+}
+
+async fn wait_for_exit(connection: &StdioConnection) -> ExitInfo {
+    let mut exit = connection.process().exit_watch();
+    let waited = tokio::time::timeout(Duration::from_secs(2), exit.wait_for(Option::is_some)).await;
+    match waited {
+        Ok(Ok(info)) => info.unwrap_or(ExitInfo {
+            code: None,
+            signal: None,
+        }),
+        _ => ExitInfo {
+            code: None,
+            signal: None,
+        },
+    }
+}

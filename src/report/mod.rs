@@ -1,0 +1,121 @@
+//! Results as they leave mcpstorm: the complete JSON report, the human
+//! summary and the headless progress line.
+
+pub mod summary;
+
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+
+use crate::acceptance::all_passed;
+use crate::stats::{PhaseState, Snapshot};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Verdict {
+    Pass,
+    Fail,
+    /// The scenario could not run (setup error).
+    Error,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ScenarioResult {
+    pub name: String,
+    pub description: String,
+    pub source: String,
+    pub verdict: Verdict,
+    /// Why the scenario could not run, for `Verdict::Error`.
+    pub error: Option<String>,
+    /// Why the run is incomplete (crash, interruption, skipped phases); an
+    /// incomplete run fails whatever its criteria say.
+    pub incomplete: Option<String>,
+    pub result: Option<Snapshot>,
+}
+
+impl ScenarioResult {
+    pub fn judged(name: &str, description: &str, source: &str, snapshot: Snapshot) -> Self {
+        let skipped: Vec<&str> = snapshot
+            .phases
+            .iter()
+            .filter(|p| p.state == PhaseState::Skipped)
+            .map(|p| p.name.as_str())
+            .collect();
+        let incomplete = if snapshot.crashes > 0 {
+            Some(format!("the server crashed {} time(s)", snapshot.crashes))
+        } else if snapshot.notes.iter().any(|n| n.starts_with("interrupted")) {
+            Some("interrupted".to_string())
+        } else if !skipped.is_empty() {
+            Some(format!("phases not run: {}", skipped.join(", ")))
+        } else {
+            None
+        };
+        let verdict = if all_passed(&snapshot.criteria) && incomplete.is_none() {
+            Verdict::Pass
+        } else {
+            Verdict::Fail
+        };
+        ScenarioResult {
+            name: name.to_string(),
+            description: description.to_string(),
+            source: source.to_string(),
+            verdict,
+            error: None,
+            incomplete,
+            result: Some(snapshot),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Target {
+    pub transport: &'static str,
+    /// The server command, environment values redacted.
+    pub command: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub mcpstorm_version: &'static str,
+    /// Seconds since the Unix epoch when the run started.
+    pub started_at_unix_s: u64,
+    pub target: Target,
+    pub interrupted: bool,
+    pub verdict: Verdict,
+    pub scenarios: Vec<ScenarioResult>,
+}
+
+impl Report {
+    pub fn new(target: Target) -> Self {
+        Report {
+            mcpstorm_version: env!("CARGO_PKG_VERSION"),
+            started_at_unix_s: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+            target,
+            interrupted: false,
+            verdict: Verdict::Pass,
+            scenarios: Vec::new(),
+        }
+    }
+
+    pub fn push(&mut self, result: ScenarioResult) {
+        self.verdict = match (self.verdict, result.verdict) {
+            (Verdict::Error, _) | (_, Verdict::Error) => Verdict::Error,
+            (Verdict::Fail, _) | (_, Verdict::Fail) => Verdict::Fail,
+            _ => Verdict::Pass,
+        };
+        self.scenarios.push(result);
+    }
+
+    /// Write the report as pretty JSON, atomically (a temporary file renamed),
+    /// so a reader never sees half a report.
+    pub fn write(&self, path: &Path) -> std::io::Result<()> {
+        let json = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
+        let mut temporary = path.as_os_str().to_owned();
+        temporary.push(".partial");
+        std::fs::write(&temporary, json)?;
+        std::fs::rename(&temporary, path)
+    }
+}

@@ -1,0 +1,253 @@
+//! Human-readable output for headless runs: a one-line progress report and
+//! the end-of-scenario summary.
+
+use std::fmt::Write;
+
+use super::{ScenarioResult, Verdict};
+use crate::acceptance::CriterionState;
+use crate::stats::{CallStats, PhaseState, Snapshot};
+
+/// Milliseconds with precision that suits their size.
+pub fn ms(v: f64) -> String {
+    if v < 1.0 {
+        format!("{v:.3}")
+    } else if v < 100.0 {
+        format!("{v:.2}")
+    } else {
+        format!("{v:.0}")
+    }
+}
+
+fn percent(rate: Option<f64>) -> String {
+    rate.map_or("-".into(), |r| format!("{:.2}%", r * 100.0))
+}
+
+/// One line, for stderr about once a second.
+pub fn progress_line(s: &Snapshot) -> String {
+    let mut line = format!("[{}] {:.0}s", s.scenario, s.elapsed_s);
+    if let Some(phase) = s.current_phase.and_then(|i| s.phases.get(i)) {
+        let _ = write!(line, " {} {}", phase.name, phase.stats.calls);
+        if let Some(planned) = phase.planned_calls {
+            let _ = write!(line, "/{planned}");
+        }
+    }
+    if let Some(window) = s.windows.last() {
+        let _ = write!(
+            line,
+            " · {:.0} calls/s · p95 {} ms",
+            window.calls_per_s,
+            ms(window.p95_ms)
+        );
+    }
+    let _ = write!(line, " · ok {}", percent(s.total.success_rate));
+    let r = &s.resources;
+    if let (Some(rss), Some(fds)) = (r.rss_current_mb, r.fds_current) {
+        let _ = write!(line, " · RSS {rss:.1} MB");
+        if let Some(growth) = r.rss_growth_mb {
+            let _ = write!(line, " ({growth:+.1})");
+        }
+        let _ = write!(line, " · FDs {fds}");
+    }
+    let count = |state| s.criteria.iter().filter(|c| c.state == state).count();
+    let _ = write!(
+        line,
+        " · criteria {} passing, {} failing, {} pending",
+        count(CriterionState::Passing),
+        count(CriterionState::Failing),
+        count(CriterionState::Pending)
+    );
+    line
+}
+
+fn stats_columns(stats: &CallStats) -> String {
+    let mut out = format!("{:>7} {:>8}", stats.calls, percent(stats.success_rate));
+    match &stats.latency {
+        Some(l) => {
+            for v in [l.p50_ms, l.p90_ms, l.p95_ms, l.p99_ms, l.max_ms] {
+                let _ = write!(out, " {:>8}", ms(v));
+            }
+        }
+        None => out.push_str(&format!(" {:>8}", "-").repeat(5)),
+    }
+    let _ = write!(out, " {:>9.0}", stats.throughput_per_s);
+    out
+}
+
+const HEADER: &str = "    calls       ok      p50      p90      p95      p99      max   calls/s";
+
+/// The full summary of one scenario.
+pub fn scenario_summary(result: &ScenarioResult) -> String {
+    let mut out = String::new();
+    let verdict = match result.verdict {
+        Verdict::Pass => "PASS",
+        Verdict::Fail => "FAIL",
+        Verdict::Error => "ERROR",
+    };
+    let _ = write!(out, "━━ {} ━━ {verdict}", result.name);
+    match &result.incomplete {
+        Some(why) => {
+            let _ = writeln!(out, " (incomplete: {why})");
+        }
+        None => out.push('\n'),
+    }
+    if let Some(error) = &result.error {
+        let _ = writeln!(out, "  could not run: {error}");
+        return out;
+    }
+    let Some(s) = &result.result else {
+        return out;
+    };
+    if let Some(server) = &s.server {
+        let _ = writeln!(
+            out,
+            "  server {} {} · protocol {} · {:.1} s",
+            server.name, server.version, server.protocol_version, s.elapsed_s
+        );
+    }
+    let _ = writeln!(
+        out,
+        "  {:<12} {:<28}{HEADER} (latency in ms)",
+        "phase", "load"
+    );
+    for phase in &s.phases {
+        let state = match phase.state {
+            PhaseState::Skipped => " (skipped)",
+            _ => "",
+        };
+        let _ = writeln!(
+            out,
+            "  {:<12} {:<28}{}{state}",
+            phase.name,
+            phase.load,
+            stats_columns(&phase.stats)
+        );
+        if phase.late_sends > 0 {
+            let _ = writeln!(
+                out,
+                "  {:<12} {} sends left more than 2 ms behind schedule (worst {} ms)",
+                "",
+                phase.late_sends,
+                ms(phase.max_send_lag_ms)
+            );
+        }
+    }
+    if s.per_label.len() > 1 || s.per_label.iter().any(|l| l.stats.outcomes.errors() > 0) {
+        let _ = writeln!(out, "  {:<41}{HEADER}", "per tool / method");
+        for label in &s.per_label {
+            let _ = writeln!(
+                out,
+                "    {:<39}{}",
+                label.label,
+                stats_columns(&label.stats)
+            );
+        }
+    }
+    let o = &s.total.outcomes;
+    let _ = writeln!(
+        out,
+        "  outcomes: ok {} · jsonrpc_error {} · tool_error {} · timeout {} · transport_error {} · protocol_error {}",
+        o.ok, o.jsonrpc_error, o.tool_error, o.timeout, o.transport_error, o.protocol_error
+    );
+    if let Some(c) = &s.coldstart {
+        let st = &c.stage_means;
+        let _ = writeln!(
+            out,
+            "  cold start: {} iterations ({} failed) · mean {} ms · std-dev {} ms · min {} · max {} (range {} ms)",
+            c.iterations,
+            c.failed,
+            ms(c.mean_ms),
+            ms(c.stddev_ms),
+            ms(c.min_ms),
+            ms(c.max_ms),
+            ms(c.range_ms)
+        );
+        let _ = writeln!(
+            out,
+            "    mean stages: spawn {} · initialize {} · first call {} · exit {} ms",
+            ms(st.spawn_ms),
+            ms(st.initialize_ms),
+            ms(st.first_call_ms),
+            ms(st.exit_ms)
+        );
+    }
+    let r = &s.resources;
+    if r.sampled {
+        let mb = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.1}"));
+        let _ = write!(
+            out,
+            "  server tree (pid {}, {} process(es)): RSS {} → {} MB (baseline {}, max {}",
+            r.pid.unwrap_or(0),
+            r.processes.unwrap_or(0),
+            mb(r.rss_start_mb),
+            mb(r.rss_current_mb),
+            mb(r.rss_baseline_mb),
+            mb(r.rss_max_mb)
+        );
+        if let Some(growth) = r.rss_growth_mb {
+            let _ = write!(out, ", growth {growth:+.1} MB");
+        }
+        out.push(')');
+        if let Some(t) = &r.rss_trend {
+            let _ = write!(
+                out,
+                " · trend {:+.2} MB/1k calls ({:+.1} KB/call)",
+                t.mb_per_1k_calls, t.kb_per_call
+            );
+        }
+        let _ = writeln!(
+            out,
+            "\n    FDs {} → {} (max {}) · threads max {} · CPU max {:.0}%",
+            r.fds_start.unwrap_or(0),
+            r.fds_current.unwrap_or(0),
+            r.fds_max.unwrap_or(0),
+            r.threads_max.unwrap_or(0),
+            r.cpu_max_percent.unwrap_or(0.0)
+        );
+        let _ = writeln!(
+            out,
+            "    mcpstorm itself: RSS {:.1} MB (max {:.1}), CPU {:.0}%",
+            r.self_rss_mb.unwrap_or(0.0),
+            r.self_rss_max_mb.unwrap_or(0.0),
+            r.self_cpu_percent.unwrap_or(0.0)
+        );
+    }
+    let w = &s.wire;
+    let _ = writeln!(
+        out,
+        "  wire: correlation violations {} (duplicate {}, unknown {}, missing {}, mixed-up {}) · late responses {} · protocol violations {} · notifications {} · server requests {}",
+        w.correlation_violations,
+        w.duplicate_ids,
+        w.unknown_ids,
+        w.missing_ids,
+        w.mixups,
+        w.late_responses,
+        w.protocol_violations,
+        w.notifications,
+        w.server_requests
+    );
+    for sample in w.violation_samples.iter().take(3) {
+        let _ = writeln!(out, "    e.g. {sample}");
+    }
+    if !s.recent_errors.is_empty() {
+        let _ = writeln!(out, "  last errors:");
+        for error in s.recent_errors.iter().rev().take(3) {
+            let _ = writeln!(out, "    {error}");
+        }
+    }
+    for note in &s.notes {
+        let _ = writeln!(out, "  note: {note}");
+    }
+    if !s.criteria.is_empty() {
+        let _ = writeln!(out, "  criteria:");
+        for c in &s.criteria {
+            let _ = writeln!(
+                out,
+                "    {:<5} {:<40} {}",
+                c.state.word(),
+                c.expression,
+                c.detail
+            );
+        }
+    }
+    out
+}

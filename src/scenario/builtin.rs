@@ -1,0 +1,51 @@
+//! The scenarios built into the binary: the six reference load tests of
+//! DESIGN.md section 2, compiled in from `scenarios/`.
+
+/// (name, TOML text), in the order they run when all are asked for.
+pub const BUILTIN: &[(&str, &str)] = &[
+    (
+        "sequential",
+        include_str!("../../scenarios/sequential.toml"),
+    ),
+    (
+        "concurrent",
+        include_str!("../../scenarios/concurrent.toml"),
+    ),
+    (
+        "memory-leak",
+        include_str!("../../scenarios/memory-leak.toml"),
+    ),
+    (
+        "latency-stability",
+        include_str!("../../scenarios/latency-stability.toml"),
+    ),
+    ("mixed", include_str!("../../scenarios/mixed.toml")),
+    ("coldstart", include_str!("../../scenarios/coldstart.toml")),
+];
+
+pub fn get(name: &str) -> Option<&'static str> {
+    BUILTIN
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, text)| *text)
+}
+
+pub fn names() -> Vec<&'static str> {
+    BUILTIN.iter().map(|(n, _)| *n).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_builtin_loads_under_its_own_name() {
+        for (name, text) in BUILTIN {
+            let scenario =
+                crate::scenario::file::parse(text, name).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(scenario.name, *name);
+            assert!(!scenario.criteria.list.is_empty(), "{name} judges nothing");
+            assert!(!scenario.description.is_empty());
+        }
+    }
+}

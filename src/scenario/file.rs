@@ -1,0 +1,727 @@
+//! Parsing and checking a scenario file. Every error is one line naming the
+//! file, line, column and key, and what was expected there.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::template::{MixSchedule, Template};
+use super::{Amount, CallMix, CallTemplate, Load, OnCrash, Phase, Scenario, method_params};
+use crate::acceptance::{Criteria, Criterion};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    #[error("{file}:{line}:{column}: {key}: {message}")]
+    Invalid {
+        file: String,
+        line: usize,
+        column: usize,
+        key: String,
+        message: String,
+    },
+    #[error("cannot read scenario file {file}: {source}")]
+    Io {
+        file: String,
+        source: std::io::Error,
+    },
+    #[error("no built-in scenario or file named `{name}` (built-in: {builtins})")]
+    Unknown { name: String, builtins: String },
+}
+
+const DEFAULT_TIMEOUT_MS: f64 = 30_000.0;
+const DEFAULT_PROBE_INTERVAL_MS: f64 = 250.0;
+const METHODS: [&str; 7] = [
+    "ping",
+    "tools/list",
+    "tools/call",
+    "resources/list",
+    "resources/read",
+    "prompts/list",
+    "prompts/get",
+];
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawScenario {
+    name: Spanned<String>,
+    #[serde(default)]
+    description: String,
+    timeout_ms: Option<Spanned<f64>>,
+    probe_interval_ms: Option<Spanned<f64>>,
+    on_crash: Option<Spanned<String>>,
+    #[serde(default)]
+    phase: Vec<Spanned<RawPhase>>,
+    #[serde(default)]
+    call: Vec<Spanned<RawCall>>,
+    #[serde(default)]
+    acceptance: Option<Spanned<toml::Table>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPhase {
+    name: Spanned<String>,
+    warmup: Option<bool>,
+    load: Spanned<RawLoad>,
+    /// A mix for this phase only, instead of the scenario's.
+    call: Option<Vec<Spanned<RawCall>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLoad {
+    kind: Spanned<String>,
+    calls: Option<Spanned<i64>>,
+    workers: Option<Spanned<i64>>,
+    batches: Option<Spanned<i64>>,
+    rate: Option<Spanned<f64>>,
+    duration_s: Option<Spanned<f64>>,
+    iterations: Option<Spanned<i64>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCall {
+    method: Option<Spanned<String>>,
+    tool: Option<Spanned<String>>,
+    uri: Option<Spanned<String>>,
+    prompt: Option<Spanned<String>>,
+    arguments: Option<Spanned<toml::Value>>,
+    weight: Option<Spanned<i64>>,
+    expect_text: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCriterionOptions {
+    #[allow(dead_code)]
+    about: Option<String>,
+}
+
+/// Locates byte offsets in the file as line and column, and builds errors.
+struct Source<'a> {
+    text: &'a str,
+    file: &'a str,
+}
+
+impl Source<'_> {
+    fn position(&self, offset: usize) -> (usize, usize) {
+        let before = &self.text[..offset.min(self.text.len())];
+        let line = before.matches('\n').count() + 1;
+        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        (line, column)
+    }
+
+    fn error(&self, offset: usize, key: &str, message: impl Into<String>) -> ScenarioError {
+        let (line, column) = self.position(offset);
+        ScenarioError::Invalid {
+            file: self.file.to_string(),
+            line,
+            column,
+            key: format!("key `{key}`"),
+            message: message.into(),
+        }
+    }
+
+    fn at<T>(&self, spanned: &Spanned<T>, key: &str, message: impl Into<String>) -> ScenarioError {
+        self.error(spanned.span().start, key, message)
+    }
+
+    /// The key written just before `offset` on its line (`workers` in
+    /// `load = { workers = "x" }` for an offset inside `"x"`).
+    fn key_before(&self, offset: usize) -> Option<String> {
+        let offset = offset.min(self.text.len());
+        let line_start = self.text[..offset].rfind('\n').map_or(0, |i| i + 1);
+        let line_end = self.text[offset..]
+            .find('\n')
+            .map_or(self.text.len(), |i| offset + i);
+        let line = &self.text[line_start..line_end];
+        let column = offset - line_start;
+        // The offset may sit on the key itself (unknown field): take the word there.
+        let word_end = line[column..]
+            .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-'))
+            .map_or(line.len(), |i| column + i);
+        if word_end > column && line[word_end..].trim_start().starts_with('=') {
+            return Some(line[column..word_end].to_string());
+        }
+        let equals = line[..column].rfind('=')?;
+        let key = line[..equals].trim_end();
+        let start = key
+            .rfind(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-' || c == '"'))
+            .map_or(0, |i| i + 1);
+        let key = key[start..].trim_matches('"');
+        (!key.is_empty()).then(|| key.to_string())
+    }
+}
+
+fn positive_int(
+    src: &Source,
+    value: &Option<Spanned<i64>>,
+    key: &str,
+    what: &str,
+) -> Result<Option<u64>, ScenarioError> {
+    match value {
+        None => Ok(None),
+        Some(v) if *v.get_ref() >= 1 => Ok(Some(*v.get_ref() as u64)),
+        Some(v) => Err(src.at(
+            v,
+            key,
+            format!(
+                "{what} must be a whole number of at least 1, got {}",
+                v.get_ref()
+            ),
+        )),
+    }
+}
+
+fn positive_f64(
+    src: &Source,
+    value: &Spanned<f64>,
+    key: &str,
+    what: &str,
+) -> Result<f64, ScenarioError> {
+    let v = *value.get_ref();
+    if v.is_finite() && v > 0.0 {
+        Ok(v)
+    } else {
+        Err(src.at(
+            value,
+            key,
+            format!("{what} must be a number above 0, got {v}"),
+        ))
+    }
+}
+
+fn amount(src: &Source, raw: &RawLoad, key: &str) -> Result<Amount, ScenarioError> {
+    let calls = positive_int(src, &raw.calls, &format!("{key}.calls"), "calls")?;
+    let duration = raw
+        .duration_s
+        .as_ref()
+        .map(|d| positive_f64(src, d, &format!("{key}.duration_s"), "duration_s"))
+        .transpose()?;
+    match (calls, duration) {
+        (Some(n), None) => Ok(Amount::Calls(n)),
+        (None, Some(s)) => Ok(Amount::Duration(Duration::from_secs_f64(s))),
+        (Some(_), Some(_)) => Err(src.at(
+            &raw.kind,
+            key,
+            "give either `calls` or `duration_s`, not both",
+        )),
+        (None, None) => Err(src.at(&raw.kind, key, "needs `calls` or `duration_s`")),
+    }
+}
+
+fn load(src: &Source, raw: &Spanned<RawLoad>, key: &str) -> Result<Load, ScenarioError> {
+    let span = raw.span().start;
+    let raw = raw.get_ref();
+    let kind = raw.kind.get_ref().as_str();
+    let unexpected = |field: &str, present: bool| -> Result<(), ScenarioError> {
+        if present {
+            Err(src.error(
+                span,
+                &format!("{key}.{field}"),
+                format!("`{field}` does not apply to load kind \"{kind}\""),
+            ))
+        } else {
+            Ok(())
+        }
+    };
+    let workers = positive_int(src, &raw.workers, &format!("{key}.workers"), "workers")?;
+    let need_workers = || {
+        workers.map(|w| w as u32).ok_or_else(|| {
+            src.at(
+                &raw.kind,
+                &format!("{key}.workers"),
+                format!("load kind \"{kind}\" needs `workers`"),
+            )
+        })
+    };
+    Ok(match kind {
+        "sequential" => {
+            unexpected("workers", raw.workers.is_some())?;
+            unexpected("batches", raw.batches.is_some())?;
+            unexpected("rate", raw.rate.is_some())?;
+            unexpected("iterations", raw.iterations.is_some())?;
+            Load::Sequential {
+                amount: amount(src, raw, key)?,
+            }
+        }
+        "concurrent" => {
+            unexpected("rate", raw.rate.is_some())?;
+            unexpected("iterations", raw.iterations.is_some())?;
+            let workers = need_workers()?;
+            match positive_int(src, &raw.batches, &format!("{key}.batches"), "batches")? {
+                Some(batches) => {
+                    unexpected("calls", raw.calls.is_some())?;
+                    unexpected("duration_s", raw.duration_s.is_some())?;
+                    Load::Batches {
+                        workers,
+                        batches: batches as u32,
+                    }
+                }
+                None => Load::Concurrent {
+                    workers,
+                    amount: amount(src, raw, key)?,
+                },
+            }
+        }
+        "rate" => {
+            unexpected("workers", raw.workers.is_some())?;
+            unexpected("batches", raw.batches.is_some())?;
+            unexpected("iterations", raw.iterations.is_some())?;
+            let rate = raw.rate.as_ref().ok_or_else(|| {
+                src.at(
+                    &raw.kind,
+                    &format!("{key}.rate"),
+                    "load kind \"rate\" needs `rate` (calls per second)",
+                )
+            })?;
+            let per_second = positive_f64(src, rate, &format!("{key}.rate"), "rate")?;
+            Load::Rate {
+                per_second,
+                amount: amount(src, raw, key)?,
+            }
+        }
+        "coldstart" => {
+            for (field, present) in [
+                ("workers", raw.workers.is_some()),
+                ("batches", raw.batches.is_some()),
+                ("rate", raw.rate.is_some()),
+                ("calls", raw.calls.is_some()),
+                ("duration_s", raw.duration_s.is_some()),
+            ] {
+                unexpected(field, present)?;
+            }
+            let iterations = positive_int(
+                src,
+                &raw.iterations,
+                &format!("{key}.iterations"),
+                "iterations",
+            )?
+            .ok_or_else(|| {
+                src.at(
+                    &raw.kind,
+                    &format!("{key}.iterations"),
+                    "load kind \"coldstart\" needs `iterations`",
+                )
+            })?;
+            Load::ColdStart {
+                iterations: iterations as u32,
+            }
+        }
+        other => {
+            return Err(src.at(
+                &raw.kind,
+                &format!("{key}.kind"),
+                format!("unknown load kind \"{other}\" (expected sequential, concurrent, rate or coldstart)"),
+            ));
+        }
+    })
+}
+
+fn call(
+    src: &Source,
+    raw: &Spanned<RawCall>,
+    key: &str,
+    labels: &mut Vec<String>,
+) -> Result<(CallTemplate, u64), ScenarioError> {
+    let span = raw.span().start;
+    let raw = raw.get_ref();
+    let method = match (&raw.method, &raw.tool) {
+        (Some(m), _) => m.get_ref().clone(),
+        (None, Some(_)) => "tools/call".to_string(),
+        (None, None) => {
+            return Err(src.error(
+                span,
+                &format!("{key}.method"),
+                "each call needs `method` (or `tool` for tools/call)",
+            ));
+        }
+    };
+    if !METHODS.contains(&method.as_str()) {
+        let at = raw.method.as_ref().map_or(span, |m| m.span().start);
+        return Err(src.error(
+            at,
+            &format!("{key}.method"),
+            format!(
+                "unknown method \"{method}\" (expected one of {})",
+                METHODS.join(", ")
+            ),
+        ));
+    }
+    let needs =
+        |field: &str, value: &Option<Spanned<String>>| -> Result<Option<String>, ScenarioError> {
+            match value {
+                Some(v) => Ok(Some(v.get_ref().clone())),
+                None => Err(src.error(
+                    span,
+                    &format!("{key}.{field}"),
+                    format!("method {method} needs `{field}`"),
+                )),
+            }
+        };
+    let tool = if method == "tools/call" {
+        needs("tool", &raw.tool)?
+    } else {
+        None
+    };
+    let uri = if method == "resources/read" {
+        needs("uri", &raw.uri)?
+    } else {
+        None
+    };
+    let prompt = if method == "prompts/get" {
+        needs("prompt", &raw.prompt)?
+    } else {
+        None
+    };
+    for (field, value, applies) in [
+        ("tool", &raw.tool, tool.is_some()),
+        ("uri", &raw.uri, uri.is_some()),
+        ("prompt", &raw.prompt, prompt.is_some()),
+    ] {
+        if let (Some(v), false) = (value, applies) {
+            return Err(src.at(
+                v,
+                &format!("{key}.{field}"),
+                format!("`{field}` does not apply to method {method}"),
+            ));
+        }
+    }
+    let arguments = match &raw.arguments {
+        Some(args) if tool.is_none() && prompt.is_none() => {
+            return Err(src.at(
+                args,
+                &format!("{key}.arguments"),
+                format!("`arguments` does not apply to method {method}"),
+            ));
+        }
+        Some(args) if !args.get_ref().is_table() => {
+            return Err(src.at(
+                args,
+                &format!("{key}.arguments"),
+                "`arguments` must be a table, e.g. { message = \"hi\" }",
+            ));
+        }
+        Some(args) => Some(serde_json::to_value(args.get_ref()).map_err(|e| {
+            src.at(
+                args,
+                &format!("{key}.arguments"),
+                format!("cannot be sent as JSON: {e}"),
+            )
+        })?),
+        None => None,
+    };
+    let params = method_params(
+        &method,
+        tool.as_deref(),
+        uri.as_deref(),
+        prompt.as_deref(),
+        arguments,
+    )
+    .map(Template::new)
+    .transpose()
+    .map_err(|e| src.error(span, &format!("{key}.arguments"), e))?;
+    let expect_text = match &raw.expect_text {
+        Some(text) if tool.is_none() => {
+            return Err(src.at(
+                text,
+                &format!("{key}.expect_text"),
+                "`expect_text` applies to tools/call only",
+            ));
+        }
+        Some(text) => Some(
+            Template::new(serde_json::Value::String(text.get_ref().clone()))
+                .map_err(|e| src.at(text, &format!("{key}.expect_text"), e))?,
+        ),
+        None => None,
+    };
+    let weight = match &raw.weight {
+        None => 1,
+        Some(w) if *w.get_ref() >= 0 => *w.get_ref() as u64,
+        Some(w) => {
+            return Err(src.at(
+                w,
+                &format!("{key}.weight"),
+                format!("weight must be 0 or more, got {}", w.get_ref()),
+            ));
+        }
+    };
+    let label = tool.clone().unwrap_or_else(|| method.clone());
+    let label = match labels.iter().position(|l| *l == label) {
+        Some(i) => i,
+        None => {
+            labels.push(label);
+            labels.len() - 1
+        }
+    };
+    Ok((
+        CallTemplate {
+            method,
+            label,
+            params,
+            expect_text,
+        },
+        weight,
+    ))
+}
+
+fn mix(
+    src: &Source,
+    raw: &[Spanned<RawCall>],
+    key: &str,
+    at: usize,
+    labels: &mut Vec<String>,
+) -> Result<CallMix, ScenarioError> {
+    let mut calls = Vec::new();
+    let mut weights = Vec::new();
+    for (i, raw_call) in raw.iter().enumerate() {
+        let (template, weight) = call(src, raw_call, &format!("{key}[{i}]"), labels)?;
+        calls.push(template);
+        weights.push(weight);
+    }
+    if weights.iter().all(|&w| w == 0) {
+        return Err(src.error(at, key, "needs at least one [[call]] with a weight above 0"));
+    }
+    Ok(CallMix {
+        calls,
+        schedule: MixSchedule::new(&weights),
+    })
+}
+
+/// Turn a toml parse error into ours, naming the key at the error.
+fn syntax_error(src: &Source, err: toml::de::Error) -> ScenarioError {
+    let offset = err.span().map_or(0, |s| s.start);
+    let key = src
+        .key_before(offset)
+        .unwrap_or_else(|| "(file)".to_string());
+    let message = err.message().replace('\n', " ");
+    src.error(offset, &key, message)
+}
+
+pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
+    let src = Source { text, file };
+    let raw: RawScenario = toml::from_str(text).map_err(|e| syntax_error(&src, e))?;
+    let name = raw.name.get_ref().trim().to_string();
+    if name.is_empty() {
+        return Err(src.at(&raw.name, "name", "name must not be empty"));
+    }
+    let ms = |value: &Option<Spanned<f64>>,
+              key: &str,
+              default: f64|
+     -> Result<Duration, ScenarioError> {
+        let ms = match value {
+            Some(v) => positive_f64(&src, v, key, key)?,
+            None => default,
+        };
+        Ok(Duration::from_secs_f64(ms / 1000.0))
+    };
+    let call_timeout = ms(&raw.timeout_ms, "timeout_ms", DEFAULT_TIMEOUT_MS)?;
+    let probe_interval = ms(
+        &raw.probe_interval_ms,
+        "probe_interval_ms",
+        DEFAULT_PROBE_INTERVAL_MS,
+    )?;
+    let on_crash = match &raw.on_crash {
+        None => OnCrash::Abort,
+        Some(v) if v.get_ref() == "abort" => OnCrash::Abort,
+        Some(v) => {
+            return Err(src.at(
+                v,
+                "on_crash",
+                format!("unknown on_crash \"{}\" (expected \"abort\")", v.get_ref()),
+            ));
+        }
+    };
+    if raw.phase.is_empty() {
+        return Err(src.error(0, "phase", "a scenario needs at least one [[phase]]"));
+    }
+    let mut labels = Vec::new();
+    let shared_mix = if raw.call.is_empty() {
+        None
+    } else {
+        Some(mix(
+            &src,
+            &raw.call,
+            "call",
+            raw.call[0].span().start,
+            &mut labels,
+        )?)
+    };
+    let mut phases = Vec::new();
+    for (i, raw_phase) in raw.phase.iter().enumerate() {
+        let span = raw_phase.span().start;
+        let raw_phase = raw_phase.get_ref();
+        let key = format!("phase[{i}]");
+        let phase_name = raw_phase.name.get_ref().trim().to_string();
+        if phase_name.is_empty()
+            || phase_name.contains(|c: char| c.is_whitespace() || c == ',' || c == '(' || c == ')')
+        {
+            return Err(src.at(
+                &raw_phase.name,
+                &format!("{key}.name"),
+                "a phase name must be one word (it is used in criteria like p95(load))",
+            ));
+        }
+        if phases.iter().any(|p: &Phase| p.name == phase_name) {
+            return Err(src.at(
+                &raw_phase.name,
+                &format!("{key}.name"),
+                format!("phase name \"{phase_name}\" is used twice"),
+            ));
+        }
+        let load = load(&src, &raw_phase.load, &format!("{key}.load"))?;
+        let mix = match (&raw_phase.call, &shared_mix) {
+            (Some(own), _) => mix(&src, own, &format!("{key}.call"), span, &mut labels)?,
+            (None, Some(shared)) => shared.clone(),
+            (None, None) => {
+                return Err(src.error(
+                    span,
+                    &format!("{key}.call"),
+                    "no calls to make: add [[call]] entries (for the scenario or this phase)",
+                ));
+            }
+        };
+        phases.push(Phase {
+            warmup: raw_phase.warmup.unwrap_or(phase_name == "warmup"),
+            name: phase_name,
+            load,
+            mix,
+        });
+    }
+    if phases
+        .iter()
+        .any(|p| matches!(p.load, Load::ColdStart { .. }))
+    {
+        labels.push(COLDSTART_LABEL.to_string());
+    }
+    let criteria = criteria(&src, raw.acceptance.as_ref(), &phases, &labels)?;
+    Ok(Scenario {
+        name,
+        description: raw.description.trim().to_string(),
+        source: file.to_string(),
+        call_timeout,
+        probe_interval,
+        on_crash,
+        phases,
+        labels,
+        criteria,
+    })
+}
+
+/// The label a whole cold-start iteration is counted under.
+pub const COLDSTART_LABEL: &str = "coldstart";
+
+fn criteria(
+    src: &Source,
+    table: Option<&Spanned<toml::Table>>,
+    phases: &[Phase],
+    labels: &[String],
+) -> Result<Criteria, ScenarioError> {
+    let Some(table) = table else {
+        return Ok(Criteria::default());
+    };
+    let phase_names: Vec<String> = phases.iter().map(|p| p.name.clone()).collect();
+    let section = table.span().start;
+    let mut list = Vec::new();
+    for (text, options) in table.get_ref() {
+        // Keys lose their spans in a table; find the key's text after the section.
+        let offset = src.text[section..]
+            .find(text.as_str())
+            .map_or(section, |i| section + i);
+        let key = format!("acceptance.\"{text}\"");
+        let options: RawCriterionOptions =
+            options.clone().try_into().map_err(|e: toml::de::Error| {
+                src.error(
+                    offset,
+                    &key,
+                    format!("expected {{}} or {{ about = \"…\" }}: {}", e.message()),
+                )
+            })?;
+        let _ = options;
+        let criterion = Criterion::compile(text, &phase_names, labels)
+            .map_err(|message| src.error(offset, &key, message))?;
+        list.push(criterion);
+    }
+    Ok(Criteria { list })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+name = "t"
+[[phase]]
+name = "warmup"
+load = { kind = "sequential", calls = 5 }
+[[phase]]
+name = "load"
+load = { kind = "concurrent", workers = 2, calls = 10 }
+[[call]]
+tool = "echo"
+arguments = { message = "hi {seq}" }
+weight = 3
+[[call]]
+method = "tools/list"
+[acceptance]
+"p95(load) <= 2 * p95(warmup)" = {}
+"success_rate(load, echo) >= 0.99" = { about = "echo works" }
+"#;
+
+    fn error_of(text: &str) -> String {
+        parse(text, "x.toml").expect_err("should fail").to_string()
+    }
+
+    #[test]
+    fn a_good_file_loads() {
+        let s = parse(GOOD, "x.toml").unwrap();
+        assert_eq!(s.phases.len(), 2);
+        assert!(s.phases[0].warmup && !s.phases[1].warmup);
+        assert_eq!(s.labels, vec!["echo", "tools/list"]);
+        assert_eq!(s.criteria.list.len(), 2);
+        assert_eq!(
+            s.phases[1].load,
+            Load::Concurrent {
+                workers: 2,
+                amount: Amount::Calls(10)
+            }
+        );
+    }
+
+    #[test]
+    fn errors_name_file_line_and_key() {
+        let e = error_of(&GOOD.replace("workers = 2", "workers = \"two\""));
+        assert!(e.starts_with("x.toml:8:"), "{e}");
+        assert!(e.contains("key `workers`"), "{e}");
+        let e = error_of(&GOOD.replace("workers = 2", "wrokers = 2"));
+        assert!(e.starts_with("x.toml:8:"), "{e}");
+        assert!(e.contains("wrokers"), "{e}");
+        let e = error_of(&GOOD.replace("workers = 2", "workers = 0"));
+        assert!(
+            e.contains("x.toml:8:")
+                && e.contains("phase[1].load.workers")
+                && e.contains("at least 1"),
+            "{e}"
+        );
+        let e = error_of(&GOOD.replace("\"p95(load) <= 2 * p95(warmup)\"", "\"p95(lod) <= 1\""));
+        assert!(
+            e.starts_with("x.toml:16:") && e.contains("unknown phase `lod`"),
+            "{e}"
+        );
+        let e = error_of(&GOOD.replace("\"p95(load) <= 2 * p95(warmup)\"", "\"p95(load) = 1\""));
+        assert!(e.contains("x.toml:16:") && e.contains("=="), "{e}");
+        let e = error_of(&GOOD.replace("kind = \"sequential\"", "kind = \"ramp\""));
+        assert!(
+            e.contains("x.toml:5:") && e.contains("unknown load kind"),
+            "{e}"
+        );
+        let e = error_of(&GOOD.replace("name = \"t\"", "name = \"t\"\ncolour = 1"));
+        assert!(e.contains("x.toml:3:") && e.contains("colour"), "{e}");
+        let e = error_of(&GOOD.replace("hi {seq}", "hi {sequence}"));
+        assert!(e.contains("{sequence}"), "{e}");
+        let e = error_of("name = \"t\"\n[[phase]\n");
+        assert!(e.starts_with("x.toml:2:"), "{e}");
+    }
+}

@@ -1,0 +1,196 @@
+//! Scenarios: phases of load with a call mix, and the criteria that judge them.
+//! Written as TOML (see `scenarios/`), checked strictly when loaded.
+
+pub mod builtin;
+pub mod file;
+pub mod template;
+
+use std::fmt;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::acceptance::Criteria;
+pub use file::ScenarioError;
+use template::{MixSchedule, Template};
+
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    pub name: String,
+    pub description: String,
+    /// Where it came from: `builtin:NAME` or a file path.
+    pub source: String,
+    pub call_timeout: Duration,
+    pub probe_interval: Duration,
+    pub on_crash: OnCrash,
+    pub phases: Vec<Phase>,
+    /// Every tool name and method the mixes use (events refer to them by index).
+    pub labels: Vec<String>,
+    pub criteria: Criteria,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnCrash {
+    /// Stop the scenario; `crashes == 0` fails.
+    Abort,
+}
+
+#[derive(Debug, Clone)]
+pub struct Phase {
+    pub name: String,
+    /// Growth figures count from the end of the warm-up phases.
+    pub warmup: bool,
+    pub load: Load,
+    pub mix: CallMix,
+}
+
+/// How much work a phase does.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Amount {
+    Calls(u64),
+    Duration(Duration),
+}
+
+impl fmt::Display for Amount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Amount::Calls(n) => write!(f, "{n} calls"),
+            Amount::Duration(d) => write!(f, "{} s", d.as_secs_f64()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Load {
+    /// One call at a time.
+    Sequential { amount: Amount },
+    /// N workers, each sending its next call as soon as the last one returns.
+    Concurrent { workers: u32, amount: Amount },
+    /// N workers × M batches: each batch sends N calls at once and waits for all.
+    Batches { workers: u32, batches: u32 },
+    /// Open model: calls sent on a fixed schedule whatever the server does;
+    /// latency counts from the scheduled send time.
+    Rate { per_second: f64, amount: Amount },
+    /// A fresh server per iteration: spawn → initialize → one call → exit.
+    ColdStart { iterations: u32 },
+}
+
+impl Load {
+    /// Calls the phase will make, when known in advance.
+    pub fn planned_calls(&self) -> Option<u64> {
+        match *self {
+            Load::Sequential {
+                amount: Amount::Calls(n),
+            }
+            | Load::Concurrent {
+                amount: Amount::Calls(n),
+                ..
+            } => Some(n),
+            Load::Batches { workers, batches } => Some(workers as u64 * batches as u64),
+            Load::Rate {
+                amount: Amount::Calls(n),
+                ..
+            } => Some(n),
+            Load::Rate {
+                per_second,
+                amount: Amount::Duration(d),
+            } => Some((per_second * d.as_secs_f64()).floor() as u64),
+            Load::ColdStart { iterations } => Some(iterations as u64),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Load {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Load::Sequential { amount } => write!(f, "sequential, {amount}"),
+            Load::Concurrent { workers, amount } => write!(f, "{workers} workers, {amount}"),
+            Load::Batches { workers, batches } => {
+                write!(f, "{workers} parallel × {batches} batches")
+            }
+            Load::Rate { per_second, amount } => write!(f, "{per_second} calls/s, {amount}"),
+            Load::ColdStart { iterations } => write!(f, "cold start × {iterations}"),
+        }
+    }
+}
+
+/// One kind of call in a mix.
+#[derive(Debug, Clone)]
+pub struct CallTemplate {
+    pub method: String,
+    /// Index into the scenario's labels.
+    pub label: usize,
+    /// `params` of the request (`name` and `arguments` for tools/call, …).
+    pub params: Option<Template>,
+    /// tools/call only: the text the result must carry (a check for mix-ups).
+    pub expect_text: Option<Template>,
+}
+
+impl CallTemplate {
+    pub fn is_tool_call(&self) -> bool {
+        self.method == "tools/call"
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct CallMix {
+    pub calls: Vec<CallTemplate>,
+    pub schedule: MixSchedule,
+}
+
+impl CallMix {
+    pub fn pick(&self) -> &CallTemplate {
+        &self.calls[self.schedule.pick()]
+    }
+}
+
+/// Params of a request as the MCP method expects them.
+pub fn method_params(
+    method: &str,
+    tool: Option<&str>,
+    uri: Option<&str>,
+    prompt: Option<&str>,
+    arguments: Option<Value>,
+) -> Option<Value> {
+    let mut params = serde_json::Map::new();
+    match method {
+        "tools/call" => {
+            params.insert("name".into(), Value::from(tool?));
+            params.insert(
+                "arguments".into(),
+                arguments.unwrap_or_else(|| Value::Object(Default::default())),
+            );
+        }
+        "resources/read" => {
+            params.insert("uri".into(), Value::from(uri?));
+        }
+        "prompts/get" => {
+            params.insert("name".into(), Value::from(prompt?));
+            if let Some(arguments) = arguments {
+                params.insert("arguments".into(), arguments);
+            }
+        }
+        _ => return None,
+    }
+    Some(Value::Object(params))
+}
+
+/// Load a scenario by built-in name or file path.
+pub fn load(name_or_path: &str) -> Result<Scenario, ScenarioError> {
+    if let Some(text) = builtin::get(name_or_path) {
+        return file::parse(text, &format!("builtin:{name_or_path}"));
+    }
+    let path = std::path::Path::new(name_or_path);
+    if path.exists() {
+        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {
+            file: name_or_path.to_string(),
+            source,
+        })?;
+        return file::parse(&text, name_or_path);
+    }
+    Err(ScenarioError::Unknown {
+        name: name_or_path.to_string(),
+        builtins: builtin::names().join(", "),
+    })
+}

@@ -1,0 +1,206 @@
+//! Argument templates and the weighted call mix.
+//!
+//! A template is a JSON value whose strings may hold `{seq}` (the call's
+//! sequence number in the scenario, from 1) and `{worker}` (the worker's number,
+//! from 0). A string that is exactly one placeholder becomes a number, so
+//! `a = "{seq}"` sends an integer.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde_json::{Map, Value};
+
+pub const PLACEHOLDERS: [&str; 2] = ["seq", "worker"];
+
+/// Values for the placeholders of one call.
+#[derive(Debug, Clone, Copy)]
+pub struct CallContext {
+    pub seq: u64,
+    pub worker: u64,
+}
+
+impl CallContext {
+    fn get(&self, name: &str) -> Option<u64> {
+        match name {
+            "seq" => Some(self.seq),
+            "worker" => Some(self.worker),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Template {
+    /// No placeholder anywhere: sent as is, without a copy per call.
+    Fixed(Value),
+    Dynamic(Value),
+}
+
+impl Template {
+    /// Check placeholders. `Err` names the unknown one.
+    pub fn new(value: Value) -> Result<Template, String> {
+        let mut dynamic = false;
+        check(&value, &mut dynamic)?;
+        Ok(if dynamic {
+            Template::Dynamic(value)
+        } else {
+            Template::Fixed(value)
+        })
+    }
+
+    pub fn render(&self, ctx: &CallContext) -> std::borrow::Cow<'_, Value> {
+        match self {
+            Template::Fixed(value) => std::borrow::Cow::Borrowed(value),
+            Template::Dynamic(value) => std::borrow::Cow::Owned(render(value, ctx)),
+        }
+    }
+}
+
+/// Placeholder names in a string, as (start, end, name) byte ranges.
+fn placeholders(text: &str) -> Vec<(usize, usize, &str)> {
+    let mut found = Vec::new();
+    let mut rest = 0;
+    while let Some(open) = text[rest..].find('{') {
+        let start = rest + open;
+        let Some(close) = text[start..].find('}') else {
+            break;
+        };
+        let name = &text[start + 1..start + close];
+        if !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            found.push((start, start + close + 1, name));
+        }
+        rest = start + 1;
+    }
+    found
+}
+
+fn check(value: &Value, dynamic: &mut bool) -> Result<(), String> {
+    match value {
+        Value::String(text) => {
+            for (_, _, name) in placeholders(text) {
+                if !PLACEHOLDERS.contains(&name) {
+                    return Err(format!(
+                        "unknown placeholder `{{{name}}}` (known: {{seq}}, {{worker}})"
+                    ));
+                }
+                *dynamic = true;
+            }
+            Ok(())
+        }
+        Value::Array(items) => items.iter().try_for_each(|v| check(v, dynamic)),
+        Value::Object(map) => map.values().try_for_each(|v| check(v, dynamic)),
+        _ => Ok(()),
+    }
+}
+
+fn render(value: &Value, ctx: &CallContext) -> Value {
+    match value {
+        Value::String(text) => {
+            let found = placeholders(text);
+            if let [(0, end, name)] = found.as_slice()
+                && *end == text.len()
+                && let Some(n) = ctx.get(name)
+            {
+                return Value::from(n);
+            }
+            let mut out = String::with_capacity(text.len() + 8);
+            let mut last = 0;
+            for (start, end, name) in found {
+                out.push_str(&text[last..start]);
+                match ctx.get(name) {
+                    Some(n) => out.push_str(&n.to_string()),
+                    None => out.push_str(&text[start..end]),
+                }
+                last = end;
+            }
+            out.push_str(&text[last..]);
+            Value::String(out)
+        }
+        Value::Array(items) => Value::Array(items.iter().map(|v| render(v, ctx)).collect()),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), render(v, ctx)))
+                .collect::<Map<_, _>>(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// Weighted choice among the entries of a mix, deterministic and lock-free:
+/// a precomputed smooth weighted round-robin order, walked by sequence number.
+/// With weights 3 and 1 every four calls hold exactly three of the first.
+#[derive(Debug, Clone)]
+pub struct MixSchedule {
+    order: Vec<usize>,
+    next: std::sync::Arc<AtomicU64>,
+}
+
+impl MixSchedule {
+    /// `weights` must not all be zero; they are reduced by their common divisor.
+    pub fn new(weights: &[u64]) -> MixSchedule {
+        let divisor = weights.iter().copied().fold(0, gcd).max(1);
+        let weights: Vec<i64> = weights.iter().map(|w| (w / divisor) as i64).collect();
+        let total: i64 = weights.iter().sum();
+        let mut current = vec![0i64; weights.len()];
+        let mut order = Vec::with_capacity(total as usize);
+        for _ in 0..total {
+            for (c, w) in current.iter_mut().zip(&weights) {
+                *c += w;
+            }
+            let (best, _) = current
+                .iter()
+                .enumerate()
+                .max_by_key(|(i, c)| (**c, -(*i as i64)))
+                .unwrap_or((0, &0));
+            current[best] -= total;
+            order.push(best);
+        }
+        if order.is_empty() {
+            order.push(0);
+        }
+        MixSchedule {
+            order,
+            next: std::sync::Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// The entry for the next call.
+    pub fn pick(&self) -> usize {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        self.order[(n % self.order.len() as u64) as usize]
+    }
+}
+
+fn gcd(a: u64, b: u64) -> u64 {
+    if b == 0 { a } else { gcd(b, a % b) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn renders_placeholders() {
+        let t =
+            Template::new(json!({"message": "hello {seq} from {worker}", "a": "{seq}", "b": 2}))
+                .unwrap();
+        let out = t.render(&CallContext { seq: 7, worker: 3 });
+        assert_eq!(*out, json!({"message": "hello 7 from 3", "a": 7, "b": 2}));
+        assert_eq!(
+            Template::new(json!({"x": "plain {not a placeholder}"})).unwrap(),
+            Template::Fixed(json!({"x": "plain {not a placeholder}"}))
+        );
+        let err = Template::new(json!({"m": "{sequence}"})).unwrap_err();
+        assert!(err.contains("{sequence}"), "{err}");
+    }
+
+    #[test]
+    fn mix_keeps_exact_proportions() {
+        let mix = MixSchedule::new(&[3, 1, 0]);
+        let picks: Vec<usize> = (0..400).map(|_| mix.pick()).collect();
+        assert_eq!(picks.iter().filter(|&&p| p == 0).count(), 300);
+        assert_eq!(picks.iter().filter(|&&p| p == 1).count(), 100);
+        // Interleaved, not 300 of one then 100 of the other.
+        assert!(picks[..4].contains(&1));
+    }
+}

@@ -1,0 +1,590 @@
+//! The stats aggregator: the one place events become figures.
+//!
+//! It owns every histogram and counter, consumes events from the workers and the
+//! probe, and publishes an immutable [`Snapshot`] at a fixed rate on a `watch`
+//! channel. Readers take the newest snapshot without ever blocking the load.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, watch};
+
+use super::event::{CallEvent, ColdStartEvent, ConnectionHandles, Event};
+use super::latency::LatencyHistogram;
+use super::series::Series;
+use super::snapshot::*;
+use super::trend::rss_trend;
+use crate::acceptance::Criteria;
+use crate::probe::ProbeSample;
+use crate::protocol::Outcome;
+
+const MIB: f64 = 1024.0 * 1024.0;
+/// Points kept per time line (latency windows, probe samples).
+const SERIES_POINTS: usize = 600;
+const RECENT_ERRORS: usize = 8;
+const STDERR_SHOWN: usize = 20;
+/// A send more than this behind its schedule counts as late.
+const LATE_SEND_US: u64 = 1000;
+
+/// What the aggregator needs to know of the scenario before the first event.
+#[derive(Debug, Clone)]
+pub struct RunPlan {
+    pub scenario: String,
+    pub phases: Vec<PhasePlan>,
+    /// Tool names and methods of the call mix; events refer to them by index.
+    pub labels: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PhasePlan {
+    pub name: String,
+    pub warmup: bool,
+    pub load: String,
+    pub planned_calls: Option<u64>,
+}
+
+/// Histogram and outcome counts of a set of calls.
+#[derive(Default, Clone)]
+struct CallAcc {
+    latency: LatencyHistogram,
+    outcomes: OutcomeCounts,
+}
+
+impl CallAcc {
+    fn record(&mut self, outcome: Outcome, latency_us: u64) {
+        self.outcomes.add(outcome);
+        self.latency.record(latency_us);
+    }
+
+    fn stats(&self, seconds: f64) -> CallStats {
+        let calls = self.outcomes.total();
+        CallStats {
+            calls,
+            outcomes: self.outcomes,
+            success_rate: self.outcomes.success_rate(),
+            latency: self.latency.summary(),
+            throughput_per_s: if seconds > 0.0 {
+                calls as f64 / seconds
+            } else {
+                0.0
+            },
+        }
+    }
+}
+
+struct PhaseAcc {
+    plan: PhasePlan,
+    calls: CallAcc,
+    labels: Vec<CallAcc>,
+    started: Option<Instant>,
+    ended: Option<Instant>,
+    late_sends: u64,
+    max_send_lag_us: u64,
+}
+
+impl PhaseAcc {
+    fn seconds(&self, now: Instant) -> f64 {
+        match self.started {
+            Some(start) => self
+                .ended
+                .unwrap_or(now)
+                .duration_since(start)
+                .as_secs_f64(),
+            None => 0.0,
+        }
+    }
+}
+
+/// The latency window being filled now (one second of wall time).
+struct OpenWindow {
+    start: Instant,
+    calls: CallAcc,
+}
+
+#[derive(Default)]
+struct ProbeAcc {
+    series: Series<ProbePoint>,
+    samples: u64,
+    first: Option<ProbeSample>,
+    latest: Option<ProbeSample>,
+    /// The sample growth counts from, with its time on the run clock.
+    baseline: Option<(ProbeSample, f64)>,
+    rss_max: u64,
+    fds_max: u32,
+    threads_max: u32,
+    cpu_max: f64,
+    self_rss_max: u64,
+}
+
+impl Default for Series<ProbePoint> {
+    fn default() -> Self {
+        Series::new(SERIES_POINTS)
+    }
+}
+
+#[derive(Default)]
+struct ColdStartAcc {
+    iterations: u64,
+    failed: u64,
+    // Welford's running mean and variance of the successful totals, in ms.
+    count: u64,
+    mean: f64,
+    m2: f64,
+    min: f64,
+    max: f64,
+    stage_sums_us: [u64; 4],
+}
+
+impl ColdStartAcc {
+    fn record(&mut self, event: &ColdStartEvent) {
+        self.iterations += 1;
+        if event.outcome != Outcome::Ok {
+            self.failed += 1;
+            return;
+        }
+        let ms = event.total_us as f64 / 1000.0;
+        self.count += 1;
+        let delta = ms - self.mean;
+        self.mean += delta / self.count as f64;
+        self.m2 += delta * (ms - self.mean);
+        self.min = if self.count == 1 {
+            ms
+        } else {
+            self.min.min(ms)
+        };
+        self.max = self.max.max(ms);
+        for (sum, us) in self.stage_sums_us.iter_mut().zip([
+            event.spawn_us,
+            event.initialize_us,
+            event.call_us,
+            event.exit_us,
+        ]) {
+            *sum += us;
+        }
+    }
+
+    fn snapshot(&self) -> Option<ColdStartSnapshot> {
+        if self.iterations == 0 {
+            return None;
+        }
+        let n = self.count.max(1) as f64;
+        let stage = |i: usize| self.stage_sums_us[i] as f64 / n / 1000.0;
+        Some(ColdStartSnapshot {
+            iterations: self.iterations,
+            failed: self.failed,
+            mean_ms: self.mean,
+            stddev_ms: if self.count > 0 {
+                (self.m2 / self.count as f64).sqrt()
+            } else {
+                0.0
+            },
+            min_ms: self.min,
+            max_ms: self.max,
+            range_ms: self.max - self.min,
+            stage_means: StageMeans {
+                spawn_ms: stage(0),
+                initialize_ms: stage(1),
+                first_call_ms: stage(2),
+                exit_ms: stage(3),
+            },
+        })
+    }
+}
+
+pub struct Aggregator {
+    plan: RunPlan,
+    criteria: Criteria,
+    started: Instant,
+    phases: Vec<PhaseAcc>,
+    current_phase: Option<usize>,
+    total: CallAcc,
+    labels: Vec<CallAcc>,
+    window: OpenWindow,
+    windows: Series<WindowPoint>,
+    probe: ProbeAcc,
+    coldstart: ColdStartAcc,
+    connection: Option<ConnectionHandles>,
+    mixups: u64,
+    crashes: u64,
+    recent_errors: VecDeque<String>,
+    notes: Vec<String>,
+}
+
+impl Aggregator {
+    pub fn new(plan: RunPlan, criteria: Criteria) -> Self {
+        let started = Instant::now();
+        let labels = vec![CallAcc::default(); plan.labels.len()];
+        let phases = plan
+            .phases
+            .iter()
+            .map(|p| PhaseAcc {
+                plan: p.clone(),
+                calls: CallAcc::default(),
+                labels: labels.clone(),
+                started: None,
+                ended: None,
+                late_sends: 0,
+                max_send_lag_us: 0,
+            })
+            .collect();
+        Aggregator {
+            plan,
+            criteria,
+            started,
+            phases,
+            current_phase: None,
+            total: CallAcc::default(),
+            labels,
+            window: OpenWindow {
+                start: started,
+                calls: CallAcc::default(),
+            },
+            windows: Series::new(SERIES_POINTS),
+            probe: ProbeAcc::default(),
+            coldstart: ColdStartAcc::default(),
+            connection: None,
+            mixups: 0,
+            crashes: 0,
+            recent_errors: VecDeque::new(),
+            notes: Vec::new(),
+        }
+    }
+
+    /// Consume events until every sender is gone, publishing a snapshot every
+    /// `interval`; returns the final snapshot (also published).
+    pub async fn run(
+        mut self,
+        mut events: mpsc::UnboundedReceiver<Event>,
+        publish: watch::Sender<Arc<Snapshot>>,
+        interval: Duration,
+    ) -> Snapshot {
+        let mut tick = tokio::time::interval(interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut batch = Vec::with_capacity(1024);
+        loop {
+            tokio::select! {
+                received = events.recv_many(&mut batch, 1024) => {
+                    if received == 0 {
+                        break;
+                    }
+                    for event in batch.drain(..) {
+                        self.apply(event);
+                    }
+                }
+                _ = tick.tick() => {
+                    let _ = publish.send(Arc::new(self.snapshot(false)));
+                }
+            }
+        }
+        let last = self.snapshot(true);
+        let _ = publish.send(Arc::new(last.clone()));
+        last
+    }
+
+    fn elapsed_s(&self, at: Instant) -> f64 {
+        at.duration_since(self.started).as_secs_f64()
+    }
+
+    pub fn apply(&mut self, event: Event) {
+        match event {
+            Event::Connected(handles) => self.connection = Some(handles),
+            Event::PhaseStarted { phase, at } => self.phase_started(phase, at),
+            Event::PhaseEnded { phase, at } => {
+                if let Some(p) = self.phases.get_mut(phase) {
+                    p.ended = Some(at);
+                }
+            }
+            Event::Call(call) => self.record_call(&call),
+            Event::ColdStart(event) => {
+                self.coldstart.record(&event);
+                self.record_call(&CallEvent {
+                    phase: event.phase,
+                    label: event.label,
+                    outcome: event.outcome,
+                    latency_us: event.total_us,
+                    send_lag_us: 0,
+                    mixup: false,
+                    message: event.message,
+                });
+            }
+            Event::Probe { at, sample } => self.record_probe(at, sample),
+            Event::Crash { at, description } => {
+                self.crashes += 1;
+                let t = self.elapsed_s(at);
+                self.notes.push(format!("at {t:.1} s: {description}"));
+            }
+            Event::Note(note) => self.notes.push(note),
+        }
+    }
+
+    fn phase_started(&mut self, phase: usize, at: Instant) {
+        let Some(p) = self.phases.get_mut(phase) else {
+            return;
+        };
+        p.started = Some(at);
+        let warmup = p.plan.warmup;
+        self.current_phase = Some(phase);
+        // Growth counts from the last sample before the first measured phase.
+        if !warmup
+            && self.probe.baseline.is_none()
+            && let Some(latest) = self.probe.latest
+        {
+            self.probe.baseline = Some((latest, self.elapsed_s(at)));
+        }
+    }
+
+    fn record_call(&mut self, call: &CallEvent) {
+        let now = Instant::now();
+        self.roll_windows(now);
+        self.total.record(call.outcome, call.latency_us);
+        if let Some(label) = self.labels.get_mut(call.label) {
+            label.record(call.outcome, call.latency_us);
+        }
+        self.window.calls.record(call.outcome, call.latency_us);
+        if let Some(phase) = self.phases.get_mut(call.phase) {
+            phase.calls.record(call.outcome, call.latency_us);
+            if let Some(label) = phase.labels.get_mut(call.label) {
+                label.record(call.outcome, call.latency_us);
+            }
+            if call.send_lag_us > LATE_SEND_US {
+                phase.late_sends += 1;
+            }
+            phase.max_send_lag_us = phase.max_send_lag_us.max(call.send_lag_us);
+        }
+        if call.mixup {
+            self.mixups += 1;
+        }
+        if let Some(message) = &call.message {
+            if self.recent_errors.len() == RECENT_ERRORS {
+                self.recent_errors.pop_front();
+            }
+            let label = self
+                .plan
+                .labels
+                .get(call.label)
+                .map(String::as_str)
+                .unwrap_or("?");
+            self.recent_errors.push_back(format!("{label}: {message}"));
+        }
+    }
+
+    /// Close every whole second that has passed, empty ones included, so the
+    /// time line shows a stall as a gap rather than hiding it.
+    fn roll_windows(&mut self, now: Instant) {
+        let second = Duration::from_secs(1);
+        while now.duration_since(self.window.start) >= second {
+            let end = self.window.start + second;
+            let calls = &self.window.calls;
+            let quantile = |q| {
+                if calls.latency.is_empty() {
+                    0.0
+                } else {
+                    calls.latency.quantile_ms(q)
+                }
+            };
+            let point = WindowPoint {
+                t_s: self.elapsed_s(end),
+                calls: calls.outcomes.total(),
+                errors: calls.outcomes.errors(),
+                p50_ms: quantile(0.5),
+                p95_ms: quantile(0.95),
+                p99_ms: quantile(0.99),
+                max_ms: quantile(1.0),
+                calls_per_s: calls.outcomes.total() as f64,
+            };
+            self.windows.push(point);
+            self.window.start = end;
+            self.window.calls.latency.reset();
+            self.window.calls.outcomes = OutcomeCounts::default();
+        }
+    }
+
+    fn record_probe(&mut self, at: Instant, sample: ProbeSample) {
+        let probe = &mut self.probe;
+        probe.samples += 1;
+        probe.first.get_or_insert(sample);
+        probe.latest = Some(sample);
+        probe.rss_max = probe.rss_max.max(sample.rss_bytes);
+        probe.fds_max = probe.fds_max.max(sample.fds);
+        probe.threads_max = probe.threads_max.max(sample.threads);
+        probe.cpu_max = probe.cpu_max.max(sample.cpu_percent);
+        probe.self_rss_max = probe.self_rss_max.max(sample.self_rss_bytes);
+        let calls_done = self.total.outcomes.total();
+        let rss_mb = sample.rss_bytes as f64 / MIB;
+        let t_s = at.duration_since(self.started).as_secs_f64();
+        self.probe.series.push(ProbePoint {
+            t_s,
+            calls_done,
+            rss_mb,
+            rss_min_mb: rss_mb,
+            rss_min_calls: calls_done,
+            rss_max_mb: rss_mb,
+            fds: sample.fds,
+            fds_max: sample.fds,
+            threads: sample.threads,
+            processes: sample.processes,
+            cpu_percent: sample.cpu_percent,
+            self_rss_mb: sample.self_rss_bytes as f64 / MIB,
+            self_cpu_percent: sample.self_cpu_percent,
+        });
+    }
+
+    fn resources(&self) -> ResourceSnapshot {
+        let probe = &self.probe;
+        let Some(latest) = probe.latest else {
+            return ResourceSnapshot {
+                pid: self.connection.as_ref().map(|c| c.pid),
+                ..ResourceSnapshot::default()
+            };
+        };
+        let mb = |bytes: u64| bytes as f64 / MIB;
+        let series = probe.series.points();
+        let baseline = probe.baseline.map(|(sample, _)| sample);
+        let trend = probe.baseline.and_then(|(_, since)| {
+            let points: Vec<(f64, f64)> = series
+                .iter()
+                .filter(|p| p.t_s >= since)
+                .map(|p| (p.rss_min_calls as f64, p.rss_min_mb * MIB))
+                .collect();
+            rss_trend(&points)
+        });
+        ResourceSnapshot {
+            sampled: true,
+            pid: self.connection.as_ref().map(|c| c.pid),
+            samples: probe.samples,
+            rss_start_mb: probe.first.map(|s| mb(s.rss_bytes)),
+            rss_baseline_mb: baseline.map(|s| mb(s.rss_bytes)),
+            rss_current_mb: Some(mb(latest.rss_bytes)),
+            rss_max_mb: Some(mb(probe.rss_max)),
+            rss_growth_mb: baseline.map(|b| mb(latest.rss_bytes) - mb(b.rss_bytes)),
+            rss_trend: trend,
+            fds_start: probe.first.map(|s| s.fds),
+            fds_baseline: baseline.map(|s| s.fds),
+            fds_current: Some(latest.fds),
+            fds_max: Some(probe.fds_max),
+            threads_current: Some(latest.threads),
+            threads_max: Some(probe.threads_max),
+            processes: Some(latest.processes),
+            cpu_percent: Some(latest.cpu_percent),
+            cpu_max_percent: Some(probe.cpu_max),
+            self_rss_mb: Some(mb(latest.self_rss_bytes)),
+            self_rss_max_mb: Some(mb(probe.self_rss_max)),
+            self_cpu_percent: Some(latest.self_cpu_percent),
+            series,
+        }
+    }
+
+    fn wire(&self) -> WireSnapshot {
+        let Some(connection) = &self.connection else {
+            return WireSnapshot {
+                mixups: self.mixups,
+                correlation_violations: self.mixups,
+                ..WireSnapshot::default()
+            };
+        };
+        let counters = &connection.correlator.counters;
+        let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
+        WireSnapshot {
+            responses: load(&counters.responses),
+            duplicate_ids: load(&counters.duplicate_ids),
+            unknown_ids: load(&counters.unknown_ids),
+            missing_ids: load(&counters.missing_ids),
+            mixups: self.mixups,
+            correlation_violations: counters.correlation_violations() + self.mixups,
+            late_responses: load(&counters.late_responses),
+            protocol_violations: load(&counters.protocol_violations),
+            notifications: load(&counters.notifications),
+            server_requests: load(&counters.server_requests),
+            stderr_lines: load(&counters.stderr_lines),
+            in_flight: connection.correlator.in_flight() as u64,
+            violation_samples: counters.samples(),
+        }
+    }
+
+    pub fn snapshot(&mut self, finished: bool) -> Snapshot {
+        let now = Instant::now();
+        self.roll_windows(now);
+        let label_stats = |accs: &[CallAcc], seconds: f64| -> Vec<LabelStats> {
+            accs.iter()
+                .zip(&self.plan.labels)
+                .filter(|(acc, _)| acc.outcomes.total() > 0)
+                .map(|(acc, label)| LabelStats {
+                    label: label.clone(),
+                    stats: acc.stats(seconds),
+                })
+                .collect()
+        };
+        let phases: Vec<PhaseSnapshot> = self
+            .phases
+            .iter()
+            .map(|p| {
+                let seconds = p.seconds(now);
+                let state = match (p.started, p.ended) {
+                    (None, _) if finished => PhaseState::Skipped,
+                    (None, _) => PhaseState::Pending,
+                    (Some(_), None) if !finished => PhaseState::Running,
+                    _ => PhaseState::Done,
+                };
+                PhaseSnapshot {
+                    name: p.plan.name.clone(),
+                    warmup: p.plan.warmup,
+                    load: p.plan.load.clone(),
+                    state,
+                    planned_calls: p.plan.planned_calls,
+                    duration_s: seconds,
+                    stats: p.calls.stats(seconds),
+                    per_label: label_stats(&p.labels, seconds),
+                    late_sends: p.late_sends,
+                    max_send_lag_ms: p.max_send_lag_us as f64 / 1000.0,
+                }
+            })
+            .collect();
+        let busy_seconds: f64 = self.phases.iter().map(|p| p.seconds(now)).sum();
+        let mut windows = self.windows.points();
+        // The second in progress, so a live view is never a second behind.
+        if self.window.calls.outcomes.total() > 0 {
+            let calls = &self.window.calls;
+            let partial = now
+                .duration_since(self.window.start)
+                .as_secs_f64()
+                .max(0.001);
+            windows.push(WindowPoint {
+                t_s: self.elapsed_s(now),
+                calls: calls.outcomes.total(),
+                errors: calls.outcomes.errors(),
+                p50_ms: calls.latency.quantile_ms(0.5),
+                p95_ms: calls.latency.quantile_ms(0.95),
+                p99_ms: calls.latency.quantile_ms(0.99),
+                max_ms: calls.latency.quantile_ms(1.0),
+                calls_per_s: calls.outcomes.total() as f64 / partial,
+            });
+        }
+        let mut snapshot = Snapshot {
+            scenario: self.plan.scenario.clone(),
+            elapsed_s: self.elapsed_s(now),
+            finished,
+            server: self.connection.as_ref().map(|c| c.server.clone()),
+            phases,
+            current_phase: self.current_phase,
+            total: self.total.stats(busy_seconds),
+            per_label: label_stats(&self.labels, busy_seconds),
+            windows,
+            resources: self.resources(),
+            wire: self.wire(),
+            coldstart: self.coldstart.snapshot(),
+            crashes: self.crashes,
+            recent_errors: self.recent_errors.iter().cloned().collect(),
+            stderr_tail: self
+                .connection
+                .as_ref()
+                .map(|c| c.stderr.last(STDERR_SHOWN))
+                .unwrap_or_default(),
+            notes: self.notes.clone(),
+            criteria: Vec::new(),
+        };
+        snapshot.criteria = self.criteria.evaluate(&snapshot, finished);
+        snapshot
+    }
+}

@@ -1,0 +1,73 @@
+//! What flows from the load workers and the probe into the stats aggregator.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::probe::ProbeSample;
+use crate::protocol::{Outcome, ServerInfo};
+use crate::transport::{Correlator, StderrTail};
+
+/// One finished call.
+#[derive(Debug, Clone)]
+pub struct CallEvent {
+    pub phase: usize,
+    /// Index into the scenario's label table (tool name or method).
+    pub label: usize,
+    pub outcome: Outcome,
+    /// From send (open model: scheduled send) to parsed response.
+    pub latency_us: u64,
+    /// Open model only: how late the send was against its schedule.
+    pub send_lag_us: u64,
+    /// The response matched its id but carried another request's content.
+    pub mixup: bool,
+    pub message: Option<String>,
+}
+
+/// One cold-start iteration, timed by stage.
+#[derive(Debug, Clone)]
+pub struct ColdStartEvent {
+    pub phase: usize,
+    /// The label the whole iteration is counted under.
+    pub label: usize,
+    pub spawn_us: u64,
+    pub initialize_us: u64,
+    pub call_us: u64,
+    pub exit_us: u64,
+    pub total_us: u64,
+    pub outcome: Outcome,
+    pub message: Option<String>,
+}
+
+/// Handles on a live connection, read (never locked for long) at each snapshot.
+#[derive(Clone)]
+pub struct ConnectionHandles {
+    pub pid: u32,
+    pub server: ServerInfo,
+    pub correlator: Arc<Correlator>,
+    pub stderr: Arc<StderrTail>,
+}
+
+pub enum Event {
+    Connected(ConnectionHandles),
+    PhaseStarted {
+        phase: usize,
+        at: Instant,
+    },
+    PhaseEnded {
+        phase: usize,
+        at: Instant,
+    },
+    Call(CallEvent),
+    ColdStart(ColdStartEvent),
+    Probe {
+        at: Instant,
+        sample: ProbeSample,
+    },
+    /// The server exited while the run needed it.
+    Crash {
+        at: Instant,
+        description: String,
+    },
+    /// A line for the report's notes (abort reasons and the like).
+    Note(String),
+}

@@ -1,0 +1,15 @@
+//! Turning call events and probe samples into figures: histograms, counts,
+//! time lines, the RSS trend, and the snapshots everything else reads.
+
+pub mod aggregator;
+pub mod event;
+pub mod latency;
+pub mod series;
+pub mod snapshot;
+pub mod trend;
+
+pub use aggregator::{Aggregator, PhasePlan, RunPlan};
+pub use event::{CallEvent, ColdStartEvent, ConnectionHandles, Event};
+pub use latency::{LatencyHistogram, LatencySummary};
+pub use snapshot::*;
+pub use trend::RssTrend;

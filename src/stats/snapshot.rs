@@ -1,0 +1,269 @@
+//! Snapshots: the immutable picture of a run that the aggregator publishes at a
+//! fixed rate. Acceptance, the headless printer, the dashboard and the JSON
+//! report all read these and nothing else, so they always agree.
+
+use serde::Serialize;
+
+use super::latency::LatencySummary;
+use super::series::Mergeable;
+use super::trend::RssTrend;
+use crate::acceptance::CriterionStatus;
+use crate::protocol::{Outcome, ServerInfo};
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct OutcomeCounts {
+    pub ok: u64,
+    pub jsonrpc_error: u64,
+    pub tool_error: u64,
+    pub timeout: u64,
+    pub transport_error: u64,
+    pub protocol_error: u64,
+}
+
+impl OutcomeCounts {
+    pub fn add(&mut self, outcome: Outcome) {
+        *self.get_mut(outcome) += 1;
+    }
+
+    fn get_mut(&mut self, outcome: Outcome) -> &mut u64 {
+        match outcome {
+            Outcome::Ok => &mut self.ok,
+            Outcome::RpcError => &mut self.jsonrpc_error,
+            Outcome::ToolError => &mut self.tool_error,
+            Outcome::Timeout => &mut self.timeout,
+            Outcome::TransportError => &mut self.transport_error,
+            Outcome::ProtocolError => &mut self.protocol_error,
+        }
+    }
+
+    pub fn get(&self, outcome: Outcome) -> u64 {
+        let mut copy = *self;
+        *copy.get_mut(outcome)
+    }
+
+    pub fn total(&self) -> u64 {
+        Outcome::ALL.iter().map(|&o| self.get(o)).sum()
+    }
+
+    pub fn errors(&self) -> u64 {
+        self.total() - self.ok
+    }
+
+    /// Fraction of calls that succeeded; `None` before the first call.
+    pub fn success_rate(&self) -> Option<f64> {
+        let total = self.total();
+        (total > 0).then(|| self.ok as f64 / total as f64)
+    }
+}
+
+/// Calls of one phase, one label, or the whole run.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CallStats {
+    pub calls: u64,
+    pub outcomes: OutcomeCounts,
+    pub success_rate: Option<f64>,
+    pub latency: Option<LatencySummary>,
+    /// Calls per second over the time the calls took.
+    pub throughput_per_s: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LabelStats {
+    pub label: String,
+    #[serde(flatten)]
+    pub stats: CallStats,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PhaseState {
+    Pending,
+    Running,
+    Done,
+    Skipped,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PhaseSnapshot {
+    pub name: String,
+    pub warmup: bool,
+    pub load: String,
+    pub state: PhaseState,
+    /// Calls (or iterations) the phase will make, when known in advance.
+    pub planned_calls: Option<u64>,
+    pub duration_s: f64,
+    #[serde(flatten)]
+    pub stats: CallStats,
+    pub per_label: Vec<LabelStats>,
+    /// Open model: sends that left later than scheduled (by more than 1 ms).
+    pub late_sends: u64,
+    pub max_send_lag_ms: f64,
+}
+
+/// One point of the latency time line (one second, or several merged).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct WindowPoint {
+    pub t_s: f64,
+    pub calls: u64,
+    pub errors: u64,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+    pub calls_per_s: f64,
+}
+
+impl Mergeable for WindowPoint {
+    /// Merged windows keep the worst percentiles of the two (an upper bound).
+    fn merge(&mut self, later: &Self) {
+        let span = later.t_s - self.t_s;
+        let calls = self.calls + later.calls;
+        self.t_s = later.t_s;
+        self.calls_per_s = if span > 0.0 {
+            calls as f64 / (span + 1.0)
+        } else {
+            later.calls_per_s
+        };
+        self.calls = calls;
+        self.errors += later.errors;
+        self.p50_ms = self.p50_ms.max(later.p50_ms);
+        self.p95_ms = self.p95_ms.max(later.p95_ms);
+        self.p99_ms = self.p99_ms.max(later.p99_ms);
+        self.max_ms = self.max_ms.max(later.max_ms);
+    }
+}
+
+/// One point of the probe time line (one sample, or several merged).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct ProbePoint {
+    pub t_s: f64,
+    pub calls_done: u64,
+    pub rss_mb: f64,
+    pub rss_min_mb: f64,
+    /// Calls completed when `rss_min_mb` was seen.
+    pub rss_min_calls: u64,
+    pub rss_max_mb: f64,
+    pub fds: u32,
+    pub fds_max: u32,
+    pub threads: u32,
+    pub processes: u32,
+    pub cpu_percent: f64,
+    pub self_rss_mb: f64,
+    pub self_cpu_percent: f64,
+}
+
+impl Mergeable for ProbePoint {
+    /// The later sample's current values, with the extremes of both.
+    fn merge(&mut self, later: &Self) {
+        let lowest = if later.rss_min_mb < self.rss_min_mb {
+            *later
+        } else {
+            *self
+        };
+        *self = ProbePoint {
+            rss_min_mb: lowest.rss_min_mb,
+            rss_min_calls: lowest.rss_min_calls,
+            rss_max_mb: self.rss_max_mb.max(later.rss_max_mb),
+            fds_max: self.fds_max.max(later.fds_max),
+            ..*later
+        };
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ResourceSnapshot {
+    /// False when nothing could be sampled (no process to watch yet, or none at all).
+    pub sampled: bool,
+    pub pid: Option<u32>,
+    pub samples: u64,
+    pub rss_start_mb: Option<f64>,
+    /// RSS after warm-up (or at start, without a warm-up phase): growth counts from here.
+    pub rss_baseline_mb: Option<f64>,
+    pub rss_current_mb: Option<f64>,
+    pub rss_max_mb: Option<f64>,
+    pub rss_growth_mb: Option<f64>,
+    pub rss_trend: Option<RssTrend>,
+    pub fds_start: Option<u32>,
+    pub fds_baseline: Option<u32>,
+    pub fds_current: Option<u32>,
+    pub fds_max: Option<u32>,
+    pub threads_current: Option<u32>,
+    pub threads_max: Option<u32>,
+    pub processes: Option<u32>,
+    pub cpu_percent: Option<f64>,
+    pub cpu_max_percent: Option<f64>,
+    pub self_rss_mb: Option<f64>,
+    pub self_rss_max_mb: Option<f64>,
+    pub self_cpu_percent: Option<f64>,
+    pub series: Vec<ProbePoint>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct WireSnapshot {
+    pub responses: u64,
+    pub duplicate_ids: u64,
+    pub unknown_ids: u64,
+    pub missing_ids: u64,
+    /// Responses whose id matched but whose content belonged to another request.
+    pub mixups: u64,
+    /// duplicate + unknown + missing ids + mix-ups.
+    pub correlation_violations: u64,
+    pub late_responses: u64,
+    pub protocol_violations: u64,
+    pub notifications: u64,
+    pub server_requests: u64,
+    pub stderr_lines: u64,
+    pub in_flight: u64,
+    pub violation_samples: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct StageMeans {
+    pub spawn_ms: f64,
+    pub initialize_ms: f64,
+    pub first_call_ms: f64,
+    pub exit_ms: f64,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ColdStartSnapshot {
+    pub iterations: u64,
+    pub failed: u64,
+    /// Spawn → initialized → one call answered (exit not included).
+    pub mean_ms: f64,
+    /// Population standard deviation of that time over successful iterations.
+    pub stddev_ms: f64,
+    pub min_ms: f64,
+    pub max_ms: f64,
+    /// max − min.
+    pub range_ms: f64,
+    pub stage_means: StageMeans,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Snapshot {
+    pub scenario: String,
+    pub elapsed_s: f64,
+    pub finished: bool,
+    pub server: Option<ServerInfo>,
+    pub phases: Vec<PhaseSnapshot>,
+    /// The phase running now (or the last one run).
+    pub current_phase: Option<usize>,
+    pub total: CallStats,
+    pub per_label: Vec<LabelStats>,
+    pub windows: Vec<WindowPoint>,
+    pub resources: ResourceSnapshot,
+    pub wire: WireSnapshot,
+    pub coldstart: Option<ColdStartSnapshot>,
+    pub crashes: u64,
+    pub recent_errors: Vec<String>,
+    pub stderr_tail: Vec<String>,
+    pub notes: Vec<String>,
+    pub criteria: Vec<CriterionStatus>,
+}
+
+impl Snapshot {
+    pub fn phase_index(&self, name: &str) -> Option<usize> {
+        self.phases.iter().position(|p| p.name == name)
+    }
+}

@@ -1,0 +1,184 @@
+//! The RSS trend: how much memory the server keeps per call, robust to
+//! garbage-collection sawtooths.
+//!
+//! A start/end delta is fooled both ways: a leak can end on a collection, and a
+//! healthy server can end on a peak. So the trend is fitted to the *retained
+//! floor*: at each sample, the lowest RSS the server goes back to from then on
+//! (the suffix minimum). Garbage that is collected later never raises the floor;
+//! a leak raises it call after call. When the run ends in the middle of a
+//! sawtooth rise that looks like the earlier ones, that unfinished rise is left
+//! out, since its floor is not known yet. The slope is the Theil–Sen estimate
+//! (median of pairwise slopes), so a few odd samples do not tilt it.
+
+use serde::Serialize;
+
+const MIB: f64 = 1024.0 * 1024.0;
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct RssTrend {
+    /// Retained KB per call (KB = 1024 bytes).
+    pub kb_per_call: f64,
+    /// Retained MB per 1000 calls (MB = 1,048,576 bytes).
+    pub mb_per_1k_calls: f64,
+    /// Samples the fit used, and calls they span.
+    pub samples: usize,
+    pub calls_spanned: f64,
+    /// Collections (large drops) seen in the samples.
+    pub collections: usize,
+}
+
+/// Fewest samples, and fewest calls spanned, before a trend is given.
+const MIN_SAMPLES: usize = 6;
+const MIN_CALLS: f64 = 20.0;
+/// Largest number of points the pairwise fit runs on.
+const FIT_POINTS: usize = 64;
+
+/// `points` are (calls completed, RSS bytes) in time order.
+pub fn rss_trend(points: &[(f64, f64)]) -> Option<RssTrend> {
+    if points.len() < MIN_SAMPLES {
+        return None;
+    }
+    let rss: Vec<f64> = points.iter().map(|p| p.1).collect();
+    let (low, high) = rss
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+    // A collection is a fall of a quarter of the whole range, and at least 1 MB.
+    let drop = ((high - low) * 0.25).max(MIB);
+    let mut drops = Vec::new();
+    let mut peak = rss[0];
+    for (i, &v) in rss.iter().enumerate().skip(1) {
+        if peak - v >= drop {
+            drops.push(i);
+            peak = v;
+        } else {
+            peak = peak.max(v);
+        }
+    }
+    let mut end = points.len();
+    if let Some(&last_drop) = drops.last() {
+        let trough = last_drop + argmin(&rss[last_drop..]);
+        let tail = points.len() - 1 - trough;
+        let mut longest_cycle = drops[0];
+        for pair in drops.windows(2) {
+            longest_cycle = longest_cycle.max(pair[1] - pair[0]);
+        }
+        // A tail no longer than the cycles before it is an unfinished rise; a
+        // much longer one is growth and stays in.
+        if tail * 2 <= longest_cycle * 3 {
+            end = trough + 1;
+        }
+    }
+    let mut floor = rss.clone();
+    for i in (0..floor.len().saturating_sub(1)).rev() {
+        floor[i] = floor[i].min(floor[i + 1]);
+    }
+    let step = end.div_ceil(FIT_POINTS).max(1);
+    let fit: Vec<(f64, f64)> = (0..end)
+        .step_by(step)
+        .map(|i| (points[i].0, floor[i]))
+        .collect();
+    let calls_spanned = fit.last()?.0 - fit.first()?.0;
+    if fit.len() < 4 || calls_spanned < MIN_CALLS {
+        return None;
+    }
+    let slope = theil_sen(&fit)?;
+    Some(RssTrend {
+        kb_per_call: slope / 1024.0,
+        mb_per_1k_calls: slope * 1000.0 / MIB,
+        samples: fit.len(),
+        calls_spanned,
+        collections: drops.len(),
+    })
+}
+
+fn argmin(values: &[f64]) -> usize {
+    values
+        .iter()
+        .enumerate()
+        .fold(
+            (0, f64::MAX),
+            |(best, low), (i, &v)| if v < low { (i, v) } else { (best, low) },
+        )
+        .0
+}
+
+/// Median of the slopes between every pair of points with distinct x.
+fn theil_sen(points: &[(f64, f64)]) -> Option<f64> {
+    let mut slopes = Vec::with_capacity(points.len() * points.len() / 2);
+    for (i, a) in points.iter().enumerate() {
+        for b in &points[i + 1..] {
+            if b.0 > a.0 {
+                slopes.push((b.1 - a.1) / (b.0 - a.0));
+            }
+        }
+    }
+    if slopes.is_empty() {
+        return None;
+    }
+    slopes.sort_by(f64::total_cmp);
+    let mid = slopes.len() / 2;
+    Some(if slopes.len() % 2 == 0 {
+        (slopes[mid - 1] + slopes[mid]) / 2.0
+    } else {
+        slopes[mid]
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: f64 = 20.0 * MIB;
+
+    fn series(calls: usize, rss_at: impl Fn(f64) -> f64) -> Vec<(f64, f64)> {
+        (0..=calls)
+            .step_by(10)
+            .map(|c| (c as f64, rss_at(c as f64)))
+            .collect()
+    }
+
+    #[test]
+    fn a_leak_is_measured() {
+        let points = series(1000, |c| BASE + c * 200.0 * 1024.0);
+        let trend = rss_trend(&points).unwrap();
+        assert!((trend.kb_per_call - 200.0).abs() < 0.5, "{trend:?}");
+    }
+
+    #[test]
+    fn a_sawtooth_is_not_a_leak_wherever_the_run_ends() {
+        // 40 MB of garbage collected every 160 calls; runs ending at every phase.
+        for calls in [500, 560, 600, 640, 700, 1000] {
+            let points = series(calls, |c| BASE + (c % 160.0) * 256.0 * 1024.0);
+            let trend = rss_trend(&points).unwrap();
+            assert!(trend.kb_per_call.abs() < 1.0, "{calls} calls: {trend:?}");
+            assert!(trend.collections >= 3);
+        }
+    }
+
+    #[test]
+    fn a_leak_under_a_sawtooth_is_still_measured() {
+        let points = series(1000, |c| {
+            BASE + (c % 160.0) * 256.0 * 1024.0 + c * 50.0 * 1024.0
+        });
+        let trend = rss_trend(&points).unwrap();
+        assert!((trend.kb_per_call - 50.0).abs() < 10.0, "{trend:?}");
+    }
+
+    #[test]
+    fn growth_after_one_early_drop_still_counts() {
+        let points = series(1000, |c| {
+            if c < 30.0 {
+                BASE + 30.0 * MIB
+            } else {
+                BASE + c * 100.0 * 1024.0
+            }
+        });
+        let trend = rss_trend(&points).unwrap();
+        assert!((trend.kb_per_call - 100.0).abs() < 10.0, "{trend:?}");
+    }
+
+    #[test]
+    fn too_little_data_gives_no_trend() {
+        assert!(rss_trend(&series(30, |_| BASE)).is_none());
+    }
+}

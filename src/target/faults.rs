@@ -1,0 +1,191 @@
+//! The target's fault knobs and the state they act on.
+//!
+//! Every knob applies to each request after `initialize` (tool calls, lists,
+//! reads, ping), counted in arrival order, except the failure rate, which only
+//! tool calls can show (as `isError: true`).
+
+use std::fs::File;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use clap::Args;
+
+use super::memory::ResidentBlock;
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct FaultKnobs {
+    /// Base latency added to every request, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 0.0)]
+    pub latency_ms: f64,
+    /// Extra random latency, uniform in [0, MS], added on top of --latency-ms.
+    #[arg(long, value_name = "MS", default_value_t = 0.0)]
+    pub jitter_ms: f64,
+    /// Keep this many KB resident for good on every request (a memory leak).
+    #[arg(long, value_name = "KB", default_value_t = 0)]
+    pub leak_kb: u64,
+    /// Open this many file descriptors on every request and never close them.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub leak_fds: u32,
+    /// Fraction of tool calls that return `isError: true`, spread evenly
+    /// (0.05 fails exactly every 20th tool call).
+    #[arg(long, value_name = "FRACTION", default_value_t = 0.0)]
+    pub fail_rate: f64,
+    /// After this many requests, latency starts to grow (see --slowdown-ms).
+    #[arg(long, value_name = "N")]
+    pub slowdown_after: Option<u64>,
+    /// With --slowdown-after: extra latency added per request beyond N, in ms.
+    #[arg(long, value_name = "MS", default_value_t = 0.1)]
+    pub slowdown_ms: f64,
+    /// Answer this many requests, then exit abruptly (exit code 70) on the next.
+    #[arg(long, value_name = "N")]
+    pub crash_after: Option<u64>,
+    /// Garbage-collection sawtooth: garbage accumulates up to this many MB and
+    /// is then released at once. Memory rises and falls; nothing leaks.
+    #[arg(long, value_name = "MB", default_value_t = 0)]
+    pub sawtooth_mb: u64,
+    /// With --sawtooth-mb: garbage added per request, in KB.
+    #[arg(long, value_name = "KB", default_value_t = 256)]
+    pub sawtooth_kb_per_call: u64,
+    /// Send a `notifications/message` log notification every N requests.
+    #[arg(long, value_name = "N")]
+    pub log_every: Option<u64>,
+}
+
+/// What the knobs decided for one request.
+#[derive(Debug, PartialEq)]
+pub struct Verdict {
+    /// 1-based arrival number of this request.
+    pub number: u64,
+    pub delay: Duration,
+    pub fail_tool: bool,
+    pub crash: bool,
+    pub log: bool,
+}
+
+pub struct FaultState {
+    knobs: FaultKnobs,
+    requests: AtomicU64,
+    tool_calls: AtomicU64,
+    leaked: Mutex<Vec<ResidentBlock>>,
+    leaked_fds: Mutex<Vec<File>>,
+    garbage: Mutex<Vec<ResidentBlock>>,
+    /// Memory the `alloc` tool was asked to keep.
+    pub kept: Mutex<Vec<ResidentBlock>>,
+}
+
+impl FaultState {
+    pub fn new(knobs: FaultKnobs) -> Self {
+        FaultState {
+            knobs,
+            requests: AtomicU64::new(0),
+            tool_calls: AtomicU64::new(0),
+            leaked: Mutex::new(Vec::new()),
+            leaked_fds: Mutex::new(Vec::new()),
+            garbage: Mutex::new(Vec::new()),
+            kept: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    /// Apply the knobs for one arriving request: memory and FDs are taken here,
+    /// at once, so their effect is visible before the response is.
+    pub fn on_request(&self, is_tool_call: bool) -> Verdict {
+        let number = self.requests.fetch_add(1, Ordering::Relaxed) + 1;
+        let knobs = &self.knobs;
+        let crash = knobs.crash_after.is_some_and(|n| number > n);
+        if knobs.leak_kb > 0
+            && let Some(block) = ResidentBlock::new((knobs.leak_kb * 1024) as usize)
+            && let Ok(mut leaked) = self.leaked.lock()
+        {
+            leaked.push(block);
+        }
+        if knobs.leak_fds > 0
+            && let Ok(mut fds) = self.leaked_fds.lock()
+        {
+            fds.extend((0..knobs.leak_fds).filter_map(|_| File::open("/dev/null").ok()));
+        }
+        if knobs.sawtooth_mb > 0 {
+            self.add_garbage();
+        }
+        let fail_tool = is_tool_call && {
+            let n = self.tool_calls.fetch_add(1, Ordering::Relaxed) + 1;
+            evenly_spread(n, knobs.fail_rate)
+        };
+        let mut delay_ms = knobs.latency_ms;
+        if knobs.jitter_ms > 0.0 {
+            delay_ms += fastrand::f64() * knobs.jitter_ms;
+        }
+        if let Some(after) = knobs.slowdown_after
+            && number > after
+        {
+            delay_ms += (number - after) as f64 * knobs.slowdown_ms;
+        }
+        Verdict {
+            number,
+            delay: Duration::from_secs_f64(delay_ms.max(0.0) / 1000.0),
+            fail_tool,
+            crash,
+            log: knobs
+                .log_every
+                .is_some_and(|n| n > 0 && number.is_multiple_of(n)),
+        }
+    }
+
+    fn add_garbage(&self) {
+        let Ok(mut garbage) = self.garbage.lock() else {
+            return;
+        };
+        let held: usize = garbage.iter().map(ResidentBlock::len).sum();
+        if held >= (self.knobs.sawtooth_mb * 1024 * 1024) as usize {
+            // The "collection": everything is released and RSS falls back.
+            garbage.clear();
+        }
+        if let Some(block) = ResidentBlock::new((self.knobs.sawtooth_kb_per_call * 1024) as usize) {
+            garbage.push(block);
+        }
+    }
+}
+
+/// True for the n-th event (1-based) when failures at `rate` are spread evenly:
+/// exactly ⌊n·rate⌋ of the first n events fail.
+fn evenly_spread(n: u64, rate: f64) -> bool {
+    if rate <= 0.0 {
+        return false;
+    }
+    (n as f64 * rate).floor() > ((n - 1) as f64 * rate).floor()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_are_exactly_the_rate() {
+        let failed = (1..=1000).filter(|&n| evenly_spread(n, 0.05)).count();
+        assert_eq!(failed, 50);
+        assert!(!evenly_spread(1, 0.0));
+        assert!((1..=10).all(|n| evenly_spread(n, 1.0)));
+    }
+
+    #[test]
+    fn knobs_decide_delay_crash_and_logs() {
+        let state = FaultState::new(FaultKnobs {
+            latency_ms: 2.0,
+            slowdown_after: Some(2),
+            slowdown_ms: 1.0,
+            crash_after: Some(3),
+            log_every: Some(2),
+            ..FaultKnobs::default()
+        });
+        let delays: Vec<_> = (0..4).map(|_| state.on_request(false)).collect();
+        assert_eq!(delays[0].delay, Duration::from_millis(2));
+        assert_eq!(delays[2].delay, Duration::from_millis(3));
+        assert_eq!(delays[3].delay, Duration::from_millis(4));
+        assert!(!delays[2].crash && delays[3].crash);
+        assert!(delays[1].log && !delays[2].log);
+    }
+}

@@ -1,0 +1,158 @@
+//! `mcpstorm serve`: the built-in MCP server. It is the demo default and the
+//! ground truth of the tests, so every fault knob does exactly what it says.
+//!
+//! Requests are handled concurrently (one task each), as the official SDKs'
+//! servers do, so a slow request does not queue the others behind it.
+
+pub mod faults;
+pub mod handlers;
+pub mod memory;
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::sync::mpsc;
+
+pub use faults::FaultKnobs;
+use faults::FaultState;
+use handlers::ToolPlan;
+
+use crate::protocol::jsonrpc::{self, RpcError, codes};
+
+/// Exit code of a crash asked for with `--crash-after`.
+pub const CRASH_EXIT_CODE: i32 = 70;
+
+/// Serve MCP over stdin/stdout until stdin closes.
+pub async fn serve_stdio(knobs: FaultKnobs) -> std::io::Result<()> {
+    let state = Arc::new(FaultState::new(knobs));
+    let (outbox, mut inbox) = mpsc::unbounded_channel::<Vec<u8>>();
+    let writer = tokio::spawn(async move {
+        let mut stdout = tokio::io::stdout();
+        let mut batch = Vec::with_capacity(64 * 1024);
+        while let Some(first) = inbox.recv().await {
+            batch.extend_from_slice(&first);
+            while let Ok(more) = inbox.try_recv() {
+                batch.extend_from_slice(&more);
+            }
+            if stdout.write_all(&batch).await.is_err() || stdout.flush().await.is_err() {
+                break;
+            }
+            batch.clear();
+        }
+    });
+    let mut lines = BufReader::new(tokio::io::stdin()).lines();
+    loop {
+        let line = match lines.next_line().await {
+            Ok(Some(line)) => line,
+            Ok(None) => break,
+            // Invalid UTF-8: answer as the specification says for unparsable input.
+            Err(_) => {
+                let _ = outbox.send(parse_error());
+                continue;
+            }
+        };
+        if line.trim().is_empty() {
+            continue;
+        }
+        let state = state.clone();
+        let outbox = outbox.clone();
+        tokio::spawn(async move {
+            if let Some(reply) = handle_line(&line, &state, &outbox).await {
+                let _ = outbox.send(reply);
+            }
+        });
+    }
+    drop(outbox);
+    // Let in-flight requests finish writing before the process ends.
+    let _ = writer.await;
+    Ok(())
+}
+
+fn parse_error() -> Vec<u8> {
+    jsonrpc::response_line(
+        &Value::Null,
+        Err(RpcError {
+            code: codes::PARSE_ERROR,
+            message: "Parse error".into(),
+        }),
+    )
+}
+
+/// Handle one line; `None` when nothing is to be answered (a notification).
+async fn handle_line(
+    line: &str,
+    state: &FaultState,
+    outbox: &mpsc::UnboundedSender<Vec<u8>>,
+) -> Option<Vec<u8>> {
+    let Ok(message) = serde_json::from_str::<Value>(line) else {
+        return Some(parse_error());
+    };
+    let id = message.get("id").cloned();
+    let method = message.get("method").and_then(Value::as_str);
+    let (Some(id), Some(method)) = (id, method) else {
+        if message.get("method").is_some() && message.get("id").is_none() {
+            return None; // a notification: nothing to answer
+        }
+        let invalid = RpcError {
+            code: codes::INVALID_REQUEST,
+            message: "Invalid Request".into(),
+        };
+        return Some(jsonrpc::response_line(&Value::Null, Err(invalid)));
+    };
+    let params = message.get("params");
+    let answer = handle_request(method, params, state, outbox).await;
+    Some(jsonrpc::response_line(&id, answer))
+}
+
+async fn handle_request(
+    method: &str,
+    params: Option<&Value>,
+    state: &FaultState,
+    outbox: &mpsc::UnboundedSender<Vec<u8>>,
+) -> Result<Value, RpcError> {
+    if method == "initialize" {
+        return handlers::initialize(params);
+    }
+    let verdict = state.on_request(method == "tools/call");
+    if verdict.crash {
+        eprintln!(
+            "mcpstorm serve: crashing on request {} as asked (--crash-after)",
+            verdict.number
+        );
+        std::process::exit(CRASH_EXIT_CODE);
+    }
+    if verdict.log {
+        let params = json!({"level": "info", "logger": "mcpstorm-target",
+                            "data": format!("handled {} requests", verdict.number)});
+        let _ = outbox.send(jsonrpc::notification_line(
+            "notifications/message",
+            Some(&params),
+        ));
+    }
+    if !verdict.delay.is_zero() {
+        tokio::time::sleep(verdict.delay).await;
+    }
+    match method {
+        "ping" => Ok(json!({})),
+        "tools/list" => Ok(handlers::tools_list()),
+        "tools/call" if verdict.fail_tool => Ok(handlers::failing_tool_result(verdict.number)),
+        "tools/call" => match handlers::call_tool(params, state)? {
+            ToolPlan::Answer(result) => Ok(result),
+            ToolPlan::Sleep(duration) => {
+                tokio::time::sleep(duration).await;
+                Ok(json!({"content": [{"type": "text",
+                    "text": format!("slept {} ms", duration.as_secs_f64() * 1000.0)}]}))
+            }
+        },
+        "resources/list" => Ok(handlers::resources_list()),
+        "resources/read" => handlers::resources_read(params, state),
+        "prompts/list" => Ok(handlers::prompts_list()),
+        "prompts/get" => handlers::prompts_get(params),
+        "logging/setLevel" => Ok(json!({})),
+        other => Err(RpcError {
+            code: codes::METHOD_NOT_FOUND,
+            message: format!("Method not found: {other}"),
+        }),
+    }
+}

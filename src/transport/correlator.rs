@@ -1,0 +1,224 @@
+//! Matching responses to requests by id, with many requests in flight.
+//!
+//! Ids are issued in order from 1, so every id the server may legitimately send
+//! back is below `next_id`. That lets us tell, with bounded memory, a duplicate
+//! (issued, already answered) from an unknown id (never issued, or wrong type)
+//! and from a late answer to a request that already timed out.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use serde_json::Value;
+use tokio::sync::oneshot;
+
+use crate::protocol::jsonrpc::ResponseBody;
+
+/// A response delivered to the request that waits for it.
+#[derive(Debug)]
+pub struct Reply {
+    pub body: ResponseBody,
+    /// When the reader parsed it: latency ends here, not when a worker wakes up.
+    pub received_at: Instant,
+}
+
+/// Counters of everything the wire did besides answering requests. Atomics: the
+/// reader task writes, the stats aggregator reads, neither waits on the other.
+#[derive(Debug, Default)]
+pub struct WireCounters {
+    pub responses: AtomicU64,
+    pub duplicate_ids: AtomicU64,
+    pub unknown_ids: AtomicU64,
+    pub missing_ids: AtomicU64,
+    pub late_responses: AtomicU64,
+    pub protocol_violations: AtomicU64,
+    pub notifications: AtomicU64,
+    pub server_requests: AtomicU64,
+    pub stderr_lines: AtomicU64,
+    samples: Mutex<VecDeque<String>>,
+}
+
+/// How many violation samples are kept (the newest).
+const SAMPLES_KEPT: usize = 8;
+
+impl WireCounters {
+    /// Count a protocol violation and keep a sample of it.
+    pub fn protocol_violation(&self, what: String) {
+        self.protocol_violations.fetch_add(1, Ordering::Relaxed);
+        self.sample(what);
+    }
+
+    fn sample(&self, what: String) {
+        if let Ok(mut samples) = self.samples.lock() {
+            if samples.len() == SAMPLES_KEPT {
+                samples.pop_front();
+            }
+            samples.push_back(what);
+        }
+    }
+
+    pub fn samples(&self) -> Vec<String> {
+        self.samples
+            .lock()
+            .map(|s| s.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Responses that did not match exactly one pending request.
+    pub fn correlation_violations(&self) -> u64 {
+        self.duplicate_ids.load(Ordering::Relaxed)
+            + self.unknown_ids.load(Ordering::Relaxed)
+            + self.missing_ids.load(Ordering::Relaxed)
+    }
+}
+
+/// Timed-out ids remembered to recognise late answers; beyond this many the
+/// oldest are forgotten (a late answer to one then counts as a duplicate).
+const TIMED_OUT_REMEMBERED: usize = 65_536;
+
+#[derive(Default)]
+struct TimedOut {
+    set: HashSet<u64>,
+    order: VecDeque<u64>,
+}
+
+pub struct Correlator {
+    next_id: AtomicU64,
+    pending: Mutex<HashMap<u64, oneshot::Sender<Reply>>>,
+    timed_out: Mutex<TimedOut>,
+    pub counters: WireCounters,
+}
+
+impl Default for Correlator {
+    fn default() -> Self {
+        Correlator {
+            next_id: AtomicU64::new(1),
+            pending: Mutex::new(HashMap::new()),
+            timed_out: Mutex::new(TimedOut::default()),
+            counters: WireCounters::default(),
+        }
+    }
+}
+
+impl Correlator {
+    /// Issue a fresh id and the receiver its response will arrive on.
+    pub fn register(&self) -> (u64, oneshot::Receiver<Reply>) {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        if let Ok(mut pending) = self.pending.lock() {
+            pending.insert(id, tx);
+        }
+        (id, rx)
+    }
+
+    /// The request gave up waiting; remember it so a late answer is not a violation.
+    pub fn time_out(&self, id: u64) {
+        let was_pending = self
+            .pending
+            .lock()
+            .map(|mut p| p.remove(&id).is_some())
+            .unwrap_or(false);
+        if !was_pending {
+            return;
+        }
+        if let Ok(mut timed_out) = self.timed_out.lock() {
+            if timed_out.order.len() == TIMED_OUT_REMEMBERED
+                && let Some(oldest) = timed_out.order.pop_front()
+            {
+                timed_out.set.remove(&oldest);
+            }
+            timed_out.set.insert(id);
+            timed_out.order.push_back(id);
+        }
+    }
+
+    /// Forget a request whose send failed (it was never on the wire).
+    pub fn cancel(&self, id: u64) {
+        if let Ok(mut pending) = self.pending.lock() {
+            pending.remove(&id);
+        }
+    }
+
+    /// Fail every waiting request (the connection is gone): their receivers see
+    /// the sender dropped and report a transport error.
+    pub fn fail_all(&self) {
+        if let Ok(mut pending) = self.pending.lock() {
+            pending.clear();
+        }
+    }
+
+    pub fn in_flight(&self) -> usize {
+        self.pending.lock().map(|p| p.len()).unwrap_or(0)
+    }
+
+    /// Route one response to its request, or count why it could not be routed.
+    pub fn deliver(&self, id: Option<Value>, body: ResponseBody, received_at: Instant) {
+        let counters = &self.counters;
+        let Some(id) = id else {
+            counters.missing_ids.fetch_add(1, Ordering::Relaxed);
+            counters.sample(format!("response without id: {body:?}"));
+            return;
+        };
+        let Some(n) = id.as_u64() else {
+            counters.unknown_ids.fetch_add(1, Ordering::Relaxed);
+            counters.sample(format!("response with wrong-typed id {id}"));
+            return;
+        };
+        let waiting = self.pending.lock().ok().and_then(|mut p| p.remove(&n));
+        if let Some(tx) = waiting {
+            counters.responses.fetch_add(1, Ordering::Relaxed);
+            // The requester may have just timed out and dropped its receiver.
+            let _ = tx.send(Reply { body, received_at });
+            return;
+        }
+        let was_timed_out = self
+            .timed_out
+            .lock()
+            .map(|mut t| t.set.remove(&n))
+            .unwrap_or(false);
+        if was_timed_out {
+            counters.late_responses.fetch_add(1, Ordering::Relaxed);
+        } else if n >= 1 && n < self.next_id.load(Ordering::Relaxed) {
+            counters.duplicate_ids.fetch_add(1, Ordering::Relaxed);
+            counters.sample(format!("second response for id {n}"));
+        } else {
+            counters.unknown_ids.fetch_add(1, Ordering::Relaxed);
+            counters.sample(format!("response for id {n}, which was never sent"));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn ok() -> ResponseBody {
+        ResponseBody::Result(json!({}))
+    }
+
+    #[test]
+    fn every_kind_of_mismatch_is_counted_once() {
+        let c = Correlator::default();
+        let (a, mut rx_a) = c.register();
+        let (b, _rx_b) = c.register();
+        let now = Instant::now();
+        c.deliver(Some(json!(a)), ok(), now);
+        assert!(rx_a.try_recv().is_ok());
+        c.deliver(Some(json!(a)), ok(), now); // duplicate
+        c.deliver(Some(json!(99)), ok(), now); // never issued
+        c.deliver(Some(json!(b.to_string())), ok(), now); // wrong type
+        c.deliver(None, ok(), now); // missing
+        c.time_out(b);
+        c.deliver(Some(json!(b)), ok(), now); // late, not a violation
+        let w = &c.counters;
+        assert_eq!(w.responses.load(Ordering::Relaxed), 1);
+        assert_eq!(w.duplicate_ids.load(Ordering::Relaxed), 1);
+        assert_eq!(w.unknown_ids.load(Ordering::Relaxed), 2);
+        assert_eq!(w.missing_ids.load(Ordering::Relaxed), 1);
+        assert_eq!(w.late_responses.load(Ordering::Relaxed), 1);
+        assert_eq!(w.correlation_violations(), 4);
+        assert_eq!(c.in_flight(), 0);
+    }
+}

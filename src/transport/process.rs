@@ -1,0 +1,243 @@
+//! The server under test as an operating-system process: spawn it in a process
+//! group of its own, watch for its exit, and stop its whole tree on request.
+
+use std::fmt;
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::process::{ChildStderr, ChildStdin, ChildStdout, Command};
+use tokio::sync::watch;
+
+use crate::probe::procfs;
+
+/// The command that starts a server, as the user gave it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerCommand {
+    pub program: String,
+    pub args: Vec<String>,
+    /// Extra environment for the server. Values are secrets until proven otherwise:
+    /// `Display` shows only the names.
+    pub env: Vec<(String, String)>,
+}
+
+impl ServerCommand {
+    pub fn new(program: impl Into<String>, args: Vec<String>) -> Self {
+        ServerCommand {
+            program: program.into(),
+            args,
+            env: Vec::new(),
+        }
+    }
+}
+
+impl fmt::Display for ServerCommand {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (name, _) in &self.env {
+            write!(f, "{name}=<redacted> ")?;
+        }
+        f.write_str(&self.program)?;
+        for arg in &self.args {
+            if arg.contains(char::is_whitespace) || arg.is_empty() {
+                write!(f, " {arg:?}")?;
+            } else {
+                write!(f, " {arg}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SpawnError {
+    #[error("could not start server command `{command}`: {source}")]
+    Spawn {
+        command: String,
+        source: std::io::Error,
+    },
+}
+
+/// How the process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExitInfo {
+    pub code: Option<i32>,
+    pub signal: Option<i32>,
+}
+
+impl fmt::Display for ExitInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.code, self.signal) {
+            (Some(code), _) => write!(f, "exit code {code}"),
+            (None, Some(signal)) => write!(f, "killed by signal {signal}"),
+            (None, None) => f.write_str("unknown exit status"),
+        }
+    }
+}
+
+/// The pipes of a freshly spawned server.
+pub struct Pipes {
+    pub stdin: ChildStdin,
+    pub stdout: ChildStdout,
+    pub stderr: ChildStderr,
+}
+
+/// A running server process. Dropping it kills the direct child (tokio's
+/// `kill_on_drop`); [`ServerProcess::stop`] stops the whole tree gracefully.
+pub struct ServerProcess {
+    pid: u32,
+    exit: watch::Receiver<Option<ExitInfo>>,
+}
+
+impl ServerProcess {
+    pub fn spawn(command: &ServerCommand) -> Result<(ServerProcess, Pipes), SpawnError> {
+        let mut child = Command::new(&command.program)
+            .args(&command.args)
+            .envs(command.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            // Its own group: a Ctrl-C at the terminal reaches mcpstorm only, which
+            // then stops the server in order, and the group can be signalled whole.
+            .process_group(0)
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|source| SpawnError::Spawn {
+                command: command.to_string(),
+                source,
+            })?;
+        let pid = child.id().unwrap_or(0);
+        let (Some(stdin), Some(stdout), Some(stderr)) =
+            (child.stdin.take(), child.stdout.take(), child.stderr.take())
+        else {
+            unreachable!("all three pipes were requested");
+        };
+        let (exit_tx, exit) = watch::channel(None);
+        tokio::spawn(async move {
+            let info = match child.wait().await {
+                Ok(status) => {
+                    use std::os::unix::process::ExitStatusExt;
+                    ExitInfo {
+                        code: status.code(),
+                        signal: status.signal(),
+                    }
+                }
+                Err(_) => ExitInfo {
+                    code: None,
+                    signal: None,
+                },
+            };
+            let _ = exit_tx.send(Some(info));
+        });
+        Ok((
+            ServerProcess { pid, exit },
+            Pipes {
+                stdin,
+                stdout,
+                stderr,
+            },
+        ))
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// A receiver that holds `Some` once the process has exited.
+    pub fn exit_watch(&self) -> watch::Receiver<Option<ExitInfo>> {
+        self.exit.clone()
+    }
+
+    pub fn exited(&self) -> Option<ExitInfo> {
+        *self.exit.borrow()
+    }
+
+    async fn wait_exit(&self, within: Duration) -> Option<ExitInfo> {
+        let mut exit = self.exit.clone();
+        tokio::time::timeout(within, exit.wait_for(Option::is_some))
+            .await
+            .ok()
+            .and_then(|r| r.ok().and_then(|info| *info))
+    }
+
+    /// Stop the server: the caller has already closed its stdin (the polite request
+    /// MCP defines for stdio); wait `grace`, then SIGTERM the whole tree, wait
+    /// again, then SIGKILL what is left. Descendants are stopped even when the
+    /// direct child exits by itself, so no orphan outlives the run.
+    pub async fn stop(&self, grace: Duration) -> ExitInfo {
+        // Listed before anything dies: once the root exits its children are
+        // re-parented and can no longer be found from it.
+        let mut tree = procfs::process_tree(self.pid);
+        let polite = self.wait_exit(grace).await;
+        tree.extend(procfs::process_tree(self.pid).into_iter().skip(1));
+        if let Some(info) = polite {
+            signal_all(&tree[1..], libc::SIGTERM);
+            return info;
+        }
+        signal_all(&tree, libc::SIGTERM);
+        if let Some(info) = self.wait_exit(grace).await {
+            signal_all(&tree[1..], libc::SIGKILL);
+            return info;
+        }
+        signal_all(&tree, libc::SIGKILL);
+        self.wait_exit(grace).await.unwrap_or(ExitInfo {
+            code: None,
+            signal: Some(libc::SIGKILL),
+        })
+    }
+}
+
+/// Signal each pid and, for good measure, the process group the root leads.
+fn signal_all(pids: &[u32], signal: libc::c_int) {
+    for &pid in pids {
+        if pid == 0 {
+            continue;
+        }
+        // SAFETY: kill(2) with a positive pid and a valid signal has no memory effects.
+        unsafe {
+            libc::kill(pid as libc::pid_t, signal);
+            libc::kill(-(pid as libc::pid_t), signal);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_redacts_environment_values() {
+        let mut command = ServerCommand::new("node", vec!["server.js".into(), "a b".into()]);
+        command.env.push(("API_KEY".into(), "sk-secret".into()));
+        let shown = command.to_string();
+        assert!(!shown.contains("sk-secret"), "{shown}");
+        assert_eq!(shown, "API_KEY=<redacted> node server.js \"a b\"");
+    }
+
+    #[tokio::test]
+    async fn stop_kills_a_server_that_ignores_stdin_and_its_children() {
+        let command = ServerCommand::new(
+            "sh",
+            vec!["-c".into(), "trap '' TERM; sleep 30 & sleep 30".into()],
+        );
+        let (process, pipes) = ServerProcess::spawn(&command).unwrap();
+        drop(pipes);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let tree = procfs::process_tree(process.pid());
+        assert!(tree.len() >= 2, "{tree:?}");
+        let info = process.stop(Duration::from_millis(200)).await;
+        assert_eq!(info.signal, Some(libc::SIGKILL));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        for pid in tree {
+            assert!(!procfs::is_alive(pid), "pid {pid} survived");
+        }
+    }
+
+    #[test]
+    fn a_missing_program_is_named_in_the_error() {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let _guard = rt.enter();
+        let err = ServerProcess::spawn(&ServerCommand::new("no-such-server-xyz", vec![]))
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("no-such-server-xyz"), "{err}");
+    }
+}

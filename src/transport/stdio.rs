@@ -1,0 +1,437 @@
+//! stdio transport: newline-delimited JSON-RPC over the server's stdin/stdout.
+//!
+//! Three tasks per connection, none of which waits on the load workers:
+//! - the writer batches queued lines into as few `write` calls as it can;
+//! - the reader classifies each stdout line and routes responses by id;
+//! - the stderr drain keeps only the tail, so a chatty server never blocks
+//!   on a full pipe.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{ChildStderr, ChildStdin, ChildStdout};
+use tokio::sync::mpsc;
+
+use super::correlator::{Correlator, Reply, WireCounters};
+use super::process::{ExitInfo, Pipes, ServerCommand, ServerProcess, SpawnError};
+use crate::protocol::jsonrpc::{self, Incoming, RpcError, codes, sample_of};
+
+/// Default bound on one message from the server; a longer line is a protocol
+/// error and is skipped without being held in memory.
+pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 32 * 1024 * 1024;
+
+/// Stderr lines kept, and the longest kept line.
+const STDERR_LINES_KEPT: usize = 200;
+const STDERR_LINE_CHARS: usize = 500;
+
+#[derive(Debug, Clone, Copy)]
+pub struct StdioOptions {
+    pub max_message_bytes: usize,
+}
+
+impl Default for StdioOptions {
+    fn default() -> Self {
+        StdioOptions {
+            max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+        }
+    }
+}
+
+/// Why a request got no response.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RequestError {
+    #[error("no response within {0:?}")]
+    Timeout(Duration),
+    #[error("connection closed: {0}")]
+    Closed(String),
+}
+
+/// The last lines the server wrote to stderr.
+#[derive(Debug, Default)]
+pub struct StderrTail {
+    lines: Mutex<VecDeque<String>>,
+}
+
+impl StderrTail {
+    fn push(&self, line: &[u8]) {
+        let text = String::from_utf8_lossy(line);
+        let text: String = text.trim_end().chars().take(STDERR_LINE_CHARS).collect();
+        if let Ok(mut lines) = self.lines.lock() {
+            if lines.len() == STDERR_LINES_KEPT {
+                lines.pop_front();
+            }
+            lines.push_back(text);
+        }
+    }
+
+    /// The newest `n` lines, oldest first.
+    pub fn last(&self, n: usize) -> Vec<String> {
+        self.lines
+            .lock()
+            .map(|lines| {
+                lines
+                    .iter()
+                    .skip(lines.len().saturating_sub(n))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// An empty line on the outbox asks the writer to close the server's stdin.
+const CLOSE_STDIN: Vec<u8> = Vec::new();
+
+/// Set once the server's stdout is closed (it exited, crashed or hung up):
+/// an atomic for the hot path, a watch for those who wait on it.
+#[derive(Clone)]
+struct Closed {
+    flag: Arc<AtomicBool>,
+    watch: Arc<tokio::sync::watch::Sender<bool>>,
+}
+
+impl Closed {
+    fn new() -> Self {
+        Closed {
+            flag: Arc::new(AtomicBool::new(false)),
+            watch: Arc::new(tokio::sync::watch::channel(false).0),
+        }
+    }
+
+    fn set(&self) {
+        self.flag.store(true, Ordering::Release);
+        self.watch.send_replace(true);
+    }
+
+    fn is_set(&self) -> bool {
+        self.flag.load(Ordering::Acquire)
+    }
+}
+
+pub struct StdioConnection {
+    process: ServerProcess,
+    correlator: Arc<Correlator>,
+    outbox: mpsc::UnboundedSender<Vec<u8>>,
+    closed: Closed,
+    stderr: Arc<StderrTail>,
+}
+
+impl StdioConnection {
+    pub fn spawn(command: &ServerCommand, options: StdioOptions) -> Result<Self, SpawnError> {
+        let (
+            process,
+            Pipes {
+                stdin,
+                stdout,
+                stderr,
+            },
+        ) = ServerProcess::spawn(command)?;
+        let correlator = Arc::new(Correlator::default());
+        let closed = Closed::new();
+        let stderr_tail = Arc::new(StderrTail::default());
+        let (outbox, inbox) = mpsc::unbounded_channel();
+        tokio::spawn(write_loop(stdin, inbox, closed.clone(), correlator.clone()));
+        tokio::spawn(read_loop(
+            stdout,
+            options.max_message_bytes,
+            correlator.clone(),
+            outbox.clone(),
+            closed.clone(),
+        ));
+        tokio::spawn(drain_stderr(
+            stderr,
+            stderr_tail.clone(),
+            correlator.clone(),
+        ));
+        Ok(StdioConnection {
+            process,
+            correlator,
+            outbox,
+            closed,
+            stderr: stderr_tail,
+        })
+    }
+
+    /// Send a request and wait for its response, at most `timeout`.
+    pub async fn request(
+        &self,
+        method: &str,
+        params: Option<&Value>,
+        timeout: Duration,
+    ) -> Result<Reply, RequestError> {
+        let (id, reply) = self.correlator.register();
+        // Checked after registering: the reader sets `closed` before failing all
+        // pending requests, so a request can never slip in between and hang.
+        if self.closed.is_set() {
+            self.correlator.cancel(id);
+            return Err(self.closed_error());
+        }
+        if self
+            .outbox
+            .send(jsonrpc::request_line(id, method, params))
+            .is_err()
+        {
+            self.correlator.cancel(id);
+            return Err(self.closed_error());
+        }
+        match tokio::time::timeout(timeout, reply).await {
+            Ok(Ok(reply)) => Ok(reply),
+            Ok(Err(_)) => Err(self.closed_error()),
+            Err(_) => {
+                self.correlator.time_out(id);
+                Err(RequestError::Timeout(timeout))
+            }
+        }
+    }
+
+    pub fn notify(&self, method: &str, params: Option<&Value>) {
+        let _ = self.outbox.send(jsonrpc::notification_line(method, params));
+    }
+
+    fn closed_error(&self) -> RequestError {
+        RequestError::Closed(match self.process.exited() {
+            Some(exit) => format!("server exited ({exit})"),
+            None => "server closed its stdout".to_string(),
+        })
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.process.pid()
+    }
+
+    /// True once the server's stdout has closed: nothing more will be answered.
+    pub fn is_closed(&self) -> bool {
+        self.closed.is_set()
+    }
+
+    /// Resolves when the server's stdout closes.
+    pub async fn wait_closed(&self) {
+        let mut watch = self.closed.watch.subscribe();
+        let _ = watch.wait_for(|closed| *closed).await;
+    }
+
+    pub fn process(&self) -> &ServerProcess {
+        &self.process
+    }
+
+    pub fn wire(&self) -> &WireCounters {
+        &self.correlator.counters
+    }
+
+    pub fn in_flight(&self) -> usize {
+        self.correlator.in_flight()
+    }
+
+    pub fn stderr_tail(&self, n: usize) -> Vec<String> {
+        self.stderr.last(n)
+    }
+
+    pub fn stderr_handle(&self) -> Arc<StderrTail> {
+        self.stderr.clone()
+    }
+
+    pub fn correlator(&self) -> Arc<Correlator> {
+        self.correlator.clone()
+    }
+
+    /// Close stdin (MCP's shutdown for stdio), then stop the process tree.
+    pub async fn close(&self, grace: Duration) -> ExitInfo {
+        let _ = self.outbox.send(CLOSE_STDIN);
+        self.process.stop(grace).await
+    }
+}
+
+async fn write_loop(
+    mut stdin: ChildStdin,
+    mut inbox: mpsc::UnboundedReceiver<Vec<u8>>,
+    closed: Closed,
+    correlator: Arc<Correlator>,
+) {
+    let mut batch = Vec::with_capacity(64 * 1024);
+    'outer: while let Some(first) = inbox.recv().await {
+        if first.is_empty() {
+            break;
+        }
+        batch.extend_from_slice(&first);
+        let mut close_after = false;
+        // Whatever else is already queued goes out in the same write.
+        while batch.len() < 1024 * 1024 {
+            match inbox.try_recv() {
+                Ok(line) if line.is_empty() => {
+                    close_after = true;
+                    break;
+                }
+                Ok(line) => batch.extend_from_slice(&line),
+                Err(_) => break,
+            }
+        }
+        if stdin.write_all(&batch).await.is_err() {
+            // The server closed its stdin: nothing sent from now on can be answered.
+            closed.set();
+            correlator.fail_all();
+            break 'outer;
+        }
+        batch.clear();
+        if close_after {
+            break;
+        }
+    }
+    // Dropping stdin closes the pipe: the server sees EOF.
+    drop(stdin);
+}
+
+/// Bytes of an over-long line kept as its sample.
+const SAMPLE_BYTES: usize = 256;
+
+/// The outcome of reading one line with a size bound.
+#[derive(Debug, PartialEq)]
+enum LineRead {
+    Line,
+    TooLong(usize),
+    Eof,
+}
+
+/// Read one `\n`-terminated line into `line`, holding at most `max` bytes of it.
+/// Longer lines are consumed and dropped (their first bytes kept as a sample).
+async fn read_bounded_line<R: AsyncBufRead + Unpin>(
+    reader: &mut R,
+    line: &mut Vec<u8>,
+    max: usize,
+) -> std::io::Result<LineRead> {
+    line.clear();
+    let mut total = 0usize;
+    let mut too_long = false;
+    loop {
+        let buf = reader.fill_buf().await?;
+        if buf.is_empty() {
+            return Ok(match (total, too_long) {
+                (0, _) => LineRead::Eof,
+                (_, true) => LineRead::TooLong(total),
+                _ => LineRead::Line,
+            });
+        }
+        let newline = buf.iter().position(|&b| b == b'\n');
+        let chunk = &buf[..newline.unwrap_or(buf.len())];
+        total += chunk.len();
+        if too_long {
+            // Already dropping; the head kept in `line` is the sample.
+        } else if total > max {
+            too_long = true;
+            let keep = SAMPLE_BYTES.saturating_sub(line.len()).min(chunk.len());
+            line.extend_from_slice(&chunk[..keep]);
+            line.truncate(SAMPLE_BYTES);
+            line.shrink_to(4 * SAMPLE_BYTES);
+        } else {
+            line.extend_from_slice(chunk);
+        }
+        let consumed = chunk.len() + usize::from(newline.is_some());
+        reader.consume(consumed);
+        if newline.is_some() {
+            return Ok(if too_long {
+                LineRead::TooLong(total)
+            } else {
+                LineRead::Line
+            });
+        }
+    }
+}
+
+async fn read_loop(
+    stdout: ChildStdout,
+    max_message_bytes: usize,
+    correlator: Arc<Correlator>,
+    outbox: mpsc::UnboundedSender<Vec<u8>>,
+    closed: Closed,
+) {
+    let mut reader = BufReader::with_capacity(256 * 1024, stdout);
+    let mut line = Vec::with_capacity(4096);
+    let counters = &correlator.counters;
+    loop {
+        match read_bounded_line(&mut reader, &mut line, max_message_bytes).await {
+            Ok(LineRead::Line) => {}
+            Ok(LineRead::TooLong(size)) => {
+                counters.protocol_violation(format!(
+                    "message of {size} bytes exceeds the {max_message_bytes}-byte limit: {}",
+                    sample_of(&line)
+                ));
+                continue;
+            }
+            Ok(LineRead::Eof) | Err(_) => break,
+        }
+        let text = line.strip_suffix(b"\r").unwrap_or(&line);
+        if text.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let received_at = Instant::now();
+        match jsonrpc::classify(text) {
+            Incoming::Response { id, body } => correlator.deliver(id, body, received_at),
+            Incoming::Notification { .. } => {
+                counters.notifications.fetch_add(1, Ordering::Relaxed);
+            }
+            Incoming::Request { id, method } => {
+                counters.server_requests.fetch_add(1, Ordering::Relaxed);
+                // mcpstorm declares no client capabilities, so it can only answer ping.
+                let answer = if method == "ping" {
+                    Ok(Value::Object(Default::default()))
+                } else {
+                    Err(RpcError {
+                        code: codes::METHOD_NOT_FOUND,
+                        message: format!("mcpstorm does not handle {method}"),
+                    })
+                };
+                let _ = outbox.send(jsonrpc::response_line(&id, answer));
+            }
+            Incoming::Invalid { reason, sample } => {
+                counters.protocol_violation(format!("{reason}: {sample}"));
+            }
+        }
+    }
+    closed.set();
+    correlator.fail_all();
+}
+
+async fn drain_stderr(stderr: ChildStderr, tail: Arc<StderrTail>, correlator: Arc<Correlator>) {
+    let mut reader = BufReader::with_capacity(64 * 1024, stderr);
+    let mut line = Vec::with_capacity(1024);
+    let stderr_lines = &correlator.counters.stderr_lines;
+    // Lines longer than this are cut: only a display tail is kept.
+    while let Ok(LineRead::Line | LineRead::TooLong(_)) =
+        read_bounded_line(&mut reader, &mut line, 16 * 1024).await
+    {
+        stderr_lines.fetch_add(1, Ordering::Relaxed);
+        tail.push(&line);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn read_all(input: &[u8], max: usize) -> Vec<(LineRead, Vec<u8>)> {
+        let mut reader = BufReader::with_capacity(8, input);
+        let mut out = Vec::new();
+        let mut line = Vec::new();
+        loop {
+            let read = read_bounded_line(&mut reader, &mut line, max)
+                .await
+                .unwrap();
+            if read == LineRead::Eof {
+                return out;
+            }
+            out.push((read, line.clone()));
+        }
+    }
+
+    #[tokio::test]
+    async fn bounded_lines_split_and_cap() {
+        let lines = read_all(b"ab\n0123456789abcdef\nlast", 10).await;
+        assert_eq!(lines[0], (LineRead::Line, b"ab".to_vec()));
+        assert_eq!(lines[1].0, LineRead::TooLong(16));
+        assert_eq!(lines[2], (LineRead::Line, b"last".to_vec()));
+        assert_eq!(lines.len(), 3);
+    }
+}
