@@ -43,7 +43,7 @@ metrics! {
     "success_rate", Calls, "", "fraction of calls that succeeded (0..1)";
     "error_rate", Calls, "", "fraction of calls that failed (0..1)";
     "throughput", Calls, "calls/s", "calls completed per second while the phase ran";
-    "late_sends", Calls, "", "open model: sends more than 1 ms behind schedule";
+    "late_sends", Calls, "", "open model: sends more than 2 ms behind schedule";
     "min_success_rate_per_label", Calls, "", "the lowest success rate of any tool or method";
     "rss_growth_mb", Run, "MB", "server RSS now minus its baseline (after warm-up)";
     "rss_max_mb", Run, "MB", "highest server RSS sampled";

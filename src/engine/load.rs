@@ -145,30 +145,63 @@ impl PhaseRunner {
 
     /// Open model: call i is due at start + i / rate, sent then whatever the
     /// server is doing, with no cap on calls in flight.
+    ///
+    /// The schedule is kept by an OS thread, not a tokio timer: tokio's timer
+    /// works in whole milliseconds and rounds up, which would make every send
+    /// up to 1–2 ms late by itself. The thread sleeps with the kernel's
+    /// precision and hands each due instant to the runtime over a channel.
     async fn open_loop(&self, per_second: f64, amount: Amount) {
-        let start = Instant::now();
-        let interval = Duration::from_secs_f64(1.0 / per_second);
+        let (due_tx, mut due_rx) = tokio::sync::mpsc::unbounded_channel::<Instant>();
+        let halt = self.halt.clone();
+        let scheduler = std::thread::Builder::new()
+            .name("mcpstorm-schedule".into())
+            .spawn(move || schedule(per_second, amount, &halt, &due_tx));
+        if scheduler.is_err() {
+            return;
+        }
         let mut tasks = JoinSet::new();
-        let mut i: u64 = 0;
-        loop {
-            let due = start + interval.mul_f64(i as f64);
-            let more = match amount {
-                Amount::Calls(n) => i < n,
-                Amount::Duration(d) => due < start + d,
-            };
-            if !more || self.halt.is_set() {
-                break;
-            }
-            tokio::select! {
-                _ = tokio::time::sleep_until(due.into()) => {}
-                _ = self.halt.wait() => break,
-            }
+        while let Some(due) = due_rx.recv().await {
             let runner = self.clone();
             tasks.spawn(async move { runner.call(0, Some(due)).await });
             while tasks.try_join_next().is_some() {}
-            i += 1;
         }
         while tasks.join_next().await.is_some() {}
+    }
+}
+
+/// Emit the due instants of an open-model phase, each at its time.
+fn schedule(
+    per_second: f64,
+    amount: Amount,
+    halt: &Halt,
+    due_tx: &tokio::sync::mpsc::UnboundedSender<Instant>,
+) {
+    // Long waits are cut in slices so a halt is noticed promptly.
+    const SLICE: Duration = Duration::from_millis(50);
+    let start = Instant::now();
+    let interval = Duration::from_secs_f64(1.0 / per_second);
+    for i in 0u64.. {
+        let due = start + interval.mul_f64(i as f64);
+        let more = match amount {
+            Amount::Calls(n) => i < n,
+            Amount::Duration(d) => due < start + d,
+        };
+        if !more {
+            return;
+        }
+        loop {
+            if halt.is_set() {
+                return;
+            }
+            let now = Instant::now();
+            if now >= due {
+                break;
+            }
+            std::thread::sleep((due - now).min(SLICE));
+        }
+        if due_tx.send(due).is_err() {
+            return;
+        }
     }
 }
 

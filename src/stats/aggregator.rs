@@ -26,7 +26,7 @@ const SERIES_POINTS: usize = 600;
 const RECENT_ERRORS: usize = 8;
 const STDERR_SHOWN: usize = 20;
 /// A send more than this behind its schedule counts as late.
-const LATE_SEND_US: u64 = 1000;
+const LATE_SEND_US: u64 = 2000;
 
 /// What the aggregator needs to know of the scenario before the first event.
 #[derive(Debug, Clone)]

@@ -95,7 +95,7 @@ pub struct PhaseSnapshot {
     #[serde(flatten)]
     pub stats: CallStats,
     pub per_label: Vec<LabelStats>,
-    /// Open model: sends that left later than scheduled (by more than 1 ms).
+    /// Open model: sends that left later than scheduled (by more than 2 ms).
     pub late_sends: u64,
     pub max_send_lag_ms: f64,
 }

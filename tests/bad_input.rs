@@ -1,0 +1,113 @@
+//! Bad input gets a clear error and exit code 2: broken scenario files, a
+//! server that is not there, a server that dies before answering.
+
+mod common;
+
+use std::process::Command;
+
+use common::{mcpstorm, run, scenario_file};
+
+#[test]
+fn a_broken_scenario_names_the_file_line_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = scenario_file(
+        dir.path(),
+        "broken.toml",
+        r#"name = "broken"
+
+[[phase]]
+name = "load"
+load = { kind = "concurrent", workers = 0, calls = 10 }
+
+[[call]]
+tool = "echo"
+"#,
+    );
+    let path = file.to_string_lossy().into_owned();
+    for command in ["run", "check"] {
+        let output = Command::new(mcpstorm()).args([command, &path]).output().unwrap();
+        assert_eq!(output.status.code(), Some(2), "{command}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(&format!("{path}:5:")), "{command}: {stderr}");
+        assert!(stderr.contains("phase[0].load.workers"), "{command}: {stderr}");
+        assert!(stderr.contains("at least 1"), "{command}: {stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+    }
+}
+
+#[test]
+fn an_unknown_key_and_a_bad_criterion_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let unknown = scenario_file(
+        dir.path(),
+        "unknown.toml",
+        "name = \"u\"\n[[phase]]\nname = \"load\"\nload = { kind = \"sequential\", calls = 1 }\nrepeat = 3\n[[call]]\nmethod = \"ping\"\n",
+    );
+    let output = Command::new(mcpstorm()).args(["check", unknown.to_str().unwrap()]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr.contains("unknown.toml:5:") && stderr.contains("repeat"), "{stderr}");
+
+    let criterion = scenario_file(
+        dir.path(),
+        "criterion.toml",
+        "name = \"c\"\n[[phase]]\nname = \"load\"\nload = { kind = \"sequential\", calls = 1 }\n[[call]]\nmethod = \"ping\"\n[acceptance]\n\"rss_growht_mb < 5\" = {}\n",
+    );
+    let output = Command::new(mcpstorm()).args(["check", criterion.to_str().unwrap()]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr.contains("criterion.toml:8:") && stderr.contains("unknown metric `rss_growht_mb`"), "{stderr}");
+}
+
+#[test]
+fn every_builtin_checks_clean() {
+    let output = Command::new(mcpstorm())
+        .args(["check", "sequential", "concurrent", "memory-leak", "latency-stability", "mixed", "coldstart"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    let listed = Command::new(mcpstorm()).arg("scenarios").output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&listed.stdout).lines().count(), 6);
+}
+
+#[test]
+fn a_missing_server_command_is_a_setup_error_naming_it() {
+    let args: Vec<String> = ["sequential", "--", "/nonexistent/mcp-server", "--flag"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let run = run(&args);
+    assert_eq!(run.code, 2, "{}", run.explain());
+    assert!(run.stdout.contains("/nonexistent/mcp-server"), "{}", run.explain());
+    assert_eq!(run.report()["verdict"], "ERROR");
+}
+
+#[test]
+fn a_server_that_dies_before_initialize_is_quoted() {
+    let args: Vec<String> = [
+        "sequential",
+        "--",
+        "sh",
+        "-c",
+        "echo 'fatal: missing API key' >&2; exit 3",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let run = run(&args);
+    assert_eq!(run.code, 2, "{}", run.explain());
+    assert!(run.stdout.contains("exit code 3"), "{}", run.explain());
+    assert!(run.stdout.contains("fatal: missing API key"), "{}", run.explain());
+}
+
+#[test]
+fn a_server_answering_an_unsupported_version_is_refused() {
+    let script = r#"read line; echo '{"jsonrpc":"2.0","id":1,"result":{"protocolVersion":"1999-01-01","capabilities":{},"serverInfo":{"name":"old","version":"0"}}}'; sleep 5"#;
+    let args: Vec<String> = ["sequential", "--", "sh", "-c", script]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let run = run(&args);
+    assert_eq!(run.code, 2, "{}", run.explain());
+    assert!(run.stdout.contains("1999-01-01"), "{}", run.explain());
+}

@@ -1,0 +1,124 @@
+//! Helpers for tests that drive the real `mcpstorm` binary over real pipes.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+pub fn mcpstorm() -> &'static str {
+    env!("CARGO_BIN_EXE_mcpstorm")
+}
+
+/// What one `mcpstorm run` left behind.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    /// The JSON report, when one was written.
+    pub report: Option<Value>,
+    pub dir: tempfile::TempDir,
+}
+
+impl Run {
+    pub fn report(&self) -> &Value {
+        self.report.as_ref().unwrap_or_else(|| {
+            panic!("no report written\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr)
+        })
+    }
+
+    /// The result of the scenario called `name`.
+    pub fn scenario(&self, name: &str) -> &Value {
+        self.report()["scenarios"]
+            .as_array()
+            .and_then(|all| all.iter().find(|s| s["name"] == name))
+            .unwrap_or_else(|| panic!("no scenario {name} in the report\n{}", self.stdout))
+    }
+
+    /// The final state of the criterion written as `expression` in scenario `name`.
+    pub fn criterion(&self, name: &str, expression: &str) -> String {
+        self.criterion_value(name, expression)["state"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    }
+
+    pub fn criterion_value(&self, name: &str, expression: &str) -> &Value {
+        self.scenario(name)["result"]["criteria"]
+            .as_array()
+            .and_then(|all| all.iter().find(|c| c["expression"] == expression))
+            .unwrap_or_else(|| panic!("no criterion `{expression}` in {name}"))
+    }
+
+    /// Every criterion of `name` that failed.
+    pub fn failed(&self, name: &str) -> Vec<String> {
+        self.scenario(name)["result"]["criteria"]
+            .as_array()
+            .map(|all| {
+                all.iter()
+                    .filter(|c| c["state"] != "PASS")
+                    .map(|c| c["expression"].as_str().unwrap_or("").to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    pub fn explain(&self) -> String {
+        format!("exit {}\nstdout:\n{}\nstderr:\n{}", self.code, self.stdout, self.stderr)
+    }
+}
+
+/// `mcpstorm run SCENARIOS --report R -- mcpstorm serve KNOBS`.
+pub fn run_against_target(scenarios: &[&str], knobs: &[&str]) -> Run {
+    let mut args: Vec<String> = scenarios.iter().map(|s| s.to_string()).collect();
+    args.push("--".into());
+    args.push(mcpstorm().into());
+    args.push("serve".into());
+    args.extend(knobs.iter().map(|k| k.to_string()));
+    run(&args)
+}
+
+/// `mcpstorm run ARGS` with `--report` added before any `--`.
+pub fn run(args: &[String]) -> Run {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let report = dir.path().join("report.json");
+    let split = args.iter().position(|a| a == "--").unwrap_or(args.len());
+    let mut full: Vec<String> = vec!["run".into(), "--headless".into()];
+    full.extend(args[..split].iter().cloned());
+    full.push("--report".into());
+    full.push(report.to_string_lossy().into_owned());
+    full.extend(args[split..].iter().cloned());
+    let output = Command::new(mcpstorm())
+        .args(&full)
+        .output()
+        .expect("mcpstorm runs");
+    finish(output, &report, dir)
+}
+
+fn finish(output: Output, report: &Path, dir: tempfile::TempDir) -> Run {
+    let report = std::fs::read(report)
+        .ok()
+        .map(|bytes| serde_json::from_slice(&bytes).expect("the report is valid JSON"));
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        report,
+        dir,
+    }
+}
+
+/// Write a scenario file into `dir` and return its path.
+pub fn scenario_file(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("write scenario");
+    path
+}
+
+pub fn f64_at(value: &Value, pointer: &str) -> f64 {
+    value
+        .pointer(pointer)
+        .and_then(Value::as_f64)
+        .unwrap_or_else(|| panic!("no number at {pointer} in {value}"))
+}

@@ -1,0 +1,145 @@
+//! The six built-in scenarios against the built-in target, healthy and with
+//! each fault injected: every fault must fail the criterion that watches for
+//! it, and only sensible ones.
+
+mod common;
+
+use common::{f64_at, run_against_target};
+
+const ALL: [&str; 6] = [
+    "sequential",
+    "concurrent",
+    "memory-leak",
+    "latency-stability",
+    "mixed",
+    "coldstart",
+];
+
+#[test]
+fn all_six_pass_against_a_healthy_server() {
+    let run = run_against_target(&ALL, &[]);
+    assert_eq!(run.code, 0, "{}", run.explain());
+    let report = run.report();
+    assert_eq!(report["verdict"], "PASS");
+    for name in ALL {
+        let scenario = run.scenario(name);
+        assert_eq!(scenario["verdict"], "PASS", "{name}: {}", run.explain());
+        let result = &scenario["result"];
+        assert!(f64_at(result, "/total/calls") > 0.0, "{name} made no calls");
+        assert!(result["criteria"].as_array().is_some_and(|c| !c.is_empty()));
+    }
+    // Volumes are the reference suite's.
+    assert_eq!(f64_at(run.scenario("sequential"), "/result/phases/1/calls"), 1000.0);
+    assert_eq!(f64_at(run.scenario("concurrent"), "/result/total/calls"), 100.0);
+    assert_eq!(f64_at(run.scenario("memory-leak"), "/result/phases/1/calls"), 500.0);
+    assert_eq!(f64_at(run.scenario("latency-stability"), "/result/phases/0/calls"), 50.0);
+    assert_eq!(f64_at(run.scenario("mixed"), "/result/total/calls"), 300.0);
+    assert_eq!(f64_at(run.scenario("coldstart"), "/result/coldstart/iterations"), 100.0);
+    // Per-tool latency is reported for the mixed workload.
+    let labels = run.scenario("mixed")["result"]["per_label"].as_array().unwrap().len();
+    assert!(labels >= 8, "{labels} labels");
+    // Server-side figures come from a real process.
+    let resources = &run.scenario("sequential")["result"]["resources"];
+    assert!(f64_at(resources, "/rss_current_mb") > 1.0);
+    assert!(f64_at(resources, "/fds_max") >= 3.0);
+}
+
+#[test]
+fn a_memory_leak_fails_the_rss_criteria_and_its_trend_is_measured() {
+    let run = run_against_target(&["memory-leak"], &["--leak-kb", "200"]);
+    assert_eq!(run.code, 1, "{}", run.explain());
+    assert_eq!(run.criterion("memory-leak", "rss_growth_mb <= 50"), "FAIL");
+    assert_eq!(run.criterion("memory-leak", "rss_trend_mb_per_1k_calls <= 10"), "FAIL");
+    assert_eq!(run.criterion("memory-leak", "fd_max < 256"), "PASS");
+    assert_eq!(run.criterion("memory-leak", "crashes == 0"), "PASS");
+    // Measured truth: 200 KB kept per call, and the trend says so within ±20 %.
+    let trend = f64_at(run.scenario("memory-leak"), "/result/resources/rss_trend/kb_per_call");
+    assert!((160.0..=240.0).contains(&trend), "trend {trend} KB/call");
+    // 500 calls × 200 KB ≈ 97.7 MB of growth after the warm-up.
+    let growth = f64_at(run.scenario("memory-leak"), "/result/resources/rss_growth_mb");
+    assert!((85.0..=110.0).contains(&growth), "growth {growth} MB");
+}
+
+#[test]
+fn the_trend_tracks_a_small_leak_too() {
+    let run = run_against_target(&["sequential"], &["--leak-kb", "40"]);
+    let trend = f64_at(run.scenario("sequential"), "/result/resources/rss_trend/kb_per_call");
+    assert!((32.0..=48.0).contains(&trend), "trend {trend} KB/call: {}", run.explain());
+    // 1000 calls × 40 KB ≈ 39 MB: within the 50 MB the reference test allows.
+    assert_eq!(run.criterion("sequential", "rss_growth_mb <= 50"), "PASS");
+}
+
+#[test]
+fn an_fd_leak_fails_the_fd_criterion_only() {
+    let run = run_against_target(&["memory-leak"], &["--leak-fds", "1"]);
+    assert_eq!(run.code, 1, "{}", run.explain());
+    assert_eq!(run.failed("memory-leak"), vec!["fd_max < 256"]);
+    // 550 calls, one FD each, on top of the server's own handful.
+    let fds = f64_at(run.scenario("memory-leak"), "/result/resources/fds_max");
+    assert!((550.0..600.0).contains(&fds), "fd_max {fds}");
+}
+
+#[test]
+fn a_slowdown_fails_the_p95_ratio_only() {
+    let run = run_against_target(
+        &["latency-stability"],
+        &["--slowdown-after", "50", "--slowdown-ms", "0.05"],
+    );
+    assert_eq!(run.code, 1, "{}", run.explain());
+    assert_eq!(run.failed("latency-stability"), vec!["p95(load) <= max(2 * p95(warmup), 1)"]);
+}
+
+#[test]
+fn a_sawtooth_fails_no_memory_criterion() {
+    let run = run_against_target(&["memory-leak", "sequential"], &["--sawtooth-mb", "40"]);
+    assert_eq!(run.code, 0, "{}", run.explain());
+    // The sawtooth really happened: RSS rose by tens of MB and fell back.
+    let resources = &run.scenario("sequential")["result"]["resources"];
+    let swing = f64_at(resources, "/rss_max_mb") - f64_at(resources, "/rss_baseline_mb");
+    assert!(swing > 15.0, "no sawtooth seen: swing {swing} MB");
+    let collections = f64_at(resources, "/rss_trend/collections");
+    assert!(collections >= 3.0, "{collections} collections");
+    let trend = f64_at(resources, "/rss_trend/kb_per_call");
+    assert!(trend.abs() < 5.0, "sawtooth read as a leak: {trend} KB/call");
+}
+
+#[test]
+fn a_five_percent_failure_rate_fails_the_success_criteria() {
+    let run = run_against_target(&["concurrent", "latency-stability"], &["--fail-rate", "0.05"]);
+    assert_eq!(run.code, 1, "{}", run.explain());
+    assert_eq!(run.failed("concurrent"), vec!["success_rate == 1"]);
+    assert_eq!(run.failed("latency-stability"), vec!["success_rate >= 0.99"]);
+    let rate = f64_at(run.criterion_value("latency-stability", "success_rate >= 0.99"), "/value");
+    assert!((rate - 0.95).abs() < 0.002, "success rate {rate}");
+    let tool_errors = f64_at(run.scenario("concurrent"), "/result/total/outcomes/tool_error");
+    assert_eq!(tool_errors, 5.0);
+}
+
+#[test]
+fn a_crash_fails_the_crash_criterion_and_the_report_is_still_written() {
+    let run = run_against_target(&["sequential", "mixed"], &["--crash-after", "300"]);
+    assert_eq!(run.code, 1, "{}", run.explain());
+    assert_eq!(run.criterion("sequential", "crashes == 0"), "FAIL");
+    let sequential = run.scenario("sequential");
+    assert_eq!(sequential["verdict"], "FAIL");
+    assert!(sequential["incomplete"].as_str().is_some_and(|s| s.contains("crashed")));
+    let result = &sequential["result"];
+    // 300 answered, then the call in flight at the crash is a transport error.
+    assert_eq!(f64_at(result, "/total/outcomes/ok"), 300.0);
+    assert!(f64_at(result, "/total/outcomes/transport_error") >= 1.0);
+    let notes = result["notes"].to_string();
+    assert!(notes.contains("exit code 70"), "{notes}");
+    assert!(notes.contains("--crash-after"), "the server's stderr is quoted: {notes}");
+    // A fresh server for the next scenario, which crashes at its 301st call too.
+    assert_eq!(run.scenario("mixed")["verdict"], "PASS");
+}
+
+#[test]
+fn notifications_are_counted_and_never_taken_for_responses() {
+    let run = run_against_target(&["concurrent"], &["--log-every", "10"]);
+    assert_eq!(run.code, 0, "{}", run.explain());
+    let wire = &run.scenario("concurrent")["result"]["wire"];
+    assert_eq!(f64_at(wire, "/notifications"), 10.0);
+    assert_eq!(f64_at(wire, "/correlation_violations"), 0.0);
+    assert_eq!(f64_at(wire, "/responses"), 101.0, "100 calls and initialize");
+}
