@@ -25,11 +25,20 @@ tool = "echo"
     );
     let path = file.to_string_lossy().into_owned();
     for command in ["run", "check"] {
-        let output = Command::new(mcpstorm()).args([command, &path]).output().unwrap();
+        let output = Command::new(mcpstorm())
+            .args([command, &path])
+            .output()
+            .unwrap();
         assert_eq!(output.status.code(), Some(2), "{command}");
         let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(stderr.contains(&format!("{path}:5:")), "{command}: {stderr}");
-        assert!(stderr.contains("phase[0].load.workers"), "{command}: {stderr}");
+        assert!(
+            stderr.contains(&format!("{path}:5:")),
+            "{command}: {stderr}"
+        );
+        assert!(
+            stderr.contains("phase[0].load.workers"),
+            "{command}: {stderr}"
+        );
         assert!(stderr.contains("at least 1"), "{command}: {stderr}");
         assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
     }
@@ -43,29 +52,54 @@ fn an_unknown_key_and_a_bad_criterion_are_named() {
         "unknown.toml",
         "name = \"u\"\n[[phase]]\nname = \"load\"\nload = { kind = \"sequential\", calls = 1 }\nrepeat = 3\n[[call]]\nmethod = \"ping\"\n",
     );
-    let output = Command::new(mcpstorm()).args(["check", unknown.to_str().unwrap()]).output().unwrap();
+    let output = Command::new(mcpstorm())
+        .args(["check", unknown.to_str().unwrap()])
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2));
-    assert!(stderr.contains("unknown.toml:5:") && stderr.contains("repeat"), "{stderr}");
+    assert!(
+        stderr.contains("unknown.toml:5:") && stderr.contains("repeat"),
+        "{stderr}"
+    );
 
     let criterion = scenario_file(
         dir.path(),
         "criterion.toml",
         "name = \"c\"\n[[phase]]\nname = \"load\"\nload = { kind = \"sequential\", calls = 1 }\n[[call]]\nmethod = \"ping\"\n[acceptance]\n\"rss_growht_mb < 5\" = {}\n",
     );
-    let output = Command::new(mcpstorm()).args(["check", criterion.to_str().unwrap()]).output().unwrap();
+    let output = Command::new(mcpstorm())
+        .args(["check", criterion.to_str().unwrap()])
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2));
-    assert!(stderr.contains("criterion.toml:8:") && stderr.contains("unknown metric `rss_growht_mb`"), "{stderr}");
+    assert!(
+        stderr.contains("criterion.toml:8:") && stderr.contains("unknown metric `rss_growht_mb`"),
+        "{stderr}"
+    );
 }
 
 #[test]
 fn every_builtin_checks_clean() {
     let output = Command::new(mcpstorm())
-        .args(["check", "sequential", "concurrent", "memory-leak", "latency-stability", "mixed", "coldstart"])
+        .args([
+            "check",
+            "sequential",
+            "concurrent",
+            "memory-leak",
+            "latency-stability",
+            "mixed",
+            "coldstart",
+        ])
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let listed = Command::new(mcpstorm()).arg("scenarios").output().unwrap();
     assert_eq!(String::from_utf8_lossy(&listed.stdout).lines().count(), 6);
 }
@@ -78,7 +112,11 @@ fn a_missing_server_command_is_a_setup_error_naming_it() {
         .collect();
     let run = run(&args);
     assert_eq!(run.code, 2, "{}", run.explain());
-    assert!(run.stdout.contains("/nonexistent/mcp-server"), "{}", run.explain());
+    assert!(
+        run.stdout.contains("/nonexistent/mcp-server"),
+        "{}",
+        run.explain()
+    );
     assert_eq!(run.report()["verdict"], "ERROR");
 }
 
@@ -97,7 +135,11 @@ fn a_server_that_dies_before_initialize_is_quoted() {
     let run = run(&args);
     assert_eq!(run.code, 2, "{}", run.explain());
     assert!(run.stdout.contains("exit code 3"), "{}", run.explain());
-    assert!(run.stdout.contains("fatal: missing API key"), "{}", run.explain());
+    assert!(
+        run.stdout.contains("fatal: missing API key"),
+        "{}",
+        run.explain()
+    );
 }
 
 #[test]

@@ -8,7 +8,12 @@ use common::{f64_at, mcpstorm, run, scenario_file};
 fn run_file(text: &str, knobs: &[&str]) -> common::Run {
     let dir = tempfile::tempdir().unwrap();
     let file = scenario_file(dir.path(), "s.toml", text);
-    let mut args = vec![file.to_string_lossy().into_owned(), "--".into(), mcpstorm().into(), "serve".into()];
+    let mut args = vec![
+        file.to_string_lossy().into_owned(),
+        "--".into(),
+        mcpstorm().into(),
+        "serve".into(),
+    ];
     args.extend(knobs.iter().map(|k| k.to_string()));
     run(&args)
 }
@@ -86,7 +91,13 @@ arguments = { kb = 1024 }
     assert_eq!(run.code, 0, "{}", run.explain());
     let resources = &run.scenario("alloc")["result"]["resources"];
     let growth = f64_at(resources, "/rss_growth_mb");
-    assert!((58.0..=64.0).contains(&growth), "growth {growth} MB for 60 MB held");
+    assert!(
+        (58.0..=64.0).contains(&growth),
+        "growth {growth} MB for 60 MB held"
+    );
     let trend = f64_at(resources, "/rss_trend/kb_per_call");
-    assert!((900.0..=1150.0).contains(&trend), "trend {trend} KB/call for 1024");
+    assert!(
+        (900.0..=1150.0).contains(&trend),
+        "trend {trend} KB/call for 1024"
+    );
 }

@@ -29,14 +29,32 @@ fn all_six_pass_against_a_healthy_server() {
         assert!(result["criteria"].as_array().is_some_and(|c| !c.is_empty()));
     }
     // Volumes are the reference suite's.
-    assert_eq!(f64_at(run.scenario("sequential"), "/result/phases/1/calls"), 1000.0);
-    assert_eq!(f64_at(run.scenario("concurrent"), "/result/total/calls"), 100.0);
-    assert_eq!(f64_at(run.scenario("memory-leak"), "/result/phases/1/calls"), 500.0);
-    assert_eq!(f64_at(run.scenario("latency-stability"), "/result/phases/0/calls"), 50.0);
+    assert_eq!(
+        f64_at(run.scenario("sequential"), "/result/phases/1/calls"),
+        1000.0
+    );
+    assert_eq!(
+        f64_at(run.scenario("concurrent"), "/result/total/calls"),
+        100.0
+    );
+    assert_eq!(
+        f64_at(run.scenario("memory-leak"), "/result/phases/1/calls"),
+        500.0
+    );
+    assert_eq!(
+        f64_at(run.scenario("latency-stability"), "/result/phases/0/calls"),
+        50.0
+    );
     assert_eq!(f64_at(run.scenario("mixed"), "/result/total/calls"), 300.0);
-    assert_eq!(f64_at(run.scenario("coldstart"), "/result/coldstart/iterations"), 100.0);
+    assert_eq!(
+        f64_at(run.scenario("coldstart"), "/result/coldstart/iterations"),
+        100.0
+    );
     // Per-tool latency is reported for the mixed workload.
-    let labels = run.scenario("mixed")["result"]["per_label"].as_array().unwrap().len();
+    let labels = run.scenario("mixed")["result"]["per_label"]
+        .as_array()
+        .unwrap()
+        .len();
     assert!(labels >= 8, "{labels} labels");
     // Server-side figures come from a real process.
     let resources = &run.scenario("sequential")["result"]["resources"];
@@ -49,22 +67,38 @@ fn a_memory_leak_fails_the_rss_criteria_and_its_trend_is_measured() {
     let run = run_against_target(&["memory-leak"], &["--leak-kb", "200"]);
     assert_eq!(run.code, 1, "{}", run.explain());
     assert_eq!(run.criterion("memory-leak", "rss_growth_mb <= 50"), "FAIL");
-    assert_eq!(run.criterion("memory-leak", "rss_trend_mb_per_1k_calls <= 10"), "FAIL");
+    assert_eq!(
+        run.criterion("memory-leak", "rss_trend_mb_per_1k_calls <= 10"),
+        "FAIL"
+    );
     assert_eq!(run.criterion("memory-leak", "fd_max < 256"), "PASS");
     assert_eq!(run.criterion("memory-leak", "crashes == 0"), "PASS");
     // Measured truth: 200 KB kept per call, and the trend says so within ±20 %.
-    let trend = f64_at(run.scenario("memory-leak"), "/result/resources/rss_trend/kb_per_call");
+    let trend = f64_at(
+        run.scenario("memory-leak"),
+        "/result/resources/rss_trend/kb_per_call",
+    );
     assert!((160.0..=240.0).contains(&trend), "trend {trend} KB/call");
     // 500 calls × 200 KB ≈ 97.7 MB of growth after the warm-up.
-    let growth = f64_at(run.scenario("memory-leak"), "/result/resources/rss_growth_mb");
+    let growth = f64_at(
+        run.scenario("memory-leak"),
+        "/result/resources/rss_growth_mb",
+    );
     assert!((85.0..=110.0).contains(&growth), "growth {growth} MB");
 }
 
 #[test]
 fn the_trend_tracks_a_small_leak_too() {
     let run = run_against_target(&["sequential"], &["--leak-kb", "40"]);
-    let trend = f64_at(run.scenario("sequential"), "/result/resources/rss_trend/kb_per_call");
-    assert!((32.0..=48.0).contains(&trend), "trend {trend} KB/call: {}", run.explain());
+    let trend = f64_at(
+        run.scenario("sequential"),
+        "/result/resources/rss_trend/kb_per_call",
+    );
+    assert!(
+        (32.0..=48.0).contains(&trend),
+        "trend {trend} KB/call: {}",
+        run.explain()
+    );
     // 1000 calls × 40 KB ≈ 39 MB: within the 50 MB the reference test allows.
     assert_eq!(run.criterion("sequential", "rss_growth_mb <= 50"), "PASS");
 }
@@ -86,7 +120,10 @@ fn a_slowdown_fails_the_p95_ratio_only() {
         &["--slowdown-after", "50", "--slowdown-ms", "0.05"],
     );
     assert_eq!(run.code, 1, "{}", run.explain());
-    assert_eq!(run.failed("latency-stability"), vec!["p95(load) <= max(2 * p95(warmup), 1)"]);
+    assert_eq!(
+        run.failed("latency-stability"),
+        vec!["p95(load) <= max(2 * p95(warmup), 1)"]
+    );
 }
 
 #[test]
@@ -100,18 +137,33 @@ fn a_sawtooth_fails_no_memory_criterion() {
     let collections = f64_at(resources, "/rss_trend/collections");
     assert!(collections >= 3.0, "{collections} collections");
     let trend = f64_at(resources, "/rss_trend/kb_per_call");
-    assert!(trend.abs() < 5.0, "sawtooth read as a leak: {trend} KB/call");
+    assert!(
+        trend.abs() < 5.0,
+        "sawtooth read as a leak: {trend} KB/call"
+    );
 }
 
 #[test]
 fn a_five_percent_failure_rate_fails_the_success_criteria() {
-    let run = run_against_target(&["concurrent", "latency-stability"], &["--fail-rate", "0.05"]);
+    let run = run_against_target(
+        &["concurrent", "latency-stability"],
+        &["--fail-rate", "0.05"],
+    );
     assert_eq!(run.code, 1, "{}", run.explain());
     assert_eq!(run.failed("concurrent"), vec!["success_rate == 1"]);
-    assert_eq!(run.failed("latency-stability"), vec!["success_rate >= 0.99"]);
-    let rate = f64_at(run.criterion_value("latency-stability", "success_rate >= 0.99"), "/value");
+    assert_eq!(
+        run.failed("latency-stability"),
+        vec!["success_rate >= 0.99"]
+    );
+    let rate = f64_at(
+        run.criterion_value("latency-stability", "success_rate >= 0.99"),
+        "/value",
+    );
     assert!((rate - 0.95).abs() < 0.002, "success rate {rate}");
-    let tool_errors = f64_at(run.scenario("concurrent"), "/result/total/outcomes/tool_error");
+    let tool_errors = f64_at(
+        run.scenario("concurrent"),
+        "/result/total/outcomes/tool_error",
+    );
     assert_eq!(tool_errors, 5.0);
 }
 
@@ -122,15 +174,22 @@ fn a_crash_fails_the_crash_criterion_and_the_report_is_still_written() {
     assert_eq!(run.criterion("sequential", "crashes == 0"), "FAIL");
     let sequential = run.scenario("sequential");
     assert_eq!(sequential["verdict"], "FAIL");
-    assert!(sequential["incomplete"].as_str().is_some_and(|s| s.contains("crashed")));
+    assert!(
+        sequential["incomplete"]
+            .as_str()
+            .is_some_and(|s| s.contains("crashed"))
+    );
     let result = &sequential["result"];
     // 300 answered, then the call in flight at the crash is a transport error.
     assert_eq!(f64_at(result, "/total/outcomes/ok"), 300.0);
     assert!(f64_at(result, "/total/outcomes/transport_error") >= 1.0);
     let notes = result["notes"].to_string();
     assert!(notes.contains("exit code 70"), "{notes}");
-    assert!(notes.contains("--crash-after"), "the server's stderr is quoted: {notes}");
-    // A fresh server for the next scenario, which crashes at its 301st call too.
+    assert!(
+        notes.contains("--crash-after"),
+        "the server's stderr is quoted: {notes}"
+    );
+    // The next scenario gets a fresh server: its 300 calls stay within the 300 answered.
     assert_eq!(run.scenario("mixed")["verdict"], "PASS");
 }
 
@@ -141,5 +200,9 @@ fn notifications_are_counted_and_never_taken_for_responses() {
     let wire = &run.scenario("concurrent")["result"]["wire"];
     assert_eq!(f64_at(wire, "/notifications"), 10.0);
     assert_eq!(f64_at(wire, "/correlation_violations"), 0.0);
-    assert_eq!(f64_at(wire, "/responses"), 101.0, "100 calls and initialize");
+    assert_eq!(
+        f64_at(wire, "/responses"),
+        101.0,
+        "100 calls and initialize"
+    );
 }

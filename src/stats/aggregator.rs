@@ -58,6 +58,29 @@ impl CallAcc {
         self.latency.record(latency_us);
     }
 
+    /// These calls as one point of the latency time line.
+    fn window_point(&self, t_s: f64, span_s: f64) -> WindowPoint {
+        let calls = self.outcomes.total();
+        let quantile = |q| {
+            if calls == 0 {
+                0.0
+            } else {
+                self.latency.quantile_ms(q)
+            }
+        };
+        WindowPoint {
+            t_s,
+            span_s,
+            calls,
+            errors: self.outcomes.errors(),
+            p50_ms: quantile(0.5),
+            p95_ms: quantile(0.95),
+            p99_ms: quantile(0.99),
+            max_ms: quantile(1.0),
+            calls_per_s: calls as f64 / span_s,
+        }
+    }
+
     fn stats(&self, seconds: f64) -> CallStats {
         let calls = self.outcomes.total();
         CallStats {
@@ -376,24 +399,7 @@ impl Aggregator {
         let second = Duration::from_secs(1);
         while now.duration_since(self.window.start) >= second {
             let end = self.window.start + second;
-            let calls = &self.window.calls;
-            let quantile = |q| {
-                if calls.latency.is_empty() {
-                    0.0
-                } else {
-                    calls.latency.quantile_ms(q)
-                }
-            };
-            let point = WindowPoint {
-                t_s: self.elapsed_s(end),
-                calls: calls.outcomes.total(),
-                errors: calls.outcomes.errors(),
-                p50_ms: quantile(0.5),
-                p95_ms: quantile(0.95),
-                p99_ms: quantile(0.99),
-                max_ms: quantile(1.0),
-                calls_per_s: calls.outcomes.total() as f64,
-            };
+            let point = self.window.calls.window_point(self.elapsed_s(end), 1.0);
             self.windows.push(point);
             self.window.start = end;
             self.window.calls.latency.reset();
@@ -545,21 +551,11 @@ impl Aggregator {
         let mut windows = self.windows.points();
         // The second in progress, so a live view is never a second behind.
         if self.window.calls.outcomes.total() > 0 {
-            let calls = &self.window.calls;
             let partial = now
                 .duration_since(self.window.start)
                 .as_secs_f64()
                 .max(0.001);
-            windows.push(WindowPoint {
-                t_s: self.elapsed_s(now),
-                calls: calls.outcomes.total(),
-                errors: calls.outcomes.errors(),
-                p50_ms: calls.latency.quantile_ms(0.5),
-                p95_ms: calls.latency.quantile_ms(0.95),
-                p99_ms: calls.latency.quantile_ms(0.99),
-                max_ms: calls.latency.quantile_ms(1.0),
-                calls_per_s: calls.outcomes.total() as f64 / partial,
-            });
+            windows.push(self.window.calls.window_point(self.elapsed_s(now), partial));
         }
         let mut snapshot = Snapshot {
             scenario: self.plan.scenario.clone(),

@@ -103,7 +103,10 @@ pub struct PhaseSnapshot {
 /// One point of the latency time line (one second, or several merged).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct WindowPoint {
+    /// End of the window on the run clock.
     pub t_s: f64,
+    /// How long the window lasted.
+    pub span_s: f64,
     pub calls: u64,
     pub errors: u64,
     pub p50_ms: f64,
@@ -114,22 +117,26 @@ pub struct WindowPoint {
 }
 
 impl Mergeable for WindowPoint {
-    /// Merged windows keep the worst percentiles of the two (an upper bound).
+    /// Merged windows keep the worst percentiles of the two (an upper bound:
+    /// percentiles of separate windows cannot be combined exactly).
     fn merge(&mut self, later: &Self) {
-        let span = later.t_s - self.t_s;
+        let span_s = self.span_s + later.span_s;
         let calls = self.calls + later.calls;
-        self.t_s = later.t_s;
-        self.calls_per_s = if span > 0.0 {
-            calls as f64 / (span + 1.0)
-        } else {
-            later.calls_per_s
+        *self = WindowPoint {
+            t_s: later.t_s,
+            span_s,
+            calls,
+            errors: self.errors + later.errors,
+            p50_ms: self.p50_ms.max(later.p50_ms),
+            p95_ms: self.p95_ms.max(later.p95_ms),
+            p99_ms: self.p99_ms.max(later.p99_ms),
+            max_ms: self.max_ms.max(later.max_ms),
+            calls_per_s: if span_s > 0.0 {
+                calls as f64 / span_s
+            } else {
+                0.0
+            },
         };
-        self.calls = calls;
-        self.errors += later.errors;
-        self.p50_ms = self.p50_ms.max(later.p50_ms);
-        self.p95_ms = self.p95_ms.max(later.p95_ms);
-        self.p99_ms = self.p99_ms.max(later.p99_ms);
-        self.max_ms = self.max_ms.max(later.max_ms);
     }
 }
 

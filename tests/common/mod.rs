@@ -24,7 +24,10 @@ pub struct Run {
 impl Run {
     pub fn report(&self) -> &Value {
         self.report.as_ref().unwrap_or_else(|| {
-            panic!("no report written\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr)
+            panic!(
+                "no report written\nstdout:\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            )
         })
     }
 
@@ -65,7 +68,10 @@ impl Run {
     }
 
     pub fn explain(&self) -> String {
-        format!("exit {}\nstdout:\n{}\nstderr:\n{}", self.code, self.stdout, self.stderr)
+        format!(
+            "exit {}\nstdout:\n{}\nstderr:\n{}",
+            self.code, self.stdout, self.stderr
+        )
     }
 }
 
