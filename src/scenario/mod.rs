@@ -123,7 +123,7 @@ pub struct CallTemplate {
     pub label: usize,
     /// `params` of the request (`name` and `arguments` for tools/call, …).
     pub params: Option<Template>,
-    /// tools/call only: the text the result must carry (a check for mix-ups).
+    /// tools/call only: text the result must contain (a check for mix-ups).
     pub expect_text: Option<Template>,
 }
 

@@ -50,6 +50,16 @@ pub struct FaultKnobs {
     /// Send a `notifications/message` log notification every N requests.
     #[arg(long, value_name = "N")]
     pub log_every: Option<u64>,
+    /// Every Nth `echo` answers with the previous echo's message (a mix-up, as
+    /// a server with a data race would).
+    #[arg(long, value_name = "N")]
+    pub mixup_every: Option<u64>,
+    /// Answer every Nth request twice (a duplicate id).
+    #[arg(long, value_name = "N")]
+    pub duplicate_every: Option<u64>,
+    /// After every Nth request, also send a response for an id never issued.
+    #[arg(long, value_name = "N")]
+    pub stray_every: Option<u64>,
 }
 
 /// What the knobs decided for one request.
@@ -61,12 +71,16 @@ pub struct Verdict {
     pub fail_tool: bool,
     pub crash: bool,
     pub log: bool,
+    pub duplicate: bool,
+    pub stray: bool,
 }
 
 pub struct FaultState {
     knobs: FaultKnobs,
     requests: AtomicU64,
     tool_calls: AtomicU64,
+    echoes: AtomicU64,
+    last_echo: Mutex<String>,
     leaked: Mutex<Vec<ResidentBlock>>,
     leaked_fds: Mutex<Vec<File>>,
     garbage: Mutex<Vec<ResidentBlock>>,
@@ -80,6 +94,8 @@ impl FaultState {
             knobs,
             requests: AtomicU64::new(0),
             tool_calls: AtomicU64::new(0),
+            echoes: AtomicU64::new(0),
+            last_echo: Mutex::new(String::new()),
             leaked: Mutex::new(Vec::new()),
             leaked_fds: Mutex::new(Vec::new()),
             garbage: Mutex::new(Vec::new()),
@@ -129,9 +145,23 @@ impl FaultState {
             delay: Duration::from_secs_f64(delay_ms.max(0.0) / 1000.0),
             fail_tool,
             crash,
-            log: knobs
-                .log_every
-                .is_some_and(|n| n > 0 && number.is_multiple_of(n)),
+            log: every(knobs.log_every, number),
+            duplicate: every(knobs.duplicate_every, number),
+            stray: every(knobs.stray_every, number),
+        }
+    }
+
+    /// What `echo` answers: its message, or with --mixup-every the one before.
+    pub fn echo(&self, message: &str) -> String {
+        let n = self.echoes.fetch_add(1, Ordering::Relaxed) + 1;
+        let Ok(mut last) = self.last_echo.lock() else {
+            return message.to_string();
+        };
+        let previous = std::mem::replace(&mut *last, message.to_string());
+        if every(self.knobs.mixup_every, n) && !previous.is_empty() {
+            previous
+        } else {
+            message.to_string()
         }
     }
 
@@ -148,6 +178,11 @@ impl FaultState {
             garbage.push(block);
         }
     }
+}
+
+/// True for every `n`-th event (1-based); never without `n`.
+fn every(n: Option<u64>, number: u64) -> bool {
+    n.is_some_and(|n| n > 0 && number.is_multiple_of(n))
 }
 
 /// True for the n-th event (1-based) when failures at `rate` are spread evenly:

@@ -95,7 +95,7 @@ pub fn call_tool(params: Option<&Value>, state: &FaultState) -> Result<ToolPlan,
     let number = |key: &str| args.get(key).and_then(Value::as_f64);
     let plan = match name {
         "echo" => match args.get("message").and_then(Value::as_str) {
-            Some(message) => ToolPlan::Answer(text(message)),
+            Some(message) => ToolPlan::Answer(text(state.echo(message))),
             None => ToolPlan::Answer(tool_error("echo needs a string `message`")),
         },
         "add" => match (number("a"), number("b")) {

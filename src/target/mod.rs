@@ -15,7 +15,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::mpsc;
 
 pub use faults::FaultKnobs;
-use faults::FaultState;
+use faults::{FaultState, Verdict};
 use handlers::ToolPlan;
 
 use crate::protocol::jsonrpc::{self, RpcError, codes};
@@ -101,20 +101,42 @@ async fn handle_line(
         return Some(jsonrpc::response_line(&Value::Null, Err(invalid)));
     };
     let params = message.get("params");
-    let answer = handle_request(method, params, state, outbox).await;
-    Some(jsonrpc::response_line(&id, answer))
+    let (answer, verdict) = handle_request(method, params, state, outbox).await;
+    let reply = jsonrpc::response_line(&id, answer);
+    if let Some(verdict) = verdict {
+        if verdict.duplicate {
+            let _ = outbox.send(reply.clone());
+        }
+        if verdict.stray {
+            let stray = Value::from(1_000_000_000 + verdict.number);
+            let _ = outbox.send(jsonrpc::response_line(&stray, Ok(json!({}))));
+        }
+    }
+    Some(reply)
 }
 
+/// Answer one request; also returns the knobs' verdict (none for `initialize`).
 async fn handle_request(
     method: &str,
     params: Option<&Value>,
     state: &FaultState,
     outbox: &mpsc::UnboundedSender<Vec<u8>>,
-) -> Result<Value, RpcError> {
+) -> (Result<Value, RpcError>, Option<Verdict>) {
     if method == "initialize" {
-        return handlers::initialize(params);
+        return (handlers::initialize(params), None);
     }
     let verdict = state.on_request(method == "tools/call");
+    let answer = answer(method, params, state, outbox, &verdict).await;
+    (answer, Some(verdict))
+}
+
+async fn answer(
+    method: &str,
+    params: Option<&Value>,
+    state: &FaultState,
+    outbox: &mpsc::UnboundedSender<Vec<u8>>,
+    verdict: &Verdict,
+) -> Result<Value, RpcError> {
     if verdict.crash {
         eprintln!(
             "mcpstorm serve: crashing on request {} as asked (--crash-after)",
