@@ -101,3 +101,40 @@ arguments = { kb = 1024 }
         "trend {trend} KB/call for 1024"
     );
 }
+
+#[test]
+fn a_server_that_stops_answering_times_out_and_the_run_ends_on_time() {
+    // Every call takes 2 s; the timeout is 150 ms: all time out, none hang a
+    // worker, and the answers that arrive later are counted as late.
+    let started = std::time::Instant::now();
+    let run = run_file(
+        r#"
+name = "hang"
+timeout_ms = 150
+[[phase]]
+name = "load"
+load = { kind = "concurrent", workers = 4, calls = 8 }
+[[call]]
+tool = "echo"
+arguments = { message = "x" }
+[acceptance]
+"timeouts == 0" = {}
+"#,
+        &["--latency-ms", "2000"],
+    );
+    assert_eq!(run.code, 1, "{}", run.explain());
+    let result = &run.scenario("hang")["result"];
+    assert_eq!(f64_at(result, "/total/outcomes/timeout"), 8.0);
+    // Two rounds of four timeouts, then the server is stopped: well under the
+    // 16 s the calls would have taken.
+    assert!(
+        started.elapsed().as_secs_f64() < 8.0,
+        "{:?}",
+        started.elapsed()
+    );
+    let p50 = f64_at(result, "/total/latency/p50_ms");
+    assert!(
+        (150.0..200.0).contains(&p50),
+        "a timeout counts its wait: {p50} ms"
+    );
+}
