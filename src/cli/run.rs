@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use super::{RunArgs, exit};
-use crate::engine::{self, Halt, RunOptions};
+use crate::engine::{self, Halt, LoadControl, RunOptions};
 use crate::report::{Report, ScenarioResult, Target, Verdict, summary};
 use crate::scenario::{self, Scenario, builtin};
 use crate::stats::Snapshot;
@@ -90,7 +90,14 @@ pub async fn run(args: RunArgs) -> ExitCode {
         eprintln!("mcpstorm: running {} against {server}", scenario.name);
         let (publish, snapshots) = watch::channel(Arc::new(Snapshot::default()));
         let progress = tokio::spawn(print_progress(snapshots));
-        let outcome = engine::run_scenario(scenario, &options, publish, halt.clone()).await;
+        let outcome = engine::run_scenario(
+            scenario,
+            &options,
+            publish,
+            halt.clone(),
+            LoadControl::default(),
+        )
+        .await;
         progress.abort();
         let result = match outcome {
             Ok(snapshot) => ScenarioResult::judged(

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use super::load::micros;
-use super::{EngineError, Halt, RunOptions};
+use super::{EngineError, Halt, LoadControl, RunOptions};
 use crate::protocol::outcome::{self, Classified};
 use crate::protocol::{Outcome, Session, SetupError};
 use crate::scenario::Phase;
@@ -22,8 +22,10 @@ pub async fn run(
     timeout: Duration,
     events: &tokio::sync::mpsc::UnboundedSender<Event>,
     halt: &Halt,
+    control: &LoadControl,
 ) -> Result<(), EngineError> {
     for iteration in 0..iterations as u64 {
+        control.wait_unpaused().await;
         if halt.is_set() {
             break;
         }

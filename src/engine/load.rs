@@ -2,13 +2,13 @@
 //! so the generator uses every core and one slow call never holds up another.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::JoinSet;
 
-use super::Halt;
+use super::control::{ActiveClock, Halt, LoadControl};
 use crate::protocol::jsonrpc::ResponseBody;
 use crate::protocol::outcome::{self, Classified, tool_text};
 use crate::protocol::{Outcome, Session};
@@ -27,6 +27,7 @@ pub struct PhaseRunner {
     pub events: UnboundedSender<Event>,
     pub timeout: Duration,
     pub halt: Halt,
+    pub control: LoadControl,
     pub probe_kick: Option<ProbeKick>,
 }
 
@@ -103,40 +104,55 @@ impl PhaseRunner {
     }
 
     /// N workers, each sending its next call when the previous one returns,
-    /// until the shared budget of calls (or the time) is used up.
+    /// until the shared budget of calls (or the time) is used up. The dial
+    /// adds workers or retires them between calls.
     async fn closed_loop(&self, workers: u32, amount: Amount) {
         let budget = Arc::new(AtomicU64::new(match amount {
             Amount::Calls(n) => n,
             Amount::Duration(_) => u64::MAX,
         }));
-        let deadline = match amount {
-            Amount::Duration(d) => Some(Instant::now() + d),
-            Amount::Calls(_) => None,
-        };
+        let clock = Arc::new(ActiveClock::start(&self.control));
+        let active = Arc::new(AtomicU32::new(0));
+        let mut next_worker = 0u64;
         let mut tasks = JoinSet::new();
-        for worker in 0..workers as u64 {
-            let runner = self.clone();
-            let budget = budget.clone();
-            tasks.spawn(async move {
-                while !runner.halt.is_set()
-                    && deadline.is_none_or(|d| Instant::now() < d)
-                    && take_one(&budget)
-                {
-                    runner.call(worker, None).await;
+        loop {
+            let target = self.control.scaled_workers(workers);
+            let more_work = budget.load(Ordering::Relaxed) > 0 && !self.halt.is_set();
+            while more_work && active.load(Ordering::Relaxed) < target {
+                active.fetch_add(1, Ordering::Relaxed);
+                let worker = Worker {
+                    runner: self.clone(),
+                    index: next_worker,
+                    base_workers: workers,
+                    budget: budget.clone(),
+                    amount,
+                    clock: clock.clone(),
+                    active: active.clone(),
+                };
+                next_worker += 1;
+                tasks.spawn(worker.run());
+            }
+            tokio::select! {
+                finished = tasks.join_next() => {
+                    if finished.is_none() {
+                        break;
+                    }
                 }
-            });
+                // Look at the dial now and then.
+                _ = tokio::time::sleep(DIAL_CHECK) => {}
+            }
         }
-        while tasks.join_next().await.is_some() {}
     }
 
     /// Batches of `workers` calls sent together; the next batch waits for all.
     async fn batches(&self, workers: u32, batches: u32) {
         for _ in 0..batches {
+            self.control.wait_unpaused().await;
             if self.halt.is_set() {
                 return;
             }
             let mut tasks = JoinSet::new();
-            for worker in 0..workers as u64 {
+            for worker in 0..self.control.scaled_workers(workers) as u64 {
                 let runner = self.clone();
                 tasks.spawn(async move { runner.call(worker, None).await });
             }
@@ -144,7 +160,7 @@ impl PhaseRunner {
         }
     }
 
-    /// Open model: call i is due at start + i / rate, sent then whatever the
+    /// Open model: calls are due one interval apart and sent then, whatever the
     /// server is doing, with no cap on calls in flight.
     ///
     /// The schedule is kept by an OS thread, not a tokio timer: tokio's timer
@@ -154,9 +170,10 @@ impl PhaseRunner {
     async fn open_loop(&self, per_second: f64, amount: Amount) {
         let (due_tx, mut due_rx) = tokio::sync::mpsc::unbounded_channel::<Instant>();
         let halt = self.halt.clone();
+        let control = self.control.clone();
         let scheduler = std::thread::Builder::new()
             .name("mcpstorm-schedule".into())
-            .spawn(move || schedule(per_second, amount, &halt, &due_tx));
+            .spawn(move || schedule(per_second, amount, &halt, &control, &due_tx));
         if scheduler.is_err() {
             return;
         }
@@ -170,22 +187,76 @@ impl PhaseRunner {
     }
 }
 
-/// Emit the due instants of an open-model phase, each at its time.
+/// How often a closed loop looks at the load dial.
+const DIAL_CHECK: Duration = Duration::from_millis(100);
+
+/// One closed-loop worker.
+struct Worker {
+    runner: PhaseRunner,
+    index: u64,
+    base_workers: u32,
+    budget: Arc<AtomicU64>,
+    amount: Amount,
+    clock: Arc<ActiveClock>,
+    active: Arc<AtomicU32>,
+}
+
+impl Worker {
+    async fn run(self) {
+        let control = &self.runner.control;
+        loop {
+            control.wait_unpaused().await;
+            if self.retire_if_surplus() {
+                return; // already counted out
+            }
+            if self.runner.halt.is_set() {
+                break;
+            }
+            if let Amount::Duration(d) = self.amount
+                && self.clock.elapsed(control) >= d
+            {
+                break;
+            }
+            if !take_one(&self.budget) {
+                break;
+            }
+            self.runner.call(self.index, None).await;
+        }
+        self.active.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Leave when the dial asks for fewer workers than are running. Workers
+    /// race to count themselves out; the exchange lets exactly one win per slot.
+    fn retire_if_surplus(&self) -> bool {
+        let target = self.runner.control.scaled_workers(self.base_workers);
+        let active = self.active.load(Ordering::Relaxed);
+        active > target
+            && self
+                .active
+                .compare_exchange(active, active - 1, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+    }
+}
+
+/// Emit the due instants of an open-model phase, each at its time. The rate
+/// follows the dial; a pause suspends the schedule (no backlog builds up).
 fn schedule(
     per_second: f64,
     amount: Amount,
     halt: &Halt,
+    control: &LoadControl,
     due_tx: &tokio::sync::mpsc::UnboundedSender<Instant>,
 ) {
-    // Long waits are cut in slices so a halt is noticed promptly.
+    // Long waits are cut in slices so a halt or a pause is noticed promptly.
     const SLICE: Duration = Duration::from_millis(50);
-    let start = Instant::now();
-    let interval = Duration::from_secs_f64(1.0 / per_second);
-    for i in 0u64.. {
-        let due = start + interval.mul_f64(i as f64);
+    let mut due = Instant::now();
+    // Where `due` stands on the phase's own schedule: paused time is not in it.
+    let mut offset = Duration::ZERO;
+    let mut sent = 0u64;
+    loop {
         let more = match amount {
-            Amount::Calls(n) => i < n,
-            Amount::Duration(d) => due < start + d,
+            Amount::Calls(n) => sent < n,
+            Amount::Duration(d) => offset < d,
         };
         if !more {
             return;
@@ -193,6 +264,12 @@ fn schedule(
         loop {
             if halt.is_set() {
                 return;
+            }
+            if control.is_paused() {
+                std::thread::sleep(SLICE);
+                // Resume on a fresh schedule rather than fire the missed calls at once.
+                due = Instant::now();
+                continue;
             }
             let now = Instant::now();
             if now >= due {
@@ -203,6 +280,10 @@ fn schedule(
         if due_tx.send(due).is_err() {
             return;
         }
+        sent += 1;
+        let step = Duration::from_secs_f64(1.0 / (per_second * control.scale()));
+        due += step;
+        offset += step;
     }
 }
 

@@ -3,6 +3,7 @@
 //! orderly stop.
 
 mod coldstart;
+pub mod control;
 mod load;
 
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use crate::protocol::{ProtocolVersion, Session, SetupError};
 use crate::scenario::{Load, Scenario, file::COLDSTART_LABEL};
 use crate::stats::{Aggregator, ConnectionHandles, Event, PhasePlan, RunPlan, Snapshot};
 use crate::transport::{ServerCommand, SpawnError, StdioConnection, StdioOptions};
+pub use control::{Halt, LoadControl};
 use load::{PhaseRunner, ProbeKick};
 
 #[derive(Debug, thiserror::Error)]
@@ -39,38 +41,6 @@ pub struct RunOptions {
     pub shutdown_grace: Duration,
     /// How often the aggregator publishes a snapshot.
     pub snapshot_interval: Duration,
-}
-
-/// A flag that stops the load: set by the user (Ctrl-C) or by a crash.
-#[derive(Clone)]
-pub struct Halt {
-    tx: Arc<watch::Sender<bool>>,
-    rx: watch::Receiver<bool>,
-}
-
-impl Default for Halt {
-    fn default() -> Self {
-        let (tx, rx) = watch::channel(false);
-        Halt {
-            tx: Arc::new(tx),
-            rx,
-        }
-    }
-}
-
-impl Halt {
-    pub fn set(&self) {
-        let _ = self.tx.send(true);
-    }
-
-    pub fn is_set(&self) -> bool {
-        *self.rx.borrow()
-    }
-
-    pub async fn wait(&self) {
-        let mut rx = self.rx.clone();
-        let _ = rx.wait_for(|set| *set).await;
-    }
 }
 
 fn plan(scenario: &Scenario) -> RunPlan {
@@ -187,11 +157,12 @@ pub async fn run_scenario(
     options: &RunOptions,
     publish: watch::Sender<Arc<Snapshot>>,
     halt: Halt,
+    control: LoadControl,
 ) -> Result<Snapshot, EngineError> {
     let (events, events_rx) = mpsc::unbounded_channel();
     let aggregator = Aggregator::new(plan(scenario), scenario.criteria.clone());
     let aggregated = tokio::spawn(aggregator.run(events_rx, publish, options.snapshot_interval));
-    let result = drive(scenario, options, events, halt).await;
+    let result = drive(scenario, options, events, halt, control).await;
     // `drive` has dropped its sender: the aggregator drains and finishes.
     let snapshot = aggregated.await.unwrap_or_default();
     result.map(|()| snapshot)
@@ -202,6 +173,7 @@ async fn drive(
     options: &RunOptions,
     events: mpsc::UnboundedSender<Event>,
     user_halt: Halt,
+    control: LoadControl,
 ) -> Result<(), EngineError> {
     let timeout = options.call_timeout.unwrap_or(scenario.call_timeout);
     let probe_interval = options.probe_interval.unwrap_or(scenario.probe_interval);
@@ -269,6 +241,7 @@ async fn drive(
                     timeout,
                     &events,
                     &halt,
+                    &control,
                 )
                 .await?;
             }
@@ -281,6 +254,7 @@ async fn drive(
                     events: events.clone(),
                     timeout,
                     halt: halt.clone(),
+                    control: control.clone(),
                     probe_kick: monitor
                         .as_ref()
                         .and_then(|m| m.kick_every(phase.load.planned_calls())),

@@ -1,0 +1,176 @@
+//! Controls a person (or a signal) can apply to a running scenario: stop it,
+//! pause it, and turn the load up or down. The load path only ever reads these
+//! (an atomic or a watch), so the dashboard never blocks it.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+
+/// A flag that stops the load: set by the user (quit, Ctrl-C) or by a crash.
+#[derive(Clone)]
+pub struct Halt {
+    tx: Arc<watch::Sender<bool>>,
+    rx: watch::Receiver<bool>,
+}
+
+impl Default for Halt {
+    fn default() -> Self {
+        let (tx, rx) = watch::channel(false);
+        Halt {
+            tx: Arc::new(tx),
+            rx,
+        }
+    }
+}
+
+impl Halt {
+    pub fn set(&self) {
+        let _ = self.tx.send(true);
+    }
+
+    pub fn is_set(&self) -> bool {
+        *self.rx.borrow()
+    }
+
+    pub async fn wait(&self) {
+        let mut rx = self.rx.clone();
+        let _ = rx.wait_for(|set| *set).await;
+    }
+}
+
+/// The load dial moves in steps of this factor, between these bounds.
+const DIAL_STEP: f64 = 1.25;
+const DIAL_MIN: f64 = 0.05;
+const DIAL_MAX: f64 = 50.0;
+
+/// Pause and the load dial, shared by the dashboard and the workers.
+#[derive(Clone)]
+pub struct LoadControl {
+    paused: Arc<watch::Sender<bool>>,
+    /// Load relative to the scenario's, in thousandths (1000 = as written).
+    scale_permille: Arc<AtomicU32>,
+    /// When the current pause began, and all paused time before it.
+    pause_clock: Arc<Mutex<(Option<Instant>, Duration)>>,
+}
+
+impl Default for LoadControl {
+    fn default() -> Self {
+        LoadControl {
+            paused: Arc::new(watch::channel(false).0),
+            scale_permille: Arc::new(AtomicU32::new(1000)),
+            pause_clock: Arc::new(Mutex::new((None, Duration::ZERO))),
+        }
+    }
+}
+
+impl LoadControl {
+    pub fn set_paused(&self, paused: bool) {
+        if let Ok(mut clock) = self.pause_clock.lock() {
+            match (paused, clock.0) {
+                (true, None) => clock.0 = Some(Instant::now()),
+                (false, Some(since)) => {
+                    clock.1 += since.elapsed();
+                    clock.0 = None;
+                }
+                _ => {}
+            }
+        }
+        self.paused.send_replace(paused);
+    }
+
+    pub fn is_paused(&self) -> bool {
+        *self.paused.borrow()
+    }
+
+    /// Returns at once unless paused; then when resumed.
+    pub async fn wait_unpaused(&self) {
+        if !self.is_paused() {
+            return;
+        }
+        let mut rx = self.paused.subscribe();
+        let _ = rx.wait_for(|paused| !*paused).await;
+    }
+
+    /// All time spent paused so far, the current pause included.
+    pub fn paused_total(&self) -> Duration {
+        self.pause_clock
+            .lock()
+            .map(|clock| clock.1 + clock.0.map_or(Duration::ZERO, |since| since.elapsed()))
+            .unwrap_or_default()
+    }
+
+    /// The load factor: 1.0 runs the scenario as written.
+    pub fn scale(&self) -> f64 {
+        self.scale_permille.load(Ordering::Relaxed) as f64 / 1000.0
+    }
+
+    pub fn raise(&self) {
+        self.set_scale(self.scale() * DIAL_STEP);
+    }
+
+    pub fn lower(&self) {
+        self.set_scale(self.scale() / DIAL_STEP);
+    }
+
+    fn set_scale(&self, scale: f64) {
+        let permille = (scale.clamp(DIAL_MIN, DIAL_MAX) * 1000.0).round() as u32;
+        self.scale_permille.store(permille, Ordering::Relaxed);
+    }
+
+    /// `base` workers (or a rate) scaled by the dial, at least 1 worker.
+    pub fn scaled_workers(&self, base: u32) -> u32 {
+        ((base as f64 * self.scale()).round() as u32).max(1)
+    }
+}
+
+/// Time a phase has been running, pauses left out.
+pub struct ActiveClock {
+    started: Instant,
+    paused_before: Duration,
+}
+
+impl ActiveClock {
+    pub fn start(control: &LoadControl) -> Self {
+        ActiveClock {
+            started: Instant::now(),
+            paused_before: control.paused_total(),
+        }
+    }
+
+    pub fn elapsed(&self, control: &LoadControl) -> Duration {
+        let paused = control.paused_total().saturating_sub(self.paused_before);
+        self.started.elapsed().saturating_sub(paused)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_dial_moves_in_steps_and_stays_in_bounds() {
+        let control = LoadControl::default();
+        assert_eq!(control.scaled_workers(4), 4);
+        control.raise();
+        assert_eq!(control.scale(), 1.25);
+        assert_eq!(control.scaled_workers(4), 5);
+        for _ in 0..100 {
+            control.lower();
+        }
+        assert_eq!(control.scale(), DIAL_MIN);
+        assert_eq!(control.scaled_workers(4), 1, "never below one worker");
+    }
+
+    #[test]
+    fn paused_time_is_left_out_of_the_active_clock() {
+        let control = LoadControl::default();
+        let clock = ActiveClock::start(&control);
+        control.set_paused(true);
+        std::thread::sleep(Duration::from_millis(60));
+        control.set_paused(false);
+        assert!(control.paused_total() >= Duration::from_millis(60));
+        assert!(clock.elapsed(&control) < Duration::from_millis(40));
+    }
+}
