@@ -3,7 +3,7 @@
 //! Data flows one way (see `shared/DESIGN.md`):
 //! scenario → [`engine`] → workers → [`transport`] → server process;
 //! call events and [`probe`] samples → [`stats`] aggregator → snapshots →
-//! [`acceptance`] verdicts → [`report`] (and, next, the dashboard).
+//! [`acceptance`] verdicts → [`report`] and the live dashboard ([`ui`]).
 
 pub mod acceptance;
 pub mod cli;
@@ -15,3 +15,4 @@ pub mod scenario;
 pub mod stats;
 pub mod target;
 pub mod transport;
+pub mod ui;

@@ -101,7 +101,13 @@ fn every_builtin_checks_clean() {
         String::from_utf8_lossy(&output.stderr)
     );
     let listed = Command::new(mcpstorm()).arg("scenarios").output().unwrap();
-    assert_eq!(String::from_utf8_lossy(&listed.stdout).lines().count(), 6);
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    assert_eq!(
+        listed.lines().count(),
+        7,
+        "six reference scenarios and the demo: {listed}"
+    );
+    assert!(listed.lines().last().is_some_and(|l| l.starts_with("demo")));
 }
 
 #[test]

@@ -28,7 +28,8 @@ pub mod exit {
     version,
     about = "Load-test MCP servers and judge whether they hold up.",
     long_about = "Load-test MCP servers and judge whether they hold up.\n\n\
-        Without a command, runs every built-in scenario against the built-in target server."
+        Without a command, runs the demo: a one-minute scenario against the built-in target \
+        server with a slow memory leak, shown on the live dashboard."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -39,6 +40,9 @@ pub struct Cli {
 pub enum Command {
     /// Run scenarios against a server (the built-in target when no command follows `--`).
     Run(RunArgs),
+    /// A one-minute demo on the dashboard: the built-in target with a slow leak
+    /// (what `mcpstorm` alone does).
+    Demo(DemoArgs),
     /// Serve the built-in MCP target over stdio, with optional fault knobs.
     Serve(ServeArgs),
     /// List the built-in scenarios.
@@ -60,9 +64,13 @@ pub struct RunArgs {
     /// Write the complete result as JSON to FILE.
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
-    /// Print progress and a summary instead of the dashboard (always, for now).
-    #[arg(long)]
+    /// Print progress and a summary instead of the dashboard (the default when
+    /// stdout or stdin is not a terminal).
+    #[arg(long, conflicts_with = "tui")]
     pub headless: bool,
+    /// Show the dashboard even when stdout or stdin is not a terminal.
+    #[arg(long)]
+    pub tui: bool,
     /// Per-call timeout in milliseconds (overrides the scenario's `timeout_ms`).
     #[arg(long, value_name = "MS")]
     pub timeout_ms: Option<u64>,
@@ -93,6 +101,7 @@ impl Default for RunArgs {
             scenarios: Vec::new(),
             report: None,
             headless: false,
+            tui: false,
             timeout_ms: None,
             probe_interval_ms: None,
             protocol: ProtocolVersion::LATEST_HANDSHAKE,
@@ -101,6 +110,50 @@ impl Default for RunArgs {
             env: Vec::new(),
             server: Vec::new(),
         }
+    }
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct DemoArgs {
+    /// Write the complete result as JSON to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// Print progress and a summary instead of the dashboard.
+    #[arg(long)]
+    pub headless: bool,
+}
+
+/// The demo target: a little latency and jitter, rare tool errors, a 24 MB
+/// garbage-collection sawtooth, and a 2 KB/call leak that the memory criteria
+/// catch within the minute.
+pub const DEMO_TARGET_KNOBS: &[&str] = &[
+    "--latency-ms",
+    "1",
+    "--jitter-ms",
+    "4",
+    "--fail-rate",
+    "0.002",
+    "--sawtooth-mb",
+    "24",
+    "--sawtooth-kb-per-call",
+    "64",
+    "--leak-kb",
+    "2",
+];
+
+impl DemoArgs {
+    fn into_run_args(self) -> Result<RunArgs, String> {
+        let me = std::env::current_exe()
+            .map_err(|e| format!("cannot find the mcpstorm binary for the demo target: {e}"))?;
+        let mut server = vec![me.to_string_lossy().into_owned(), "serve".to_string()];
+        server.extend(DEMO_TARGET_KNOBS.iter().map(|k| k.to_string()));
+        Ok(RunArgs {
+            scenarios: vec!["demo".to_string()],
+            report: self.report,
+            headless: self.headless,
+            server,
+            ..RunArgs::default()
+        })
     }
 }
 
@@ -133,9 +186,16 @@ pub fn main(cli: Cli) -> ExitCode {
             return ExitCode::from(exit::SETUP);
         }
     };
-    let command = cli.command.unwrap_or(Command::Run(RunArgs::default()));
+    let command = cli.command.unwrap_or(Command::Demo(DemoArgs::default()));
     match command {
         Command::Run(args) => runtime.block_on(run::run(args)),
+        Command::Demo(args) => match args.into_run_args() {
+            Ok(args) => runtime.block_on(run::run(args)),
+            Err(error) => {
+                eprintln!("mcpstorm: {error}");
+                ExitCode::from(exit::SETUP)
+            }
+        },
         Command::Serve(args) => match runtime.block_on(crate::target::serve_stdio(args.knobs)) {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
@@ -144,7 +204,7 @@ pub fn main(cli: Cli) -> ExitCode {
             }
         },
         Command::Scenarios => {
-            for (name, text) in builtin::BUILTIN {
+            for (name, text) in builtin::BUILTIN.iter().chain([&builtin::DEMO]) {
                 let summary = scenario::file::parse(text, name)
                     .map(|s| first_sentence(&s.description))
                     .unwrap_or_else(|e| format!("(broken: {e})"));

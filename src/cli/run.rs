@@ -1,12 +1,14 @@
-//! `mcpstorm run`: load the scenarios, run each against a fresh server,
-//! print progress and summaries, write the report, choose the exit code.
+//! `mcpstorm run`: load the scenarios, run each against a fresh server, show
+//! them (dashboard, or progress lines and summaries), write the report,
+//! choose the exit code.
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use tokio::sync::watch;
+use tokio::sync::{Notify, mpsc, watch};
 
 use super::{RunArgs, exit};
 use crate::engine::{self, Halt, LoadControl, RunOptions};
@@ -14,6 +16,7 @@ use crate::report::{Report, ScenarioResult, Target, Verdict, summary};
 use crate::scenario::{self, Scenario, builtin};
 use crate::stats::Snapshot;
 use crate::transport::{ServerCommand, StdioOptions};
+use crate::ui::{self, Command, Finished, RunStatus, TerminalGuard};
 
 /// The server to test: the command after `--`, or this binary's `serve`.
 fn server_command(args: &RunArgs) -> Result<ServerCommand, String> {
@@ -30,12 +33,151 @@ fn server_command(args: &RunArgs) -> Result<ServerCommand, String> {
     Ok(command)
 }
 
-/// How the run was stopped, if it was.
+/// How the run was stopped from outside, if it was.
 #[derive(Clone, Copy, PartialEq)]
 enum Stop {
     None,
     Interrupt,
     Terminate,
+}
+
+/// Runs the scenarios one after another and answers the dashboard's commands.
+struct Runner {
+    scenarios: Vec<Scenario>,
+    options: RunOptions,
+    target: Target,
+    /// Set to stop everything (quit, Ctrl-C, SIGTERM).
+    halt: Halt,
+    control: LoadControl,
+    snapshots: watch::Sender<Arc<Snapshot>>,
+    status: watch::Sender<RunStatus>,
+    restart: Arc<Notify>,
+    interactive: bool,
+}
+
+impl Runner {
+    /// Run every scenario; returns the report of the last complete pass.
+    async fn run_all(&self, on_result: impl Fn(&ScenarioResult)) -> Report {
+        loop {
+            let mut report = Report::new(self.target.clone());
+            self.status.send_modify(|s| {
+                s.finished.clear();
+                s.all_done = false;
+                s.setup_error = None;
+            });
+            let mut index = 0;
+            while index < self.scenarios.len() && !self.halt.is_set() {
+                let scenario = &self.scenarios[index];
+                self.status.send_modify(|s| s.scenario_index = index);
+                let Some(result) = self.run_one(scenario).await else {
+                    continue; // restarted: the same scenario again, fresh server
+                };
+                on_result(&result);
+                let setup_failed = result.verdict == Verdict::Error;
+                self.status.send_modify(|s| {
+                    s.finished.push(Finished {
+                        name: result.name.clone(),
+                        verdict: result.verdict,
+                    });
+                    if setup_failed {
+                        s.setup_error = result.error.clone();
+                    }
+                });
+                report.push(result);
+                if setup_failed {
+                    break;
+                }
+                index += 1;
+            }
+            self.status.send_modify(|s| s.all_done = true);
+            if !self.interactive || self.halt.is_set() {
+                return report;
+            }
+            // The final view stays until the person quits or asks for a rerun.
+            tokio::select! {
+                _ = self.halt.wait() => return report,
+                _ = self.restart.notified() => {}
+            }
+        }
+    }
+
+    /// Run one scenario; `None` when a restart cut it short.
+    async fn run_one(&self, scenario: &Scenario) -> Option<ScenarioResult> {
+        let run_halt = Halt::default();
+        let restarted = Arc::new(AtomicBool::new(false));
+        let forward = {
+            let (halt, run_halt, restart, restarted) = (
+                self.halt.clone(),
+                run_halt.clone(),
+                self.restart.clone(),
+                restarted.clone(),
+            );
+            tokio::spawn(async move {
+                tokio::select! {
+                    _ = halt.wait() => {}
+                    _ = restart.notified() => restarted.store(true, Ordering::Relaxed),
+                }
+                run_halt.set();
+            })
+        };
+        let outcome = engine::run_scenario(
+            scenario,
+            &self.options,
+            self.snapshots.clone(),
+            run_halt,
+            self.control.clone(),
+        )
+        .await;
+        forward.abort();
+        if restarted.load(Ordering::Relaxed) {
+            return None;
+        }
+        Some(match outcome {
+            Ok(snapshot) => ScenarioResult::judged(
+                &scenario.name,
+                &scenario.description,
+                &scenario.source,
+                snapshot,
+            ),
+            Err(error) => ScenarioResult {
+                name: scenario.name.clone(),
+                description: scenario.description.clone(),
+                source: scenario.source.clone(),
+                verdict: Verdict::Error,
+                error: Some(error.to_string()),
+                incomplete: None,
+                result: None,
+            },
+        })
+    }
+
+    /// Carry out the dashboard's commands until it quits.
+    fn obey(&self, mut commands: mpsc::UnboundedReceiver<Command>) -> tokio::task::JoinHandle<()> {
+        let (halt, control, status, restart) = (
+            self.halt.clone(),
+            self.control.clone(),
+            self.status.clone(),
+            self.restart.clone(),
+        );
+        tokio::spawn(async move {
+            while let Some(command) = commands.recv().await {
+                match command {
+                    Command::Quit => {
+                        halt.set();
+                        return;
+                    }
+                    Command::TogglePause => control.set_paused(!control.is_paused()),
+                    Command::Raise => control.raise(),
+                    Command::Lower => control.lower(),
+                    Command::Restart => restart.notify_one(),
+                }
+                status.send_modify(|s| {
+                    s.paused = control.is_paused();
+                    s.load_scale = control.scale();
+                });
+            }
+        })
+    }
 }
 
 pub async fn run(args: RunArgs) -> ExitCode {
@@ -76,54 +218,79 @@ pub async fn run(args: RunArgs) -> ExitCode {
         shutdown_grace: Duration::from_millis(args.shutdown_grace_ms),
         snapshot_interval: Duration::from_millis(250),
     };
-    let halt = Halt::default();
-    let stop = watch_signals(halt.clone());
-    let mut report = Report::new(Target {
+    let interactive = args.tui
+        || (!args.headless && std::io::stdout().is_terminal() && std::io::stdin().is_terminal());
+    let target = Target {
         transport: "stdio",
         command: server.to_string(),
+    };
+    let (snapshots, snapshots_rx) = watch::channel(Arc::new(Snapshot::default()));
+    let scenario_count = scenarios.len();
+    let (status, status_rx) = watch::channel(RunStatus {
+        scenario_count: scenarios.len(),
+        target: target.command.clone(),
+        transport: target.transport.to_string(),
+        load_scale: 1.0,
+        ..RunStatus::default()
     });
+    let halt = Halt::default();
+    let stop = watch_signals(halt.clone());
+    let runner = Runner {
+        scenarios,
+        options,
+        target,
+        halt: halt.clone(),
+        control: LoadControl::default(),
+        snapshots,
+        status,
+        restart: Arc::new(Notify::new()),
+        interactive,
+    };
     let color = std::io::stdout().is_terminal();
-    for scenario in &scenarios {
-        if halt.is_set() {
-            break;
-        }
-        eprintln!("mcpstorm: running {} against {server}", scenario.name);
-        let (publish, snapshots) = watch::channel(Arc::new(Snapshot::default()));
-        let progress = tokio::spawn(print_progress(snapshots));
-        let outcome = engine::run_scenario(
-            scenario,
-            &options,
-            publish,
-            halt.clone(),
-            LoadControl::default(),
-        )
-        .await;
-        progress.abort();
-        let result = match outcome {
-            Ok(snapshot) => ScenarioResult::judged(
-                &scenario.name,
-                &scenario.description,
-                &scenario.source,
-                snapshot,
-            ),
-            Err(error) => ScenarioResult {
-                name: scenario.name.clone(),
-                description: scenario.description.clone(),
-                source: scenario.source.clone(),
-                verdict: Verdict::Error,
-                error: Some(error.to_string()),
-                incomplete: None,
-                result: None,
-            },
+    let report = if interactive {
+        let mut guard = match TerminalGuard::enter() {
+            Ok(guard) => guard,
+            Err(error) => {
+                eprintln!("mcpstorm: cannot open the dashboard ({error}); use --headless");
+                return ExitCode::from(exit::SETUP);
+            }
         };
-        print!("{}", paint(&summary::scenario_summary(&result), color));
-        let setup_failed = result.verdict == Verdict::Error;
-        report.push(result);
-        if setup_failed {
-            break;
+        let (commands, commands_rx) = mpsc::unbounded_channel();
+        let obeying = runner.obey(commands_rx);
+        let dashboard = ui::run(&mut guard, snapshots_rx, status_rx, commands, halt.clone());
+        let (shown, report) = tokio::join!(dashboard, runner.run_all(|_| {}));
+        obeying.abort();
+        drop(guard);
+        if let Err(error) = shown {
+            eprintln!("mcpstorm: the dashboard failed: {error}");
         }
-    }
-    let stopped = *stop.borrow();
+        // The screen is back: leave the summaries where the person can read them.
+        for result in &report.scenarios {
+            print!("{}", paint(&summary::scenario_summary(result), color));
+        }
+        report
+    } else {
+        let progress = tokio::spawn(print_progress(snapshots_rx));
+        let report = runner
+            .run_all(|result| {
+                print!("{}", paint(&summary::scenario_summary(result), color));
+            })
+            .await;
+        progress.abort();
+        report
+    };
+    let mut report = report;
+    // Stopped before the end: by a signal, or by quitting the dashboard mid-run
+    // (quitting the final view is not an interruption).
+    let cut_short = report.scenarios.len() < scenario_count
+        || report
+            .scenarios
+            .iter()
+            .any(|s| s.incomplete.as_deref() == Some("interrupted"));
+    let stopped = match *stop.borrow() {
+        Stop::None if halt.is_set() && cut_short => Stop::Interrupt,
+        other => other,
+    };
     report.interrupted = stopped != Stop::None;
     if let Some(path) = &args.report {
         match report.write(path) {
@@ -174,7 +341,6 @@ fn watch_signals(halt: Halt) -> watch::Receiver<Stop> {
             _ = tokio::signal::ctrl_c() => Stop::Interrupt,
             _ = terminate.recv() => Stop::Terminate,
         };
-        eprintln!("\nmcpstorm: stopping — finishing calls in flight and writing the report");
         let _ = tx.send(stop);
         halt.set();
     });
@@ -188,7 +354,7 @@ async fn print_progress(mut snapshots: watch::Receiver<Arc<Snapshot>>) {
     loop {
         tick.tick().await;
         let snapshot = snapshots.borrow_and_update().clone();
-        if !snapshot.scenario.is_empty() {
+        if !snapshot.scenario.is_empty() && !snapshot.finished {
             eprintln!("{}", summary::progress_line(&snapshot));
         }
     }

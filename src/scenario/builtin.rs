@@ -23,9 +23,14 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("coldstart", include_str!("../../scenarios/coldstart.toml")),
 ];
 
+/// The dashboard demo (`mcpstorm` with no arguments): not one of the
+/// reference tests, so not run by `mcpstorm run` without names.
+pub const DEMO: (&str, &str) = ("demo", include_str!("../../scenarios/demo.toml"));
+
 pub fn get(name: &str) -> Option<&'static str> {
     BUILTIN
         .iter()
+        .chain([&DEMO])
         .find(|(n, _)| *n == name)
         .map(|(_, text)| *text)
 }
@@ -40,7 +45,7 @@ mod tests {
 
     #[test]
     fn every_builtin_loads_under_its_own_name() {
-        for (name, text) in BUILTIN {
+        for (name, text) in BUILTIN.iter().chain([&DEMO]) {
             let scenario =
                 crate::scenario::file::parse(text, name).unwrap_or_else(|e| panic!("{name}: {e}"));
             assert_eq!(scenario.name, *name);

@@ -1,0 +1,156 @@
+//! Keys: read on a thread of their own (crossterm's read blocks) and turned
+//! into view changes or commands for the runner.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use crossterm::event::{self, Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use tokio::sync::mpsc;
+
+use super::Command;
+use super::view::ViewState;
+
+/// What a key did.
+#[derive(Debug, PartialEq)]
+pub enum Action {
+    Command(Command),
+    Redraw,
+    Nothing,
+}
+
+/// Terminal events, delivered to async code.
+pub struct KeyReader {
+    events: mpsc::UnboundedReceiver<Event>,
+    stop: Arc<AtomicBool>,
+}
+
+impl KeyReader {
+    pub fn start() -> KeyReader {
+        let (tx, events) = mpsc::unbounded_channel();
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = stop.clone();
+        // Polling with a timeout lets the thread notice it is no longer wanted.
+        let _ = std::thread::Builder::new()
+            .name("mcpstorm-keys".into())
+            .spawn(move || {
+                while !stopped.load(Ordering::Relaxed) {
+                    match event::poll(Duration::from_millis(100)) {
+                        Ok(true) => match event::read() {
+                            Ok(event) => {
+                                if tx.send(event).is_err() {
+                                    return;
+                                }
+                            }
+                            Err(_) => return,
+                        },
+                        Ok(false) => {}
+                        Err(_) => return,
+                    }
+                }
+            });
+        KeyReader { events, stop }
+    }
+
+    /// The next event; `None` when the terminal can no longer be read.
+    pub async fn next(&mut self) -> Option<Event> {
+        self.events.recv().await
+    }
+}
+
+impl Drop for KeyReader {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Apply one terminal event to the view, or turn it into a command.
+pub fn action(event: &Event, state: &mut ViewState) -> Action {
+    let key = match event {
+        Event::Key(key) if key.kind == KeyEventKind::Press => key,
+        Event::Resize(..) => return Action::Redraw,
+        _ => return Action::Nothing,
+    };
+    key_action(key, state)
+}
+
+fn key_action(key: &KeyEvent, state: &mut ViewState) -> Action {
+    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    match key.code {
+        KeyCode::Char('c') if ctrl => Action::Command(Command::Quit),
+        KeyCode::Char('q') | KeyCode::Char('Q') => Action::Command(Command::Quit),
+        KeyCode::Char('p') | KeyCode::Char(' ') => Action::Command(Command::TogglePause),
+        KeyCode::Char('+') | KeyCode::Char('=') => Action::Command(Command::Raise),
+        KeyCode::Char('-') | KeyCode::Char('_') => Action::Command(Command::Lower),
+        KeyCode::Char('r') => Action::Command(Command::Restart),
+        KeyCode::Char('?') | KeyCode::Char('h') => {
+            state.help = !state.help;
+            Action::Redraw
+        }
+        KeyCode::Tab => {
+            state.focus = state.focus.next();
+            Action::Redraw
+        }
+        KeyCode::BackTab => {
+            state.focus = state.focus.previous();
+            Action::Redraw
+        }
+        KeyCode::Enter => {
+            state.zoomed = !state.zoomed;
+            Action::Redraw
+        }
+        KeyCode::Esc => {
+            state.help = false;
+            state.zoomed = false;
+            Action::Redraw
+        }
+        _ => Action::Nothing,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ui::view::Pane;
+
+    fn press(code: KeyCode) -> Event {
+        Event::Key(KeyEvent::new(code, KeyModifiers::NONE))
+    }
+
+    #[test]
+    fn keys_map_to_commands_and_view_changes() {
+        let mut state = ViewState::default();
+        assert_eq!(
+            action(&press(KeyCode::Char('q')), &mut state),
+            Action::Command(Command::Quit)
+        );
+        let ctrl_c = Event::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
+        assert_eq!(action(&ctrl_c, &mut state), Action::Command(Command::Quit));
+        assert_eq!(
+            action(&press(KeyCode::Char('p')), &mut state),
+            Action::Command(Command::TogglePause)
+        );
+        assert_eq!(
+            action(&press(KeyCode::Char('+')), &mut state),
+            Action::Command(Command::Raise)
+        );
+        assert_eq!(
+            action(&press(KeyCode::Char('-')), &mut state),
+            Action::Command(Command::Lower)
+        );
+        assert_eq!(
+            action(&press(KeyCode::Char('r')), &mut state),
+            Action::Command(Command::Restart)
+        );
+        action(&press(KeyCode::Tab), &mut state);
+        assert_eq!(state.focus, Pane::Acceptance);
+        action(&press(KeyCode::BackTab), &mut state);
+        assert_eq!(state.focus, Pane::Latency);
+        action(&press(KeyCode::Enter), &mut state);
+        assert!(state.zoomed);
+        action(&press(KeyCode::Char('?')), &mut state);
+        assert!(state.help);
+        action(&press(KeyCode::Esc), &mut state);
+        assert!(!state.help && !state.zoomed);
+    }
+}

@@ -1,0 +1,276 @@
+//! Where everything goes: the header, the pane grid for the terminal's size,
+//! the enlarged pane, the help overlay.
+
+use ratatui::Frame;
+use ratatui::layout::{Alignment, Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Clear, Gauge, Paragraph};
+
+use super::panes;
+use super::view::{Pane, View};
+use crate::report::Verdict;
+
+/// Below this size only the header and the acceptance list are shown.
+const MIN_GRID: (u16, u16) = (60, 18);
+/// From this size on every pane is on screen at once.
+const FULL_GRID: (u16, u16) = (100, 36);
+const HEADER_HEIGHT: u16 = 5;
+
+pub const KEYS: &[(&str, &str)] = &[
+    ("q, Ctrl-C", "quit (the report is still written)"),
+    ("p", "pause / resume the load"),
+    ("+ / -", "raise / lower the load (rate or workers)"),
+    ("r", "restart the scenario with a fresh server"),
+    ("Tab, Shift-Tab", "move the focus between panes"),
+    ("Enter", "enlarge the focused pane (again: back)"),
+    ("?", "show / hide this help"),
+];
+
+/// Draw the whole dashboard.
+pub fn draw(frame: &mut Frame, view: &View) {
+    let area = frame.area();
+    if area.width == 0 || area.height == 0 {
+        return;
+    }
+    let [header, body] = Layout::vertical([
+        Constraint::Length(HEADER_HEIGHT.min(area.height)),
+        Constraint::Fill(1),
+    ])
+    .areas(area);
+    draw_header(frame, header, view);
+    let snapshot = view.snapshot.as_ref();
+    let focus = view.state.focus;
+    if view.state.zoomed {
+        panes::draw(frame, body, focus, true, snapshot);
+    } else {
+        for (pane, rect) in grid(body, area) {
+            panes::draw(frame, rect, pane, pane == focus, snapshot);
+        }
+    }
+    if view.state.help {
+        draw_help(frame, area);
+    }
+}
+
+/// The panes that fit, and where.
+fn grid(body: Rect, screen: Rect) -> Vec<(Pane, Rect)> {
+    if screen.width < MIN_GRID.0 || screen.height < MIN_GRID.1 {
+        return vec![(Pane::Acceptance, body)];
+    }
+    if screen.width >= FULL_GRID.0 && screen.height >= FULL_GRID.1 {
+        let [top, middle, bottom] = Layout::vertical([
+            Constraint::Percentage(38),
+            Constraint::Percentage(32),
+            Constraint::Fill(1),
+        ])
+        .areas(body);
+        let [latency, acceptance] =
+            Layout::horizontal([Constraint::Percentage(60), Constraint::Fill(1)]).areas(top);
+        let [memory, fds, outcomes] = Layout::horizontal([
+            Constraint::Percentage(42),
+            Constraint::Percentage(25),
+            Constraint::Fill(1),
+        ])
+        .areas(middle);
+        let [per_label, stderr] =
+            Layout::horizontal([Constraint::Percentage(55), Constraint::Fill(1)]).areas(bottom);
+        return vec![
+            (Pane::Latency, latency),
+            (Pane::Acceptance, acceptance),
+            (Pane::Memory, memory),
+            (Pane::Fds, fds),
+            (Pane::Outcomes, outcomes),
+            (Pane::PerLabel, per_label),
+            (Pane::Stderr, stderr),
+        ];
+    }
+    // Reduced: the four panes that answer "is it holding up?"; the others are
+    // a Tab and an Enter away.
+    let [top, bottom] =
+        Layout::vertical([Constraint::Percentage(50), Constraint::Fill(1)]).areas(body);
+    let [latency, acceptance] =
+        Layout::horizontal([Constraint::Percentage(55), Constraint::Fill(1)]).areas(top);
+    let [memory, outcomes] =
+        Layout::horizontal([Constraint::Percentage(55), Constraint::Fill(1)]).areas(bottom);
+    vec![
+        (Pane::Latency, latency),
+        (Pane::Acceptance, acceptance),
+        (Pane::Memory, memory),
+        (Pane::Outcomes, outcomes),
+    ]
+}
+
+fn verdict_span(verdict: Verdict) -> Span<'static> {
+    let (word, color) = match verdict {
+        Verdict::Pass => ("PASS", Color::Green),
+        Verdict::Fail => ("FAIL", Color::Red),
+        Verdict::Error => ("ERROR", Color::Red),
+    };
+    Span::styled(
+        format!(" {word} "),
+        Style::default()
+            .fg(Color::Black)
+            .bg(color)
+            .add_modifier(Modifier::BOLD),
+    )
+}
+
+fn draw_header(frame: &mut Frame, area: Rect, view: &View) {
+    let s = view.snapshot.as_ref();
+    let status = view.status;
+    let block = Block::bordered()
+        .border_style(Style::default().fg(Color::DarkGray))
+        .title(Span::styled(
+            " mcpstorm ",
+            Style::default().add_modifier(Modifier::BOLD),
+        ))
+        .title_alignment(Alignment::Left);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    if inner.height == 0 {
+        return;
+    }
+    let rows = Layout::vertical([Constraint::Length(1); 3]).split(inner);
+
+    // Line 1: scenario, phase and its progress, elapsed time.
+    let phase = s.current_phase.and_then(|i| s.phases.get(i));
+    let scenario = if s.scenario.is_empty() {
+        "starting…"
+    } else {
+        &s.scenario
+    };
+    let mut first = format!(
+        "{scenario} ({}/{})",
+        status.scenario_index + 1,
+        status.scenario_count.max(1)
+    );
+    let wide = inner.width >= FULL_GRID.0;
+    let mut progress = None;
+    if let Some(phase) = phase {
+        first.push_str(&format!(" · phase {}", phase.name));
+        if wide {
+            first.push_str(&format!(" · {}", phase.load));
+        }
+        match phase.planned_calls {
+            Some(planned) if planned > 0 => {
+                let ratio = (phase.stats.calls as f64 / planned as f64).min(1.0);
+                progress = Some((ratio, format!("{}/{planned}", phase.stats.calls)));
+            }
+            _ => first.push_str(&format!(" · {} calls", phase.stats.calls)),
+        }
+    }
+    first.push_str(&format!(" · {:.1} s", s.elapsed_s));
+    let gauge_width = if wide { 24 } else { 16 };
+    let [text, gauge] =
+        Layout::horizontal([Constraint::Fill(1), Constraint::Length(gauge_width)]).areas(rows[0]);
+    frame.render_widget(Paragraph::new(first), text);
+    if let Some((ratio, label)) = progress {
+        frame.render_widget(
+            Gauge::default()
+                .ratio(ratio)
+                .label(label)
+                .gauge_style(Style::default().fg(Color::Cyan).bg(Color::DarkGray)),
+            gauge,
+        );
+    }
+
+    // Line 2: target, transport, protocol, throughput now and on average.
+    if rows.len() > 1 {
+        let now = s.windows.last().map_or(0.0, |w| w.calls_per_s);
+        let protocol = s
+            .server
+            .as_ref()
+            .map_or("-".to_string(), |i| i.protocol_version.clone());
+        let mut spans = vec![Span::styled(
+            format!(
+                "{now:.0} calls/s now, {:.0} on average",
+                s.total.throughput_per_s
+            ),
+            Style::default().add_modifier(Modifier::BOLD),
+        )];
+        if (status.load_scale - 1.0).abs() > 1e-9 {
+            spans.push(Span::styled(
+                format!(" · load ×{:.2}", status.load_scale),
+                Style::default().fg(Color::Cyan),
+            ));
+        }
+        if status.paused {
+            spans.push(Span::styled(
+                " · PAUSED",
+                Style::default()
+                    .fg(Color::Yellow)
+                    .add_modifier(Modifier::BOLD),
+            ));
+        }
+        spans.push(Span::raw(format!(
+            " · {} · protocol {protocol} · {}",
+            status.transport, status.target
+        )));
+        frame.render_widget(Paragraph::new(Line::from(spans)), rows[1]);
+    }
+
+    // Line 3: the verdicts so far, or the final verdict, and the key hint.
+    if rows.len() > 2 {
+        let mut spans = Vec::new();
+        if let Some(overall) = status.overall() {
+            spans.push(Span::styled(
+                "RESULT ",
+                Style::default().add_modifier(Modifier::BOLD),
+            ));
+            spans.push(verdict_span(overall));
+            if let Some(error) = &status.setup_error {
+                spans.push(Span::styled(
+                    format!(" {error}"),
+                    Style::default().fg(Color::Red),
+                ));
+            }
+            spans.push(Span::raw("  "));
+        }
+        for finished in &status.finished {
+            spans.push(Span::raw(format!("{} ", finished.name)));
+            spans.push(verdict_span(finished.verdict));
+            spans.push(Span::raw(" "));
+        }
+        let hint = if status.all_done {
+            " q quit · r run again · ? keys"
+        } else {
+            " q quit · p pause · +/- load · Tab/Enter panes · ? keys"
+        };
+        spans.push(Span::styled(hint, Style::default().fg(Color::DarkGray)));
+        frame.render_widget(Paragraph::new(Line::from(spans)), rows[2]);
+    }
+}
+
+fn draw_help(frame: &mut Frame, area: Rect) {
+    let width = 58.min(area.width);
+    let height = (KEYS.len() as u16 + 4).min(area.height);
+    let popup = Rect {
+        x: area.x + (area.width - width) / 2,
+        y: area.y + (area.height - height) / 2,
+        width,
+        height,
+    };
+    let mut lines: Vec<Line> = KEYS
+        .iter()
+        .map(|(key, what)| {
+            Line::from(vec![
+                Span::styled(
+                    format!("{key:<16}"),
+                    Style::default().add_modifier(Modifier::BOLD),
+                ),
+                Span::raw(*what),
+            ])
+        })
+        .collect();
+    lines.push(Line::raw(""));
+    lines.push(Line::styled(
+        "press ? or Esc to close",
+        Style::default().fg(Color::DarkGray),
+    ));
+    frame.render_widget(Clear, popup);
+    frame.render_widget(
+        Paragraph::new(lines).block(Block::bordered().title(" Keys ")),
+        popup,
+    );
+}

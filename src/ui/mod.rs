@@ -1,0 +1,109 @@
+//! The live dashboard: ratatui + crossterm, fed by the aggregator's snapshots.
+//!
+//! The UI only reads (the newest snapshot on a watch channel) and sends
+//! commands (pause, load dial, restart, quit) that the load path picks up
+//! between calls, so drawing never holds the load up. It draws at most ten
+//! frames a second, and only when a snapshot, the run's status or a key has
+//! changed something.
+
+pub mod input;
+pub mod layout;
+pub mod panes;
+pub mod view;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ratatui::DefaultTerminal;
+use tokio::sync::{mpsc, watch};
+
+use crate::engine::Halt;
+use crate::stats::Snapshot;
+use input::{Action, KeyReader};
+pub use view::{Finished, Pane, RunStatus, View, ViewState};
+
+/// What the dashboard asks of the runner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Command {
+    Quit,
+    TogglePause,
+    Raise,
+    Lower,
+    Restart,
+}
+
+/// The shortest time between two frames: at most ten a second.
+const FRAME: Duration = Duration::from_millis(100);
+
+/// Owns the terminal while the dashboard shows; restores it when dropped, so a
+/// quit, an error or an unwinding panic all leave the terminal as it was.
+/// (`ratatui::try_init` also installs a panic hook that restores it first.)
+pub struct TerminalGuard {
+    pub terminal: DefaultTerminal,
+}
+
+impl TerminalGuard {
+    pub fn enter() -> std::io::Result<TerminalGuard> {
+        Ok(TerminalGuard {
+            terminal: ratatui::try_init()?,
+        })
+    }
+}
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        ratatui::restore();
+    }
+}
+
+/// Run the dashboard until the person quits or `halt` is set (a signal).
+pub async fn run(
+    guard: &mut TerminalGuard,
+    mut snapshots: watch::Receiver<Arc<Snapshot>>,
+    mut status: watch::Receiver<RunStatus>,
+    commands: mpsc::UnboundedSender<Command>,
+    halt: Halt,
+) -> std::io::Result<()> {
+    let mut keys = KeyReader::start();
+    let mut state = ViewState::default();
+    let mut dirty = true;
+    let mut snapshots_open = true;
+    let mut status_open = true;
+    let mut frames = tokio::time::interval(FRAME);
+    frames.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tokio::select! {
+            _ = frames.tick() => {
+                if dirty {
+                    let snapshot = snapshots.borrow().clone();
+                    let run_status = status.borrow().clone();
+                    let view = View { snapshot: &snapshot, status: &run_status, state: &state };
+                    guard.terminal.draw(|frame| layout::draw(frame, &view))?;
+                    dirty = false;
+                }
+            }
+            changed = snapshots.changed(), if snapshots_open => {
+                snapshots_open = changed.is_ok();
+                dirty = true;
+            }
+            changed = status.changed(), if status_open => {
+                status_open = changed.is_ok();
+                dirty = true;
+            }
+            event = keys.next() => {
+                match event.map(|e| input::action(&e, &mut state)) {
+                    Some(Action::Command(Command::Quit)) | None => {
+                        let _ = commands.send(Command::Quit);
+                        return Ok(());
+                    }
+                    Some(Action::Command(command)) => {
+                        let _ = commands.send(command);
+                    }
+                    Some(Action::Redraw) => dirty = true,
+                    Some(Action::Nothing) => {}
+                }
+            }
+            _ = halt.wait() => return Ok(()),
+        }
+    }
+}

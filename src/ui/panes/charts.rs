@@ -1,0 +1,259 @@
+//! The time-line panes: latency, memory, file descriptors. Each draws its
+//! series from the snapshot, plus the reference lines its criteria use.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Style};
+use ratatui::symbols::Marker;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Axis, Block, Chart, Dataset, GraphType, Paragraph};
+
+use super::criterion_threshold;
+use crate::report::summary::ms;
+use crate::stats::Snapshot;
+
+/// One line on a chart. Its label goes on the pane's border in the line's
+/// colour (measured series on top, reference lines at the bottom): a legend
+/// box would need rows the chart cannot spare and would hide data.
+struct Series {
+    label: String,
+    color: Color,
+    points: Vec<(f64, f64)>,
+    reference: bool,
+}
+
+fn measured(label: String, color: Color, points: Vec<(f64, f64)>) -> Series {
+    Series {
+        label,
+        color,
+        points,
+        reference: false,
+    }
+}
+
+/// A horizontal reference line across the chart's time range.
+fn level(label: String, color: Color, y: f64, x: [f64; 2]) -> Series {
+    Series {
+        label,
+        color,
+        points: vec![(x[0], y), (x[1], y)],
+        reference: true,
+    }
+}
+
+/// `prefix` and the labels of the series that are (or are not) references,
+/// each in its colour.
+fn labels<'a>(prefix: &str, series: &[Series], references: bool, suffix: &str) -> Line<'a> {
+    let mut spans = vec![Span::raw(format!(" {prefix}"))];
+    let chosen = series.iter().filter(|s| s.reference == references);
+    for (i, s) in chosen.enumerate() {
+        if i > 0 {
+            spans.push(Span::raw(" · "));
+        }
+        spans.push(Span::styled(s.label.clone(), Style::default().fg(s.color)));
+    }
+    spans.push(Span::raw(format!("{suffix} ")));
+    Line::from(spans)
+}
+
+/// The pane's block with the series' labels on its borders.
+fn titled<'a>(block: Block<'a>, prefix: &str, series: &[Series], suffix: &str) -> Block<'a> {
+    let block = block.title(labels(prefix, series, false, suffix));
+    if series.iter().any(|s| s.reference) {
+        block.title_bottom(labels("", series, true, ""))
+    } else {
+        block
+    }
+}
+
+fn time_bounds(first: f64, last: f64) -> [f64; 2] {
+    [first, last.max(first + 1.0)]
+}
+
+fn draw_chart(
+    frame: &mut Frame,
+    area: Rect,
+    block: Block,
+    series: &[Series],
+    x: [f64; 2],
+    y_unit: &str,
+    y_floor: f64,
+) {
+    let y_max = series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.1))
+        .fold(0.0f64, f64::max);
+    let top = (y_max * 1.1).max(y_floor + 1e-3);
+    let bottom = if y_floor > 0.0 { y_floor } else { 0.0 };
+    // Drawn last-first: reference lines underneath, the main series on top.
+    let datasets: Vec<Dataset> = series
+        .iter()
+        .rev()
+        .map(|s| {
+            Dataset::default()
+                .marker(Marker::Braille)
+                .graph_type(GraphType::Line)
+                .style(Style::default().fg(s.color))
+                .data(&s.points)
+        })
+        .collect();
+    let y_label = |v: f64| Span::raw(format!("{}{y_unit}", short_number(v)));
+    let chart = Chart::new(datasets)
+        .block(block)
+        .legend_position(None)
+        .x_axis(Axis::default().bounds(x).labels(vec![
+            Span::raw(format!("{:.0}s", x[0])),
+            Span::raw(format!("{:.0}s", x[1])),
+        ]))
+        .y_axis(Axis::default().bounds([bottom, top]).labels(vec![
+            y_label(bottom),
+            y_label((bottom + top) / 2.0),
+            y_label(top),
+        ]));
+    frame.render_widget(chart, area);
+}
+
+/// A number short enough for an axis label.
+fn short_number(v: f64) -> String {
+    if v >= 100.0 {
+        format!("{v:.0}")
+    } else if v >= 10.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+fn waiting(frame: &mut Frame, area: Rect, block: Block, why: &str) {
+    let text = Paragraph::new(Line::styled(
+        why.to_string(),
+        Style::default().fg(Color::DarkGray),
+    ))
+    .block(block);
+    frame.render_widget(text, area);
+}
+
+pub fn latency(frame: &mut Frame, area: Rect, block: Block, s: &Snapshot) {
+    let (Some(first), Some(last)) = (s.windows.first(), s.windows.last()) else {
+        return waiting(frame, area, block, "waiting for the first calls…");
+    };
+    let x = time_bounds(first.t_s - first.span_s, last.t_s);
+    let line = |name: &str, color, pick: fn(&crate::stats::WindowPoint) -> f64| {
+        measured(
+            format!("{name} {}", ms(pick(last))),
+            color,
+            s.windows.iter().map(|w| (w.t_s, pick(w))).collect(),
+        )
+    };
+    let mut series = vec![
+        line("p50", Color::Green, |w| w.p50_ms),
+        line("p95", Color::Yellow, |w| w.p95_ms),
+        line("p99", Color::Magenta, |w| w.p99_ms),
+        line("max", Color::DarkGray, |w| w.max_ms),
+    ];
+    // The warm-up baseline, where a criterion compares against it.
+    let warmup_used = s.criteria.iter().any(|c| {
+        s.phases
+            .iter()
+            .any(|p| p.warmup && c.expression.contains(&format!("({}", p.name)))
+    });
+    if warmup_used
+        && let Some(baseline) = s
+            .phases
+            .iter()
+            .find(|p| p.warmup)
+            .and_then(|p| p.stats.latency)
+    {
+        series.push(level(
+            format!("warm-up p95 {}", ms(baseline.p95_ms)),
+            Color::Cyan,
+            baseline.p95_ms,
+            x,
+        ));
+    }
+    let block = titled(block, "Latency ms now: ", &series, "");
+    draw_chart(frame, area, block, &series, x, "", 0.0);
+}
+
+pub fn memory(frame: &mut Frame, area: Rect, block: Block, s: &Snapshot) {
+    let r = &s.resources;
+    if !r.sampled || r.series.is_empty() {
+        return waiting(frame, area, block, not_sampled(s));
+    }
+    let mut current = format!("RSS {:.1} MB", r.rss_current_mb.unwrap_or(0.0));
+    if let Some(growth) = r.rss_growth_mb {
+        current.push_str(&format!(" ({growth:+.1})"));
+    }
+    let trend = match &r.rss_trend {
+        Some(t) => format!(" · trend {:+.2} MB/1k", t.mb_per_1k_calls),
+        None => " · trend pending".to_string(),
+    };
+    let first = r.series[0].t_s;
+    let x = time_bounds(first, r.series[r.series.len() - 1].t_s);
+    let mut series = vec![measured(
+        current,
+        Color::Green,
+        r.series.iter().map(|p| (p.t_s, p.rss_mb)).collect(),
+    )];
+    if let Some(baseline) = r.rss_baseline_mb {
+        series.push(level(
+            format!("baseline {baseline:.1}"),
+            Color::Cyan,
+            baseline,
+            x,
+        ));
+        if let Some(allowed) = criterion_threshold(s, "rss_growth_mb") {
+            series.push(level(
+                format!("limit {:.1}", baseline + allowed),
+                Color::Red,
+                baseline + allowed,
+                x,
+            ));
+        }
+    }
+    let floor = r
+        .series
+        .iter()
+        .map(|p| p.rss_min_mb)
+        .fold(f64::MAX, f64::min);
+    let block = titled(block, "", &series, &trend);
+    draw_chart(frame, area, block, &series, x, "", (floor * 0.9).floor());
+}
+
+pub fn fds(frame: &mut Frame, area: Rect, block: Block, s: &Snapshot) {
+    let r = &s.resources;
+    if !r.sampled || r.series.is_empty() {
+        return waiting(frame, area, block, not_sampled(s));
+    }
+    let first = r.series[0].t_s;
+    let x = time_bounds(first, r.series[r.series.len() - 1].t_s);
+    let mut series = vec![
+        measured(
+            format!(
+                "FDs {} (max {})",
+                r.fds_current.unwrap_or(0),
+                r.fds_max.unwrap_or(0)
+            ),
+            Color::Green,
+            r.series.iter().map(|p| (p.t_s, p.fds as f64)).collect(),
+        ),
+        measured(
+            format!("threads {}", r.threads_current.unwrap_or(0)),
+            Color::Blue,
+            r.series.iter().map(|p| (p.t_s, p.threads as f64)).collect(),
+        ),
+    ];
+    if let Some(limit) = criterion_threshold(s, "fd_max") {
+        series.push(level(format!("limit {limit:.0}"), Color::Red, limit, x));
+    }
+    let block = titled(block, "", &series, "");
+    draw_chart(frame, area, block, &series, x, "", 0.0);
+}
+
+fn not_sampled(s: &Snapshot) -> &'static str {
+    if s.coldstart.is_some() {
+        "cold start: a fresh process per iteration, none watched over time"
+    } else {
+        "no server process sampled yet"
+    }
+}

@@ -1,0 +1,60 @@
+//! One function per pane; each draws into the area it is given from the
+//! snapshot alone.
+
+mod charts;
+mod text;
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::widgets::{Block, BorderType};
+
+use super::view::Pane;
+use crate::acceptance::CriterionState;
+use crate::stats::Snapshot;
+
+/// Draw `pane` into `area`, highlighted when it has the focus.
+pub fn draw(frame: &mut Frame, area: Rect, pane: Pane, focused: bool, snapshot: &Snapshot) {
+    let block = if focused {
+        Block::bordered()
+            .border_type(BorderType::Thick)
+            .border_style(Style::default().fg(Color::Cyan))
+    } else {
+        Block::bordered().border_style(Style::default().fg(Color::DarkGray))
+    }
+    .title_style(Style::default().add_modifier(Modifier::BOLD));
+    match pane {
+        Pane::Latency => charts::latency(frame, area, block, snapshot),
+        Pane::Memory => charts::memory(frame, area, block, snapshot),
+        Pane::Fds => charts::fds(frame, area, block, snapshot),
+        Pane::Acceptance => text::acceptance(frame, area, block, snapshot),
+        Pane::Outcomes => text::outcomes(frame, area, block, snapshot),
+        Pane::PerLabel => text::per_label(frame, area, block, snapshot),
+        Pane::Stderr => text::stderr(frame, area, block, snapshot),
+    }
+}
+
+/// Colour of a criterion state; the word itself is always printed too.
+pub fn state_style(state: CriterionState) -> Style {
+    let color = match state {
+        CriterionState::Pending => Color::Yellow,
+        CriterionState::Passing | CriterionState::Pass => Color::Green,
+        CriterionState::Failing | CriterionState::Fail => Color::Red,
+    };
+    let style = Style::default().fg(color);
+    if matches!(state, CriterionState::Pass | CriterionState::Fail) {
+        style.add_modifier(Modifier::BOLD | Modifier::REVERSED)
+    } else {
+        style.add_modifier(Modifier::BOLD)
+    }
+}
+
+/// The limit a criterion puts on `metric` (`fd_max < 256` gives 256), for
+/// drawing it as a line.
+pub fn criterion_threshold(snapshot: &Snapshot, metric: &str) -> Option<f64> {
+    snapshot.criteria.iter().find_map(|c| {
+        let rest = c.expression.trim().strip_prefix(metric)?;
+        let rest = rest.trim_start();
+        (rest.starts_with('<') || rest.starts_with("<=")).then_some(c.threshold)?
+    })
+}

@@ -1,0 +1,165 @@
+//! The text panes: acceptance, outcomes, per tool, server stderr.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Paragraph, Row, Table, Wrap};
+
+use super::state_style;
+use crate::report::summary::ms;
+use crate::stats::Snapshot;
+
+pub fn acceptance(frame: &mut Frame, area: Rect, block: Block, s: &Snapshot) {
+    let mut lines = Vec::new();
+    if s.criteria.is_empty() {
+        lines.push(Line::raw("no criteria in this scenario"));
+    }
+    for c in &s.criteria {
+        lines.push(Line::from(vec![
+            Span::styled(format!("{:<8}", c.state.word()), state_style(c.state)),
+            Span::styled(
+                c.expression.clone(),
+                Style::default().add_modifier(Modifier::BOLD),
+            ),
+        ]));
+        lines.push(Line::styled(
+            format!("        {}", c.detail),
+            Style::default().fg(Color::Gray),
+        ));
+    }
+    let passing = s.criteria.iter().filter(|c| !c.state.is_failure()).count();
+    let title = format!(" Acceptance {passing}/{} ok ", s.criteria.len());
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(block.title(title))
+            .wrap(Wrap { trim: false }),
+        area,
+    );
+}
+
+pub fn outcomes(frame: &mut Frame, area: Rect, block: Block, s: &Snapshot) {
+    let o = &s.total.outcomes;
+    let rate = s.total.success_rate;
+    let rate_style = match rate {
+        Some(r) if r >= 0.99 => Style::default().fg(Color::Green),
+        Some(_) => Style::default().fg(Color::Red),
+        None => Style::default().fg(Color::DarkGray),
+    }
+    .add_modifier(Modifier::BOLD);
+    let mut lines = vec![Line::from(vec![
+        Span::raw("success "),
+        Span::styled(
+            rate.map_or("-".into(), |r| format!("{:.2} %", r * 100.0)),
+            rate_style,
+        ),
+        Span::raw(format!("  of {} calls", s.total.calls)),
+    ])];
+    let count = |label: &str, n: u64| {
+        let style = if n > 0 && label != "ok" {
+            Style::default().fg(Color::Red)
+        } else {
+            Style::default()
+        };
+        Span::styled(format!("{label} {n}  "), style)
+    };
+    lines.push(Line::from(vec![
+        count("ok", o.ok),
+        count("JSON-RPC error", o.jsonrpc_error),
+        count("isError", o.tool_error),
+    ]));
+    lines.push(Line::from(vec![
+        count("timeout", o.timeout),
+        count("transport", o.transport_error),
+        count("protocol", o.protocol_error),
+    ]));
+    let w = &s.wire;
+    lines.push(Line::from(vec![
+        count("id mix-ups", w.correlation_violations),
+        count("bad lines", w.protocol_violations),
+        Span::raw(format!("notifications {}", w.notifications)),
+    ]));
+    if s.crashes > 0 {
+        lines.push(Line::styled(
+            format!("server crashed {} time(s)", s.crashes),
+            Style::default().fg(Color::Red).add_modifier(Modifier::BOLD),
+        ));
+    }
+    for error in s.recent_errors.iter().rev() {
+        lines.push(Line::styled(
+            format!("✗ {error}"),
+            Style::default().fg(Color::Red),
+        ));
+    }
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(block.title(" Outcomes "))
+            .wrap(Wrap { trim: true }),
+        area,
+    );
+}
+
+pub fn per_label(frame: &mut Frame, area: Rect, block: Block, s: &Snapshot) {
+    let header = Row::new(["tool / method", "calls", "errors", "p50", "p95", "p99"])
+        .style(Style::default().add_modifier(Modifier::BOLD));
+    let rows = s.per_label.iter().map(|l| {
+        let latency = |pick: fn(&crate::stats::LatencySummary) -> f64| {
+            l.stats.latency.as_ref().map_or("-".into(), |s| ms(pick(s)))
+        };
+        let errors = l.stats.outcomes.errors();
+        Row::new([
+            l.label.clone(),
+            l.stats.calls.to_string(),
+            errors.to_string(),
+            latency(|s| s.p50_ms),
+            latency(|s| s.p95_ms),
+            latency(|s| s.p99_ms),
+        ])
+        .style(if errors > 0 {
+            Style::default().fg(Color::Red)
+        } else {
+            Style::default()
+        })
+    });
+    let widths = [
+        Constraint::Fill(3),
+        Constraint::Length(8),
+        Constraint::Length(7),
+        Constraint::Length(8),
+        Constraint::Length(8),
+        Constraint::Length(8),
+    ];
+    let table = Table::new(rows, widths)
+        .header(header)
+        .block(block.title(" Per tool / method (ms) "));
+    frame.render_widget(table, area);
+}
+
+pub fn stderr(frame: &mut Frame, area: Rect, block: Block, s: &Snapshot) {
+    let mut lines: Vec<Line> = s
+        .notes
+        .iter()
+        .map(|n| Line::styled(format!("note: {n}"), Style::default().fg(Color::Yellow)))
+        .collect();
+    lines.extend(
+        s.wire
+            .violation_samples
+            .iter()
+            .map(|v| Line::styled(format!("bad line: {v}"), Style::default().fg(Color::Red))),
+    );
+    lines.extend(s.stderr_tail.iter().map(|l| Line::raw(l.clone())));
+    if lines.is_empty() {
+        lines.push(Line::styled(
+            "(the server wrote nothing to stderr)",
+            Style::default().fg(Color::DarkGray),
+        ));
+    }
+    // Show the newest lines: skip what does not fit.
+    let room = area.height.saturating_sub(2) as usize;
+    let skip = lines.len().saturating_sub(room);
+    let lines: Vec<Line> = lines.into_iter().skip(skip).collect();
+    frame.render_widget(
+        Paragraph::new(lines).block(block.title(" Server stderr ")),
+        area,
+    );
+}

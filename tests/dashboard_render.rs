@@ -1,0 +1,427 @@
+//! The dashboard drawn from hand-built snapshots: each pane shows the figures
+//! it is given, the layout holds at 120×40 and 80×24, nothing panics at any
+//! size. Snapshots of the screen text are kept in `tests/snapshots/`.
+
+use std::sync::Arc;
+
+use mcpstorm::acceptance::{CriterionState, CriterionStatus};
+use mcpstorm::protocol::ServerInfo;
+use mcpstorm::report::Verdict;
+use mcpstorm::stats::*;
+use mcpstorm::ui::layout;
+use mcpstorm::ui::{Finished, Pane, RunStatus, View, ViewState};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+fn latency(p50: f64, p95: f64, p99: f64, max: f64, count: u64) -> LatencySummary {
+    LatencySummary {
+        count,
+        min_ms: p50 / 2.0,
+        mean_ms: p50 * 1.1,
+        stddev_ms: p50 / 3.0,
+        p50_ms: p50,
+        p90_ms: (p50 + p95) / 2.0,
+        p95_ms: p95,
+        p99_ms: p99,
+        p999_ms: max,
+        max_ms: max,
+    }
+}
+
+fn calls(ok: u64, tool_error: u64, timeout: u64, summary: LatencySummary) -> CallStats {
+    let outcomes = OutcomeCounts {
+        ok,
+        tool_error,
+        timeout,
+        ..OutcomeCounts::default()
+    };
+    CallStats {
+        calls: outcomes.total(),
+        outcomes,
+        success_rate: outcomes.success_rate(),
+        latency: Some(summary),
+        throughput_per_s: 812.0,
+    }
+}
+
+fn criterion(
+    expression: &str,
+    state: CriterionState,
+    detail: &str,
+    value: f64,
+    threshold: f64,
+) -> CriterionStatus {
+    CriterionStatus {
+        expression: expression.into(),
+        state,
+        value: Some(value),
+        threshold: Some(threshold),
+        detail: detail.into(),
+    }
+}
+
+/// A leaking server, 230 calls into a 500-call load phase.
+fn leaking_run() -> Snapshot {
+    let windows: Vec<WindowPoint> = (1..=12)
+        .map(|t| WindowPoint {
+            t_s: t as f64,
+            span_s: 1.0,
+            calls: 800,
+            errors: if t == 7 { 3 } else { 0 },
+            p50_ms: 0.4 + 0.01 * t as f64,
+            p95_ms: 1.1 + 0.05 * t as f64,
+            p99_ms: 2.0 + 0.1 * t as f64,
+            max_ms: 4.0 + 0.2 * t as f64,
+            calls_per_s: 800.0,
+        })
+        .collect();
+    let series: Vec<ProbePoint> = (0..=48)
+        .map(|i| {
+            let rss = 14.0 + 2.0 * i as f64;
+            ProbePoint {
+                t_s: i as f64 * 0.25,
+                calls_done: i * 200,
+                rss_mb: rss,
+                rss_min_mb: rss,
+                rss_min_calls: i * 200,
+                rss_max_mb: rss,
+                fds: 11,
+                fds_max: 11,
+                threads: 7,
+                processes: 1,
+                cpu_percent: 35.0,
+                self_rss_mb: 9.0,
+                self_cpu_percent: 4.0,
+            }
+        })
+        .collect();
+    Snapshot {
+        scenario: "memory-leak".into(),
+        elapsed_s: 12.4,
+        finished: false,
+        server: Some(ServerInfo {
+            name: "mcpstorm-target".into(),
+            version: "0.1.0".into(),
+            protocol_version: "2025-11-25".into(),
+        }),
+        phases: vec![
+            PhaseSnapshot {
+                name: "warmup".into(),
+                warmup: true,
+                load: "sequential, 50 calls".into(),
+                state: PhaseState::Done,
+                planned_calls: Some(50),
+                duration_s: 0.5,
+                stats: calls(50, 0, 0, latency(0.3, 0.9, 1.2, 1.4, 50)),
+                per_label: Vec::new(),
+                late_sends: 0,
+                max_send_lag_ms: 0.0,
+            },
+            PhaseSnapshot {
+                name: "load".into(),
+                warmup: false,
+                load: "4 workers, 500 calls".into(),
+                state: PhaseState::Running,
+                planned_calls: Some(500),
+                duration_s: 11.9,
+                stats: calls(226, 3, 1, latency(0.45, 1.6, 3.1, 6.4, 230)),
+                per_label: Vec::new(),
+                late_sends: 0,
+                max_send_lag_ms: 0.0,
+            },
+        ],
+        current_phase: Some(1),
+        total: calls(276, 3, 1, latency(0.44, 1.5, 3.0, 6.4, 280)),
+        per_label: vec![
+            LabelStats {
+                label: "echo".into(),
+                stats: calls(200, 0, 1, latency(0.41, 1.4, 2.9, 6.4, 201)),
+            },
+            LabelStats {
+                label: "add".into(),
+                stats: calls(76, 3, 0, latency(0.52, 1.7, 3.3, 5.0, 79)),
+            },
+        ],
+        windows,
+        resources: ResourceSnapshot {
+            sampled: true,
+            pid: Some(4242),
+            samples: 49,
+            rss_start_mb: Some(13.5),
+            rss_baseline_mb: Some(14.0),
+            rss_current_mb: Some(110.0),
+            rss_max_mb: Some(110.0),
+            rss_growth_mb: Some(96.0),
+            rss_trend: Some(RssTrend {
+                kb_per_call: 10.2,
+                mb_per_1k_calls: 9.96,
+                samples: 48,
+                calls_spanned: 9600.0,
+                collections: 0,
+            }),
+            fds_start: Some(11),
+            fds_baseline: Some(11),
+            fds_current: Some(11),
+            fds_max: Some(11),
+            threads_current: Some(7),
+            threads_max: Some(7),
+            processes: Some(1),
+            cpu_percent: Some(35.0),
+            cpu_max_percent: Some(41.0),
+            self_rss_mb: Some(9.0),
+            self_rss_max_mb: Some(9.1),
+            self_cpu_percent: Some(4.0),
+            series,
+        },
+        wire: WireSnapshot {
+            responses: 281,
+            notifications: 2,
+            ..WireSnapshot::default()
+        },
+        coldstart: None,
+        crashes: 0,
+        recent_errors: vec![
+            "add: isError: injected failure (--fail-rate) on request 140".into(),
+            "echo: no response within 30s".into(),
+        ],
+        stderr_tail: vec![
+            "target: listening on stdio".into(),
+            "target: handled 200 requests".into(),
+        ],
+        notes: Vec::new(),
+        criteria: vec![
+            criterion(
+                "rss_growth_mb <= 50",
+                CriterionState::Failing,
+                "rss_growth_mb = 96 MB",
+                96.0,
+                50.0,
+            ),
+            criterion(
+                "fd_max < 256",
+                CriterionState::Passing,
+                "fd_max = 11",
+                11.0,
+                256.0,
+            ),
+            CriterionStatus {
+                expression: "p95(load) <= 2 * p95(warmup)".into(),
+                state: CriterionState::Pending,
+                value: None,
+                threshold: None,
+                detail: "p95(load) = no data yet; p95(warmup) = 0.9000 ms".into(),
+            },
+        ],
+    }
+}
+
+fn status(all_done: bool) -> RunStatus {
+    RunStatus {
+        scenario_index: 2,
+        scenario_count: 6,
+        target: "mcpstorm serve --leak-kb 200".into(),
+        transport: "stdio".into(),
+        paused: false,
+        load_scale: 1.0,
+        finished: vec![
+            Finished {
+                name: "sequential".into(),
+                verdict: Verdict::Pass,
+            },
+            Finished {
+                name: "concurrent".into(),
+                verdict: Verdict::Pass,
+            },
+        ],
+        all_done,
+        setup_error: None,
+    }
+}
+
+/// The screen as plain text, one line per row, trailing spaces trimmed.
+fn render(
+    snapshot: Snapshot,
+    status: &RunStatus,
+    state: &ViewState,
+    width: u16,
+    height: u16,
+) -> String {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+    let snapshot = Arc::new(snapshot);
+    let view = View {
+        snapshot: &snapshot,
+        status,
+        state,
+    };
+    terminal.draw(|frame| layout::draw(frame, &view)).unwrap();
+    let buffer = terminal.backend().buffer();
+    let mut text = String::new();
+    for y in 0..buffer.area.height {
+        let row: String = (0..buffer.area.width)
+            .map(|x| buffer[(x, y)].symbol())
+            .collect();
+        text.push_str(row.trim_end());
+        text.push('\n');
+    }
+    text
+}
+
+#[test]
+fn full_layout_shows_every_pane_and_figure() {
+    let screen = render(
+        leaking_run(),
+        &status(false),
+        &ViewState::default(),
+        120,
+        40,
+    );
+    for pane in [
+        "Latency",
+        "Acceptance",
+        "RSS",
+        "FDs",
+        "Outcomes",
+        "Per tool / method",
+        "Server stderr",
+    ] {
+        assert!(screen.contains(pane), "no {pane} pane:\n{screen}");
+    }
+    // Criteria in words, with their values.
+    assert!(screen.contains("FAILING rss_growth_mb <= 50"), "{screen}");
+    assert!(screen.contains("rss_growth_mb = 96 MB"), "{screen}");
+    assert!(screen.contains("PASSING fd_max < 256"), "{screen}");
+    assert!(
+        screen.contains("PENDING p95(load) <= 2 * p95(warmup)"),
+        "{screen}"
+    );
+    // Header: scenario position, phase progress, throughput, target.
+    assert!(
+        screen.contains("memory-leak (3/6) · phase load"),
+        "{screen}"
+    );
+    assert!(screen.contains("230/500"), "{screen}");
+    assert!(screen.contains("800 calls/s now"), "{screen}");
+    assert!(screen.contains("mcpstorm serve --leak-kb 200"), "{screen}");
+    assert!(screen.contains("sequential  PASS"), "{screen}");
+    // Latency now, the warm-up baseline the criterion uses.
+    assert!(screen.contains("p95 1.70"), "{screen}");
+    assert!(screen.contains("warm-up p95 0.900"), "{screen}");
+    // Memory: current, growth, trend, baseline and the limit line.
+    assert!(screen.contains("RSS 110.0 MB (+96.0)"), "{screen}");
+    assert!(screen.contains("baseline 14.0"), "{screen}");
+    assert!(screen.contains("limit 64.0"), "{screen}");
+    assert!(screen.contains("FDs 11 (max 11)"), "{screen}");
+    assert!(screen.contains("limit 256"), "{screen}");
+    // Outcomes, per tool, stderr.
+    assert!(screen.contains("success 98.57 %"), "{screen}");
+    assert!(screen.contains("isError 3"), "{screen}");
+    assert!(screen.contains("timeout 1"), "{screen}");
+    assert!(screen.contains("injected failure"), "{screen}");
+    assert!(screen.contains("handled 200 requests"), "{screen}");
+    insta::assert_snapshot!("full_120x40", screen);
+}
+
+#[test]
+fn reduced_layout_keeps_the_essentials_at_80x24() {
+    let screen = render(leaking_run(), &status(false), &ViewState::default(), 80, 24);
+    for text in [
+        "Latency",
+        "Acceptance",
+        "RSS",
+        "Outcomes",
+        "FAILING",
+        "PENDING",
+        "230/500",
+    ] {
+        assert!(screen.contains(text), "no {text}:\n{screen}");
+    }
+    insta::assert_snapshot!("reduced_80x24", screen);
+}
+
+#[test]
+fn the_final_view_shows_the_verdict_prominently() {
+    let mut snapshot = leaking_run();
+    snapshot.finished = true;
+    for c in &mut snapshot.criteria {
+        c.state = if c.state == CriterionState::Passing {
+            CriterionState::Pass
+        } else {
+            CriterionState::Fail
+        };
+    }
+    let mut done = status(true);
+    done.finished.push(Finished {
+        name: "memory-leak".into(),
+        verdict: Verdict::Fail,
+    });
+    let screen = render(snapshot, &done, &ViewState::default(), 120, 40);
+    assert!(screen.contains("RESULT  FAIL"), "{screen}");
+    assert!(screen.contains("FAIL    rss_growth_mb <= 50"), "{screen}");
+    assert!(screen.contains("PASS    fd_max < 256"), "{screen}");
+    assert!(screen.contains("q quit · r run again"), "{screen}");
+}
+
+#[test]
+fn enter_enlarges_the_focused_pane_and_help_lists_the_keys() {
+    let state = ViewState {
+        focus: Pane::PerLabel,
+        zoomed: true,
+        help: false,
+    };
+    let screen = render(leaking_run(), &status(false), &state, 80, 24);
+    assert!(screen.contains("Per tool / method"), "{screen}");
+    assert!(
+        !screen.contains("Outcomes"),
+        "only the enlarged pane:\n{screen}"
+    );
+    let state = ViewState {
+        help: true,
+        ..ViewState::default()
+    };
+    let screen = render(leaking_run(), &status(false), &state, 80, 24);
+    for key in ["pause / resume", "raise / lower", "restart", "enlarge"] {
+        assert!(screen.contains(key), "help lacks {key}:\n{screen}");
+    }
+}
+
+#[test]
+fn an_empty_run_and_paused_load_render() {
+    let mut waiting = status(false);
+    waiting.paused = true;
+    waiting.load_scale = 1.5625;
+    let screen = render(
+        Snapshot::default(),
+        &waiting,
+        &ViewState::default(),
+        120,
+        40,
+    );
+    assert!(screen.contains("starting"), "{screen}");
+    assert!(screen.contains("PAUSED"), "{screen}");
+    assert!(screen.contains("load ×1.56"), "{screen}");
+    assert!(screen.contains("waiting for the first calls"), "{screen}");
+}
+
+#[test]
+fn no_size_makes_it_panic() {
+    let states = [
+        ViewState::default(),
+        ViewState {
+            zoomed: true,
+            focus: Pane::Memory,
+            help: false,
+        },
+        ViewState {
+            help: true,
+            ..ViewState::default()
+        },
+    ];
+    for width in (0..=130).step_by(7) {
+        for height in (0..=45).step_by(3) {
+            for state in &states {
+                render(leaking_run(), &status(false), state, width, height);
+                render(Snapshot::default(), &status(true), state, width, height);
+            }
+        }
+    }
+}

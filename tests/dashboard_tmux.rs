@@ -1,0 +1,240 @@
+//! The dashboard as a person uses it: the real binary in a real terminal
+//! (tmux), against a leaking built-in target. Wait until the memory criterion
+//! reads FAILING, press `q`, and check that mcpstorm exited, the terminal came
+//! back, the report was written and the server is gone.
+//!
+//! Needs tmux, so it is its own test target: `cargo test --test dashboard_tmux`
+//! (`.ci/run` installs tmux and runs it). Without tmux it fails, saying so.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use common::mcpstorm;
+
+/// A tmux server of our own, killed when the test ends however it ends.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn start(command: &str, width: u16, height: u16) -> Tmux {
+        let version = Command::new("tmux").arg("-V").output();
+        assert!(
+            version.is_ok_and(|o| o.status.success()),
+            "this test needs tmux: install it with `apt-get install -y tmux` (.ci/run does)"
+        );
+        // One tmux server per test: the tests of this file run in parallel.
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tmux = Tmux {
+            socket: format!("mcpstorm-test-{}-{n}", std::process::id()),
+        };
+        let started = tmux.run(&[
+            "new-session",
+            "-d",
+            "-s",
+            "dash",
+            "-x",
+            &width.to_string(),
+            "-y",
+            &height.to_string(),
+            command,
+        ]);
+        assert!(
+            started.status.success(),
+            "tmux: {}",
+            String::from_utf8_lossy(&started.stderr)
+        );
+        tmux
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new("tmux")
+            .args(["-L", &self.socket, "-f", "/dev/null"])
+            .args(args)
+            .output()
+            .expect("tmux runs")
+    }
+
+    fn screen(&self) -> String {
+        String::from_utf8_lossy(&self.run(&["capture-pane", "-p", "-t", "dash"]).stdout)
+            .into_owned()
+    }
+
+    fn alternate_screen_on(&self) -> bool {
+        let out = self.run(&["display-message", "-p", "-t", "dash", "#{alternate_on}"]);
+        String::from_utf8_lossy(&out.stdout).trim() == "1"
+    }
+
+    /// Wait until the screen shows `text`; panics with the screen after `limit`.
+    fn wait_for(&self, text: &str, limit: Duration) -> String {
+        let deadline = Instant::now() + limit;
+        loop {
+            let screen = self.screen();
+            if screen.contains(text) {
+                return screen;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no {text:?} within {limit:?}:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.run(&["kill-server"]);
+    }
+}
+
+fn wait_for_file(path: &Path, limit: Duration) -> String {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if let Ok(text) = std::fs::read_to_string(path)
+            && !text.is_empty()
+        {
+            return text;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("{} did not appear within {limit:?}", path.display());
+}
+
+/// The command line for a run in tmux that records its exit code in `exit`.
+fn dashboard_command(scenario: &Path, report: &Path, exit: &Path, knobs: &str) -> String {
+    format!(
+        "{bin} run {scenario} --tui --report {report} -- {bin} serve {knobs}; echo $? > {exit}; sleep 60",
+        bin = mcpstorm(),
+        scenario = scenario.display(),
+        report = report.display(),
+        exit = exit.display(),
+    )
+}
+
+const STEADY: &str = r#"
+name = "steady"
+[[phase]]
+name = "load"
+load = { kind = "rate", rate = 50, duration_s = 30 }
+[[call]]
+tool = "echo"
+arguments = { message = "hi {seq}" }
+[acceptance]
+"crashes == 0" = {}
+"#;
+
+#[test]
+fn sigterm_restores_the_terminal_and_writes_the_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = common::scenario_file(dir.path(), "steady.toml", STEADY);
+    let (report, exit) = (dir.path().join("report.json"), dir.path().join("exit"));
+    let tmux = Tmux::start(&dashboard_command(&scenario, &report, &exit, ""), 100, 30);
+    tmux.wait_for("PASSING crashes == 0", Duration::from_secs(20));
+    // Anchored on the binary: the shell around it has the same words in its command line.
+    let marker = format!("^{} run .*{}", mcpstorm(), report.display());
+    let killed = Command::new("pkill")
+        .args(["-TERM", "-f", &marker])
+        .status()
+        .unwrap();
+    assert!(killed.success(), "no mcpstorm process to signal");
+    assert_eq!(wait_for_file(&exit, Duration::from_secs(15)).trim(), "143");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(!tmux.alternate_screen_on(), "still in the alternate screen");
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&report).expect("the report exists")).unwrap();
+    assert_eq!(report["interrupted"], true);
+}
+
+#[test]
+fn a_crashing_server_is_shown_and_the_dashboard_stays() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = common::scenario_file(dir.path(), "steady.toml", STEADY);
+    let (report, exit) = (dir.path().join("report.json"), dir.path().join("exit"));
+    let tmux = Tmux::start(
+        &dashboard_command(&scenario, &report, &exit, "--crash-after 60"),
+        120,
+        40,
+    );
+    // The server dies after 60 calls; the final view stays with the verdict.
+    let screen = tmux.wait_for("RESULT  FAIL", Duration::from_secs(20));
+    assert!(screen.contains("FAIL    crashes == 0"), "{screen}");
+    assert!(screen.contains("server exited mid-run"), "{screen}");
+    assert!(tmux.alternate_screen_on());
+    tmux.run(&["send-keys", "-t", "dash", "q"]);
+    // Quitting the final view is not an interruption: the verdict's exit code.
+    assert_eq!(wait_for_file(&exit, Duration::from_secs(15)).trim(), "1");
+    assert!(std::fs::metadata(&report).is_ok());
+}
+
+#[test]
+fn the_leak_shows_failing_live_and_q_leaves_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = common::scenario_file(
+        dir.path(),
+        "leak.toml",
+        r#"
+name = "tmux-leak"
+description = "Thirty seconds of steady calls against a leaking server."
+[[phase]]
+name = "warmup"
+load = { kind = "rate", rate = 50, duration_s = 1 }
+[[phase]]
+name = "load"
+load = { kind = "rate", rate = 50, duration_s = 30 }
+[[call]]
+tool = "echo"
+arguments = { message = "hi {seq}" }
+[acceptance]
+"rss_growth_mb <= 50" = {}
+"success_rate >= 0.99" = {}
+"#,
+    );
+    let report = dir.path().join("report.json");
+    let exit_file = dir.path().join("exit");
+    let command = dashboard_command(&scenario, &report, &exit_file, "--leak-kb 200");
+    let tmux = Tmux::start(&command, 120, 40);
+
+    // 50 calls/s × 200 KB: the 50 MB allowance is gone about 5 s into the load.
+    let live = tmux.wait_for("FAILING rss_growth_mb <= 50", Duration::from_secs(25));
+    assert!(
+        tmux.alternate_screen_on(),
+        "the dashboard uses the alternate screen"
+    );
+    assert!(live.contains("tmux-leak (1/1) · phase load"), "{live}");
+    assert!(live.contains("PASSING success_rate >= 0.99"), "{live}");
+    assert!(live.contains("RSS"), "{live}");
+
+    tmux.run(&["send-keys", "-t", "dash", "q"]);
+    let code = wait_for_file(&exit_file, Duration::from_secs(15));
+    // Quit mid-run: stopped cleanly, reported as interrupted.
+    assert_eq!(code.trim(), "130", "{}", tmux.screen());
+
+    // The terminal is back: the normal screen, with the summary printed on it.
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(!tmux.alternate_screen_on(), "still in the alternate screen");
+    let after = tmux.screen();
+    assert!(after.contains("━━ tmux-leak ━━ FAIL"), "{after}");
+    assert!(after.contains("report written to"), "{after}");
+
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&report).expect("the report exists")).unwrap();
+    assert_eq!(report["interrupted"], true);
+    let scenario = &report["scenarios"][0];
+    let growth = &scenario["result"]["criteria"][0];
+    assert_eq!(growth["expression"], "rss_growth_mb <= 50");
+    assert_eq!(growth["state"], "FAIL");
+    // The server was stopped with the run.
+    let pid = scenario["result"]["resources"]["pid"]
+        .as_u64()
+        .expect("server pid");
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    assert!(
+        stat.is_empty() || stat.contains(") Z"),
+        "server {pid} still running: {stat}"
+    );
+}
