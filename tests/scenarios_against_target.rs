@@ -237,3 +237,19 @@ fn duplicate_and_stray_responses_are_counted_not_crashed_on() {
         vec!["correlation_violations == 0"]
     );
 }
+
+#[test]
+fn a_leak_smaller_than_a_page_is_measured_exactly() {
+    // 2 KB per call is half a page: the target must keep exactly that, and the
+    // trend must say so (a page per call would read as 4 KB).
+    let run = run_against_target(&["sequential"], &["--leak-kb", "2"]);
+    let trend = f64_at(
+        run.scenario("sequential"),
+        "/result/resources/rss_trend/kb_per_call",
+    );
+    assert!(
+        (1.6..=2.4).contains(&trend),
+        "trend {trend} KB/call: {}",
+        run.explain()
+    );
+}

@@ -136,7 +136,7 @@ pub const DEMO_TARGET_KNOBS: &[&str] = &[
     "--sawtooth-mb",
     "24",
     "--sawtooth-kb-per-call",
-    "64",
+    "16",
     "--leak-kb",
     "2",
 ];

@@ -130,6 +130,11 @@ pub fn process_tree(root: u32) -> Vec<u32> {
     tree
 }
 
+/// Tests that measure this process's own RSS take this lock, so a test that
+/// allocates in parallel does not move their figures.
+#[cfg(test)]
+pub static OWN_RSS_TEST_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,6 +151,7 @@ mod tests {
 
     #[test]
     fn reads_this_process_and_agrees_with_status() {
+        let _alone = OWN_RSS_TEST_LOCK.lock();
         let me = std::process::id();
         let usage = read_usage(me).unwrap();
         assert!(usage.rss_bytes > 0 && usage.fds > 0 && usage.threads > 0);

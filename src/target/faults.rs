@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::memory::ResidentBlock;
+use super::memory::{Arena, ResidentBlock};
 
 #[derive(Debug, Clone, Default, Args)]
 pub struct FaultKnobs {
@@ -81,11 +81,11 @@ pub struct FaultState {
     tool_calls: AtomicU64,
     echoes: AtomicU64,
     last_echo: Mutex<String>,
-    leaked: Mutex<Vec<ResidentBlock>>,
+    leaked: Mutex<Arena>,
     leaked_fds: Mutex<Vec<File>>,
     garbage: Mutex<Vec<ResidentBlock>>,
     /// Memory the `alloc` tool was asked to keep.
-    pub kept: Mutex<Vec<ResidentBlock>>,
+    pub kept: Mutex<Arena>,
 }
 
 impl FaultState {
@@ -96,10 +96,10 @@ impl FaultState {
             tool_calls: AtomicU64::new(0),
             echoes: AtomicU64::new(0),
             last_echo: Mutex::new(String::new()),
-            leaked: Mutex::new(Vec::new()),
+            leaked: Mutex::new(Arena::default()),
             leaked_fds: Mutex::new(Vec::new()),
             garbage: Mutex::new(Vec::new()),
-            kept: Mutex::new(Vec::new()),
+            kept: Mutex::new(Arena::default()),
         }
     }
 
@@ -114,10 +114,9 @@ impl FaultState {
         let knobs = &self.knobs;
         let crash = knobs.crash_after.is_some_and(|n| number > n);
         if knobs.leak_kb > 0
-            && let Some(block) = ResidentBlock::new((knobs.leak_kb * 1024) as usize)
             && let Ok(mut leaked) = self.leaked.lock()
         {
-            leaked.push(block);
+            leaked.keep((knobs.leak_kb * 1024) as usize);
         }
         if knobs.leak_fds > 0
             && let Ok(mut fds) = self.leaked_fds.lock()

@@ -3,7 +3,6 @@
 use serde_json::{Value, json};
 
 use super::faults::FaultState;
-use super::memory::ResidentBlock;
 use crate::protocol::ProtocolVersion;
 use crate::protocol::jsonrpc::{RpcError, codes};
 
@@ -111,13 +110,10 @@ pub fn call_tool(params: Option<&Value>, state: &FaultState) -> Result<ToolPlan,
         "alloc" => match args.get("kb").and_then(Value::as_u64) {
             Some(kb) if kb <= 1_048_576 => {
                 let mut kept = state.kept.lock().map_err(|_| internal("state poisoned"))?;
-                if kb > 0 {
-                    let block = ResidentBlock::new((kb * 1024) as usize)
-                        .ok_or_else(|| internal("mmap refused"))?;
-                    kept.push(block);
+                if !kept.keep((kb * 1024) as usize) {
+                    return Err(internal("the kernel refused the memory"));
                 }
-                let total: usize = kept.iter().map(ResidentBlock::len).sum();
-                ToolPlan::Answer(text(format!("holding {} KB", total / 1024)))
+                ToolPlan::Answer(text(format!("holding {} KB", kept.kept() / 1024)))
             }
             _ => ToolPlan::Answer(tool_error("alloc needs integer `kb` up to 1048576")),
         },

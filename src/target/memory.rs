@@ -22,6 +22,14 @@ impl ResidentBlock {
     /// Map `bytes` (rounded up to whole pages) and touch every page.
     /// Returns `None` when the kernel refuses the mapping.
     pub fn new(bytes: usize) -> Option<ResidentBlock> {
+        let block = ResidentBlock::reserve(bytes)?;
+        block.touch(0..block.len);
+        Some(block)
+    }
+
+    /// Map `bytes` (rounded up to whole pages) without touching them: nothing
+    /// is resident until [`ResidentBlock::touch`].
+    fn reserve(bytes: usize) -> Option<ResidentBlock> {
         let page = page_size() as usize;
         let len = bytes.div_ceil(page).max(1) * page;
         // SAFETY: an anonymous private mapping with no address hint has no
@@ -40,11 +48,19 @@ impl ResidentBlock {
             return None;
         }
         let ptr = NonNull::new(raw.cast::<u8>())?;
-        for offset in (0..len).step_by(page) {
-            // SAFETY: offset < len, inside the mapping we own.
-            unsafe { ptr.as_ptr().add(offset).write_volatile(0xA5) };
-        }
         Some(ResidentBlock { ptr, len })
+    }
+
+    /// Make the pages under `range` resident by writing one byte in each.
+    fn touch(&self, range: std::ops::Range<usize>) {
+        let page = page_size() as usize;
+        let end = range.end.min(self.len);
+        let mut offset = range.start / page * page;
+        while offset < end {
+            // SAFETY: offset < len, inside the mapping we own.
+            unsafe { self.ptr.as_ptr().add(offset).write_volatile(0xA5) };
+            offset += page;
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -65,13 +81,63 @@ impl Drop for ResidentBlock {
     }
 }
 
+/// Memory kept for good, in amounts that need not be whole pages: KB are
+/// carved from big reserved chunks, and pages become resident as the cursor
+/// reaches them, so RSS grows by exactly what was asked, 2 KB at a time if need be.
+#[derive(Default)]
+pub struct Arena {
+    chunks: Vec<ResidentBlock>,
+    /// Bytes used in the last chunk.
+    used: usize,
+}
+
+/// Size of the chunks an arena reserves.
+const ARENA_CHUNK: usize = 8 * 1024 * 1024;
+
+impl Arena {
+    /// Keep `bytes` more. Returns false when the kernel refuses memory.
+    pub fn keep(&mut self, mut bytes: usize) -> bool {
+        while bytes > 0 {
+            let room = self.chunks.last().map_or(0, |c| c.len() - self.used);
+            if room == 0 {
+                let Some(chunk) = ResidentBlock::reserve(ARENA_CHUNK.max(bytes)) else {
+                    return false;
+                };
+                self.chunks.push(chunk);
+                self.used = 0;
+                continue;
+            }
+            let take = room.min(bytes);
+            if let Some(chunk) = self.chunks.last() {
+                chunk.touch(self.used..self.used + take);
+            }
+            self.used += take;
+            bytes -= take;
+        }
+        true
+    }
+
+    /// Bytes kept so far.
+    pub fn kept(&self) -> usize {
+        let full: usize = self
+            .chunks
+            .iter()
+            .rev()
+            .skip(1)
+            .map(ResidentBlock::len)
+            .sum();
+        full + self.used
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::probe::procfs::read_rss_bytes;
+    use crate::probe::procfs::{OWN_RSS_TEST_LOCK, read_rss_bytes};
 
     #[test]
     fn blocks_are_resident_until_dropped() {
+        let _alone = OWN_RSS_TEST_LOCK.lock();
         let me = std::process::id();
         let before = read_rss_bytes(me).unwrap();
         let block = ResidentBlock::new(64 * 1024 * 1024).unwrap();
@@ -81,5 +147,23 @@ mod tests {
         let grew_mb = (during as f64 - before as f64) / 1048576.0;
         assert!((62.0..70.0).contains(&grew_mb), "grew {grew_mb} MB");
         assert!(during - after > 60 * 1024 * 1024, "did not fall back");
+    }
+
+    #[test]
+    fn an_arena_keeps_exactly_what_is_asked_even_below_a_page() {
+        let _alone = OWN_RSS_TEST_LOCK.lock();
+        let me = std::process::id();
+        let mut arena = Arena::default();
+        let before = read_rss_bytes(me).unwrap();
+        // 16384 × 2 KB = 32 MB: with whole pages per call it would be 64 MB.
+        for _ in 0..16384 {
+            assert!(arena.keep(2048));
+        }
+        let grew_mb = (read_rss_bytes(me).unwrap() as f64 - before as f64) / 1048576.0;
+        assert_eq!(arena.kept(), 32 * 1024 * 1024);
+        assert!(
+            (31.0..35.0).contains(&grew_mb),
+            "grew {grew_mb} MB for 32 MB kept"
+        );
     }
 }

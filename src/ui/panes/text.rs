@@ -7,6 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Row, Table, Wrap};
 
 use super::state_style;
+use crate::acceptance::format_value;
 use crate::report::summary::ms;
 use crate::stats::Snapshot;
 
@@ -15,27 +16,36 @@ pub fn acceptance(frame: &mut Frame, area: Rect, block: Block, s: &Snapshot) {
     if s.criteria.is_empty() {
         lines.push(Line::raw("no criteria in this scenario"));
     }
+    // Two lines per criterion (the figures under it) when they fit; else one,
+    // with the left-hand value at its end, so no criterion drops out of view.
+    let rows = area.height.saturating_sub(2) as usize;
+    let roomy = s.criteria.len() * 2 <= rows;
     for c in &s.criteria {
-        lines.push(Line::from(vec![
+        let mut line = vec![
             Span::styled(format!("{:<8}", c.state.word()), state_style(c.state)),
             Span::styled(
                 c.expression.clone(),
                 Style::default().add_modifier(Modifier::BOLD),
             ),
-        ]));
-        lines.push(Line::styled(
-            format!("        {}", c.detail),
-            Style::default().fg(Color::Gray),
-        ));
+        ];
+        if roomy {
+            lines.push(Line::from(line));
+            lines.push(Line::styled(
+                format!("        {}", c.detail),
+                Style::default().fg(Color::Gray),
+            ));
+        } else {
+            let value = c.value.map_or("no data yet".to_string(), format_value);
+            line.push(Span::styled(
+                format!("  ({value})"),
+                Style::default().fg(Color::Gray),
+            ));
+            lines.push(Line::from(line));
+        }
     }
     let passing = s.criteria.iter().filter(|c| !c.state.is_failure()).count();
     let title = format!(" Acceptance {passing}/{} ok ", s.criteria.len());
-    frame.render_widget(
-        Paragraph::new(lines)
-            .block(block.title(title))
-            .wrap(Wrap { trim: false }),
-        area,
-    );
+    frame.render_widget(Paragraph::new(lines).block(block.title(title)), area);
 }
 
 pub fn outcomes(frame: &mut Frame, area: Rect, block: Block, s: &Snapshot) {
