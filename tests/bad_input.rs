@@ -150,8 +150,18 @@ fn a_server_that_dies_before_initialize_is_quoted() {
 
 #[test]
 fn a_server_answering_an_unsupported_version_is_refused() {
-    let script = r#"read line; echo '{"jsonrpc":"2.0","id":1,"result":{"protocolVersion":"1999-01-01","capabilities":{},"serverInfo":{"name":"old","version":"0"}}}'; sleep 5"#;
-    let args: Vec<String> = ["sequential", "--", "sh", "-c", script]
+    // Answers every request (the discover probe, then initialize) as a server
+    // stuck on a revision nobody speaks.
+    let script = r#"
+import json, sys
+for line in sys.stdin:
+    message = json.loads(line)
+    if "id" in message:
+        result = {"protocolVersion": "1999-01-01", "capabilities": {},
+                  "serverInfo": {"name": "old", "version": "0"}}
+        print(json.dumps({"jsonrpc": "2.0", "id": message["id"], "result": result}), flush=True)
+"#;
+    let args: Vec<String> = ["sequential", "--", "python3", "-c", script]
         .iter()
         .map(|s| s.to_string())
         .collect();

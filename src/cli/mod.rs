@@ -78,9 +78,11 @@ pub struct RunArgs {
     /// (overrides the scenario's `probe_interval_ms`; default 250, 4 per second).
     #[arg(long, value_name = "MS")]
     pub probe_interval_ms: Option<u64>,
-    /// Protocol version offered in `initialize`.
-    #[arg(long, value_name = "VERSION", default_value_t = ProtocolVersion::LATEST_HANDSHAKE, value_parser = parse_version)]
-    pub protocol: ProtocolVersion,
+    /// Speak exactly this protocol version (2024-11-05 … 2025-11-25 open with
+    /// `initialize`; 2026-07-28 is stateless). By default mcpstorm probes with
+    /// `server/discover` and falls back to `initialize`.
+    #[arg(long, value_name = "VERSION", value_parser = parse_version)]
+    pub protocol: Option<ProtocolVersion>,
     /// Largest message accepted from the server, in bytes; a longer line is a protocol error.
     #[arg(long, value_name = "BYTES", default_value_t = crate::transport::stdio::DEFAULT_MAX_MESSAGE_BYTES)]
     pub max_message_bytes: usize,
@@ -104,7 +106,7 @@ impl Default for RunArgs {
             tui: false,
             timeout_ms: None,
             probe_interval_ms: None,
-            protocol: ProtocolVersion::LATEST_HANDSHAKE,
+            protocol: None,
             max_message_bytes: crate::transport::stdio::DEFAULT_MAX_MESSAGE_BYTES,
             shutdown_grace_ms: 2000,
             env: Vec::new(),

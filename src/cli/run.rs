@@ -12,6 +12,7 @@ use tokio::sync::{Notify, mpsc, watch};
 
 use super::{RunArgs, exit};
 use crate::engine::{self, Halt, LoadControl, RunOptions};
+use crate::protocol::ProtocolChoice;
 use crate::report::{Report, ScenarioResult, Target, Verdict, summary};
 use crate::scenario::{self, Scenario, builtin};
 use crate::stats::Snapshot;
@@ -207,7 +208,9 @@ pub async fn run(args: RunArgs) -> ExitCode {
     };
     let options = RunOptions {
         server: server.clone(),
-        protocol: args.protocol,
+        protocol: args
+            .protocol
+            .map_or(ProtocolChoice::Auto, ProtocolChoice::Force),
         call_timeout: args.timeout_ms.map(Duration::from_millis),
         probe_interval: args
             .probe_interval_ms

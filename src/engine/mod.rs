@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 
 use crate::probe::TreeSampler;
-use crate::protocol::{ProtocolVersion, Session, SetupError};
+use crate::protocol::{ProtocolChoice, Session, SetupError};
 use crate::scenario::{Load, Scenario, file::COLDSTART_LABEL};
 use crate::stats::{Aggregator, ConnectionHandles, Event, PhasePlan, RunPlan, Snapshot};
 use crate::transport::{ServerCommand, SpawnError, StdioConnection, StdioOptions};
@@ -31,7 +31,7 @@ pub enum EngineError {
 #[derive(Debug, Clone)]
 pub struct RunOptions {
     pub server: ServerCommand,
-    pub protocol: ProtocolVersion,
+    pub protocol: ProtocolChoice,
     /// Overrides the scenario's per-call timeout.
     pub call_timeout: Option<Duration>,
     /// Overrides the scenario's probe interval.

@@ -14,6 +14,9 @@ pub mod codes {
     pub const METHOD_NOT_FOUND: i64 = -32601;
     pub const INVALID_PARAMS: i64 = -32602;
     pub const INTERNAL_ERROR: i64 = -32603;
+    /// MCP 2026-07-28: the request's protocol version is not served
+    /// (`data.supported` lists those that are).
+    pub const UNSUPPORTED_PROTOCOL_VERSION: i64 = -32022;
 }
 
 /// A JSON-RPC error object.
@@ -21,6 +24,17 @@ pub mod codes {
 pub struct RpcError {
     pub code: i64,
     pub message: String,
+    pub data: Option<Value>,
+}
+
+impl RpcError {
+    pub fn new(code: i64, message: impl Into<String>) -> Self {
+        RpcError {
+            code,
+            message: message.into(),
+            data: None,
+        }
+    }
 }
 
 /// The body of a response: exactly one of `result` or `error`.
@@ -129,7 +143,11 @@ fn parse_error_object(error: &Value) -> Option<RpcError> {
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_string();
-    Some(RpcError { code, message })
+    Some(RpcError {
+        code,
+        message,
+        data: error.get("data").cloned(),
+    })
 }
 
 /// Serialize a request line (with trailing newline) without building a `Value` tree.
@@ -164,11 +182,13 @@ fn push_method_and_params(out: &mut Vec<u8>, method: &str, params: Option<&Value
 pub fn response_line(id: &Value, body: Result<Value, RpcError>) -> Vec<u8> {
     let message = match body {
         Ok(result) => serde_json::json!({"jsonrpc": "2.0", "id": id, "result": result}),
-        Err(error) => serde_json::json!({
-            "jsonrpc": "2.0",
-            "id": id,
-            "error": {"code": error.code, "message": error.message},
-        }),
+        Err(error) => {
+            let mut body = serde_json::json!({"code": error.code, "message": error.message});
+            if let Some(data) = error.data {
+                body["data"] = data;
+            }
+            serde_json::json!({"jsonrpc": "2.0", "id": id, "error": body})
+        }
     };
     let mut out = serde_json::to_vec(&message).unwrap_or_default();
     out.push(b'\n');

@@ -7,5 +7,5 @@ pub mod session;
 pub mod version;
 
 pub use outcome::{Classified, Outcome};
-pub use session::{ServerInfo, Session, SetupError};
+pub use session::{ProtocolChoice, ServerInfo, Session, SetupError};
 pub use version::{Era, ProtocolVersion};

@@ -154,10 +154,7 @@ mod tests {
         assert!(classified.message.unwrap().contains("boom"));
         // isError only means something on tools/call.
         assert_eq!(classify(&tool_error, false).outcome, Outcome::Ok);
-        let rpc = reply(ResponseBody::Error(RpcError {
-            code: -32601,
-            message: "nope".into(),
-        }));
+        let rpc = reply(ResponseBody::Error(RpcError::new(-32601, "nope")));
         assert_eq!(classify(&rpc, false).outcome, Outcome::RpcError);
         let bad = reply(ResponseBody::Result(json!(42)));
         assert_eq!(classify(&bad, false).outcome, Outcome::ProtocolError);

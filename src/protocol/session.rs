@@ -13,13 +13,15 @@ use crate::transport::{ExitInfo, Reply, RequestError, StdioConnection};
 /// Why a session could not be opened. Each message quotes what the server said.
 #[derive(Debug, thiserror::Error)]
 pub enum SetupError {
-    #[error("server exited during initialize ({exit}){}", stderr_note(.stderr_tail))]
+    #[error("server exited during {method} ({exit}){}", stderr_note(.stderr_tail))]
     ServerExited {
+        method: String,
         exit: ExitInfo,
         stderr_tail: Vec<String>,
     },
-    #[error("server did not answer initialize within {timeout:?}{}", stderr_note(.stderr_tail))]
+    #[error("server did not answer {method} within {timeout:?}{}", stderr_note(.stderr_tail))]
     Timeout {
+        method: String,
         timeout: Duration,
         stderr_tail: Vec<String>,
     },
@@ -38,8 +40,11 @@ pub enum SetupError {
     },
     #[error("server answered initialize with a malformed result: {0}")]
     Malformed(String),
-    #[error("the stateless protocol revision {0} is not supported yet; use --protocol 2025-11-25")]
-    StatelessNotYetSupported(ProtocolVersion),
+    #[error(
+        "--protocol {0} needs a server that answers server/discover (the stateless era); \
+         this one does not — leave --protocol out to fall back to initialize"
+    )]
+    NotModern(ProtocolVersion),
 }
 
 fn stderr_note(tail: &[String]) -> String {
@@ -67,78 +72,63 @@ pub struct Session {
     server: ServerInfo,
 }
 
+/// Which protocol revision to speak.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProtocolChoice {
+    /// Probe with `server/discover` (2026-07-28) and fall back to the
+    /// `initialize` handshake when the server is not a modern one.
+    Auto,
+    /// Speak exactly this revision, or fail.
+    Force(ProtocolVersion),
+}
+
+/// What `server/discover` told us.
+enum Discovery {
+    /// A modern server, and the newest revision both sides speak.
+    Modern {
+        version: ProtocolVersion,
+        server: ServerInfo,
+    },
+    /// No positive sign of a modern server (an error, or no answer).
+    Legacy,
+}
+
 impl Session {
-    /// Open a session: offer `offered` in `initialize`, accept the server's choice
-    /// when mcpstorm speaks it, then send `notifications/initialized`.
+    /// Open a session as `choice` says. In the handshake era that is
+    /// `initialize` → result → `notifications/initialized`; in the stateless
+    /// era there is no session to open, and `server/discover` gives the
+    /// server's identity and revisions.
     pub async fn open(
         connection: StdioConnection,
-        offered: ProtocolVersion,
+        choice: ProtocolChoice,
         timeout: Duration,
     ) -> Result<Session, SetupError> {
-        if offered.era() == Era::Stateless {
-            return Err(SetupError::StatelessNotYetSupported(offered));
-        }
-        let params = json!({
-            "protocolVersion": offered.as_str(),
-            "capabilities": {},
-            "clientInfo": {"name": "mcpstorm", "version": env!("CARGO_PKG_VERSION")},
-        });
-        let reply = connection
-            .request("initialize", Some(&params), timeout)
-            .await;
-        let result = match reply {
-            Ok(Reply {
-                body: ResponseBody::Result(result),
-                ..
-            }) => result,
-            Ok(Reply {
-                body: ResponseBody::Error(error),
-                ..
-            }) => {
-                return Err(SetupError::Rejected {
-                    code: error.code,
-                    message: error.message,
-                    stderr_tail: settle_stderr(&connection).await,
-                });
+        let (version, server) = match choice {
+            ProtocolChoice::Auto => {
+                match discover(&connection, ProtocolVersion::LATEST, timeout).await? {
+                    Discovery::Modern { version, server } => (version, server),
+                    Discovery::Legacy => {
+                        initialize(&connection, ProtocolVersion::LATEST_HANDSHAKE, timeout).await?
+                    }
+                }
             }
-            Err(RequestError::Timeout(timeout)) => {
-                return Err(SetupError::Timeout {
-                    timeout,
-                    stderr_tail: connection.stderr_tail(STDERR_QUOTED),
-                });
+            ProtocolChoice::Force(version) if version.era() == Era::Stateless => {
+                match discover(&connection, version, timeout).await? {
+                    Discovery::Modern {
+                        version: got,
+                        server,
+                    } if got == version => (got, server),
+                    Discovery::Modern { version: got, .. } => {
+                        return Err(SetupError::UnsupportedVersion {
+                            offered: version,
+                            got: got.to_string(),
+                        });
+                    }
+                    Discovery::Legacy => return Err(SetupError::NotModern(version)),
+                }
             }
-            Err(RequestError::Closed(_)) => {
-                let stderr_tail = settle_stderr(&connection).await;
-                let exit = wait_for_exit(&connection).await;
-                return Err(SetupError::ServerExited { exit, stderr_tail });
-            }
+            ProtocolChoice::Force(version) => initialize(&connection, version, timeout).await?,
         };
-        let got = result
-            .get("protocolVersion")
-            .and_then(Value::as_str)
-            .ok_or_else(|| SetupError::Malformed(format!("no protocolVersion in {result}")))?;
-        let version: ProtocolVersion = match got.parse() {
-            Ok(v) if ProtocolVersion::era(v) == Era::Handshake => v,
-            _ => {
-                return Err(SetupError::UnsupportedVersion {
-                    offered,
-                    got: got.to_string(),
-                });
-            }
-        };
-        let info = result.get("serverInfo");
-        let field = |name: &str| {
-            info.and_then(|i| i.get(name))
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string()
-        };
-        let server = ServerInfo {
-            name: field("name"),
-            version: field("version"),
-            protocol_version: version.to_string(),
-        };
-        connection.notify("notifications/initialized", None);
         Ok(Session {
             connection,
             version,
@@ -178,6 +168,152 @@ impl Session {
     pub async fn close(&self, grace: Duration) -> ExitInfo {
         self.connection.close(grace).await
     }
+}
+
+/// The newest revision both sides speak, from the server's list.
+fn newest_mutual(supported: &[Value]) -> Option<ProtocolVersion> {
+    supported
+        .iter()
+        .filter_map(|v| v.as_str()?.parse::<ProtocolVersion>().ok())
+        .filter(|v| v.era() == Era::Stateless)
+        .max()
+}
+
+fn server_info(result: &Value, version: ProtocolVersion) -> ServerInfo {
+    // Some servers put their identity in `_meta` rather than `serverInfo`.
+    let info = result
+        .get("serverInfo")
+        .or_else(|| result.pointer("/_meta/io.modelcontextprotocol~1serverInfo"));
+    let field = |name: &str| {
+        info.and_then(|i| i.get(name))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    ServerInfo {
+        name: field("name"),
+        version: field("version"),
+        protocol_version: version.to_string(),
+    }
+}
+
+/// Turn a failed opening request into the setup error that explains it.
+async fn setup_failure(
+    connection: &StdioConnection,
+    failure: RequestError,
+    method: &str,
+) -> SetupError {
+    match failure {
+        RequestError::Timeout(timeout) => SetupError::Timeout {
+            method: method.to_string(),
+            timeout,
+            stderr_tail: connection.stderr_tail(STDERR_QUOTED),
+        },
+        RequestError::Closed(_) => {
+            let stderr_tail = settle_stderr(connection).await;
+            let exit = wait_for_exit(connection).await;
+            SetupError::ServerExited {
+                method: method.to_string(),
+                exit,
+                stderr_tail,
+            }
+        }
+    }
+}
+
+/// Probe with `server/discover` at `version`.
+async fn discover(
+    connection: &StdioConnection,
+    version: ProtocolVersion,
+    timeout: Duration,
+) -> Result<Discovery, SetupError> {
+    let params = dress(version, None);
+    let reply = connection
+        .request("server/discover", params.as_deref(), timeout)
+        .await;
+    let (supported, result) = match reply {
+        Ok(Reply {
+            body: ResponseBody::Result(result),
+            ..
+        }) => (result.get("supportedVersions").cloned(), Some(result)),
+        // An unsupported-version error lists what the server speaks: it is modern.
+        Ok(Reply {
+            body: ResponseBody::Error(error),
+            ..
+        }) => match error.data.as_ref().and_then(|d| d.get("supported")) {
+            Some(list) => (Some(list.clone()), None),
+            None => return Ok(Discovery::Legacy),
+        },
+        // A legacy server may ignore a method it does not know.
+        Err(RequestError::Timeout(_)) => return Ok(Discovery::Legacy),
+        Err(closed) => return Err(setup_failure(connection, closed, "server/discover").await),
+    };
+    let list = supported
+        .and_then(|s| s.as_array().cloned())
+        .unwrap_or_default();
+    let Some(mutual) = newest_mutual(&list) else {
+        // It answers discover but offers no modern revision we speak: treat
+        // it as the handshake-era server it says it is.
+        return Ok(Discovery::Legacy);
+    };
+    let server = match result {
+        Some(result) if mutual == version => server_info(&result, mutual),
+        // The server named a revision other than the one we asked in: ask again in it.
+        _ => return Box::pin(discover(connection, mutual, timeout)).await,
+    };
+    Ok(Discovery::Modern {
+        version: mutual,
+        server,
+    })
+}
+
+/// The handshake: offer `offered`, accept the server's choice when mcpstorm
+/// speaks it, then send `notifications/initialized`.
+async fn initialize(
+    connection: &StdioConnection,
+    offered: ProtocolVersion,
+    timeout: Duration,
+) -> Result<(ProtocolVersion, ServerInfo), SetupError> {
+    let params = json!({
+        "protocolVersion": offered.as_str(),
+        "capabilities": {},
+        "clientInfo": {"name": "mcpstorm", "version": env!("CARGO_PKG_VERSION")},
+    });
+    let result = match connection
+        .request("initialize", Some(&params), timeout)
+        .await
+    {
+        Ok(Reply {
+            body: ResponseBody::Result(result),
+            ..
+        }) => result,
+        Ok(Reply {
+            body: ResponseBody::Error(error),
+            ..
+        }) => {
+            return Err(SetupError::Rejected {
+                code: error.code,
+                message: error.message,
+                stderr_tail: settle_stderr(connection).await,
+            });
+        }
+        Err(failure) => return Err(setup_failure(connection, failure, "initialize").await),
+    };
+    let got = result
+        .get("protocolVersion")
+        .and_then(Value::as_str)
+        .ok_or_else(|| SetupError::Malformed(format!("no protocolVersion in {result}")))?;
+    let version = match got.parse::<ProtocolVersion>() {
+        Ok(v) if v.era() == Era::Handshake => v,
+        _ => {
+            return Err(SetupError::UnsupportedVersion {
+                offered,
+                got: got.to_string(),
+            });
+        }
+    };
+    connection.notify("notifications/initialized", None);
+    Ok((version, server_info(&result, version)))
 }
 
 /// `_meta` keys every stateless-era request carries.

@@ -38,6 +38,13 @@ impl ProtocolVersion {
 
     /// The newest handshake-era revision: what `initialize` offers by default.
     pub const LATEST_HANDSHAKE: ProtocolVersion = ProtocolVersion::V2025_11_25;
+    /// The newest revision: what `server/discover` probes with.
+    pub const LATEST: ProtocolVersion = ProtocolVersion::V2026_07_28;
+
+    /// Every revision, comma-separated, for messages.
+    pub fn list() -> String {
+        ProtocolVersion::ALL.map(|v| v.as_str()).join(", ")
+    }
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -72,10 +79,9 @@ impl FromStr for ProtocolVersion {
             .into_iter()
             .find(|v| v.as_str() == s)
             .ok_or_else(|| {
-                let known: Vec<&str> = ProtocolVersion::ALL.iter().map(|v| v.as_str()).collect();
                 format!(
                     "unsupported protocol version {s:?} (supported: {})",
-                    known.join(", ")
+                    ProtocolVersion::list()
                 )
             })
     }

@@ -11,10 +11,15 @@ use std::time::Duration;
 
 use clap::Args;
 
+use super::era::Eras;
 use super::memory::{Arena, ResidentBlock};
 
 #[derive(Debug, Clone, Default, Args)]
 pub struct FaultKnobs {
+    /// Protocol eras served: both (initialize and server/discover), handshake
+    /// only (a legacy server) or stateless only (2026-07-28).
+    #[arg(long, value_enum, default_value_t = Eras::Both)]
+    pub era: Eras,
     /// Base latency added to every request, in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 0.0)]
     pub latency_ms: f64,
@@ -101,6 +106,10 @@ impl FaultState {
             garbage: Mutex::new(Vec::new()),
             kept: Mutex::new(Arena::default()),
         }
+    }
+
+    pub fn eras(&self) -> Eras {
+        self.knobs.era
     }
 
     pub fn requests(&self) -> u64 {

@@ -11,10 +11,7 @@ pub const STATUS_URI: &str = "mcpstorm://status";
 pub const PROMPT_NAME: &str = "greet";
 
 fn invalid_params(message: impl Into<String>) -> RpcError {
-    RpcError {
-        code: codes::INVALID_PARAMS,
-        message: message.into(),
-    }
+    RpcError::new(codes::INVALID_PARAMS, message)
 }
 
 /// Answer `initialize`: the client's version when it is a handshake-era one we
@@ -123,10 +120,7 @@ pub fn call_tool(params: Option<&Value>, state: &FaultState) -> Result<ToolPlan,
 }
 
 fn internal(message: &str) -> RpcError {
-    RpcError {
-        code: codes::INTERNAL_ERROR,
-        message: message.to_string(),
-    }
+    RpcError::new(codes::INTERNAL_ERROR, message)
 }
 
 fn format_number(n: f64) -> String {
@@ -159,10 +153,7 @@ pub fn resources_read(params: Option<&Value>, state: &FaultState) -> Result<Valu
         .ok_or_else(|| invalid_params("resources/read needs params.uri"))?;
     if uri != STATUS_URI {
         // -32002 is the code the specification gives for a resource not found.
-        return Err(RpcError {
-            code: -32002,
-            message: format!("resource not found: {uri}"),
-        });
+        return Err(RpcError::new(-32002, format!("resource not found: {uri}")));
     }
     let status = json!({"requests": state.requests(), "pid": std::process::id()});
     Ok(json!({"contents": [{

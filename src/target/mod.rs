@@ -4,6 +4,7 @@
 //! Requests are handled concurrently (one task each), as the official SDKs'
 //! servers do, so a slow request does not queue the others behind it.
 
+pub mod era;
 pub mod faults;
 pub mod handlers;
 pub mod memory;
@@ -72,10 +73,7 @@ pub async fn serve_stdio(knobs: FaultKnobs) -> std::io::Result<()> {
 fn parse_error() -> Vec<u8> {
     jsonrpc::response_line(
         &Value::Null,
-        Err(RpcError {
-            code: codes::PARSE_ERROR,
-            message: "Parse error".into(),
-        }),
+        Err(RpcError::new(codes::PARSE_ERROR, "Parse error")),
     )
 }
 
@@ -94,10 +92,7 @@ async fn handle_line(
         if message.get("method").is_some() && message.get("id").is_none() {
             return None; // a notification: nothing to answer
         }
-        let invalid = RpcError {
-            code: codes::INVALID_REQUEST,
-            message: "Invalid Request".into(),
-        };
+        let invalid = RpcError::new(codes::INVALID_REQUEST, "Invalid Request");
         return Some(jsonrpc::response_line(&Value::Null, Err(invalid)));
     };
     let params = message.get("params");
@@ -122,11 +117,22 @@ async fn handle_request(
     state: &FaultState,
     outbox: &mpsc::UnboundedSender<Vec<u8>>,
 ) -> (Result<Value, RpcError>, Option<Verdict>) {
-    if method == "initialize" {
-        return (handlers::initialize(params), None);
+    let modern = match era::admit(state.eras(), method, params) {
+        Ok(modern) => modern,
+        Err(refused) => return (Err(refused), None),
+    };
+    match method {
+        "initialize" => return (handlers::initialize(params), None),
+        "server/discover" => return (Ok(era::complete(era::discover())), None),
+        _ => {}
     }
     let verdict = state.on_request(method == "tools/call");
     let answer = answer(method, params, state, outbox, &verdict).await;
+    let answer = if modern {
+        answer.map(era::complete)
+    } else {
+        answer
+    };
     (answer, Some(verdict))
 }
 
@@ -172,9 +178,9 @@ async fn answer(
         "prompts/list" => Ok(handlers::prompts_list()),
         "prompts/get" => handlers::prompts_get(params),
         "logging/setLevel" => Ok(json!({})),
-        other => Err(RpcError {
-            code: codes::METHOD_NOT_FOUND,
-            message: format!("Method not found: {other}"),
-        }),
+        other => Err(RpcError::new(
+            codes::METHOD_NOT_FOUND,
+            format!("Method not found: {other}"),
+        )),
     }
 }

@@ -378,10 +378,10 @@ async fn read_loop(
                 let answer = if method == "ping" {
                     Ok(Value::Object(Default::default()))
                 } else {
-                    Err(RpcError {
-                        code: codes::METHOD_NOT_FOUND,
-                        message: format!("mcpstorm does not handle {method}"),
-                    })
+                    Err(RpcError::new(
+                        codes::METHOD_NOT_FOUND,
+                        format!("mcpstorm does not handle {method}"),
+                    ))
                 };
                 let _ = outbox.send(jsonrpc::response_line(&id, answer));
             }
