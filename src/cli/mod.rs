@@ -1,6 +1,7 @@
 //! The command line: what a user types, and the commands behind it. This is
 //! the binary's edge, where errors become messages and exit codes.
 
+mod mcp_json;
 mod run;
 
 use std::path::PathBuf;
@@ -89,6 +90,13 @@ pub struct RunArgs {
     /// Milliseconds a server gets to exit after its stdin closes (and again after SIGTERM).
     #[arg(long, value_name = "MS", default_value_t = 2000)]
     pub shutdown_grace_ms: u64,
+    /// Take the server from an MCP client config file (`mcpServers` entries
+    /// with `command`, `args`, `env`), instead of a command after `--`.
+    #[arg(long, value_name = "FILE", conflicts_with = "server")]
+    pub config: Option<PathBuf>,
+    /// The entry of --config to run (needed when it has several).
+    #[arg(long = "server", value_name = "NAME", requires = "config")]
+    pub server_name: Option<String>,
     /// Extra environment for the server, NAME=VALUE (repeatable; values are never printed).
     #[arg(long = "env", value_name = "NAME=VALUE", value_parser = parse_env)]
     pub env: Vec<(String, String)>,
@@ -109,6 +117,8 @@ impl Default for RunArgs {
             protocol: None,
             max_message_bytes: crate::transport::stdio::DEFAULT_MAX_MESSAGE_BYTES,
             shutdown_grace_ms: 2000,
+            config: None,
+            server_name: None,
             env: Vec::new(),
             server: Vec::new(),
         }

@@ -19,8 +19,15 @@ use crate::stats::Snapshot;
 use crate::transport::{ServerCommand, StdioOptions};
 use crate::ui::{self, Command, Finished, RunStatus, TerminalGuard};
 
-/// The server to test: the command after `--`, or this binary's `serve`.
+/// The server to test: an entry of --config, the command after `--`, or
+/// this binary's `serve`.
 fn server_command(args: &RunArgs) -> Result<ServerCommand, String> {
+    if let Some(config) = &args.config {
+        let mut command = super::mcp_json::server_from(config, args.server_name.as_deref())
+            .map_err(|e| e.to_string())?;
+        command.env.extend(args.env.iter().cloned());
+        return Ok(command);
+    }
     let mut command = match args.server.split_first() {
         Some((program, rest)) => ServerCommand::new(program.clone(), rest.to_vec()),
         None => {

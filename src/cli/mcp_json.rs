@@ -1,0 +1,195 @@
+//! Reading a server entry from the configuration file MCP clients share
+//! (`{"mcpServers": {"name": {"command", "args", "env"}}}`, or `"servers"` as
+//! VS Code writes it), so a user's existing entry runs unchanged.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::transport::ServerCommand;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read MCP config {file}: {source}")]
+    Io {
+        file: String,
+        source: std::io::Error,
+    },
+    #[error("{file}:{line}:{column}: not a valid MCP config: {message}")]
+    Invalid {
+        file: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("{file} has no server named `{name}` (it has: {available})")]
+    UnknownServer {
+        file: String,
+        name: String,
+        available: String,
+    },
+    #[error("{file} has {count} servers; choose one with --server NAME ({available})")]
+    Ambiguous {
+        file: String,
+        count: usize,
+        available: String,
+    },
+    #[error(
+        "server `{name}` in {file} is reached over HTTP ({url}); mcpstorm speaks stdio only so far"
+    )]
+    HttpNotYet {
+        file: String,
+        name: String,
+        url: String,
+    },
+    #[error("server `{name}` in {file} has neither `command` nor `url`")]
+    Empty { file: String, name: String },
+}
+
+#[derive(Deserialize)]
+struct ConfigFile {
+    #[serde(rename = "mcpServers", alias = "servers", default)]
+    servers: BTreeMap<String, Entry>,
+}
+
+#[derive(Deserialize)]
+struct Entry {
+    command: Option<String>,
+    #[serde(default)]
+    args: Vec<String>,
+    #[serde(default)]
+    env: BTreeMap<String, String>,
+    url: Option<String>,
+}
+
+/// The server command of entry `name` (or the only entry) in `file`.
+pub fn server_from(file: &Path, name: Option<&str>) -> Result<ServerCommand, ConfigError> {
+    let shown = file.display().to_string();
+    let text = std::fs::read_to_string(file).map_err(|source| ConfigError::Io {
+        file: shown.clone(),
+        source,
+    })?;
+    let config: ConfigFile = serde_json::from_str(&text).map_err(|e| ConfigError::Invalid {
+        file: shown.clone(),
+        line: e.line(),
+        column: e.column(),
+        message: e.to_string(),
+    })?;
+    let available = || {
+        config
+            .servers
+            .keys()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let (name, entry) = match name {
+        Some(name) => {
+            config
+                .servers
+                .get_key_value(name)
+                .ok_or_else(|| ConfigError::UnknownServer {
+                    file: shown.clone(),
+                    name: name.to_string(),
+                    available: available(),
+                })?
+        }
+        None if config.servers.len() == 1 => {
+            config
+                .servers
+                .iter()
+                .next()
+                .ok_or_else(|| ConfigError::Ambiguous {
+                    file: shown.clone(),
+                    count: 0,
+                    available: String::new(),
+                })?
+        }
+        None => {
+            return Err(ConfigError::Ambiguous {
+                file: shown.clone(),
+                count: config.servers.len(),
+                available: available(),
+            });
+        }
+    };
+    match (&entry.command, &entry.url) {
+        (Some(command), _) => {
+            let mut server = ServerCommand::new(command.clone(), entry.args.clone());
+            server.env = entry.env.clone().into_iter().collect();
+            Ok(server)
+        }
+        (None, Some(url)) => Err(ConfigError::HttpNotYet {
+            file: shown,
+            name: name.clone(),
+            url: url.clone(),
+        }),
+        (None, None) => Err(ConfigError::Empty {
+            file: shown,
+            name: name.clone(),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(text: &str) -> tempfile::NamedTempFile {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), text).unwrap();
+        file
+    }
+
+    const CONFIG: &str = r#"{
+  "mcpServers": {
+    "memory": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-memory"],
+               "env": {"MEMORY_FILE_PATH": "/tmp/secret-path.jsonl"}},
+    "remote": {"type": "http", "url": "https://example.invalid/mcp"}
+  }
+}"#;
+
+    #[test]
+    fn an_entry_runs_as_written_and_its_env_stays_secret() {
+        let file = write(CONFIG);
+        let server = server_from(file.path(), Some("memory")).unwrap();
+        assert_eq!(server.program, "npx");
+        assert_eq!(
+            server.args,
+            vec!["-y", "@modelcontextprotocol/server-memory"]
+        );
+        assert_eq!(
+            server.env,
+            vec![("MEMORY_FILE_PATH".into(), "/tmp/secret-path.jsonl".into())]
+        );
+        assert!(!server.to_string().contains("secret-path"), "{server}");
+    }
+
+    #[test]
+    fn mistakes_are_named() {
+        let file = write(CONFIG);
+        let err = server_from(file.path(), Some("memroy"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("no server named `memroy`") && err.contains("memory, remote"),
+            "{err}"
+        );
+        let err = server_from(file.path(), None).unwrap_err().to_string();
+        assert!(err.contains("--server"), "{err}");
+        let err = server_from(file.path(), Some("remote"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("HTTP"), "{err}");
+        let broken = write("{\n  \"mcpServers\": {\n    \"a\": {\"command\": 3}\n  }\n}");
+        let err = server_from(broken.path(), None).unwrap_err().to_string();
+        assert!(err.contains(":3:"), "names the line: {err}");
+    }
+
+    #[test]
+    fn vs_code_files_and_a_lone_entry_work() {
+        let file = write(r#"{"servers": {"only": {"command": "python3", "args": ["s.py"]}}}"#);
+        assert_eq!(server_from(file.path(), None).unwrap().program, "python3");
+    }
+}
