@@ -171,6 +171,30 @@ fn leaking_run() -> Snapshot {
             self_rss_mb: Some(9.0),
             self_rss_max_mb: Some(9.1),
             self_cpu_percent: Some(4.0),
+            members: vec![
+                TreeMember {
+                    pid: 4242,
+                    parent: 1,
+                    name: "sh".into(),
+                    depth: 0,
+                    rss_mb: 1.5,
+                    rss_share: 0.014,
+                    fds: 3,
+                    threads: 1,
+                    cpu_percent: 0.0,
+                },
+                TreeMember {
+                    pid: 4243,
+                    parent: 4242,
+                    name: "node".into(),
+                    depth: 1,
+                    rss_mb: 108.5,
+                    rss_share: 0.986,
+                    fds: 8,
+                    threads: 6,
+                    cpu_percent: 35.0,
+                },
+            ],
             series,
         },
         wire: WireSnapshot {
@@ -318,6 +342,10 @@ fn full_layout_shows_every_pane_and_figure() {
     assert!(screen.contains("timeout 1"), "{screen}");
     assert!(screen.contains("injected failure"), "{screen}");
     assert!(screen.contains("handled 200 requests"), "{screen}");
+    // The tree: the wrapper and, under it, the server with its share.
+    assert!(screen.contains("4242 sh"), "{screen}");
+    assert!(screen.contains("  4243 node"), "{screen}");
+    assert!(screen.contains("108.5  99"), "{screen}");
     insta::assert_snapshot!("full_120x40", screen);
 }
 

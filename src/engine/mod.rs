@@ -138,10 +138,11 @@ fn sample_into(
 ) -> bool {
     let sample = sampler.lock().ok().and_then(|mut s| s.sample());
     match sample {
-        Some(sample) => {
+        Some((sample, members)) => {
             let _ = events.send(Event::Probe {
                 at: Instant::now(),
                 sample,
+                members,
             });
             true
         }

@@ -3,4 +3,4 @@
 pub mod procfs;
 pub mod sampler;
 
-pub use sampler::{ProbeSample, TreeSampler};
+pub use sampler::{Member, ProbeSample, TreeSampler};

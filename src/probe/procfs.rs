@@ -7,9 +7,12 @@ use std::fs;
 use std::sync::OnceLock;
 
 /// What one process uses right now.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ProcessUsage {
     pub pid: u32,
+    pub ppid: u32,
+    /// The command name (`comm`), as `ps` shows it.
+    pub name: String,
     pub rss_bytes: u64,
     pub fds: u32,
     pub threads: u32,
@@ -18,8 +21,9 @@ pub struct ProcessUsage {
 }
 
 /// Fields of `/proc/PID/stat` that we use.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct StatLine {
+    pub name: String,
     pub ppid: u32,
     pub cpu_ticks: u64,
     pub threads: u32,
@@ -44,11 +48,13 @@ pub fn clock_ticks_per_second() -> u64 {
 /// Parse `/proc/PID/stat`. The command name (field 2) may hold spaces and
 /// parentheses, so fields are counted from the last `)`.
 pub fn parse_stat(text: &str) -> Option<StatLine> {
+    let name = text[text.find('(')? + 1..text.rfind(')')?].to_string();
     let after_name = &text[text.rfind(')')? + 1..];
     let fields: Vec<&str> = after_name.split_whitespace().collect();
     // after_name starts at field 3 (state); field N is fields[N - 3].
     let field = |n: usize| fields.get(n - 3).and_then(|f| f.parse::<u64>().ok());
     Some(StatLine {
+        name,
         ppid: field(4)? as u32,
         cpu_ticks: field(14)? + field(15)?,
         threads: field(20)? as u32,
@@ -91,11 +97,13 @@ pub fn read_usage(pid: u32) -> Option<ProcessUsage> {
     let stat = read_stat(pid)?;
     Some(ProcessUsage {
         pid,
+        ppid: stat.ppid,
         rss_bytes: read_rss_bytes(pid)?,
         // A process we may not inspect (another user's) still counts for RSS.
         fds: count_fds(pid).unwrap_or(0),
         threads: stat.threads,
         cpu_ticks: stat.cpu_ticks,
+        name: stat.name,
     })
 }
 
@@ -145,6 +153,7 @@ mod tests {
                     250 50 0 0 20 0 7 0 12345 1000000 300 18446744073709551615";
         let stat = parse_stat(line).unwrap();
         assert_eq!(stat.ppid, 17);
+        assert_eq!(stat.name, "a (weird) name");
         assert_eq!(stat.cpu_ticks, 300);
         assert_eq!(stat.threads, 7);
     }

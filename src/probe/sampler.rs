@@ -20,15 +20,28 @@ pub struct ProbeSample {
     pub self_cpu_percent: f64,
 }
 
+/// One process of the tree, as last sampled.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct Member {
+    pub pid: u32,
+    pub parent: u32,
+    pub name: String,
+    pub rss_bytes: u64,
+    pub fds: u32,
+    pub threads: u32,
+    pub cpu_percent: f64,
+}
+
 /// CPU is measured over at least this long: the kernel counts CPU time in
 /// clock ticks (10 ms), so a shorter window would read as 0 % or 1000 %.
 const CPU_WINDOW: Duration = Duration::from_millis(200);
 
-/// CPU ticks seen for each pid at the start of the current CPU window.
+/// CPU ticks seen for each pid at the start of the current CPU window, and
+/// the percentages of the last complete window.
 struct CpuMemory {
     ticks: HashMap<u32, u64>,
     at: Instant,
-    last_percent: f64,
+    percents: HashMap<u32, f64>,
 }
 
 impl CpuMemory {
@@ -36,34 +49,42 @@ impl CpuMemory {
         CpuMemory {
             ticks: HashMap::new(),
             at: Instant::now(),
-            last_percent: 0.0,
+            percents: HashMap::new(),
         }
     }
 
-    /// Percent of one core used by `usages` over the last CPU window.
-    fn percent(&mut self, usages: impl Iterator<Item = (u32, u64)>) -> f64 {
+    /// Percent of one core each pid used over the last CPU window.
+    fn update(&mut self, usages: impl Iterator<Item = (u32, u64)>) {
         let now = Instant::now();
-        let wall = now.duration_since(self.at).as_secs_f64();
         if !self.ticks.is_empty() && now.duration_since(self.at) < CPU_WINDOW {
-            return self.last_percent;
+            return;
         }
-        let mut used_ticks = 0u64;
+        let wall = now.duration_since(self.at).as_secs_f64();
+        let per_tick = 100.0 / procfs::clock_ticks_per_second() as f64 / wall.max(1e-9);
+        let first_sample = self.ticks.is_empty();
         let mut seen = HashMap::with_capacity(self.ticks.len());
+        let mut percents = HashMap::with_capacity(self.ticks.len());
         for (pid, ticks) in usages {
             // A process new since the last sample counts from zero ticks: it was
             // born in the interval and everything it consumed was consumed then.
-            used_ticks += ticks.saturating_sub(*self.ticks.get(&pid).unwrap_or(&0));
+            let used = ticks.saturating_sub(*self.ticks.get(&pid).unwrap_or(&0));
+            percents.insert(
+                pid,
+                if first_sample {
+                    0.0
+                } else {
+                    used as f64 * per_tick
+                },
+            );
             seen.insert(pid, ticks);
         }
-        let first_sample = self.ticks.is_empty();
         self.ticks = seen;
+        self.percents = percents;
         self.at = now;
-        if first_sample || wall <= 0.0 {
-            return 0.0;
-        }
-        self.last_percent =
-            used_ticks as f64 / procfs::clock_ticks_per_second() as f64 / wall * 100.0;
-        self.last_percent
+    }
+
+    fn percent(&self, pid: u32) -> f64 {
+        self.percents.get(&pid).copied().unwrap_or(0.0)
     }
 }
 
@@ -94,8 +115,8 @@ impl TreeSampler {
         sampler
     }
 
-    /// Sample now. `None` once the root process is gone.
-    pub fn sample(&mut self) -> Option<ProbeSample> {
+    /// Sample now: the totals and each member. `None` once the root is gone.
+    pub fn sample(&mut self) -> Option<(ProbeSample, Vec<Member>)> {
         if !procfs::is_alive(self.root) {
             return None;
         }
@@ -112,19 +133,32 @@ impl TreeSampler {
             return None;
         }
         let me = procfs::read_usage(std::process::id()).unwrap_or_default();
-        Some(ProbeSample {
-            rss_bytes: usages.iter().map(|u| u.rss_bytes).sum(),
-            fds: usages.iter().map(|u| u.fds).sum(),
-            threads: usages.iter().map(|u| u.threads).sum(),
-            processes: usages.len() as u32,
-            cpu_percent: self
-                .tree_cpu
-                .percent(usages.iter().map(|u| (u.pid, u.cpu_ticks))),
+        self.tree_cpu
+            .update(usages.iter().map(|u| (u.pid, u.cpu_ticks)));
+        self.self_cpu
+            .update(std::iter::once((me.pid, me.cpu_ticks)));
+        let members: Vec<Member> = usages
+            .iter()
+            .map(|u| Member {
+                pid: u.pid,
+                parent: u.ppid,
+                name: u.name.clone(),
+                rss_bytes: u.rss_bytes,
+                fds: u.fds,
+                threads: u.threads,
+                cpu_percent: self.tree_cpu.percent(u.pid),
+            })
+            .collect();
+        let totals = ProbeSample {
+            rss_bytes: members.iter().map(|m| m.rss_bytes).sum(),
+            fds: members.iter().map(|m| m.fds).sum(),
+            threads: members.iter().map(|m| m.threads).sum(),
+            processes: members.len() as u32,
+            cpu_percent: members.iter().map(|m| m.cpu_percent).sum(),
             self_rss_bytes: me.rss_bytes,
-            self_cpu_percent: self
-                .self_cpu
-                .percent(std::iter::once((me.pid, me.cpu_ticks))),
-        })
+            self_cpu_percent: self.self_cpu.percent(me.pid),
+        };
+        Some((totals, members))
     }
 }
 
@@ -141,7 +175,7 @@ mod tests {
             .unwrap();
         let mut sampler = TreeSampler::new(child.id());
         std::thread::sleep(std::time::Duration::from_millis(600));
-        let sample = sampler.sample().unwrap();
+        let (sample, members) = sampler.sample().unwrap();
         let tree = procfs::process_tree(child.id());
         for pid in &tree {
             unsafe { libc::kill(*pid as i32, libc::SIGKILL) };
@@ -151,5 +185,10 @@ mod tests {
         assert!(sample.rss_bytes > 0 && sample.fds > 0 && sample.threads >= 2);
         assert!(sample.cpu_percent > 40.0, "cpu {}", sample.cpu_percent);
         assert!(sample.self_rss_bytes > 0);
+        // Each member on its own: the shell and the busy loop, the loop busy.
+        assert_eq!(members.len(), 2);
+        assert_eq!(members[0].pid, child.id());
+        assert_eq!(members[1].parent, child.id());
+        assert!(members[1].cpu_percent > 40.0, "{members:?}");
     }
 }

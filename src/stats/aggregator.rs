@@ -17,7 +17,7 @@ use super::series::Series;
 use super::snapshot::*;
 use super::trend::rss_trend;
 use crate::acceptance::Criteria;
-use crate::probe::ProbeSample;
+use crate::probe::{Member, ProbeSample};
 use crate::protocol::Outcome;
 
 const MIB: f64 = 1024.0 * 1024.0;
@@ -139,6 +139,7 @@ struct ProbeAcc {
     threads_max: u32,
     cpu_max: f64,
     self_rss_max: u64,
+    members: Vec<Member>,
 }
 
 impl Default for Series<ProbePoint> {
@@ -214,6 +215,34 @@ impl ColdStartAcc {
             },
         })
     }
+}
+
+/// The tree's members with depth and share, parents before children.
+fn tree_members(members: &[Member]) -> Vec<TreeMember> {
+    let total: u64 = members.iter().map(|m| m.rss_bytes).sum();
+    let mut depths: std::collections::HashMap<u32, u32> = std::collections::HashMap::new();
+    members
+        .iter()
+        .map(|m| {
+            let depth = depths.get(&m.parent).map_or(0, |d| d + 1);
+            depths.insert(m.pid, depth);
+            TreeMember {
+                pid: m.pid,
+                parent: m.parent,
+                name: m.name.clone(),
+                depth,
+                rss_mb: m.rss_bytes as f64 / MIB,
+                rss_share: if total > 0 {
+                    m.rss_bytes as f64 / total as f64
+                } else {
+                    0.0
+                },
+                fds: m.fds,
+                threads: m.threads,
+                cpu_percent: m.cpu_percent,
+            }
+        })
+        .collect()
 }
 
 pub struct Aggregator {
@@ -332,7 +361,14 @@ impl Aggregator {
                     message: event.message,
                 });
             }
-            Event::Probe { at, sample } => self.record_probe(at, sample),
+            Event::Probe {
+                at,
+                sample,
+                members,
+            } => {
+                self.record_probe(at, sample);
+                self.probe.members = members;
+            }
             Event::Crash { at, description } => {
                 self.crashes += 1;
                 let t = self.elapsed_s(at);
@@ -478,6 +514,7 @@ impl Aggregator {
             self_rss_mb: Some(mb(latest.self_rss_bytes)),
             self_rss_max_mb: Some(mb(probe.self_rss_max)),
             self_cpu_percent: Some(latest.self_cpu_percent),
+            members: tree_members(&probe.members),
             series,
         }
     }

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::probe::ProbeSample;
+use crate::probe::{Member, ProbeSample};
 use crate::protocol::{Outcome, ServerInfo};
 use crate::transport::{Correlator, StderrTail};
 
@@ -62,6 +62,7 @@ pub enum Event {
     Probe {
         at: Instant,
         sample: ProbeSample,
+        members: Vec<Member>,
     },
     /// The server exited while the run needed it.
     Crash {

@@ -177,6 +177,22 @@ impl Mergeable for ProbePoint {
     }
 }
 
+/// One process of the server's tree at the last sample.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct TreeMember {
+    pub pid: u32,
+    pub parent: u32,
+    pub name: String,
+    /// How deep in the tree: 0 for the process mcpstorm started.
+    pub depth: u32,
+    pub rss_mb: f64,
+    /// This process's part of the tree's RSS (0..1).
+    pub rss_share: f64,
+    pub fds: u32,
+    pub threads: u32,
+    pub cpu_percent: f64,
+}
+
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ResourceSnapshot {
     /// False when nothing could be sampled (no process to watch yet, or none at all).
@@ -202,6 +218,8 @@ pub struct ResourceSnapshot {
     pub self_rss_mb: Option<f64>,
     pub self_rss_max_mb: Option<f64>,
     pub self_cpu_percent: Option<f64>,
+    /// The tree at the last sample, parents before their children.
+    pub members: Vec<TreeMember>,
     pub series: Vec<ProbePoint>,
 }
 

@@ -73,8 +73,12 @@ fn grid(body: Rect, screen: Rect) -> Vec<(Pane, Rect)> {
             Constraint::Fill(1),
         ])
         .areas(middle);
-        let [per_label, stderr] =
-            Layout::horizontal([Constraint::Percentage(55), Constraint::Fill(1)]).areas(bottom);
+        let [per_label, processes, stderr] = Layout::horizontal([
+            Constraint::Percentage(40),
+            Constraint::Percentage(33),
+            Constraint::Fill(1),
+        ])
+        .areas(bottom);
         return vec![
             (Pane::Latency, latency),
             (Pane::Acceptance, acceptance),
@@ -82,6 +86,7 @@ fn grid(body: Rect, screen: Rect) -> Vec<(Pane, Rect)> {
             (Pane::Fds, fds),
             (Pane::Outcomes, outcomes),
             (Pane::PerLabel, per_label),
+            (Pane::Processes, processes),
             (Pane::Stderr, stderr),
         ];
     }

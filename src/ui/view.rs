@@ -16,17 +16,19 @@ pub enum Pane {
     Fds,
     Outcomes,
     PerLabel,
+    Processes,
     Stderr,
 }
 
 impl Pane {
-    pub const ALL: [Pane; 7] = [
+    pub const ALL: [Pane; 8] = [
         Pane::Latency,
         Pane::Acceptance,
         Pane::Memory,
         Pane::Fds,
         Pane::Outcomes,
         Pane::PerLabel,
+        Pane::Processes,
         Pane::Stderr,
     ];
 
@@ -48,6 +50,7 @@ impl Pane {
             Pane::Fds => "File descriptors",
             Pane::Outcomes => "Outcomes",
             Pane::PerLabel => "Per tool / method",
+            Pane::Processes => "Process tree",
             Pane::Stderr => "Server stderr",
         }
     }

@@ -30,6 +30,7 @@ pub fn draw(frame: &mut Frame, area: Rect, pane: Pane, focused: bool, snapshot: 
         Pane::Acceptance => text::acceptance(frame, area, block, snapshot),
         Pane::Outcomes => text::outcomes(frame, area, block, snapshot),
         Pane::PerLabel => text::per_label(frame, area, block, snapshot),
+        Pane::Processes => text::processes(frame, area, block, snapshot),
         Pane::Stderr => text::stderr(frame, area, block, snapshot),
     }
 }

@@ -110,7 +110,7 @@ pub fn outcomes(frame: &mut Frame, area: Rect, block: Block, s: &Snapshot) {
 }
 
 pub fn per_label(frame: &mut Frame, area: Rect, block: Block, s: &Snapshot) {
-    let header = Row::new(["tool / method", "calls", "errors", "p50", "p95", "p99"])
+    let header = Row::new(["tool / method", "calls", "err", "p50", "p95", "p99"])
         .style(Style::default().add_modifier(Modifier::BOLD));
     let rows = s.per_label.iter().map(|l| {
         let latency = |pick: fn(&crate::stats::LatencySummary) -> f64| {
@@ -132,17 +132,53 @@ pub fn per_label(frame: &mut Frame, area: Rect, block: Block, s: &Snapshot) {
         })
     });
     let widths = [
-        Constraint::Fill(3),
-        Constraint::Length(8),
-        Constraint::Length(7),
-        Constraint::Length(8),
-        Constraint::Length(8),
-        Constraint::Length(8),
+        Constraint::Fill(1),
+        Constraint::Length(6),
+        Constraint::Length(4),
+        Constraint::Length(6),
+        Constraint::Length(6),
+        Constraint::Length(6),
     ];
     let table = Table::new(rows, widths)
         .header(header)
         .block(block.title(" Per tool / method (ms) "));
     frame.render_widget(table, area);
+}
+
+/// The server's process tree: each member's RSS, its share, FDs, threads, CPU.
+pub fn processes(frame: &mut Frame, area: Rect, block: Block, s: &Snapshot) {
+    let members = &s.resources.members;
+    let block = block.title(format!(" Process tree ({}) ", members.len()));
+    if members.is_empty() {
+        let text = Line::styled(
+            "no server process sampled",
+            Style::default().fg(Color::DarkGray),
+        );
+        frame.render_widget(Paragraph::new(text).block(block), area);
+        return;
+    }
+    let header = Row::new(["pid name", "RSS MB", "%", "FDs", "thr", "CPU%"])
+        .style(Style::default().add_modifier(Modifier::BOLD));
+    let rows = members.iter().map(|m| {
+        let indent = "  ".repeat(m.depth as usize);
+        Row::new([
+            format!("{indent}{} {}", m.pid, m.name),
+            format!("{:.1}", m.rss_mb),
+            format!("{:.0}", m.rss_share * 100.0),
+            m.fds.to_string(),
+            m.threads.to_string(),
+            format!("{:.0}", m.cpu_percent),
+        ])
+    });
+    let widths = [
+        Constraint::Fill(1),
+        Constraint::Length(6),
+        Constraint::Length(3),
+        Constraint::Length(4),
+        Constraint::Length(3),
+        Constraint::Length(4),
+    ];
+    frame.render_widget(Table::new(rows, widths).header(header).block(block), area);
 }
 
 pub fn stderr(frame: &mut Frame, area: Rect, block: Block, s: &Snapshot) {
