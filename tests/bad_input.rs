@@ -104,8 +104,8 @@ fn every_builtin_checks_clean() {
     let listed = String::from_utf8_lossy(&listed.stdout);
     assert_eq!(
         listed.lines().count(),
-        7,
-        "six reference scenarios and the demo: {listed}"
+        8,
+        "six reference scenarios, tools and demo: {listed}"
     );
     assert!(listed.lines().last().is_some_and(|l| l.starts_with("demo")));
 }
@@ -168,4 +168,39 @@ for line in sys.stdin:
     let run = run(&args);
     assert_eq!(run.code, 2, "{}", run.explain());
     assert!(run.stdout.contains("1999-01-01"), "{}", run.explain());
+}
+
+#[test]
+fn a_server_that_never_answers_is_stopped_after_the_setup_error() {
+    // Answers nothing, ignores stdin closing and SIGTERM: only SIGKILL stops it.
+    let marker = format!("{}.5", 40 + std::process::id() % 1000);
+    let script = format!("trap '' TERM; exec sleep {marker}");
+    let args: Vec<String> = [
+        "sequential",
+        "--timeout-ms",
+        "300",
+        "--",
+        "sh",
+        "-c",
+        &script,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let run = run(&args);
+    assert_eq!(run.code, 2, "{}", run.explain());
+    assert!(
+        run.stdout.contains("did not answer initialize"),
+        "{}",
+        run.explain()
+    );
+    let left = Command::new("pgrep")
+        .args(["-f", &format!("sleep {marker}")])
+        .output()
+        .unwrap();
+    assert!(
+        left.stdout.is_empty(),
+        "server left running: {}",
+        String::from_utf8_lossy(&left.stdout)
+    );
 }

@@ -281,3 +281,60 @@ arguments = { message = "x" }
         );
     }
 }
+
+#[test]
+fn an_automatic_mix_calls_only_what_server_everything_marks_read_only() {
+    let discovered = Command::new(common::mcpstorm())
+        .arg("discover")
+        .arg("--json")
+        .arg("--")
+        .args(everything())
+        .output()
+        .unwrap();
+    assert!(discovered.status.success());
+    let doc: serde_json::Value = serde_json::from_slice(&discovered.stdout).unwrap();
+    let tools = doc["catalog"]["tools"].as_array().unwrap();
+    let read_only: Vec<&str> = tools
+        .iter()
+        .filter(|t| t["read_only"] == true)
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert!(tools.len() > read_only.len(), "some of its tools may write");
+    // Its long-running tool is read-only but takes 10 s by default: left out.
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = scenario_file(
+        dir.path(),
+        "auto.toml",
+        r#"
+name = "auto"
+[[phase]]
+name = "load"
+load = { kind = "concurrent", workers = 4, calls = 200 }
+[[call]]
+auto = true
+exclude = ["trigger-long-running-operation"]
+[acceptance]
+"crashes == 0" = {}
+"success_rate >= 0.99" = {}
+"#,
+    );
+    let run = run_against(&[scenario.to_str().unwrap()], &[], &everything());
+    assert_eq!(run.code, 0, "{}", run.explain());
+    let called: Vec<String> = run.scenario("auto")["result"]["per_label"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["label"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        called.len(),
+        read_only.len() - 1,
+        "{called:?} vs {read_only:?}"
+    );
+    for name in &called {
+        assert!(
+            read_only.contains(&name.as_str()),
+            "{name} is not read-only"
+        );
+    }
+}

@@ -72,7 +72,7 @@ pub fn check_scope(
     def: &MetricDef,
     args: &[String],
     phases: &[String],
-    labels: &[String],
+    labels: Option<&[String]>,
 ) -> Result<(), String> {
     match def.scope {
         Scope::Run if !args.is_empty() => Err(format!(
@@ -97,7 +97,7 @@ pub fn check_scope(
                     phases.join(", ")
                 ));
             }
-            if let Some(label) = args.get(1)
+            if let (Some(label), Some(labels)) = (args.get(1), labels)
                 && !labels.contains(label)
             {
                 return Err(format!(

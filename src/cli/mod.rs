@@ -1,6 +1,7 @@
 //! The command line: what a user types, and the commands behind it. This is
 //! the binary's edge, where errors become messages and exit codes.
 
+mod discover;
 mod mcp_json;
 mod run;
 
@@ -10,7 +11,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 use crate::acceptance::metrics::{METRICS, Scope};
-use crate::protocol::ProtocolVersion;
+use crate::protocol::{ProtocolChoice, ProtocolVersion};
 use crate::scenario::{self, builtin};
 use crate::target::FaultKnobs;
 
@@ -46,6 +47,8 @@ pub enum Command {
     Demo(DemoArgs),
     /// Serve the built-in MCP target over stdio, with optional fault knobs.
     Serve(ServeArgs),
+    /// List a server's tools (with their input schemas), resources and prompts.
+    Discover(DiscoverArgs),
     /// List the built-in scenarios.
     Scenarios,
     /// Check scenario files (or built-in names) without running them.
@@ -79,17 +82,31 @@ pub struct RunArgs {
     /// (overrides the scenario's `probe_interval_ms`; default 250, 4 per second).
     #[arg(long, value_name = "MS")]
     pub probe_interval_ms: Option<u64>,
+    #[arg(long, value_name = "BYTES", default_value_t = crate::transport::stdio::DEFAULT_MAX_MESSAGE_BYTES)]
+    pub max_message_bytes: usize,
+    /// Milliseconds a server gets to exit after its stdin closes (and again after SIGTERM).
+    #[arg(long, value_name = "MS", default_value_t = 2000)]
+    pub shutdown_grace_ms: u64,
+    #[command(flatten)]
+    pub target: TargetArgs,
+}
+
+impl TargetArgs {
+    pub fn protocol_choice(&self) -> ProtocolChoice {
+        self.protocol
+            .map_or(ProtocolChoice::Auto, ProtocolChoice::Force)
+    }
+}
+
+/// Which server to test and how to speak to it (shared by run and discover).
+#[derive(Debug, Clone, Default, Args)]
+pub struct TargetArgs {
     /// Speak exactly this protocol version (2024-11-05 … 2025-11-25 open with
     /// `initialize`; 2026-07-28 is stateless). By default mcpstorm probes with
     /// `server/discover` and falls back to `initialize`.
     #[arg(long, value_name = "VERSION", value_parser = parse_version)]
     pub protocol: Option<ProtocolVersion>,
     /// Largest message accepted from the server, in bytes; a longer line is a protocol error.
-    #[arg(long, value_name = "BYTES", default_value_t = crate::transport::stdio::DEFAULT_MAX_MESSAGE_BYTES)]
-    pub max_message_bytes: usize,
-    /// Milliseconds a server gets to exit after its stdin closes (and again after SIGTERM).
-    #[arg(long, value_name = "MS", default_value_t = 2000)]
-    pub shutdown_grace_ms: u64,
     /// Take the server from an MCP client config file (`mcpServers` entries
     /// with `command`, `args`, `env`), instead of a command after `--`.
     #[arg(long, value_name = "FILE", conflicts_with = "server")]
@@ -114,15 +131,23 @@ impl Default for RunArgs {
             tui: false,
             timeout_ms: None,
             probe_interval_ms: None,
-            protocol: None,
             max_message_bytes: crate::transport::stdio::DEFAULT_MAX_MESSAGE_BYTES,
             shutdown_grace_ms: 2000,
-            config: None,
-            server_name: None,
-            env: Vec::new(),
-            server: Vec::new(),
+            target: TargetArgs::default(),
         }
     }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DiscoverArgs {
+    /// Print the catalog as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// How long to wait for each answer, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 30_000)]
+    pub timeout_ms: u64,
+    #[command(flatten)]
+    pub target: TargetArgs,
 }
 
 #[derive(Debug, Clone, Default, Args)]
@@ -163,7 +188,10 @@ impl DemoArgs {
             scenarios: vec!["demo".to_string()],
             report: self.report,
             headless: self.headless,
-            server,
+            target: TargetArgs {
+                server,
+                ..TargetArgs::default()
+            },
             ..RunArgs::default()
         })
     }
@@ -215,8 +243,9 @@ pub fn main(cli: Cli) -> ExitCode {
                 ExitCode::from(exit::SETUP)
             }
         },
+        Command::Discover(args) => runtime.block_on(discover::discover(args)),
         Command::Scenarios => {
-            for (name, text) in builtin::BUILTIN.iter().chain([&builtin::DEMO]) {
+            for (name, text) in builtin::all() {
                 let summary = scenario::file::parse(text, name)
                     .map(|s| first_sentence(&s.description))
                     .unwrap_or_else(|e| format!("(broken: {e})"));

@@ -10,9 +10,8 @@ use std::time::Duration;
 
 use tokio::sync::{Notify, mpsc, watch};
 
-use super::{RunArgs, exit};
+use super::{RunArgs, TargetArgs, exit};
 use crate::engine::{self, Halt, LoadControl, RunOptions};
-use crate::protocol::ProtocolChoice;
 use crate::report::{Report, ScenarioResult, Target, Verdict, summary};
 use crate::scenario::{self, Scenario, builtin};
 use crate::stats::Snapshot;
@@ -21,7 +20,7 @@ use crate::ui::{self, Command, Finished, RunStatus, TerminalGuard};
 
 /// The server to test: an entry of --config, the command after `--`, or
 /// this binary's `serve`.
-fn server_command(args: &RunArgs) -> Result<ServerCommand, String> {
+pub fn server_command(args: &TargetArgs) -> Result<ServerCommand, String> {
     if let Some(config) = &args.config {
         let mut command = super::mcp_json::server_from(config, args.server_name.as_deref())
             .map_err(|e| e.to_string())?;
@@ -206,7 +205,7 @@ pub async fn run(args: RunArgs) -> ExitCode {
             }
         }
     }
-    let server = match server_command(&args) {
+    let server = match server_command(&args.target) {
         Ok(server) => server,
         Err(error) => {
             eprintln!("mcpstorm: {error}");
@@ -215,9 +214,7 @@ pub async fn run(args: RunArgs) -> ExitCode {
     };
     let options = RunOptions {
         server: server.clone(),
-        protocol: args
-            .protocol
-            .map_or(ProtocolChoice::Auto, ProtocolChoice::Force),
+        protocol: args.target.protocol_choice(),
         call_timeout: args.timeout_ms.map(Duration::from_millis),
         probe_interval: args
             .probe_interval_ms

@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 
 use crate::probe::TreeSampler;
+use crate::protocol::catalog;
 use crate::protocol::{ProtocolChoice, Session, SetupError};
+use crate::scenario::autogen;
 use crate::scenario::{Load, Scenario, file::COLDSTART_LABEL};
 use crate::stats::{Aggregator, ConnectionHandles, Event, PhasePlan, RunPlan, Snapshot};
 use crate::transport::{ServerCommand, SpawnError, StdioConnection, StdioOptions};
@@ -26,6 +28,8 @@ pub enum EngineError {
     Spawn(#[from] SpawnError),
     #[error(transparent)]
     Setup(#[from] SetupError),
+    #[error("automatic mix: {0}")]
+    AutoMix(String),
 }
 
 #[derive(Debug, Clone)]
@@ -214,62 +218,82 @@ async fn drive(
         ));
         session = Some(opened);
     }
-    let seq = Arc::new(AtomicU64::new(0));
-    for (index, phase) in scenario.phases.iter().enumerate() {
-        if halt.is_set() {
-            break;
-        }
-        if let Some(monitor) = &monitor {
-            monitor.sample_now();
-        }
-        let _ = events.send(Event::PhaseStarted {
-            phase: index,
-            at: Instant::now(),
-        });
-        match (&phase.load, &session) {
-            (Load::ColdStart { iterations }, _) => {
-                let label = scenario
-                    .labels
-                    .iter()
-                    .position(|l| l == COLDSTART_LABEL)
-                    .unwrap_or(0);
-                coldstart::run(
-                    index,
-                    phase,
-                    *iterations,
-                    label,
-                    options,
-                    timeout,
-                    &events,
-                    &halt,
-                    &control,
-                )
-                .await?;
+    // Whatever happens from here on, the cleanup below runs: the probe and
+    // the crash watch let go of the event channel (or the aggregator would
+    // wait for them forever) and the server is stopped.
+    let outcome: Result<(), EngineError> = async {
+        let phases = match &session {
+            Some(session) if scenario.has_auto_mix() => {
+                let catalog = catalog::read(session, timeout)
+                    .await
+                    .map_err(|e| EngineError::AutoMix(e.to_string()))?;
+                let (phases, added) =
+                    autogen::expand_auto(&scenario.phases, &scenario.labels, &catalog.tools)
+                        .map_err(EngineError::AutoMix)?;
+                let _ = events.send(Event::LabelsAdded(added));
+                phases
             }
-            (_, Some(session)) => {
-                PhaseRunner {
-                    session: session.clone(),
-                    phase_index: index,
-                    phase: Arc::new(phase.clone()),
-                    seq: seq.clone(),
-                    events: events.clone(),
-                    timeout,
-                    halt: halt.clone(),
-                    control: control.clone(),
-                    probe_kick: monitor
-                        .as_ref()
-                        .and_then(|m| m.kick_every(phase.load.planned_calls())),
+            _ => scenario.phases.clone(),
+        };
+        let seq = Arc::new(AtomicU64::new(0));
+        for (index, phase) in phases.iter().enumerate() {
+            if halt.is_set() {
+                break;
+            }
+            if let Some(monitor) = &monitor {
+                monitor.sample_now();
+            }
+            let _ = events.send(Event::PhaseStarted {
+                phase: index,
+                at: Instant::now(),
+            });
+            match (&phase.load, &session) {
+                (Load::ColdStart { iterations }, _) => {
+                    let label = scenario
+                        .labels
+                        .iter()
+                        .position(|l| l == COLDSTART_LABEL)
+                        .unwrap_or(0);
+                    coldstart::run(
+                        index,
+                        phase,
+                        *iterations,
+                        label,
+                        options,
+                        timeout,
+                        &events,
+                        &halt,
+                        &control,
+                    )
+                    .await?;
                 }
-                .run()
-                .await;
+                (_, Some(session)) => {
+                    PhaseRunner {
+                        session: session.clone(),
+                        phase_index: index,
+                        phase: Arc::new(phase.clone()),
+                        seq: seq.clone(),
+                        events: events.clone(),
+                        timeout,
+                        halt: halt.clone(),
+                        control: control.clone(),
+                        probe_kick: monitor
+                            .as_ref()
+                            .and_then(|m| m.kick_every(phase.load.planned_calls())),
+                    }
+                    .run()
+                    .await;
+                }
+                (_, None) => unreachable!("a session is opened whenever a phase needs one"),
             }
-            (_, None) => unreachable!("a session is opened whenever a phase needs one"),
+            let _ = events.send(Event::PhaseEnded {
+                phase: index,
+                at: Instant::now(),
+            });
         }
-        let _ = events.send(Event::PhaseEnded {
-            phase: index,
-            at: Instant::now(),
-        });
+        Ok(())
     }
+    .await;
     if user_halt.is_set() {
         let _ = events.send(Event::Note(
             "interrupted: the run was stopped before its end".into(),
@@ -297,7 +321,7 @@ async fn drive(
             )));
         }
     }
-    Ok(())
+    outcome
 }
 
 /// Report the server's hang-up as a crash and halt the load (on_crash = "abort").

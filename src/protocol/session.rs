@@ -103,37 +103,18 @@ impl Session {
         choice: ProtocolChoice,
         timeout: Duration,
     ) -> Result<Session, SetupError> {
-        let (version, server) = match choice {
-            ProtocolChoice::Auto => {
-                match discover(&connection, ProtocolVersion::LATEST, timeout).await? {
-                    Discovery::Modern { version, server } => (version, server),
-                    Discovery::Legacy => {
-                        initialize(&connection, ProtocolVersion::LATEST_HANDSHAKE, timeout).await?
-                    }
-                }
+        match negotiate(&connection, choice, timeout).await {
+            Ok((version, server)) => Ok(Session {
+                connection,
+                version,
+                server,
+            }),
+            Err(error) => {
+                // A server we cannot speak to is stopped, not left running.
+                connection.close(SETUP_FAILURE_GRACE).await;
+                Err(error)
             }
-            ProtocolChoice::Force(version) if version.era() == Era::Stateless => {
-                match discover(&connection, version, timeout).await? {
-                    Discovery::Modern {
-                        version: got,
-                        server,
-                    } if got == version => (got, server),
-                    Discovery::Modern { version: got, .. } => {
-                        return Err(SetupError::UnsupportedVersion {
-                            offered: version,
-                            got: got.to_string(),
-                        });
-                    }
-                    Discovery::Legacy => return Err(SetupError::NotModern(version)),
-                }
-            }
-            ProtocolChoice::Force(version) => initialize(&connection, version, timeout).await?,
-        };
-        Ok(Session {
-            connection,
-            version,
-            server,
-        })
+        }
     }
 
     pub fn version(&self) -> ProtocolVersion {
@@ -168,6 +149,44 @@ impl Session {
     pub async fn close(&self, grace: Duration) -> ExitInfo {
         self.connection.close(grace).await
     }
+}
+
+/// How long a server we could not speak to gets to exit before it is stopped.
+const SETUP_FAILURE_GRACE: Duration = Duration::from_millis(500);
+
+/// Find the revision to speak, as `choice` says: it and the server's identity.
+async fn negotiate(
+    connection: &StdioConnection,
+    choice: ProtocolChoice,
+    timeout: Duration,
+) -> Result<(ProtocolVersion, ServerInfo), SetupError> {
+    let (version, server) = match choice {
+        ProtocolChoice::Auto => {
+            match discover(connection, ProtocolVersion::LATEST, timeout).await? {
+                Discovery::Modern { version, server } => (version, server),
+                Discovery::Legacy => {
+                    initialize(connection, ProtocolVersion::LATEST_HANDSHAKE, timeout).await?
+                }
+            }
+        }
+        ProtocolChoice::Force(version) if version.era() == Era::Stateless => {
+            match discover(connection, version, timeout).await? {
+                Discovery::Modern {
+                    version: got,
+                    server,
+                } if got == version => (got, server),
+                Discovery::Modern { version: got, .. } => {
+                    return Err(SetupError::UnsupportedVersion {
+                        offered: version,
+                        got: got.to_string(),
+                    });
+                }
+                Discovery::Legacy => return Err(SetupError::NotModern(version)),
+            }
+        }
+        ProtocolChoice::Force(version) => initialize(connection, version, timeout).await?,
+    };
+    Ok((version, server))
 }
 
 /// The newest revision both sides speak, from the server's list.

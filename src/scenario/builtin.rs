@@ -23,16 +23,21 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("coldstart", include_str!("../../scenarios/coldstart.toml")),
 ];
 
-/// The dashboard demo (`mcpstorm` with no arguments): not one of the
-/// reference tests, so not run by `mcpstorm run` without names.
-pub const DEMO: (&str, &str) = ("demo", include_str!("../../scenarios/demo.toml"));
+/// Built-ins that are not reference tests, so not run by `mcpstorm run`
+/// without names: the dashboard demo (`mcpstorm` alone) and the automatic
+/// tour of any server's read-only tools.
+pub const EXTRAS: &[(&str, &str)] = &[
+    ("tools", include_str!("../../scenarios/tools.toml")),
+    ("demo", include_str!("../../scenarios/demo.toml")),
+];
+
+/// Every built-in, reference tests first.
+pub fn all() -> impl Iterator<Item = &'static (&'static str, &'static str)> {
+    BUILTIN.iter().chain(EXTRAS)
+}
 
 pub fn get(name: &str) -> Option<&'static str> {
-    BUILTIN
-        .iter()
-        .chain([&DEMO])
-        .find(|(n, _)| *n == name)
-        .map(|(_, text)| *text)
+    all().find(|(n, _)| *n == name).map(|(_, text)| *text)
 }
 
 pub fn names() -> Vec<&'static str> {
@@ -45,7 +50,7 @@ mod tests {
 
     #[test]
     fn every_builtin_loads_under_its_own_name() {
-        for (name, text) in BUILTIN.iter().chain([&DEMO]) {
+        for (name, text) in all() {
             let scenario =
                 crate::scenario::file::parse(text, name).unwrap_or_else(|e| panic!("{name}: {e}"));
             assert_eq!(scenario.name, *name);

@@ -6,8 +6,10 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::template::{MixSchedule, Template};
-use super::{Amount, CallMix, CallTemplate, Load, OnCrash, Phase, Scenario, method_params};
+use super::template::Template;
+use super::{
+    Amount, AutoMix, CallMix, CallTemplate, Load, OnCrash, Phase, Scenario, method_params,
+};
 use crate::acceptance::{Criteria, Criterion};
 
 #[derive(Debug, thiserror::Error)]
@@ -90,6 +92,9 @@ struct RawCall {
     arguments: Option<Spanned<toml::Value>>,
     weight: Option<Spanned<i64>>,
     expect_text: Option<Spanned<String>>,
+    auto: Option<Spanned<bool>>,
+    include: Option<Spanned<Vec<String>>>,
+    exclude: Option<Spanned<Vec<String>>>,
 }
 
 #[derive(Deserialize)]
@@ -467,6 +472,58 @@ fn call(
     ))
 }
 
+fn weight(src: &Source, raw: &RawCall, key: &str) -> Result<u64, ScenarioError> {
+    match &raw.weight {
+        None => Ok(1),
+        Some(w) if *w.get_ref() >= 0 => Ok(*w.get_ref() as u64),
+        Some(w) => Err(src.at(
+            w,
+            &format!("{key}.weight"),
+            format!("weight must be 0 or more, got {}", w.get_ref()),
+        )),
+    }
+}
+
+/// An `auto = true` entry: only `weight`, `include` and `exclude` go with it.
+fn auto_mix(
+    src: &Source,
+    raw: &Spanned<RawCall>,
+    key: &str,
+) -> Result<Option<AutoMix>, ScenarioError> {
+    let span = raw.span().start;
+    let raw = raw.get_ref();
+    let auto = raw.auto.as_ref().is_some_and(|a| *a.get_ref());
+    if !auto {
+        if let Some(list) = raw.include.as_ref().or(raw.exclude.as_ref()) {
+            return Err(src.at(list, key, "`include` and `exclude` go with `auto = true`"));
+        }
+        return Ok(None);
+    }
+    let fixed = [
+        ("method", raw.method.is_some()),
+        ("tool", raw.tool.is_some()),
+        ("uri", raw.uri.is_some()),
+        ("prompt", raw.prompt.is_some()),
+        ("arguments", raw.arguments.is_some()),
+        ("expect_text", raw.expect_text.is_some()),
+    ];
+    if let Some((field, _)) = fixed.iter().find(|(_, present)| *present) {
+        return Err(src.error(
+            span,
+            &format!("{key}.{field}"),
+            format!("`auto = true` picks the tools and their arguments itself: remove `{field}`"),
+        ));
+    }
+    let list = |l: &Option<Spanned<Vec<String>>>| {
+        l.as_ref().map(|l| l.get_ref().clone()).unwrap_or_default()
+    };
+    Ok(Some(AutoMix {
+        weight: weight(src, raw, key)?,
+        include: list(&raw.include),
+        exclude: list(&raw.exclude),
+    }))
+}
+
 fn mix(
     src: &Source,
     raw: &[Spanned<RawCall>],
@@ -476,18 +533,25 @@ fn mix(
 ) -> Result<CallMix, ScenarioError> {
     let mut calls = Vec::new();
     let mut weights = Vec::new();
+    let mut auto = None;
     for (i, raw_call) in raw.iter().enumerate() {
-        let (template, weight) = call(src, raw_call, &format!("{key}[{i}]"), labels)?;
+        let key = format!("{key}[{i}]");
+        if let Some(found) = auto_mix(src, raw_call, &key)? {
+            if auto.is_some() {
+                return Err(src.at(raw_call, &key, "a mix takes one `auto = true` entry"));
+            }
+            auto = Some(found);
+            continue;
+        }
+        let (template, weight) = call(src, raw_call, &key, labels)?;
         calls.push(template);
         weights.push(weight);
     }
-    if weights.iter().all(|&w| w == 0) {
+    let auto_weight = auto.as_ref().map_or(0, |a| a.weight);
+    if weights.iter().all(|&w| w == 0) && auto_weight == 0 {
         return Err(src.error(at, key, "needs at least one [[call]] with a weight above 0"));
     }
-    Ok(CallMix {
-        calls,
-        schedule: MixSchedule::new(&weights),
-    })
+    Ok(CallMix::new(calls, weights, auto))
 }
 
 /// Turn a toml parse error into ours, naming the key at the error.
@@ -583,6 +647,13 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
                 ));
             }
         };
+        if matches!(load, Load::ColdStart { .. }) && mix.calls.is_empty() {
+            return Err(src.at(
+                &raw_phase.load,
+                &format!("{key}.call"),
+                "a cold-start phase needs a [[call]] naming its one call (auto mixes are for phases on a running server)",
+            ));
+        }
         phases.push(Phase {
             warmup: raw_phase.warmup.unwrap_or(phase_name == "warmup"),
             name: phase_name,
@@ -596,7 +667,10 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
     {
         labels.push(COLDSTART_LABEL.to_string());
     }
-    let criteria = criteria(&src, raw.acceptance.as_ref(), &phases, &labels)?;
+    // An automatic mix adds labels only the server can name: any label goes.
+    let any_auto = phases.iter().any(|p| p.mix.auto.is_some());
+    let known_labels = (!any_auto).then_some(labels.as_slice());
+    let criteria = criteria(&src, raw.acceptance.as_ref(), &phases, known_labels)?;
     Ok(Scenario {
         name,
         description: raw.description.trim().to_string(),
@@ -617,7 +691,7 @@ fn criteria(
     src: &Source,
     table: Option<&Spanned<toml::Table>>,
     phases: &[Phase],
-    labels: &[String],
+    labels: Option<&[String]>,
 ) -> Result<Criteria, ScenarioError> {
     let Some(table) = table else {
         return Ok(Criteria::default());

@@ -1,6 +1,7 @@
 //! Scenarios: phases of load with a call mix, and the criteria that judge them.
 //! Written as TOML (see `scenarios/`), checked strictly when loaded.
 
+pub mod autogen;
 pub mod builtin;
 pub mod file;
 pub mod template;
@@ -133,15 +134,46 @@ impl CallTemplate {
     }
 }
 
+/// `auto = true`: every read-only tool the server lists (plus `include`,
+/// minus `exclude`), with arguments generated from each tool's input schema.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AutoMix {
+    /// The weight of each tool the automatic mix calls.
+    pub weight: u64,
+    /// Tools to call even when not annotated read-only: the user's explicit consent.
+    pub include: Vec<String>,
+    pub exclude: Vec<String>,
+}
+
 #[derive(Debug, Clone)]
 pub struct CallMix {
     pub calls: Vec<CallTemplate>,
+    pub weights: Vec<u64>,
     pub schedule: MixSchedule,
+    /// Expanded into `calls` once the server's tools are known.
+    pub auto: Option<AutoMix>,
 }
 
 impl CallMix {
+    pub fn new(calls: Vec<CallTemplate>, weights: Vec<u64>, auto: Option<AutoMix>) -> Self {
+        let schedule = MixSchedule::new(&weights);
+        CallMix {
+            calls,
+            weights,
+            schedule,
+            auto,
+        }
+    }
+
     pub fn pick(&self) -> &CallTemplate {
         &self.calls[self.schedule.pick()]
+    }
+}
+
+impl Scenario {
+    /// True when some phase's mix waits for the server's tool list.
+    pub fn has_auto_mix(&self) -> bool {
+        self.phases.iter().any(|p| p.mix.auto.is_some())
     }
 }
 

@@ -33,6 +33,12 @@ pub enum Template {
     /// No placeholder anywhere: sent as is, without a copy per call.
     Fixed(Value),
     Dynamic(Value),
+    /// `tools/call` params whose arguments are generated from the tool's
+    /// input schema for each call (an automatic mix).
+    Schema {
+        tool: String,
+        schema: Value,
+    },
 }
 
 impl Template {
@@ -51,6 +57,10 @@ impl Template {
         match self {
             Template::Fixed(value) => std::borrow::Cow::Borrowed(value),
             Template::Dynamic(value) => std::borrow::Cow::Owned(render(value, ctx)),
+            Template::Schema { tool, schema } => std::borrow::Cow::Owned(serde_json::json!({
+                "name": tool,
+                "arguments": super::autogen::arguments(schema, ctx.seq),
+            })),
         }
     }
 }

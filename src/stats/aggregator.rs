@@ -342,6 +342,14 @@ impl Aggregator {
     pub fn apply(&mut self, event: Event) {
         match event {
             Event::Connected(handles) => self.connection = Some(handles),
+            Event::LabelsAdded(labels) => {
+                self.plan.labels.extend(labels);
+                let count = self.plan.labels.len();
+                self.labels.resize(count, CallAcc::default());
+                for phase in &mut self.phases {
+                    phase.labels.resize(count, CallAcc::default());
+                }
+            }
             Event::PhaseStarted { phase, at } => self.phase_started(phase, at),
             Event::PhaseEnded { phase, at } => {
                 if let Some(p) = self.phases.get_mut(phase) {

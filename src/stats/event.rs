@@ -49,6 +49,9 @@ pub struct ConnectionHandles {
 
 pub enum Event {
     Connected(ConnectionHandles),
+    /// Tools an automatic mix found on the server, labelled after the
+    /// scenario's own labels in this order.
+    LabelsAdded(Vec<String>),
     PhaseStarted {
         phase: usize,
         at: Instant,

@@ -185,6 +185,16 @@ impl ServerProcess {
     }
 }
 
+/// The safety net: a server whose owner is dropped without stopping it (an
+/// early return, a panic) is killed with its tree, never left running.
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        if self.exited().is_none() && crate::probe::procfs::is_alive(self.pid) {
+            signal_all(&procfs::process_tree(self.pid), libc::SIGKILL);
+        }
+    }
+}
+
 /// Signal each pid and, for good measure, the process group the root leads.
 fn signal_all(pids: &[u32], signal: libc::c_int) {
     for &pid in pids {

@@ -1,0 +1,163 @@
+//! `mcpstorm discover`: what a server offers — tools with their input
+//! schemas and whether they are read-only, resources, prompts — and an
+//! example of the arguments a schema-driven mix would send.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::run::server_command;
+use super::{DiscoverArgs, exit};
+use crate::protocol::Session;
+use crate::protocol::catalog::{self, Catalog, Tool};
+use crate::scenario::autogen;
+use crate::transport::{StdioConnection, StdioOptions};
+
+pub async fn discover(args: DiscoverArgs) -> ExitCode {
+    match read(&args).await {
+        Ok((session_info, catalog)) => {
+            if args.json {
+                let doc = json!({"server": session_info, "catalog": catalog});
+                println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+            } else {
+                print!("{}", describe(&session_info, &catalog));
+            }
+            ExitCode::from(exit::PASS)
+        }
+        Err(error) => {
+            eprintln!("mcpstorm discover: {error}");
+            ExitCode::from(exit::SETUP)
+        }
+    }
+}
+
+async fn read(args: &DiscoverArgs) -> Result<(crate::protocol::ServerInfo, Catalog), String> {
+    let timeout = Duration::from_millis(args.timeout_ms);
+    let server = server_command(&args.target)?;
+    let connection =
+        StdioConnection::spawn(&server, StdioOptions::default()).map_err(|e| e.to_string())?;
+    let session = Session::open(connection, args.target.protocol_choice(), timeout)
+        .await
+        .map_err(|e| e.to_string())?;
+    let catalog = catalog::read(&session, timeout)
+        .await
+        .map_err(|e| e.to_string());
+    session.close(Duration::from_secs(2)).await;
+    Ok((session.server().clone(), catalog?))
+}
+
+/// One line per argument: `name: type*` (`*` required), with its limits.
+fn argument_lines(schema: &Value) -> Vec<String> {
+    let required: Vec<&str> = schema
+        .get("required")
+        .and_then(Value::as_array)
+        .map(|r| r.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let Some(properties) = schema.get("properties").and_then(Value::as_object) else {
+        return Vec::new();
+    };
+    properties
+        .iter()
+        .map(|(name, property)| {
+            let kind = match property.get("type") {
+                Some(Value::String(t)) => t.clone(),
+                Some(Value::Array(types)) => types
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join("|"),
+                _ => "any".to_string(),
+            };
+            let mut line = format!(
+                "{name}: {kind}{}",
+                if required.contains(&name.as_str()) {
+                    "*"
+                } else {
+                    ""
+                }
+            );
+            for key in ["enum", "minimum", "maximum", "format", "default"] {
+                if let Some(value) = property.get(key) {
+                    line.push_str(&format!(" {key}={value}"));
+                }
+            }
+            if let Some(about) = property.get("description").and_then(Value::as_str) {
+                line.push_str(&format!(" — {about}"));
+            }
+            line
+        })
+        .collect()
+}
+
+fn tool_block(tool: &Tool) -> String {
+    let access = if tool.read_only {
+        "read-only"
+    } else {
+        "may write"
+    };
+    let mut out = format!(
+        "  {}  [{access}]  {}\n",
+        tool.name,
+        tool.description.lines().next().unwrap_or("")
+    );
+    for line in argument_lines(&tool.input_schema) {
+        out.push_str(&format!("      {line}\n"));
+    }
+    out.push_str(&format!(
+        "      e.g. {}\n",
+        autogen::arguments(&tool.input_schema, 1)
+    ));
+    out
+}
+
+fn describe(server: &crate::protocol::ServerInfo, catalog: &Catalog) -> String {
+    let mut out = format!(
+        "server {} {} · protocol {}\n",
+        server.name, server.version, server.protocol_version
+    );
+    let read_only = catalog.tools.iter().filter(|t| t.read_only).count();
+    out.push_str(&format!(
+        "{} tool(s), {read_only} read-only (arguments marked * are required):\n",
+        catalog.tools.len()
+    ));
+    for tool in &catalog.tools {
+        out.push_str(&tool_block(tool));
+    }
+    out.push_str(&format!("{} resource(s):\n", catalog.resources.len()));
+    for resource in &catalog.resources {
+        let field = |k: &str| resource.get(k).and_then(Value::as_str).unwrap_or("");
+        out.push_str(&format!(
+            "  {}  {} {}\n",
+            field("uri"),
+            field("name"),
+            field("mimeType")
+        ));
+    }
+    out.push_str(&format!("{} prompt(s):\n", catalog.prompts.len()));
+    for prompt in &catalog.prompts {
+        let name = prompt.get("name").and_then(Value::as_str).unwrap_or("");
+        let arguments: Vec<String> = prompt
+            .get("arguments")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .map(|arg| {
+                        let n = arg.get("name").and_then(Value::as_str).unwrap_or("");
+                        let required = arg.get("required") == Some(&Value::Bool(true));
+                        format!("{n}{}", if required { "*" } else { "" })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let about = prompt
+            .get("description")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        out.push_str(&format!("  {name}({}) {about}\n", arguments.join(", ")));
+    }
+    for missing in &catalog.missing {
+        out.push_str(&format!("not offered: {missing}\n"));
+    }
+    out
+}

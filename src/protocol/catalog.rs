@@ -1,0 +1,108 @@
+//! What a server offers: its tools, resources and prompts, read through the
+//! list methods (following `nextCursor` pages).
+
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::jsonrpc::ResponseBody;
+use super::session::Session;
+use crate::transport::RequestError;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Tool {
+    pub name: String,
+    pub description: String,
+    pub input_schema: Value,
+    /// `annotations.readOnlyHint`: the server says the tool changes nothing.
+    pub read_only: bool,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Catalog {
+    pub tools: Vec<Tool>,
+    /// Resources and prompts as the server described them.
+    pub resources: Vec<Value>,
+    pub prompts: Vec<Value>,
+    /// Lists the server does not offer (an error answered them), with why.
+    pub missing: Vec<String>,
+}
+
+/// Why a list could not be read at all.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    #[error("{method}: {error}")]
+    Request { method: String, error: RequestError },
+}
+
+/// Most pages read from one list, against a server that never stops paging.
+const MAX_PAGES: usize = 100;
+
+/// Every item of a paginated list method; `Ok(None)` when the server answers
+/// it with an error (it does not offer that list).
+async fn list_all(
+    session: &Session,
+    method: &str,
+    key: &str,
+    timeout: Duration,
+) -> Result<Result<Vec<Value>, String>, CatalogError> {
+    let mut items = Vec::new();
+    let mut cursor: Option<Value> = None;
+    for _ in 0..MAX_PAGES {
+        let params = cursor.take().map(|c| json!({ "cursor": c }));
+        let (_, reply) = session.request(method, params.as_ref(), timeout).await;
+        let reply = reply.map_err(|error| CatalogError::Request {
+            method: method.to_string(),
+            error,
+        })?;
+        let result = match reply.body {
+            ResponseBody::Result(result) => result,
+            ResponseBody::Error(error) => {
+                return Ok(Err(format!("{method}: {} ({})", error.message, error.code)));
+            }
+        };
+        if let Some(page) = result.get(key).and_then(Value::as_array) {
+            items.extend(page.iter().cloned());
+        }
+        match result.get("nextCursor") {
+            Some(next) if !next.is_null() => cursor = Some(next.clone()),
+            _ => return Ok(Ok(items)),
+        }
+    }
+    Ok(Ok(items))
+}
+
+/// Read the server's tools, resources and prompts.
+pub async fn read(session: &Session, timeout: Duration) -> Result<Catalog, CatalogError> {
+    let mut catalog = Catalog::default();
+    match list_all(session, "tools/list", "tools", timeout).await? {
+        Ok(tools) => catalog.tools = tools.iter().filter_map(tool).collect(),
+        Err(why) => catalog.missing.push(why),
+    }
+    match list_all(session, "resources/list", "resources", timeout).await? {
+        Ok(resources) => catalog.resources = resources,
+        Err(why) => catalog.missing.push(why),
+    }
+    match list_all(session, "prompts/list", "prompts", timeout).await? {
+        Ok(prompts) => catalog.prompts = prompts,
+        Err(why) => catalog.missing.push(why),
+    }
+    Ok(catalog)
+}
+
+fn tool(value: &Value) -> Option<Tool> {
+    Some(Tool {
+        name: value.get("name")?.as_str()?.to_string(),
+        description: value
+            .get("description")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string(),
+        input_schema: value
+            .get("inputSchema")
+            .cloned()
+            .unwrap_or_else(|| json!({"type": "object"})),
+        read_only: value.pointer("/annotations/readOnlyHint") == Some(&Value::Bool(true)),
+    })
+}
