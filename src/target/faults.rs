@@ -65,6 +65,18 @@ pub struct FaultKnobs {
     /// After every Nth request, also send a response for an id never issued.
     #[arg(long, value_name = "N")]
     pub stray_every: Option<u64>,
+    /// Every Nth request, also write a line of log text (not JSON) to stdout.
+    #[arg(long, value_name = "N")]
+    pub garbage_every: Option<u64>,
+    /// On the Nth request, also write one line of --huge-line-mb MB to stdout.
+    #[arg(long, value_name = "N")]
+    pub huge_line_at: Option<u64>,
+    /// The size of the --huge-line-at line, in MB.
+    #[arg(long, value_name = "MB", default_value_t = 64)]
+    pub huge_line_mb: u64,
+    /// Write this many KB of text to stderr on every request.
+    #[arg(long, value_name = "KB", default_value_t = 0)]
+    pub stderr_kb: u64,
 }
 
 /// What the knobs decided for one request.
@@ -78,6 +90,8 @@ pub struct Verdict {
     pub log: bool,
     pub duplicate: bool,
     pub stray: bool,
+    pub garbage: bool,
+    pub huge_line: bool,
 }
 
 pub struct FaultState {
@@ -106,6 +120,14 @@ impl FaultState {
             garbage: Mutex::new(Vec::new()),
             kept: Mutex::new(Arena::default()),
         }
+    }
+
+    pub fn huge_line_bytes(&self) -> usize {
+        (self.knobs.huge_line_mb * 1024 * 1024) as usize
+    }
+
+    pub fn stderr_bytes(&self) -> usize {
+        (self.knobs.stderr_kb * 1024) as usize
     }
 
     pub fn eras(&self) -> Eras {
@@ -156,6 +178,8 @@ impl FaultState {
             log: every(knobs.log_every, number),
             duplicate: every(knobs.duplicate_every, number),
             stray: every(knobs.stray_every, number),
+            garbage: every(knobs.garbage_every, number),
+            huge_line: knobs.huge_line_at == Some(number),
         }
     }
 

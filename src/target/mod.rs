@@ -21,6 +21,9 @@ use handlers::ToolPlan;
 
 use crate::protocol::jsonrpc::{self, RpcError, codes};
 
+/// Capacity a writer's batch buffer keeps between writes.
+pub const BATCH_KEPT: usize = 64 * 1024;
+
 /// Exit code of a crash asked for with `--crash-after`.
 pub const CRASH_EXIT_CODE: i32 = 70;
 
@@ -30,7 +33,7 @@ pub async fn serve_stdio(knobs: FaultKnobs) -> std::io::Result<()> {
     let (outbox, mut inbox) = mpsc::unbounded_channel::<Vec<u8>>();
     let writer = tokio::spawn(async move {
         let mut stdout = tokio::io::stdout();
-        let mut batch = Vec::with_capacity(64 * 1024);
+        let mut batch = Vec::with_capacity(BATCH_KEPT);
         while let Some(first) = inbox.recv().await {
             batch.extend_from_slice(&first);
             while let Ok(more) = inbox.try_recv() {
@@ -40,6 +43,8 @@ pub async fn serve_stdio(knobs: FaultKnobs) -> std::io::Result<()> {
                 break;
             }
             batch.clear();
+            // One huge message must not keep its buffer for the life of the server.
+            batch.shrink_to(BATCH_KEPT);
         }
     });
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
@@ -99,6 +104,19 @@ async fn handle_line(
     let (answer, verdict) = handle_request(method, params, state, outbox).await;
     let reply = jsonrpc::response_line(&id, answer);
     if let Some(verdict) = verdict {
+        if verdict.garbage {
+            let line = format!(
+                "[target] handled request {} (log text on stdout)\n",
+                verdict.number
+            );
+            let _ = outbox.send(line.into_bytes());
+        }
+        if verdict.huge_line {
+            // One line, no newline until the end: a reader must bound it.
+            let mut line = vec![b'x'; state.huge_line_bytes()];
+            line.push(b'\n');
+            let _ = outbox.send(line);
+        }
         if verdict.duplicate {
             let _ = outbox.send(reply.clone());
         }
@@ -108,6 +126,19 @@ async fn handle_line(
         }
     }
     Some(reply)
+}
+
+/// `--stderr-kb`: lines of text on stderr, written (and blocking) as a chatty
+/// server's logging would.
+fn flood_stderr(bytes: usize, number: u64) {
+    use std::io::Write;
+    let line = format!("[target] request {number}: {}\n", "lorem ipsum ".repeat(8));
+    let mut err = std::io::stderr().lock();
+    for _ in 0..bytes.div_ceil(line.len()) {
+        if err.write_all(line.as_bytes()).is_err() {
+            return;
+        }
+    }
 }
 
 /// Answer one request; also returns the knobs' verdict (none for `initialize`).
@@ -127,6 +158,9 @@ async fn handle_request(
         _ => {}
     }
     let verdict = state.on_request(method == "tools/call");
+    if state.stderr_bytes() > 0 {
+        flood_stderr(state.stderr_bytes(), verdict.number);
+    }
     let answer = answer(method, params, state, outbox, &verdict).await;
     let answer = if modern {
         answer.map(era::complete)

@@ -276,6 +276,8 @@ async fn write_loop(
             break 'outer;
         }
         batch.clear();
+        // A burst of big requests must not keep its buffer for the whole run.
+        batch.shrink_to(64 * 1024);
         if close_after {
             break;
         }
