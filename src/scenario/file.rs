@@ -797,5 +797,25 @@ method = "tools/list"
         assert!(e.contains("{sequence}"), "{e}");
         let e = error_of("name = \"t\"\n[[phase]\n");
         assert!(e.starts_with("x.toml:2:"), "{e}");
+        let e = error_of(&GOOD.replace(
+            "kind = \"sequential\", calls = 5",
+            "kind = \"rate\", rate = -5, calls = 5",
+        ));
+        assert!(
+            e.contains("x.toml:5:") && e.contains("rate must be a number above 0, got -5"),
+            "{e}"
+        );
+        let e = error_of(&GOOD.replace("calls = 5 }", "calls = 5, duration_s = 3 }"));
+        assert!(e.contains("not both"), "{e}");
+        let e = error_of(&GOOD.replace("\"p95(load) <= 2 * p95(warmup)\"", "\"p95(load) <= 2 *\""));
+        assert!(
+            e.contains("x.toml:16:") && e.contains("expected a number"),
+            "{e}"
+        );
+        let e = error_of(&GOOD.replace("weight = 3", "weight = -1"));
+        assert!(
+            e.contains("x.toml:12:") && e.contains("weight must be 0 or more"),
+            "{e}"
+        );
     }
 }

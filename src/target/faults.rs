@@ -74,6 +74,13 @@ pub struct FaultKnobs {
     /// The size of the --huge-line-at line, in MB.
     #[arg(long, value_name = "MB", default_value_t = 64)]
     pub huge_line_mb: u64,
+    /// On the Nth request line, stop reading stdin for --stall-ms: every request
+    /// sent meanwhile waits (a stall, e.g. a long garbage-collection pause).
+    #[arg(long, value_name = "N")]
+    pub stall_at: Option<u64>,
+    /// With --stall-at: how long the stall lasts, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 500)]
+    pub stall_ms: u64,
     /// Write this many KB of text to stderr on every request.
     #[arg(long, value_name = "KB", default_value_t = 0)]
     pub stderr_kb: u64,
@@ -120,6 +127,11 @@ impl FaultState {
             garbage: Mutex::new(Vec::new()),
             kept: Mutex::new(Arena::default()),
         }
+    }
+
+    /// The stall to make after reading request line `line` (1-based), if any.
+    pub fn stall_after_line(&self, line: u64) -> Option<Duration> {
+        (self.knobs.stall_at == Some(line)).then(|| Duration::from_millis(self.knobs.stall_ms))
     }
 
     pub fn huge_line_bytes(&self) -> usize {

@@ -48,6 +48,7 @@ pub async fn serve_stdio(knobs: FaultKnobs) -> std::io::Result<()> {
         }
     });
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
+    let mut lines_read = 0u64;
     loop {
         let line = match lines.next_line().await {
             Ok(Some(line)) => line,
@@ -60,6 +61,10 @@ pub async fn serve_stdio(knobs: FaultKnobs) -> std::io::Result<()> {
         };
         if line.trim().is_empty() {
             continue;
+        }
+        lines_read += 1;
+        if let Some(stall) = state.stall_after_line(lines_read) {
+            tokio::time::sleep(stall).await;
         }
         let state = state.clone();
         let outbox = outbox.clone();
