@@ -163,7 +163,15 @@ fn a_crashing_server_is_shown_and_the_dashboard_stays() {
     // The server dies after 60 calls; the final view stays with the verdict.
     let screen = tmux.wait_for("RESULT  FAIL", Duration::from_secs(20));
     assert!(screen.contains("FAIL    crashes == 0"), "{screen}");
-    assert!(screen.contains("server exited mid-run"), "{screen}");
+    assert!(screen.contains("server crashed 1 time(s)"), "{screen}");
+    // The crash note in full: focus the stderr pane (7 × Tab) and enlarge it.
+    for _ in 0..7 {
+        tmux.run(&["send-keys", "-t", "dash", "Tab"]);
+    }
+    tmux.run(&["send-keys", "-t", "dash", "Enter"]);
+    let enlarged = tmux.wait_for("server exited mid-run", Duration::from_secs(5));
+    assert!(enlarged.contains("exit code 70"), "{enlarged}");
+    assert!(enlarged.contains("crashing on request 61"), "{enlarged}");
     assert!(tmux.alternate_screen_on());
     tmux.run(&["send-keys", "-t", "dash", "q"]);
     // Quitting the final view is not an interruption: the verdict's exit code.

@@ -182,30 +182,45 @@ pub fn processes(frame: &mut Frame, area: Rect, block: Block, s: &Snapshot) {
 }
 
 pub fn stderr(frame: &mut Frame, area: Rect, block: Block, s: &Snapshot) {
-    let mut lines: Vec<Line> = s
-        .notes
-        .iter()
-        .map(|n| Line::styled(format!("note: {n}"), Style::default().fg(Color::Yellow)))
-        .collect();
+    // The server's own lines first, then samples of bad lines, then the run's
+    // notes (crash, abort): the most important last, where they stay in view.
+    let mut lines: Vec<Line> = s.stderr_tail.iter().map(|l| Line::raw(l.clone())).collect();
     lines.extend(
         s.wire
             .violation_samples
             .iter()
             .map(|v| Line::styled(format!("bad line: {v}"), Style::default().fg(Color::Red))),
     );
-    lines.extend(s.stderr_tail.iter().map(|l| Line::raw(l.clone())));
+    lines.extend(
+        s.notes
+            .iter()
+            .map(|n| Line::styled(format!("note: {n}"), Style::default().fg(Color::Yellow))),
+    );
     if lines.is_empty() {
         lines.push(Line::styled(
             "(the server wrote nothing to stderr)",
             Style::default().fg(Color::DarkGray),
         ));
     }
-    // Show the newest lines: skip what does not fit.
-    let room = area.height.saturating_sub(2) as usize;
-    let skip = lines.len().saturating_sub(room);
-    let lines: Vec<Line> = lines.into_iter().skip(skip).collect();
+    // Lines wrap (a note is worth reading whole); the last ones stay in view.
+    // Rows are counted a little short of the width, as word wrapping leaves
+    // ragged ends.
+    let width = (area.width.saturating_sub(2) as usize * 4 / 5).max(1);
+    let mut room = area.height.saturating_sub(2) as usize;
+    let mut shown = Vec::new();
+    for line in lines.into_iter().rev() {
+        let rows = line.width().div_ceil(width).max(1);
+        if rows > room {
+            break;
+        }
+        room -= rows;
+        shown.push(line);
+    }
+    shown.reverse();
     frame.render_widget(
-        Paragraph::new(lines).block(block.title(" Server stderr ")),
+        Paragraph::new(shown)
+            .block(block.title(" Server stderr "))
+            .wrap(Wrap { trim: false }),
         area,
     );
 }
