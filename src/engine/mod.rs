@@ -140,8 +140,12 @@ fn sample_into(
     sampler: &std::sync::Mutex<TreeSampler>,
     events: &mpsc::UnboundedSender<Event>,
 ) -> bool {
-    let sample = sampler.lock().ok().and_then(|mut s| s.sample());
-    match sample {
+    // Sent under the lock: samples reach the aggregator in the order they were
+    // taken, so a timer sample cannot land after (and stand for) a later one.
+    let Ok(mut sampler) = sampler.lock() else {
+        return false;
+    };
+    match sampler.sample() {
         Some((sample, members)) => {
             let _ = events.send(Event::Probe {
                 at: Instant::now(),
