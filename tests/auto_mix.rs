@@ -6,7 +6,7 @@ mod common;
 
 use std::process::Command;
 
-use common::{mcpstorm, run, run_against_target, scenario_file};
+use common::{mcpstorm, run_against_target, run_text_against_target};
 use serde_json::Value;
 
 fn labels(run: &common::Run, scenario: &str) -> Vec<String> {
@@ -65,10 +65,7 @@ fn the_tools_scenario_calls_only_read_only_tools() {
 
 #[test]
 fn a_tool_named_in_include_is_called_and_exclude_drops_one() {
-    let dir = tempfile::tempdir().unwrap();
-    let scenario = scenario_file(
-        dir.path(),
-        "auto.toml",
+    let run = run_text_against_target(
         r#"
 name = "auto"
 [[phase]]
@@ -81,14 +78,8 @@ exclude = ["sleep"]
 [acceptance]
 "success_rate(load, alloc) == 1" = {}
 "#,
+        &[],
     );
-    let args: Vec<String> = vec![
-        scenario.to_string_lossy().into_owned(),
-        "--".into(),
-        mcpstorm().into(),
-        "serve".into(),
-    ];
-    let run = run(&args);
     assert_eq!(run.code, 0, "{}", run.explain());
     assert_eq!(labels(&run, "auto"), ["echo", "add", "alloc"]);
 }

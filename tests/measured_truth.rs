@@ -3,24 +3,11 @@
 
 mod common;
 
-use common::{f64_at, mcpstorm, run, scenario_file};
-
-fn run_file(text: &str, knobs: &[&str]) -> common::Run {
-    let dir = tempfile::tempdir().unwrap();
-    let file = scenario_file(dir.path(), "s.toml", text);
-    let mut args = vec![
-        file.to_string_lossy().into_owned(),
-        "--".into(),
-        mcpstorm().into(),
-        "serve".into(),
-    ];
-    args.extend(knobs.iter().map(|k| k.to_string()));
-    run(&args)
-}
+use common::{f64_at, run_text_against_target};
 
 #[test]
 fn a_fixed_latency_is_reported_as_such() {
-    let run = run_file(
+    let run = run_text_against_target(
         r#"
 name = "fixed-latency"
 [[phase]]
@@ -57,7 +44,7 @@ fn a_stall_shows_in_p99_under_the_open_model() {
     // 100 calls/s against a server that stops reading for 500 ms at its 50th
     // request: the ~50 calls due during the stall wait for it, and latency
     // counts from when they were due, so p99 carries the stall.
-    let open = run_file(
+    let open = run_text_against_target(
         &stall_scenario(r#"{ kind = "rate", rate = 100, calls = 200 }"#),
         &["--stall-at", "51", "--stall-ms", "500"],
     );
@@ -67,7 +54,7 @@ fn a_stall_shows_in_p99_under_the_open_model() {
     assert!(f64_at(latency, "/p50_ms") < 100.0, "{latency}");
     // The same stall in a closed loop delays one call only: coordinated
     // omission, which is why the open model exists.
-    let closed = run_file(
+    let closed = run_text_against_target(
         &stall_scenario(r#"{ kind = "sequential", calls = 200 }"#),
         &["--stall-at", "51", "--stall-ms", "500"],
     );
@@ -80,7 +67,7 @@ fn a_stall_shows_in_p99_under_the_open_model() {
 #[test]
 fn rss_follows_memory_the_server_really_holds() {
     // Each `alloc` call keeps 1024 KB: 60 calls after the warm-up hold 60 MB.
-    let run = run_file(
+    let run = run_text_against_target(
         r#"
 name = "alloc"
 [[phase]]
@@ -116,7 +103,7 @@ fn a_server_that_stops_answering_times_out_and_the_run_ends_on_time() {
     // Every call takes 2 s; the timeout is 150 ms: all time out, none hang a
     // worker, and the answers that arrive later are counted as late.
     let started = std::time::Instant::now();
-    let run = run_file(
+    let run = run_text_against_target(
         r#"
 name = "hang"
 timeout_ms = 150

@@ -3,14 +3,11 @@
 
 mod common;
 
-use common::{f64_at, mcpstorm, run, scenario_file};
+use common::{f64_at, run_text_against_target};
 
 #[test]
 fn a_long_fast_run_keeps_mcpstorm_small() {
-    let dir = tempfile::tempdir().unwrap();
-    let scenario = scenario_file(
-        dir.path(),
-        "long.toml",
+    let run = run_text_against_target(
         r#"
 name = "long"
 [[phase]]
@@ -23,14 +20,8 @@ weight = 3
 [[call]]
 method = "tools/list"
 "#,
+        &[],
     );
-    let args: Vec<String> = vec![
-        scenario.to_string_lossy().into_owned(),
-        "--".into(),
-        mcpstorm().into(),
-        "serve".into(),
-    ];
-    let run = run(&args);
     assert_eq!(run.code, 0, "{}", run.explain());
     let result = &run.scenario("long")["result"];
     assert_eq!(f64_at(result, "/total/calls"), 120_000.0);

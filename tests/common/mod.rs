@@ -85,6 +85,20 @@ pub fn run_against_target(scenarios: &[&str], knobs: &[&str]) -> Run {
     run(&args)
 }
 
+/// Run a scenario given as TOML text against `mcpstorm serve KNOBS`.
+pub fn run_text_against_target(text: &str, knobs: &[&str]) -> Run {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = scenario_file(dir.path(), "scenario.toml", text);
+    let mut args = vec![
+        file.to_string_lossy().into_owned(),
+        "--".into(),
+        mcpstorm().into(),
+        "serve".into(),
+    ];
+    args.extend(knobs.iter().map(|k| k.to_string()));
+    run(&args)
+}
+
 /// `mcpstorm run ARGS` with `--report` added before any `--`.
 pub fn run(args: &[String]) -> Run {
     let dir = tempfile::tempdir().expect("temp dir");
