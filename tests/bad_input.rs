@@ -44,36 +44,32 @@ tool = "echo"
     }
 }
 
+/// `mcpstorm check` on a file with `text`: it must refuse (exit 2); its message.
+fn check_refuses(name: &str, text: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let file = scenario_file(dir.path(), name, text);
+    let output = Command::new(mcpstorm())
+        .args(["check", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
 #[test]
 fn an_unknown_key_and_a_bad_criterion_are_named() {
-    let dir = tempfile::tempdir().unwrap();
-    let unknown = scenario_file(
-        dir.path(),
+    let stderr = check_refuses(
         "unknown.toml",
         "name = \"u\"\n[[phase]]\nname = \"load\"\nload = { kind = \"sequential\", calls = 1 }\nrepeat = 3\n[[call]]\nmethod = \"ping\"\n",
     );
-    let output = Command::new(mcpstorm())
-        .args(["check", unknown.to_str().unwrap()])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(2));
     assert!(
         stderr.contains("unknown.toml:5:") && stderr.contains("repeat"),
         "{stderr}"
     );
-
-    let criterion = scenario_file(
-        dir.path(),
+    let stderr = check_refuses(
         "criterion.toml",
         "name = \"c\"\n[[phase]]\nname = \"load\"\nload = { kind = \"sequential\", calls = 1 }\n[[call]]\nmethod = \"ping\"\n[acceptance]\n\"rss_growht_mb < 5\" = {}\n",
     );
-    let output = Command::new(mcpstorm())
-        .args(["check", criterion.to_str().unwrap()])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(2));
     assert!(
         stderr.contains("criterion.toml:8:") && stderr.contains("unknown metric `rss_growht_mb`"),
         "{stderr}"
