@@ -6,10 +6,8 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::template::Template;
-use super::{
-    Amount, AutoMix, CallMix, CallTemplate, Load, OnCrash, Phase, Scenario, method_params,
-};
+use super::calls::{RawCall, mix};
+use super::{Amount, Load, OnCrash, Phase, Scenario};
 use crate::acceptance::{Criteria, Criterion};
 
 #[derive(Debug, thiserror::Error)]
@@ -33,15 +31,6 @@ pub enum ScenarioError {
 
 const DEFAULT_TIMEOUT_MS: f64 = 30_000.0;
 const DEFAULT_PROBE_INTERVAL_MS: f64 = 250.0;
-const METHODS: [&str; 7] = [
-    "ping",
-    "tools/list",
-    "tools/call",
-    "resources/list",
-    "resources/read",
-    "prompts/list",
-    "prompts/get",
-];
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -84,41 +73,31 @@ struct RawLoad {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawCall {
-    method: Option<Spanned<String>>,
-    tool: Option<Spanned<String>>,
-    uri: Option<Spanned<String>>,
-    prompt: Option<Spanned<String>>,
-    arguments: Option<Spanned<toml::Value>>,
-    weight: Option<Spanned<i64>>,
-    expect_text: Option<Spanned<String>>,
-    auto: Option<Spanned<bool>>,
-    include: Option<Spanned<Vec<String>>>,
-    exclude: Option<Spanned<Vec<String>>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawCriterionOptions {
     #[allow(dead_code)]
     about: Option<String>,
 }
 
 /// Locates byte offsets in the file as line and column, and builds errors.
-struct Source<'a> {
+pub(super) struct Source<'a> {
     text: &'a str,
     file: &'a str,
 }
 
 impl Source<'_> {
-    fn position(&self, offset: usize) -> (usize, usize) {
+    pub(super) fn position(&self, offset: usize) -> (usize, usize) {
         let before = &self.text[..offset.min(self.text.len())];
         let line = before.matches('\n').count() + 1;
         let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
         (line, column)
     }
 
-    fn error(&self, offset: usize, key: &str, message: impl Into<String>) -> ScenarioError {
+    pub(super) fn error(
+        &self,
+        offset: usize,
+        key: &str,
+        message: impl Into<String>,
+    ) -> ScenarioError {
         let (line, column) = self.position(offset);
         ScenarioError::Invalid {
             file: self.file.to_string(),
@@ -129,13 +108,18 @@ impl Source<'_> {
         }
     }
 
-    fn at<T>(&self, spanned: &Spanned<T>, key: &str, message: impl Into<String>) -> ScenarioError {
+    pub(super) fn at<T>(
+        &self,
+        spanned: &Spanned<T>,
+        key: &str,
+        message: impl Into<String>,
+    ) -> ScenarioError {
         self.error(spanned.span().start, key, message)
     }
 
     /// The key written just before `offset` on its line (`workers` in
     /// `load = { workers = "x" }` for an offset inside `"x"`).
-    fn key_before(&self, offset: usize) -> Option<String> {
+    pub(super) fn key_before(&self, offset: usize) -> Option<String> {
         let offset = offset.min(self.text.len());
         let line_start = self.text[..offset].rfind('\n').map_or(0, |i| i + 1);
         let line_end = self.text[offset..]
@@ -323,235 +307,6 @@ fn load(src: &Source, raw: &Spanned<RawLoad>, key: &str) -> Result<Load, Scenari
             ));
         }
     })
-}
-
-fn call(
-    src: &Source,
-    raw: &Spanned<RawCall>,
-    key: &str,
-    labels: &mut Vec<String>,
-) -> Result<(CallTemplate, u64), ScenarioError> {
-    let span = raw.span().start;
-    let raw = raw.get_ref();
-    let method = match (&raw.method, &raw.tool) {
-        (Some(m), _) => m.get_ref().clone(),
-        (None, Some(_)) => "tools/call".to_string(),
-        (None, None) => {
-            return Err(src.error(
-                span,
-                &format!("{key}.method"),
-                "each call needs `method` (or `tool` for tools/call)",
-            ));
-        }
-    };
-    if !METHODS.contains(&method.as_str()) {
-        let at = raw.method.as_ref().map_or(span, |m| m.span().start);
-        return Err(src.error(
-            at,
-            &format!("{key}.method"),
-            format!(
-                "unknown method \"{method}\" (expected one of {})",
-                METHODS.join(", ")
-            ),
-        ));
-    }
-    let needs =
-        |field: &str, value: &Option<Spanned<String>>| -> Result<Option<String>, ScenarioError> {
-            match value {
-                Some(v) => Ok(Some(v.get_ref().clone())),
-                None => Err(src.error(
-                    span,
-                    &format!("{key}.{field}"),
-                    format!("method {method} needs `{field}`"),
-                )),
-            }
-        };
-    let tool = if method == "tools/call" {
-        needs("tool", &raw.tool)?
-    } else {
-        None
-    };
-    let uri = if method == "resources/read" {
-        needs("uri", &raw.uri)?
-    } else {
-        None
-    };
-    let prompt = if method == "prompts/get" {
-        needs("prompt", &raw.prompt)?
-    } else {
-        None
-    };
-    for (field, value, applies) in [
-        ("tool", &raw.tool, tool.is_some()),
-        ("uri", &raw.uri, uri.is_some()),
-        ("prompt", &raw.prompt, prompt.is_some()),
-    ] {
-        if let (Some(v), false) = (value, applies) {
-            return Err(src.at(
-                v,
-                &format!("{key}.{field}"),
-                format!("`{field}` does not apply to method {method}"),
-            ));
-        }
-    }
-    let arguments = match &raw.arguments {
-        Some(args) if tool.is_none() && prompt.is_none() => {
-            return Err(src.at(
-                args,
-                &format!("{key}.arguments"),
-                format!("`arguments` does not apply to method {method}"),
-            ));
-        }
-        Some(args) if !args.get_ref().is_table() => {
-            return Err(src.at(
-                args,
-                &format!("{key}.arguments"),
-                "`arguments` must be a table, e.g. { message = \"hi\" }",
-            ));
-        }
-        Some(args) => Some(serde_json::to_value(args.get_ref()).map_err(|e| {
-            src.at(
-                args,
-                &format!("{key}.arguments"),
-                format!("cannot be sent as JSON: {e}"),
-            )
-        })?),
-        None => None,
-    };
-    let params = method_params(
-        &method,
-        tool.as_deref(),
-        uri.as_deref(),
-        prompt.as_deref(),
-        arguments,
-    )
-    .map(Template::new)
-    .transpose()
-    .map_err(|e| src.error(span, &format!("{key}.arguments"), e))?;
-    let expect_text = match &raw.expect_text {
-        Some(text) if tool.is_none() => {
-            return Err(src.at(
-                text,
-                &format!("{key}.expect_text"),
-                "`expect_text` applies to tools/call only",
-            ));
-        }
-        Some(text) => Some(
-            Template::new(serde_json::Value::String(text.get_ref().clone()))
-                .map_err(|e| src.at(text, &format!("{key}.expect_text"), e))?,
-        ),
-        None => None,
-    };
-    let weight = match &raw.weight {
-        None => 1,
-        Some(w) if *w.get_ref() >= 0 => *w.get_ref() as u64,
-        Some(w) => {
-            return Err(src.at(
-                w,
-                &format!("{key}.weight"),
-                format!("weight must be 0 or more, got {}", w.get_ref()),
-            ));
-        }
-    };
-    let label = tool.clone().unwrap_or_else(|| method.clone());
-    let label = match labels.iter().position(|l| *l == label) {
-        Some(i) => i,
-        None => {
-            labels.push(label);
-            labels.len() - 1
-        }
-    };
-    Ok((
-        CallTemplate {
-            method,
-            label,
-            params,
-            expect_text,
-        },
-        weight,
-    ))
-}
-
-fn weight(src: &Source, raw: &RawCall, key: &str) -> Result<u64, ScenarioError> {
-    match &raw.weight {
-        None => Ok(1),
-        Some(w) if *w.get_ref() >= 0 => Ok(*w.get_ref() as u64),
-        Some(w) => Err(src.at(
-            w,
-            &format!("{key}.weight"),
-            format!("weight must be 0 or more, got {}", w.get_ref()),
-        )),
-    }
-}
-
-/// An `auto = true` entry: only `weight`, `include` and `exclude` go with it.
-fn auto_mix(
-    src: &Source,
-    raw: &Spanned<RawCall>,
-    key: &str,
-) -> Result<Option<AutoMix>, ScenarioError> {
-    let span = raw.span().start;
-    let raw = raw.get_ref();
-    let auto = raw.auto.as_ref().is_some_and(|a| *a.get_ref());
-    if !auto {
-        if let Some(list) = raw.include.as_ref().or(raw.exclude.as_ref()) {
-            return Err(src.at(list, key, "`include` and `exclude` go with `auto = true`"));
-        }
-        return Ok(None);
-    }
-    let fixed = [
-        ("method", raw.method.is_some()),
-        ("tool", raw.tool.is_some()),
-        ("uri", raw.uri.is_some()),
-        ("prompt", raw.prompt.is_some()),
-        ("arguments", raw.arguments.is_some()),
-        ("expect_text", raw.expect_text.is_some()),
-    ];
-    if let Some((field, _)) = fixed.iter().find(|(_, present)| *present) {
-        return Err(src.error(
-            span,
-            &format!("{key}.{field}"),
-            format!("`auto = true` picks the tools and their arguments itself: remove `{field}`"),
-        ));
-    }
-    let list = |l: &Option<Spanned<Vec<String>>>| {
-        l.as_ref().map(|l| l.get_ref().clone()).unwrap_or_default()
-    };
-    Ok(Some(AutoMix {
-        weight: weight(src, raw, key)?,
-        include: list(&raw.include),
-        exclude: list(&raw.exclude),
-    }))
-}
-
-fn mix(
-    src: &Source,
-    raw: &[Spanned<RawCall>],
-    key: &str,
-    at: usize,
-    labels: &mut Vec<String>,
-) -> Result<CallMix, ScenarioError> {
-    let mut calls = Vec::new();
-    let mut weights = Vec::new();
-    let mut auto = None;
-    for (i, raw_call) in raw.iter().enumerate() {
-        let key = format!("{key}[{i}]");
-        if let Some(found) = auto_mix(src, raw_call, &key)? {
-            if auto.is_some() {
-                return Err(src.at(raw_call, &key, "a mix takes one `auto = true` entry"));
-            }
-            auto = Some(found);
-            continue;
-        }
-        let (template, weight) = call(src, raw_call, &key, labels)?;
-        calls.push(template);
-        weights.push(weight);
-    }
-    let auto_weight = auto.as_ref().map_or(0, |a| a.weight);
-    if weights.iter().all(|&w| w == 0) && auto_weight == 0 {
-        return Err(src.error(at, key, "needs at least one [[call]] with a weight above 0"));
-    }
-    Ok(CallMix::new(calls, weights, auto))
 }
 
 /// Turn a toml parse error into ours, naming the key at the error.

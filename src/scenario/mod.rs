@@ -3,6 +3,7 @@
 
 pub mod autogen;
 pub mod builtin;
+mod calls;
 pub mod file;
 pub mod template;
 

@@ -1,6 +1,7 @@
 //! Turning call events and probe samples into figures: histograms, counts,
 //! time lines, the RSS trend, and the snapshots everything else reads.
 
+mod accumulate;
 pub mod aggregator;
 pub mod event;
 pub mod latency;

@@ -1,0 +1,216 @@
+//! The aggregator's accumulators: histograms and counts per phase, label and
+//! window, probe extremes, cold-start statistics. Each turns into the
+//! matching part of a snapshot.
+
+use std::time::Instant;
+
+use super::latency::LatencyHistogram;
+use super::series::Series;
+use super::snapshot::*;
+use crate::probe::{Member, ProbeSample};
+use crate::protocol::Outcome;
+use crate::stats::{ColdStartEvent, PhasePlan};
+
+pub(super) const MIB: f64 = 1024.0 * 1024.0;
+/// Points kept per time line (latency windows, probe samples).
+pub(super) const SERIES_POINTS: usize = 600;
+
+/// Histogram and outcome counts of a set of calls.
+#[derive(Default, Clone)]
+pub(super) struct CallAcc {
+    pub(super) latency: LatencyHistogram,
+    pub(super) outcomes: OutcomeCounts,
+}
+
+impl CallAcc {
+    pub(super) fn record(&mut self, outcome: Outcome, latency_us: u64) {
+        self.outcomes.add(outcome);
+        self.latency.record(latency_us);
+    }
+
+    /// These calls as one point of the latency time line.
+    pub(super) fn window_point(&self, t_s: f64, span_s: f64) -> WindowPoint {
+        let calls = self.outcomes.total();
+        let quantile = |q| {
+            if calls == 0 {
+                0.0
+            } else {
+                self.latency.quantile_ms(q)
+            }
+        };
+        WindowPoint {
+            t_s,
+            span_s,
+            calls,
+            errors: self.outcomes.errors(),
+            p50_ms: quantile(0.5),
+            p95_ms: quantile(0.95),
+            p99_ms: quantile(0.99),
+            max_ms: quantile(1.0),
+            calls_per_s: calls as f64 / span_s,
+        }
+    }
+
+    pub(super) fn stats(&self, seconds: f64) -> CallStats {
+        let calls = self.outcomes.total();
+        CallStats {
+            calls,
+            outcomes: self.outcomes,
+            success_rate: self.outcomes.success_rate(),
+            latency: self.latency.summary(),
+            throughput_per_s: if seconds > 0.0 {
+                calls as f64 / seconds
+            } else {
+                0.0
+            },
+        }
+    }
+}
+
+pub(super) struct PhaseAcc {
+    pub(super) plan: PhasePlan,
+    pub(super) calls: CallAcc,
+    pub(super) labels: Vec<CallAcc>,
+    pub(super) started: Option<Instant>,
+    pub(super) ended: Option<Instant>,
+    pub(super) late_sends: u64,
+    pub(super) max_send_lag_us: u64,
+}
+
+impl PhaseAcc {
+    pub(super) fn seconds(&self, now: Instant) -> f64 {
+        match self.started {
+            Some(start) => self
+                .ended
+                .unwrap_or(now)
+                .duration_since(start)
+                .as_secs_f64(),
+            None => 0.0,
+        }
+    }
+}
+
+/// The latency window being filled now (one second of wall time).
+pub(super) struct OpenWindow {
+    pub(super) start: Instant,
+    pub(super) calls: CallAcc,
+}
+
+#[derive(Default)]
+pub(super) struct ProbeAcc {
+    pub(super) series: Series<ProbePoint>,
+    pub(super) samples: u64,
+    pub(super) first: Option<ProbeSample>,
+    pub(super) latest: Option<ProbeSample>,
+    /// The sample growth counts from, with its time on the run clock.
+    pub(super) baseline: Option<(ProbeSample, f64)>,
+    pub(super) rss_max: u64,
+    pub(super) fds_max: u32,
+    pub(super) threads_max: u32,
+    pub(super) cpu_max: f64,
+    pub(super) self_rss_max: u64,
+    pub(super) members: Vec<Member>,
+}
+
+impl Default for Series<ProbePoint> {
+    fn default() -> Self {
+        Series::new(SERIES_POINTS)
+    }
+}
+
+#[derive(Default)]
+pub(super) struct ColdStartAcc {
+    pub(super) iterations: u64,
+    pub(super) failed: u64,
+    // Welford's running mean and variance of the successful totals, in ms.
+    pub(super) count: u64,
+    pub(super) mean: f64,
+    m2: f64,
+    pub(super) min: f64,
+    pub(super) max: f64,
+    pub(super) stage_sums_us: [u64; 4],
+}
+
+impl ColdStartAcc {
+    pub(super) fn record(&mut self, event: &ColdStartEvent) {
+        self.iterations += 1;
+        if event.outcome != Outcome::Ok {
+            self.failed += 1;
+            return;
+        }
+        let ms = event.total_us as f64 / 1000.0;
+        self.count += 1;
+        let delta = ms - self.mean;
+        self.mean += delta / self.count as f64;
+        self.m2 += delta * (ms - self.mean);
+        self.min = if self.count == 1 {
+            ms
+        } else {
+            self.min.min(ms)
+        };
+        self.max = self.max.max(ms);
+        for (sum, us) in self.stage_sums_us.iter_mut().zip([
+            event.spawn_us,
+            event.initialize_us,
+            event.call_us,
+            event.exit_us,
+        ]) {
+            *sum += us;
+        }
+    }
+
+    pub(super) fn snapshot(&self) -> Option<ColdStartSnapshot> {
+        if self.iterations == 0 {
+            return None;
+        }
+        let n = self.count.max(1) as f64;
+        let stage = |i: usize| self.stage_sums_us[i] as f64 / n / 1000.0;
+        Some(ColdStartSnapshot {
+            iterations: self.iterations,
+            failed: self.failed,
+            mean_ms: self.mean,
+            stddev_ms: if self.count > 0 {
+                (self.m2 / self.count as f64).sqrt()
+            } else {
+                0.0
+            },
+            min_ms: self.min,
+            max_ms: self.max,
+            range_ms: self.max - self.min,
+            stage_means: StageMeans {
+                spawn_ms: stage(0),
+                initialize_ms: stage(1),
+                first_call_ms: stage(2),
+                exit_ms: stage(3),
+            },
+        })
+    }
+}
+
+/// The tree's members with depth and share, parents before children.
+pub(super) fn tree_members(members: &[Member]) -> Vec<TreeMember> {
+    let total: u64 = members.iter().map(|m| m.rss_bytes).sum();
+    let mut depths: std::collections::HashMap<u32, u32> = std::collections::HashMap::new();
+    members
+        .iter()
+        .map(|m| {
+            let depth = depths.get(&m.parent).map_or(0, |d| d + 1);
+            depths.insert(m.pid, depth);
+            TreeMember {
+                pid: m.pid,
+                parent: m.parent,
+                name: m.name.clone(),
+                depth,
+                rss_mb: m.rss_bytes as f64 / MIB,
+                rss_share: if total > 0 {
+                    m.rss_bytes as f64 / total as f64
+                } else {
+                    0.0
+                },
+                fds: m.fds,
+                threads: m.threads,
+                cpu_percent: m.cpu_percent,
+            }
+        })
+        .collect()
+}
