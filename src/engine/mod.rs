@@ -74,7 +74,8 @@ const MIN_SAMPLE_SPACING: Duration = Duration::from_millis(1);
 /// Samples the server tree on a timer, on call progress, and on demand (at
 /// phase boundaries).
 struct Monitor {
-    sampler: Arc<std::sync::Mutex<TreeSampler>>,
+    /// `None` once the final sample is taken: nothing is sampled after it.
+    sampler: Arc<std::sync::Mutex<Option<TreeSampler>>>,
     events: mpsc::UnboundedSender<Event>,
     kick: Arc<tokio::sync::Notify>,
     task: tokio::task::JoinHandle<()>,
@@ -82,7 +83,7 @@ struct Monitor {
 
 impl Monitor {
     fn start(pid: u32, interval: Duration, events: mpsc::UnboundedSender<Event>) -> Monitor {
-        let sampler = Arc::new(std::sync::Mutex::new(TreeSampler::new(pid)));
+        let sampler = Arc::new(std::sync::Mutex::new(Some(TreeSampler::new(pid))));
         let kick = Arc::new(tokio::sync::Notify::new());
         let task = {
             let sampler = sampler.clone();
@@ -102,7 +103,7 @@ impl Monitor {
                         tokio::time::sleep(MIN_SAMPLE_SPACING - since).await;
                     }
                     last = Instant::now();
-                    if !sample_into(&sampler, &events) {
+                    if !sample_into(&sampler, &events, false) {
                         break;
                     }
                 }
@@ -125,7 +126,14 @@ impl Monitor {
     }
 
     fn sample_now(&self) {
-        sample_into(&self.sampler, &self.events);
+        sample_into(&self.sampler, &self.events, false);
+    }
+
+    /// Take the last sample, before the server is stopped. A timer sample
+    /// still under way cannot come after it: a process that is exiting reads
+    /// as having freed its memory, and would stand as the final figure.
+    fn finish(&self) {
+        sample_into(&self.sampler, &self.events, true);
     }
 }
 
@@ -137,15 +145,19 @@ impl Drop for Monitor {
 
 /// Take one sample; false once the process is gone.
 fn sample_into(
-    sampler: &std::sync::Mutex<TreeSampler>,
+    sampler: &std::sync::Mutex<Option<TreeSampler>>,
     events: &mpsc::UnboundedSender<Event>,
+    last: bool,
 ) -> bool {
     // Sent under the lock: samples reach the aggregator in the order they were
     // taken, so a timer sample cannot land after (and stand for) a later one.
-    let Ok(mut sampler) = sampler.lock() else {
+    let Ok(mut slot) = sampler.lock() else {
         return false;
     };
-    match sampler.sample() {
+    let Some(tree) = slot.as_mut() else {
+        return false;
+    };
+    let sampled = match tree.sample() {
         Some((sample, members)) => {
             let _ = events.send(Event::Probe {
                 at: Instant::now(),
@@ -155,7 +167,11 @@ fn sample_into(
             true
         }
         None => false,
+    };
+    if last {
+        *slot = None;
     }
+    sampled
 }
 
 /// Run one scenario to its end and return the final snapshot. Snapshots are
@@ -304,7 +320,7 @@ async fn drive(
         ));
     }
     if let Some(monitor) = &monitor {
-        monitor.sample_now();
+        monitor.finish();
     }
     drop(monitor);
     if let Some(watch) = crash_watch {
