@@ -117,7 +117,7 @@ fn an_fd_leak_fails_the_fd_criterion_only() {
 fn a_slowdown_fails_the_p95_ratio_only() {
     let run = run_against_target(
         &["latency-stability"],
-        &["--slowdown-after", "50", "--slowdown-ms", "0.05"],
+        &["--slowdown-after", "50", "--slowdown-ms", "0.2"],
     );
     assert_eq!(run.code, 1, "{}", run.explain());
     assert_eq!(
