@@ -26,9 +26,11 @@ arguments = { message = "x" }
     let p50 = f64_at(latency, "/p50_ms");
     let min = f64_at(latency, "/min_ms");
     // The server sleeps 50 ms; its timer, the scheduler and the pipe add a
-    // little, never take away: about 1 ms on a quiet machine, up to 10 ms on a
-    // 2-core machine running many test binaries at once.
-    assert!((50.0..=62.5).contains(&p50), "p50 {p50} ms");
+    // little, never take away: about 1 ms on a quiet machine, up to 13 ms seen
+    // on a 2-core machine running every test binary twice at once. The bounds
+    // catch what would be a wrong measurement: less than the injected latency,
+    // or a gross error (units, a lost wake-up).
+    assert!((50.0..=75.0).contains(&p50), "p50 {p50} ms");
     assert!(min >= 50.0, "min {min} ms is below the injected latency");
 }
 
