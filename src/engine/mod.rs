@@ -355,11 +355,7 @@ fn watch_for_crash(
         let connection = session.connection();
         connection.wait_closed().await;
         halt.set();
-        let mut exit = connection.process().exit_watch();
-        let exit = tokio::time::timeout(Duration::from_secs(1), exit.wait_for(Option::is_some))
-            .await
-            .ok()
-            .and_then(|info| info.ok().and_then(|info| *info));
+        let exit = connection.process().wait_exit(Duration::from_secs(1)).await;
         let exit = exit.map_or(
             "its stdout closed, the process is still running".to_string(),
             |i| i.to_string(),

@@ -230,7 +230,11 @@ async fn setup_failure(
         },
         RequestError::Closed(_) => {
             let stderr_tail = settle_stderr(connection).await;
-            let exit = wait_for_exit(connection).await;
+            let exit = connection
+                .process()
+                .wait_exit(Duration::from_secs(2))
+                .await
+                .unwrap_or_default();
             SetupError::ServerExited {
                 method: method.to_string(),
                 exit,
@@ -368,21 +372,6 @@ pub fn dress(version: ProtocolVersion, params: Option<&Value>) -> Option<Cow<'_,
 async fn settle_stderr(connection: &StdioConnection) -> Vec<String> {
     tokio::time::sleep(Duration::from_millis(100)).await;
     connection.stderr_tail(STDERR_QUOTED)
-}
-
-async fn wait_for_exit(connection: &StdioConnection) -> ExitInfo {
-    let mut exit = connection.process().exit_watch();
-    let waited = tokio::time::timeout(Duration::from_secs(2), exit.wait_for(Option::is_some)).await;
-    match waited {
-        Ok(Ok(info)) => info.unwrap_or(ExitInfo {
-            code: None,
-            signal: None,
-        }),
-        _ => ExitInfo {
-            code: None,
-            signal: None,
-        },
-    }
 }
 
 #[cfg(test)]

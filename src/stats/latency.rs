@@ -33,10 +33,6 @@ impl LatencyHistogram {
         let _ = self.histogram.add(&other.histogram);
     }
 
-    pub fn len(&self) -> u64 {
-        self.histogram.len()
-    }
-
     pub fn is_empty(&self) -> bool {
         self.histogram.is_empty()
     }

@@ -72,13 +72,6 @@ impl<T: Mergeable> Series<T> {
         all
     }
 
-    pub fn last(&self) -> Option<&T> {
-        self.open
-            .as_ref()
-            .map(|(open, _)| open)
-            .or_else(|| self.points.last())
-    }
-
     /// How many raw points each stored point covers now.
     pub fn span(&self) -> usize {
         self.span

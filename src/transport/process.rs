@@ -56,8 +56,8 @@ pub enum SpawnError {
     },
 }
 
-/// How the process ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How the process ended (both `None`: the status could not be read).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ExitInfo {
     pub code: Option<i32>,
     pub signal: Option<i32>,
@@ -120,10 +120,7 @@ impl ServerProcess {
                         signal: status.signal(),
                     }
                 }
-                Err(_) => ExitInfo {
-                    code: None,
-                    signal: None,
-                },
+                Err(_) => ExitInfo::default(),
             };
             let _ = exit_tx.send(Some(info));
         });
@@ -141,16 +138,13 @@ impl ServerProcess {
         self.pid
     }
 
-    /// A receiver that holds `Some` once the process has exited.
-    pub fn exit_watch(&self) -> watch::Receiver<Option<ExitInfo>> {
-        self.exit.clone()
-    }
-
     pub fn exited(&self) -> Option<ExitInfo> {
         *self.exit.borrow()
     }
 
-    async fn wait_exit(&self, within: Duration) -> Option<ExitInfo> {
+    /// The exit status, once the process has exited; `None` if it is still
+    /// running after `within`.
+    pub async fn wait_exit(&self, within: Duration) -> Option<ExitInfo> {
         let mut exit = self.exit.clone();
         tokio::time::timeout(within, exit.wait_for(Option::is_some))
             .await

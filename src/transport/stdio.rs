@@ -16,7 +16,7 @@ use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{ChildStderr, ChildStdin, ChildStdout};
 use tokio::sync::mpsc;
 
-use super::correlator::{Correlator, Reply, WireCounters};
+use super::correlator::{Correlator, Reply};
 use super::process::{ExitInfo, Pipes, ServerCommand, ServerProcess, SpawnError};
 use crate::protocol::jsonrpc::{self, Incoming, RpcError, codes, sample_of};
 
@@ -216,14 +216,6 @@ impl StdioConnection {
 
     pub fn process(&self) -> &ServerProcess {
         &self.process
-    }
-
-    pub fn wire(&self) -> &WireCounters {
-        &self.correlator.counters
-    }
-
-    pub fn in_flight(&self) -> usize {
-        self.correlator.in_flight()
     }
 
     pub fn stderr_tail(&self, n: usize) -> Vec<String> {
