@@ -108,10 +108,7 @@ fn every_builtin_checks_clean() {
 
 #[test]
 fn a_missing_server_command_is_a_setup_error_naming_it() {
-    let args: Vec<String> = ["sequential", "--", "/nonexistent/mcp-server", "--flag"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let args = ["sequential", "--", "/nonexistent/mcp-server", "--flag"];
     let run = run(&args);
     assert_eq!(run.code, 2, "{}", run.explain());
     assert!(
@@ -124,16 +121,13 @@ fn a_missing_server_command_is_a_setup_error_naming_it() {
 
 #[test]
 fn a_server_that_dies_before_initialize_is_quoted() {
-    let args: Vec<String> = [
+    let args = [
         "sequential",
         "--",
         "sh",
         "-c",
         "echo 'fatal: missing API key' >&2; exit 3",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    ];
     let run = run(&args);
     assert_eq!(run.code, 2, "{}", run.explain());
     assert!(run.stdout.contains("exit code 3"), "{}", run.explain());
@@ -157,10 +151,7 @@ for line in sys.stdin:
                   "serverInfo": {"name": "old", "version": "0"}}
         print(json.dumps({"jsonrpc": "2.0", "id": message["id"], "result": result}), flush=True)
 "#;
-    let args: Vec<String> = ["sequential", "--", "python3", "-c", script]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let args = ["sequential", "--", "python3", "-c", script];
     let run = run(&args);
     assert_eq!(run.code, 2, "{}", run.explain());
     assert!(run.stdout.contains("1999-01-01"), "{}", run.explain());
@@ -171,7 +162,7 @@ fn a_server_that_never_answers_is_stopped_after_the_setup_error() {
     // Answers nothing, ignores stdin closing and SIGTERM: only SIGKILL stops it.
     let marker = format!("{}.5", 40 + std::process::id() % 1000);
     let script = format!("trap '' TERM; exec sleep {marker}");
-    let args: Vec<String> = [
+    let args = [
         "sequential",
         "--timeout-ms",
         "300",
@@ -179,10 +170,7 @@ fn a_server_that_never_answers_is_stopped_after_the_setup_error() {
         "sh",
         "-c",
         &script,
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    ];
     let run = run(&args);
     assert_eq!(run.code, 2, "{}", run.explain());
     assert!(

@@ -27,16 +27,13 @@ fn a_config_entry_runs_with_its_env_and_keeps_it_secret() {
         "other": {"command": "false"}
     }});
     std::fs::write(&config, entry.to_string()).unwrap();
-    let args: Vec<String> = [
+    let args = [
         "concurrent",
         "--config",
         config.to_str().unwrap(),
         "--server",
         "target",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    ];
     let run = run(&args);
     assert_eq!(run.code, 0, "{}", run.explain());
     let report = run.report().to_string();

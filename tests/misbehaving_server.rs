@@ -30,7 +30,7 @@ fn log_text_on_stdout_is_counted_and_the_session_goes_on() {
 
 #[test]
 fn a_huge_line_is_refused_without_holding_it() {
-    let args: Vec<String> = [
+    let args = [
         "sequential",
         "--max-message-bytes",
         "1048576",
@@ -41,10 +41,7 @@ fn a_huge_line_is_refused_without_holding_it() {
         "100",
         "--huge-line-mb",
         "64",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    ];
     let run = run(&args);
     assert_eq!(run.code, 0, "{}", run.explain());
     let result = &run.scenario("sequential")["result"];

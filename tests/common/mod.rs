@@ -100,15 +100,16 @@ pub fn run_text_against_target(text: &str, knobs: &[&str]) -> Run {
 }
 
 /// `mcpstorm run ARGS` with `--report` added before any `--`.
-pub fn run(args: &[String]) -> Run {
+pub fn run<S: AsRef<str>>(args: &[S]) -> Run {
+    let args: Vec<&str> = args.iter().map(AsRef::as_ref).collect();
     let dir = tempfile::tempdir().expect("temp dir");
     let report = dir.path().join("report.json");
-    let split = args.iter().position(|a| a == "--").unwrap_or(args.len());
+    let split = args.iter().position(|a| *a == "--").unwrap_or(args.len());
     let mut full: Vec<String> = vec!["run".into(), "--headless".into()];
-    full.extend(args[..split].iter().cloned());
+    full.extend(args[..split].iter().map(|a| a.to_string()));
     full.push("--report".into());
     full.push(report.to_string_lossy().into_owned());
-    full.extend(args[split..].iter().cloned());
+    full.extend(args[split..].iter().map(|a| a.to_string()));
     let output = Command::new(mcpstorm())
         .args(&full)
         .output()
