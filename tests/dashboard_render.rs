@@ -145,6 +145,7 @@ fn leaking_run() -> Snapshot {
         windows,
         resources: ResourceSnapshot {
             sampled: true,
+            unmeasured: None,
             pid: Some(4242),
             samples: 49,
             rss_start_mb: Some(13.5),

@@ -63,6 +63,14 @@ metrics! {
     "coldstart_max_ms", Run, "ms", "slowest cold start";
 }
 
+/// Whether a metric is read off the server's process tree (and so cannot be
+/// measured without one).
+pub fn needs_process(name: &str) -> bool {
+    ["rss_", "fd_", "threads_", "cpu_"]
+        .iter()
+        .any(|prefix| name.starts_with(prefix))
+}
+
 pub fn find(name: &str) -> Option<&'static MetricDef> {
     METRICS.iter().find(|m| m.name == name)
 }

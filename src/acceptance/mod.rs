@@ -3,7 +3,9 @@
 //! While the run goes on, each criterion is PENDING (a figure it needs has no
 //! data yet), PASSING or FAILING; once the run ends it is PASS or FAIL. A
 //! criterion still without data at the end fails: a check that never looked at
-//! anything has not passed.
+//! anything has not passed. The one exception is a server-resource criterion
+//! when mcpstorm knows no server process (a bare HTTP URL): it is NOT
+//! MEASURED, shown as such, and neither passes nor fails the run.
 
 pub mod expr;
 pub mod metrics;
@@ -14,13 +16,15 @@ use crate::stats::Snapshot;
 use expr::{Comparison, MetricCall};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "UPPERCASE")]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum CriterionState {
     Pending,
     Passing,
     Failing,
     Pass,
     Fail,
+    /// Needs the server's process, which mcpstorm does not know.
+    NotMeasured,
 }
 
 impl CriterionState {
@@ -31,6 +35,7 @@ impl CriterionState {
             CriterionState::Failing => "FAILING",
             CriterionState::Pass => "PASS",
             CriterionState::Fail => "FAIL",
+            CriterionState::NotMeasured => "N/A",
         }
     }
 
@@ -87,6 +92,19 @@ impl Criterion {
         let lookup = |m: &MetricCall| metrics::value(&m.name, &m.args, snapshot);
         let value = self.comparison.lhs.eval(&lookup);
         let threshold = self.comparison.rhs.eval(&lookup);
+        let mut used = self.comparison.lhs.metrics();
+        used.extend(self.comparison.rhs.metrics());
+        if let Some(reason) = &snapshot.resources.unmeasured
+            && used.iter().any(|m| metrics::needs_process(&m.name))
+        {
+            return CriterionStatus {
+                expression: self.text.clone(),
+                state: CriterionState::NotMeasured,
+                value: None,
+                threshold,
+                detail: reason.clone(),
+            };
+        }
         let state = match (value, threshold, finished) {
             (Some(v), Some(t), false) if self.comparison.cmp.holds(v, t) => CriterionState::Passing,
             (Some(_), Some(_), false) => CriterionState::Failing,
@@ -94,8 +112,6 @@ impl Criterion {
             (_, _, true) => CriterionState::Fail,
             _ => CriterionState::Pending,
         };
-        let mut used = self.comparison.lhs.metrics();
-        used.extend(self.comparison.rhs.metrics());
         let mut parts: Vec<String> = Vec::new();
         for call in used {
             let shown = call.to_string();
@@ -155,8 +171,12 @@ impl Criteria {
 }
 
 /// True when every criterion passed (vacuously true with none).
+/// Every criterion passed, or could not be measured (which is shown, and
+/// neither passes nor fails the run).
 pub fn all_passed(statuses: &[CriterionStatus]) -> bool {
-    statuses.iter().all(|s| s.state == CriterionState::Pass)
+    statuses
+        .iter()
+        .all(|s| matches!(s.state, CriterionState::Pass | CriterionState::NotMeasured))
 }
 
 #[cfg(test)]

@@ -7,12 +7,12 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::run::server_command;
+use super::run::target;
 use super::{DiscoverArgs, exit};
 use crate::protocol::Session;
 use crate::protocol::catalog::{self, Catalog, Tool};
 use crate::scenario::autogen;
-use crate::transport::{StdioConnection, StdioOptions};
+use crate::transport::{ConnectOptions, Connection};
 
 pub async fn discover(args: DiscoverArgs) -> ExitCode {
     match read(&args).await {
@@ -34,9 +34,14 @@ pub async fn discover(args: DiscoverArgs) -> ExitCode {
 
 async fn read(args: &DiscoverArgs) -> Result<(crate::protocol::ServerInfo, Catalog), String> {
     let timeout = Duration::from_millis(args.timeout_ms);
-    let server = server_command(&args.target)?;
-    let connection =
-        StdioConnection::spawn(&server, StdioOptions::default()).map_err(|e| e.to_string())?;
+    let target = target(&args.target)?;
+    let options = ConnectOptions {
+        max_message_bytes: crate::transport::stdio::DEFAULT_MAX_MESSAGE_BYTES,
+        startup_timeout: timeout,
+    };
+    let connection = Connection::open(&target, options)
+        .await
+        .map_err(|e| e.to_string())?;
     let session = Session::open(connection, args.target.protocol_choice(), timeout)
         .await
         .map_err(|e| e.to_string())?;

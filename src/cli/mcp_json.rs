@@ -1,6 +1,7 @@
 //! Reading a server entry from the configuration file MCP clients share
 //! (`{"mcpServers": {"name": {"command", "args", "env"}}}`, or `"servers"` as
-//! VS Code writes it), so a user's existing entry runs unchanged.
+//! VS Code writes it; an HTTP entry has `url`, optional `headers`, and
+//! `"type": "http"`), so a user's existing entry runs unchanged.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -8,6 +9,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use crate::transport::ServerCommand;
+use crate::transport::http as http_transport;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -36,12 +38,15 @@ pub enum ConfigError {
         available: String,
     },
     #[error(
-        "server `{name}` in {file} is reached over HTTP ({url}); mcpstorm speaks stdio only so far"
+        "server `{name}` in {file} uses the deprecated HTTP+SSE transport (\"type\": \"sse\"); \
+         mcpstorm speaks stdio and Streamable HTTP"
     )]
-    HttpNotYet {
+    LegacySse { file: String, name: String },
+    #[error("server `{name}` in {file}: {message}")]
+    BadHttp {
         file: String,
         name: String,
-        url: String,
+        message: String,
     },
     #[error("server `{name}` in {file} has neither `command` nor `url`")]
     Empty { file: String, name: String },
@@ -61,10 +66,25 @@ struct Entry {
     #[serde(default)]
     env: BTreeMap<String, String>,
     url: Option<String>,
+    #[serde(default)]
+    headers: BTreeMap<String, String>,
+    #[serde(rename = "type")]
+    kind: Option<String>,
 }
 
-/// The server command of entry `name` (or the only entry) in `file`.
-pub fn server_from(file: &Path, name: Option<&str>) -> Result<ServerCommand, ConfigError> {
+/// What a config entry names.
+#[derive(Debug)]
+pub enum ConfigServer {
+    Command(ServerCommand),
+    /// A Streamable HTTP endpoint and the headers to send (values secret).
+    Http {
+        url: http::Uri,
+        headers: Vec<(http::HeaderName, http::HeaderValue)>,
+    },
+}
+
+/// The server of entry `name` (or the only entry) in `file`.
+pub fn server_from(file: &Path, name: Option<&str>) -> Result<ConfigServer, ConfigError> {
     let shown = file.display().to_string();
     let text = std::fs::read_to_string(file).map_err(|source| ConfigError::Io {
         file: shown.clone(),
@@ -114,17 +134,33 @@ pub fn server_from(file: &Path, name: Option<&str>) -> Result<ServerCommand, Con
             });
         }
     };
+    if entry.kind.as_deref() == Some("sse") {
+        return Err(ConfigError::LegacySse {
+            file: shown,
+            name: name.clone(),
+        });
+    }
     match (&entry.command, &entry.url) {
         (Some(command), _) => {
             let mut server = ServerCommand::new(command.clone(), entry.args.clone());
             server.env = entry.env.clone().into_iter().collect();
-            Ok(server)
+            Ok(ConfigServer::Command(server))
         }
-        (None, Some(url)) => Err(ConfigError::HttpNotYet {
-            file: shown,
-            name: name.clone(),
-            url: url.clone(),
-        }),
+        (None, Some(url)) => {
+            let bad = |message: String| ConfigError::BadHttp {
+                file: shown.clone(),
+                name: name.clone(),
+                message,
+            };
+            let url = http_transport::parse_url(url).map_err(|e| bad(e.to_string()))?;
+            let headers = entry
+                .headers
+                .iter()
+                .map(|(k, v)| http_transport::parse_header(&format!("{k}: {v}")))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| bad(e.to_string()))?;
+            Ok(ConfigServer::Http { url, headers })
+        }
         (None, None) => Err(ConfigError::Empty {
             file: shown,
             name: name.clone(),
@@ -146,14 +182,18 @@ mod tests {
   "mcpServers": {
     "memory": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-memory"],
                "env": {"MEMORY_FILE_PATH": "/tmp/secret-path.jsonl"}},
-    "remote": {"type": "http", "url": "https://example.invalid/mcp"}
+    "remote": {"type": "http", "url": "http://127.0.0.1:9/mcp",
+               "headers": {"Authorization": "Bearer s3cret-token"}},
+    "old": {"type": "sse", "url": "http://127.0.0.1:9/sse"}
   }
 }"#;
 
     #[test]
     fn an_entry_runs_as_written_and_its_env_stays_secret() {
         let file = write(CONFIG);
-        let server = server_from(file.path(), Some("memory")).unwrap();
+        let Ok(ConfigServer::Command(server)) = server_from(file.path(), Some("memory")) else {
+            panic!("memory is a command entry");
+        };
         assert_eq!(server.program, "npx");
         assert_eq!(
             server.args,
@@ -173,23 +213,39 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            err.contains("no server named `memroy`") && err.contains("memory, remote"),
+            err.contains("no server named `memroy`") && err.contains("memory, old, remote"),
             "{err}"
         );
         let err = server_from(file.path(), None).unwrap_err().to_string();
         assert!(err.contains("--server"), "{err}");
-        let err = server_from(file.path(), Some("remote"))
+        let err = server_from(file.path(), Some("old"))
             .unwrap_err()
             .to_string();
-        assert!(err.contains("HTTP"), "{err}");
+        assert!(err.contains("HTTP+SSE"), "{err}");
         let broken = write("{\n  \"mcpServers\": {\n    \"a\": {\"command\": 3}\n  }\n}");
         let err = server_from(broken.path(), None).unwrap_err().to_string();
         assert!(err.contains(":3:"), "names the line: {err}");
     }
 
     #[test]
+    fn an_http_entry_keeps_its_headers_secret() {
+        let file = write(CONFIG);
+        let Ok(ConfigServer::Http { url, headers }) = server_from(file.path(), Some("remote"))
+        else {
+            panic!("remote is an HTTP entry");
+        };
+        assert_eq!(url.to_string(), "http://127.0.0.1:9/mcp");
+        assert_eq!(headers[0].0, "authorization");
+        assert!(headers[0].1.is_sensitive());
+        assert!(!format!("{:?}", headers[0].1).contains("s3cret"));
+    }
+
+    #[test]
     fn vs_code_files_and_a_lone_entry_work() {
         let file = write(r#"{"servers": {"only": {"command": "python3", "args": ["s.py"]}}}"#);
-        assert_eq!(server_from(file.path(), None).unwrap().program, "python3");
+        assert!(matches!(
+            server_from(file.path(), None),
+            Ok(ConfigServer::Command(c)) if c.program == "python3"
+        ));
     }
 }

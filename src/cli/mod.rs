@@ -45,7 +45,8 @@ pub enum Command {
     /// A one-minute demo on the dashboard: the built-in target with a slow leak
     /// (what `mcpstorm` alone does).
     Demo(DemoArgs),
-    /// Serve the built-in MCP target over stdio, with optional fault knobs.
+    /// Serve the built-in MCP target over stdio (or Streamable HTTP with
+    /// --http), with optional fault knobs.
     Serve(ServeArgs),
     /// List a server's tools (with their input schemas), resources and prompts.
     Discover(DiscoverArgs),
@@ -82,8 +83,14 @@ pub struct RunArgs {
     /// (overrides the scenario's `probe_interval_ms`; default 250, 4 per second).
     #[arg(long, value_name = "MS")]
     pub probe_interval_ms: Option<u64>,
+    /// Largest message accepted from the server, in bytes (over HTTP: one
+    /// whole reply); a longer one is a protocol error.
     #[arg(long, value_name = "BYTES", default_value_t = crate::transport::stdio::DEFAULT_MAX_MESSAGE_BYTES)]
     pub max_message_bytes: usize,
+    /// How long an HTTP server started with --server-cmd gets to accept
+    /// connections, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 30_000)]
+    pub startup_timeout_ms: u64,
     /// Milliseconds a server gets to exit after its stdin closes (and again after SIGTERM).
     #[arg(long, value_name = "MS", default_value_t = 2000)]
     pub shutdown_grace_ms: u64,
@@ -106,10 +113,10 @@ pub struct TargetArgs {
     /// `server/discover` and falls back to `initialize`.
     #[arg(long, value_name = "VERSION", value_parser = parse_version)]
     pub protocol: Option<ProtocolVersion>,
-    /// Largest message accepted from the server, in bytes; a longer line is a protocol error.
     /// Take the server from an MCP client config file (`mcpServers` entries
-    /// with `command`, `args`, `env`), instead of a command after `--`.
-    #[arg(long, value_name = "FILE", conflicts_with = "server")]
+    /// with `command`, `args`, `env`, or `url` and `headers`), instead of a
+    /// command after `--`.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["server", "url", "server_cmd"])]
     pub config: Option<PathBuf>,
     /// The entry of --config to run (needed when it has several).
     #[arg(long = "server", value_name = "NAME", requires = "config")]
@@ -117,9 +124,40 @@ pub struct TargetArgs {
     /// Extra environment for the server, NAME=VALUE (repeatable; values are never printed).
     #[arg(long = "env", value_name = "NAME=VALUE", value_parser = parse_env)]
     pub env: Vec<(String, String)>,
+    /// Test a Streamable HTTP endpoint, e.g. http://127.0.0.1:3001/mcp.
+    #[arg(long, value_name = "URL", value_parser = parse_url)]
+    pub url: Option<http::Uri>,
+    /// HTTP header sent with every request, 'Name: value' (repeatable; values
+    /// are never printed).
+    #[arg(long = "header", value_name = "'NAME: VALUE'", value_parser = parse_header)]
+    pub headers: Vec<(http::HeaderName, http::HeaderValue)>,
+    /// Over HTTP: start this server for the run (one command line, quoted as
+    /// a shell would) and measure its process tree; it is stopped at the end.
+    /// Without --url, its address is the first http:// URL it prints. A
+    /// command after `--` together with --url or --transport http does the same.
+    #[arg(long, value_name = "COMMAND", conflicts_with = "server")]
+    pub server_cmd: Option<String>,
+    /// Over HTTP: measure this already running server process (and its
+    /// descendants). Without --server-cmd or --pid, server-side figures are
+    /// not measured.
+    #[arg(long, value_name = "PID", requires = "url", conflicts_with_all = ["server_cmd", "server"])]
+    pub pid: Option<u32>,
+    /// Over HTTP: leave the session open at the end instead of ending it with DELETE.
+    #[arg(long)]
+    pub keep_session: bool,
+    /// stdio, or http; http is implied by --url, --server-cmd and --pid.
+    /// `--transport http` alone runs the built-in target over HTTP.
+    #[arg(long, value_enum, value_name = "KIND")]
+    pub transport: Option<TransportKind>,
     /// The server command and its arguments, after `--`.
     #[arg(last = true, value_name = "SERVER_CMD")]
     pub server: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TransportKind {
+    Stdio,
+    Http,
 }
 
 impl Default for RunArgs {
@@ -132,6 +170,7 @@ impl Default for RunArgs {
             timeout_ms: None,
             probe_interval_ms: None,
             max_message_bytes: crate::transport::stdio::DEFAULT_MAX_MESSAGE_BYTES,
+            startup_timeout_ms: 30_000,
             shutdown_grace_ms: 2000,
             target: TargetArgs::default(),
         }
@@ -201,10 +240,20 @@ impl DemoArgs {
 pub struct ServeArgs {
     #[command(flatten)]
     pub knobs: FaultKnobs,
+    #[command(flatten)]
+    pub http: crate::target::http::HttpServeArgs,
 }
 
 fn parse_version(text: &str) -> Result<ProtocolVersion, String> {
     text.parse()
+}
+
+fn parse_url(text: &str) -> Result<http::Uri, String> {
+    crate::transport::http::parse_url(text).map_err(|e| e.to_string())
+}
+
+fn parse_header(text: &str) -> Result<(http::HeaderName, http::HeaderValue), String> {
+    crate::transport::http::parse_header(text).map_err(|e| e.to_string())
 }
 
 fn parse_env(text: &str) -> Result<(String, String), String> {
@@ -236,7 +285,7 @@ pub fn main(cli: Cli) -> ExitCode {
                 ExitCode::from(exit::SETUP)
             }
         },
-        Command::Serve(args) => match runtime.block_on(crate::target::serve_stdio(args.knobs)) {
+        Command::Serve(args) => match runtime.block_on(serve(args)) {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
                 eprintln!("mcpstorm serve: {error}");
@@ -269,6 +318,14 @@ pub fn main(cli: Cli) -> ExitCode {
             }
             ExitCode::SUCCESS
         }
+    }
+}
+
+async fn serve(args: ServeArgs) -> std::io::Result<()> {
+    if args.http.http.is_some() {
+        crate::target::http::serve_http(args.knobs, args.http).await
+    } else {
+        crate::target::serve_stdio(args.knobs).await
     }
 }
 

@@ -10,34 +10,94 @@ use std::time::Duration;
 
 use tokio::sync::{Notify, mpsc, watch};
 
-use super::{RunArgs, TargetArgs, exit};
+use super::mcp_json::ConfigServer;
+use super::{RunArgs, TargetArgs, TransportKind, exit};
 use crate::engine::{self, Halt, LoadControl, RunOptions};
-use crate::report::{Report, ScenarioResult, Target, Verdict, summary};
+use crate::report::{self, Report, ScenarioResult, Verdict, summary};
 use crate::scenario::{self, Scenario, builtin};
 use crate::stats::Snapshot;
-use crate::transport::{ServerCommand, StdioOptions};
+use crate::transport::{ConnectOptions, HttpTarget, ServerCommand, Target};
 use crate::ui::{self, Command, Finished, RunStatus, TerminalGuard};
 
-/// The server to test: an entry of --config, the command after `--`, or
-/// this binary's `serve`.
-pub fn server_command(args: &TargetArgs) -> Result<ServerCommand, String> {
+/// The server to test and how to reach it: an entry of --config; an HTTP
+/// endpoint (--url, --server-cmd, --pid, --transport http); the command after
+/// `--`; or this binary's `serve`.
+pub fn target(args: &TargetArgs) -> Result<Target, String> {
+    let end_session = !args.keep_session;
     if let Some(config) = &args.config {
-        let mut command = super::mcp_json::server_from(config, args.server_name.as_deref())
-            .map_err(|e| e.to_string())?;
-        command.env.extend(args.env.iter().cloned());
-        return Ok(command);
+        return match super::mcp_json::server_from(config, args.server_name.as_deref())
+            .map_err(|e| e.to_string())?
+        {
+            ConfigServer::Command(_) if args.pid.is_some() => Err(format!(
+                "--pid is for HTTP servers; the entry in {} is a stdio command, \
+                 which mcpstorm starts and measures itself",
+                config.display()
+            )),
+            ConfigServer::Command(mut command) => {
+                command.env.extend(args.env.iter().cloned());
+                Ok(Target::Stdio(command))
+            }
+            ConfigServer::Http { url, mut headers } => {
+                headers.extend(args.headers.iter().cloned());
+                Ok(Target::Http(HttpTarget {
+                    url: Some(url),
+                    headers,
+                    server: None,
+                    pid: args.pid,
+                    end_session,
+                }))
+            }
+        };
     }
-    let mut command = match args.server.split_first() {
-        Some((program, rest)) => ServerCommand::new(program.clone(), rest.to_vec()),
-        None => {
-            let me = std::env::current_exe().map_err(|e| {
-                format!("cannot find the mcpstorm binary to serve the built-in target: {e}")
-            })?;
-            ServerCommand::new(me.to_string_lossy().into_owned(), vec!["serve".to_string()])
+    let given = match &args.server_cmd {
+        Some(line) => {
+            let words = shlex::split(line)
+                .filter(|w| !w.is_empty())
+                .ok_or_else(|| format!("--server-cmd {line:?}: unbalanced quotes or empty"))?;
+            Some(words)
         }
+        None => (!args.server.is_empty()).then(|| args.server.clone()),
     };
-    command.env = args.env.clone();
-    Ok(command)
+    let http = args.transport == Some(TransportKind::Http)
+        || args.url.is_some()
+        || args.server_cmd.is_some()
+        || args.pid.is_some();
+    if args.transport == Some(TransportKind::Stdio) && http {
+        return Err(
+            "--transport stdio cannot be combined with --url, --server-cmd or --pid".into(),
+        );
+    }
+    let command = |words: Option<Vec<String>>, builtin: &[&str]| -> Result<ServerCommand, String> {
+        let mut command = match words.as_deref().and_then(|w| w.split_first()) {
+            Some((program, rest)) => ServerCommand::new(program.clone(), rest.to_vec()),
+            None => {
+                let me = std::env::current_exe().map_err(|e| {
+                    format!("cannot find the mcpstorm binary to serve the built-in target: {e}")
+                })?;
+                ServerCommand::new(
+                    me.to_string_lossy().into_owned(),
+                    builtin.iter().map(|a| a.to_string()).collect(),
+                )
+            }
+        };
+        command.env = args.env.clone();
+        Ok(command)
+    };
+    if !http {
+        return Ok(Target::Stdio(command(given, &["serve"])?));
+    }
+    // A bare URL (or one with --pid) is a server mcpstorm does not start.
+    let server = match (&given, &args.url) {
+        (None, Some(_)) => None,
+        _ => Some(command(given, &["serve", "--http", "127.0.0.1:0"])?),
+    };
+    Ok(Target::Http(HttpTarget {
+        url: args.url.clone(),
+        headers: args.headers.clone(),
+        server,
+        pid: args.pid,
+        end_session,
+    }))
 }
 
 /// How the run was stopped from outside, if it was.
@@ -52,7 +112,7 @@ enum Stop {
 struct Runner {
     scenarios: Vec<Scenario>,
     options: RunOptions,
-    target: Target,
+    target: report::Target,
     /// Set to stop everything (quit, Ctrl-C, SIGTERM).
     halt: Halt,
     control: LoadControl,
@@ -205,7 +265,7 @@ pub async fn run(args: RunArgs) -> ExitCode {
             }
         }
     }
-    let server = match server_command(&args.target) {
+    let server = match target(&args.target) {
         Ok(server) => server,
         Err(error) => {
             eprintln!("mcpstorm: {error}");
@@ -213,22 +273,26 @@ pub async fn run(args: RunArgs) -> ExitCode {
         }
     };
     let options = RunOptions {
-        server: server.clone(),
+        target: server.clone(),
         protocol: args.target.protocol_choice(),
         call_timeout: args.timeout_ms.map(Duration::from_millis),
         probe_interval: args
             .probe_interval_ms
             .map(|ms| Duration::from_millis(ms.max(10))),
-        stdio: StdioOptions {
+        connect: ConnectOptions {
             max_message_bytes: args.max_message_bytes,
+            startup_timeout: Duration::from_millis(args.startup_timeout_ms),
         },
         shutdown_grace: Duration::from_millis(args.shutdown_grace_ms),
         snapshot_interval: Duration::from_millis(250),
     };
     let interactive = args.tui
         || (!args.headless && std::io::stdout().is_terminal() && std::io::stdin().is_terminal());
-    let target = Target {
-        transport: "stdio",
+    let target = report::Target {
+        transport: match server {
+            Target::Stdio(_) => "stdio",
+            Target::Http(_) => "http",
+        },
         command: server.to_string(),
     };
     let (snapshots, snapshots_rx) = watch::channel(Arc::new(Snapshot::default()));

@@ -10,7 +10,7 @@ use crate::protocol::{Outcome, Session, SetupError};
 use crate::scenario::Phase;
 use crate::scenario::template::CallContext;
 use crate::stats::{ColdStartEvent, Event};
-use crate::transport::StdioConnection;
+use crate::transport::{Connection, Target};
 
 #[allow(clippy::too_many_arguments)]
 pub async fn run(
@@ -24,13 +24,16 @@ pub async fn run(
     halt: &Halt,
     control: &LoadControl,
 ) -> Result<(), EngineError> {
+    if matches!(&options.target, Target::Http(http) if http.server.is_none()) {
+        return Err(EngineError::ColdStartNeedsCommand);
+    }
     for iteration in 0..iterations as u64 {
         control.wait_unpaused().await;
         if halt.is_set() {
             break;
         }
         let started = Instant::now();
-        let connection = StdioConnection::spawn(&options.server, options.stdio)?;
+        let connection = Connection::open(&options.target, options.connect).await?;
         let spawned = Instant::now();
         let mut event = ColdStartEvent {
             phase: phase_index,

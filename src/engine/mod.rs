@@ -18,14 +18,19 @@ use crate::protocol::{ProtocolChoice, Session, SetupError};
 use crate::scenario::autogen;
 use crate::scenario::{Load, Scenario, file::COLDSTART_LABEL};
 use crate::stats::{Aggregator, ConnectionHandles, Event, PhasePlan, RunPlan, Snapshot};
-use crate::transport::{ServerCommand, SpawnError, StdioConnection, StdioOptions};
+use crate::transport::{ConnectError, ConnectOptions, Connection, Target};
 pub use control::{Halt, LoadControl};
 use load::{PhaseRunner, ProbeKick};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     #[error(transparent)]
-    Spawn(#[from] SpawnError),
+    Connect(#[from] ConnectError),
+    #[error(
+        "a cold-start phase starts the server itself: give the server command \
+         (--server-cmd), not only --url"
+    )]
+    ColdStartNeedsCommand,
     #[error(transparent)]
     Setup(#[from] SetupError),
     #[error("automatic mix: {0}")]
@@ -34,13 +39,13 @@ pub enum EngineError {
 
 #[derive(Debug, Clone)]
 pub struct RunOptions {
-    pub server: ServerCommand,
+    pub target: Target,
     pub protocol: ProtocolChoice,
     /// Overrides the scenario's per-call timeout.
     pub call_timeout: Option<Duration>,
     /// Overrides the scenario's probe interval.
     pub probe_interval: Option<Duration>,
-    pub stdio: StdioOptions,
+    pub connect: ConnectOptions,
     /// How long a server gets to exit after its stdin closes, and after SIGTERM.
     pub shutdown_grace: Duration,
     /// How often the aggregator publishes a snapshot.
@@ -221,16 +226,18 @@ async fn drive(
     let mut monitor = None;
     let mut crash_watch = None;
     if needs_session {
-        let connection = StdioConnection::spawn(&options.server, options.stdio)?;
+        let connection = Connection::open(&options.target, options.connect).await?;
         let opened = Arc::new(Session::open(connection, options.protocol, timeout).await?);
         let conn = opened.connection();
         let _ = events.send(Event::Connected(ConnectionHandles {
             pid: conn.pid(),
             server: opened.server().clone(),
             correlator: conn.correlator(),
-            stderr: conn.stderr_handle(),
+            stderr: conn.output(),
         }));
-        monitor = Some(Monitor::start(conn.pid(), probe_interval, events.clone()));
+        monitor = conn
+            .pid()
+            .map(|pid| Monitor::start(pid, probe_interval, events.clone()));
         crash_watch = Some(watch_for_crash(
             opened.clone(),
             events.clone(),
@@ -333,11 +340,21 @@ async fn drive(
         }
     }
     if let Some(session) = session {
-        let exit = session.close(options.shutdown_grace).await;
-        if exit.signal.is_some() {
+        let closed = session.close(options.shutdown_grace).await;
+        if closed.forced {
+            let how = match options.target {
+                Target::Stdio(_) => "of its stdin closing",
+                Target::Http(_) => "of SIGTERM",
+            };
             let _ = events.send(Event::Note(format!(
-                "the server did not exit within {:?} of its stdin closing and was stopped ({exit})",
-                options.shutdown_grace
+                "the server did not exit within {:?} {how} and was stopped ({})",
+                options.shutdown_grace,
+                closed.exit.unwrap_or_default()
+            )));
+        }
+        if let Some(status) = closed.session_end {
+            let _ = events.send(Event::Note(format!(
+                "the HTTP session was ended with DELETE: HTTP {status}"
             )));
         }
     }
@@ -355,14 +372,16 @@ fn watch_for_crash(
         let connection = session.connection();
         connection.wait_closed().await;
         halt.set();
-        let exit = connection.process().wait_exit(Duration::from_secs(1)).await;
-        let exit = exit.map_or(
-            "its stdout closed, the process is still running".to_string(),
-            |i| i.to_string(),
-        );
+        let exit = match connection.process() {
+            Some(process) => process.wait_exit(Duration::from_secs(1)).await.map_or(
+                "its stdout closed, the process is still running".to_string(),
+                |i| i.to_string(),
+            ),
+            None => "the process is gone".to_string(),
+        };
         // Give the stderr drain a moment to catch the server's last words.
         tokio::time::sleep(Duration::from_millis(50)).await;
-        let last_words = connection.stderr_tail(3).join(" | ");
+        let last_words = connection.output_tail(3).join(" | ");
         let _ = events.send(Event::Crash {
             at: Instant::now(),
             description: format!("server exited mid-run ({exit}); stderr: {last_words}"),

@@ -79,8 +79,14 @@ pub fn classify(reply: &Result<Reply, RequestError>, is_tool_call: bool) -> Clas
         Err(RequestError::Timeout(after)) => {
             return Classified::failed(Outcome::Timeout, format!("no response within {after:?}"));
         }
-        Err(RequestError::Closed(why)) => {
+        Err(RequestError::Closed(why) | RequestError::Http(why)) => {
             return Classified::failed(Outcome::TransportError, why.clone());
+        }
+        Err(expired @ RequestError::SessionExpired) => {
+            return Classified::failed(Outcome::TransportError, expired.to_string());
+        }
+        Err(RequestError::Protocol(why)) => {
+            return Classified::failed(Outcome::ProtocolError, why.clone());
         }
     };
     match &reply.body {

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::jsonrpc::ResponseBody;
 use super::version::{Era, ProtocolVersion};
-use crate::transport::{ExitInfo, Reply, RequestError, StdioConnection};
+use crate::transport::{CloseReport, Connection, ExitInfo, Reply, RequestError};
 
 /// Why a session could not be opened. Each message quotes what the server said.
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +40,12 @@ pub enum SetupError {
     },
     #[error("server answered initialize with a malformed result: {0}")]
     Malformed(String),
+    #[error("{method} failed: {detail}{}", output_note(.stderr_tail))]
+    Unreachable {
+        method: String,
+        detail: String,
+        stderr_tail: Vec<String>,
+    },
     #[error(
         "--protocol {0} needs a server that answers server/discover (the stateless era); \
          this one does not — leave --protocol out to fall back to initialize"
@@ -55,6 +61,16 @@ fn stderr_note(tail: &[String]) -> String {
     }
 }
 
+/// The server's output, when there is any (an HTTP server mcpstorm did not
+/// start has none to show).
+fn output_note(tail: &[String]) -> String {
+    if tail.is_empty() {
+        String::new()
+    } else {
+        stderr_note(tail)
+    }
+}
+
 /// What the server told us about itself.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct ServerInfo {
@@ -67,9 +83,15 @@ pub struct ServerInfo {
 const STDERR_QUOTED: usize = 8;
 
 pub struct Session {
-    connection: StdioConnection,
+    connection: Connection,
     version: ProtocolVersion,
     server: ServerInfo,
+    /// HTTP, handshake era: the server assigned a session id at `initialize`,
+    /// so a lost one (404) must be replaced by a new `initialize`.
+    uses_sessions: bool,
+    /// Held while a lost session is re-opened, so one worker re-opens it and
+    /// the others wait for the new id.
+    reopening: tokio::sync::Mutex<()>,
 }
 
 /// Which protocol revision to speak.
@@ -99,15 +121,17 @@ impl Session {
     /// era there is no session to open, and `server/discover` gives the
     /// server's identity and revisions.
     pub async fn open(
-        connection: StdioConnection,
+        connection: Connection,
         choice: ProtocolChoice,
         timeout: Duration,
     ) -> Result<Session, SetupError> {
         match negotiate(&connection, choice, timeout).await {
             Ok((version, server)) => Ok(Session {
+                uses_sessions: connection.http().is_some_and(|h| h.has_session()),
                 connection,
                 version,
                 server,
+                reopening: tokio::sync::Mutex::new(()),
             }),
             Err(error) => {
                 // A server we cannot speak to is stopped, not left running.
@@ -125,7 +149,7 @@ impl Session {
         &self.server
     }
 
-    pub fn connection(&self) -> &StdioConnection {
+    pub fn connection(&self) -> &Connection {
         &self.connection
     }
 
@@ -137,6 +161,12 @@ impl Session {
         params: Option<&Value>,
         timeout: Duration,
     ) -> (Instant, Result<Reply, RequestError>) {
+        if self.uses_sessions
+            && let Some(http) = self.connection.http()
+            && !http.has_session()
+        {
+            self.reopen(timeout).await;
+        }
         let params = dress(self.version, params);
         let sent_at = Instant::now();
         let reply = self
@@ -146,7 +176,18 @@ impl Session {
         (sent_at, reply)
     }
 
-    pub async fn close(&self, grace: Duration) -> ExitInfo {
+    /// The server forgot the session (HTTP 404): open a new one with the same
+    /// version, as the specification requires. Concurrent callers wait for it.
+    async fn reopen(&self, timeout: Duration) {
+        let _one_at_a_time = self.reopening.lock().await;
+        if self.connection.http().is_some_and(|h| !h.has_session()) {
+            // A failure shows in the calls that follow, which go without a session.
+            let _ = initialize(&self.connection, self.version, timeout).await;
+        }
+    }
+
+    /// End the session and the connection (see [`Connection::close`]).
+    pub async fn close(&self, grace: Duration) -> CloseReport {
         self.connection.close(grace).await
     }
 }
@@ -156,7 +197,7 @@ const SETUP_FAILURE_GRACE: Duration = Duration::from_millis(500);
 
 /// Find the revision to speak, as `choice` says: it and the server's identity.
 async fn negotiate(
-    connection: &StdioConnection,
+    connection: &Connection,
     choice: ProtocolChoice,
     timeout: Duration,
 ) -> Result<(ProtocolVersion, ServerInfo), SetupError> {
@@ -217,36 +258,38 @@ fn server_info(result: &Value, version: ProtocolVersion) -> ServerInfo {
 }
 
 /// Turn a failed opening request into the setup error that explains it.
-async fn setup_failure(
-    connection: &StdioConnection,
-    failure: RequestError,
-    method: &str,
-) -> SetupError {
+async fn setup_failure(connection: &Connection, failure: RequestError, method: &str) -> SetupError {
     match failure {
         RequestError::Timeout(timeout) => SetupError::Timeout {
             method: method.to_string(),
             timeout,
-            stderr_tail: connection.stderr_tail(STDERR_QUOTED),
+            stderr_tail: connection.output_tail(STDERR_QUOTED),
         },
         RequestError::Closed(_) => {
             let stderr_tail = settle_stderr(connection).await;
-            let exit = connection
-                .process()
-                .wait_exit(Duration::from_secs(2))
-                .await
-                .unwrap_or_default();
+            let exit = match connection.process() {
+                Some(process) => process.wait_exit(Duration::from_secs(2)).await,
+                None => None,
+            };
             SetupError::ServerExited {
                 method: method.to_string(),
-                exit,
+                exit: exit.unwrap_or_default(),
                 stderr_tail,
             }
         }
+        other @ (RequestError::Http(_)
+        | RequestError::SessionExpired
+        | RequestError::Protocol(_)) => SetupError::Unreachable {
+            method: method.to_string(),
+            detail: other.to_string(),
+            stderr_tail: settle_stderr(connection).await,
+        },
     }
 }
 
 /// Probe with `server/discover` at `version`.
 async fn discover(
-    connection: &StdioConnection,
+    connection: &Connection,
     version: ProtocolVersion,
     timeout: Duration,
 ) -> Result<Discovery, SetupError> {
@@ -267,8 +310,13 @@ async fn discover(
             Some(list) => (Some(list.clone()), None),
             None => return Ok(Discovery::Legacy),
         },
-        // A legacy server may ignore a method it does not know.
-        Err(RequestError::Timeout(_)) => return Ok(Discovery::Legacy),
+        // A legacy server may ignore a method it does not know, or (over HTTP)
+        // refuse it with a status whose body is no modern JSON-RPC error.
+        Err(RequestError::Timeout(_) | RequestError::Http(_) | RequestError::Protocol(_))
+            if connection.process().is_none_or(|p| p.exited().is_none()) =>
+        {
+            return Ok(Discovery::Legacy);
+        }
         Err(closed) => return Err(setup_failure(connection, closed, "server/discover").await),
     };
     let list = supported
@@ -293,7 +341,7 @@ async fn discover(
 /// The handshake: offer `offered`, accept the server's choice when mcpstorm
 /// speaks it, then send `notifications/initialized`.
 async fn initialize(
-    connection: &StdioConnection,
+    connection: &Connection,
     offered: ProtocolVersion,
     timeout: Duration,
 ) -> Result<(ProtocolVersion, ServerInfo), SetupError> {
@@ -335,7 +383,10 @@ async fn initialize(
             });
         }
     };
-    connection.notify("notifications/initialized", None);
+    if let Some(http) = connection.http() {
+        http.set_protocol_version(version.as_str());
+    }
+    connection.notify("notifications/initialized", None).await;
     Ok((version, server_info(&result, version)))
 }
 
@@ -369,9 +420,9 @@ pub fn dress(version: ProtocolVersion, params: Option<&Value>) -> Option<Cow<'_,
 }
 
 /// The server may still be writing its last words when we notice the failure.
-async fn settle_stderr(connection: &StdioConnection) -> Vec<String> {
+async fn settle_stderr(connection: &Connection) -> Vec<String> {
     tokio::time::sleep(Duration::from_millis(100)).await;
-    connection.stderr_tail(STDERR_QUOTED)
+    connection.output_tail(STDERR_QUOTED)
 }
 
 #[cfg(test)]

@@ -56,6 +56,10 @@ pub fn progress_line(s: &Snapshot) -> String {
         count(CriterionState::Failing),
         count(CriterionState::Pending)
     );
+    let unmeasured = count(CriterionState::NotMeasured);
+    if unmeasured > 0 {
+        let _ = write!(line, ", {unmeasured} not measured");
+    }
     line
 }
 
@@ -171,6 +175,9 @@ pub fn scenario_summary(result: &ScenarioResult) -> String {
         );
     }
     let r = &s.resources;
+    if let Some(reason) = &r.unmeasured {
+        let _ = writeln!(out, "  server tree: {reason}");
+    }
     if r.sampled {
         let mb = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.1}"));
         let _ = write!(
@@ -225,6 +232,13 @@ pub fn scenario_summary(result: &ScenarioResult) -> String {
         w.notifications,
         w.server_requests
     );
+    if w.sessions_expired + w.http_errors > 0 {
+        let _ = writeln!(
+            out,
+            "  http: sessions lost (404, opened again) {} · error statuses {}",
+            w.sessions_expired, w.http_errors
+        );
+    }
     for sample in w.violation_samples.iter().take(3) {
         let _ = writeln!(out, "    e.g. {sample}");
     }

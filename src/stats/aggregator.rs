@@ -41,6 +41,10 @@ pub struct PhasePlan {
     pub planned_calls: Option<u64>,
 }
 
+/// Shown wherever a server-side figure would be.
+pub const UNMEASURED: &str =
+    "not measured: mcpstorm knows no server process (give --server-cmd or --pid)";
+
 pub struct Aggregator {
     plan: RunPlan,
     criteria: Criteria,
@@ -281,7 +285,12 @@ impl Aggregator {
         let probe = &self.probe;
         let Some(latest) = probe.latest else {
             return ResourceSnapshot {
-                pid: self.connection.as_ref().map(|c| c.pid),
+                pid: self.connection.as_ref().and_then(|c| c.pid),
+                unmeasured: self
+                    .connection
+                    .as_ref()
+                    .is_some_and(|c| c.pid.is_none())
+                    .then(|| UNMEASURED.to_string()),
                 ..ResourceSnapshot::default()
             };
         };
@@ -298,7 +307,8 @@ impl Aggregator {
         });
         ResourceSnapshot {
             sampled: true,
-            pid: self.connection.as_ref().map(|c| c.pid),
+            unmeasured: None,
+            pid: self.connection.as_ref().and_then(|c| c.pid),
             samples: probe.samples,
             rss_start_mb: probe.first.map(|s| mb(s.rss_bytes)),
             rss_baseline_mb: baseline.map(|s| mb(s.rss_bytes)),
@@ -344,7 +354,9 @@ impl Aggregator {
             protocol_violations: load(&counters.protocol_violations),
             notifications: load(&counters.notifications),
             server_requests: load(&counters.server_requests),
-            stderr_lines: load(&counters.stderr_lines),
+            stderr_lines: connection.stderr.total_lines(),
+            sessions_expired: load(&counters.sessions_expired),
+            http_errors: load(&counters.http_errors),
             in_flight: connection.correlator.in_flight() as u64,
             violation_samples: counters.samples(),
         }

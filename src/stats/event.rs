@@ -41,7 +41,9 @@ pub struct ColdStartEvent {
 /// Handles on a live connection, read (never locked for long) at each snapshot.
 #[derive(Clone)]
 pub struct ConnectionHandles {
-    pub pid: u32,
+    /// The process measured; `None` when mcpstorm knows no server process
+    /// (an HTTP URL without --server-cmd or --pid).
+    pub pid: Option<u32>,
     pub server: ServerInfo,
     pub correlator: Arc<Correlator>,
     pub stderr: Arc<StderrTail>,

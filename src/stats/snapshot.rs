@@ -197,6 +197,9 @@ pub struct TreeMember {
 pub struct ResourceSnapshot {
     /// False when nothing could be sampled (no process to watch yet, or none at all).
     pub sampled: bool,
+    /// Why server-side figures are not measured at all (an HTTP server whose
+    /// process mcpstorm does not know).
+    pub unmeasured: Option<String>,
     pub pid: Option<u32>,
     pub samples: u64,
     pub rss_start_mb: Option<f64>,
@@ -238,6 +241,10 @@ pub struct WireSnapshot {
     pub notifications: u64,
     pub server_requests: u64,
     pub stderr_lines: u64,
+    /// HTTP: requests answered 404 because the server dropped the session.
+    pub sessions_expired: u64,
+    /// HTTP: non-2xx answers without a JSON-RPC response.
+    pub http_errors: u64,
     pub in_flight: u64,
     pub violation_samples: Vec<String>,
 }

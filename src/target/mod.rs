@@ -7,6 +7,7 @@
 pub mod era;
 pub mod faults;
 pub mod handlers;
+pub mod http;
 pub mod memory;
 
 use std::sync::Arc;

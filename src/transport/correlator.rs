@@ -13,7 +13,7 @@ use std::time::Instant;
 use serde_json::Value;
 use tokio::sync::oneshot;
 
-use crate::protocol::jsonrpc::ResponseBody;
+use crate::protocol::jsonrpc::{self, Incoming, ResponseBody, RpcError, codes};
 
 /// A response delivered to the request that waits for it.
 #[derive(Debug)]
@@ -35,7 +35,10 @@ pub struct WireCounters {
     pub protocol_violations: AtomicU64,
     pub notifications: AtomicU64,
     pub server_requests: AtomicU64,
-    pub stderr_lines: AtomicU64,
+    /// HTTP: requests answered 404 for a session the server no longer knows.
+    pub sessions_expired: AtomicU64,
+    /// HTTP: non-2xx answers that carried no JSON-RPC response for the request.
+    pub http_errors: AtomicU64,
     samples: Mutex<VecDeque<String>>,
 }
 
@@ -150,6 +153,36 @@ impl Correlator {
 
     pub fn in_flight(&self) -> usize {
         self.pending.lock().map(|p| p.len()).unwrap_or(0)
+    }
+
+    /// Take one classified message from the server: deliver a response, count
+    /// the rest. Returns the answer the transport must send back when the
+    /// message was a request from the server.
+    pub fn route(&self, incoming: Incoming, received_at: Instant) -> Option<Vec<u8>> {
+        let counters = &self.counters;
+        match incoming {
+            Incoming::Response { id, body } => self.deliver(id, body, received_at),
+            Incoming::Notification { .. } => {
+                counters.notifications.fetch_add(1, Ordering::Relaxed);
+            }
+            Incoming::Request { id, method } => {
+                counters.server_requests.fetch_add(1, Ordering::Relaxed);
+                // mcpstorm declares no client capabilities, so it can only answer ping.
+                let answer = if method == "ping" {
+                    Ok(Value::Object(Default::default()))
+                } else {
+                    Err(RpcError::new(
+                        codes::METHOD_NOT_FOUND,
+                        format!("mcpstorm does not handle {method}"),
+                    ))
+                };
+                return Some(jsonrpc::response_line(&id, answer));
+            }
+            Incoming::Invalid { reason, sample } => {
+                counters.protocol_violation(format!("{reason}: {sample}"));
+            }
+        }
+        None
     }
 
     /// Route one response to its request, or count why it could not be routed.

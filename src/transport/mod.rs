@@ -1,10 +1,36 @@
 //! Moving JSON-RPC messages to and from a server process, matching responses
 //! to requests by id.
 
+pub mod connection;
 pub mod correlator;
+pub mod http;
 pub mod process;
 pub mod stdio;
 
+pub use connection::{CloseReport, ConnectError, ConnectOptions, Connection, HttpTarget, Target};
 pub use correlator::{Correlator, Reply, WireCounters};
 pub use process::{ExitInfo, ServerCommand, ServerProcess, SpawnError};
-pub use stdio::{RequestError, StderrTail, StdioConnection, StdioOptions};
+pub use stdio::{StderrTail, StdioConnection, StdioOptions};
+
+use std::time::Duration;
+
+/// Why a request got no response.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RequestError {
+    #[error("no response within {0:?}")]
+    Timeout(Duration),
+    #[error("connection closed: {0}")]
+    Closed(String),
+    /// HTTP: the exchange failed (refused, reset, a non-2xx status without a
+    /// JSON-RPC answer).
+    #[error("{0}")]
+    Http(String),
+    /// HTTP: the server answered 404 to the session id: it no longer knows
+    /// the session, which must be opened again.
+    #[error("session expired: HTTP 404 for Mcp-Session-Id")]
+    SessionExpired,
+    /// The reply broke the transport's rules (wrong content type, no response
+    /// for the request in it).
+    #[error("{0}")]
+    Protocol(String),
+}

@@ -157,14 +157,26 @@ impl ServerProcess {
     /// again, then SIGKILL what is left. Descendants are stopped even when the
     /// direct child exits by itself, so no orphan outlives the run.
     pub async fn stop(&self, grace: Duration) -> ExitInfo {
+        self.stop_tree(Some(grace), grace).await
+    }
+
+    /// Stop a server that does not exit when its stdin closes (an HTTP
+    /// server): SIGTERM the tree at once, wait `grace`, then SIGKILL.
+    pub async fn terminate(&self, grace: Duration) -> ExitInfo {
+        self.stop_tree(None, grace).await
+    }
+
+    async fn stop_tree(&self, polite_wait: Option<Duration>, grace: Duration) -> ExitInfo {
         // Listed before anything dies: once the root exits its children are
         // re-parented and can no longer be found from it.
         let mut tree = procfs::process_tree(self.pid);
-        let polite = self.wait_exit(grace).await;
-        tree.extend(procfs::process_tree(self.pid).into_iter().skip(1));
-        if let Some(info) = polite {
-            signal_all(&tree[1..], libc::SIGTERM);
-            return info;
+        if let Some(wait) = polite_wait {
+            let polite = self.wait_exit(wait).await;
+            tree.extend(procfs::process_tree(self.pid).into_iter().skip(1));
+            if let Some(info) = polite {
+                signal_all(&tree[1..], libc::SIGTERM);
+                return info;
+            }
         }
         signal_all(&tree, libc::SIGTERM);
         if let Some(info) = self.wait_exit(grace).await {

@@ -7,18 +7,19 @@
 //!   on a full pipe.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::process::{ChildStderr, ChildStdin, ChildStdout};
+use tokio::process::{ChildStdin, ChildStdout};
 use tokio::sync::mpsc;
 
+use super::RequestError;
 use super::correlator::{Correlator, Reply};
 use super::process::{ExitInfo, Pipes, ServerCommand, ServerProcess, SpawnError};
-use crate::protocol::jsonrpc::{self, Incoming, RpcError, codes, sample_of};
+use crate::protocol::jsonrpc::{self, sample_of};
 
 /// Default bound on one message from the server; a longer line is a protocol
 /// error and is skipped without being held in memory.
@@ -41,23 +42,21 @@ impl Default for StdioOptions {
     }
 }
 
-/// Why a request got no response.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum RequestError {
-    #[error("no response within {0:?}")]
-    Timeout(Duration),
-    #[error("connection closed: {0}")]
-    Closed(String),
-}
-
 /// The last lines the server wrote to stderr.
 #[derive(Debug, Default)]
 pub struct StderrTail {
     lines: Mutex<VecDeque<String>>,
+    total: AtomicU64,
 }
 
 impl StderrTail {
-    fn push(&self, line: &[u8]) {
+    /// Lines written since the start (kept or not).
+    pub fn total_lines(&self) -> u64 {
+        self.total.load(Ordering::Relaxed)
+    }
+
+    pub(super) fn push(&self, line: &[u8]) {
+        self.total.fetch_add(1, Ordering::Relaxed);
         let text = String::from_utf8_lossy(line);
         let text: String = text.trim_end().chars().take(STDERR_LINE_CHARS).collect();
         if let Ok(mut lines) = self.lines.lock() {
@@ -142,11 +141,7 @@ impl StdioConnection {
             outbox.clone(),
             closed.clone(),
         ));
-        tokio::spawn(drain_stderr(
-            stderr,
-            stderr_tail.clone(),
-            correlator.clone(),
-        ));
+        tokio::spawn(drain_output(stderr, stderr_tail.clone(), None));
         Ok(StdioConnection {
             process,
             correlator,
@@ -361,43 +356,36 @@ async fn read_loop(
             continue;
         }
         let received_at = Instant::now();
-        match jsonrpc::classify(text) {
-            Incoming::Response { id, body } => correlator.deliver(id, body, received_at),
-            Incoming::Notification { .. } => {
-                counters.notifications.fetch_add(1, Ordering::Relaxed);
-            }
-            Incoming::Request { id, method } => {
-                counters.server_requests.fetch_add(1, Ordering::Relaxed);
-                // mcpstorm declares no client capabilities, so it can only answer ping.
-                let answer = if method == "ping" {
-                    Ok(Value::Object(Default::default()))
-                } else {
-                    Err(RpcError::new(
-                        codes::METHOD_NOT_FOUND,
-                        format!("mcpstorm does not handle {method}"),
-                    ))
-                };
-                let _ = outbox.send(jsonrpc::response_line(&id, answer));
-            }
-            Incoming::Invalid { reason, sample } => {
-                counters.protocol_violation(format!("{reason}: {sample}"));
-            }
+        if let Some(answer) = correlator.route(jsonrpc::classify(text), received_at) {
+            let _ = outbox.send(answer);
         }
     }
     closed.set();
     correlator.fail_all();
 }
 
-async fn drain_stderr(stderr: ChildStderr, tail: Arc<StderrTail>, correlator: Arc<Correlator>) {
-    let mut reader = BufReader::with_capacity(64 * 1024, stderr);
+/// Called with each line of output as it is read.
+pub(super) type LineWatch = Box<dyn FnMut(&[u8]) + Send>;
+
+/// Keep the tail of a server's output (stderr; for an HTTP server stdout too),
+/// reading it continuously so a chatty server never blocks on a full pipe.
+/// Each line is also offered to `watch` (e.g. to find the address an HTTP
+/// server prints).
+pub(super) async fn drain_output<R: tokio::io::AsyncRead + Unpin>(
+    output: R,
+    tail: Arc<StderrTail>,
+    mut watch: Option<LineWatch>,
+) {
+    let mut reader = BufReader::with_capacity(64 * 1024, output);
     let mut line = Vec::with_capacity(1024);
-    let stderr_lines = &correlator.counters.stderr_lines;
     // Lines longer than this are cut: only a display tail is kept.
     while let Ok(LineRead::Line | LineRead::TooLong(_)) =
         read_bounded_line(&mut reader, &mut line, 16 * 1024).await
     {
-        stderr_lines.fetch_add(1, Ordering::Relaxed);
         tail.push(&line);
+        if let Some(watch) = watch.as_mut() {
+            watch(&line);
+        }
     }
 }
 

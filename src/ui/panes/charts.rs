@@ -250,8 +250,10 @@ pub fn fds(frame: &mut Frame, area: Rect, block: Block, s: &Snapshot) {
     draw_chart(frame, area, block, &series, x, "", 0.0);
 }
 
-fn not_sampled(s: &Snapshot) -> &'static str {
-    if s.coldstart.is_some() {
+fn not_sampled(s: &Snapshot) -> &str {
+    if let Some(reason) = &s.resources.unmeasured {
+        reason
+    } else if s.coldstart.is_some() {
         "cold start: a fresh process per iteration, none watched over time"
     } else {
         "no server process sampled yet"

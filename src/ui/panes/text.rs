@@ -89,6 +89,12 @@ pub fn outcomes(frame: &mut Frame, area: Rect, block: Block, s: &Snapshot) {
         count("bad lines", w.protocol_violations),
         Span::raw(format!("notifications {}", w.notifications)),
     ]));
+    if w.sessions_expired + w.http_errors > 0 {
+        lines.push(Line::from(vec![
+            count("sessions lost (404)", w.sessions_expired),
+            count("HTTP errors", w.http_errors),
+        ]));
+    }
     if s.crashes > 0 {
         lines.push(Line::styled(
             format!("server crashed {} time(s)", s.crashes),
@@ -150,10 +156,12 @@ pub fn processes(frame: &mut Frame, area: Rect, block: Block, s: &Snapshot) {
     let members = &s.resources.members;
     let block = block.title(format!(" Process tree ({}) ", members.len()));
     if members.is_empty() {
-        let text = Line::styled(
-            "no server process sampled",
-            Style::default().fg(Color::DarkGray),
-        );
+        let why = s
+            .resources
+            .unmeasured
+            .as_deref()
+            .unwrap_or("no server process sampled");
+        let text = Line::styled(why, Style::default().fg(Color::DarkGray));
         frame.render_widget(Paragraph::new(text).block(block), area);
         return;
     }

@@ -1,0 +1,447 @@
+//! `mcpstorm serve --http ADDR`: the built-in target over Streamable HTTP.
+//!
+//! Both eras, as the specification shapes them: handshake-era requests live
+//! in sessions (`Mcp-Session-Id` minted at `initialize`, 404 once unknown,
+//! ended by `DELETE`); stateless-era requests carry their version in `_meta`
+//! and must mirror it, the method and the name in headers (else 400 with
+//! `HeaderMismatch`). Session knobs make the faults a client must survive:
+//! sessions that expire, and sessions that leak memory even when closed.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use clap::Args;
+use http::header::{CONTENT_TYPE, HeaderValue, ORIGIN};
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use serde_json::Value;
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+
+use super::faults::{FaultKnobs, FaultState};
+use super::memory::{Arena, ResidentBlock};
+use super::{era, handle_request};
+use crate::protocol::jsonrpc::{self, RpcError, codes};
+use crate::transport::http::{MCP_METHOD, MCP_NAME, PROTOCOL_VERSION, SESSION_ID, header_text};
+
+/// The MCP endpoint's path.
+pub const ENDPOINT: &str = "/mcp";
+/// Largest request body read.
+const MAX_BODY: usize = 64 * 1024 * 1024;
+/// MCP 2026-07-28: HTTP headers disagree with the body.
+const HEADER_MISMATCH: i64 = -32020;
+/// State every open session holds, freed when it is closed: the baseline a
+/// session-churn test must see come back.
+const SESSION_STATE_BYTES: usize = 16 * 1024;
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct HttpServeArgs {
+    /// Serve Streamable HTTP on ADDR instead of stdio (127.0.0.1:0 picks a
+    /// free port); the endpoint's URL is printed on stdout.
+    #[arg(long, value_name = "ADDR")]
+    pub http: Option<SocketAddr>,
+    /// Over HTTP: answer every request with an SSE stream instead of a JSON body.
+    #[arg(long)]
+    pub sse: bool,
+    /// Over HTTP: every session keeps this many KB that closing it does not
+    /// free (a session leak, the kind session churn must catch).
+    #[arg(long, value_name = "KB", default_value_t = 0)]
+    pub session_leak_kb: u64,
+    /// Over HTTP: forget a session after N requests in it; the client then
+    /// gets 404 and must initialize again.
+    #[arg(long, value_name = "N")]
+    pub session_expire_after: Option<u64>,
+    /// Over HTTP: answer 401 unless the request has `Authorization: Bearer TOKEN`.
+    #[arg(long, value_name = "TOKEN")]
+    pub require_bearer: Option<String>,
+}
+
+struct SessionState {
+    requests: u64,
+    /// Freed with the session.
+    _state: Option<ResidentBlock>,
+}
+
+struct Server {
+    state: FaultState,
+    args: HttpServeArgs,
+    sessions: Mutex<HashMap<String, SessionState>>,
+    /// What `--session-leak-kb` keeps: never freed.
+    leaked: Mutex<Arena>,
+}
+
+/// Serve MCP over Streamable HTTP until the process is stopped.
+pub async fn serve_http(knobs: FaultKnobs, args: HttpServeArgs) -> std::io::Result<()> {
+    let Some(address) = args.http else {
+        return Ok(());
+    };
+    let listener = TcpListener::bind(address).await?;
+    let bound = listener.local_addr()?;
+    if !bound.ip().is_loopback() {
+        eprintln!(
+            "mcpstorm serve: warning: listening on {bound}, beyond loopback; \
+             the target has no authentication"
+        );
+    }
+    // The line mcpstorm (and a person) reads the address from.
+    println!("mcpstorm serve: listening on http://{bound}{ENDPOINT}");
+    use std::io::Write;
+    std::io::stdout().flush()?;
+    let server = Arc::new(Server {
+        state: FaultState::new(knobs),
+        args,
+        sessions: Mutex::new(HashMap::new()),
+        leaked: Mutex::new(Arena::default()),
+    });
+    loop {
+        let (stream, _) = listener.accept().await?;
+        let _ = stream.set_nodelay(true);
+        let server = server.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |request| {
+                let server = server.clone();
+                async move { Ok::<_, Infallible>(server.handle(request).await) }
+            });
+            let _ = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+type Reply = Response<Full<Bytes>>;
+
+fn status_only(status: StatusCode) -> Reply {
+    let mut reply = Response::new(Full::new(Bytes::new()));
+    *reply.status_mut() = status;
+    reply
+}
+
+fn json_reply(status: StatusCode, line: Vec<u8>) -> Reply {
+    let mut reply = Response::new(Full::new(Bytes::from(line)));
+    *reply.status_mut() = status;
+    reply
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    reply
+}
+
+fn error_reply(status: StatusCode, id: &Value, code: i64, message: impl Into<String>) -> Reply {
+    json_reply(
+        status,
+        jsonrpc::response_line(id, Err(RpcError::new(code, message))),
+    )
+}
+
+/// An SSE stream: each message its own event, the response last.
+fn sse_reply(messages: &[Vec<u8>]) -> Reply {
+    let mut body = Vec::new();
+    for message in messages {
+        body.extend_from_slice(b"event: message\ndata: ");
+        body.extend_from_slice(message.trim_ascii_end());
+        body.extend_from_slice(b"\n\n");
+    }
+    let mut reply = Response::new(Full::new(Bytes::from(body)));
+    let headers = reply.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    reply
+}
+
+/// Only pages of this machine may call a local server (DNS rebinding).
+fn origin_allowed(origin: &HeaderValue) -> bool {
+    let Ok(origin) = origin.to_str() else {
+        return false;
+    };
+    let rest = origin.split_once("://").map_or(origin, |(_, rest)| rest);
+    let host = if rest.starts_with('[') {
+        rest.split_inclusive(']').next().unwrap_or(rest)
+    } else {
+        rest.split([':', '/']).next().unwrap_or(rest)
+    };
+    matches!(host, "localhost" | "127.0.0.1" | "[::1]")
+}
+
+impl Server {
+    async fn handle(&self, request: Request<Incoming>) -> Reply {
+        if request.uri().path() != ENDPOINT {
+            return status_only(StatusCode::NOT_FOUND);
+        }
+        if let Some(origin) = request.headers().get(ORIGIN)
+            && !origin_allowed(origin)
+        {
+            return error_reply(
+                StatusCode::FORBIDDEN,
+                &Value::Null,
+                codes::INVALID_REQUEST,
+                "Forbidden: Origin not allowed",
+            );
+        }
+        if let Some(token) = &self.args.require_bearer {
+            let expected = format!("Bearer {token}");
+            let given = request.headers().get(http::header::AUTHORIZATION);
+            if given.and_then(|v| v.to_str().ok()) != Some(expected.as_str()) {
+                return error_reply(
+                    StatusCode::UNAUTHORIZED,
+                    &Value::Null,
+                    codes::INVALID_REQUEST,
+                    "Unauthorized: a valid bearer token is required",
+                );
+            }
+        }
+        match *request.method() {
+            Method::POST => self.post(request).await,
+            Method::DELETE => self.delete(&request),
+            _ => status_only(StatusCode::METHOD_NOT_ALLOWED),
+        }
+    }
+
+    fn delete(&self, request: &Request<Incoming>) -> Reply {
+        let Some(id) = session_of(request) else {
+            return status_only(StatusCode::BAD_REQUEST);
+        };
+        let removed = self.sessions.lock().ok().and_then(|mut s| s.remove(&id));
+        match removed {
+            Some(_) => status_only(StatusCode::OK),
+            None => status_only(StatusCode::NOT_FOUND),
+        }
+    }
+
+    async fn post(&self, request: Request<Incoming>) -> Reply {
+        let (parts, body) = request.into_parts();
+        let Ok(body) = Limited::new(body, MAX_BODY).collect().await else {
+            return error_reply(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &Value::Null,
+                codes::INVALID_REQUEST,
+                "request body too large",
+            );
+        };
+        let Ok(message) = serde_json::from_slice::<Value>(&body.to_bytes()) else {
+            return error_reply(
+                StatusCode::BAD_REQUEST,
+                &Value::Null,
+                codes::PARSE_ERROR,
+                "Parse error",
+            );
+        };
+        let method = message.get("method").and_then(Value::as_str);
+        let (id, method) = match (message.get("id"), method) {
+            (Some(id), Some(method)) => (id.clone(), method.to_string()),
+            // A notification, or a response to a server request: accepted.
+            (None, Some(_)) | (Some(_), None)
+                if message.get("method").is_some()
+                    || message.get("result").is_some()
+                    || message.get("error").is_some() =>
+            {
+                return status_only(StatusCode::ACCEPTED);
+            }
+            _ => {
+                return error_reply(
+                    StatusCode::BAD_REQUEST,
+                    &Value::Null,
+                    codes::INVALID_REQUEST,
+                    "Invalid Request",
+                );
+            }
+        };
+        let params = message.get("params");
+        let headers = &parts.headers;
+        let mut new_session = None;
+        if let Some(version) = era::declared_version(params) {
+            if let Err(mismatch) = check_mirrored_headers(headers, version, &method, params) {
+                return error_reply(StatusCode::BAD_REQUEST, &id, HEADER_MISMATCH, mismatch);
+            }
+        } else if method == "initialize" {
+            new_session = Some(self.open_session());
+        } else if let Some(refused) = self.enter_session(headers) {
+            return refused;
+        }
+        let (outbox, mut inbox) = mpsc::unbounded_channel();
+        let (answer, _verdict) = handle_request(&method, params, &self.state, &outbox).await;
+        drop(outbox);
+        let status = match &answer {
+            Err(error) if error.code == codes::UNSUPPORTED_PROTOCOL_VERSION => {
+                StatusCode::BAD_REQUEST
+            }
+            // The stateless era answers an unknown method with 404.
+            Err(error)
+                if error.code == codes::METHOD_NOT_FOUND
+                    && era::declared_version(params).is_some() =>
+            {
+                StatusCode::NOT_FOUND
+            }
+            _ => StatusCode::OK,
+        };
+        if answer.is_err() {
+            // A refused initialize opens no session.
+            if let Some(session) = new_session.take()
+                && let Ok(mut sessions) = self.sessions.lock()
+            {
+                sessions.remove(&session);
+            }
+        }
+        let response = jsonrpc::response_line(&id, answer);
+        let mut notifications = Vec::new();
+        while let Ok(line) = inbox.try_recv() {
+            notifications.push(line);
+        }
+        let mut reply = if status == StatusCode::OK && (self.args.sse || !notifications.is_empty())
+        {
+            notifications.push(response);
+            sse_reply(&notifications)
+        } else {
+            json_reply(status, response)
+        };
+        if let Some(session) = new_session
+            && let Ok(value) = HeaderValue::from_str(&session)
+        {
+            reply.headers_mut().insert(SESSION_ID, value);
+        }
+        reply
+    }
+
+    fn open_session(&self) -> String {
+        let id = format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..));
+        if self.args.session_leak_kb > 0
+            && let Ok(mut leaked) = self.leaked.lock()
+        {
+            leaked.keep((self.args.session_leak_kb * 1024) as usize);
+        }
+        if let Ok(mut sessions) = self.sessions.lock() {
+            sessions.insert(
+                id.clone(),
+                SessionState {
+                    requests: 0,
+                    _state: ResidentBlock::new(SESSION_STATE_BYTES),
+                },
+            );
+        }
+        id
+    }
+
+    /// A handshake-era request after `initialize`: it must name a live
+    /// session; the refusal when it does not.
+    fn enter_session(&self, headers: &http::HeaderMap) -> Option<Reply> {
+        let Some(id) = headers.get(SESSION_ID).and_then(|v| v.to_str().ok()) else {
+            return Some(error_reply(
+                StatusCode::BAD_REQUEST,
+                &Value::Null,
+                codes::INVALID_REQUEST,
+                "Bad Request: no Mcp-Session-Id; send initialize first",
+            ));
+        };
+        let Ok(mut sessions) = self.sessions.lock() else {
+            return Some(status_only(StatusCode::INTERNAL_SERVER_ERROR));
+        };
+        let Some(session) = sessions.get_mut(id) else {
+            return Some(error_reply(
+                StatusCode::NOT_FOUND,
+                &Value::Null,
+                codes::INVALID_REQUEST,
+                "Session not found",
+            ));
+        };
+        session.requests += 1;
+        if self
+            .args
+            .session_expire_after
+            .is_some_and(|n| session.requests > n)
+        {
+            sessions.remove(id);
+            return Some(error_reply(
+                StatusCode::NOT_FOUND,
+                &Value::Null,
+                codes::INVALID_REQUEST,
+                "Session expired",
+            ));
+        }
+        None
+    }
+}
+
+fn session_of(request: &Request<Incoming>) -> Option<String> {
+    request
+        .headers()
+        .get(SESSION_ID)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+/// The stateless era's rule: `MCP-Protocol-Version`, `Mcp-Method` and (for
+/// calls, reads and prompts) `Mcp-Name` must be present and match the body.
+fn check_mirrored_headers(
+    headers: &http::HeaderMap,
+    version: &str,
+    method: &str,
+    params: Option<&Value>,
+) -> Result<(), String> {
+    let header = |name: &http::HeaderName| headers.get(name).and_then(header_text);
+    let expect = |name: &http::HeaderName, body: &str| match header(name) {
+        Some(value) if value == body => Ok(()),
+        Some(value) => Err(format!(
+            "Header mismatch: {name} header value '{value}' does not match body value '{body}'"
+        )),
+        None => Err(format!(
+            "Header mismatch: required header {name} is missing"
+        )),
+    };
+    expect(&PROTOCOL_VERSION, version)?;
+    expect(&MCP_METHOD, method)?;
+    let named = match method {
+        "tools/call" | "prompts/get" => params.and_then(|p| p.get("name")),
+        "resources/read" => params.and_then(|p| p.get("uri")),
+        _ => None,
+    };
+    if let Some(name) = named.and_then(Value::as_str) {
+        expect(&MCP_NAME, name)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_local_origins_are_allowed() {
+        for ok in [
+            "http://localhost:3000",
+            "http://127.0.0.1",
+            "https://[::1]:8080",
+        ] {
+            assert!(origin_allowed(&HeaderValue::from_static(ok)), "{ok}");
+        }
+        for bad in [
+            "http://evil.example",
+            "http://127.0.0.1.evil.example:80",
+            "null",
+        ] {
+            assert!(!origin_allowed(&HeaderValue::from_static(bad)), "{bad}");
+        }
+    }
+
+    #[test]
+    fn mirrored_headers_must_match_the_body() {
+        let mut headers = http::HeaderMap::new();
+        headers.insert(&PROTOCOL_VERSION, HeaderValue::from_static("2026-07-28"));
+        headers.insert(&MCP_METHOD, HeaderValue::from_static("tools/call"));
+        let params = serde_json::json!({"name": "echo"});
+        let missing = check_mirrored_headers(&headers, "2026-07-28", "tools/call", Some(&params));
+        assert!(missing.unwrap_err().contains("mcp-name"));
+        headers.insert(&MCP_NAME, HeaderValue::from_static("add"));
+        let wrong = check_mirrored_headers(&headers, "2026-07-28", "tools/call", Some(&params));
+        assert!(wrong.unwrap_err().contains("'add'"));
+        headers.insert(&MCP_NAME, HeaderValue::from_static("echo"));
+        assert!(
+            check_mirrored_headers(&headers, "2026-07-28", "tools/call", Some(&params)).is_ok()
+        );
+    }
+}

@@ -1,0 +1,482 @@
+//! One connection to the server under test, whatever carries it: a stdio
+//! server mcpstorm spawned, or an HTTP endpoint (with, when mcpstorm knows
+//! it, the process behind it — spawned with `--server-cmd` or named with `--pid`).
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use http::Uri;
+use serde_json::Value;
+use tokio::process::ChildStdin;
+
+use super::RequestError;
+use super::correlator::{Correlator, Reply};
+use super::http::{HttpConnection, HttpOptions, HttpSetupError};
+use super::process::{ExitInfo, ServerCommand, ServerProcess, SpawnError};
+use super::stdio::{LineWatch, StderrTail, StdioConnection, StdioOptions, drain_output};
+use crate::probe::procfs;
+
+/// Which server to test and how to reach it.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// Spawn this command and speak over its stdin/stdout.
+    Stdio(ServerCommand),
+    Http(HttpTarget),
+}
+
+/// A Streamable HTTP endpoint, and the process behind it when known.
+#[derive(Debug, Clone)]
+pub struct HttpTarget {
+    /// `None`: the first `http://` address the started server prints.
+    pub url: Option<Uri>,
+    pub headers: Vec<(http::HeaderName, http::HeaderValue)>,
+    /// A server mcpstorm starts (and stops) itself.
+    pub server: Option<ServerCommand>,
+    /// An already running server process to measure.
+    pub pid: Option<u32>,
+    /// End the session with `DELETE` when the run ends.
+    pub end_session: bool,
+}
+
+impl Target {
+    /// The command mcpstorm starts, if any (cold starts need one).
+    pub fn command(&self) -> Option<&ServerCommand> {
+        match self {
+            Target::Stdio(command) => Some(command),
+            Target::Http(http) => http.server.as_ref(),
+        }
+    }
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::Stdio(command) => write!(f, "stdio: {command}"),
+            Target::Http(http) => {
+                match &http.url {
+                    Some(url) => write!(f, "http: {url}")?,
+                    None => f.write_str("http: the address the server prints")?,
+                }
+                match (&http.server, http.pid) {
+                    (Some(command), _) => write!(f, " (server: {command})"),
+                    (None, Some(pid)) => write!(f, " (server pid {pid})"),
+                    (None, None) => Ok(()),
+                }
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectOptions {
+    pub max_message_bytes: usize,
+    /// How long a started HTTP server gets to accept connections.
+    pub startup_timeout: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error(transparent)]
+    Spawn(#[from] SpawnError),
+    #[error(transparent)]
+    Http(#[from] HttpSetupError),
+    #[error("the HTTP server exited before accepting connections ({exit}){}", output_note(.output_tail))]
+    ServerExited {
+        exit: ExitInfo,
+        output_tail: Vec<String>,
+    },
+    #[error("{what} within {waited:?}{}", output_note(.output_tail))]
+    NotReady {
+        what: String,
+        waited: Duration,
+        output_tail: Vec<String>,
+    },
+    #[error("no process {0} to measure (--pid)")]
+    NoSuchPid(u32),
+    #[error("an HTTP target needs --url, or --server-cmd for a server that prints its address")]
+    NoUrl,
+}
+
+fn output_note(tail: &[String]) -> String {
+    if tail.is_empty() {
+        "; the server printed nothing".to_string()
+    } else {
+        format!("; its output ends with:\n    {}", tail.join("\n    "))
+    }
+}
+
+/// Output lines quoted in errors.
+const OUTPUT_QUOTED: usize = 8;
+
+/// The process behind an HTTP endpoint.
+enum Host {
+    /// Started by mcpstorm; its stdin is held open (some servers exit on EOF).
+    Spawned {
+        process: ServerProcess,
+        _stdin: ChildStdin,
+    },
+    /// Named with `--pid`: measured, never stopped.
+    Existing(u32),
+    /// Not known: server-side figures are not measured.
+    Unknown,
+}
+
+enum Kind {
+    Stdio(StdioConnection),
+    Http {
+        http: HttpConnection,
+        host: Host,
+        output: Arc<StderrTail>,
+        end_session: bool,
+    },
+}
+
+pub struct Connection {
+    kind: Kind,
+}
+
+/// How the connection ended.
+#[derive(Debug, Clone, Default)]
+pub struct CloseReport {
+    /// The exit of the process mcpstorm started (none for `--pid` or a bare URL).
+    pub exit: Option<ExitInfo>,
+    /// It did not exit when asked and had to be killed.
+    pub forced: bool,
+    /// HTTP: the answer to `DELETE` (None: no session, or not sent).
+    pub session_end: Option<http::StatusCode>,
+}
+
+impl Connection {
+    pub async fn open(target: &Target, options: ConnectOptions) -> Result<Self, ConnectError> {
+        match target {
+            Target::Stdio(command) => {
+                let stdio = StdioOptions {
+                    max_message_bytes: options.max_message_bytes,
+                };
+                Ok(Connection {
+                    kind: Kind::Stdio(StdioConnection::spawn(command, stdio)?),
+                })
+            }
+            Target::Http(target) => open_http(target, options).await,
+        }
+    }
+
+    pub async fn request(
+        &self,
+        method: &str,
+        params: Option<&Value>,
+        timeout: Duration,
+    ) -> Result<Reply, RequestError> {
+        match &self.kind {
+            Kind::Stdio(stdio) => stdio.request(method, params, timeout).await,
+            Kind::Http { http, .. } => http.request(method, params, timeout).await,
+        }
+    }
+
+    pub async fn notify(&self, method: &str, params: Option<&Value>) {
+        match &self.kind {
+            Kind::Stdio(stdio) => stdio.notify(method, params),
+            Kind::Http { http, .. } => http.notify(method, params).await,
+        }
+    }
+
+    pub fn http(&self) -> Option<&HttpConnection> {
+        match &self.kind {
+            Kind::Http { http, .. } => Some(http),
+            Kind::Stdio(_) => None,
+        }
+    }
+
+    /// "stdio" or "http", as the report names it.
+    pub fn transport_name(&self) -> &'static str {
+        match &self.kind {
+            Kind::Stdio(_) => "stdio",
+            Kind::Http { .. } => "http",
+        }
+    }
+
+    pub fn correlator(&self) -> Arc<Correlator> {
+        match &self.kind {
+            Kind::Stdio(stdio) => stdio.correlator(),
+            Kind::Http { http, .. } => http.correlator(),
+        }
+    }
+
+    /// The server's output tail: stderr over stdio; stdout and stderr of a
+    /// started HTTP server; empty when mcpstorm did not start it.
+    pub fn output(&self) -> Arc<StderrTail> {
+        match &self.kind {
+            Kind::Stdio(stdio) => stdio.stderr_handle(),
+            Kind::Http { output, .. } => output.clone(),
+        }
+    }
+
+    pub fn output_tail(&self, n: usize) -> Vec<String> {
+        self.output().last(n)
+    }
+
+    /// The process whose tree is measured, when known.
+    pub fn pid(&self) -> Option<u32> {
+        match &self.kind {
+            Kind::Stdio(stdio) => Some(stdio.pid()),
+            Kind::Http { host, .. } => match host {
+                Host::Spawned { process, .. } => Some(process.pid()),
+                Host::Existing(pid) => Some(*pid),
+                Host::Unknown => None,
+            },
+        }
+    }
+
+    /// The process mcpstorm started, if any.
+    pub fn process(&self) -> Option<&ServerProcess> {
+        match &self.kind {
+            Kind::Stdio(stdio) => Some(stdio.process()),
+            Kind::Http {
+                host: Host::Spawned { process, .. },
+                ..
+            } => Some(process),
+            Kind::Http { .. } => None,
+        }
+    }
+
+    /// True once the server is gone: its stdout closed (stdio), or its
+    /// process exited (HTTP, when the process is known).
+    pub fn is_closed(&self) -> bool {
+        match &self.kind {
+            Kind::Stdio(stdio) => stdio.is_closed(),
+            Kind::Http { host, .. } => match host {
+                Host::Spawned { process, .. } => process.exited().is_some(),
+                Host::Existing(pid) => !procfs::is_alive(*pid),
+                Host::Unknown => false,
+            },
+        }
+    }
+
+    /// Resolves when the server is gone; never, for a bare URL.
+    pub async fn wait_closed(&self) {
+        match &self.kind {
+            Kind::Stdio(stdio) => stdio.wait_closed().await,
+            Kind::Http { host, .. } => match host {
+                Host::Spawned { process, .. } => {
+                    while process.wait_exit(Duration::from_secs(3600)).await.is_none() {}
+                }
+                Host::Existing(pid) => {
+                    while procfs::is_alive(*pid) {
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                }
+                Host::Unknown => std::future::pending().await,
+            },
+        }
+    }
+
+    /// End the connection: over stdio close stdin and stop the process tree;
+    /// over HTTP end the session with `DELETE` (when `end_session`), then
+    /// stop the server if mcpstorm started it.
+    pub async fn close(&self, grace: Duration) -> CloseReport {
+        match &self.kind {
+            Kind::Stdio(stdio) => {
+                let exit = stdio.close(grace).await;
+                CloseReport {
+                    exit: Some(exit),
+                    forced: exit.signal.is_some(),
+                    session_end: None,
+                }
+            }
+            Kind::Http {
+                http,
+                host,
+                end_session,
+                ..
+            } => {
+                let alive = !self.is_closed();
+                let session_end = match (*end_session && alive, http.has_session()) {
+                    (true, true) => http.end_session().await,
+                    _ => None,
+                };
+                let exit = match host {
+                    Host::Spawned { process, .. } => Some(process.terminate(grace).await),
+                    _ => None,
+                };
+                CloseReport {
+                    exit,
+                    forced: exit.is_some_and(|e| e.signal == Some(libc::SIGKILL)),
+                    session_end,
+                }
+            }
+        }
+    }
+
+    /// Abandon an HTTP session: drop it without `DELETE` (session churn).
+    pub fn abandon_session(&self) {
+        if let Some(http) = self.http() {
+            http.forget_session();
+        }
+    }
+}
+
+async fn open_http(
+    target: &HttpTarget,
+    options: ConnectOptions,
+) -> Result<Connection, ConnectError> {
+    let output = Arc::new(StderrTail::default());
+    let (host, url) = match (&target.server, target.pid) {
+        (Some(command), _) => {
+            let (process, pipes) = ServerProcess::spawn(command)?;
+            let url = start_http_server(
+                &process,
+                pipes.stdout,
+                pipes.stderr,
+                &output,
+                target,
+                options,
+            )
+            .await;
+            let host = Host::Spawned {
+                process,
+                _stdin: pipes.stdin,
+            };
+            match url {
+                Ok(url) => (host, url),
+                Err(error) => {
+                    if let Host::Spawned { process, .. } = &host {
+                        process.terminate(Duration::from_millis(500)).await;
+                    }
+                    return Err(error);
+                }
+            }
+        }
+        (None, pid) => {
+            let host = match pid {
+                Some(pid) if procfs::is_alive(pid) => Host::Existing(pid),
+                Some(pid) => return Err(ConnectError::NoSuchPid(pid)),
+                None => Host::Unknown,
+            };
+            let url = target.url.clone().ok_or(ConnectError::NoUrl)?;
+            (host, url)
+        }
+    };
+    let http = HttpConnection::new(&HttpOptions {
+        url,
+        headers: target.headers.clone(),
+        max_message_bytes: options.max_message_bytes,
+    });
+    Ok(Connection {
+        kind: Kind::Http {
+            http,
+            host,
+            output,
+            end_session: target.end_session,
+        },
+    })
+}
+
+/// Drain a started HTTP server's output, learn its URL (given, or the first
+/// `http://` address it prints) and wait until it accepts connections.
+async fn start_http_server(
+    process: &ServerProcess,
+    stdout: tokio::process::ChildStdout,
+    stderr: tokio::process::ChildStderr,
+    output: &Arc<StderrTail>,
+    target: &HttpTarget,
+    options: ConnectOptions,
+) -> Result<Uri, ConnectError> {
+    let printed: Arc<Mutex<Option<Uri>>> = Arc::new(Mutex::new(None));
+    let watcher = |printed: Arc<Mutex<Option<Uri>>>| -> LineWatch {
+        Box::new(move |line: &[u8]| {
+            if let Ok(mut slot) = printed.lock()
+                && slot.is_none()
+            {
+                *slot = find_url(&String::from_utf8_lossy(line));
+            }
+        })
+    };
+    let watch =
+        |printed: &Arc<Mutex<Option<Uri>>>| target.url.is_none().then(|| watcher(printed.clone()));
+    tokio::spawn(drain_output(stdout, output.clone(), watch(&printed)));
+    tokio::spawn(drain_output(stderr, output.clone(), watch(&printed)));
+    let started = Instant::now();
+    let not_ready = |what: String| ConnectError::NotReady {
+        what,
+        waited: options.startup_timeout,
+        output_tail: output.last(OUTPUT_QUOTED),
+    };
+    loop {
+        if let Some(exit) = process.exited() {
+            // Its last words may still be in the pipe.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            return Err(ConnectError::ServerExited {
+                exit,
+                output_tail: output.last(OUTPUT_QUOTED),
+            });
+        }
+        let url = target
+            .url
+            .clone()
+            .or_else(|| printed.lock().ok().and_then(|p| p.clone()));
+        if let Some(url) = &url
+            && accepts_connections(url).await
+        {
+            return Ok(url.clone());
+        }
+        if started.elapsed() > options.startup_timeout {
+            return Err(not_ready(match url {
+                Some(url) => format!("the HTTP server did not accept connections at {url}"),
+                None => "the server printed no http:// address (give --url)".to_string(),
+            }));
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+async fn accepts_connections(url: &Uri) -> bool {
+    let Some(host) = url.host() else {
+        return false;
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let port = url.port_u16().unwrap_or(80);
+    tokio::net::TcpStream::connect((host, port)).await.is_ok()
+}
+
+/// The first `http://host:port/path` in a line of output. A wildcard host
+/// (`0.0.0.0`, `[::]`) becomes the matching loopback address.
+pub fn find_url(line: &str) -> Option<Uri> {
+    let start = line.find("http://")?;
+    let token: String = line[start..]
+        .chars()
+        .take_while(|c| !c.is_whitespace() && !matches!(c, '"' | '\'' | '<' | '>' | ')' | ','))
+        .collect();
+    let token = token.trim_end_matches(['.', ';']);
+    let token = token
+        .replacen("http://0.0.0.0", "http://127.0.0.1", 1)
+        .replacen("http://[::]", "http://[::1]", 1);
+    let url: Uri = token.parse().ok()?;
+    url.port_u16()?;
+    Some(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_address_a_server_prints() {
+        let url = find_url("mcpstorm serve: listening on http://127.0.0.1:43111/mcp").unwrap();
+        assert_eq!(url.to_string(), "http://127.0.0.1:43111/mcp");
+        let wildcard =
+            find_url("INFO: Uvicorn running on http://0.0.0.0:8000 (Press CTRL+C)").unwrap();
+        assert_eq!(wildcard.host(), Some("127.0.0.1"));
+        assert_eq!(wildcard.port_u16(), Some(8000));
+        assert_eq!(
+            find_url("see \"http://[::]:9000/mcp\".")
+                .unwrap()
+                .to_string(),
+            "http://[::1]:9000/mcp"
+        );
+        assert!(find_url("listening on port 3001").is_none());
+        assert!(
+            find_url("docs at http://example.com/guide").is_none(),
+            "no port: not an address"
+        );
+    }
+}

@@ -1,0 +1,632 @@
+//! Streamable HTTP transport: every message the client sends is its own POST
+//! to the MCP endpoint; the server answers a request with one JSON object or
+//! an SSE stream scoped to it (request-related notifications, then the response).
+//!
+//! Handshake era (2025-03-26 … 2025-11-25): the server may assign an
+//! `Mcp-Session-Id` at `initialize`; it is sent on every later request, a 404
+//! for it means the session is gone, and `DELETE` ends it. Stateless era
+//! (2026-07-28): no sessions; every POST mirrors the body's protocol version,
+//! method and target name in the `MCP-Protocol-Version`, `Mcp-Method` and
+//! `Mcp-Name` headers.
+//!
+//! Responses still go through the [`Correlator`]: a reply that answers another
+//! request's id, or answers twice, is counted exactly as on stdio.
+
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use bytes::Bytes;
+use eventsource_stream::Eventsource;
+use futures_util::StreamExt;
+use http::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
+use http::{Method, Request, Response, StatusCode, Uri};
+use http_body_util::{BodyDataStream, BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde_json::Value;
+use tokio::sync::oneshot;
+
+use super::RequestError;
+use super::correlator::{Correlator, Reply};
+use crate::protocol::jsonrpc::{self, Incoming as Message, sample_of};
+
+pub const SESSION_ID: HeaderName = HeaderName::from_static("mcp-session-id");
+pub const PROTOCOL_VERSION: HeaderName = HeaderName::from_static("mcp-protocol-version");
+pub const MCP_METHOD: HeaderName = HeaderName::from_static("mcp-method");
+pub const MCP_NAME: HeaderName = HeaderName::from_static("mcp-name");
+
+/// What the client accepts: the specification requires both.
+const ACCEPT_BOTH: &str = "application/json, text/event-stream";
+/// Bytes of an error body read to explain a failed exchange.
+const ERROR_BODY_BYTES: usize = 64 * 1024;
+/// How long the rest of an SSE stream is read after the response arrived, so
+/// its connection can go back to the pool (a server should end it at once).
+const SSE_DRAIN: Duration = Duration::from_secs(2);
+/// How long `DELETE` may take at the end of a run.
+const DELETE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How to reach an MCP endpoint over HTTP.
+#[derive(Debug, Clone)]
+pub struct HttpOptions {
+    pub url: Uri,
+    /// Sent on every request (e.g. `Authorization`); values are marked
+    /// sensitive and never printed.
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// Largest reply accepted (a JSON body, or one whole SSE stream).
+    pub max_message_bytes: usize,
+}
+
+/// Why a URL or header given on the command line cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum HttpSetupError {
+    #[error("--url {0:?} is not a valid URL")]
+    BadUrl(String),
+    #[error(
+        "--url {0:?}: only http:// is supported (for an https server, point \
+         mcpstorm at a local plain-HTTP proxy in front of it)"
+    )]
+    NotHttp(String),
+    #[error("--header {0:?}: expected 'Name: value' with a valid header name and value")]
+    BadHeader(String),
+}
+
+/// Parse a `--url` value.
+pub fn parse_url(text: &str) -> Result<Uri, HttpSetupError> {
+    let url: Uri = text
+        .parse()
+        .map_err(|_| HttpSetupError::BadUrl(text.to_string()))?;
+    match (url.scheme_str(), url.host()) {
+        (Some("http"), Some(_)) => Ok(url),
+        (Some(_), Some(_)) => Err(HttpSetupError::NotHttp(text.to_string())),
+        _ => Err(HttpSetupError::BadUrl(text.to_string())),
+    }
+}
+
+/// Parse a `--header 'Name: value'`; the value is marked sensitive.
+pub fn parse_header(text: &str) -> Result<(HeaderName, HeaderValue), HttpSetupError> {
+    let bad = || HttpSetupError::BadHeader(redact_header_text(text));
+    let (name, value) = text.split_once(':').ok_or_else(bad)?;
+    let name = HeaderName::from_bytes(name.trim().as_bytes()).map_err(|_| bad())?;
+    let mut value = HeaderValue::from_str(value.trim()).map_err(|_| bad())?;
+    value.set_sensitive(true);
+    Ok((name, value))
+}
+
+/// A header as it may be shown: its name, never its value.
+fn redact_header_text(text: &str) -> String {
+    match text.split_once(':') {
+        Some((name, _)) => format!("{}: <redacted>", name.trim()),
+        None => "<redacted>".to_string(),
+    }
+}
+
+struct Inner {
+    client: Client<HttpConnector, Full<Bytes>>,
+    url: Uri,
+    headers: HeaderMap,
+    max_message_bytes: usize,
+    correlator: Arc<Correlator>,
+    /// The handshake era's session, once the server assigned one.
+    session: RwLock<Option<HeaderValue>>,
+    /// Set after `initialize`: the handshake era's negotiated version, sent
+    /// as `MCP-Protocol-Version` on every later request.
+    negotiated: RwLock<Option<HeaderValue>>,
+}
+
+/// A client of one MCP endpoint, with its own pool of keep-alive connections:
+/// as many as there are requests in flight, no hidden cap.
+#[derive(Clone)]
+pub struct HttpConnection {
+    inner: Arc<Inner>,
+}
+
+impl HttpConnection {
+    pub fn new(options: &HttpOptions) -> HttpConnection {
+        let mut connector = HttpConnector::new();
+        // Small JSON-RPC messages must not wait for Nagle's algorithm.
+        connector.set_nodelay(true);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(90))
+            .pool_max_idle_per_host(usize::MAX)
+            .build(connector);
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(ACCEPT, HeaderValue::from_static(ACCEPT_BOTH));
+        for (name, value) in &options.headers {
+            headers.append(name.clone(), value.clone());
+        }
+        HttpConnection {
+            inner: Arc::new(Inner {
+                client,
+                url: options.url.clone(),
+                headers,
+                max_message_bytes: options.max_message_bytes,
+                correlator: Arc::new(Correlator::default()),
+                session: RwLock::new(None),
+                negotiated: RwLock::new(None),
+            }),
+        }
+    }
+
+    pub fn url(&self) -> &Uri {
+        &self.inner.url
+    }
+
+    pub fn correlator(&self) -> Arc<Correlator> {
+        self.inner.correlator.clone()
+    }
+
+    /// The handshake era's negotiated version, for `MCP-Protocol-Version`.
+    pub fn set_protocol_version(&self, version: &str) {
+        if let (Ok(value), Ok(mut slot)) = (
+            HeaderValue::from_str(version),
+            self.inner.negotiated.write(),
+        ) {
+            *slot = Some(value);
+        }
+    }
+
+    /// Whether the server assigned a session that is still open.
+    pub fn has_session(&self) -> bool {
+        self.inner.session.read().is_ok_and(|s| s.is_some())
+    }
+
+    /// Forget the session (before opening a new one).
+    pub fn forget_session(&self) {
+        if let Ok(mut slot) = self.inner.session.write() {
+            *slot = None;
+        }
+    }
+
+    /// Send a request and wait for its response, at most `timeout`. Giving up
+    /// drops the HTTP exchange, which closes its connection: in the stateless
+    /// era that is the cancellation signal.
+    pub async fn request(
+        &self,
+        method: &str,
+        params: Option<&Value>,
+        timeout: Duration,
+    ) -> Result<Reply, RequestError> {
+        let correlator = &self.inner.correlator;
+        let (id, mut reply) = correlator.register();
+        let body = jsonrpc::request_line(id, method, params);
+        let headers = message_headers(method, params);
+        match tokio::time::timeout(timeout, self.exchange(body, headers, &mut reply)).await {
+            Err(_) => {
+                correlator.time_out(id);
+                Err(RequestError::Timeout(timeout))
+            }
+            Ok(Ok(Some(reply))) => Ok(reply),
+            Ok(Ok(None)) => {
+                correlator.cancel(id);
+                Err(RequestError::Protocol(format!(
+                    "the HTTP reply to {method} carried no response for its id"
+                )))
+            }
+            Ok(Err(error)) => {
+                correlator.cancel(id);
+                Err(error)
+            }
+        }
+    }
+
+    /// Send a notification; the server should answer 202 Accepted.
+    pub async fn notify(&self, method: &str, params: Option<&Value>) {
+        let body = jsonrpc::notification_line(method, params);
+        let headers = message_headers(method, params);
+        let answered = tokio::time::timeout(DELETE_TIMEOUT, self.inner.post(body, headers)).await;
+        let counters = &self.inner.correlator.counters;
+        match answered {
+            Ok(Ok(response)) if response.status().is_success() => {}
+            Ok(Ok(response)) => counters.protocol_violation(format!(
+                "notification {method} answered HTTP {}",
+                response.status()
+            )),
+            Ok(Err(error)) => {
+                counters.protocol_violation(format!("notification {method}: {error}"))
+            }
+            Err(_) => counters.protocol_violation(format!(
+                "notification {method}: no HTTP answer within {DELETE_TIMEOUT:?}"
+            )),
+        }
+    }
+
+    /// End the session with `DELETE`, if the server assigned one. Returns what
+    /// the server answered (`None`: there was no session, or no answer).
+    pub async fn end_session(&self) -> Option<StatusCode> {
+        let session = self.inner.session.read().ok()?.clone()?;
+        let mut request = Request::delete(self.inner.url.clone());
+        if let Some(headers) = request.headers_mut() {
+            for (name, value) in &self.inner.headers {
+                headers.append(name, value.clone());
+            }
+            headers.insert(SESSION_ID, session);
+            if let Ok(negotiated) = self.inner.negotiated.read()
+                && let Some(version) = negotiated.clone()
+            {
+                headers.insert(PROTOCOL_VERSION, version);
+            }
+        }
+        let request = request.body(Full::new(Bytes::new())).ok()?;
+        let response = tokio::time::timeout(DELETE_TIMEOUT, self.inner.client.request(request))
+            .await
+            .ok()?
+            .ok()?;
+        self.forget_session();
+        Some(response.status())
+    }
+
+    /// One POST and its reply; `Some` once the response for this request arrived.
+    async fn exchange(
+        &self,
+        body: Vec<u8>,
+        headers: HeaderMap,
+        reply: &mut oneshot::Receiver<Reply>,
+    ) -> Result<Option<Reply>, RequestError> {
+        let inner = &self.inner;
+        let sent_session = inner.session.read().ok().and_then(|s| s.clone());
+        let response = inner.post(body, headers).await?;
+        let status = response.status();
+        if !status.is_success() {
+            return self.failed_status(response, sent_session, reply).await;
+        }
+        inner.adopt_session(&response);
+        let content_type = response
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        if content_type.starts_with("text/event-stream") {
+            return Ok(self.read_events(response.into_body(), reply).await);
+        }
+        if status == StatusCode::ACCEPTED || status == StatusCode::NO_CONTENT {
+            return Err(RequestError::Protocol(format!(
+                "HTTP {status} with no body in reply to a request"
+            )));
+        }
+        if !content_type.starts_with("application/json") {
+            return Err(RequestError::Protocol(format!(
+                "reply has Content-Type {content_type:?}, expected application/json or text/event-stream"
+            )));
+        }
+        let body = read_limited(response.into_body(), inner.max_message_bytes)
+            .await
+            .map_err(|e| RequestError::Protocol(format!("reading the JSON reply: {e}")))?;
+        let received_at = Instant::now();
+        inner.route(&body, received_at);
+        Ok(reply.try_recv().ok())
+    }
+
+    /// A non-2xx status: a JSON-RPC error for this request counts as its
+    /// answer (e.g. 404 with -32601); otherwise the failure is explained.
+    async fn failed_status(
+        &self,
+        response: Response<Incoming>,
+        sent_session: Option<HeaderValue>,
+        reply: &mut oneshot::Receiver<Reply>,
+    ) -> Result<Option<Reply>, RequestError> {
+        let status = response.status();
+        let body = read_limited(response.into_body(), ERROR_BODY_BYTES)
+            .await
+            .unwrap_or_default();
+        let received_at = Instant::now();
+        let error_message = match jsonrpc::classify(&body) {
+            Message::Response { id, body } if id.as_ref().is_some_and(|i| !i.is_null()) => {
+                self.inner
+                    .correlator
+                    .route(Message::Response { id, body }, received_at);
+                if let Ok(answer) = reply.try_recv() {
+                    return Ok(Some(answer));
+                }
+                None
+            }
+            Message::Response {
+                body: jsonrpc::ResponseBody::Error(error),
+                ..
+            } => Some(format!("JSON-RPC error {}: {}", error.code, error.message)),
+            _ => None,
+        };
+        let counters = &self.inner.correlator.counters;
+        if status == StatusCode::NOT_FOUND
+            && let Some(sent) = sent_session
+        {
+            self.inner.expire_session(&sent);
+            counters
+                .sessions_expired
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return Err(RequestError::SessionExpired);
+        }
+        counters
+            .http_errors
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let detail = error_message.unwrap_or_else(|| {
+            if body.is_empty() {
+                "empty body".to_string()
+            } else {
+                sample_of(&body)
+            }
+        });
+        Err(RequestError::Http(format!("HTTP {status}: {detail}")))
+    }
+
+    /// Read an SSE reply until the response for this request arrives; the
+    /// rest of the stream is drained in the background.
+    async fn read_events(
+        &self,
+        body: Incoming,
+        reply: &mut oneshot::Receiver<Reply>,
+    ) -> Option<Reply> {
+        let max = self.inner.max_message_bytes;
+        let mut total = 0usize;
+        let bounded = BodyDataStream::new(body).map(move |chunk| match chunk {
+            Ok(bytes) => {
+                total += bytes.len();
+                if total > max {
+                    Err(StreamError::TooLarge(max))
+                } else {
+                    Ok(bytes)
+                }
+            }
+            Err(e) => Err(StreamError::Body(e.to_string())),
+        });
+        let mut events = Box::pin(bounded.eventsource());
+        while let Some(event) = events.next().await {
+            match event {
+                Ok(event) => self.on_event(&event.data),
+                Err(error) => {
+                    self.inner
+                        .correlator
+                        .counters
+                        .protocol_violation(format!("SSE stream: {error}"));
+                    return reply.try_recv().ok();
+                }
+            }
+            if let Ok(answer) = reply.try_recv() {
+                let this = self.clone();
+                tokio::spawn(async move {
+                    let drain = async {
+                        while let Some(Ok(event)) = events.next().await {
+                            this.on_event(&event.data);
+                        }
+                    };
+                    let _ = tokio::time::timeout(SSE_DRAIN, drain).await;
+                });
+                return Some(answer);
+            }
+        }
+        reply.try_recv().ok()
+    }
+
+    fn on_event(&self, data: &str) {
+        // An event without data (a priming event, a keep-alive) carries no message.
+        if data.trim().is_empty() {
+            return;
+        }
+        if let Some(answer) = self.inner.route(data.as_bytes(), Instant::now()) {
+            // A server request on the stream (handshake era): answer it with a POST.
+            let inner = self.inner.clone();
+            tokio::spawn(async move {
+                let _ = inner.post(answer, HeaderMap::new()).await;
+            });
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum StreamError {
+    #[error("reply exceeds the {0}-byte limit")]
+    TooLarge(usize),
+    #[error("{0}")]
+    Body(String),
+}
+
+impl Inner {
+    async fn post(
+        &self,
+        body: Vec<u8>,
+        message_headers: HeaderMap,
+    ) -> Result<Response<Incoming>, RequestError> {
+        let mut request = Request::new(Full::new(Bytes::from(body)));
+        *request.method_mut() = Method::POST;
+        *request.uri_mut() = self.url.clone();
+        let headers = request.headers_mut();
+        headers.clone_from(&self.headers);
+        if let Ok(session) = self.session.read()
+            && let Some(id) = session.clone()
+        {
+            headers.insert(SESSION_ID, id);
+        }
+        if !message_headers.contains_key(PROTOCOL_VERSION)
+            && let Ok(negotiated) = self.negotiated.read()
+            && let Some(version) = negotiated.clone()
+        {
+            headers.insert(PROTOCOL_VERSION, version);
+        }
+        headers.extend(message_headers);
+        self.client
+            .request(request)
+            .await
+            .map_err(|e| RequestError::Http(describe_client_error(&e, &self.url)))
+    }
+
+    /// Classify and route one message of a reply.
+    fn route(&self, message: &[u8], received_at: Instant) -> Option<Vec<u8>> {
+        self.correlator
+            .route(jsonrpc::classify(message), received_at)
+    }
+
+    /// Keep the session id the server assigned (at `initialize`).
+    fn adopt_session(&self, response: &Response<Incoming>) {
+        let Some(id) = response.headers().get(SESSION_ID) else {
+            return;
+        };
+        if let Ok(mut slot) = self.session.write()
+            && slot.is_none()
+        {
+            let mut id = id.clone();
+            id.set_sensitive(true);
+            *slot = Some(id);
+        }
+    }
+
+    /// The server no longer knows `sent`: drop it, unless another request has
+    /// already replaced it with a new session.
+    fn expire_session(&self, sent: &HeaderValue) {
+        if let Ok(mut slot) = self.session.write()
+            && slot.as_ref() == Some(sent)
+        {
+            *slot = None;
+        }
+    }
+}
+
+/// A client error as a user can act on it: "connection refused" says more
+/// than hyper's outer "client error (Connect)".
+fn describe_client_error(error: &hyper_util::client::legacy::Error, url: &Uri) -> String {
+    let mut text = format!("HTTP request to {url} failed");
+    let mut source: Option<&dyn std::error::Error> = Some(error);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+async fn read_limited(body: Incoming, max: usize) -> Result<Bytes, String> {
+    Limited::new(body, max)
+        .collect()
+        .await
+        .map(|collected| collected.to_bytes())
+        .map_err(|e| e.to_string())
+}
+
+/// The stateless era's per-message headers, mirrored from the body: the
+/// protocol version of `_meta`, the method, and the tool, prompt or resource
+/// named. Handshake-era messages (no `_meta` version) get none.
+fn message_headers(method: &str, params: Option<&Value>) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    let version = params
+        .and_then(|p| p.pointer("/_meta/io.modelcontextprotocol~1protocolVersion"))
+        .and_then(Value::as_str);
+    let Some(version) = version else {
+        return headers;
+    };
+    if let Ok(version) = HeaderValue::from_str(version) {
+        headers.insert(PROTOCOL_VERSION, version);
+    }
+    headers.insert(MCP_METHOD, header_safe(method));
+    let named = match method {
+        "tools/call" | "prompts/get" => params.and_then(|p| p.get("name")),
+        "resources/read" => params.and_then(|p| p.get("uri")),
+        _ => None,
+    };
+    if let Some(name) = named.and_then(Value::as_str) {
+        headers.insert(MCP_NAME, header_safe(name));
+    }
+    headers
+}
+
+/// A header value for `text`: as it is when it is plain visible ASCII (inner
+/// spaces allowed), else the specification's `=?base64?…?=` form — also used
+/// when the text itself looks like that form.
+pub fn header_safe(text: &str) -> HeaderValue {
+    let visible_ascii = text
+        .bytes()
+        .all(|b| b == b' ' || b == b'\t' || (0x21..=0x7e).contains(&b));
+    let padded = text.starts_with([' ', '\t']) || text.ends_with([' ', '\t']);
+    let looks_encoded = text.starts_with("=?base64?") && text.ends_with("?=");
+    let plain = !text.is_empty() && visible_ascii && !padded && !looks_encoded;
+    let value = if plain {
+        text.to_string()
+    } else {
+        format!(
+            "=?base64?{}?=",
+            base64::engine::general_purpose::STANDARD.encode(text)
+        )
+    };
+    HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// The text of a `header_safe` value (what a server compares to the body).
+pub fn header_text(value: &HeaderValue) -> Option<String> {
+    let text = value.to_str().ok()?;
+    match text
+        .strip_prefix("=?base64?")
+        .and_then(|t| t.strip_suffix("?="))
+    {
+        Some(encoded) => String::from_utf8(
+            base64::engine::general_purpose::STANDARD
+                .decode(encoded)
+                .ok()?,
+        )
+        .ok(),
+        None => Some(text.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn names_outside_plain_ascii_are_base64_encoded() {
+        assert_eq!(header_safe("get_weather"), "get_weather");
+        assert_eq!(
+            header_safe("Hello, 世界"),
+            "=?base64?SGVsbG8sIOS4lueVjA==?="
+        );
+        assert_eq!(header_safe(" padded "), "=?base64?IHBhZGRlZCA=?=");
+        assert_eq!(header_safe("line1\nline2"), "=?base64?bGluZTEKbGluZTI=?=");
+        assert_eq!(
+            header_safe("=?base64?literal?="),
+            "=?base64?PT9iYXNlNjQ/bGl0ZXJhbD89?="
+        );
+        for text in [
+            "get_weather",
+            "Hello, 世界",
+            " padded ",
+            "=?base64?literal?=",
+        ] {
+            assert_eq!(header_text(&header_safe(text)).as_deref(), Some(text));
+        }
+    }
+
+    #[test]
+    fn stateless_messages_mirror_the_body_in_headers() {
+        let params = json!({"name": "echo", "arguments": {},
+            "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28"}});
+        let headers = message_headers("tools/call", Some(&params));
+        assert_eq!(headers[PROTOCOL_VERSION], "2026-07-28");
+        assert_eq!(headers[MCP_METHOD], "tools/call");
+        assert_eq!(headers[MCP_NAME], "echo");
+        let read = json!({"uri": "mcpstorm://status",
+            "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28"}});
+        assert_eq!(
+            message_headers("resources/read", Some(&read))[MCP_NAME],
+            "mcpstorm://status"
+        );
+        // Handshake era: nothing per message.
+        assert!(message_headers("tools/call", Some(&json!({"name": "echo"}))).is_empty());
+    }
+
+    #[test]
+    fn urls_and_headers_are_checked_and_values_never_shown() {
+        assert!(parse_url("http://127.0.0.1:8080/mcp").is_ok());
+        assert!(matches!(
+            parse_url("https://example.com/mcp"),
+            Err(HttpSetupError::NotHttp(_))
+        ));
+        assert!(parse_url("not a url").is_err());
+        let (name, value) = parse_header("Authorization: Bearer s3cret").unwrap();
+        assert_eq!(name, "authorization");
+        assert!(value.is_sensitive());
+        let error = parse_header("Bad Name: s3cret").unwrap_err().to_string();
+        assert!(!error.contains("s3cret"), "{error}");
+    }
+}

@@ -1,0 +1,315 @@
+//! Streamable HTTP against the built-in target served over real loopback
+//! sockets: both eras, JSON and SSE replies, sessions that expire, headers
+//! that must be sent (and never shown), a server mcpstorm starts, one it is
+//! only pointed at, and one it cannot reach.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+
+use common::{f64_at, mcpstorm, run};
+
+/// `mcpstorm serve --http 127.0.0.1:0 KNOBS`, started by the test; killed on drop.
+struct HttpTarget {
+    child: Child,
+    url: String,
+}
+
+impl HttpTarget {
+    fn start(knobs: &[&str]) -> HttpTarget {
+        let mut child = Command::new(mcpstorm())
+            .args(["serve", "--http", "127.0.0.1:0"])
+            .args(knobs)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("the target starts");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("the target prints its address");
+        let url = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap_or_else(|| panic!("no URL in {line:?}"))
+            .to_string();
+        HttpTarget { child, url }
+    }
+
+    fn pid(&self) -> String {
+        self.child.id().to_string()
+    }
+
+    /// One raw POST, as a client that ignores the specification would send it.
+    fn raw_post(&self, headers: &[&str], body: &str) -> String {
+        let address = self.url.trim_start_matches("http://");
+        let (host, _) = address.split_once('/').expect("a path");
+        let mut stream = TcpStream::connect(host).expect("connects");
+        let mut request = format!(
+            "POST /mcp HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n\
+             Accept: application/json, text/event-stream\r\nConnection: close\r\n\
+             Content-Length: {}\r\n",
+            body.len()
+        );
+        for header in headers {
+            request.push_str(header);
+            request.push_str("\r\n");
+        }
+        request.push_str("\r\n");
+        request.push_str(body);
+        stream.write_all(request.as_bytes()).expect("sends");
+        let mut reply = String::new();
+        stream.read_to_string(&mut reply).expect("reads");
+        reply
+    }
+}
+
+impl Drop for HttpTarget {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn server_of(run: &common::Run, scenario: &str) -> serde_json::Value {
+    run.scenario(scenario)["result"]["server"].clone()
+}
+
+#[test]
+fn the_builtin_target_over_http_speaks_the_stateless_era_by_default() {
+    let run = run(&["concurrent", "--transport", "http"]);
+    assert_eq!(run.code, 0, "{}", run.explain());
+    assert_eq!(
+        server_of(&run, "concurrent")["protocol_version"],
+        "2026-07-28"
+    );
+    assert_eq!(run.report()["target"]["transport"], "http");
+    let result = &run.scenario("concurrent")["result"];
+    assert_eq!(f64_at(result, "/total/calls"), 100.0);
+    // The server mcpstorm started is measured.
+    assert!(
+        f64_at(result, "/resources/rss_current_mb") > 1.0,
+        "{result}"
+    );
+}
+
+#[test]
+fn a_stateless_request_without_its_mirrored_headers_is_refused() {
+    // The check mcpstorm's own requests pass: the target really enforces it.
+    let target = HttpTarget::start(&[]);
+    let body = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"message":"x"},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}"#;
+    let refused = target.raw_post(
+        &["MCP-Protocol-Version: 2026-07-28", "Mcp-Method: tools/call"],
+        body,
+    );
+    assert!(refused.starts_with("HTTP/1.1 400"), "{refused}");
+    assert!(refused.contains("-32020"), "{refused}");
+    let accepted = target.raw_post(
+        &[
+            "MCP-Protocol-Version: 2026-07-28",
+            "Mcp-Method: tools/call",
+            "Mcp-Name: echo",
+        ],
+        body,
+    );
+    assert!(accepted.starts_with("HTTP/1.1 200"), "{accepted}");
+}
+
+#[test]
+fn handshake_sessions_are_kept_reopened_after_a_404_and_deleted_at_the_end() {
+    let target = HttpTarget::start(&["--era", "handshake", "--session-expire-after", "200"]);
+    let run = run(&["sequential", "--url", &target.url, "--pid", &target.pid()]);
+    assert_eq!(
+        server_of(&run, "sequential")["protocol_version"],
+        "2025-11-25"
+    );
+    let result = &run.scenario("sequential")["result"];
+    let expired = f64_at(result, "/wire/sessions_expired");
+    // 1050 calls, a new session every 200 requests: 5 losses, each answered
+    // by a new initialize, so the calls after it succeed again.
+    assert!(
+        (4.0..=6.0).contains(&expired),
+        "sessions lost {expired}\n{}",
+        run.explain()
+    );
+    let failed = 1050.0 - f64_at(result, "/total/outcomes/ok");
+    assert_eq!(
+        failed,
+        expired,
+        "only the call that met the 404 fails\n{}",
+        run.explain()
+    );
+    let notes = result["notes"].to_string();
+    assert!(notes.contains("ended with DELETE: HTTP 200"), "{notes}");
+    // And the target really forgot it: the id is dead.
+    let raw = target.raw_post(
+        &["Mcp-Session-Id: 00000000000000000000000000000000"],
+        r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#,
+    );
+    assert!(raw.starts_with("HTTP/1.1 404"), "{raw}");
+}
+
+#[test]
+fn sse_replies_with_notifications_before_the_response_are_read() {
+    let run = run(&[
+        "concurrent",
+        "--server-cmd",
+        &format!(
+            "{} serve --http 127.0.0.1:0 --sse --log-every 4",
+            mcpstorm()
+        ),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.explain());
+    let result = &run.scenario("concurrent")["result"];
+    assert_eq!(f64_at(result, "/total/outcomes/ok"), 100.0);
+    // Every 4th request logs: 25 of the 100 calls, plus 0 for the opening.
+    assert_eq!(f64_at(result, "/wire/notifications"), 25.0, "{result}");
+    assert_eq!(f64_at(result, "/wire/protocol_violations"), 0.0);
+}
+
+#[test]
+fn a_bare_url_says_server_figures_are_not_measured_and_does_not_fail_on_them() {
+    let target = HttpTarget::start(&[]);
+    let run = run(&["sequential", "--url", &target.url]);
+    assert_eq!(run.code, 0, "{}", run.explain());
+    assert_eq!(
+        run.criterion("sequential", "rss_growth_mb <= 50"),
+        "NOT_MEASURED"
+    );
+    assert_eq!(
+        run.criterion("sequential", "success_rate(load) >= 0.99"),
+        "PASS"
+    );
+    assert!(
+        run.stdout
+            .contains("not measured: mcpstorm knows no server process"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn a_server_named_by_pid_is_measured_as_proc_reads_it() {
+    let target = HttpTarget::start(&["--leak-kb", "100"]);
+    let run = run(&["sequential", "--url", &target.url, "--pid", &target.pid()]);
+    assert_eq!(
+        run.code,
+        1,
+        "a 100 KB/call leak over 1050 calls grows 100 MB\n{}",
+        run.explain()
+    );
+    let result = &run.scenario("sequential")["result"];
+    let reported = f64_at(result, "/resources/rss_current_mb");
+    let status = std::fs::read_to_string(format!("/proc/{}/status", target.pid())).unwrap();
+    let proc_mb = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .expect("VmRSS")
+        / 1024.0;
+    assert!(
+        (reported - proc_mb).abs() < 3.0,
+        "report {reported:.1} MB, /proc {proc_mb:.1} MB"
+    );
+    assert!(run.criterion("sequential", "rss_growth_mb <= 50") == "FAIL");
+}
+
+#[test]
+fn headers_are_sent_and_their_values_never_shown() {
+    let secret = "tok-5ecr3t-value";
+    let knobs = format!(
+        "{} serve --http 127.0.0.1:0 --require-bearer {secret}",
+        mcpstorm()
+    );
+    let refused = run(&["concurrent", "--server-cmd", &knobs]);
+    assert_eq!(refused.code, 2, "{}", refused.explain());
+    assert!(refused.stdout.contains("401"), "{}", refused.explain());
+    let header = format!("Authorization: Bearer {secret}");
+    let accepted = run(&["concurrent", "--server-cmd", &knobs, "--header", &header]);
+    assert_eq!(accepted.code, 0, "{}", accepted.explain());
+    // The server command carries the token too (it is the test's own target);
+    // what must never leak is the header: only the knob's copy may appear.
+    let report = accepted.report().to_string();
+    for (what, text) in [
+        ("stdout", &accepted.stdout),
+        ("stderr", &accepted.stderr),
+        ("report", &report),
+    ] {
+        assert!(
+            !text.contains(&format!("Bearer {secret}")),
+            "{what} shows the header value"
+        );
+    }
+}
+
+#[test]
+fn an_http_server_that_dies_or_never_listens_is_a_clear_setup_error() {
+    let dies = run(&[
+        "concurrent",
+        "--server-cmd",
+        "sh -c 'echo boot failed >&2; exit 3'",
+    ]);
+    assert_eq!(dies.code, 2, "{}", dies.explain());
+    assert!(
+        dies.stdout.contains("exited before accepting connections"),
+        "{}",
+        dies.explain()
+    );
+    assert!(dies.stdout.contains("boot failed"), "{}", dies.explain());
+
+    let silent = run(&[
+        "concurrent",
+        "--startup-timeout-ms",
+        "500",
+        "--server-cmd",
+        "sleep 30",
+    ]);
+    assert_eq!(silent.code, 2, "{}", silent.explain());
+    assert!(
+        silent.stdout.contains("printed no http:// address"),
+        "{}",
+        silent.explain()
+    );
+
+    let refused = run(&["concurrent", "--url", "http://127.0.0.1:9/mcp"]);
+    assert_eq!(refused.code, 2, "{}", refused.explain());
+    assert!(
+        refused.stdout.contains("Connection refused"),
+        "{}",
+        refused.explain()
+    );
+}
+
+#[test]
+fn a_crash_of_the_http_server_is_counted_and_the_run_fails() {
+    let run = run(&[
+        "sequential",
+        "--server-cmd",
+        &format!("{} serve --http 127.0.0.1:0 --crash-after 300", mcpstorm()),
+    ]);
+    assert_eq!(run.code, 1, "{}", run.explain());
+    let result = &run.scenario("sequential")["result"];
+    assert_eq!(f64_at(result, "/crashes"), 1.0, "{result}");
+    assert_eq!(run.criterion("sequential", "crashes == 0"), "FAIL");
+}
+
+#[test]
+fn an_http_entry_of_an_mcp_config_runs_unchanged() {
+    let target = HttpTarget::start(&["--require-bearer", "cfg-t0ken"]);
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("mcp.json");
+    let text = format!(
+        r#"{{"mcpServers": {{"remote": {{"type": "http", "url": "{}",
+            "headers": {{"Authorization": "Bearer cfg-t0ken"}}}}}}}}"#,
+        target.url
+    );
+    std::fs::write(&config, text).unwrap();
+    let run = run(&["concurrent", "--config", config.to_str().unwrap(), "--pid", &target.pid()]);
+    assert_eq!(run.code, 0, "{}", run.explain());
+    assert_eq!(run.report()["target"]["transport"], "http");
+    let everything = format!("{}{}{}", run.stdout, run.stderr, run.report());
+    assert!(!everything.contains("cfg-t0ken"), "the header value leaked");
+}
