@@ -116,6 +116,7 @@ fn leaking_run() -> Snapshot {
                 per_label: Vec::new(),
                 late_sends: 0,
                 max_send_lag_ms: 0.0,
+                churn: None,
             },
             PhaseSnapshot {
                 name: "load".into(),
@@ -128,6 +129,7 @@ fn leaking_run() -> Snapshot {
                 per_label: Vec::new(),
                 late_sends: 0,
                 max_send_lag_ms: 0.0,
+                churn: None,
             },
         ],
         current_phase: Some(1),

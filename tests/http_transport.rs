@@ -307,7 +307,13 @@ fn an_http_entry_of_an_mcp_config_runs_unchanged() {
         target.url
     );
     std::fs::write(&config, text).unwrap();
-    let run = run(&["concurrent", "--config", config.to_str().unwrap(), "--pid", &target.pid()]);
+    let run = run(&[
+        "concurrent",
+        "--config",
+        config.to_str().unwrap(),
+        "--pid",
+        &target.pid(),
+    ]);
     assert_eq!(run.code, 0, "{}", run.explain());
     assert_eq!(run.report()["target"]["transport"], "http");
     let everything = format!("{}{}{}", run.stdout, run.stderr, run.report());

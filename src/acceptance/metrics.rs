@@ -10,6 +10,8 @@ pub enum Scope {
     Calls,
     /// Run-wide only: `name`.
     Run,
+    /// One phase, named: `name(phase)`.
+    Phase,
 }
 
 pub struct MetricDef {
@@ -61,14 +63,26 @@ metrics! {
     "coldstart_stddev_ms", Run, "ms", "standard deviation of that cold-start time";
     "coldstart_range_ms", Run, "ms", "max − min of that cold-start time";
     "coldstart_max_ms", Run, "ms", "slowest cold start";
+    "sessions", Phase, "", "churn: sessions opened and ended in the phase";
+    "retained_kb_per_session", Phase, "KB", "churn: server memory kept per session ended (floor fit over sessions; HTTP)";
 }
 
-/// Whether a metric is read off the server's process tree (and so cannot be
-/// measured without one).
-pub fn needs_process(name: &str) -> bool {
-    ["rss_", "fd_", "threads_", "cpu_"]
+/// Why a metric cannot be measured in this run at all (not merely "no data
+/// yet"): it is read off the server's process tree and mcpstorm knows none,
+/// or it is a churn figure the transport cannot give.
+pub fn unmeasured(name: &str, args: &[String], snapshot: &Snapshot) -> Option<String> {
+    if name == "retained_kb_per_session" {
+        let phase = &snapshot.phases[snapshot.phase_index(args.first()?)?];
+        return phase.churn.as_ref()?.retained_unmeasured.clone();
+    }
+    let reads_process = ["rss_", "fd_", "threads_", "cpu_"]
         .iter()
-        .any(|prefix| name.starts_with(prefix))
+        .any(|prefix| name.starts_with(prefix));
+    if reads_process {
+        snapshot.resources.unmeasured.clone()
+    } else {
+        None
+    }
 }
 
 pub fn find(name: &str) -> Option<&'static MetricDef> {
@@ -88,6 +102,18 @@ pub fn check_scope(
             def.name
         )),
         Scope::Run => Ok(()),
+        Scope::Phase => match args {
+            [phase] if phases.contains(phase) => Ok(()),
+            [phase] => Err(format!(
+                "unknown phase `{phase}` in `{}` (phases: {})",
+                def.name,
+                phases.join(", ")
+            )),
+            _ => Err(format!(
+                "metric `{}` takes one phase: {}(phase)",
+                def.name, def.name
+            )),
+        },
         Scope::Calls => {
             if args.len() > 2 {
                 return Err(format!(
@@ -182,6 +208,14 @@ pub fn value(name: &str, args: &[String], snapshot: &Snapshot) -> Option<f64> {
         "coldstart_stddev_ms" => coldstart.map(|c| c.stddev_ms),
         "coldstart_range_ms" => coldstart.map(|c| c.range_ms),
         "coldstart_max_ms" => coldstart.map(|c| c.max_ms),
+        "sessions" | "retained_kb_per_session" => {
+            let phase = &snapshot.phases[snapshot.phase_index(args.first()?)?];
+            let churn = phase.churn.as_ref()?;
+            match name {
+                "sessions" => Some(churn.sessions as f64),
+                _ => churn.retained_kb_per_session,
+            }
+        }
         _ => {
             let scoped = scoped_calls(snapshot, args)?;
             let stats = scoped.stats;

@@ -94,15 +94,16 @@ impl Criterion {
         let threshold = self.comparison.rhs.eval(&lookup);
         let mut used = self.comparison.lhs.metrics();
         used.extend(self.comparison.rhs.metrics());
-        if let Some(reason) = &snapshot.resources.unmeasured
-            && used.iter().any(|m| metrics::needs_process(&m.name))
+        if let Some(reason) = used
+            .iter()
+            .find_map(|m| metrics::unmeasured(&m.name, &m.args, snapshot))
         {
             return CriterionStatus {
                 expression: self.text.clone(),
                 state: CriterionState::NotMeasured,
                 value: None,
                 threshold,
-                detail: reason.clone(),
+                detail: reason,
             };
         }
         let state = match (value, threshold, finished) {
@@ -207,6 +208,7 @@ mod tests {
             per_label: Vec::new(),
             late_sends: 0,
             max_send_lag_ms: 0.0,
+            churn: None,
         }
     }
 

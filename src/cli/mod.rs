@@ -308,6 +308,7 @@ pub fn main(cli: Cli) -> ExitCode {
                 let form = match m.scope {
                     Scope::Calls => format!("{}[(phase[, label])]", m.name),
                     Scope::Run => m.name.to_string(),
+                    Scope::Phase => format!("{}(phase)", m.name),
                 };
                 let unit = if m.unit.is_empty() {
                     String::new()

@@ -99,7 +99,9 @@ impl PhaseRunner {
             Load::Concurrent { workers, amount } => self.closed_loop(workers, amount).await,
             Load::Batches { workers, batches } => self.batches(workers, batches).await,
             Load::Rate { per_second, amount } => self.open_loop(per_second, amount).await,
-            Load::ColdStart { .. } => unreachable!("cold start runs without a shared session"),
+            Load::ColdStart { .. } | Load::Churn { .. } => {
+                unreachable!("cold start and churn open their own sessions")
+            }
         }
     }
 

@@ -2,6 +2,7 @@
 //! aggregator. It owns the server's life: spawn, session, probe, crash watch,
 //! orderly stop.
 
+mod churn;
 mod coldstart;
 pub mod control;
 mod load;
@@ -16,7 +17,8 @@ use crate::probe::TreeSampler;
 use crate::protocol::catalog;
 use crate::protocol::{ProtocolChoice, Session, SetupError};
 use crate::scenario::autogen;
-use crate::scenario::{Load, Scenario, file::COLDSTART_LABEL};
+use crate::scenario::file::{COLDSTART_LABEL, SESSION_OPEN_LABEL};
+use crate::scenario::{Load, Scenario};
 use crate::stats::{Aggregator, ConnectionHandles, Event, PhasePlan, RunPlan, Snapshot};
 use crate::transport::{ConnectError, ConnectOptions, Connection, Target};
 pub use control::{Halt, LoadControl};
@@ -231,6 +233,7 @@ async fn drive(
         let conn = opened.connection();
         let _ = events.send(Event::Connected(ConnectionHandles {
             pid: conn.pid(),
+            transport: conn.transport_name(),
             server: opened.server().clone(),
             correlator: conn.correlator(),
             stderr: conn.output(),
@@ -276,11 +279,7 @@ async fn drive(
             });
             match (&phase.load, &session) {
                 (Load::ColdStart { iterations }, _) => {
-                    let label = scenario
-                        .labels
-                        .iter()
-                        .position(|l| l == COLDSTART_LABEL)
-                        .unwrap_or(0);
+                    let label = label_index(scenario, COLDSTART_LABEL);
                     coldstart::run(
                         index,
                         phase,
@@ -292,6 +291,34 @@ async fn drive(
                         &halt,
                         &control,
                     )
+                    .await?;
+                }
+                (
+                    Load::Churn {
+                        sessions,
+                        calls_per_session,
+                        end,
+                    },
+                    Some(session),
+                ) => {
+                    churn::Churn {
+                        main: session,
+                        runner: PhaseRunner {
+                            session: session.clone(),
+                            phase_index: index,
+                            phase: Arc::new(phase.clone()),
+                            seq: seq.clone(),
+                            events: events.clone(),
+                            timeout,
+                            halt: halt.clone(),
+                            control: control.clone(),
+                            probe_kick: None,
+                        },
+                        session_open_label: label_index(scenario, SESSION_OPEN_LABEL),
+                        options,
+                        monitor: monitor.as_ref(),
+                    }
+                    .run(*sessions, *calls_per_session, *end)
                     .await?;
                 }
                 (_, Some(session)) => {
@@ -359,6 +386,10 @@ async fn drive(
         }
     }
     outcome
+}
+
+fn label_index(scenario: &Scenario, label: &str) -> usize {
+    scenario.labels.iter().position(|l| l == label).unwrap_or(0)
 }
 
 /// Report the server's hang-up as a crash and halt the load (on_crash = "abort").

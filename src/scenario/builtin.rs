@@ -1,5 +1,5 @@
 //! The scenarios built into the binary: the six reference load tests of
-//! DESIGN.md section 2, compiled in from `scenarios/`.
+//! DESIGN.md section 2 and session churn, compiled in from `scenarios/`.
 
 /// (name, TOML text), in the order they run when all are asked for.
 pub const BUILTIN: &[(&str, &str)] = &[
@@ -21,6 +21,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ),
     ("mixed", include_str!("../../scenarios/mixed.toml")),
     ("coldstart", include_str!("../../scenarios/coldstart.toml")),
+    (
+        "session-churn",
+        include_str!("../../scenarios/session-churn.toml"),
+    ),
 ];
 
 /// Built-ins that are not reference tests, so not run by `mcpstorm run`

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::calls::{RawCall, mix};
-use super::{Amount, Load, OnCrash, Phase, Scenario};
+use super::{Amount, Load, OnCrash, Phase, Scenario, SessionEnd};
 use crate::acceptance::{Criteria, Criterion};
 
 #[derive(Debug, thiserror::Error)]
@@ -69,6 +69,9 @@ struct RawLoad {
     rate: Option<Spanned<f64>>,
     duration_s: Option<Spanned<f64>>,
     iterations: Option<Spanned<i64>>,
+    sessions: Option<Spanned<i64>>,
+    calls_per_session: Option<Spanned<i64>>,
+    end: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -226,6 +229,11 @@ fn load(src: &Source, raw: &Spanned<RawLoad>, key: &str) -> Result<Load, Scenari
             )
         })
     };
+    if kind != "churn" {
+        unexpected("sessions", raw.sessions.is_some())?;
+        unexpected("calls_per_session", raw.calls_per_session.is_some())?;
+        unexpected("end", raw.end.is_some())?;
+    }
     Ok(match kind {
         "sequential" => {
             unexpected("workers", raw.workers.is_some())?;
@@ -299,11 +307,58 @@ fn load(src: &Source, raw: &Spanned<RawLoad>, key: &str) -> Result<Load, Scenari
                 iterations: iterations as u32,
             }
         }
+        "churn" => {
+            for (field, present) in [
+                ("workers", raw.workers.is_some()),
+                ("batches", raw.batches.is_some()),
+                ("rate", raw.rate.is_some()),
+                ("calls", raw.calls.is_some()),
+                ("duration_s", raw.duration_s.is_some()),
+                ("iterations", raw.iterations.is_some()),
+            ] {
+                unexpected(field, present)?;
+            }
+            let sessions =
+                positive_int(src, &raw.sessions, &format!("{key}.sessions"), "sessions")?
+                    .ok_or_else(|| {
+                        src.at(
+                            &raw.kind,
+                            &format!("{key}.sessions"),
+                            "load kind \"churn\" needs `sessions`",
+                        )
+                    })?;
+            let calls_per_session = positive_int(
+                src,
+                &raw.calls_per_session,
+                &format!("{key}.calls_per_session"),
+                "calls_per_session",
+            )?
+            .unwrap_or(1);
+            let end = match &raw.end {
+                None => SessionEnd::Close,
+                Some(end) => match end.get_ref().as_str() {
+                    "close" => SessionEnd::Close,
+                    "abandon" => SessionEnd::Abandon,
+                    other => {
+                        return Err(src.at(
+                            end,
+                            &format!("{key}.end"),
+                            format!("unknown session end \"{other}\" (expected \"close\" or \"abandon\")"),
+                        ));
+                    }
+                },
+            };
+            Load::Churn {
+                sessions: sessions as u32,
+                calls_per_session: calls_per_session as u32,
+                end,
+            }
+        }
         other => {
             return Err(src.at(
                 &raw.kind,
                 &format!("{key}.kind"),
-                format!("unknown load kind \"{other}\" (expected sequential, concurrent, rate or coldstart)"),
+                format!("unknown load kind \"{other}\" (expected sequential, concurrent, rate, coldstart or churn)"),
             ));
         }
     })
@@ -422,6 +477,9 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
     {
         labels.push(COLDSTART_LABEL.to_string());
     }
+    if phases.iter().any(|p| matches!(p.load, Load::Churn { .. })) {
+        labels.push(SESSION_OPEN_LABEL.to_string());
+    }
     // An automatic mix adds labels only the server can name: any label goes.
     let any_auto = phases.iter().any(|p| p.mix.auto.is_some());
     let known_labels = (!any_auto).then_some(labels.as_slice());
@@ -441,6 +499,8 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
 
 /// The label a whole cold-start iteration is counted under.
 pub const COLDSTART_LABEL: &str = "coldstart";
+/// The label the opening of a churned session is counted under.
+pub const SESSION_OPEN_LABEL: &str = "session/open";
 
 fn criteria(
     src: &Source,

@@ -75,6 +75,31 @@ pub enum Load {
     Rate { per_second: f64, amount: Amount },
     /// A fresh server per iteration: spawn → initialize → one call → exit.
     ColdStart { iterations: u32 },
+    /// Session churn: one session after another, each opened, used for a few
+    /// calls and then ended as `end` says.
+    Churn {
+        sessions: u32,
+        calls_per_session: u32,
+        end: SessionEnd,
+    },
+}
+
+/// How a churned session ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionEnd {
+    /// Properly: `DELETE` over HTTP; closing stdin over stdio.
+    Close,
+    /// Dropped without a word, as a client that crashed or lost its network.
+    Abandon,
+}
+
+impl fmt::Display for SessionEnd {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SessionEnd::Close => "closed",
+            SessionEnd::Abandon => "abandoned",
+        })
+    }
 }
 
 impl Load {
@@ -98,6 +123,12 @@ impl Load {
                 amount: Amount::Duration(d),
             } => Some((per_second * d.as_secs_f64()).floor() as u64),
             Load::ColdStart { iterations } => Some(iterations as u64),
+            // Each session's opening counts as a call of its own.
+            Load::Churn {
+                sessions,
+                calls_per_session,
+                ..
+            } => Some(sessions as u64 * (calls_per_session as u64 + 1)),
             _ => None,
         }
     }
@@ -113,6 +144,11 @@ impl fmt::Display for Load {
             }
             Load::Rate { per_second, amount } => write!(f, "{per_second} calls/s, {amount}"),
             Load::ColdStart { iterations } => write!(f, "cold start × {iterations}"),
+            Load::Churn {
+                sessions,
+                calls_per_session,
+                end,
+            } => write!(f, "{sessions} sessions × {calls_per_session} calls, {end}"),
         }
     }
 }

@@ -75,6 +75,36 @@ pub(super) struct PhaseAcc {
     pub(super) ended: Option<Instant>,
     pub(super) late_sends: u64,
     pub(super) max_send_lag_us: u64,
+    /// Churn phases: the server's RSS after each session ended.
+    pub(super) churn: ChurnAcc,
+}
+
+/// Points of a churn phase: (sessions ended, server RSS bytes).
+#[derive(Debug, Clone, Default)]
+pub(super) struct ChurnAcc {
+    pub(super) sessions: u64,
+    pub(super) points: Vec<(f64, f64)>,
+}
+
+/// Most points a churn phase keeps; beyond, every other one is dropped, so
+/// a long run keeps an even spread in bounded memory.
+const CHURN_POINTS: usize = 2048;
+
+impl ChurnAcc {
+    pub(super) fn session_ended(&mut self, rss_bytes: Option<u64>) {
+        self.sessions += 1;
+        let Some(rss) = rss_bytes else {
+            return;
+        };
+        if self.points.len() == CHURN_POINTS {
+            let mut index = 0;
+            self.points.retain(|_| {
+                index += 1;
+                index % 2 == 1
+            });
+        }
+        self.points.push((self.sessions as f64, rss as f64));
+    }
 }
 
 impl PhaseAcc {

@@ -79,6 +79,7 @@ impl Aggregator {
                 ended: None,
                 late_sends: 0,
                 max_send_lag_us: 0,
+                churn: ChurnAcc::default(),
             })
             .collect();
         Aggregator {
@@ -157,6 +158,22 @@ impl Aggregator {
                 }
             }
             Event::Call(call) => self.record_call(&call),
+            Event::SessionEnded { phase } => {
+                // Only an HTTP server outlives its sessions: over stdio each
+                // session is a process of its own, and the one watched is idle.
+                let shared_server = self
+                    .connection
+                    .as_ref()
+                    .is_some_and(|c| c.transport == "http");
+                let rss = self
+                    .probe
+                    .latest
+                    .map(|s| s.rss_bytes)
+                    .filter(|_| shared_server);
+                if let Some(p) = self.phases.get_mut(phase) {
+                    p.churn.session_ended(rss);
+                }
+            }
             Event::ColdStart(event) => {
                 self.coldstart.record(&event);
                 self.record_call(&CallEvent {
@@ -362,6 +379,22 @@ impl Aggregator {
         }
     }
 
+    /// Why a churn phase cannot measure memory kept per session, if it cannot.
+    fn churn_unmeasured(&self) -> Option<String> {
+        let connection = self.connection.as_ref()?;
+        if connection.transport != "http" {
+            Some(
+                "over stdio every session is a server process of its own; \
+                 memory kept per session is measured over HTTP"
+                    .to_string(),
+            )
+        } else if connection.pid.is_none() {
+            Some(UNMEASURED.to_string())
+        } else {
+            None
+        }
+    }
+
     pub fn snapshot(&mut self, finished: bool) -> Snapshot {
         let now = Instant::now();
         self.roll_windows(now);
@@ -397,6 +430,11 @@ impl Aggregator {
                     per_label: label_stats(&p.labels, seconds),
                     late_sends: p.late_sends,
                     max_send_lag_ms: p.max_send_lag_us as f64 / 1000.0,
+                    churn: (p.churn.sessions > 0).then(|| ChurnSnapshot {
+                        sessions: p.churn.sessions,
+                        retained_kb_per_session: rss_trend(&p.churn.points).map(|t| t.kb_per_call),
+                        retained_unmeasured: self.churn_unmeasured(),
+                    }),
                 }
             })
             .collect();

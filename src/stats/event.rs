@@ -44,6 +44,8 @@ pub struct ConnectionHandles {
     /// The process measured; `None` when mcpstorm knows no server process
     /// (an HTTP URL without --server-cmd or --pid).
     pub pid: Option<u32>,
+    /// "stdio" or "http".
+    pub transport: &'static str,
     pub server: ServerInfo,
     pub correlator: Arc<Correlator>,
     pub stderr: Arc<StderrTail>,
@@ -63,6 +65,11 @@ pub enum Event {
         at: Instant,
     },
     Call(CallEvent),
+    /// A churned session ended (closed or abandoned); a probe sample was
+    /// taken just before this event.
+    SessionEnded {
+        phase: usize,
+    },
     ColdStart(ColdStartEvent),
     Probe {
         at: Instant,

@@ -98,6 +98,21 @@ pub struct PhaseSnapshot {
     /// Open model: sends that left later than scheduled (by more than 2 ms).
     pub late_sends: u64,
     pub max_send_lag_ms: f64,
+    /// Churn phases only.
+    pub churn: Option<ChurnSnapshot>,
+}
+
+/// What a churn phase found.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ChurnSnapshot {
+    /// Sessions opened and ended.
+    pub sessions: u64,
+    /// Server memory kept per session ended: the slope of the RSS floor over
+    /// sessions (KB = 1024 bytes). `None` until enough sessions ended, and
+    /// over stdio, where every session is a server process of its own.
+    pub retained_kb_per_session: Option<f64>,
+    /// Why the retained memory cannot be measured, when it cannot.
+    pub retained_unmeasured: Option<String>,
 }
 
 /// One point of the latency time line (one second, or several merged).

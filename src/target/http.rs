@@ -50,8 +50,9 @@ pub struct HttpServeArgs {
     /// Over HTTP: answer every request with an SSE stream instead of a JSON body.
     #[arg(long)]
     pub sse: bool,
-    /// Over HTTP: every session keeps this many KB that closing it does not
-    /// free (a session leak, the kind session churn must catch).
+    /// Over HTTP: every session (handshake era), or every connection that
+    /// carries stateless requests, keeps this many KB that closing it does
+    /// not free (a session leak, the kind session churn must catch).
     #[arg(long, value_name = "KB", default_value_t = 0)]
     pub session_leak_kb: u64,
     /// Over HTTP: forget a session after N requests in it; the client then
@@ -67,6 +68,13 @@ struct SessionState {
     requests: u64,
     /// Freed with the session.
     _state: Option<ResidentBlock>,
+}
+
+/// What the target remembers of one TCP connection.
+#[derive(Default)]
+struct ConnectionState {
+    /// `--session-leak-kb` already taken for this connection (stateless era).
+    leaked: std::sync::atomic::AtomicBool,
 }
 
 struct Server {
@@ -105,9 +113,11 @@ pub async fn serve_http(knobs: FaultKnobs, args: HttpServeArgs) -> std::io::Resu
         let _ = stream.set_nodelay(true);
         let server = server.clone();
         tokio::spawn(async move {
+            let connection = Arc::new(ConnectionState::default());
             let service = service_fn(move |request| {
                 let server = server.clone();
-                async move { Ok::<_, Infallible>(server.handle(request).await) }
+                let connection = connection.clone();
+                async move { Ok::<_, Infallible>(server.handle(request, &connection).await) }
             });
             let _ = http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
@@ -170,7 +180,7 @@ fn origin_allowed(origin: &HeaderValue) -> bool {
 }
 
 impl Server {
-    async fn handle(&self, request: Request<Incoming>) -> Reply {
+    async fn handle(&self, request: Request<Incoming>, connection: &ConnectionState) -> Reply {
         if request.uri().path() != ENDPOINT {
             return status_only(StatusCode::NOT_FOUND);
         }
@@ -197,7 +207,7 @@ impl Server {
             }
         }
         match *request.method() {
-            Method::POST => self.post(request).await,
+            Method::POST => self.post(request, connection).await,
             Method::DELETE => self.delete(&request),
             _ => status_only(StatusCode::METHOD_NOT_ALLOWED),
         }
@@ -214,7 +224,7 @@ impl Server {
         }
     }
 
-    async fn post(&self, request: Request<Incoming>) -> Reply {
+    async fn post(&self, request: Request<Incoming>, connection: &ConnectionState) -> Reply {
         let (parts, body) = request.into_parts();
         let Ok(body) = Limited::new(body, MAX_BODY).collect().await else {
             return error_reply(
@@ -258,6 +268,12 @@ impl Server {
         if let Some(version) = era::declared_version(params) {
             if let Err(mismatch) = check_mirrored_headers(headers, version, &method, params) {
                 return error_reply(StatusCode::BAD_REQUEST, &id, HEADER_MISMATCH, mismatch);
+            }
+            if !connection
+                .leaked
+                .swap(true, std::sync::atomic::Ordering::Relaxed)
+            {
+                self.leak_for_session();
             }
         } else if method == "initialize" {
             new_session = Some(self.open_session());
@@ -308,13 +324,17 @@ impl Server {
         reply
     }
 
-    fn open_session(&self) -> String {
-        let id = format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..));
+    fn leak_for_session(&self) {
         if self.args.session_leak_kb > 0
             && let Ok(mut leaked) = self.leaked.lock()
         {
             leaked.keep((self.args.session_leak_kb * 1024) as usize);
         }
+    }
+
+    fn open_session(&self) -> String {
+        let id = format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..));
+        self.leak_for_session();
         if let Ok(mut sessions) = self.sessions.lock() {
             sessions.insert(
                 id.clone(),

@@ -307,6 +307,26 @@ impl Connection {
         }
     }
 
+    /// Another client of the same HTTP endpoint, with its own connection pool
+    /// and session, measuring nothing and stopping nothing (session churn).
+    /// `None` over stdio, where a new session is a new server process.
+    pub fn sibling(&self) -> Option<Connection> {
+        let Kind::Http {
+            http, end_session, ..
+        } = &self.kind
+        else {
+            return None;
+        };
+        Some(Connection {
+            kind: Kind::Http {
+                http: http.sibling(),
+                host: Host::Unknown,
+                output: Arc::new(StderrTail::default()),
+                end_session: *end_session,
+            },
+        })
+    }
+
     /// Abandon an HTTP session: drop it without `DELETE` (session churn).
     pub fn abandon_session(&self) {
         if let Some(http) = self.http() {

@@ -125,6 +125,38 @@ pub struct HttpConnection {
 
 impl HttpConnection {
     pub fn new(options: &HttpOptions) -> HttpConnection {
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(ACCEPT, HeaderValue::from_static(ACCEPT_BOTH));
+        for (name, value) in &options.headers {
+            headers.append(name.clone(), value.clone());
+        }
+        HttpConnection::with(
+            options.url.clone(),
+            headers,
+            options.max_message_bytes,
+            Arc::new(Correlator::default()),
+        )
+    }
+
+    /// Another client of the same endpoint: its own pool of connections and
+    /// its own session, counted with this one (ids never collide).
+    pub fn sibling(&self) -> HttpConnection {
+        let inner = &self.inner;
+        HttpConnection::with(
+            inner.url.clone(),
+            inner.headers.clone(),
+            inner.max_message_bytes,
+            inner.correlator.clone(),
+        )
+    }
+
+    fn with(
+        url: Uri,
+        headers: HeaderMap,
+        max_message_bytes: usize,
+        correlator: Arc<Correlator>,
+    ) -> HttpConnection {
         let mut connector = HttpConnector::new();
         // Small JSON-RPC messages must not wait for Nagle's algorithm.
         connector.set_nodelay(true);
@@ -132,19 +164,13 @@ impl HttpConnection {
             .pool_idle_timeout(Duration::from_secs(90))
             .pool_max_idle_per_host(usize::MAX)
             .build(connector);
-        let mut headers = HeaderMap::new();
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        headers.insert(ACCEPT, HeaderValue::from_static(ACCEPT_BOTH));
-        for (name, value) in &options.headers {
-            headers.append(name.clone(), value.clone());
-        }
         HttpConnection {
             inner: Arc::new(Inner {
                 client,
-                url: options.url.clone(),
+                url,
                 headers,
-                max_message_bytes: options.max_message_bytes,
-                correlator: Arc::new(Correlator::default()),
+                max_message_bytes,
+                correlator,
                 session: RwLock::new(None),
                 negotiated: RwLock::new(None),
             }),
