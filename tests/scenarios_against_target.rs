@@ -151,9 +151,13 @@ fn a_five_percent_failure_rate_fails_the_success_criteria() {
     );
     assert_eq!(run.code, 1, "{}", run.explain());
     assert_eq!(run.failed("concurrent"), vec!["success_rate == 1"]);
-    assert_eq!(
-        run.failed("latency-stability"),
-        vec!["success_rate >= 0.99"]
+    // The latency criterion is about timing, which a machine under load can
+    // disturb; the failure rate is what this test injects.
+    assert!(
+        run.failed("latency-stability")
+            .contains(&"success_rate >= 0.99".to_string()),
+        "{}",
+        run.explain()
     );
     let rate = f64_at(
         run.criterion_value("latency-stability", "success_rate >= 0.99"),
