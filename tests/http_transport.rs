@@ -319,3 +319,22 @@ fn an_http_entry_of_an_mcp_config_runs_unchanged() {
     let everything = format!("{}{}{}", run.stdout, run.stderr, run.report());
     assert!(!everything.contains("cfg-t0ken"), "the header value leaked");
 }
+
+#[test]
+fn discover_reads_the_catalog_over_http() {
+    let target = HttpTarget::start(&["--era", "handshake"]);
+    let output = Command::new(mcpstorm())
+        .args(["discover", "--json", "--url", &target.url])
+        .output()
+        .expect("discover runs");
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let doc: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(doc["server"]["protocol_version"], "2025-11-25");
+    let tools: Vec<&str> = doc["catalog"]["tools"]
+        .as_array()
+        .expect("tools")
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    assert_eq!(tools, ["echo", "add", "sleep", "alloc"]);
+}
