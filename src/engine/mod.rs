@@ -277,6 +277,17 @@ async fn drive(
                 phase: index,
                 at: Instant::now(),
             });
+            let runner = |session: &Arc<Session>, probe_kick| PhaseRunner {
+                session: session.clone(),
+                phase_index: index,
+                phase: Arc::new(phase.clone()),
+                seq: seq.clone(),
+                events: events.clone(),
+                timeout,
+                halt: halt.clone(),
+                control: control.clone(),
+                probe_kick,
+            };
             match (&phase.load, &session) {
                 (Load::ColdStart { iterations }, _) => {
                     let label = label_index(scenario, COLDSTART_LABEL);
@@ -303,17 +314,8 @@ async fn drive(
                 ) => {
                     churn::Churn {
                         main: session,
-                        runner: PhaseRunner {
-                            session: session.clone(),
-                            phase_index: index,
-                            phase: Arc::new(phase.clone()),
-                            seq: seq.clone(),
-                            events: events.clone(),
-                            timeout,
-                            halt: halt.clone(),
-                            control: control.clone(),
-                            probe_kick: None,
-                        },
+                        // Churn samples after every session instead.
+                        runner: runner(session, None),
                         session_open_label: label_index(scenario, SESSION_OPEN_LABEL),
                         options,
                         monitor: monitor.as_ref(),
@@ -322,21 +324,10 @@ async fn drive(
                     .await?;
                 }
                 (_, Some(session)) => {
-                    PhaseRunner {
-                        session: session.clone(),
-                        phase_index: index,
-                        phase: Arc::new(phase.clone()),
-                        seq: seq.clone(),
-                        events: events.clone(),
-                        timeout,
-                        halt: halt.clone(),
-                        control: control.clone(),
-                        probe_kick: monitor
-                            .as_ref()
-                            .and_then(|m| m.kick_every(phase.load.planned_calls())),
-                    }
-                    .run()
-                    .await;
+                    let kick = monitor
+                        .as_ref()
+                        .and_then(|m| m.kick_every(phase.load.planned_calls()));
+                    runner(session, kick).run().await;
                 }
                 (_, None) => unreachable!("a session is opened whenever a phase needs one"),
             }
