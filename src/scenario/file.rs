@@ -219,15 +219,18 @@ fn load(src: &Source, raw: &Spanned<RawLoad>, key: &str) -> Result<Load, Scenari
             Ok(())
         }
     };
-    let workers = positive_int(src, &raw.workers, &format!("{key}.workers"), "workers")?;
-    let need_workers = || {
-        workers.map(|w| w as u32).ok_or_else(|| {
-            src.at(
-                &raw.kind,
-                &format!("{key}.workers"),
-                format!("load kind \"{kind}\" needs `workers`"),
-            )
-        })
+    // A positive whole number this kind cannot do without.
+    let required = |field: &str, value: &Option<Spanned<i64>>| -> Result<u32, ScenarioError> {
+        let path = format!("{key}.{field}");
+        positive_int(src, value, &path, field)?
+            .map(|n| n as u32)
+            .ok_or_else(|| {
+                src.at(
+                    &raw.kind,
+                    &path,
+                    format!("load kind \"{kind}\" needs `{field}`"),
+                )
+            })
     };
     if kind != "churn" {
         unexpected("sessions", raw.sessions.is_some())?;
@@ -247,7 +250,7 @@ fn load(src: &Source, raw: &Spanned<RawLoad>, key: &str) -> Result<Load, Scenari
         "concurrent" => {
             unexpected("rate", raw.rate.is_some())?;
             unexpected("iterations", raw.iterations.is_some())?;
-            let workers = need_workers()?;
+            let workers = required("workers", &raw.workers)?;
             match positive_int(src, &raw.batches, &format!("{key}.batches"), "batches")? {
                 Some(batches) => {
                     unexpected("calls", raw.calls.is_some())?;
@@ -290,22 +293,8 @@ fn load(src: &Source, raw: &Spanned<RawLoad>, key: &str) -> Result<Load, Scenari
             ] {
                 unexpected(field, present)?;
             }
-            let iterations = positive_int(
-                src,
-                &raw.iterations,
-                &format!("{key}.iterations"),
-                "iterations",
-            )?
-            .ok_or_else(|| {
-                src.at(
-                    &raw.kind,
-                    &format!("{key}.iterations"),
-                    "load kind \"coldstart\" needs `iterations`",
-                )
-            })?;
-            Load::ColdStart {
-                iterations: iterations as u32,
-            }
+            let iterations = required("iterations", &raw.iterations)?;
+            Load::ColdStart { iterations }
         }
         "churn" => {
             for (field, present) in [
@@ -318,15 +307,7 @@ fn load(src: &Source, raw: &Spanned<RawLoad>, key: &str) -> Result<Load, Scenari
             ] {
                 unexpected(field, present)?;
             }
-            let sessions =
-                positive_int(src, &raw.sessions, &format!("{key}.sessions"), "sessions")?
-                    .ok_or_else(|| {
-                        src.at(
-                            &raw.kind,
-                            &format!("{key}.sessions"),
-                            "load kind \"churn\" needs `sessions`",
-                        )
-                    })?;
+            let sessions = required("sessions", &raw.sessions)?;
             let calls_per_session = positive_int(
                 src,
                 &raw.calls_per_session,
@@ -349,7 +330,7 @@ fn load(src: &Source, raw: &Spanned<RawLoad>, key: &str) -> Result<Load, Scenari
                 },
             };
             Load::Churn {
-                sessions: sessions as u32,
+                sessions,
                 calls_per_session: calls_per_session as u32,
                 end,
             }
