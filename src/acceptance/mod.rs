@@ -171,9 +171,8 @@ impl Criteria {
     }
 }
 
-/// True when every criterion passed (vacuously true with none).
-/// Every criterion passed, or could not be measured (which is shown, and
-/// neither passes nor fails the run).
+/// True when every criterion passed or could not be measured (which is
+/// shown, and neither passes nor fails the run); vacuously true with none.
 pub fn all_passed(statuses: &[CriterionStatus]) -> bool {
     statuses
         .iter()

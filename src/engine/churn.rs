@@ -89,15 +89,7 @@ impl Churn<'_> {
     /// Count the opening of a session as a call of its own label, so its
     /// latency and failures show beside the calls made in it.
     fn report_open(&self, started: Instant, failure: Option<&SetupError>) {
-        let outcome = match failure {
-            None => Outcome::Ok,
-            Some(SetupError::Timeout { .. }) => Outcome::Timeout,
-            Some(SetupError::Rejected { .. }) => Outcome::RpcError,
-            Some(SetupError::ServerExited { .. } | SetupError::Unreachable { .. }) => {
-                Outcome::TransportError
-            }
-            Some(_) => Outcome::ProtocolError,
-        };
+        let outcome = failure.map_or(Outcome::Ok, SetupError::outcome);
         let _ = self.runner.events.send(Event::Call(CallEvent {
             phase: self.runner.phase_index,
             label: self.session_open_label,

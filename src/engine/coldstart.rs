@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use super::load::micros;
 use super::{EngineError, Halt, LoadControl, RunOptions};
 use crate::protocol::outcome::{self, Classified};
-use crate::protocol::{Outcome, Session, SetupError};
+use crate::protocol::{Outcome, Session};
 use crate::scenario::Phase;
 use crate::scenario::template::CallContext;
 use crate::stats::{ColdStartEvent, Event};
@@ -49,12 +49,7 @@ pub async fn run(
         let session = match Session::open(connection, options.protocol, timeout).await {
             Ok(session) => session,
             Err(error) => {
-                event.outcome = match error {
-                    SetupError::Timeout { .. } => Outcome::Timeout,
-                    SetupError::Rejected { .. } => Outcome::RpcError,
-                    SetupError::ServerExited { .. } => Outcome::TransportError,
-                    _ => Outcome::ProtocolError,
-                };
+                event.outcome = error.outcome();
                 event.message = Some(error.to_string());
                 event.total_us = micros(started.elapsed());
                 let _ = events.send(Event::ColdStart(event));

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use super::jsonrpc::ResponseBody;
+use super::outcome::Outcome;
 use super::version::{Era, ProtocolVersion};
 use crate::transport::{CloseReport, Connection, ExitInfo, Reply, RequestError};
 
@@ -51,6 +52,21 @@ pub enum SetupError {
          this one does not — leave --protocol out to fall back to initialize"
     )]
     NotModern(ProtocolVersion),
+}
+
+impl SetupError {
+    /// How a failed opening counts when it is one of the calls measured (a
+    /// cold start, a churned session).
+    pub fn outcome(&self) -> Outcome {
+        match self {
+            SetupError::Timeout { .. } => Outcome::Timeout,
+            SetupError::Rejected { .. } => Outcome::RpcError,
+            SetupError::ServerExited { .. } | SetupError::Unreachable { .. } => {
+                Outcome::TransportError
+            }
+            _ => Outcome::ProtocolError,
+        }
+    }
 }
 
 fn stderr_note(tail: &[String]) -> String {
