@@ -263,21 +263,10 @@ impl HttpConnection {
     /// End the session with `DELETE`, if the server assigned one. Returns what
     /// the server answered (`None`: there was no session, or no answer).
     pub async fn end_session(&self) -> Option<StatusCode> {
-        let session = self.inner.session.read().ok()?.clone()?;
-        let mut request = Request::delete(self.inner.url.clone());
-        if let Some(headers) = request.headers_mut() {
-            for (name, value) in &self.inner.headers {
-                headers.append(name, value.clone());
-            }
-            headers.insert(SESSION_ID, session);
-            if let Ok(negotiated) = self.inner.negotiated.read()
-                && let Some(version) = negotiated.clone()
-            {
-                headers.insert(PROTOCOL_VERSION, version);
-            }
-        }
-        let request = request.body(Full::new(Bytes::new())).ok()?;
-        let response = tokio::time::timeout(DELETE_TIMEOUT, self.inner.client.request(request))
+        let inner = &self.inner;
+        let session = inner.current_session()?;
+        let delete = inner.send(Method::DELETE, Vec::new(), HeaderMap::new(), Some(session));
+        let response = tokio::time::timeout(DELETE_TIMEOUT, delete)
             .await
             .ok()?
             .ok()?;
@@ -293,8 +282,11 @@ impl HttpConnection {
         reply: &mut oneshot::Receiver<Reply>,
     ) -> Result<Option<Reply>, RequestError> {
         let inner = &self.inner;
-        let sent_session = inner.session.read().ok().and_then(|s| s.clone());
-        let response = inner.post(body, headers).await?;
+        // The id sent is the one a 404 refers to: read it once.
+        let sent_session = inner.current_session();
+        let response = inner
+            .send(Method::POST, body, headers, sent_session.clone())
+            .await?;
         let status = response.status();
         if !status.is_success() {
             return self.failed_status(response, sent_session, reply).await;
@@ -451,19 +443,38 @@ enum StreamError {
 }
 
 impl Inner {
+    /// The session id requests carry now.
+    fn current_session(&self) -> Option<HeaderValue> {
+        self.session.read().ok().and_then(|s| s.clone())
+    }
+
+    /// POST one message with the current session.
     async fn post(
         &self,
         body: Vec<u8>,
         message_headers: HeaderMap,
     ) -> Result<Response<Incoming>, RequestError> {
+        let session = self.current_session();
+        self.send(Method::POST, body, message_headers, session)
+            .await
+    }
+
+    /// One HTTP request to the endpoint: the fixed headers, the session id
+    /// given, the negotiated version (unless the message names its own), then
+    /// the message's own headers.
+    async fn send(
+        &self,
+        method: Method,
+        body: Vec<u8>,
+        message_headers: HeaderMap,
+        session: Option<HeaderValue>,
+    ) -> Result<Response<Incoming>, RequestError> {
         let mut request = Request::new(Full::new(Bytes::from(body)));
-        *request.method_mut() = Method::POST;
+        *request.method_mut() = method;
         *request.uri_mut() = self.url.clone();
         let headers = request.headers_mut();
         headers.clone_from(&self.headers);
-        if let Ok(session) = self.session.read()
-            && let Some(id) = session.clone()
-        {
+        if let Some(id) = session {
             headers.insert(SESSION_ID, id);
         }
         if !message_headers.contains_key(PROTOCOL_VERSION)
