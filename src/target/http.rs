@@ -27,7 +27,7 @@ use tokio::sync::mpsc;
 
 use super::faults::{FaultKnobs, FaultState};
 use super::memory::{Arena, ResidentBlock};
-use super::{era, handle_request};
+use super::{ClientMessage, era, handle_request};
 use crate::protocol::jsonrpc::{self, RpcError, codes};
 use crate::transport::http::{MCP_METHOD, MCP_NAME, PROTOCOL_VERSION, SESSION_ID, header_text};
 
@@ -242,18 +242,13 @@ impl Server {
                 "Parse error",
             );
         };
-        let method = message.get("method").and_then(Value::as_str);
-        let (id, method) = match (message.get("id"), method) {
-            (Some(id), Some(method)) => (id.clone(), method.to_string()),
+        let (id, method) = match ClientMessage::of(&message) {
+            ClientMessage::Request { id, method } => (id, method),
             // A notification, or a response to a server request: accepted.
-            (None, Some(_)) | (Some(_), None)
-                if message.get("method").is_some()
-                    || message.get("result").is_some()
-                    || message.get("error").is_some() =>
-            {
+            ClientMessage::Notification | ClientMessage::Response => {
                 return status_only(StatusCode::ACCEPTED);
             }
-            _ => {
+            ClientMessage::Invalid => {
                 return error_reply(
                     StatusCode::BAD_REQUEST,
                     &Value::Null,
@@ -265,8 +260,9 @@ impl Server {
         let params = message.get("params");
         let headers = &parts.headers;
         let mut new_session = None;
-        if let Some(version) = era::declared_version(params) {
-            if let Err(mismatch) = check_mirrored_headers(headers, version, &method, params) {
+        let declared = era::declared_version(params);
+        if let Some(version) = declared {
+            if let Err(mismatch) = check_mirrored_headers(headers, version, method, params) {
                 return error_reply(StatusCode::BAD_REQUEST, &id, HEADER_MISMATCH, mismatch);
             }
             if !connection
@@ -281,17 +277,14 @@ impl Server {
             return refused;
         }
         let (outbox, mut inbox) = mpsc::unbounded_channel();
-        let (answer, _verdict) = handle_request(&method, params, &self.state, &outbox).await;
+        let (answer, _verdict) = handle_request(method, params, &self.state, &outbox).await;
         drop(outbox);
         let status = match &answer {
             Err(error) if error.code == codes::UNSUPPORTED_PROTOCOL_VERSION => {
                 StatusCode::BAD_REQUEST
             }
             // The stateless era answers an unknown method with 404.
-            Err(error)
-                if error.code == codes::METHOD_NOT_FOUND
-                    && era::declared_version(params).is_some() =>
-            {
+            Err(error) if error.code == codes::METHOD_NOT_FOUND && declared.is_some() => {
                 StatusCode::NOT_FOUND
             }
             _ => StatusCode::OK,

@@ -88,6 +88,39 @@ fn parse_error() -> Vec<u8> {
     )
 }
 
+/// What a client sent, as the target reads it.
+enum ClientMessage<'a> {
+    Request {
+        id: Value,
+        method: &'a str,
+    },
+    /// A method without an id.
+    Notification,
+    /// An id with `result` or `error` and no method.
+    Response,
+    Invalid,
+}
+
+impl<'a> ClientMessage<'a> {
+    fn of(message: &'a Value) -> Self {
+        let id = message.get("id");
+        let method = message.get("method");
+        match (id, method) {
+            (Some(id), Some(Value::String(method))) => ClientMessage::Request {
+                id: id.clone(),
+                method,
+            },
+            (None, Some(_)) => ClientMessage::Notification,
+            (Some(_), None)
+                if message.get("result").is_some() || message.get("error").is_some() =>
+            {
+                ClientMessage::Response
+            }
+            _ => ClientMessage::Invalid,
+        }
+    }
+}
+
 /// Handle one line; `None` when nothing is to be answered (a notification).
 async fn handle_line(
     line: &str,
@@ -97,14 +130,14 @@ async fn handle_line(
     let Ok(message) = serde_json::from_str::<Value>(line) else {
         return Some(parse_error());
     };
-    let id = message.get("id").cloned();
-    let method = message.get("method").and_then(Value::as_str);
-    let (Some(id), Some(method)) = (id, method) else {
-        if message.get("method").is_some() && message.get("id").is_none() {
-            return None; // a notification: nothing to answer
+    let (id, method) = match ClientMessage::of(&message) {
+        ClientMessage::Request { id, method } => (id, method),
+        ClientMessage::Notification => return None, // nothing to answer
+        // The target never asks the client anything, so a response is invalid here.
+        ClientMessage::Response | ClientMessage::Invalid => {
+            let invalid = RpcError::new(codes::INVALID_REQUEST, "Invalid Request");
+            return Some(jsonrpc::response_line(&Value::Null, Err(invalid)));
         }
-        let invalid = RpcError::new(codes::INVALID_REQUEST, "Invalid Request");
-        return Some(jsonrpc::response_line(&Value::Null, Err(invalid)));
     };
     let params = message.get("params");
     let (answer, verdict) = handle_request(method, params, state, outbox).await;
