@@ -29,7 +29,9 @@ use super::faults::{FaultKnobs, FaultState};
 use super::memory::{Arena, ResidentBlock};
 use super::{ClientMessage, era, handle_request};
 use crate::protocol::jsonrpc::{self, RpcError, codes};
-use crate::transport::http::{MCP_METHOD, MCP_NAME, PROTOCOL_VERSION, SESSION_ID, header_text};
+use crate::transport::http::{
+    MCP_METHOD, MCP_NAME, PROTOCOL_VERSION, SESSION_ID, header_text, mirrored_name,
+};
 
 /// The MCP endpoint's path.
 pub const ENDPOINT: &str = "/mcp";
@@ -408,12 +410,7 @@ fn check_mirrored_headers(
     };
     expect(&PROTOCOL_VERSION, version)?;
     expect(&MCP_METHOD, method)?;
-    let named = match method {
-        "tools/call" | "prompts/get" => params.and_then(|p| p.get("name")),
-        "resources/read" => params.and_then(|p| p.get("uri")),
-        _ => None,
-    };
-    if let Some(name) = named.and_then(Value::as_str) {
+    if let Some(name) = mirrored_name(method, params) {
         expect(&MCP_NAME, name)?;
     }
     Ok(())

@@ -39,6 +39,14 @@ pub struct HttpTarget {
 }
 
 impl Target {
+    /// "stdio" or "http", as the report names it.
+    pub fn transport_name(&self) -> &'static str {
+        match self {
+            Target::Stdio(_) => "stdio",
+            Target::Http(_) => "http",
+        }
+    }
+
     /// The command mcpstorm starts, if any (cold starts need one).
     pub fn command(&self) -> Option<&ServerCommand> {
         match self {

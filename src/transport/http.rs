@@ -557,15 +557,21 @@ fn message_headers(method: &str, params: Option<&Value>) -> HeaderMap {
         headers.insert(PROTOCOL_VERSION, version);
     }
     headers.insert(MCP_METHOD, header_safe(method));
-    let named = match method {
-        "tools/call" | "prompts/get" => params.and_then(|p| p.get("name")),
-        "resources/read" => params.and_then(|p| p.get("uri")),
-        _ => None,
-    };
-    if let Some(name) = named.and_then(Value::as_str) {
+    if let Some(name) = mirrored_name(method, params) {
         headers.insert(MCP_NAME, header_safe(name));
     }
     headers
+}
+
+/// What `Mcp-Name` mirrors: `params.name` of a tool call or prompt,
+/// `params.uri` of a resource read; nothing for other methods.
+pub fn mirrored_name<'a>(method: &str, params: Option<&'a Value>) -> Option<&'a str> {
+    let field = match method {
+        "tools/call" | "prompts/get" => "name",
+        "resources/read" => "uri",
+        _ => return None,
+    };
+    params?.get(field)?.as_str()
 }
 
 /// A header value for `text`: as it is when it is plain visible ASCII (inner
