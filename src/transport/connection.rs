@@ -266,7 +266,7 @@ impl Connection {
             Kind::Stdio(stdio) => stdio.wait_closed().await,
             Kind::Http { host, .. } => match host {
                 Host::Spawned { process, .. } => {
-                    while process.wait_exit(Duration::from_secs(3600)).await.is_none() {}
+                    process.exited_at_last().await;
                 }
                 Host::Existing(pid) => {
                     while procfs::is_alive(*pid) {

@@ -145,11 +145,19 @@ impl ServerProcess {
     /// The exit status, once the process has exited; `None` if it is still
     /// running after `within`.
     pub async fn wait_exit(&self, within: Duration) -> Option<ExitInfo> {
-        let mut exit = self.exit.clone();
-        tokio::time::timeout(within, exit.wait_for(Option::is_some))
+        tokio::time::timeout(within, self.exited_at_last())
             .await
             .ok()
-            .and_then(|r| r.ok().and_then(|info| *info))
+    }
+
+    /// Resolves when the process exits, with its status.
+    pub async fn exited_at_last(&self) -> ExitInfo {
+        let mut exit = self.exit.clone();
+        match exit.wait_for(Option::is_some).await {
+            Ok(info) => info.unwrap_or_default(),
+            // The waiter task is gone: the status can no longer be read.
+            Err(_) => ExitInfo::default(),
+        }
     }
 
     /// Stop the server: the caller has already closed its stdin (the polite request
