@@ -1,7 +1,7 @@
 //! The metrics a criterion can name, what each means, and where its value
 //! comes from in a snapshot. `mcpstorm metrics` prints this table.
 
-use crate::stats::{CallStats, LatencySummary, Snapshot};
+use crate::stats::{CallStats, ChurnSnapshot, LatencySummary, Snapshot};
 
 /// What scope a metric accepts.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -72,8 +72,7 @@ metrics! {
 /// or it is a churn figure the transport cannot give.
 pub fn unmeasured(name: &str, args: &[String], snapshot: &Snapshot) -> Option<String> {
     if name == "retained_kb_per_session" {
-        let phase = &snapshot.phases[snapshot.phase_index(args.first()?)?];
-        return phase.churn.as_ref()?.retained_unmeasured.clone();
+        return churn_of(snapshot, args)?.retained_unmeasured.clone();
     }
     let reads_process = ["rss_", "fd_", "threads_", "cpu_"]
         .iter()
@@ -83,6 +82,13 @@ pub fn unmeasured(name: &str, args: &[String], snapshot: &Snapshot) -> Option<St
     } else {
         None
     }
+}
+
+/// What the churn phase named by a `name(phase)` metric found.
+fn churn_of<'a>(snapshot: &'a Snapshot, args: &[String]) -> Option<&'a ChurnSnapshot> {
+    snapshot.phases[snapshot.phase_index(args.first()?)?]
+        .churn
+        .as_ref()
 }
 
 pub fn find(name: &str) -> Option<&'static MetricDef> {
@@ -209,8 +215,7 @@ pub fn value(name: &str, args: &[String], snapshot: &Snapshot) -> Option<f64> {
         "coldstart_range_ms" => coldstart.map(|c| c.range_ms),
         "coldstart_max_ms" => coldstart.map(|c| c.max_ms),
         "sessions" | "retained_kb_per_session" => {
-            let phase = &snapshot.phases[snapshot.phase_index(args.first()?)?];
-            let churn = phase.churn.as_ref()?;
+            let churn = churn_of(snapshot, args)?;
             match name {
                 "sessions" => Some(churn.sessions as f64),
                 _ => churn.retained_kb_per_session,
