@@ -294,6 +294,7 @@ async fn setup_failure(connection: &Connection, failure: RequestError, method: &
             }
         }
         other @ (RequestError::Http(_)
+        | RequestError::Status(_)
         | RequestError::SessionExpired
         | RequestError::Protocol(_)) => SetupError::Unreachable {
             method: method.to_string(),
@@ -328,6 +329,12 @@ async fn discover(
         },
         // A legacy server may ignore a method it does not know, or (over HTTP)
         // refuse it with a status whose body is no modern JSON-RPC error.
+        // That refusal is the specification's signal to fall back, not an
+        // error of the server: it is not left in the HTTP error count.
+        Err(RequestError::Status(_)) => {
+            connection.correlator().counters.excuse_http_error();
+            return Ok(Discovery::Legacy);
+        }
         Err(RequestError::Timeout(_) | RequestError::Http(_) | RequestError::Protocol(_))
             if connection.process().is_none_or(|p| p.exited().is_none()) =>
         {

@@ -61,6 +61,14 @@ impl WireCounters {
         }
     }
 
+    /// Take back one counted HTTP error status that turned out to be expected
+    /// (a handshake-era server refusing the `server/discover` probe).
+    pub fn excuse_http_error(&self) {
+        let _ = self
+            .http_errors
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+    }
+
     pub fn samples(&self) -> Vec<String> {
         self.samples
             .lock()

@@ -220,7 +220,7 @@ impl HttpConnection {
         let (id, mut reply) = correlator.register();
         let body = jsonrpc::request_line(id, method, params);
         let headers = message_headers(method, params);
-        match tokio::time::timeout(timeout, self.exchange(body, headers, &mut reply)).await {
+        match tokio::time::timeout(timeout, self.exchange(id, body, headers, &mut reply)).await {
             Err(_) => {
                 correlator.time_out(id);
                 Err(RequestError::Timeout(timeout))
@@ -277,6 +277,7 @@ impl HttpConnection {
     /// One POST and its reply; `Some` once the response for this request arrived.
     async fn exchange(
         &self,
+        id: u64,
         body: Vec<u8>,
         headers: HeaderMap,
         reply: &mut oneshot::Receiver<Reply>,
@@ -289,7 +290,7 @@ impl HttpConnection {
             .await?;
         let status = response.status();
         if !status.is_success() {
-            return self.failed_status(response, sent_session, reply).await;
+            return self.failed_status(id, response, sent_session, reply).await;
         }
         inner.adopt_session(&response);
         let content_type = response
@@ -321,8 +322,12 @@ impl HttpConnection {
 
     /// A non-2xx status: a JSON-RPC error for this request counts as its
     /// answer (e.g. 404 with -32601); otherwise the failure is explained.
+    /// Only a body carrying this request's id is routed: some servers answer
+    /// every refusal with a made-up id (`"server-error"`), and the status
+    /// already says the POST failed, so that is no stray response.
     async fn failed_status(
         &self,
+        id: u64,
         response: Response<Incoming>,
         sent_session: Option<HeaderValue>,
         reply: &mut oneshot::Receiver<Reply>,
@@ -333,10 +338,17 @@ impl HttpConnection {
             .unwrap_or_default();
         let received_at = Instant::now();
         let error_message = match jsonrpc::classify(&body) {
-            Message::Response { id, body } if id.as_ref().is_some_and(|i| !i.is_null()) => {
-                self.inner
-                    .correlator
-                    .route(Message::Response { id, body }, received_at);
+            Message::Response {
+                id: Some(answered),
+                body,
+            } if answered.as_u64() == Some(id) => {
+                self.inner.correlator.route(
+                    Message::Response {
+                        id: Some(answered),
+                        body,
+                    },
+                    received_at,
+                );
                 if let Ok(answer) = reply.try_recv() {
                     return Ok(Some(answer));
                 }
@@ -368,7 +380,7 @@ impl HttpConnection {
                 sample_of(&body)
             }
         });
-        Err(RequestError::Http(format!("HTTP {status}: {detail}")))
+        Err(RequestError::Status(format!("HTTP {status}: {detail}")))
     }
 
     /// Read an SSE reply until the response for this request arrives; the

@@ -21,10 +21,13 @@ pub enum RequestError {
     Timeout(Duration),
     #[error("connection closed: {0}")]
     Closed(String),
-    /// HTTP: the exchange failed (refused, reset, a non-2xx status without a
-    /// JSON-RPC answer).
+    /// HTTP: the exchange failed (connection refused or reset).
     #[error("{0}")]
     Http(String),
+    /// HTTP: a non-2xx status without a JSON-RPC answer for the request;
+    /// counted in `WireCounters::http_errors`.
+    #[error("{0}")]
+    Status(String),
     /// HTTP: the server answered 404 to the session id: it no longer knows
     /// the session, which must be opened again.
     #[error("session expired: HTTP 404 for Mcp-Session-Id")]
