@@ -76,8 +76,8 @@ fn over_stdio_each_session_is_a_process_and_none_is_left_behind() {
         "NOT_MEASURED"
     );
     let result = &run.scenario("session-churn")["result"];
-    // 200 sessions opened (and counted), each with its 3 calls.
-    assert_eq!(f64_at(result, "/total/outcomes/ok"), 50.0 + 200.0 * 4.0);
+    // 1,500 sessions opened (and counted), each with its 3 calls.
+    assert_eq!(f64_at(result, "/total/outcomes/ok"), 1500.0 * 4.0);
     let survivors: Vec<String> = std::fs::read_dir("/proc")
         .unwrap()
         .filter_map(|e| std::fs::read(e.ok()?.path().join("cmdline")).ok())

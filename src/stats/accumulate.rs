@@ -7,6 +7,7 @@ use std::time::Instant;
 use super::latency::LatencyHistogram;
 use super::series::Series;
 use super::snapshot::*;
+use super::trend::rss_trend;
 use crate::probe::{Member, ProbeSample};
 use crate::protocol::Outcome;
 use crate::stats::{ColdStartEvent, PhasePlan};
@@ -104,6 +105,17 @@ impl ChurnAcc {
             });
         }
         self.points.push((self.sessions as f64, rss as f64));
+    }
+
+    /// KB the server keeps per session: the RSS-floor trend over the second
+    /// half of the phase's sessions. A leak keeps one slope from the first
+    /// session to the last; a garbage-collected heap growing to its working
+    /// size climbs steeply at first and then flattens, and that warm-up is
+    /// not memory a session keeps.
+    pub(super) fn retained_kb_per_session(&self) -> Option<f64> {
+        let half = self.sessions as f64 / 2.0;
+        let later = self.points.partition_point(|&(session, _)| session <= half);
+        rss_trend(&self.points[later..]).map(|trend| trend.kb_per_call)
     }
 }
 
@@ -243,4 +255,35 @@ pub(super) fn tree_members(members: &[Member]) -> Vec<TreeMember> {
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn churn(sessions: u64, rss_kb_at: impl Fn(f64) -> f64) -> ChurnAcc {
+        let mut acc = ChurnAcc::default();
+        for session in 1..=sessions {
+            acc.session_ended(Some((rss_kb_at(session as f64) * 1024.0) as u64));
+        }
+        acc
+    }
+
+    #[test]
+    fn a_session_leak_reads_in_full() {
+        let acc = churn(500, |s| 80_000.0 + 64.0 * s);
+        let kb = acc.retained_kb_per_session().unwrap();
+        assert!((kb - 64.0).abs() < 0.5, "{kb}");
+    }
+
+    #[test]
+    fn a_heap_growing_to_its_working_size_is_not_kept_per_session() {
+        // 40 MB of growth that levels off over the first 150 sessions.
+        let acc = churn(500, |s| 80_000.0 + 40_000.0 * (1.0 - (-s / 50.0).exp()));
+        let kb = acc.retained_kb_per_session().unwrap();
+        assert!(kb < 1.0, "{kb}");
+        // A fit over every session would have blamed the sessions for it.
+        let all = rss_trend(&acc.points).unwrap().kb_per_call;
+        assert!(all > 10.0, "{all}");
+    }
 }

@@ -432,7 +432,7 @@ impl Aggregator {
                     max_send_lag_ms: p.max_send_lag_us as f64 / 1000.0,
                     churn: (p.churn.sessions > 0).then(|| ChurnSnapshot {
                         sessions: p.churn.sessions,
-                        retained_kb_per_session: rss_trend(&p.churn.points).map(|t| t.kb_per_call),
+                        retained_kb_per_session: p.churn.retained_kb_per_session(),
                         retained_unmeasured: self.churn_unmeasured(),
                     }),
                 }
