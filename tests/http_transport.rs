@@ -119,6 +119,55 @@ fn a_stateless_request_without_its_mirrored_headers_is_refused() {
 }
 
 #[test]
+fn declared_tool_arguments_are_mirrored_into_mcp_param_headers() {
+    // The target's echo declares `region` with x-mcp-header "Region": a call
+    // that sets it must carry Mcp-Param-Region, base64-wrapped when not ASCII.
+    let target = HttpTarget::start(&[]);
+    let body = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"message":"x","region":"Zürich"},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}"#;
+    let standard = [
+        "MCP-Protocol-Version: 2026-07-28",
+        "Mcp-Method: tools/call",
+        "Mcp-Name: echo",
+    ];
+    let refused = target.raw_post(&standard, body);
+    assert!(refused.starts_with("HTTP/1.1 400"), "{refused}");
+    assert!(refused.contains("mcp-param-region"), "{refused}");
+    let wrong = target.raw_post(
+        &[&standard[..], &["Mcp-Param-Region: Zurich"]].concat(),
+        body,
+    );
+    assert!(wrong.starts_with("HTTP/1.1 400"), "{wrong}");
+    let encoded = "Mcp-Param-Region: =?base64?WsO8cmljaA==?=";
+    let accepted = target.raw_post(&[&standard[..], &[encoded]].concat(), body);
+    assert!(accepted.starts_with("HTTP/1.1 200"), "{accepted}");
+
+    // mcpstorm reads the declarations from tools/list and sends the headers:
+    // every call passes the target's check.
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = common::scenario_file(
+        dir.path(),
+        "region.toml",
+        r#"
+name = "region"
+[[phase]]
+name = "load"
+load = { kind = "concurrent", workers = 4, calls = 200 }
+[[call]]
+tool = "echo"
+arguments = { message = "hi {seq}", region = "Zürich-{seq}" }
+[acceptance]
+"success_rate == 1" = {}
+"#,
+    );
+    let run = run(&[scenario.to_str().unwrap(), "--url", &target.url]);
+    assert_eq!(run.code, 0, "{}", run.explain());
+    assert_eq!(
+        run.scenario("region")["result"]["server"]["protocol_version"],
+        "2026-07-28"
+    );
+}
+
+#[test]
 fn handshake_sessions_are_kept_reopened_after_a_404_and_deleted_at_the_end() {
     let target = HttpTarget::start(&["--era", "handshake", "--session-expire-after", "200"]);
     let run = run(&["sequential", "--url", &target.url, "--pid", &target.pid()]);

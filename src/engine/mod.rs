@@ -238,6 +238,9 @@ async fn drive(
             correlator: conn.correlator(),
             stderr: conn.output(),
         }));
+        for note in catalog::learn_param_headers(&opened, timeout).await {
+            let _ = events.send(Event::Note(note));
+        }
         monitor = conn
             .pid()
             .map(|pid| Monitor::start(pid, probe_interval, events.clone()));

@@ -8,7 +8,9 @@ use serde_json::{Value, json};
 
 use super::jsonrpc::ResponseBody;
 use super::session::Session;
+use super::version::Era;
 use crate::transport::RequestError;
+use crate::transport::param_headers::ParamHeaders;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Tool {
@@ -89,6 +91,30 @@ pub async fn read(session: &Session, timeout: Duration) -> Result<Catalog, Catal
         Err(why) => catalog.missing.push(why),
     }
     Ok(catalog)
+}
+
+/// Over HTTP in the stateless era, read the tools' `x-mcp-header`
+/// declarations so that their calls carry the `Mcp-Param-*` headers the
+/// specification requires. Returns notes for the report: tools whose
+/// declarations are invalid, or a tool list that could not be read.
+pub async fn learn_param_headers(session: &Session, timeout: Duration) -> Vec<String> {
+    let Some(http) = session.connection().http() else {
+        return Vec::new();
+    };
+    if session.version().era() != Era::Stateless {
+        return Vec::new();
+    }
+    let tools = match list_all(session, "tools/list", "tools", timeout).await {
+        Ok(Ok(tools)) => tools,
+        Ok(Err(why)) => return vec![format!("no Mcp-Param headers: {why}")],
+        Err(error) => return vec![format!("no Mcp-Param headers: {error}")],
+    };
+    let declared = tools
+        .iter()
+        .filter_map(|tool| Some((tool.get("name")?.as_str()?, tool.get("inputSchema")?)));
+    let (headers, rejected) = ParamHeaders::from_tools(declared);
+    http.set_param_headers(headers);
+    rejected
 }
 
 fn tool(value: &Value) -> Option<Tool> {

@@ -39,7 +39,13 @@ pub fn tools_list() -> Value {
         {
             "name": "echo",
             "description": "Returns its message.",
-            "inputSchema": object(json!({"message": {"type": "string"}}), &["message"]),
+            // `region` only shows the 2026-07-28 parameter headers at work:
+            // over HTTP a call that sets it must carry Mcp-Param-Region too.
+            "inputSchema": object(json!({
+                "message": {"type": "string"},
+                "region": {"type": "string", "x-mcp-header": "Region",
+                           "description": "Optional; ignored, but mirrored in Mcp-Param-Region over HTTP"},
+            }), &["message"]),
             "annotations": read_only,
         },
         {

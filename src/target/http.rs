@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use bytes::Bytes;
 use clap::Args;
@@ -27,11 +27,12 @@ use tokio::sync::mpsc;
 
 use super::faults::{FaultKnobs, FaultState};
 use super::memory::{Arena, ResidentBlock};
-use super::{ClientMessage, era, handle_request};
+use super::{ClientMessage, era, handle_request, handlers};
 use crate::protocol::jsonrpc::{self, RpcError, codes};
 use crate::transport::http::{
     MCP_METHOD, MCP_NAME, PROTOCOL_VERSION, SESSION_ID, header_text, mirrored_name,
 };
+use crate::transport::param_headers::{ParamHeaders, value_text};
 
 /// The MCP endpoint's path.
 pub const ENDPOINT: &str = "/mcp";
@@ -412,8 +413,31 @@ fn check_mirrored_headers(
     expect(&MCP_METHOD, method)?;
     if let Some(name) = mirrored_name(method, params) {
         expect(&MCP_NAME, name)?;
+        if method == "tools/call" {
+            // A declared argument present in the body must be in its header;
+            // a null or absent one must not be expected.
+            let arguments = params.and_then(|p| p.get("arguments"));
+            for binding in declared_param_headers().bindings(name) {
+                if let Some(body) = binding.value_in(arguments).and_then(value_text) {
+                    expect(&binding.header, &body)?;
+                }
+            }
+        }
     }
     Ok(())
+}
+
+/// The target's own tools' `x-mcp-header` declarations.
+fn declared_param_headers() -> &'static ParamHeaders {
+    static DECLARED: OnceLock<ParamHeaders> = OnceLock::new();
+    DECLARED.get_or_init(|| {
+        let tools = handlers::tools_list();
+        let tools = tools["tools"].as_array().cloned().unwrap_or_default();
+        let declared = tools
+            .iter()
+            .filter_map(|tool| Some((tool.get("name")?.as_str()?, tool.get("inputSchema")?)));
+        ParamHeaders::from_tools(declared).0
+    })
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@
 //! Responses still go through the [`Correlator`]: a reply that answers another
 //! request's id, or answers twice, is counted exactly as on stdio.
 
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
@@ -31,6 +31,7 @@ use tokio::sync::oneshot;
 
 use super::RequestError;
 use super::correlator::{Correlator, Reply};
+use super::param_headers::ParamHeaders;
 use crate::protocol::jsonrpc::{self, Incoming as Message, sample_of};
 
 pub const SESSION_ID: HeaderName = HeaderName::from_static("mcp-session-id");
@@ -114,6 +115,9 @@ struct Inner {
     /// Set after `initialize`: the handshake era's negotiated version, sent
     /// as `MCP-Protocol-Version` on every later request.
     negotiated: RwLock<Option<HeaderValue>>,
+    /// The tools' `Mcp-Param-*` declarations (stateless era), learnt once
+    /// and shared with sibling clients.
+    param_headers: Arc<OnceLock<ParamHeaders>>,
 }
 
 /// A client of one MCP endpoint, with its own pool of keep-alive connections:
@@ -136,6 +140,7 @@ impl HttpConnection {
             headers,
             options.max_message_bytes,
             Arc::new(Correlator::default()),
+            Arc::default(),
         )
     }
 
@@ -148,6 +153,7 @@ impl HttpConnection {
             inner.headers.clone(),
             inner.max_message_bytes,
             inner.correlator.clone(),
+            inner.param_headers.clone(),
         )
     }
 
@@ -156,6 +162,7 @@ impl HttpConnection {
         headers: HeaderMap,
         max_message_bytes: usize,
         correlator: Arc<Correlator>,
+        param_headers: Arc<OnceLock<ParamHeaders>>,
     ) -> HttpConnection {
         let mut connector = HttpConnector::new();
         // Small JSON-RPC messages must not wait for Nagle's algorithm.
@@ -173,6 +180,7 @@ impl HttpConnection {
                 correlator,
                 session: RwLock::new(None),
                 negotiated: RwLock::new(None),
+                param_headers,
             }),
         }
     }
@@ -193,6 +201,12 @@ impl HttpConnection {
         ) {
             *slot = Some(value);
         }
+    }
+
+    /// The tools' `x-mcp-header` declarations, mirrored into `Mcp-Param-*`
+    /// headers of their calls from now on (by sibling clients too). Set once.
+    pub fn set_param_headers(&self, headers: ParamHeaders) {
+        let _ = self.inner.param_headers.set(headers);
     }
 
     /// Whether the server assigned a session that is still open.
@@ -219,7 +233,7 @@ impl HttpConnection {
         let correlator = &self.inner.correlator;
         let (id, mut reply) = correlator.register();
         let body = jsonrpc::request_line(id, method, params);
-        let headers = message_headers(method, params);
+        let headers = message_headers(method, params, self.inner.param_headers.get());
         match tokio::time::timeout(timeout, self.exchange(id, body, headers, &mut reply)).await {
             Err(_) => {
                 correlator.time_out(id);
@@ -242,7 +256,7 @@ impl HttpConnection {
     /// Send a notification; the server should answer 202 Accepted.
     pub async fn notify(&self, method: &str, params: Option<&Value>) {
         let body = jsonrpc::notification_line(method, params);
-        let headers = message_headers(method, params);
+        let headers = message_headers(method, params, None);
         let answered = tokio::time::timeout(DELETE_TIMEOUT, self.inner.post(body, headers)).await;
         let counters = &self.inner.correlator.counters;
         match answered {
@@ -555,9 +569,14 @@ async fn read_limited(body: Incoming, max: usize) -> Result<Bytes, String> {
 }
 
 /// The stateless era's per-message headers, mirrored from the body: the
-/// protocol version of `_meta`, the method, and the tool, prompt or resource
-/// named. Handshake-era messages (no `_meta` version) get none.
-fn message_headers(method: &str, params: Option<&Value>) -> HeaderMap {
+/// protocol version of `_meta`, the method, the tool, prompt or resource
+/// named, and a tool call's declared `Mcp-Param-*` arguments. Handshake-era
+/// messages (no `_meta` version) get none.
+fn message_headers(
+    method: &str,
+    params: Option<&Value>,
+    param_headers: Option<&ParamHeaders>,
+) -> HeaderMap {
     let mut headers = HeaderMap::new();
     let version = params
         .and_then(|p| p.pointer("/_meta/io.modelcontextprotocol~1protocolVersion"))
@@ -571,6 +590,12 @@ fn message_headers(method: &str, params: Option<&Value>) -> HeaderMap {
     headers.insert(MCP_METHOD, header_safe(method));
     if let Some(name) = mirrored_name(method, params) {
         headers.insert(MCP_NAME, header_safe(name));
+        if method == "tools/call"
+            && let Some(declared) = param_headers
+        {
+            let arguments = params.and_then(|p| p.get("arguments"));
+            headers.extend(declared.headers(name, arguments));
+        }
     }
     headers
 }
@@ -656,18 +681,18 @@ mod tests {
     fn stateless_messages_mirror_the_body_in_headers() {
         let params = json!({"name": "echo", "arguments": {},
             "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28"}});
-        let headers = message_headers("tools/call", Some(&params));
+        let headers = message_headers("tools/call", Some(&params), None);
         assert_eq!(headers[PROTOCOL_VERSION], "2026-07-28");
         assert_eq!(headers[MCP_METHOD], "tools/call");
         assert_eq!(headers[MCP_NAME], "echo");
         let read = json!({"uri": "mcpstorm://status",
             "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28"}});
         assert_eq!(
-            message_headers("resources/read", Some(&read))[MCP_NAME],
+            message_headers("resources/read", Some(&read), None)[MCP_NAME],
             "mcpstorm://status"
         );
         // Handshake era: nothing per message.
-        assert!(message_headers("tools/call", Some(&json!({"name": "echo"}))).is_empty());
+        assert!(message_headers("tools/call", Some(&json!({"name": "echo"})), None).is_empty());
     }
 
     #[test]
