@@ -100,8 +100,8 @@ fn every_builtin_checks_clean() {
     let listed = String::from_utf8_lossy(&listed.stdout);
     assert_eq!(
         listed.lines().count(),
-        9,
-        "six reference scenarios, session churn, tools and demo: {listed}"
+        10,
+        "six reference scenarios, session churn, robustness, tools and demo: {listed}"
     );
     assert!(listed.lines().last().is_some_and(|l| l.starts_with("demo")));
 }

@@ -117,6 +117,7 @@ fn leaking_run() -> Snapshot {
                 late_sends: 0,
                 max_send_lag_ms: 0.0,
                 churn: None,
+                bad_inputs: None,
             },
             PhaseSnapshot {
                 name: "load".into(),
@@ -130,6 +131,7 @@ fn leaking_run() -> Snapshot {
                 late_sends: 0,
                 max_send_lag_ms: 0.0,
                 churn: None,
+                bad_inputs: None,
             },
         ],
         current_phase: Some(1),

@@ -65,6 +65,8 @@ metrics! {
     "coldstart_max_ms", Run, "ms", "slowest cold start";
     "sessions", Phase, "", "churn: sessions opened and ended in the phase";
     "retained_kb_per_session", Phase, "KB", "churn: server memory kept per session ended (floor fit over sessions; HTTP)";
+    "bad_inputs_sent", Run, "", "robustness: bad inputs sent (malformed JSON, unknown method, …)";
+    "bad_inputs_mishandled", Run, "", "robustness: bad inputs not answered as the specification names";
 }
 
 /// Why a metric cannot be measured in this run at all (not merely "no data
@@ -214,6 +216,21 @@ pub fn value(name: &str, args: &[String], snapshot: &Snapshot) -> Option<f64> {
         "coldstart_stddev_ms" => coldstart.map(|c| c.stddev_ms),
         "coldstart_range_ms" => coldstart.map(|c| c.range_ms),
         "coldstart_max_ms" => coldstart.map(|c| c.max_ms),
+        "bad_inputs_sent" | "bad_inputs_mishandled" => {
+            let tallies: Vec<_> = snapshot
+                .phases
+                .iter()
+                .filter_map(|p| p.bad_inputs.as_ref())
+                .flatten()
+                .collect();
+            if tallies.is_empty() {
+                return None;
+            }
+            Some(match name {
+                "bad_inputs_sent" => tallies.iter().map(|t| t.sent).sum::<u64>(),
+                _ => tallies.iter().map(|t| t.mishandled()).sum(),
+            } as f64)
+        }
         "sessions" | "retained_kb_per_session" => {
             let churn = churn_of(snapshot, args)?;
             match name {

@@ -208,6 +208,7 @@ mod tests {
             late_sends: 0,
             max_send_lag_ms: 0.0,
             churn: None,
+            bad_inputs: None,
         }
     }
 

@@ -99,8 +99,8 @@ impl PhaseRunner {
             Load::Concurrent { workers, amount } => self.closed_loop(workers, amount).await,
             Load::Batches { workers, batches } => self.batches(workers, batches).await,
             Load::Rate { per_second, amount } => self.open_loop(per_second, amount).await,
-            Load::ColdStart { .. } | Load::Churn { .. } => {
-                unreachable!("cold start and churn open their own sessions")
+            Load::ColdStart { .. } | Load::Churn { .. } | Load::Robustness { .. } => {
+                unreachable!("cold start, churn and robustness phases have runners of their own")
             }
         }
     }

@@ -6,6 +6,7 @@ mod churn;
 mod coldstart;
 pub mod control;
 mod load;
+mod robustness;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
@@ -324,6 +325,21 @@ async fn drive(
                         monitor: monitor.as_ref(),
                     }
                     .run(*sessions, *calls_per_session, *end)
+                    .await?;
+                }
+                (
+                    Load::Robustness {
+                        rounds,
+                        huge_request_kb,
+                    },
+                    Some(session),
+                ) => {
+                    robustness::Robustness {
+                        main: session,
+                        runner: runner(session, None),
+                        options,
+                    }
+                    .run(*rounds, *huge_request_kb)
                     .await?;
                 }
                 (_, Some(session)) => {

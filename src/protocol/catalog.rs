@@ -78,8 +78,8 @@ async fn list_all(
 /// Read the server's tools, resources and prompts.
 pub async fn read(session: &Session, timeout: Duration) -> Result<Catalog, CatalogError> {
     let mut catalog = Catalog::default();
-    match list_all(session, "tools/list", "tools", timeout).await? {
-        Ok(tools) => catalog.tools = tools.iter().filter_map(tool).collect(),
+    match tools(session, timeout).await? {
+        Ok(tools) => catalog.tools = tools,
         Err(why) => catalog.missing.push(why),
     }
     match list_all(session, "resources/list", "resources", timeout).await? {
@@ -93,6 +93,16 @@ pub async fn read(session: &Session, timeout: Duration) -> Result<Catalog, Catal
     Ok(catalog)
 }
 
+/// The server's tools (`Ok(Err)`: it answered tools/list with an error).
+pub async fn tools(
+    session: &Session,
+    timeout: Duration,
+) -> Result<Result<Vec<Tool>, String>, CatalogError> {
+    Ok(list_all(session, "tools/list", "tools", timeout)
+        .await?
+        .map(|tools| tools.iter().filter_map(tool).collect()))
+}
+
 /// Over HTTP in the stateless era, read the tools' `x-mcp-header`
 /// declarations so that their calls carry the `Mcp-Param-*` headers the
 /// specification requires. Returns notes for the report: tools whose
@@ -104,14 +114,14 @@ pub async fn learn_param_headers(session: &Session, timeout: Duration) -> Vec<St
     if session.version().era() != Era::Stateless {
         return Vec::new();
     }
-    let tools = match list_all(session, "tools/list", "tools", timeout).await {
+    let tools = match tools(session, timeout).await {
         Ok(Ok(tools)) => tools,
         Ok(Err(why)) => return vec![format!("no Mcp-Param headers: {why}")],
         Err(error) => return vec![format!("no Mcp-Param headers: {error}")],
     };
     let declared = tools
         .iter()
-        .filter_map(|tool| Some((tool.get("name")?.as_str()?, tool.get("inputSchema")?)));
+        .map(|tool| (tool.name.as_str(), &tool.input_schema));
     let (headers, rejected) = ParamHeaders::from_tools(declared);
     http.set_param_headers(headers);
     rejected

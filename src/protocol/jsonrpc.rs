@@ -17,6 +17,9 @@ pub mod codes {
     /// MCP 2026-07-28: the request's protocol version is not served
     /// (`data.supported` lists those that are).
     pub const UNSUPPORTED_PROTOCOL_VERSION: i64 = -32022;
+    /// MCP 2026-07-28 over HTTP: a mirrored header is missing or differs
+    /// from the body.
+    pub const HEADER_MISMATCH: i64 = -32020;
 }
 
 /// A JSON-RPC error object.

@@ -1,6 +1,7 @@
 //! MCP on the wire: JSON-RPC framing, protocol revisions, sessions and how a
 //! call's outcome is classified.
 
+pub mod bad_input;
 pub mod catalog;
 pub mod jsonrpc;
 pub mod outcome;

@@ -79,7 +79,11 @@ pub fn classify(reply: &Result<Reply, RequestError>, is_tool_call: bool) -> Clas
         Err(RequestError::Timeout(after)) => {
             return Classified::failed(Outcome::Timeout, format!("no response within {after:?}"));
         }
-        Err(RequestError::Closed(why) | RequestError::Http(why) | RequestError::Status(why)) => {
+        Err(
+            RequestError::Closed(why)
+            | RequestError::Http(why)
+            | RequestError::Status { detail: why, .. },
+        ) => {
             return Classified::failed(Outcome::TransportError, why.clone());
         }
         Err(expired @ RequestError::SessionExpired) => {

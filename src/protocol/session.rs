@@ -294,7 +294,7 @@ async fn setup_failure(connection: &Connection, failure: RequestError, method: &
             }
         }
         other @ (RequestError::Http(_)
-        | RequestError::Status(_)
+        | RequestError::Status { .. }
         | RequestError::SessionExpired
         | RequestError::Protocol(_)) => SetupError::Unreachable {
             method: method.to_string(),
@@ -331,7 +331,7 @@ async fn discover(
         // refuse it with a status whose body is no modern JSON-RPC error.
         // That refusal is the specification's signal to fall back, not an
         // error of the server: it is not left in the HTTP error count.
-        Err(RequestError::Status(_)) => {
+        Err(RequestError::Status { .. }) => {
             connection.correlator().counters.excuse_http_error();
             return Ok(Discovery::Legacy);
         }

@@ -242,6 +242,31 @@ pub fn scenario_summary(result: &ScenarioResult) -> String {
     for sample in w.violation_samples.iter().take(3) {
         let _ = writeln!(out, "    e.g. {sample}");
     }
+    for phase in &s.phases {
+        let Some(tallies) = &phase.bad_inputs else {
+            continue;
+        };
+        let _ = writeln!(
+            out,
+            "  bad inputs ({}): {:<34} {:<28} what the server did",
+            phase.name, "input", "expected"
+        );
+        for tally in tallies {
+            let verdict = if tally.mishandled() == 0 { "ok" } else { "BAD" };
+            let answers: Vec<String> = tally
+                .answers
+                .iter()
+                .map(|(answer, n)| format!("{answer} ×{n}"))
+                .collect();
+            let _ = writeln!(
+                out,
+                "    {verdict:<3} {:<34} {:<28} {}",
+                tally.input,
+                tally.expected,
+                answers.join(", ")
+            );
+        }
+    }
     if !s.recent_errors.is_empty() {
         let _ = writeln!(out, "  last errors:");
         for error in s.recent_errors.iter().rev().take(3) {

@@ -29,6 +29,38 @@ pub fn arguments(schema: &Value, seq: u64) -> Value {
     }
 }
 
+/// Arguments that break `schema`, for the robustness probe: without the
+/// properties it requires, or else with its first property of the wrong
+/// type; a schema that constrains nothing gets a string where an object
+/// belongs.
+pub fn invalid_arguments(schema: &Value) -> Value {
+    let required = schema
+        .get("required")
+        .and_then(Value::as_array)
+        .is_some_and(|r| !r.is_empty());
+    if required {
+        return Value::Object(Map::new());
+    }
+    let first = schema
+        .get("properties")
+        .and_then(Value::as_object)
+        .and_then(|properties| properties.iter().next());
+    if let Some((name, property)) = first {
+        let property = resolve(property, schema);
+        let wrong = match schema_type(property) {
+            Some("string") => Value::from(42),
+            Some(_) => Value::from("not the declared type"),
+            None => Value::Null,
+        };
+        if !wrong.is_null() {
+            let mut arguments = Map::new();
+            arguments.insert(name.clone(), wrong);
+            return Value::Object(arguments);
+        }
+    }
+    Value::from("not an object")
+}
+
 fn resolve<'a>(schema: &'a Value, root: &'a Value) -> &'a Value {
     let mut current = schema;
     for _ in 0..MAX_DEPTH {

@@ -1,5 +1,5 @@
 //! The scenarios built into the binary: the six reference load tests of
-//! DESIGN.md section 2 and session churn, compiled in from `scenarios/`.
+//! DESIGN.md section 2, session churn and robustness, compiled in from `scenarios/`.
 
 /// (name, TOML text), in the order they run when all are asked for.
 pub const BUILTIN: &[(&str, &str)] = &[
@@ -24,6 +24,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
     (
         "session-churn",
         include_str!("../../scenarios/session-churn.toml"),
+    ),
+    (
+        "robustness",
+        include_str!("../../scenarios/robustness.toml"),
     ),
 ];
 

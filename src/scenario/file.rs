@@ -31,6 +31,9 @@ pub enum ScenarioError {
 
 const DEFAULT_TIMEOUT_MS: f64 = 30_000.0;
 const DEFAULT_PROBE_INTERVAL_MS: f64 = 250.0;
+/// The robustness phase's very large request: 4 MiB, past what a line
+/// reader with a fixed buffer takes, well within mcpstorm's own limits.
+const DEFAULT_HUGE_REQUEST_KB: u32 = 4096;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -72,6 +75,8 @@ struct RawLoad {
     sessions: Option<Spanned<i64>>,
     calls_per_session: Option<Spanned<i64>>,
     end: Option<Spanned<String>>,
+    rounds: Option<Spanned<i64>>,
+    huge_request_kb: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize)]
@@ -237,6 +242,10 @@ fn load(src: &Source, raw: &Spanned<RawLoad>, key: &str) -> Result<Load, Scenari
         unexpected("calls_per_session", raw.calls_per_session.is_some())?;
         unexpected("end", raw.end.is_some())?;
     }
+    if kind != "robustness" {
+        unexpected("rounds", raw.rounds.is_some())?;
+        unexpected("huge_request_kb", raw.huge_request_kb.is_some())?;
+    }
     Ok(match kind {
         "sequential" => {
             unexpected("workers", raw.workers.is_some())?;
@@ -335,11 +344,35 @@ fn load(src: &Source, raw: &Spanned<RawLoad>, key: &str) -> Result<Load, Scenari
                 end,
             }
         }
+        "robustness" => {
+            for (field, present) in [
+                ("workers", raw.workers.is_some()),
+                ("batches", raw.batches.is_some()),
+                ("rate", raw.rate.is_some()),
+                ("calls", raw.calls.is_some()),
+                ("duration_s", raw.duration_s.is_some()),
+                ("iterations", raw.iterations.is_some()),
+            ] {
+                unexpected(field, present)?;
+            }
+            let optional = |field: &str, value: &Option<Spanned<i64>>, default: u32| {
+                positive_int(src, value, &format!("{key}.{field}"), field)
+                    .map(|n| n.map_or(default, |n| n as u32))
+            };
+            Load::Robustness {
+                rounds: optional("rounds", &raw.rounds, 1)?,
+                huge_request_kb: optional(
+                    "huge_request_kb",
+                    &raw.huge_request_kb,
+                    DEFAULT_HUGE_REQUEST_KB,
+                )?,
+            }
+        }
         other => {
             return Err(src.at(
                 &raw.kind,
                 &format!("{key}.kind"),
-                format!("unknown load kind \"{other}\" (expected sequential, concurrent, rate, coldstart or churn)"),
+                format!("unknown load kind \"{other}\" (expected sequential, concurrent, rate, coldstart, churn or robustness)"),
             ));
         }
     })

@@ -13,6 +13,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::acceptance::Criteria;
+use crate::protocol::bad_input::BadInput;
 pub use file::ScenarioError;
 use template::{MixSchedule, Template};
 
@@ -82,6 +83,9 @@ pub enum Load {
         calls_per_session: u32,
         end: SessionEnd,
     },
+    /// Robustness: every bad input of `protocol::bad_input` sent raw, each
+    /// followed by a well-formed call of the mix, `rounds` times over.
+    Robustness { rounds: u32, huge_request_kb: u32 },
 }
 
 /// How a churned session ends.
@@ -129,6 +133,8 @@ impl Load {
                 calls_per_session,
                 ..
             } => Some(sessions as u64 * (calls_per_session as u64 + 1)),
+            // One well-formed call after each bad input.
+            Load::Robustness { rounds, .. } => Some(rounds as u64 * BadInput::ALL.len() as u64),
             _ => None,
         }
     }
@@ -149,6 +155,7 @@ impl fmt::Display for Load {
                 calls_per_session,
                 end,
             } => write!(f, "{sessions} sessions × {calls_per_session} calls, {end}"),
+            Load::Robustness { rounds, .. } => write!(f, "bad inputs × {rounds} rounds"),
         }
     }
 }

@@ -2,6 +2,7 @@
 //! window, probe extremes, cold-start statistics. Each turns into the
 //! matching part of a snapshot.
 
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 use super::latency::LatencyHistogram;
@@ -10,6 +11,7 @@ use super::snapshot::*;
 use super::trend::rss_trend;
 use crate::probe::{Member, ProbeSample};
 use crate::protocol::Outcome;
+use crate::protocol::bad_input::BadInput;
 use crate::stats::{ColdStartEvent, PhasePlan};
 
 pub(super) const MIB: f64 = 1024.0 * 1024.0;
@@ -78,6 +80,41 @@ pub(super) struct PhaseAcc {
     pub(super) max_send_lag_us: u64,
     /// Churn phases: the server's RSS after each session ended.
     pub(super) churn: ChurnAcc,
+    /// Robustness phases: what the server did with each bad input.
+    pub(super) bad_inputs: BTreeMap<BadInput, BadInputAcc>,
+}
+
+#[derive(Debug, Default)]
+pub(super) struct BadInputAcc {
+    sent: u64,
+    as_expected: u64,
+    answers: BTreeMap<String, u64>,
+}
+
+/// Most distinct answers kept per bad input (the rest are counted together).
+const ANSWERS_KEPT: usize = 16;
+
+impl BadInputAcc {
+    pub(super) fn record(&mut self, answer: String, as_expected: bool) {
+        self.sent += 1;
+        self.as_expected += u64::from(as_expected);
+        let key = if self.answers.len() < ANSWERS_KEPT || self.answers.contains_key(&answer) {
+            answer
+        } else {
+            "other answers".to_string()
+        };
+        *self.answers.entry(key).or_default() += 1;
+    }
+
+    pub(super) fn tally(&self, input: BadInput) -> BadInputTally {
+        BadInputTally {
+            input: input.name().to_string(),
+            expected: input.expected().to_string(),
+            sent: self.sent,
+            as_expected: self.as_expected,
+            answers: self.answers.iter().map(|(a, n)| (a.clone(), *n)).collect(),
+        }
+    }
 }
 
 /// Points of a churn phase: (sessions ended, server RSS bytes).

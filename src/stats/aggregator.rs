@@ -80,6 +80,7 @@ impl Aggregator {
                 late_sends: 0,
                 max_send_lag_us: 0,
                 churn: ChurnAcc::default(),
+                bad_inputs: Default::default(),
             })
             .collect();
         Aggregator {
@@ -172,6 +173,19 @@ impl Aggregator {
                     .filter(|_| shared_server);
                 if let Some(p) = self.phases.get_mut(phase) {
                     p.churn.session_ended(rss);
+                }
+            }
+            Event::BadInput {
+                phase,
+                input,
+                answer,
+                as_expected,
+            } => {
+                if let Some(p) = self.phases.get_mut(phase) {
+                    p.bad_inputs
+                        .entry(input)
+                        .or_default()
+                        .record(answer, as_expected);
                 }
             }
             Event::ColdStart(event) => {
@@ -434,6 +448,12 @@ impl Aggregator {
                         sessions: p.churn.sessions,
                         retained_kb_per_session: p.churn.retained_kb_per_session(),
                         retained_unmeasured: self.churn_unmeasured(),
+                    }),
+                    bad_inputs: (!p.bad_inputs.is_empty()).then(|| {
+                        p.bad_inputs
+                            .iter()
+                            .map(|(input, acc)| acc.tally(*input))
+                            .collect()
                     }),
                 }
             })

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::probe::{Member, ProbeSample};
+use crate::protocol::bad_input::BadInput;
 use crate::protocol::{Outcome, ServerInfo};
 use crate::transport::{Correlator, StderrTail};
 
@@ -75,6 +76,13 @@ pub enum Event {
         at: Instant,
         sample: ProbeSample,
         members: Vec<Member>,
+    },
+    /// A robustness probe: what the server did with one bad input.
+    BadInput {
+        phase: usize,
+        input: BadInput,
+        answer: String,
+        as_expected: bool,
     },
     /// The server exited while the run needed it.
     Crash {

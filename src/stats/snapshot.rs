@@ -100,6 +100,26 @@ pub struct PhaseSnapshot {
     pub max_send_lag_ms: f64,
     /// Churn phases only.
     pub churn: Option<ChurnSnapshot>,
+    /// Robustness phases only: per bad input, what the server did.
+    pub bad_inputs: Option<Vec<BadInputTally>>,
+}
+
+/// What the server did with one kind of bad input, over a robustness phase.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BadInputTally {
+    pub input: String,
+    /// What a robust server answers.
+    pub expected: String,
+    pub sent: u64,
+    pub as_expected: u64,
+    /// Each distinct answer and how often it came.
+    pub answers: Vec<(String, u64)>,
+}
+
+impl BadInputTally {
+    pub fn mishandled(&self) -> u64 {
+        self.sent - self.as_expected
+    }
 }
 
 /// What a churn phase found.

@@ -84,7 +84,16 @@ pub struct FaultKnobs {
     /// Write this many KB of text to stderr on every request.
     #[arg(long, value_name = "KB", default_value_t = 0)]
     pub stderr_kb: u64,
+    /// Handle bad input as a careless server does: accept any `jsonrpc`
+    /// version, answer an unknown method with an empty result, fail on
+    /// params of the wrong type with an internal error (-32603), and crash
+    /// on a request over 1 MiB. The robustness scenario must fail it.
+    #[arg(long)]
+    pub fragile: bool,
 }
+
+/// `--fragile`: the largest request handled before the server gives up.
+const FRAGILE_REQUEST_BYTES: usize = 1024 * 1024;
 
 /// What the knobs decided for one request.
 #[derive(Debug, PartialEq)]
@@ -112,6 +121,8 @@ pub struct FaultState {
     garbage: Mutex<Vec<ResidentBlock>>,
     /// Memory the `alloc` tool was asked to keep.
     pub kept: Mutex<Arena>,
+    /// The handshake era's `initialize` was answered.
+    pub initialized: std::sync::atomic::AtomicBool,
 }
 
 impl FaultState {
@@ -126,6 +137,7 @@ impl FaultState {
             leaked_fds: Mutex::new(Vec::new()),
             garbage: Mutex::new(Vec::new()),
             kept: Mutex::new(Arena::default()),
+            initialized: Default::default(),
         }
     }
 
@@ -140,6 +152,15 @@ impl FaultState {
 
     pub fn stderr_bytes(&self) -> usize {
         (self.knobs.stderr_kb * 1024) as usize
+    }
+
+    pub fn fragile(&self) -> bool {
+        self.knobs.fragile
+    }
+
+    /// `--fragile`: a request this large crashes the server.
+    pub fn crashes_on(&self, request_bytes: usize) -> bool {
+        self.knobs.fragile && request_bytes > FRAGILE_REQUEST_BYTES
     }
 
     pub fn eras(&self) -> Eras {

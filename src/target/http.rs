@@ -38,8 +38,6 @@ use crate::transport::param_headers::{ParamHeaders, value_text};
 pub const ENDPOINT: &str = "/mcp";
 /// Largest request body read.
 const MAX_BODY: usize = 64 * 1024 * 1024;
-/// MCP 2026-07-28: HTTP headers disagree with the body.
-const HEADER_MISMATCH: i64 = -32020;
 /// State every open session holds, freed when it is closed: the baseline a
 /// session-churn test must see come back.
 const SESSION_STATE_BYTES: usize = 16 * 1024;
@@ -237,7 +235,11 @@ impl Server {
                 "request body too large",
             );
         };
-        let Ok(message) = serde_json::from_slice::<Value>(&body.to_bytes()) else {
+        let body = body.to_bytes();
+        if self.state.crashes_on(body.len()) {
+            super::crash_on_huge_request(body.len());
+        }
+        let Ok(message) = serde_json::from_slice::<Value>(&body) else {
             return error_reply(
                 StatusCode::BAD_REQUEST,
                 &Value::Null,
@@ -245,7 +247,7 @@ impl Server {
                 "Parse error",
             );
         };
-        let (id, method) = match ClientMessage::of(&message) {
+        let (id, method) = match ClientMessage::of(&message, self.state.fragile()) {
             ClientMessage::Request { id, method } => (id, method),
             // A notification, or a response to a server request: accepted.
             ClientMessage::Notification | ClientMessage::Response => {
@@ -266,7 +268,12 @@ impl Server {
         let declared = era::declared_version(params);
         if let Some(version) = declared {
             if let Err(mismatch) = check_mirrored_headers(headers, version, method, params) {
-                return error_reply(StatusCode::BAD_REQUEST, &id, HEADER_MISMATCH, mismatch);
+                return error_reply(
+                    StatusCode::BAD_REQUEST,
+                    &id,
+                    codes::HEADER_MISMATCH,
+                    mismatch,
+                );
             }
             if !connection
                 .leaked

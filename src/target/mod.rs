@@ -81,6 +81,12 @@ pub async fn serve_stdio(knobs: FaultKnobs) -> std::io::Result<()> {
     Ok(())
 }
 
+/// `--fragile`: what a server with a fixed-size read buffer does.
+fn crash_on_huge_request(bytes: usize) -> ! {
+    eprintln!("mcpstorm serve: a {bytes}-byte request overflowed the buffer (--fragile)");
+    std::process::exit(CRASH_EXIT_CODE);
+}
+
 fn parse_error() -> Vec<u8> {
     jsonrpc::response_line(
         &Value::Null,
@@ -102,7 +108,11 @@ enum ClientMessage<'a> {
 }
 
 impl<'a> ClientMessage<'a> {
-    fn of(message: &'a Value) -> Self {
+    /// `lenient`: accept any `jsonrpc` member (`--fragile`).
+    fn of(message: &'a Value, lenient: bool) -> Self {
+        if !lenient && message.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
+            return ClientMessage::Invalid;
+        }
         let id = message.get("id");
         let method = message.get("method");
         match (id, method) {
@@ -127,10 +137,13 @@ async fn handle_line(
     state: &FaultState,
     outbox: &mpsc::UnboundedSender<Vec<u8>>,
 ) -> Option<Vec<u8>> {
+    if state.crashes_on(line.len()) {
+        crash_on_huge_request(line.len());
+    }
     let Ok(message) = serde_json::from_str::<Value>(line) else {
         return Some(parse_error());
     };
-    let (id, method) = match ClientMessage::of(&message) {
+    let (id, method) = match ClientMessage::of(&message, state.fragile()) {
         ClientMessage::Request { id, method } => (id, method),
         ClientMessage::Notification => return None, // nothing to answer
         // The target never asks the client anything, so a response is invalid here.
@@ -187,13 +200,44 @@ async fn handle_request(
     state: &FaultState,
     outbox: &mpsc::UnboundedSender<Vec<u8>>,
 ) -> (Result<Value, RpcError>, Option<Verdict>) {
+    // Params are an object or an array (JSON-RPC 2.0), or absent.
+    if params.is_some_and(|p| !p.is_object() && !p.is_array()) {
+        let refusal = if state.fragile() {
+            // As a server that calls a method on them would fail.
+            RpcError::new(codes::INTERNAL_ERROR, "params.get is not a function")
+        } else {
+            RpcError::new(codes::INVALID_PARAMS, "Invalid params: must be an object")
+        };
+        return (Err(refusal), None);
+    }
     let modern = match era::admit(state.eras(), method, params) {
         Ok(modern) => modern,
         Err(refused) => return (Err(refused), None),
     };
     match method {
-        "initialize" => return (handlers::initialize(params), None),
+        "initialize" => {
+            let answer = handlers::initialize(params);
+            if answer.is_ok() {
+                state
+                    .initialized
+                    .store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+            return (answer, None);
+        }
         "server/discover" => return (Ok(era::complete(era::discover())), None),
+        // The handshake era: nothing but ping before initialize. (Over HTTP
+        // a request without a session never gets this far.)
+        "ping" => {}
+        _ if !modern
+            && !state.fragile()
+            && !state.initialized.load(std::sync::atomic::Ordering::Relaxed) =>
+        {
+            let refusal = RpcError::new(
+                codes::INVALID_REQUEST,
+                format!("{method} before initialize: send initialize first"),
+            );
+            return (Err(refusal), None);
+        }
         _ => {}
     }
     let verdict = state.on_request(method == "tools/call");
@@ -251,6 +295,7 @@ async fn answer(
         "prompts/list" => Ok(handlers::prompts_list()),
         "prompts/get" => handlers::prompts_get(params),
         "logging/setLevel" => Ok(json!({})),
+        _ if state.fragile() => Ok(json!({})),
         other => Err(RpcError::new(
             codes::METHOD_NOT_FOUND,
             format!("Method not found: {other}"),

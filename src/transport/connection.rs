@@ -9,11 +9,11 @@ use http::Uri;
 use serde_json::Value;
 use tokio::process::ChildStdin;
 
-use super::RequestError;
 use super::correlator::{Correlator, Reply};
 use super::http::{HttpConnection, HttpOptions, HttpSetupError};
 use super::process::{ExitInfo, ServerCommand, ServerProcess, SpawnError};
 use super::stdio::{LineWatch, StderrTail, StdioConnection, StdioOptions, drain_output};
+use super::{RawFrame, RawReply, RequestError};
 use crate::probe::procfs;
 
 /// Which server to test and how to reach it.
@@ -178,6 +178,19 @@ impl Connection {
         match &self.kind {
             Kind::Stdio(stdio) => stdio.request(method, params, timeout).await,
             Kind::Http { http, .. } => http.request(method, params, timeout).await,
+        }
+    }
+
+    /// Send a raw frame built around a fresh id (a robustness probe); see
+    /// `StdioConnection::probe` and `HttpConnection::probe`.
+    pub async fn probe(
+        &self,
+        build: impl FnOnce(u64) -> RawFrame,
+        timeout: Duration,
+    ) -> Result<RawReply, RequestError> {
+        match &self.kind {
+            Kind::Stdio(stdio) => stdio.probe(build, timeout).await,
+            Kind::Http { http, .. } => http.probe(build, timeout).await,
         }
     }
 

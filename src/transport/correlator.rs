@@ -98,6 +98,10 @@ pub struct Correlator {
     next_id: AtomicU64,
     pending: Mutex<HashMap<u64, oneshot::Sender<Reply>>>,
     timed_out: Mutex<TimedOut>,
+    /// A bad-input probe waiting (one at a time): a response without a
+    /// usable id — how a server answers a frame it could not read — is its
+    /// answer, not a violation.
+    anonymous: Mutex<Option<oneshot::Sender<Reply>>>,
     pub counters: WireCounters,
 }
 
@@ -107,6 +111,7 @@ impl Default for Correlator {
             next_id: AtomicU64::new(1),
             pending: Mutex::new(HashMap::new()),
             timed_out: Mutex::new(TimedOut::default()),
+            anonymous: Mutex::new(None),
             counters: WireCounters::default(),
         }
     }
@@ -141,6 +146,22 @@ impl Correlator {
             }
             timed_out.set.insert(id);
             timed_out.order.push_back(id);
+        }
+    }
+
+    /// Take the next response without a usable id (null or missing) as the
+    /// answer to a probe, until `stop_expecting_anonymous`.
+    pub fn expect_anonymous(&self) -> oneshot::Receiver<Reply> {
+        let (tx, rx) = oneshot::channel();
+        if let Ok(mut slot) = self.anonymous.lock() {
+            *slot = Some(tx);
+        }
+        rx
+    }
+
+    pub fn stop_expecting_anonymous(&self) {
+        if let Ok(mut slot) = self.anonymous.lock() {
+            *slot = None;
         }
     }
 
@@ -196,6 +217,12 @@ impl Correlator {
     /// Route one response to its request, or count why it could not be routed.
     pub fn deliver(&self, id: Option<Value>, body: ResponseBody, received_at: Instant) {
         let counters = &self.counters;
+        if id.as_ref().is_none_or(Value::is_null)
+            && let Some(probe) = self.anonymous.lock().ok().and_then(|mut slot| slot.take())
+        {
+            let _ = probe.send(Reply { body, received_at });
+            return;
+        }
         let Some(id) = id else {
             counters.missing_ids.fetch_add(1, Ordering::Relaxed);
             counters.sample(format!("response without id: {body:?}"));

@@ -29,9 +29,9 @@ use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
 use tokio::sync::oneshot;
 
-use super::RequestError;
 use super::correlator::{Correlator, Reply};
 use super::param_headers::ParamHeaders;
+use super::{RawFrame, RawReply, RequestError};
 use crate::protocol::jsonrpc::{self, Incoming as Message, sample_of};
 
 pub const SESSION_ID: HeaderName = HeaderName::from_static("mcp-session-id");
@@ -253,6 +253,58 @@ impl HttpConnection {
         }
     }
 
+    /// Send a raw frame (a robustness probe) built around a fresh id, and
+    /// read what comes back: the response for the id, one without a usable
+    /// id, or the refusal status. A refusal is what the probe asks for, so it
+    /// is not left in the HTTP error count.
+    pub async fn probe(
+        &self,
+        build: impl FnOnce(u64) -> RawFrame,
+        timeout: Duration,
+    ) -> Result<RawReply, RequestError> {
+        let correlator = &self.inner.correlator;
+        let (id, mut reply) = correlator.register();
+        let mut anonymous = correlator.expect_anonymous();
+        let frame = build(id);
+        let headers = match frame.method.as_deref() {
+            Some(method) => message_headers(
+                method,
+                frame.params.as_ref(),
+                self.inner.param_headers.get(),
+            ),
+            // Nothing to mirror but the declared version.
+            None => {
+                let mut headers = message_headers("", frame.params.as_ref(), None);
+                headers.remove(MCP_METHOD);
+                headers
+            }
+        };
+        let exchanged =
+            tokio::time::timeout(timeout, self.exchange(id, frame.bytes, headers, &mut reply))
+                .await;
+        correlator.stop_expecting_anonymous();
+        let outcome = match exchanged {
+            Err(_) => {
+                correlator.time_out(id);
+                return Err(RequestError::Timeout(timeout));
+            }
+            Ok(Ok(Some(reply))) => Ok(RawReply::Response(reply.body)),
+            Ok(Ok(None)) => match anonymous.try_recv() {
+                Ok(reply) => Ok(RawReply::Response(reply.body)),
+                Err(_) => Err(RequestError::Protocol(
+                    "the HTTP reply carried no JSON-RPC response".into(),
+                )),
+            },
+            Ok(Err(RequestError::Status { status, code, .. })) => {
+                correlator.counters.excuse_http_error();
+                Ok(RawReply::Refused { status, code })
+            }
+            Ok(Err(error)) => Err(error),
+        };
+        correlator.cancel(id);
+        outcome
+    }
+
     /// Send a notification; the server should answer 202 Accepted.
     pub async fn notify(&self, method: &str, params: Option<&Value>) {
         let body = jsonrpc::notification_line(method, params);
@@ -371,7 +423,7 @@ impl HttpConnection {
             Message::Response {
                 body: jsonrpc::ResponseBody::Error(error),
                 ..
-            } => Some(format!("JSON-RPC error {}: {}", error.code, error.message)),
+            } => Some(error),
             _ => None,
         };
         let counters = &self.inner.correlator.counters;
@@ -387,14 +439,16 @@ impl HttpConnection {
         counters
             .http_errors
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let detail = error_message.unwrap_or_else(|| {
-            if body.is_empty() {
-                "empty body".to_string()
-            } else {
-                sample_of(&body)
-            }
-        });
-        Err(RequestError::Status(format!("HTTP {status}: {detail}")))
+        let detail = match &error_message {
+            Some(error) => format!("JSON-RPC error {}: {}", error.code, error.message),
+            None if body.is_empty() => "empty body".to_string(),
+            None => sample_of(&body),
+        };
+        Err(RequestError::Status {
+            status: status.as_u16(),
+            code: error_message.map(|error| error.code),
+            detail: format!("HTTP {status}: {detail}"),
+        })
     }
 
     /// Read an SSE reply until the response for this request arrives; the

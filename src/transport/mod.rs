@@ -15,6 +15,27 @@ pub use stdio::{StderrTail, StdioConnection, StdioOptions};
 
 use std::time::Duration;
 
+use serde_json::Value;
+
+use crate::protocol::jsonrpc::ResponseBody;
+
+/// A frame sent as it is (the robustness probes): its bytes, and the method
+/// and params that HTTP headers mirror.
+pub struct RawFrame {
+    pub bytes: Vec<u8>,
+    pub method: Option<String>,
+    pub params: Option<Value>,
+}
+
+/// What came back for a raw frame.
+#[derive(Debug)]
+pub enum RawReply {
+    /// A JSON-RPC response: for its id, or without a usable id.
+    Response(ResponseBody),
+    /// HTTP: a non-2xx status, with the JSON-RPC error code of its body.
+    Refused { status: u16, code: Option<i64> },
+}
+
 /// Why a request got no response.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum RequestError {
@@ -26,9 +47,14 @@ pub enum RequestError {
     #[error("{0}")]
     Http(String),
     /// HTTP: a non-2xx status without a JSON-RPC answer for the request;
-    /// counted in `WireCounters::http_errors`.
-    #[error("{0}")]
-    Status(String),
+    /// counted in `WireCounters::http_errors`. `code`: the JSON-RPC error
+    /// code its body carried, if any.
+    #[error("{detail}")]
+    Status {
+        status: u16,
+        code: Option<i64>,
+        detail: String,
+    },
     /// HTTP: the server answered 404 to the session id: it no longer knows
     /// the session, which must be opened again.
     #[error("session expired: HTTP 404 for Mcp-Session-Id")]

@@ -16,9 +16,9 @@ use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{ChildStdin, ChildStdout};
 use tokio::sync::mpsc;
 
-use super::RequestError;
 use super::correlator::{Correlator, Reply};
 use super::process::{ExitInfo, Pipes, ServerCommand, ServerProcess, SpawnError};
+use super::{RawFrame, RawReply, RequestError};
 use crate::protocol::jsonrpc::{self, sample_of};
 
 /// Default bound on one message from the server; a longer line is a protocol
@@ -180,6 +180,41 @@ impl StdioConnection {
                 self.correlator.time_out(id);
                 Err(RequestError::Timeout(timeout))
             }
+        }
+    }
+
+    /// Send a raw frame (a robustness probe) built around a fresh id, and
+    /// wait for the response to that id or for one without a usable id.
+    pub async fn probe(
+        &self,
+        build: impl FnOnce(u64) -> RawFrame,
+        timeout: Duration,
+    ) -> Result<RawReply, RequestError> {
+        let correlator = &self.correlator;
+        let (id, reply) = correlator.register();
+        let anonymous = correlator.expect_anonymous();
+        let mut line = build(id).bytes;
+        line.push(b'\n');
+        if self.closed.is_set() || self.outbox.send(line).is_err() {
+            correlator.cancel(id);
+            correlator.stop_expecting_anonymous();
+            return Err(self.closed_error());
+        }
+        let answered = tokio::select! {
+            answer = reply => answer.ok(),
+            answer = anonymous => answer.ok(),
+            _ = tokio::time::sleep(timeout) => {
+                correlator.stop_expecting_anonymous();
+                correlator.time_out(id);
+                return Err(RequestError::Timeout(timeout));
+            }
+        };
+        correlator.stop_expecting_anonymous();
+        correlator.cancel(id);
+        match answered {
+            Some(reply) => Ok(RawReply::Response(reply.body)),
+            // Its sender dropped: the connection failed every request.
+            None => Err(self.closed_error()),
         }
     }
 

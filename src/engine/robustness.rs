@@ -1,0 +1,140 @@
+//! Robustness: bad inputs sent raw to the server, each followed by a
+//! well-formed call of the mix. What the server did with each bad input is
+//! judged against the answer the specification names (`protocol::bad_input`)
+//! and reported per input; the well-formed calls show whether it kept
+//! answering, and the crash watch whether it stayed alive.
+//!
+//! Probes go one at a time on the run's own connection, so that an answer
+//! without a usable id (how a server answers a frame it could not read) can
+//! only belong to the probe in flight. The request before `initialize` goes
+//! on a fresh connection that never initialized: a new server process over
+//! stdio, a new client without a session over HTTP.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::load::PhaseRunner;
+use super::{EngineError, RunOptions};
+use crate::protocol::bad_input::{Answer, BadInput, FrameContext};
+use crate::protocol::catalog;
+use crate::protocol::{ProtocolVersion, Session};
+use crate::scenario::autogen;
+use crate::scenario::template::CallContext;
+use crate::stats::Event;
+use crate::transport::Connection;
+
+/// How long a lost connection is given to show whether the server died.
+const LOSS_SETTLES: Duration = Duration::from_secs(1);
+
+pub struct Robustness<'a> {
+    pub main: &'a Session,
+    /// Makes the well-formed calls between the probes.
+    pub runner: PhaseRunner,
+    pub options: &'a RunOptions,
+}
+
+impl Robustness<'_> {
+    pub async fn run(&self, rounds: u32, huge_request_kb: u32) -> Result<(), EngineError> {
+        let runner = &self.runner;
+        let version = self.main.version();
+        let context = self.frame_context(huge_request_kb).await;
+        let inputs: Vec<BadInput> = BadInput::ALL
+            .into_iter()
+            .filter(|input| input.applies_to(version))
+            .collect();
+        for skipped in BadInput::ALL.iter().filter(|i| !inputs.contains(i)) {
+            let _ = runner.events.send(Event::Note(format!(
+                "robustness: \"{skipped}\" not sent: protocol {version} has no initialize"
+            )));
+        }
+        for _ in 0..rounds {
+            for &input in &inputs {
+                runner.control.wait_unpaused().await;
+                if runner.halt.is_set() {
+                    return Ok(());
+                }
+                let answer = self.probe(input, version, &context).await?;
+                let lost = matches!(answer, Answer::Lost(_));
+                let _ = runner.events.send(Event::BadInput {
+                    phase: runner.phase_index,
+                    input,
+                    answer: answer.to_string(),
+                    as_expected: input.judge(&answer),
+                });
+                // A lost connection may be a reset the server survives, or
+                // its death, which is seen a moment later (an HTTP server's
+                // exit): the crash watch then reports it and halts the load.
+                let connection = self.main.connection();
+                if lost {
+                    let _ = tokio::time::timeout(LOSS_SETTLES, connection.wait_closed()).await;
+                }
+                if connection.is_closed() {
+                    return Ok(());
+                }
+                runner.call(0, None).await;
+            }
+        }
+        Ok(())
+    }
+
+    async fn probe(
+        &self,
+        input: BadInput,
+        version: ProtocolVersion,
+        context: &FrameContext,
+    ) -> Result<Answer, EngineError> {
+        let build = |id| input.frame(id, version, context);
+        let timeout = self.runner.timeout;
+        if input != BadInput::BeforeInitialize {
+            return Ok(Answer::of(
+                self.main.connection().probe(build, timeout).await,
+            ));
+        }
+        let fresh = match self.main.connection().sibling() {
+            Some(sibling) => sibling,
+            None => Connection::open(&self.options.target, self.options.connect).await?,
+        };
+        let answer = Answer::of(fresh.probe(build, timeout).await);
+        fresh.close(self.options.shutdown_grace).await;
+        Ok(answer)
+    }
+
+    /// The tool for the invalid-arguments probe: the first tool the mix
+    /// calls (else the server's first), with arguments that break its schema.
+    async fn frame_context(&self, huge_request_kb: u32) -> FrameContext {
+        let mixed_tool = self.runner.phase.mix.calls.iter().find_map(|call| {
+            let params = call
+                .params
+                .as_ref()?
+                .render(&CallContext { seq: 0, worker: 0 });
+            call.is_tool_call()
+                .then(|| {
+                    params
+                        .get("name")
+                        .and_then(Value::as_str)
+                        .map(str::to_string)
+                })
+                .flatten()
+        });
+        let tools = catalog::tools(self.main, self.runner.timeout)
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or_default();
+        let tool = mixed_tool
+            .as_deref()
+            .and_then(|name| tools.iter().find(|t| t.name == name))
+            .or(tools.first());
+        FrameContext {
+            tool: tool
+                .map(|t| t.name.clone())
+                .or(mixed_tool)
+                .unwrap_or_else(|| "echo".to_string()),
+            invalid_arguments: tool.map_or(Value::from("not an object"), |t| {
+                autogen::invalid_arguments(&t.input_schema)
+            }),
+            huge_bytes: huge_request_kb as usize * 1024,
+        }
+    }
+}
