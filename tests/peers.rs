@@ -579,3 +579,49 @@ arguments = { message = "soak {seq}" }
     let stdio = run_against(&[path], &[], &everything());
     assert_eq!(stdio.code, 0, "{}", stdio.explain());
 }
+
+#[test]
+fn robustness_of_real_servers_is_reported_per_bad_input() {
+    // The official Python server over HTTP answers every bad input as the
+    // specifications name.
+    let run = run_over_http(&["robustness"], &[], |port| python_http("py-mcp2", port));
+    assert_eq!(run.code, 0, "{}", run.explain());
+
+    // server-everything over stdio drops malformed frames without a word: the
+    // run goes on to its end, reports it per input and fails, nothing lost.
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = scenario_file(
+        dir.path(),
+        "robust.toml",
+        r#"
+name = "robust"
+timeout_ms = 2000
+[[phase]]
+name = "bad-inputs"
+load = { kind = "robustness", rounds = 1 }
+[[call]]
+tool = "echo"
+arguments = { message = "still answering {seq}" }
+[acceptance]
+"bad_inputs_mishandled == 0" = {}
+"success_rate == 1" = {}
+"crashes == 0" = {}
+"#,
+    );
+    let run = run_against(&[scenario.to_str().unwrap()], &[], &everything());
+    assert_eq!(run.code, 1, "{}", run.explain());
+    assert_eq!(
+        run.failed("robust"),
+        vec!["bad_inputs_mishandled == 0".to_string()]
+    );
+    let result = &run.scenario("robust")["result"];
+    let tallies = result["phases"][0]["bad_inputs"].as_array().unwrap();
+    assert_eq!(tallies.len(), 9, "every input, in the handshake era");
+    let malformed = tallies
+        .iter()
+        .find(|t| t["input"] == "malformed JSON")
+        .unwrap();
+    assert_eq!(malformed["answers"][0][0], "no answer within 2s");
+    // Every well-formed call between the probes was answered.
+    assert_eq!(f64_at(result, "/total/outcomes/ok"), 9.0);
+}

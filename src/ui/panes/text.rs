@@ -95,6 +95,27 @@ pub fn outcomes(frame: &mut Frame, area: Rect, block: Block, s: &Snapshot) {
             count("HTTP errors", w.http_errors),
         ]));
     }
+    // Robustness phases: each bad input the server mishandled, by name.
+    for tally in s
+        .phases
+        .iter()
+        .filter_map(|p| p.bad_inputs.as_ref())
+        .flatten()
+    {
+        if tally.mishandled() > 0 {
+            let what = tally
+                .answers
+                .first()
+                .map_or("", |(answer, _)| answer.as_str());
+            lines.push(Line::styled(
+                format!(
+                    "✗ bad input: {} → {what} (expected {})",
+                    tally.input, tally.expected
+                ),
+                Style::default().fg(Color::Red),
+            ));
+        }
+    }
     if s.crashes > 0 {
         lines.push(Line::styled(
             format!("server crashed {} time(s)", s.crashes),
