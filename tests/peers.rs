@@ -177,29 +177,34 @@ fn concurrent_calls_stay_matched_on_every_peer() {
     }
 }
 
-#[test]
-fn a_garbage_collection_sawtooth_is_not_a_leak() {
-    // server-everything's RSS saws by tens of MB under load without leaking.
-    let dir = tempfile::tempdir().unwrap();
-    let scenario = scenario_file(
-        dir.path(),
-        "soak.toml",
+/// 200 warm-up calls, then 10,000 echo calls from 8 workers; the trend must
+/// stay within `bound_mb_per_1k` MB per 1,000 calls.
+fn soak(dir: &std::path::Path, bound_mb_per_1k: f64) -> PathBuf {
+    let text = format!(
         r#"
 name = "soak"
 [[phase]]
 name = "warmup"
-load = { kind = "sequential", calls = 200 }
+load = {{ kind = "sequential", calls = 200 }}
 [[phase]]
 name = "load"
-load = { kind = "concurrent", workers = 8, calls = 10000 }
+load = {{ kind = "concurrent", workers = 8, calls = 10000 }}
 [[call]]
 tool = "echo"
-arguments = { message = "soak {seq}" }
+arguments = {{ message = "soak {{seq}}" }}
 [acceptance]
-"rss_trend_mb_per_1k_calls <= 10" = {}
-"success_rate == 1" = {}
-"#,
+"rss_trend_mb_per_1k_calls <= {bound_mb_per_1k}" = {{}}
+"success_rate == 1" = {{}}
+"#
     );
+    scenario_file(dir, "soak.toml", &text)
+}
+
+#[test]
+fn a_garbage_collection_sawtooth_is_not_a_leak() {
+    // server-everything's RSS saws by tens of MB under load without leaking.
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = soak(dir.path(), 10.0);
     let run = run_against(&[scenario.to_str().unwrap()], &[], &everything());
     assert_eq!(run.code, 0, "{}", run.explain());
     let resources = &run.scenario("soak")["result"]["resources"];
@@ -550,25 +555,7 @@ fn server_everything_http_event_store_shows_as_a_trend() {
     // resumability, never pruned: a real, steady growth (about 11 MB per 1,000
     // calls measured), where over stdio the same calls only saw-tooth (about 3).
     let dir = tempfile::tempdir().unwrap();
-    let scenario = scenario_file(
-        dir.path(),
-        "soak.toml",
-        r#"
-name = "soak"
-[[phase]]
-name = "warmup"
-load = { kind = "sequential", calls = 200 }
-[[phase]]
-name = "load"
-load = { kind = "concurrent", workers = 8, calls = 10000 }
-[[call]]
-tool = "echo"
-arguments = { message = "soak {seq}" }
-[acceptance]
-"rss_trend_mb_per_1k_calls <= 6" = {}
-"success_rate == 1" = {}
-"#,
-    );
+    let scenario = soak(dir.path(), 6.0);
     let path = scenario.to_str().unwrap();
     let http = run_over_http(&[path], &[], everything_http);
     assert_eq!(http.code, 1, "{}", http.explain());

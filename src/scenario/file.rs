@@ -237,28 +237,39 @@ fn load(src: &Source, raw: &Spanned<RawLoad>, key: &str) -> Result<Load, Scenari
                 )
             })
     };
-    if kind != "churn" {
-        unexpected("sessions", raw.sessions.is_some())?;
-        unexpected("calls_per_session", raw.calls_per_session.is_some())?;
-        unexpected("end", raw.end.is_some())?;
-    }
-    if kind != "robustness" {
-        unexpected("rounds", raw.rounds.is_some())?;
-        unexpected("huge_request_kb", raw.huge_request_kb.is_some())?;
+    // The keys each kind reads; any other key given is a mistake to point at.
+    let accepted: &[&str] = match kind {
+        "sequential" => &["calls", "duration_s"],
+        "concurrent" => &["workers", "calls", "duration_s", "batches"],
+        "rate" => &["rate", "calls", "duration_s"],
+        "coldstart" => &["iterations"],
+        "churn" => &["sessions", "calls_per_session", "end"],
+        "robustness" => &["rounds", "huge_request_kb"],
+        _ => &[],
+    };
+    let given = [
+        ("calls", raw.calls.is_some()),
+        ("workers", raw.workers.is_some()),
+        ("batches", raw.batches.is_some()),
+        ("rate", raw.rate.is_some()),
+        ("duration_s", raw.duration_s.is_some()),
+        ("iterations", raw.iterations.is_some()),
+        ("sessions", raw.sessions.is_some()),
+        ("calls_per_session", raw.calls_per_session.is_some()),
+        ("end", raw.end.is_some()),
+        ("rounds", raw.rounds.is_some()),
+        ("huge_request_kb", raw.huge_request_kb.is_some()),
+    ];
+    if !accepted.is_empty() {
+        for (field, present) in given {
+            unexpected(field, present && !accepted.contains(&field))?;
+        }
     }
     Ok(match kind {
-        "sequential" => {
-            unexpected("workers", raw.workers.is_some())?;
-            unexpected("batches", raw.batches.is_some())?;
-            unexpected("rate", raw.rate.is_some())?;
-            unexpected("iterations", raw.iterations.is_some())?;
-            Load::Sequential {
-                amount: amount(src, raw, key)?,
-            }
-        }
+        "sequential" => Load::Sequential {
+            amount: amount(src, raw, key)?,
+        },
         "concurrent" => {
-            unexpected("rate", raw.rate.is_some())?;
-            unexpected("iterations", raw.iterations.is_some())?;
             let workers = required("workers", &raw.workers)?;
             match positive_int(src, &raw.batches, &format!("{key}.batches"), "batches")? {
                 Some(batches) => {
@@ -276,9 +287,6 @@ fn load(src: &Source, raw: &Spanned<RawLoad>, key: &str) -> Result<Load, Scenari
             }
         }
         "rate" => {
-            unexpected("workers", raw.workers.is_some())?;
-            unexpected("batches", raw.batches.is_some())?;
-            unexpected("iterations", raw.iterations.is_some())?;
             let rate = raw.rate.as_ref().ok_or_else(|| {
                 src.at(
                     &raw.kind,
@@ -293,29 +301,10 @@ fn load(src: &Source, raw: &Spanned<RawLoad>, key: &str) -> Result<Load, Scenari
             }
         }
         "coldstart" => {
-            for (field, present) in [
-                ("workers", raw.workers.is_some()),
-                ("batches", raw.batches.is_some()),
-                ("rate", raw.rate.is_some()),
-                ("calls", raw.calls.is_some()),
-                ("duration_s", raw.duration_s.is_some()),
-            ] {
-                unexpected(field, present)?;
-            }
             let iterations = required("iterations", &raw.iterations)?;
             Load::ColdStart { iterations }
         }
         "churn" => {
-            for (field, present) in [
-                ("workers", raw.workers.is_some()),
-                ("batches", raw.batches.is_some()),
-                ("rate", raw.rate.is_some()),
-                ("calls", raw.calls.is_some()),
-                ("duration_s", raw.duration_s.is_some()),
-                ("iterations", raw.iterations.is_some()),
-            ] {
-                unexpected(field, present)?;
-            }
             let sessions = required("sessions", &raw.sessions)?;
             let calls_per_session = positive_int(
                 src,
@@ -345,16 +334,6 @@ fn load(src: &Source, raw: &Spanned<RawLoad>, key: &str) -> Result<Load, Scenari
             }
         }
         "robustness" => {
-            for (field, present) in [
-                ("workers", raw.workers.is_some()),
-                ("batches", raw.batches.is_some()),
-                ("rate", raw.rate.is_some()),
-                ("calls", raw.calls.is_some()),
-                ("duration_s", raw.duration_s.is_some()),
-                ("iterations", raw.iterations.is_some()),
-            ] {
-                unexpected(field, present)?;
-            }
             let optional = |field: &str, value: &Option<Spanned<i64>>, default: u32| {
                 positive_int(src, value, &format!("{key}.{field}"), field)
                     .map(|n| n.map_or(default, |n| n as u32))
