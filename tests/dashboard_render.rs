@@ -209,6 +209,7 @@ fn leaking_run() -> Snapshot {
         },
         coldstart: None,
         crashes: 0,
+        restarts_at_s: Vec::new(),
         recent_errors: vec![
             "add: isError: injected failure (--fail-rate) on request 140".into(),
             "echo: no response within 30s".into(),

@@ -11,6 +11,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::crash::LiveSession;
 use super::load::{PhaseRunner, micros};
 use super::{EngineError, Monitor, RunOptions};
 use crate::protocol::{Outcome, ProtocolChoice, Session, SetupError};
@@ -57,7 +58,7 @@ impl Churn<'_> {
             };
             self.report_open(started, None);
             let in_session = PhaseRunner {
-                session: session.clone(),
+                live: LiveSession::fixed(session.clone()),
                 ..runner.clone()
             };
             for worker in 0..calls_per_session {

@@ -9,9 +9,10 @@ use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::JoinSet;
 
 use super::control::{ActiveClock, Halt, LoadControl};
+use super::crash::LiveSession;
+use crate::protocol::Outcome;
 use crate::protocol::jsonrpc::ResponseBody;
 use crate::protocol::outcome::{self, Classified, tool_text};
-use crate::protocol::{Outcome, Session};
 use crate::scenario::template::CallContext;
 use crate::scenario::{Amount, Load, Phase};
 use crate::stats::{CallEvent, Event};
@@ -19,7 +20,8 @@ use crate::stats::{CallEvent, Event};
 /// Everything a worker needs, cheap to clone into each task.
 #[derive(Clone)]
 pub struct PhaseRunner {
-    pub session: Arc<Session>,
+    /// The session calls go to (replaced after a crash with on_crash = "restart").
+    pub live: LiveSession,
     pub phase_index: usize,
     pub phase: Arc<Phase>,
     /// Sequence numbers run across the whole scenario, from 1.
@@ -46,8 +48,8 @@ impl PhaseRunner {
         let template = self.phase.mix.pick();
         let ctx = CallContext { seq, worker };
         let params = template.params.as_ref().map(|t| t.render(&ctx));
-        let (sent_at, reply) = self
-            .session
+        let session = self.live.current();
+        let (sent_at, reply) = session
             .request(&template.method, params.as_deref(), self.timeout)
             .await;
         let ended = match &reply {
@@ -56,9 +58,14 @@ impl PhaseRunner {
         };
         let started = scheduled.unwrap_or(sent_at);
         let mut classified = outcome::classify(&reply, template.is_tool_call());
-        if classified.outcome == Outcome::TransportError && self.session.connection().is_closed() {
-            // The server is gone: stop sending rather than burn the budget on errors.
-            self.halt.set();
+        if classified.outcome == Outcome::TransportError && session.connection().is_closed() {
+            // The server is gone: stop sending rather than burn the budget on
+            // errors — for good, or until it has been started again.
+            if self.live.restarts() {
+                self.live.replaced(&session, &self.halt).await;
+            } else {
+                self.halt.set();
+            }
         }
         let mut mixup = false;
         if classified.outcome == Outcome::Ok

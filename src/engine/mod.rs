@@ -5,7 +5,9 @@
 mod churn;
 mod coldstart;
 pub mod control;
+mod crash;
 mod load;
+mod monitor;
 mod robustness;
 
 use std::sync::Arc;
@@ -14,16 +16,17 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, watch};
 
-use crate::probe::TreeSampler;
 use crate::protocol::catalog;
 use crate::protocol::{ProtocolChoice, Session, SetupError};
 use crate::scenario::autogen;
 use crate::scenario::file::{COLDSTART_LABEL, SESSION_OPEN_LABEL};
-use crate::scenario::{Load, Scenario};
+use crate::scenario::{Load, OnCrash, Scenario};
 use crate::stats::{Aggregator, ConnectionHandles, Event, PhasePlan, RunPlan, Snapshot};
 use crate::transport::{ConnectError, ConnectOptions, Connection, Target};
 pub use control::{Halt, LoadControl};
-use load::{PhaseRunner, ProbeKick};
+use crash::LiveSession;
+use load::PhaseRunner;
+use monitor::Monitor;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -72,116 +75,6 @@ fn plan(scenario: &Scenario) -> RunPlan {
     }
 }
 
-/// Samples per phase, at least, when the phase's call count is known: a fast
-/// server can finish a phase between two timer samples, and its RSS trend
-/// needs points spread over the calls, not over the clock.
-const SAMPLES_PER_PHASE: u64 = 100;
-/// The closest two samples may be, so call-driven sampling stays cheap.
-const MIN_SAMPLE_SPACING: Duration = Duration::from_millis(1);
-
-/// Samples the server tree on a timer, on call progress, and on demand (at
-/// phase boundaries).
-struct Monitor {
-    /// `None` once the final sample is taken: nothing is sampled after it.
-    sampler: Arc<std::sync::Mutex<Option<TreeSampler>>>,
-    events: mpsc::UnboundedSender<Event>,
-    kick: Arc<tokio::sync::Notify>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Monitor {
-    fn start(pid: u32, interval: Duration, events: mpsc::UnboundedSender<Event>) -> Monitor {
-        let sampler = Arc::new(std::sync::Mutex::new(Some(TreeSampler::new(pid))));
-        let kick = Arc::new(tokio::sync::Notify::new());
-        let task = {
-            let sampler = sampler.clone();
-            let events = events.clone();
-            let kick = kick.clone();
-            tokio::spawn(async move {
-                let mut tick = tokio::time::interval(interval);
-                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-                let mut last = Instant::now();
-                loop {
-                    tokio::select! {
-                        _ = tick.tick() => {}
-                        _ = kick.notified() => {}
-                    }
-                    let since = last.elapsed();
-                    if since < MIN_SAMPLE_SPACING {
-                        tokio::time::sleep(MIN_SAMPLE_SPACING - since).await;
-                    }
-                    last = Instant::now();
-                    if !sample_into(&sampler, &events, false) {
-                        break;
-                    }
-                }
-            })
-        };
-        Monitor {
-            sampler,
-            events,
-            kick,
-            task,
-        }
-    }
-
-    /// What a phase's workers use to ask for a sample every `every` calls.
-    fn kick_every(&self, planned_calls: Option<u64>) -> Option<ProbeKick> {
-        Some(ProbeKick {
-            notify: self.kick.clone(),
-            every: (planned_calls? / SAMPLES_PER_PHASE).max(1),
-        })
-    }
-
-    fn sample_now(&self) {
-        sample_into(&self.sampler, &self.events, false);
-    }
-
-    /// Take the last sample, before the server is stopped. A timer sample
-    /// still under way cannot come after it: a process that is exiting reads
-    /// as having freed its memory, and would stand as the final figure.
-    fn finish(&self) {
-        sample_into(&self.sampler, &self.events, true);
-    }
-}
-
-impl Drop for Monitor {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-/// Take one sample; false once the process is gone.
-fn sample_into(
-    sampler: &std::sync::Mutex<Option<TreeSampler>>,
-    events: &mpsc::UnboundedSender<Event>,
-    last: bool,
-) -> bool {
-    // Sent under the lock: samples reach the aggregator in the order they were
-    // taken, so a timer sample cannot land after (and stand for) a later one.
-    let Ok(mut slot) = sampler.lock() else {
-        return false;
-    };
-    let Some(tree) = slot.as_mut() else {
-        return false;
-    };
-    let sampled = match tree.sample() {
-        Some((sample, members)) => {
-            let _ = events.send(Event::Probe {
-                at: Instant::now(),
-                sample,
-                members,
-            });
-            true
-        }
-        None => false,
-    };
-    if last {
-        *slot = None;
-    }
-    sampled
-}
-
 /// Run one scenario to its end and return the final snapshot. Snapshots are
 /// published on `publish` as the run goes. A setup failure (server missing,
 /// handshake refused) is an `Err`; a crash mid-run is part of the result.
@@ -225,9 +118,11 @@ async fn drive(
             halt.set();
         });
     }
-    let mut session = None;
-    let mut monitor = None;
+    let mut live: Option<LiveSession> = None;
+    let mut monitor: Option<Arc<Monitor>> = None;
     let mut crash_watch = None;
+    // Set at the end of the run: the crash watch stops watching.
+    let finished = Halt::default();
     if needs_session {
         let connection = Connection::open(&options.target, options.connect).await?;
         let opened = Arc::new(Session::open(connection, options.protocol, timeout).await?);
@@ -244,21 +139,26 @@ async fn drive(
         }
         monitor = conn
             .pid()
-            .map(|pid| Monitor::start(pid, probe_interval, events.clone()));
-        crash_watch = Some(watch_for_crash(
-            opened.clone(),
+            .map(|pid| Arc::new(Monitor::start(pid, probe_interval, events.clone())));
+        let session = LiveSession::new(opened, scenario.on_crash == OnCrash::Restart);
+        crash_watch = Some(crash::watch(
+            session.clone(),
+            scenario.on_crash,
+            options.clone(),
+            timeout,
             events.clone(),
-            halt.clone(),
+            (halt.clone(), finished.clone()),
+            monitor.clone(),
         ));
-        session = Some(opened);
+        live = Some(session);
     }
     // Whatever happens from here on, the cleanup below runs: the probe and
     // the crash watch let go of the event channel (or the aggregator would
     // wait for them forever) and the server is stopped.
     let outcome: Result<(), EngineError> = async {
-        let phases = match &session {
-            Some(session) if scenario.has_auto_mix() => {
-                let catalog = catalog::read(session, timeout)
+        let phases = match &live {
+            Some(live) if scenario.has_auto_mix() => {
+                let catalog = catalog::read(&live.current(), timeout)
                     .await
                     .map_err(|e| EngineError::AutoMix(e.to_string()))?;
                 let (phases, added) =
@@ -281,8 +181,8 @@ async fn drive(
                 phase: index,
                 at: Instant::now(),
             });
-            let runner = |session: &Arc<Session>, probe_kick| PhaseRunner {
-                session: session.clone(),
+            let runner = |live: &LiveSession, probe_kick| PhaseRunner {
+                live: live.clone(),
                 phase_index: index,
                 phase: Arc::new(phase.clone()),
                 seq: seq.clone(),
@@ -292,7 +192,7 @@ async fn drive(
                 control: control.clone(),
                 probe_kick,
             };
-            match (&phase.load, &session) {
+            match (&phase.load, &live) {
                 (Load::ColdStart { iterations }, _) => {
                     let label = label_index(scenario, COLDSTART_LABEL);
                     coldstart::run(
@@ -314,15 +214,15 @@ async fn drive(
                         calls_per_session,
                         end,
                     },
-                    Some(session),
+                    Some(live),
                 ) => {
                     churn::Churn {
-                        main: session,
+                        main: &live.current(),
                         // Churn samples after every session instead.
-                        runner: runner(session, None),
+                        runner: runner(live, None),
                         session_open_label: label_index(scenario, SESSION_OPEN_LABEL),
                         options,
-                        monitor: monitor.as_ref(),
+                        monitor: monitor.as_deref(),
                     }
                     .run(*sessions, *calls_per_session, *end)
                     .await?;
@@ -332,21 +232,20 @@ async fn drive(
                         rounds,
                         huge_request_kb,
                     },
-                    Some(session),
+                    Some(live),
                 ) => {
                     robustness::Robustness {
-                        main: session,
-                        runner: runner(session, None),
+                        runner: runner(live, None),
                         options,
                     }
                     .run(*rounds, *huge_request_kb)
                     .await?;
                 }
-                (_, Some(session)) => {
+                (_, Some(live)) => {
                     let kick = monitor
                         .as_ref()
                         .and_then(|m| m.kick_every(phase.load.planned_calls()));
-                    runner(session, kick).run().await;
+                    runner(live, kick).run().await;
                 }
                 (_, None) => unreachable!("a session is opened whenever a phase needs one"),
             }
@@ -367,16 +266,13 @@ async fn drive(
         monitor.finish();
     }
     drop(monitor);
+    finished.set();
     if let Some(watch) = crash_watch {
-        let crashed = session.as_ref().is_some_and(|s| s.connection().is_closed());
-        if crashed {
-            // Let it report the crash before the aggregator closes.
-            let _ = watch.await;
-        } else {
-            watch.abort();
-        }
+        // A crash at the very end is still reported before the aggregator
+        // closes; otherwise the watch just stops.
+        let _ = tokio::time::timeout(CRASH_REPORT_WAIT, watch).await;
     }
-    if let Some(session) = session {
+    if let Some(session) = live.map(|live| live.current()) {
         let closed = session.close(options.shutdown_grace).await;
         if closed.forced {
             let how = match options.target {
@@ -398,37 +294,9 @@ async fn drive(
     outcome
 }
 
+/// Longest wait for the crash watch to report a crash at the end of a run.
+const CRASH_REPORT_WAIT: Duration = Duration::from_secs(5);
+
 fn label_index(scenario: &Scenario, label: &str) -> usize {
     scenario.labels.iter().position(|l| l == label).unwrap_or(0)
-}
-
-/// Report the server's hang-up as a crash and halt the load (on_crash = "abort").
-/// The first sign is its stdout closing; the exit status follows.
-fn watch_for_crash(
-    session: Arc<Session>,
-    events: mpsc::UnboundedSender<Event>,
-    halt: Halt,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let connection = session.connection();
-        connection.wait_closed().await;
-        halt.set();
-        let exit = match connection.process() {
-            Some(process) => process.wait_exit(Duration::from_secs(1)).await.map_or(
-                "its stdout closed, the process is still running".to_string(),
-                |i| i.to_string(),
-            ),
-            None => "the process is gone".to_string(),
-        };
-        // Give the stderr drain a moment to catch the server's last words.
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        let last_words = connection.output_tail(3).join(" | ");
-        let _ = events.send(Event::Crash {
-            at: Instant::now(),
-            description: format!("server exited mid-run ({exit}); stderr: {last_words}"),
-        });
-        let _ = events.send(Event::Note(
-            "on_crash = \"abort\": the remaining calls and phases were not run".into(),
-        ));
-    })
 }

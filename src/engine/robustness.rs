@@ -16,9 +16,9 @@ use serde_json::Value;
 
 use super::load::PhaseRunner;
 use super::{EngineError, RunOptions};
+use crate::protocol::ProtocolVersion;
 use crate::protocol::bad_input::{Answer, BadInput, FrameContext};
 use crate::protocol::catalog;
-use crate::protocol::{ProtocolVersion, Session};
 use crate::scenario::autogen;
 use crate::scenario::template::CallContext;
 use crate::stats::Event;
@@ -28,8 +28,8 @@ use crate::transport::Connection;
 const LOSS_SETTLES: Duration = Duration::from_secs(1);
 
 pub struct Robustness<'a> {
-    pub main: &'a Session,
-    /// Makes the well-formed calls between the probes.
+    /// Makes the well-formed calls between the probes; its live session is
+    /// the one probed.
     pub runner: PhaseRunner,
     pub options: &'a RunOptions,
 }
@@ -37,7 +37,7 @@ pub struct Robustness<'a> {
 impl Robustness<'_> {
     pub async fn run(&self, rounds: u32, huge_request_kb: u32) -> Result<(), EngineError> {
         let runner = &self.runner;
-        let version = self.main.version();
+        let version = runner.live.current().version();
         let context = self.frame_context(huge_request_kb).await;
         let inputs: Vec<BadInput> = BadInput::ALL
             .into_iter()
@@ -65,12 +65,18 @@ impl Robustness<'_> {
                 // A lost connection may be a reset the server survives, or
                 // its death, which is seen a moment later (an HTTP server's
                 // exit): the crash watch then reports it and halts the load.
-                let connection = self.main.connection();
+                let probed = runner.live.current();
+                let connection = probed.connection();
                 if lost {
                     let _ = tokio::time::timeout(LOSS_SETTLES, connection.wait_closed()).await;
                 }
                 if connection.is_closed() {
-                    return Ok(());
+                    if !runner.live.restarts() {
+                        // The crash watch reports it and halts the load.
+                        return Ok(());
+                    }
+                    runner.live.replaced(&probed, &runner.halt).await;
+                    continue;
                 }
                 runner.call(0, None).await;
             }
@@ -86,12 +92,11 @@ impl Robustness<'_> {
     ) -> Result<Answer, EngineError> {
         let build = |id| input.frame(id, version, context);
         let timeout = self.runner.timeout;
+        let main = self.runner.live.current();
         if input != BadInput::BeforeInitialize {
-            return Ok(Answer::of(
-                self.main.connection().probe(build, timeout).await,
-            ));
+            return Ok(Answer::of(main.connection().probe(build, timeout).await));
         }
-        let fresh = match self.main.connection().sibling() {
+        let fresh = match main.connection().sibling() {
             Some(sibling) => sibling,
             None => Connection::open(&self.options.target, self.options.connect).await?,
         };
@@ -117,7 +122,7 @@ impl Robustness<'_> {
                 })
                 .flatten()
         });
-        let tools = catalog::tools(self.main, self.runner.timeout)
+        let tools = catalog::tools(&self.runner.live.current(), self.runner.timeout)
             .await
             .ok()
             .and_then(Result::ok)

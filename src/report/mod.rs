@@ -42,7 +42,10 @@ impl ScenarioResult {
             .filter(|p| p.state == PhaseState::Skipped)
             .map(|p| p.name.as_str())
             .collect();
-        let incomplete = if snapshot.crashes > 0 {
+        // A crash the run recovered from (on_crash = "restart") leaves it
+        // complete: its criteria (`crashes == 0`, say) judge it.
+        let unrecovered = snapshot.crashes > snapshot.restarts_at_s.len() as u64;
+        let incomplete = if unrecovered {
             Some(format!("the server crashed {} time(s)", snapshot.crashes))
         } else if snapshot.notes.iter().any(|n| n.starts_with("interrupted")) {
             Some("interrupted".to_string())

@@ -393,11 +393,15 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
     let on_crash = match &raw.on_crash {
         None => OnCrash::Abort,
         Some(v) if v.get_ref() == "abort" => OnCrash::Abort,
+        Some(v) if v.get_ref() == "restart" => OnCrash::Restart,
         Some(v) => {
             return Err(src.at(
                 v,
                 "on_crash",
-                format!("unknown on_crash \"{}\" (expected \"abort\")", v.get_ref()),
+                format!(
+                    "unknown on_crash \"{}\" (expected \"abort\" or \"restart\")",
+                    v.get_ref()
+                ),
             ));
         }
     };

@@ -36,6 +36,9 @@ pub struct Scenario {
 pub enum OnCrash {
     /// Stop the scenario; `crashes == 0` fails.
     Abort,
+    /// Start a fresh server, set it up again and go on (`crashes == 0`
+    /// still fails; the restart is marked on the time line).
+    Restart,
 }
 
 #[derive(Debug, Clone)]

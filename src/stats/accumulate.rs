@@ -183,6 +183,9 @@ pub(super) struct ProbeAcc {
     pub(super) latest: Option<ProbeSample>,
     /// The sample growth counts from, with its time on the run clock.
     pub(super) baseline: Option<(ProbeSample, f64)>,
+    /// A restarted server is a new process: its first sample is the baseline
+    /// growth and trend count from.
+    pub(super) rebaseline: bool,
     pub(super) rss_max: u64,
     pub(super) fds_max: u32,
     pub(super) threads_max: u32,

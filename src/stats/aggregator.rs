@@ -60,6 +60,7 @@ pub struct Aggregator {
     connection: Option<ConnectionHandles>,
     mixups: u64,
     crashes: u64,
+    restarts_at_s: Vec<f64>,
     recent_errors: VecDeque<String>,
     notes: Vec<String>,
 }
@@ -101,6 +102,7 @@ impl Aggregator {
             connection: None,
             mixups: 0,
             crashes: 0,
+            restarts_at_s: Vec::new(),
             recent_errors: VecDeque::new(),
             notes: Vec::new(),
         }
@@ -213,6 +215,19 @@ impl Aggregator {
                 let t = self.elapsed_s(at);
                 self.notes.push(format!("at {t:.1} s: {description}"));
             }
+            Event::Restarted { at, pid } => {
+                let t = self.elapsed_s(at);
+                self.restarts_at_s.push(t);
+                if let Some(connection) = &mut self.connection {
+                    connection.pid = pid;
+                }
+                self.probe.rebaseline = true;
+                let pid = pid.map_or(String::new(), |pid| format!(" (pid {pid})"));
+                self.notes.push(format!(
+                    "at {t:.1} s: on_crash = \"restart\": a fresh server{pid} took over; \
+                     RSS growth and trend count from its first sample"
+                ));
+            }
             Event::Note(note) => self.notes.push(note),
         }
     }
@@ -283,7 +298,12 @@ impl Aggregator {
     }
 
     fn record_probe(&mut self, at: Instant, sample: ProbeSample) {
+        let t_s = self.elapsed_s(at);
         let probe = &mut self.probe;
+        if probe.rebaseline {
+            probe.rebaseline = false;
+            probe.baseline = Some((sample, t_s));
+        }
         probe.samples += 1;
         probe.first.get_or_insert(sample);
         probe.latest = Some(sample);
@@ -294,7 +314,6 @@ impl Aggregator {
         probe.self_rss_max = probe.self_rss_max.max(sample.self_rss_bytes);
         let calls_done = self.total.outcomes.total();
         let rss_mb = sample.rss_bytes as f64 / MIB;
-        let t_s = at.duration_since(self.started).as_secs_f64();
         self.probe.series.push(ProbePoint {
             t_s,
             calls_done,
@@ -482,6 +501,7 @@ impl Aggregator {
             wire: self.wire(),
             coldstart: self.coldstart.snapshot(),
             crashes: self.crashes,
+            restarts_at_s: self.restarts_at_s.clone(),
             recent_errors: self.recent_errors.iter().cloned().collect(),
             stderr_tail: self
                 .connection

@@ -77,6 +77,12 @@ pub enum Event {
         sample: ProbeSample,
         members: Vec<Member>,
     },
+    /// After a crash, a fresh server took the crashed one's place
+    /// (on_crash = "restart"); `pid`: its process, when known.
+    Restarted {
+        at: Instant,
+        pid: Option<u32>,
+    },
     /// A robustness probe: what the server did with one bad input.
     BadInput {
         phase: usize,

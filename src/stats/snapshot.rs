@@ -323,6 +323,9 @@ pub struct Snapshot {
     pub wire: WireSnapshot,
     pub coldstart: Option<ColdStartSnapshot>,
     pub crashes: u64,
+    /// When the server was started again after a crash (on_crash =
+    /// "restart"), on the run clock in seconds.
+    pub restarts_at_s: Vec<f64>,
     pub recent_errors: Vec<String>,
     pub stderr_tail: Vec<String>,
     pub notes: Vec<String>,

@@ -103,6 +103,8 @@ pub enum ConnectError {
     NoSuchPid(u32),
     #[error("an HTTP target needs --url, or --server-cmd for a server that prints its address")]
     NoUrl,
+    #[error("mcpstorm did not start this server (no --server-cmd), so it cannot start it again")]
+    NotRestartable,
 }
 
 fn output_note(tail: &[String]) -> String {
@@ -156,16 +158,41 @@ pub struct CloseReport {
 
 impl Connection {
     pub async fn open(target: &Target, options: ConnectOptions) -> Result<Self, ConnectError> {
+        Connection::open_sharing(target, options, Arc::default(), Arc::default()).await
+    }
+
+    /// Open the target again after this connection's server crashed: a new
+    /// server process, with the wire counters and output tail carried on.
+    pub async fn reopen(
+        &self,
+        target: &Target,
+        options: ConnectOptions,
+    ) -> Result<Self, ConnectError> {
+        if let Kind::Http { host, .. } = &self.kind
+            && !matches!(host, Host::Spawned { .. })
+        {
+            return Err(ConnectError::NotRestartable);
+        }
+        Connection::open_sharing(target, options, self.correlator(), self.output()).await
+    }
+
+    async fn open_sharing(
+        target: &Target,
+        options: ConnectOptions,
+        correlator: Arc<Correlator>,
+        output: Arc<StderrTail>,
+    ) -> Result<Self, ConnectError> {
         match target {
             Target::Stdio(command) => {
                 let stdio = StdioOptions {
                     max_message_bytes: options.max_message_bytes,
                 };
+                let stdio = StdioConnection::spawn_sharing(command, stdio, correlator, output)?;
                 Ok(Connection {
-                    kind: Kind::Stdio(StdioConnection::spawn(command, stdio)?),
+                    kind: Kind::Stdio(stdio),
                 })
             }
-            Target::Http(target) => open_http(target, options).await,
+            Target::Http(target) => open_http(target, options, correlator, output).await,
         }
     }
 
@@ -359,8 +386,9 @@ impl Connection {
 async fn open_http(
     target: &HttpTarget,
     options: ConnectOptions,
+    correlator: Arc<Correlator>,
+    output: Arc<StderrTail>,
 ) -> Result<Connection, ConnectError> {
-    let output = Arc::new(StderrTail::default());
     let (host, url) = match (&target.server, target.pid) {
         (Some(command), _) => {
             let (process, pipes) = ServerProcess::spawn(command)?;
@@ -397,11 +425,12 @@ async fn open_http(
             (host, url)
         }
     };
-    let http = HttpConnection::new(&HttpOptions {
+    let options = HttpOptions {
         url,
         headers: target.headers.clone(),
         max_message_bytes: options.max_message_bytes,
-    });
+    };
+    let http = HttpConnection::new_sharing(&options, correlator);
     Ok(Connection {
         kind: Kind::Http {
             http,

@@ -129,6 +129,11 @@ pub struct HttpConnection {
 
 impl HttpConnection {
     pub fn new(options: &HttpOptions) -> HttpConnection {
+        HttpConnection::new_sharing(options, Arc::default())
+    }
+
+    /// A client whose wire counters continue `correlator`'s (a restart).
+    pub fn new_sharing(options: &HttpOptions, correlator: Arc<Correlator>) -> HttpConnection {
         let mut headers = HeaderMap::new();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         headers.insert(ACCEPT, HeaderValue::from_static(ACCEPT_BOTH));
@@ -139,7 +144,7 @@ impl HttpConnection {
             options.url.clone(),
             headers,
             options.max_message_bytes,
-            Arc::new(Correlator::default()),
+            correlator,
             Arc::default(),
         )
     }

@@ -121,6 +121,17 @@ pub struct StdioConnection {
 
 impl StdioConnection {
     pub fn spawn(command: &ServerCommand, options: StdioOptions) -> Result<Self, SpawnError> {
+        Self::spawn_sharing(command, options, Arc::default(), Arc::default())
+    }
+
+    /// Spawn a server whose wire counters and output tail continue those of
+    /// an earlier one (a restart after a crash).
+    pub fn spawn_sharing(
+        command: &ServerCommand,
+        options: StdioOptions,
+        correlator: Arc<Correlator>,
+        stderr_tail: Arc<StderrTail>,
+    ) -> Result<Self, SpawnError> {
         let (
             process,
             Pipes {
@@ -129,9 +140,7 @@ impl StdioConnection {
                 stderr,
             },
         ) = ServerProcess::spawn(command)?;
-        let correlator = Arc::new(Correlator::default());
         let closed = Closed::new();
-        let stderr_tail = Arc::new(StderrTail::default());
         let (outbox, inbox) = mpsc::unbounded_channel();
         tokio::spawn(write_loop(stdin, inbox, closed.clone(), correlator.clone()));
         tokio::spawn(read_loop(

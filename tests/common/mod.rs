@@ -2,8 +2,10 @@
 
 #![allow(dead_code)]
 
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
 
 use serde_json::Value;
 
@@ -142,4 +144,67 @@ pub fn f64_at(value: &Value, pointer: &str) -> f64 {
         .pointer(pointer)
         .and_then(Value::as_f64)
         .unwrap_or_else(|| panic!("no number at {pointer} in {value}"))
+}
+
+/// `mcpstorm serve --http 127.0.0.1:0 KNOBS`, started by the test; killed on drop.
+pub struct HttpTarget {
+    pub child: Child,
+    pub url: String,
+}
+
+impl HttpTarget {
+    pub fn start(knobs: &[&str]) -> HttpTarget {
+        let mut child = Command::new(mcpstorm())
+            .args(["serve", "--http", "127.0.0.1:0"])
+            .args(knobs)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("the target starts");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("the target prints its address");
+        let url = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap_or_else(|| panic!("no URL in {line:?}"))
+            .to_string();
+        HttpTarget { child, url }
+    }
+
+    pub fn pid(&self) -> String {
+        self.child.id().to_string()
+    }
+
+    /// One raw POST, as a client that ignores the specification would send it.
+    pub fn raw_post(&self, headers: &[&str], body: &str) -> String {
+        let address = self.url.trim_start_matches("http://");
+        let (host, _) = address.split_once('/').expect("a path");
+        let mut stream = TcpStream::connect(host).expect("connects");
+        let mut request = format!(
+            "POST /mcp HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n\
+             Accept: application/json, text/event-stream\r\nConnection: close\r\n\
+             Content-Length: {}\r\n",
+            body.len()
+        );
+        for header in headers {
+            request.push_str(header);
+            request.push_str("\r\n");
+        }
+        request.push_str("\r\n");
+        request.push_str(body);
+        stream.write_all(request.as_bytes()).expect("sends");
+        let mut reply = String::new();
+        stream.read_to_string(&mut reply).expect("reads");
+        reply
+    }
+}
+
+impl Drop for HttpTarget {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

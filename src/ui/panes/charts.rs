@@ -41,11 +41,37 @@ fn level(label: String, color: Color, y: f64, x: [f64; 2]) -> Series {
     }
 }
 
+/// Vertical marks where the server was started again after a crash
+/// (on_crash = "restart"), up to `top`; one label for them all.
+fn restart_marks(s: &Snapshot, series: &[Series]) -> Vec<Series> {
+    let top = series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.1))
+        .fold(0.0f64, f64::max);
+    let count = s.restarts_at_s.len();
+    s.restarts_at_s
+        .iter()
+        .enumerate()
+        .map(|(i, &t)| Series {
+            label: if i == 0 {
+                format!("restarted ×{count}")
+            } else {
+                String::new()
+            },
+            color: Color::Red,
+            points: vec![(t, 0.0), (t, top)],
+            reference: true,
+        })
+        .collect()
+}
+
 /// `prefix` and the labels of the series that are (or are not) references,
 /// each in its colour.
 fn labels<'a>(prefix: &str, series: &[Series], references: bool, suffix: &str) -> Line<'a> {
     let mut spans = vec![Span::raw(format!(" {prefix}"))];
-    let chosen = series.iter().filter(|s| s.reference == references);
+    let chosen = series
+        .iter()
+        .filter(|s| s.reference == references && !s.label.is_empty());
     for (i, s) in chosen.enumerate() {
         if i > 0 {
             spans.push(Span::raw(" · "));
@@ -171,6 +197,8 @@ pub fn latency(frame: &mut Frame, area: Rect, block: Block, s: &Snapshot) {
             x,
         ));
     }
+    let marks = restart_marks(s, &series);
+    series.extend(marks);
     let block = titled(block, "Latency ms now: ", &series, "");
     draw_chart(frame, area, block, &series, x, "", 0.0);
 }
@@ -216,6 +244,8 @@ pub fn memory(frame: &mut Frame, area: Rect, block: Block, s: &Snapshot) {
         .iter()
         .map(|p| p.rss_min_mb)
         .fold(f64::MAX, f64::min);
+    let marks = restart_marks(s, &series);
+    series.extend(marks);
     let block = titled(block, "", &series, &trend);
     draw_chart(frame, area, block, &series, x, "", (floor * 0.9).floor());
 }
