@@ -139,6 +139,30 @@ fn row(name: &str, latencies: &Histogram<u64>, elapsed: Duration) -> Row {
     }
 }
 
+/// Sequential round trips: a line of `request` bytes out, a line back; the
+/// writer and reader are dropped at the end, which ends the peer.
+fn ping_pong(
+    mut writer: impl Write,
+    mut reader: impl BufRead,
+    request: usize,
+    response: usize,
+) -> (Histogram<u64>, Duration) {
+    let line = line_of(request);
+    let mut answer = Vec::with_capacity(response);
+    let mut latencies = histogram();
+    let started = Instant::now();
+    for _ in 0..FLOOR_ROUND_TRIPS {
+        let sent = Instant::now();
+        writer.write_all(&line).expect("send to the peer");
+        answer.clear();
+        reader
+            .read_until(b'\n', &mut answer)
+            .expect("receive from the peer");
+        let _ = latencies.record(sent.elapsed().as_nanos() as u64);
+    }
+    (latencies, started.elapsed())
+}
+
 /// Sequential round trips over a pipe pair to another process.
 fn pipe_floor(request: usize, response: usize) -> Row {
     let exe = std::env::current_exe().expect("the benchmark's own path");
@@ -148,23 +172,9 @@ fn pipe_floor(request: usize, response: usize) -> Row {
         .stdout(Stdio::piped())
         .spawn()
         .expect("the pipe peer starts");
-    let mut to_peer = peer.stdin.take().expect("stdin");
-    let mut from_peer = BufReader::new(peer.stdout.take().expect("stdout"));
-    let line = line_of(request);
-    let mut answer = Vec::with_capacity(response);
-    let mut latencies = histogram();
-    let started = Instant::now();
-    for _ in 0..FLOOR_ROUND_TRIPS {
-        let sent = Instant::now();
-        to_peer.write_all(&line).expect("write to the peer");
-        answer.clear();
-        from_peer
-            .read_until(b'\n', &mut answer)
-            .expect("read the peer");
-        let _ = latencies.record(sent.elapsed().as_nanos() as u64);
-    }
-    let elapsed = started.elapsed();
-    drop(to_peer);
+    let to_peer = peer.stdin.take().expect("stdin");
+    let from_peer = BufReader::new(peer.stdout.take().expect("stdout"));
+    let (latencies, elapsed) = ping_pong(to_peer, from_peer, request, response);
     let _ = peer.wait();
     row("floor: pipe pair, 2 processes", &latencies, elapsed)
 }
@@ -189,22 +199,8 @@ fn tcp_floor(request: usize, response: usize) -> Row {
     });
     let stream = TcpStream::connect(address).expect("connects");
     stream.set_nodelay(true).expect("nodelay");
-    let mut writer = stream.try_clone().expect("a second handle");
-    let mut reader = BufReader::new(stream);
-    let line = line_of(request);
-    let mut answer = Vec::with_capacity(response);
-    let mut latencies = histogram();
-    let started = Instant::now();
-    for _ in 0..FLOOR_ROUND_TRIPS {
-        let sent = Instant::now();
-        writer.write_all(&line).expect("send");
-        answer.clear();
-        reader.read_until(b'\n', &mut answer).expect("receive");
-        let _ = latencies.record(sent.elapsed().as_nanos() as u64);
-    }
-    let elapsed = started.elapsed();
-    drop(writer);
-    drop(reader);
+    let writer = stream.try_clone().expect("a second handle");
+    let (latencies, elapsed) = ping_pong(writer, BufReader::new(stream), request, response);
     let _ = peer.join();
     row("floor: loopback TCP, 2 threads", &latencies, elapsed)
 }
