@@ -108,20 +108,20 @@ impl Robustness<'_> {
     /// The tool for the invalid-arguments probe: the first tool the mix
     /// calls (else the server's first), with arguments that break its schema.
     async fn frame_context(&self, huge_request_kb: u32) -> FrameContext {
-        let mixed_tool = self.runner.phase.mix.calls.iter().find_map(|call| {
-            let params = call
-                .params
-                .as_ref()?
-                .render(&CallContext { seq: 0, worker: 0 });
-            call.is_tool_call()
-                .then(|| {
-                    params
-                        .get("name")
-                        .and_then(Value::as_str)
-                        .map(str::to_string)
-                })
-                .flatten()
-        });
+        let mixed_tool = self
+            .runner
+            .phase
+            .mix
+            .calls
+            .iter()
+            .filter(|call| call.is_tool_call())
+            .find_map(|call| {
+                let params = call
+                    .params
+                    .as_ref()?
+                    .render(&CallContext { seq: 0, worker: 0 });
+                Some(params.get("name")?.as_str()?.to_string())
+            });
         let tools = catalog::tools(&self.runner.live.current(), self.runner.timeout)
             .await
             .ok()

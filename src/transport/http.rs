@@ -12,6 +12,7 @@
 //! Responses still go through the [`Correlator`]: a reply that answers another
 //! request's id, or answers twice, is counted exactly as on stdio.
 
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
@@ -253,6 +254,12 @@ impl HttpConnection {
             }
             Ok(Err(error)) => {
                 correlator.cancel(id);
+                if matches!(error, RequestError::Status { .. }) {
+                    correlator
+                        .counters
+                        .http_errors
+                        .fetch_add(1, Ordering::Relaxed);
+                }
                 Err(error)
             }
         }
@@ -260,8 +267,8 @@ impl HttpConnection {
 
     /// Send a raw frame (a robustness probe) built around a fresh id, and
     /// read what comes back: the response for the id, one without a usable
-    /// id, or the refusal status. A refusal is what the probe asks for, so it
-    /// is not left in the HTTP error count.
+    /// id, or the refusal status. A refusal is what the probe asks for, so
+    /// unlike `request` it does not count as an HTTP error.
     pub async fn probe(
         &self,
         build: impl FnOnce(u64) -> RawFrame,
@@ -301,7 +308,6 @@ impl HttpConnection {
                 )),
             },
             Ok(Err(RequestError::Status { status, code, .. })) => {
-                correlator.counters.excuse_http_error();
                 Ok(RawReply::Refused { status, code })
             }
             Ok(Err(error)) => Err(error),
@@ -436,14 +442,9 @@ impl HttpConnection {
             && let Some(sent) = sent_session
         {
             self.inner.expire_session(&sent);
-            counters
-                .sessions_expired
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            counters.sessions_expired.fetch_add(1, Ordering::Relaxed);
             return Err(RequestError::SessionExpired);
         }
-        counters
-            .http_errors
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let detail = match &error_message {
             Some(error) => format!("JSON-RPC error {}: {}", error.code, error.message),
             None if body.is_empty() => "empty body".to_string(),

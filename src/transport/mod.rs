@@ -47,7 +47,7 @@ pub enum RequestError {
     #[error("{0}")]
     Http(String),
     /// HTTP: a non-2xx status without a JSON-RPC answer for the request;
-    /// counted in `WireCounters::http_errors`. `code`: the JSON-RPC error
+    /// a request that gets one counts it in `WireCounters::http_errors`. `code`: the JSON-RPC error
     /// code its body carried, if any.
     #[error("{detail}")]
     Status {
