@@ -93,6 +93,12 @@ impl LoadControl {
         let _ = rx.wait_for(|paused| !*paused).await;
     }
 
+    /// Returns when a pause begins (at once if one is on).
+    pub async fn wait_paused(&self) {
+        let mut rx = self.paused.subscribe();
+        let _ = rx.wait_for(|paused| *paused).await;
+    }
+
     /// All time spent paused so far, the current pause included.
     pub fn paused_total(&self) -> Duration {
         self.pause_clock

@@ -10,6 +10,7 @@ use tokio::task::JoinSet;
 
 use super::control::{ActiveClock, Halt, LoadControl};
 use super::crash::LiveSession;
+use super::pacer::Pacer;
 use crate::protocol::Outcome;
 use crate::protocol::jsonrpc::ResponseBody;
 use crate::protocol::outcome::{self, Classified, tool_text};
@@ -172,27 +173,77 @@ impl PhaseRunner {
     /// Open model: calls are due one interval apart and sent then, whatever the
     /// server is doing, with no cap on calls in flight.
     ///
-    /// The schedule is kept by an OS thread, not a tokio timer: tokio's timer
-    /// works in whole milliseconds and rounds up, which would make every send
-    /// up to 1–2 ms late by itself. The thread sleeps with the kernel's
-    /// precision and hands each due instant to the runtime over a channel.
+    /// The schedule is kept by a task of its own with a [`Pacer`]
+    /// (microsecond-precise), on a runtime worker rather than on the thread
+    /// that started the run, and each call is a task it spawns there. At a
+    /// moderate rate a call then costs two wake-ups, its due time and its
+    /// answer, and no hand-off between threads.
     async fn open_loop(&self, per_second: f64, amount: Amount) {
-        let (due_tx, mut due_rx) = tokio::sync::mpsc::unbounded_channel::<Instant>();
-        let halt = self.halt.clone();
-        let control = self.control.clone();
-        let scheduler = std::thread::Builder::new()
-            .name("mcpstorm-schedule".into())
-            .spawn(move || schedule(per_second, amount, &halt, &control, &due_tx));
-        if scheduler.is_err() {
-            return;
-        }
-        let mut tasks = JoinSet::new();
-        while let Some(due) = due_rx.recv().await {
+        let runner = self.clone();
+        let _ = tokio::spawn(async move { runner.keep_schedule(per_second, amount).await }).await;
+    }
+
+    async fn keep_schedule(&self, per_second: f64, amount: Amount) {
+        let pacer = match Pacer::new() {
+            Ok(pacer) => pacer,
+            Err(error) => {
+                self.note(format!(
+                    "the open model's timer could not be created: {error}"
+                ));
+                return;
+            }
+        };
+        // Every call holds a clone of `in_flight`; the receiver sees the
+        // channel close when the last one is done. Nothing is ever sent, so
+        // no call wakes this task but the last.
+        let (in_flight, all_done) = tokio::sync::mpsc::channel::<()>(1);
+        let mut due = Instant::now();
+        // Where `due` stands on the phase's own schedule: paused time is not in it.
+        let mut offset = Duration::ZERO;
+        let mut sent = 0u64;
+        loop {
+            let more = match amount {
+                Amount::Calls(n) => sent < n,
+                Amount::Duration(d) => offset < d,
+            };
+            if !more {
+                break;
+            }
+            tokio::select! {
+                biased;
+                _ = self.halt.wait() => break,
+                _ = self.control.wait_paused() => {
+                    tokio::select! {
+                        _ = self.halt.wait() => break,
+                        _ = self.control.wait_unpaused() => {}
+                    }
+                    // Resume on a fresh schedule rather than fire the missed calls at once.
+                    due = Instant::now();
+                    continue;
+                }
+                slept = pacer.sleep_until(due) => if let Err(error) = slept {
+                    self.note(format!("the open model's timer failed: {error}"));
+                    break;
+                }
+            }
             let runner = self.clone();
-            tasks.spawn(async move { runner.call(0, Some(due)).await });
-            while tasks.try_join_next().is_some() {}
+            let done = in_flight.clone();
+            tokio::spawn(async move {
+                runner.call(0, Some(due)).await;
+                drop(done);
+            });
+            sent += 1;
+            let step = Duration::from_secs_f64(1.0 / (per_second * self.control.scale()));
+            due += step;
+            offset += step;
         }
-        while tasks.join_next().await.is_some() {}
+        drop(in_flight);
+        let mut all_done = all_done;
+        let _ = all_done.recv().await;
+    }
+
+    fn note(&self, text: String) {
+        let _ = self.events.send(Event::Note(text));
     }
 }
 
@@ -244,55 +295,6 @@ impl Worker {
                 .active
                 .compare_exchange(active, active - 1, Ordering::Relaxed, Ordering::Relaxed)
                 .is_ok()
-    }
-}
-
-/// Emit the due instants of an open-model phase, each at its time. The rate
-/// follows the dial; a pause suspends the schedule (no backlog builds up).
-fn schedule(
-    per_second: f64,
-    amount: Amount,
-    halt: &Halt,
-    control: &LoadControl,
-    due_tx: &tokio::sync::mpsc::UnboundedSender<Instant>,
-) {
-    // Long waits are cut in slices so a halt or a pause is noticed promptly.
-    const SLICE: Duration = Duration::from_millis(50);
-    let mut due = Instant::now();
-    // Where `due` stands on the phase's own schedule: paused time is not in it.
-    let mut offset = Duration::ZERO;
-    let mut sent = 0u64;
-    loop {
-        let more = match amount {
-            Amount::Calls(n) => sent < n,
-            Amount::Duration(d) => offset < d,
-        };
-        if !more {
-            return;
-        }
-        loop {
-            if halt.is_set() {
-                return;
-            }
-            if control.is_paused() {
-                std::thread::sleep(SLICE);
-                // Resume on a fresh schedule rather than fire the missed calls at once.
-                due = Instant::now();
-                continue;
-            }
-            let now = Instant::now();
-            if now >= due {
-                break;
-            }
-            std::thread::sleep((due - now).min(SLICE));
-        }
-        if due_tx.send(due).is_err() {
-            return;
-        }
-        sent += 1;
-        let step = Duration::from_secs_f64(1.0 / (per_second * control.scale()));
-        due += step;
-        offset += step;
     }
 }
 

@@ -8,6 +8,7 @@ pub mod control;
 mod crash;
 mod load;
 mod monitor;
+mod pacer;
 mod robustness;
 
 use std::sync::Arc;
