@@ -4,27 +4,36 @@
 //! 1. The floor: a request/response ping-pong of the same byte sizes as an
 //!    MCP `echo` call, over a pipe pair between two processes (this program
 //!    re-run as the peer) and over loopback TCP — what the machine allows.
-//! 2. mcpstorm over stdio against the built-in target's `echo`: sequential
-//!    round trips (p50, p99, calls/s), then 16 and 64 requests in flight,
-//!    with the target's CPU beside them (at saturation the server, not
-//!    mcpstorm, should be the limit).
+//! 2. A bare client against the built-in target, over stdio and over HTTP:
+//!    the same bytes mcpstorm sends, from one blocking thread with nothing
+//!    around them. The floor plus the target's own work; what mcpstorm adds
+//!    is its distance from this row.
+//! 3. mcpstorm against the target's `echo`, over stdio and Streamable HTTP:
+//!    sequential round trips (p50, p99, calls/s), then 16 and 64 requests in
+//!    flight, with the target's CPU beside them (at saturation the server,
+//!    not mcpstorm, should be the limit).
 //!
 //! Each figure is printed with its ratio to the floor measured in the same
 //! run; these machines are noisy, and a lone absolute time means little.
 //! `docs/BENCHMARKS.md` keeps the results and how to read them.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use common::{BareHttp, BareStdio, FIRST_ID, HttpTarget, MCPSTORM, round_trips};
 use hdrhistogram::Histogram;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// Round trips per floor measurement, and calls per mcpstorm phase.
 const FLOOR_ROUND_TRIPS: u64 = 20_000;
 const SEQUENTIAL_CALLS: u64 = 20_000;
 const CONCURRENT_CALLS: u64 = 60_000;
+/// Calls before any timing starts, for every client.
+const WARMUP_CALLS: u64 = 2_000;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -36,37 +45,70 @@ fn main() {
             .unwrap_or(0);
         return pipe_echo(bytes);
     }
-    let (request, response) = message_sizes();
+    let request = common::echo_request(FIRST_ID).len() + 1;
+    let response = common::echo_response(FIRST_ID).len() + 1;
     println!("mcpstorm overhead benchmark ({} CPUs)", cores());
-    println!("echo call on the wire: request {request} B, response {response} B\n");
+    println!("echo call on the wire (stdio): request {request} B, response {response} B\n");
 
     let pipe = pipe_floor(request, response);
     let tcp = tcp_floor(request, response);
-    let sequential = mcpstorm_phase("sequential", SEQUENTIAL_CALLS, 1);
-    let in_flight_16 = mcpstorm_phase("16 in flight", CONCURRENT_CALLS, 16);
-    let in_flight_64 = mcpstorm_phase("64 in flight", CONCURRENT_CALLS, 64);
+    let bare_stdio = bare_stdio_row();
+    let stdio = [
+        ("sequential", SEQUENTIAL_CALLS, 1),
+        ("16 in flight", CONCURRENT_CALLS, 16),
+        ("64 in flight", CONCURRENT_CALLS, 64),
+    ]
+    .map(|(name, calls, in_flight)| mcpstorm_phase(Transport::Stdio, name, calls, in_flight));
+    let bare_http = bare_http_row();
+    let http = [
+        ("sequential", SEQUENTIAL_CALLS, 1),
+        ("16 in flight", CONCURRENT_CALLS, 16),
+        ("64 in flight", CONCURRENT_CALLS, 64),
+    ]
+    .map(|(name, calls, in_flight)| mcpstorm_phase(Transport::Http, name, calls, in_flight));
 
     println!(
-        "| measurement | p50 µs | p99 µs | round trips/s | p50 vs pipe floor | server CPU max |"
+        "| measurement | p50 µs | p99 µs | calls/s | p50 vs pipe floor | p50 over bare client | server CPU max |"
     );
-    println!("|---|---|---|---|---|---|");
-    for row in [&pipe, &tcp, &sequential, &in_flight_16, &in_flight_64] {
+    println!("|---|---|---|---|---|---|---|");
+    let print = |row: &Row, bare: Option<&Row>| {
         println!(
-            "| {} | {:.1} | {:.1} | {:.0} | {:.2}× | {} |",
+            "| {} | {:.1} | {:.1} | {:.0} | {:.2}× | {} | {} |",
             row.name,
             row.p50_us,
             row.p99_us,
             row.per_second,
             row.p50_us / pipe.p50_us,
+            bare.map_or("—".to_string(), |bare| format!(
+                "{:+.1} µs",
+                row.p50_us - bare.p50_us
+            )),
             row.server_cpu
                 .map_or("—".to_string(), |cpu| format!("{cpu:.0} %"))
         );
+    };
+    print(&pipe, None);
+    print(&tcp, None);
+    print(&bare_stdio, None);
+    for row in &stdio {
+        print(row, Some(&bare_stdio));
+    }
+    print(&bare_http, None);
+    for row in &http {
+        print(row, Some(&bare_http));
     }
     println!(
-        "\nmcpstorm's sequential overhead at p50: {:.1} µs over the pipe floor ({:.2}× its round trip).",
-        sequential.p50_us - pipe.p50_us,
-        sequential.p50_us / pipe.p50_us
+        "\nmcpstorm's own share of a sequential call at p50: {:.1} µs over stdio, {:.1} µs over HTTP \
+         (its p50 less the bare client's, against the same target).",
+        stdio[0].p50_us - bare_stdio.p50_us,
+        http[0].p50_us - bare_http.p50_us,
     );
+}
+
+#[derive(Clone, Copy)]
+enum Transport {
+    Stdio,
+    Http,
 }
 
 struct Row {
@@ -79,25 +121,6 @@ struct Row {
 
 fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
-}
-
-/// The bytes of one `echo` call as mcpstorm sends it (2026-07-28, with its
-/// `_meta`) and as the built-in target answers it, newline included.
-fn message_sizes() -> (usize, usize) {
-    let meta = json!({
-        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-        "io.modelcontextprotocol/clientCapabilities": {},
-        "io.modelcontextprotocol/clientInfo": {"name": "mcpstorm", "version": "0.1.0"},
-    });
-    let request = json!({"jsonrpc": "2.0", "id": 12345, "method": "tools/call",
-        "params": {"name": "echo", "arguments": {"message": "bench 12345"}, "_meta": meta}});
-    let response = json!({"jsonrpc": "2.0", "id": 12345,
-        "result": {"content": [{"type": "text", "text": "bench 12345"}], "resultType": "complete"}});
-    (line_len(&request), line_len(&response))
-}
-
-fn line_len(message: &Value) -> usize {
-    message.to_string().len() + 1
 }
 
 /// The peer of the pipe floor: answer every line with a line of `bytes`.
@@ -125,10 +148,6 @@ fn line_of(bytes: usize) -> Vec<u8> {
     line
 }
 
-fn histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, 60_000_000, 3).expect("valid histogram bounds")
-}
-
 fn row(name: &str, latencies: &Histogram<u64>, elapsed: Duration) -> Row {
     Row {
         name: name.to_string(),
@@ -149,18 +168,13 @@ fn ping_pong(
 ) -> (Histogram<u64>, Duration) {
     let line = line_of(request);
     let mut answer = Vec::with_capacity(response);
-    let mut latencies = histogram();
-    let started = Instant::now();
-    for _ in 0..FLOOR_ROUND_TRIPS {
-        let sent = Instant::now();
+    round_trips(FLOOR_ROUND_TRIPS, || {
         writer.write_all(&line).expect("send to the peer");
         answer.clear();
         reader
             .read_until(b'\n', &mut answer)
             .expect("receive from the peer");
-        let _ = latencies.record(sent.elapsed().as_nanos() as u64);
-    }
-    (latencies, started.elapsed())
+    })
 }
 
 /// Sequential round trips over a pipe pair to another process.
@@ -205,9 +219,42 @@ fn tcp_floor(request: usize, response: usize) -> Row {
     row("floor: loopback TCP, 2 threads", &latencies, elapsed)
 }
 
-/// One phase of mcpstorm (release build, headless) against `mcpstorm serve`
-/// over stdio; its figures read from the JSON report.
-fn mcpstorm_phase(name: &str, calls: u64, in_flight: u32) -> Row {
+/// The bare stdio client against `mcpstorm serve`, with the target's CPU.
+fn bare_stdio_row() -> Row {
+    let mut client = BareStdio::start();
+    let pid = client.target_pid();
+    measured_bare("bare client → target, stdio", pid, || client.call())
+}
+
+/// The bare HTTP client against `mcpstorm serve --http`, one connection.
+fn bare_http_row() -> Row {
+    let target = HttpTarget::start();
+    let mut client = BareHttp::connect(&target);
+    measured_bare("bare client → target, HTTP", target.pid(), || {
+        client.call()
+    })
+}
+
+/// Warm up, then time sequential calls; the target's CPU over the timed part.
+fn measured_bare(name: &str, target: u32, mut call: impl FnMut()) -> Row {
+    for _ in 0..WARMUP_CALLS {
+        call();
+    }
+    let ticks_before = common::process_cpu_ticks(target);
+    let (latencies, elapsed) = round_trips(SEQUENTIAL_CALLS, call);
+    let ticks = common::process_cpu_ticks(target)
+        .zip(ticks_before)
+        .map(|(after, before)| after - before);
+    let mut row = row(name, &latencies, elapsed);
+    // SAFETY: sysconf takes no pointers.
+    let ticks_per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    row.server_cpu = ticks.map(|t| t as f64 / ticks_per_second / elapsed.as_secs_f64() * 100.0);
+    row
+}
+
+/// One phase of mcpstorm (release build, headless) against `mcpstorm serve`,
+/// over stdio or HTTP; its figures read from the JSON report.
+fn mcpstorm_phase(transport: Transport, name: &str, calls: u64, in_flight: u32) -> Row {
     let dir = std::env::temp_dir().join(format!("mcpstorm-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("a temp dir");
     let scenario = dir.join("bench.toml");
@@ -221,7 +268,7 @@ fn mcpstorm_phase(name: &str, calls: u64, in_flight: u32) -> Row {
 name = "bench"
 [[phase]]
 name = "warmup"
-load = {{ kind = "sequential", calls = 2000 }}
+load = {{ kind = "sequential", calls = {WARMUP_CALLS} }}
 [[phase]]
 name = "load"
 load = {load}
@@ -232,14 +279,27 @@ arguments = {{ message = "bench {{seq}}" }}
     );
     std::fs::write(&scenario, text).expect("the scenario is written");
     let report = dir.join("report.json");
-    let mcpstorm = env!("CARGO_BIN_EXE_mcpstorm");
-    let status = Command::new(mcpstorm)
+    let mut command = Command::new(MCPSTORM);
+    command
         .arg("run")
         .arg("--headless")
         .arg(&scenario)
         .arg("--report")
-        .arg(&report)
-        .args(["--", mcpstorm, "serve"])
+        .arg(&report);
+    let transport_name = match transport {
+        Transport::Stdio => {
+            command.args(["--", MCPSTORM, "serve"]);
+            "stdio"
+        }
+        Transport::Http => {
+            command.args([
+                "--server-cmd",
+                &format!("{MCPSTORM} serve --http 127.0.0.1:0"),
+            ]);
+            "HTTP"
+        }
+    };
+    let status = command
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
@@ -255,7 +315,7 @@ arguments = {{ message = "bench {{seq}}" }}
     let phase = &result["phases"][1];
     let number = |value: &Value| value.as_f64().unwrap_or(f64::NAN);
     Row {
-        name: format!("mcpstorm stdio, {name}"),
+        name: format!("mcpstorm {transport_name}, {name}"),
         p50_us: number(&phase["latency"]["p50_ms"]) * 1000.0,
         p99_us: number(&phase["latency"]["p99_ms"]) * 1000.0,
         per_second: number(&phase["throughput_per_s"]),

@@ -6,6 +6,17 @@
 //!
 //! The figures are mcpstorm's own samples of itself (`/proc/self`, read with
 //! each probe of the server), taken from the JSON report's time line.
+//!
+//! Beside them, the floor: a bare client (one thread, blocking I/O, the same
+//! bytes, a sleep to each due instant) at the same rate against the same
+//! target, its CPU from `getrusage`. A client that sleeps between calls pays
+//! at least two wake-ups a call, whatever it does in between; that is the
+//! least any client can cost at this rate on this machine.
+//!
+//! `MCPSTORM_BENCH_MODES` picks among `bare`, `headless` and `dashboard`
+//! (comma-separated; all by default).
+
+mod common;
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -35,18 +46,58 @@ arguments = {{ message = "cost {{seq}}" }}
 "#
     );
     std::fs::write(&scenario, text).expect("the scenario is written");
+    let modes = std::env::var("MCPSTORM_BENCH_MODES")
+        .unwrap_or_else(|_| "bare,headless,dashboard".to_string());
+    let wanted = |mode: &str| modes.split(',').any(|m| m.trim() == mode);
     println!("mcpstorm's own cost at {RATE} calls/s for {seconds} s\n");
     println!("| mode | calls | CPU mean | CPU max | RSS first → last | RSS max | RSS slope |");
     println!("|---|---|---|---|---|---|---|");
-    let headless = run(&scenario, &dir.join("headless.json"), false, seconds);
-    print_row("headless", &headless);
-    if tmux_available() {
-        let dashboard = run(&scenario, &dir.join("dashboard.json"), true, seconds);
-        print_row("dashboard (tmux 160×45)", &dashboard);
-    } else {
-        println!("| dashboard | (tmux not installed: skipped) | | | | | |");
+    if wanted("bare") {
+        bare_row(seconds.min(BARE_SECONDS));
+    }
+    if wanted("headless") {
+        let headless = run(&scenario, &dir.join("headless.json"), false, seconds);
+        print_row("headless", &headless);
+    }
+    if wanted("dashboard") {
+        if tmux_available() {
+            let dashboard = run(&scenario, &dir.join("dashboard.json"), true, seconds);
+            print_row("dashboard (tmux 160×45)", &dashboard);
+        } else {
+            println!("| dashboard | (tmux not installed: skipped) | | | | | |");
+        }
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The floor's run is kept short: its cost per second does not change.
+const BARE_SECONDS: u64 = 60;
+
+/// The bare client at `RATE` calls/s: sleep to each due instant, call, repeat.
+fn bare_row(seconds: u64) {
+    let mut client = common::BareStdio::start();
+    for _ in 0..1000 {
+        client.call();
+    }
+    let calls = RATE as u64 * seconds;
+    let interval = Duration::from_secs_f64(1.0 / RATE as f64);
+    let cpu_before = common::thread_cpu_time();
+    let started = std::time::Instant::now();
+    let mut due = started;
+    for _ in 0..calls {
+        let now = std::time::Instant::now();
+        if due > now {
+            std::thread::sleep(due - now);
+        }
+        client.call();
+        due += interval;
+    }
+    let elapsed = started.elapsed();
+    let cpu = (common::thread_cpu_time() - cpu_before).as_secs_f64() / elapsed.as_secs_f64();
+    println!(
+        "| floor: bare client, one thread, {seconds} s | {calls} | {:.1} % | — | — | — | — |",
+        cpu * 100.0
+    );
 }
 
 fn tmux_available() -> bool {

@@ -121,7 +121,62 @@ pub fn all_parents() -> Vec<(u32, u32)> {
 }
 
 /// `root` and all its descendants, root first, parents before children.
+///
+/// Each member's `children` files (one per thread: any thread may fork) name
+/// its direct children, so a sample reads a few small files per member
+/// instead of the stat of every process on the machine — hundreds on a busy
+/// one, several times a second. Kernels built without those files get the
+/// full scan.
 pub fn process_tree(root: u32) -> Vec<u32> {
+    let mut tree = vec![root];
+    let mut next = 0;
+    while next < tree.len() {
+        match children_of(tree[next]) {
+            Children::Listed(children) => {
+                for child in children {
+                    if !tree.contains(&child) {
+                        tree.push(child);
+                    }
+                }
+            }
+            // Exited between two reads: it has no children left to list.
+            Children::Gone => {}
+            Children::Unsupported => return tree_by_scan(root),
+        }
+        next += 1;
+    }
+    tree
+}
+
+enum Children {
+    Listed(Vec<u32>),
+    Gone,
+    Unsupported,
+}
+
+/// The direct children of `pid`, from `/proc/PID/task/TID/children`.
+fn children_of(pid: u32) -> Children {
+    let Ok(threads) = fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Children::Gone;
+    };
+    let mut children = Vec::new();
+    for thread in threads.flatten() {
+        let path = thread.path().join("children");
+        match fs::read_to_string(&path) {
+            Ok(text) => children.extend(
+                text.split_whitespace()
+                    .filter_map(|n| n.parse::<u32>().ok()),
+            ),
+            // The thread ended after the listing; its siblings still count.
+            Err(_) if thread.path().exists() => return Children::Unsupported,
+            Err(_) => {}
+        }
+    }
+    Children::Listed(children)
+}
+
+/// The tree from one pass over every process's parent.
+fn tree_by_scan(root: u32) -> Vec<u32> {
     let parents = all_parents();
     let mut tree = vec![root];
     let mut next = 0;
@@ -182,13 +237,35 @@ mod tests {
 
     #[test]
     fn finds_children_in_the_tree() {
-        let mut child = std::process::Command::new("sleep")
-            .arg("5")
-            .spawn()
-            .unwrap();
-        let tree = process_tree(std::process::id());
+        // A child and a grandchild, from a thread other than the main one.
+        let mut child = std::thread::spawn(|| {
+            std::process::Command::new("sh")
+                .args(["-c", "sleep 5 & wait"])
+                .spawn()
+                .unwrap()
+        })
+        .join()
+        .unwrap();
+        let me = std::process::id();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let mut tree = process_tree(me);
+        while tree.len() < 3 && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+            tree = process_tree(me);
+        }
+        let scanned = tree_by_scan(me);
+        let grandchild = tree.iter().find(|p| **p != me && **p != child.id());
+        if let Some(pid) = grandchild {
+            // SAFETY: kill takes no pointers.
+            unsafe { libc::kill(*pid as libc::pid_t, libc::SIGKILL) };
+        }
         let _ = child.kill();
         let _ = child.wait();
         assert!(tree.contains(&child.id()), "{tree:?}");
+        assert!(grandchild.is_some(), "the grandchild is found: {tree:?}");
+        // Other tests' children may come and go: compare the sleeping pair.
+        for pid in [child.id(), *grandchild.unwrap()] {
+            assert!(scanned.contains(&pid), "the full scan agrees: {scanned:?}");
+        }
     }
 }

@@ -1,0 +1,258 @@
+//! What the benchmarks share: the `echo` call as mcpstorm puts it on the
+//! wire, and bare clients that send exactly those bytes to the built-in
+//! target with nothing around them — no JSON parsing, no correlation, no
+//! statistics, one blocking thread. The distance from a bare client to
+//! mcpstorm, against the same server in the same run, is what mcpstorm itself
+//! costs.
+
+#![allow(dead_code)] // each benchmark uses its own part
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use serde_json::json;
+
+/// The built-in target, as cargo built it for the benchmarks.
+pub const MCPSTORM: &str = env!("CARGO_BIN_EXE_mcpstorm");
+
+/// Ids start here so every request of a run has the same length.
+pub const FIRST_ID: u64 = 100_000;
+
+/// One `echo` call as mcpstorm sends it in the 2026-07-28 revision (with its
+/// `_meta`), without the newline.
+pub fn echo_request(id: u64) -> String {
+    let meta = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {},
+        "io.modelcontextprotocol/clientInfo": {"name": "mcpstorm", "version": "0.1.0"},
+    });
+    json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+        "params": {"name": "echo", "arguments": {"message": format!("bench {id}")}, "_meta": meta}})
+    .to_string()
+}
+
+/// The built-in target's answer to [`echo_request`], without the newline.
+pub fn echo_response(id: u64) -> String {
+    json!({"jsonrpc": "2.0", "id": id,
+        "result": {"content": [{"type": "text", "text": format!("bench {id}")}], "resultType": "complete"}})
+    .to_string()
+}
+
+/// The same call as a Streamable HTTP POST, with the headers mcpstorm sends
+/// in the stateless revision.
+pub fn echo_http_request(address: SocketAddr, path: &str, id: u64) -> Vec<u8> {
+    let body = echo_request(id);
+    format!(
+        "POST {path} HTTP/1.1\r\nhost: {address}\r\ncontent-type: application/json\r\n\
+         accept: application/json, text/event-stream\r\nmcp-protocol-version: 2026-07-28\r\n\
+         mcp-method: tools/call\r\nmcp-name: echo\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+pub fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 60_000_000, 3).expect("valid histogram bounds")
+}
+
+/// `mcpstorm serve` over stdio, driven by one blocking thread.
+pub struct BareStdio {
+    target: Child,
+    to_target: ChildStdin,
+    from_target: BufReader<ChildStdout>,
+    answer: Vec<u8>,
+    next_id: u64,
+}
+
+impl BareStdio {
+    pub fn start() -> BareStdio {
+        let mut target = Command::new(MCPSTORM)
+            .arg("serve")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("the target starts");
+        let to_target = target.stdin.take().expect("stdin");
+        let from_target = BufReader::new(target.stdout.take().expect("stdout"));
+        BareStdio {
+            target,
+            to_target,
+            from_target,
+            answer: Vec::with_capacity(256),
+            next_id: FIRST_ID,
+        }
+    }
+
+    /// One call: its line out, a line back.
+    pub fn call(&mut self) {
+        let mut line = echo_request(self.next_id).into_bytes();
+        line.push(b'\n');
+        self.next_id += 1;
+        self.to_target.write_all(&line).expect("send to the target");
+        self.answer.clear();
+        self.from_target
+            .read_until(b'\n', &mut self.answer)
+            .expect("an answer from the target");
+        assert!(!self.answer.is_empty(), "the target hung up");
+    }
+
+    /// The target's process id (to read its CPU).
+    pub fn target_pid(&self) -> u32 {
+        self.target.id()
+    }
+}
+
+impl Drop for BareStdio {
+    fn drop(&mut self) {
+        let _ = self.target.kill();
+        let _ = self.target.wait();
+    }
+}
+
+/// `mcpstorm serve --http` on a loopback port, stopped when dropped.
+pub struct HttpTarget {
+    process: Child,
+    pub address: SocketAddr,
+    pub path: String,
+    pub url: String,
+}
+
+impl HttpTarget {
+    pub fn start() -> HttpTarget {
+        let mut process = Command::new(MCPSTORM)
+            .args(["serve", "--http", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the HTTP target starts");
+        // It prints "listening on http://ADDRESS/PATH" once bound.
+        let mut stdout = BufReader::new(process.stdout.take().expect("stdout"));
+        let mut line = String::new();
+        let url = loop {
+            line.clear();
+            let read = stdout.read_line(&mut line).expect("the target's output");
+            assert!(read > 0, "the HTTP target exited before listening");
+            if let Some(at) = line.find("http://") {
+                break line[at..].trim().to_string();
+            }
+        };
+        // Keep draining its output so it never blocks on a full pipe.
+        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+        let rest = &url["http://".len()..];
+        let slash = rest.find('/').unwrap_or(rest.len());
+        HttpTarget {
+            process,
+            address: rest[..slash].parse().expect("a socket address"),
+            path: rest[slash..].to_string(),
+            url,
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.process.id()
+    }
+}
+
+impl Drop for HttpTarget {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+/// One keep-alive HTTP/1.1 connection to the target, blocking.
+pub struct BareHttp {
+    writer: TcpStream,
+    reader: BufReader<TcpStream>,
+    address: SocketAddr,
+    path: String,
+    head: Vec<u8>,
+    body: Vec<u8>,
+    next_id: u64,
+}
+
+impl BareHttp {
+    pub fn connect(target: &HttpTarget) -> BareHttp {
+        let stream = TcpStream::connect(target.address).expect("connects to the target");
+        stream.set_nodelay(true).expect("nodelay");
+        BareHttp {
+            writer: stream.try_clone().expect("a second handle"),
+            reader: BufReader::new(stream),
+            address: target.address,
+            path: target.path.clone(),
+            head: Vec::with_capacity(256),
+            body: Vec::with_capacity(256),
+            next_id: FIRST_ID,
+        }
+    }
+
+    /// One call: the POST out, the head and its content-length of body back.
+    pub fn call(&mut self) {
+        let request = echo_http_request(self.address, &self.path, self.next_id);
+        self.next_id += 1;
+        self.writer.write_all(&request).expect("send to the target");
+        self.head.clear();
+        let mut content_length = 0usize;
+        loop {
+            let start = self.head.len();
+            let read = self
+                .reader
+                .read_until(b'\n', &mut self.head)
+                .expect("the answer's head");
+            assert!(read > 0, "the target hung up");
+            let line = &self.head[start..];
+            if line == b"\r\n" {
+                break;
+            }
+            let text = String::from_utf8_lossy(line).to_ascii_lowercase();
+            if let Some(value) = text.strip_prefix("content-length:") {
+                content_length = value.trim().parse().expect("a content length");
+            }
+        }
+        assert!(
+            self.head.starts_with(b"HTTP/1.1 200"),
+            "the target refused: {}",
+            String::from_utf8_lossy(&self.head)
+        );
+        self.body.resize(content_length, 0);
+        self.reader
+            .read_exact(&mut self.body)
+            .expect("the answer's body");
+    }
+}
+
+/// Sequential calls through `call`, timed one by one.
+pub fn round_trips(calls: u64, mut call: impl FnMut()) -> (Histogram<u64>, Duration) {
+    let mut latencies = histogram();
+    let started = Instant::now();
+    for _ in 0..calls {
+        let sent = Instant::now();
+        call();
+        let _ = latencies.record(sent.elapsed().as_nanos() as u64);
+    }
+    (latencies, started.elapsed())
+}
+
+/// CPU time used so far by the calling thread.
+pub fn thread_cpu_time() -> Duration {
+    // SAFETY: getrusage writes one rusage into the zeroed value given.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_THREAD, &mut usage);
+        usage
+    };
+    let time = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    time(usage.ru_utime) + time(usage.ru_stime)
+}
+
+/// CPU ticks (user + system) of a process so far, from `/proc/PID/stat`.
+pub fn process_cpu_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after_name = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    // Fields 14 and 15 of the line; the name (field 2) is cut off above.
+    Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+}
