@@ -49,7 +49,8 @@ headers=(-H "content-type: application/json" -H "accept: application/json, text/
 ticks() { awk '{print $14 + $15}' "/proc/$target_pid/stat"; }
 clock_ticks=$(getconf CLK_TCK)
 
-# `row CLIENT IN_FLIGHT` runs one client and prints a JSON line of its figures.
+# `oha_row IN_FLIGHT` / `mcpstorm_row IN_FLIGHT`: one client's figures as a
+# JSON line; the target's CPU is its /proc ticks over the measured run's wall time.
 oha_row() {
     local in_flight=$1
     "$OHA" -n "$WARMUP" -c "$in_flight" -m POST "${headers[@]}" -d "$body" --no-tui "$url" >/dev/null
@@ -70,6 +71,8 @@ print(json.dumps({"per_second": summary["requestsPerSec"], "p50_us": pct["p50"] 
 PY
 }
 
+# mcpstorm warms up in a run of its own, as oha does, so the target's CPU is
+# read around the measured calls alone.
 mcpstorm_row() {
     local in_flight=$1 load
     if [ "$in_flight" = 1 ]; then
@@ -77,34 +80,35 @@ mcpstorm_row() {
     else
         load="{ kind = \"concurrent\", workers = $in_flight, calls = $CALLS }"
     fi
-    cat > "$work/bench.toml" <<TOML
+    scenario "$work/warmup.toml" "{ kind = \"sequential\", calls = $WARMUP }"
+    scenario "$work/bench.toml" "$load"
+    "$MCPSTORM" run --headless "$work/warmup.toml" --url "$url" >/dev/null 2>&1
+    local before after started ended
+    before=$(ticks); started=$(date +%s.%N)
+    "$MCPSTORM" run --headless "$work/bench.toml" --report "$work/report.json" \
+        --url "$url" --pid "$target_pid" >/dev/null 2>&1
+    after=$(ticks); ended=$(date +%s.%N)
+    python3 - "$work/report.json" "$before" "$after" "$started" "$ended" "$clock_ticks" <<'PY'
+import json, sys
+phase = json.load(open(sys.argv[1]))["scenarios"][0]["result"]["phases"][0]
+before, after, started, ended, hz = map(float, sys.argv[2:])
+print(json.dumps({"per_second": phase["throughput_per_s"], "p50_us": phase["latency"]["p50_ms"] * 1000,
+                  "p99_us": phase["latency"]["p99_ms"] * 1000, "ok": phase["outcomes"]["ok"],
+                  "server_cpu": (after - before) / hz / (ended - started) * 100}))
+PY
+}
+
+# `scenario FILE LOAD`: one phase of echo calls.
+scenario() {
+    cat > "$1" <<TOML
 name = "bench"
 [[phase]]
-name = "warmup"
-load = { kind = "sequential", calls = $WARMUP }
-[[phase]]
 name = "load"
-load = $load
+load = $2
 [[call]]
 tool = "echo"
 arguments = { message = "bench {seq}" }
 TOML
-    local before after
-    before=$(ticks)
-    "$MCPSTORM" run --headless "$work/bench.toml" --report "$work/report.json" \
-        --url "$url" --pid "$target_pid" >/dev/null 2>&1
-    after=$(ticks)
-    python3 - "$work/report.json" "$before" "$after" "$clock_ticks" <<'PY'
-import json, sys
-result = json.load(open(sys.argv[1]))["scenarios"][0]["result"]
-before, after, hz = map(float, sys.argv[2:])
-phase, total = result["phases"][1], result["phases"]
-# The target's CPU over the whole run (warm-up included), as oha's is.
-seconds = sum(p["duration_s"] for p in total)
-print(json.dumps({"per_second": phase["throughput_per_s"], "p50_us": phase["latency"]["p50_ms"] * 1000,
-                  "p99_us": phase["latency"]["p99_ms"] * 1000, "ok": phase["outcomes"]["ok"],
-                  "server_cpu": (after - before) / hz / seconds * 100}))
-PY
 }
 
 echo "echo calls over Streamable HTTP (2026-07-28) to mcpstorm serve --http, $CALLS per run after $WARMUP to warm up ($(nproc) CPUs)"
