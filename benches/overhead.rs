@@ -32,6 +32,12 @@ use serde_json::Value;
 const FLOOR_ROUND_TRIPS: u64 = 20_000;
 const SEQUENTIAL_CALLS: u64 = 20_000;
 const CONCURRENT_CALLS: u64 = 60_000;
+/// mcpstorm's measured phases over each transport: name, calls, in flight.
+const MCPSTORM_RUNS: [(&str, u64, u32); 3] = [
+    ("sequential", SEQUENTIAL_CALLS, 1),
+    ("16 in flight", CONCURRENT_CALLS, 16),
+    ("64 in flight", CONCURRENT_CALLS, 64),
+];
 /// Calls before any timing starts, for every client.
 const WARMUP_CALLS: u64 = 2_000;
 
@@ -53,19 +59,11 @@ fn main() {
     let pipe = pipe_floor(request, response);
     let tcp = tcp_floor(request, response);
     let bare_stdio = bare_stdio_row();
-    let stdio = [
-        ("sequential", SEQUENTIAL_CALLS, 1),
-        ("16 in flight", CONCURRENT_CALLS, 16),
-        ("64 in flight", CONCURRENT_CALLS, 64),
-    ]
-    .map(|(name, calls, in_flight)| mcpstorm_phase(Transport::Stdio, name, calls, in_flight));
+    let stdio = MCPSTORM_RUNS
+        .map(|(name, calls, in_flight)| mcpstorm_phase(Transport::Stdio, name, calls, in_flight));
     let bare_http = bare_http_row();
-    let http = [
-        ("sequential", SEQUENTIAL_CALLS, 1),
-        ("16 in flight", CONCURRENT_CALLS, 16),
-        ("64 in flight", CONCURRENT_CALLS, 64),
-    ]
-    .map(|(name, calls, in_flight)| mcpstorm_phase(Transport::Http, name, calls, in_flight));
+    let http = MCPSTORM_RUNS
+        .map(|(name, calls, in_flight)| mcpstorm_phase(Transport::Http, name, calls, in_flight));
 
     println!(
         "| measurement | p50 µs | p99 µs | calls/s | p50 vs pipe floor | p50 over bare client | server CPU |"
