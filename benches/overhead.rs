@@ -240,15 +240,13 @@ fn measured_bare(name: &str, target: u32, mut call: impl FnMut()) -> Row {
     for _ in 0..WARMUP_CALLS {
         call();
     }
-    let ticks_before = common::process_cpu_ticks(target);
+    let cpu_before = common::process_cpu_time(target);
     let (latencies, elapsed) = round_trips(SEQUENTIAL_CALLS, call);
-    let ticks = common::process_cpu_ticks(target)
-        .zip(ticks_before)
+    let cpu = common::process_cpu_time(target)
+        .zip(cpu_before)
         .map(|(after, before)| after - before);
     let mut row = row(name, &latencies, elapsed);
-    // SAFETY: sysconf takes no pointers.
-    let ticks_per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
-    row.server_cpu = ticks.map(|t| t as f64 / ticks_per_second / elapsed.as_secs_f64() * 100.0);
+    row.server_cpu = cpu.map(|cpu| cpu.as_secs_f64() / elapsed.as_secs_f64() * 100.0);
     row
 }
 

@@ -18,7 +18,8 @@ use serde_json::json;
 /// The built-in target, as cargo built it for the benchmarks.
 pub const MCPSTORM: &str = env!("CARGO_BIN_EXE_mcpstorm");
 
-/// Ids start here so every request of a run has the same length.
+/// The id of the bare clients' request (six digits, as mcpstorm's ids are
+/// for most of a run).
 pub const FIRST_ID: u64 = 100_000;
 
 /// One `echo` call as mcpstorm sends it in the 2026-07-28 revision (with its
@@ -58,13 +59,15 @@ pub fn histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 60_000_000, 3).expect("valid histogram bounds")
 }
 
-/// `mcpstorm serve` over stdio, driven by one blocking thread.
+/// `mcpstorm serve` over stdio, driven by one blocking thread. Every call
+/// sends the same bytes, built once: the floor does no JSON work of its own
+/// (the target needs no distinct ids, and the length is mcpstorm's).
 pub struct BareStdio {
     target: Child,
     to_target: ChildStdin,
     from_target: BufReader<ChildStdout>,
+    line: Vec<u8>,
     answer: Vec<u8>,
-    next_id: u64,
 }
 
 impl BareStdio {
@@ -77,21 +80,22 @@ impl BareStdio {
             .expect("the target starts");
         let to_target = target.stdin.take().expect("stdin");
         let from_target = BufReader::new(target.stdout.take().expect("stdout"));
+        let mut line = echo_request(FIRST_ID).into_bytes();
+        line.push(b'\n');
         BareStdio {
             target,
             to_target,
             from_target,
+            line,
             answer: Vec::with_capacity(256),
-            next_id: FIRST_ID,
         }
     }
 
     /// One call: its line out, a line back.
     pub fn call(&mut self) {
-        let mut line = echo_request(self.next_id).into_bytes();
-        line.push(b'\n');
-        self.next_id += 1;
-        self.to_target.write_all(&line).expect("send to the target");
+        self.to_target
+            .write_all(&self.line)
+            .expect("send to the target");
         self.answer.clear();
         self.from_target
             .read_until(b'\n', &mut self.answer)
@@ -117,7 +121,6 @@ pub struct HttpTarget {
     process: Child,
     pub address: SocketAddr,
     pub path: String,
-    pub url: String,
 }
 
 impl HttpTarget {
@@ -147,7 +150,6 @@ impl HttpTarget {
             process,
             address: rest[..slash].parse().expect("a socket address"),
             path: rest[slash..].to_string(),
-            url,
         }
     }
 
@@ -163,15 +165,14 @@ impl Drop for HttpTarget {
     }
 }
 
-/// One keep-alive HTTP/1.1 connection to the target, blocking.
+/// One keep-alive HTTP/1.1 connection to the target, blocking; like
+/// [`BareStdio`], it sends the same request bytes, built once, every call.
 pub struct BareHttp {
     writer: TcpStream,
     reader: BufReader<TcpStream>,
-    address: SocketAddr,
-    path: String,
+    request: Vec<u8>,
     head: Vec<u8>,
     body: Vec<u8>,
-    next_id: u64,
 }
 
 impl BareHttp {
@@ -181,19 +182,17 @@ impl BareHttp {
         BareHttp {
             writer: stream.try_clone().expect("a second handle"),
             reader: BufReader::new(stream),
-            address: target.address,
-            path: target.path.clone(),
+            request: echo_http_request(target.address, &target.path, FIRST_ID),
             head: Vec::with_capacity(256),
             body: Vec::with_capacity(256),
-            next_id: FIRST_ID,
         }
     }
 
     /// One call: the POST out, the head and its content-length of body back.
     pub fn call(&mut self) {
-        let request = echo_http_request(self.address, &self.path, self.next_id);
-        self.next_id += 1;
-        self.writer.write_all(&request).expect("send to the target");
+        self.writer
+            .write_all(&self.request)
+            .expect("send to the target");
         self.head.clear();
         let mut content_length = 0usize;
         loop {
@@ -248,11 +247,9 @@ pub fn thread_cpu_time() -> Duration {
     time(usage.ru_utime) + time(usage.ru_stime)
 }
 
-/// CPU ticks (user + system) of a process so far, from `/proc/PID/stat`.
-pub fn process_cpu_ticks(pid: u32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let after_name = &stat[stat.rfind(')')? + 2..];
-    let fields: Vec<&str> = after_name.split_whitespace().collect();
-    // Fields 14 and 15 of the line; the name (field 2) is cut off above.
-    Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+/// CPU time (user + system) of a process so far, read as the probe reads it.
+pub fn process_cpu_time(pid: u32) -> Option<Duration> {
+    let ticks = mcpstorm::probe::procfs::read_stat(pid)?.cpu_ticks;
+    let per_second = mcpstorm::probe::procfs::clock_ticks_per_second();
+    Some(Duration::from_secs_f64(ticks as f64 / per_second as f64))
 }

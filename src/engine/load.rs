@@ -196,7 +196,7 @@ impl PhaseRunner {
         // Every call holds a clone of `in_flight`; the receiver sees the
         // channel close when the last one is done. Nothing is ever sent, so
         // no call wakes this task but the last.
-        let (in_flight, all_done) = tokio::sync::mpsc::channel::<()>(1);
+        let (in_flight, mut all_done) = tokio::sync::mpsc::channel::<()>(1);
         let mut due = Instant::now();
         // Where `due` stands on the phase's own schedule: paused time is not in it.
         let mut offset = Duration::ZERO;
@@ -238,7 +238,6 @@ impl PhaseRunner {
             offset += step;
         }
         drop(in_flight);
-        let mut all_done = all_done;
         let _ = all_done.recv().await;
     }
 
