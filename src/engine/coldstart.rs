@@ -4,6 +4,7 @@
 use std::time::{Duration, Instant};
 
 use super::load::micros;
+use super::load::send;
 use super::{EngineError, Halt, LoadControl, RunOptions};
 use crate::protocol::outcome::{self, Classified};
 use crate::protocol::{Outcome, Session};
@@ -63,10 +64,7 @@ pub async fn run(
             seq: iteration + 1,
             worker: 0,
         };
-        let params = template.params.as_ref().map(|t| t.render(&ctx));
-        let (_, reply) = session
-            .request(&template.method, params.as_deref(), timeout)
-            .await;
+        let (_, reply) = send(&session, template, ctx, timeout).await;
         let answered = match &reply {
             Ok(reply) => reply.received_at,
             Err(_) => Instant::now(),

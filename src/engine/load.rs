@@ -12,11 +12,14 @@ use super::control::{ActiveClock, Halt, LoadControl};
 use super::crash::LiveSession;
 use super::pacer::Pacer;
 use crate::protocol::Outcome;
+use crate::protocol::Session;
+use crate::protocol::jsonrpc::Params;
 use crate::protocol::jsonrpc::ResponseBody;
 use crate::protocol::outcome::{self, Classified, tool_text};
-use crate::scenario::template::CallContext;
-use crate::scenario::{Amount, Load, Phase};
+use crate::scenario::template::{CallContext, Rendered};
+use crate::scenario::{Amount, CallTemplate, Load, Phase};
 use crate::stats::{CallEvent, Event};
+use crate::transport::{Reply, RequestError};
 
 /// Everything a worker needs, cheap to clone into each task.
 #[derive(Clone)]
@@ -48,11 +51,8 @@ impl PhaseRunner {
         let seq = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
         let template = self.phase.mix.pick();
         let ctx = CallContext { seq, worker };
-        let params = template.params.as_ref().map(|t| t.render(&ctx));
         let session = self.live.current();
-        let (sent_at, reply) = session
-            .request(&template.method, params.as_deref(), self.timeout)
-            .await;
+        let (sent_at, reply) = send(&session, template, ctx, self.timeout).await;
         let ended = match &reply {
             Ok(reply) => reply.received_at,
             Err(_) => Instant::now(),
@@ -301,6 +301,21 @@ fn take_one(budget: &AtomicU64) -> bool {
     budget
         .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
         .is_ok()
+}
+
+/// Send one call of a template; when it went out, and what came back.
+pub(super) async fn send(
+    session: &Session,
+    template: &CallTemplate,
+    ctx: CallContext,
+    timeout: Duration,
+) -> (Instant, Result<Reply, RequestError>) {
+    let params = template
+        .params
+        .as_ref()
+        .map(|template| Rendered { template, ctx });
+    let params = params.as_ref().map(|p| p as &dyn Params);
+    session.call(&template.method, params, timeout).await
 }
 
 pub fn micros(d: Duration) -> u64 {

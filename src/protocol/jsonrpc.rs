@@ -4,6 +4,8 @@
 //! that is not a well-formed message becomes [`Incoming::Invalid`] with a short
 //! sample kept for the report, never a panic.
 
+use std::borrow::Cow;
+
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -153,11 +155,35 @@ fn parse_error_object(error: &Value) -> Option<RpcError> {
     })
 }
 
+/// A request's `params`: something that can give itself as a JSON value and
+/// write itself as JSON text (an object). A call template writes its text
+/// straight from pieces prepared once, with no value tree built per call;
+/// the value is for what must look inside (HTTP's mirrored headers).
+pub trait Params: Sync {
+    fn value(&self) -> Cow<'_, Value>;
+    fn write_json(&self, out: &mut Vec<u8>);
+    /// Whether the params hold a `_meta` of their own.
+    fn has_meta(&self) -> bool {
+        self.value().get("_meta").is_some()
+    }
+}
+
+impl Params for Value {
+    fn value(&self) -> Cow<'_, Value> {
+        Cow::Borrowed(self)
+    }
+
+    fn write_json(&self, out: &mut Vec<u8>) {
+        // Writing into a Vec cannot fail; a Value always serializes.
+        let _ = serde_json::to_writer(out, self);
+    }
+}
+
 /// Serialize a request line (with trailing newline) without building a `Value` tree.
-pub fn request_line(id: u64, method: &str, params: Option<&Value>) -> Vec<u8> {
-    let mut out = Vec::with_capacity(64 + method.len());
+pub fn request_line(id: u64, method: &str, params: Option<&dyn Params>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(256 + method.len());
     out.extend_from_slice(br#"{"jsonrpc":"2.0","id":"#);
-    out.extend_from_slice(id.to_string().as_bytes());
+    write_integer(&mut out, id);
     push_method_and_params(&mut out, method, params);
     out
 }
@@ -166,19 +192,34 @@ pub fn request_line(id: u64, method: &str, params: Option<&Value>) -> Vec<u8> {
 pub fn notification_line(method: &str, params: Option<&Value>) -> Vec<u8> {
     let mut out = Vec::with_capacity(48 + method.len());
     out.extend_from_slice(br#"{"jsonrpc":"2.0""#);
-    push_method_and_params(&mut out, method, params);
+    push_method_and_params(&mut out, method, params.map(|p| p as &dyn Params));
     out
 }
 
-fn push_method_and_params(out: &mut Vec<u8>, method: &str, params: Option<&Value>) {
+fn push_method_and_params(out: &mut Vec<u8>, method: &str, params: Option<&dyn Params>) {
     out.extend_from_slice(br#","method":"#);
     // Writing into a Vec cannot fail; a String always serializes.
     let _ = serde_json::to_writer(&mut *out, method);
     if let Some(params) = params {
         out.extend_from_slice(br#","params":"#);
-        let _ = serde_json::to_writer(&mut *out, params);
+        params.write_json(out);
     }
     out.extend_from_slice(b"}\n");
+}
+
+/// Write `n` in decimal, without the allocation of `to_string`.
+pub fn write_integer(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
 }
 
 /// Serialize a response line (with trailing newline) for the built-in server.
@@ -257,6 +298,12 @@ mod tests {
     fn request_lines_are_valid_json() {
         let params = serde_json::json!({"name": "echo", "arguments": {"message": "a\"b"}});
         let line = request_line(7, "tools/call", Some(&params));
+        let mut n = Vec::new();
+        for value in [0, 9, 10, 123_456, u64::MAX] {
+            n.clear();
+            write_integer(&mut n, value);
+            assert_eq!(n, value.to_string().into_bytes());
+        }
         let parsed: Value = serde_json::from_slice(&line).unwrap();
         assert_eq!(parsed["id"], 7);
         assert_eq!(parsed["params"]["arguments"]["message"], "a\"b");

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use super::jsonrpc::ResponseBody;
+use super::jsonrpc::{Params, ResponseBody};
 use super::outcome::Outcome;
 use super::version::{Era, ProtocolVersion};
 use crate::transport::{CloseReport, Connection, ExitInfo, Reply, RequestError};
@@ -108,6 +108,9 @@ pub struct Session {
     /// Held while a lost session is re-opened, so one worker re-opens it and
     /// the others wait for the new id.
     reopening: tokio::sync::Mutex<()>,
+    /// The stateless era's `_meta` member as JSON text (`"_meta":{…}`),
+    /// written once; empty in the handshake era.
+    meta_member: Vec<u8>,
 }
 
 /// Which protocol revision to speak.
@@ -148,6 +151,7 @@ impl Session {
                 version,
                 server,
                 reopening: tokio::sync::Mutex::new(()),
+                meta_member: meta_member(version),
             }),
             Err(error) => {
                 // A server we cannot speak to is stopped, not left running.
@@ -177,18 +181,34 @@ impl Session {
         params: Option<&Value>,
         timeout: Duration,
     ) -> (Instant, Result<Reply, RequestError>) {
+        self.call(method, params.map(|p| p as &dyn Params), timeout)
+            .await
+    }
+
+    /// [`Session::request`] with params of any kind (a call template's).
+    pub async fn call(
+        &self,
+        method: &str,
+        params: Option<&dyn Params>,
+        timeout: Duration,
+    ) -> (Instant, Result<Reply, RequestError>) {
         if self.uses_sessions
             && let Some(http) = self.connection.http()
             && !http.has_session()
         {
             self.reopen(timeout).await;
         }
-        let params = dress(self.version, params);
+        let dressed = Dressed {
+            params,
+            version: self.version,
+            meta_member: &self.meta_member,
+        };
+        let params = match self.version.era() {
+            Era::Handshake => params,
+            Era::Stateless => Some(&dressed as &dyn Params),
+        };
         let sent_at = Instant::now();
-        let reply = self
-            .connection
-            .request(method, params.as_deref(), timeout)
-            .await;
+        let reply = self.connection.request(method, params, timeout).await;
         (sent_at, reply)
     }
 
@@ -312,7 +332,11 @@ async fn discover(
 ) -> Result<Discovery, SetupError> {
     let params = dress(version, None);
     let reply = connection
-        .request("server/discover", params.as_deref(), timeout)
+        .request(
+            "server/discover",
+            params.as_deref().map(|p| p as &dyn Params),
+            timeout,
+        )
         .await;
     let (supported, result) = match reply {
         Ok(Reply {
@@ -374,7 +398,7 @@ async fn initialize(
         "clientInfo": {"name": "mcpstorm", "version": env!("CARGO_PKG_VERSION")},
     });
     let result = match connection
-        .request("initialize", Some(&params), timeout)
+        .request("initialize", Some(&params as &dyn Params), timeout)
         .await
     {
         Ok(Reply {
@@ -442,6 +466,66 @@ pub fn dress(version: ProtocolVersion, params: Option<&Value>) -> Option<Cow<'_,
     Some(Cow::Owned(Value::Object(dressed)))
 }
 
+/// The `_meta` member [`dress`] adds, as JSON text: `"_meta":{…}`.
+fn meta_member(version: ProtocolVersion) -> Vec<u8> {
+    let Some(dressed) = dress(version, None) else {
+        return Vec::new();
+    };
+    let mut text = serde_json::to_vec(&dressed).unwrap_or_default();
+    // `{"_meta":{…}}` without its outer braces.
+    text.pop();
+    text.remove(0);
+    text
+}
+
+/// Params with the stateless era's `_meta`. As text, the member written once
+/// goes in after the params' own; params that carry a `_meta` of their own
+/// (whose keys must be kept) go through [`dress`].
+struct Dressed<'a> {
+    params: Option<&'a dyn Params>,
+    version: ProtocolVersion,
+    meta_member: &'a [u8],
+}
+
+impl Params for Dressed<'_> {
+    fn value(&self) -> Cow<'_, Value> {
+        let params = self.params.map(|p| p.value());
+        Cow::Owned(
+            dress(self.version, params.as_deref())
+                .map(Cow::into_owned)
+                .unwrap_or_default(),
+        )
+    }
+
+    fn write_json(&self, out: &mut Vec<u8>) {
+        let Some(params) = self.params else {
+            out.push(b'{');
+            out.extend_from_slice(self.meta_member);
+            out.push(b'}');
+            return;
+        };
+        if params.has_meta() {
+            return self.value().write_json(out);
+        }
+        let start = out.len();
+        params.write_json(out);
+        match &out[start..] {
+            [b'{', b'}'] => out.truncate(start + 1),
+            [b'{', .., b'}'] => {
+                out.pop();
+                out.push(b',');
+            }
+            // Params that are not an object are dropped, as `dress` does.
+            _ => {
+                out.truncate(start);
+                out.push(b'{');
+            }
+        }
+        out.extend_from_slice(self.meta_member);
+        out.push(b'}');
+    }
+}
+
 /// The server may still be writing its last words when we notice the failure.
 async fn settle_stderr(connection: &Connection) -> Vec<String> {
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -472,5 +556,36 @@ mod tests {
         // A method without params still gets them.
         let bare = dress(ProtocolVersion::V2026_07_28, None).unwrap();
         assert_eq!(bare["_meta"][META_PROTOCOL_VERSION], "2026-07-28");
+    }
+
+    /// The text written for a request is the dressed value, whatever the params.
+    #[test]
+    fn dressed_text_is_the_dressed_value() {
+        let version = ProtocolVersion::V2026_07_28;
+        let meta_member = meta_member(version);
+        let cases = [
+            None,
+            Some(json!({})),
+            Some(json!({"name": "echo", "arguments": {"message": "}{"}})),
+            Some(json!({"name": "echo", "_meta": {"progressToken": 7}})),
+            Some(json!(42)),
+        ];
+        for params in cases {
+            let dressed = Dressed {
+                params: params.as_ref().map(|p| p as &dyn Params),
+                version,
+                meta_member: &meta_member,
+            };
+            let mut text = b"prefix".to_vec();
+            dressed.write_json(&mut text);
+            assert!(text.starts_with(b"prefix"));
+            let parsed: Value = serde_json::from_slice(&text[6..]).unwrap();
+            assert_eq!(
+                parsed,
+                *dress(version, params.as_ref()).unwrap(),
+                "{params:?}"
+            );
+            assert_eq!(parsed, *dressed.value());
+        }
     }
 }

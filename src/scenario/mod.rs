@@ -5,6 +5,7 @@ pub mod autogen;
 pub mod builtin;
 mod calls;
 pub mod file;
+mod json_text;
 pub mod template;
 
 use std::fmt;

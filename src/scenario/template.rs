@@ -7,7 +7,12 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use std::borrow::Cow;
+
 use serde_json::{Map, Value};
+
+use super::json_text::JsonText;
+use crate::protocol::jsonrpc::Params;
 
 pub const PLACEHOLDERS: [&str; 2] = ["seq", "worker"];
 
@@ -31,8 +36,8 @@ impl CallContext {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Template {
     /// No placeholder anywhere: sent as is, without a copy per call.
-    Fixed(Value),
-    Dynamic(Value),
+    Fixed(Value, JsonText),
+    Dynamic(Value, JsonText),
     /// `tools/call` params whose arguments are generated from the tool's
     /// input schema for each call (an automatic mix).
     Schema {
@@ -46,18 +51,19 @@ impl Template {
     pub fn new(value: Value) -> Result<Template, String> {
         let mut dynamic = false;
         check(&value, &mut dynamic)?;
+        let json = JsonText::new(&value);
         Ok(if dynamic {
-            Template::Dynamic(value)
+            Template::Dynamic(value, json)
         } else {
-            Template::Fixed(value)
+            Template::Fixed(value, json)
         })
     }
 
-    pub fn render(&self, ctx: &CallContext) -> std::borrow::Cow<'_, Value> {
+    pub fn render(&self, ctx: &CallContext) -> Cow<'_, Value> {
         match self {
-            Template::Fixed(value) => std::borrow::Cow::Borrowed(value),
-            Template::Dynamic(value) => std::borrow::Cow::Owned(render(value, ctx)),
-            Template::Schema { tool, schema } => std::borrow::Cow::Owned(serde_json::json!({
+            Template::Fixed(value, _) => Cow::Borrowed(value),
+            Template::Dynamic(value, _) => Cow::Owned(render(value, ctx)),
+            Template::Schema { tool, schema } => Cow::Owned(serde_json::json!({
                 "name": tool,
                 "arguments": super::autogen::arguments(schema, ctx.seq),
             })),
@@ -65,8 +71,36 @@ impl Template {
     }
 }
 
+/// A template with the values of one call: the request's params, written
+/// as JSON text from the template's prepared pieces.
+pub struct Rendered<'a> {
+    pub template: &'a Template,
+    pub ctx: CallContext,
+}
+
+impl Params for Rendered<'_> {
+    fn value(&self) -> Cow<'_, Value> {
+        self.template.render(&self.ctx)
+    }
+
+    fn write_json(&self, out: &mut Vec<u8>) {
+        match self.template {
+            Template::Fixed(_, json) | Template::Dynamic(_, json) => json.render(&self.ctx, out),
+            Template::Schema { .. } => self.value().write_json(out),
+        }
+    }
+
+    /// Placeholders never touch keys: the template's own value tells.
+    fn has_meta(&self) -> bool {
+        match self.template {
+            Template::Fixed(value, _) | Template::Dynamic(value, _) => value.get("_meta").is_some(),
+            Template::Schema { .. } => false,
+        }
+    }
+}
+
 /// Placeholder names in a string, as (start, end, name) byte ranges.
-fn placeholders(text: &str) -> Vec<(usize, usize, &str)> {
+pub(super) fn placeholders(text: &str) -> Vec<(usize, usize, &str)> {
     let mut found = Vec::new();
     let mut rest = 0;
     while let Some(open) = text[rest..].find('{') {
@@ -196,10 +230,10 @@ mod tests {
                 .unwrap();
         let out = t.render(&CallContext { seq: 7, worker: 3 });
         assert_eq!(*out, json!({"message": "hello 7 from 3", "a": 7, "b": 2}));
-        assert_eq!(
+        assert!(matches!(
             Template::new(json!({"x": "plain {not a placeholder}"})).unwrap(),
-            Template::Fixed(json!({"x": "plain {not a placeholder}"}))
-        );
+            Template::Fixed(..)
+        ));
         let err = Template::new(json!({"m": "{sequence}"})).unwrap_err();
         assert!(err.contains("{sequence}"), "{err}");
     }

@@ -34,22 +34,20 @@ impl CallAcc {
     /// These calls as one point of the latency time line.
     pub(super) fn window_point(&self, t_s: f64, span_s: f64) -> WindowPoint {
         let calls = self.outcomes.total();
-        let quantile = |q| {
-            if calls == 0 {
-                0.0
-            } else {
-                self.latency.quantile_ms(q)
-            }
+        let [p50_ms, p95_ms, p99_ms, max_ms] = if calls == 0 {
+            [0.0; 4]
+        } else {
+            self.latency.quantiles_ms([0.5, 0.95, 0.99, 1.0])
         };
         WindowPoint {
             t_s,
             span_s,
             calls,
             errors: self.outcomes.errors(),
-            p50_ms: quantile(0.5),
-            p95_ms: quantile(0.95),
-            p99_ms: quantile(0.99),
-            max_ms: quantile(1.0),
+            p50_ms,
+            p95_ms,
+            p99_ms,
+            max_ms,
             calls_per_s: calls as f64 / span_s,
         }
     }

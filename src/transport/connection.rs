@@ -15,6 +15,7 @@ use super::process::{ExitInfo, ServerCommand, ServerProcess, SpawnError};
 use super::stdio::{LineWatch, StderrTail, StdioConnection, StdioOptions, drain_output};
 use super::{RawFrame, RawReply, RequestError};
 use crate::probe::procfs;
+use crate::protocol::jsonrpc::Params;
 
 /// Which server to test and how to reach it.
 #[derive(Debug, Clone)]
@@ -199,7 +200,7 @@ impl Connection {
     pub async fn request(
         &self,
         method: &str,
-        params: Option<&Value>,
+        params: Option<&dyn Params>,
         timeout: Duration,
     ) -> Result<Reply, RequestError> {
         match &self.kind {

@@ -33,7 +33,7 @@ use tokio::sync::oneshot;
 use super::correlator::{Correlator, Reply};
 use super::param_headers::ParamHeaders;
 use super::{RawFrame, RawReply, RequestError};
-use crate::protocol::jsonrpc::{self, Incoming as Message, sample_of};
+use crate::protocol::jsonrpc::{self, Incoming as Message, Params, sample_of};
 
 pub const SESSION_ID: HeaderName = HeaderName::from_static("mcp-session-id");
 pub const PROTOCOL_VERSION: HeaderName = HeaderName::from_static("mcp-protocol-version");
@@ -233,13 +233,14 @@ impl HttpConnection {
     pub async fn request(
         &self,
         method: &str,
-        params: Option<&Value>,
+        params: Option<&dyn Params>,
         timeout: Duration,
     ) -> Result<Reply, RequestError> {
         let correlator = &self.inner.correlator;
         let (id, mut reply) = correlator.register();
         let body = jsonrpc::request_line(id, method, params);
-        let headers = message_headers(method, params, self.inner.param_headers.get());
+        let params = params.map(|p| p.value());
+        let headers = message_headers(method, params.as_deref(), self.inner.param_headers.get());
         match tokio::time::timeout(timeout, self.exchange(id, body, headers, &mut reply)).await {
             Err(_) => {
                 correlator.time_out(id);

@@ -19,7 +19,7 @@ use tokio::sync::mpsc;
 use super::correlator::{Correlator, Reply};
 use super::process::{ExitInfo, Pipes, ServerCommand, ServerProcess, SpawnError};
 use super::{RawFrame, RawReply, RequestError};
-use crate::protocol::jsonrpc::{self, sample_of};
+use crate::protocol::jsonrpc::{self, Params, sample_of};
 
 /// Default bound on one message from the server; a longer line is a protocol
 /// error and is skipped without being held in memory.
@@ -164,7 +164,7 @@ impl StdioConnection {
     pub async fn request(
         &self,
         method: &str,
-        params: Option<&Value>,
+        params: Option<&dyn Params>,
         timeout: Duration,
     ) -> Result<Reply, RequestError> {
         let (id, reply) = self.correlator.register();
