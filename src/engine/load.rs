@@ -74,7 +74,7 @@ impl PhaseRunner {
             && let ResponseBody::Result(result) = &reply.body
         {
             let expected = expect.render(&ctx);
-            let got = tool_text(result);
+            let got = tool_text(&result.value());
             // "Contains", not "equals": servers dress their answers ("Echo: …").
             if !expected.as_str().is_some_and(|e| got.contains(e)) {
                 mixup = true;

@@ -260,7 +260,7 @@ impl Answer {
         match reply {
             Ok(RawReply::Response(ResponseBody::Error(error))) => Answer::Error(error.code),
             Ok(RawReply::Response(ResponseBody::Result(result))) => {
-                if result.get("isError") == Some(&Value::Bool(true)) {
+                if result.is_error() {
                     Answer::ToolError
                 } else {
                     Answer::Result

@@ -59,7 +59,7 @@ async fn list_all(
             error,
         })?;
         let result = match reply.body {
-            ResponseBody::Result(result) => result,
+            ResponseBody::Result(result) => result.value(),
             ResponseBody::Error(error) => {
                 return Ok(Err(format!("{method}: {} ({})", error.message, error.code)));
             }

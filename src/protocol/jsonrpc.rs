@@ -8,6 +8,7 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 /// Standard JSON-RPC error codes, named as the specification names them.
 pub mod codes {
@@ -45,8 +46,58 @@ impl RpcError {
 /// The body of a response: exactly one of `result` or `error`.
 #[derive(Debug, Clone)]
 pub enum ResponseBody {
-    Result(Value),
+    Result(ResultText),
     Error(RpcError),
+}
+
+/// A response's `result`, kept as the server's JSON text. A call under load
+/// only needs to know whether it is an object and whether `isError` is set;
+/// building a value tree for every result (and freeing it) was a fifth of
+/// mcpstorm's own work per call. Setup and catalogs ask for the value.
+#[derive(Debug, Clone)]
+pub struct ResultText(Box<RawValue>);
+
+impl ResultText {
+    pub fn from_value(value: &Value) -> ResultText {
+        // A Value always serializes, and its text is valid JSON.
+        let text = serde_json::to_string(value).unwrap_or_else(|_| "null".into());
+        ResultText(RawValue::from_string(text).unwrap_or_else(|_| null_text()))
+    }
+
+    /// The JSON text as the server sent it.
+    pub fn text(&self) -> &str {
+        self.0.get()
+    }
+
+    /// The result as a value. The text was parsed once already, so this
+    /// cannot fail (a `null` stands in if it ever did).
+    pub fn value(&self) -> Value {
+        serde_json::from_str(self.0.get()).unwrap_or(Value::Null)
+    }
+
+    pub fn is_object(&self) -> bool {
+        self.0.get().starts_with('{')
+    }
+
+    /// A tool result's `"isError": true`, read without building the result.
+    pub fn is_error(&self) -> bool {
+        #[derive(Deserialize)]
+        struct Flag {
+            #[serde(rename = "isError")]
+            is_error: Option<bool>,
+        }
+        let text = self.0.get();
+        // Most results do not name the key at all: no second parse for them.
+        // (A key spelled with escapes still is parsed.)
+        let may_have_key = text.contains("isError") || text.contains("\\u");
+        self.is_object()
+            && may_have_key
+            && serde_json::from_str::<Flag>(text).is_ok_and(|f| f.is_error == Some(true))
+    }
+}
+
+fn null_text() -> Box<RawValue> {
+    RawValue::from_string("null".into()).expect("null is JSON")
 }
 
 /// One message received from the server, classified.
@@ -80,21 +131,28 @@ pub fn sample_of(line: &[u8]) -> String {
     sample
 }
 
+/// A message as read, its `jsonrpc` and `result` borrowed as raw text.
 #[derive(Deserialize)]
-struct RawMessage {
-    jsonrpc: Option<Value>,
+struct RawMessage<'a> {
+    #[serde(borrow)]
+    jsonrpc: Option<&'a RawValue>,
     // `Option<Option<_>>` tells a missing id from `"id": null`, which both count
     // as a missing id for a response but mean different things for a request.
     #[serde(default, deserialize_with = "present")]
     id: Option<Option<Value>>,
     method: Option<Value>,
-    #[serde(default, deserialize_with = "present")]
-    result: Option<Option<Value>>,
+    // `"result": null` is kept (and found not to be an object), not taken as missing.
+    #[serde(default, borrow, deserialize_with = "present_raw")]
+    result: Option<&'a RawValue>,
     error: Option<Value>,
 }
 
 fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<Value>>, D::Error> {
     Option::<Value>::deserialize(d).map(Some)
+}
+
+fn present_raw<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::Error> {
+    <&RawValue>::deserialize(d).map(Some)
 }
 
 /// Classify one line (without its trailing newline).
@@ -111,7 +169,7 @@ pub fn classify(line: &[u8]) -> Incoming {
         }
         Err(_) => return invalid("not JSON"),
     };
-    if raw.jsonrpc.as_ref().and_then(Value::as_str) != Some("2.0") {
+    if raw.jsonrpc.map(RawValue::get) != Some(r#""2.0""#) {
         return invalid("missing or wrong \"jsonrpc\": \"2.0\"");
     }
     if let Some(method) = raw.method {
@@ -127,7 +185,7 @@ pub fn classify(line: &[u8]) -> Incoming {
     match (raw.result, raw.error) {
         (Some(result), None) => Incoming::Response {
             id,
-            body: ResponseBody::Result(result.unwrap_or(Value::Null)),
+            body: ResponseBody::Result(ResultText(result.to_owned())),
         },
         (None, Some(error)) => match parse_error_object(&error) {
             Some(error) => Incoming::Response {
@@ -271,6 +329,39 @@ mod tests {
             classify(br#"{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"x"}}"#),
             Incoming::Response { id: None, .. }
         ));
+    }
+
+    #[test]
+    fn results_are_read_from_their_text() {
+        let result = |line: &[u8]| match classify(line) {
+            Incoming::Response {
+                body: ResponseBody::Result(result),
+                ..
+            } => result,
+            other => panic!("{other:?} should be a result"),
+        };
+        let tool_error =
+            result(br#"{"jsonrpc":"2.0","id":1,"result":{"content":[],"isError":true}}"#);
+        assert!(tool_error.is_object() && tool_error.is_error());
+        assert_eq!(tool_error.value()["isError"], true);
+        let escaped = result(br#"{"jsonrpc":"2.0","id":1,"result":{"\u0069sError":true}}"#);
+        assert!(escaped.is_error());
+        for line in [
+            &br#"{"jsonrpc":"2.0","id":1,"result":{"isError":false}}"#[..],
+            br#"{"jsonrpc":"2.0","id":1,"result":{"isError":"yes"}}"#,
+            br#"{"jsonrpc":"2.0","id":1,"result":{"content":[{"isError":true}]}}"#,
+            br#"{"jsonrpc":"2.0","id":1,"result":[true]}"#,
+            br#"{"jsonrpc":"2.0","id":1,"result":{"content":[{"text":"\u00e9"}]}}"#,
+        ] {
+            assert!(
+                !result(line).is_error(),
+                "{}",
+                String::from_utf8_lossy(line)
+            );
+        }
+        let null = result(br#"{"jsonrpc":"2.0","id":1,"result":null}"#);
+        assert!(!null.is_object());
+        assert_eq!(null.text(), "null");
     }
 
     #[test]

@@ -100,16 +100,12 @@ pub fn classify(reply: &Result<Reply, RequestError>, is_tool_call: bool) -> Clas
         ),
         ResponseBody::Result(result) if !result.is_object() => Classified::failed(
             Outcome::ProtocolError,
-            format!("result is not an object: {}", short(result)),
+            format!("result is not an object: {}", short(result.text())),
         ),
-        ResponseBody::Result(result)
-            if is_tool_call && result.get("isError") == Some(&Value::Bool(true)) =>
-        {
-            Classified::failed(
-                Outcome::ToolError,
-                format!("isError: {}", tool_text(result)),
-            )
-        }
+        ResponseBody::Result(result) if is_tool_call && result.is_error() => Classified::failed(
+            Outcome::ToolError,
+            format!("isError: {}", tool_text(&result.value())),
+        ),
         ResponseBody::Result(_) => Classified::ok(),
     }
 }
@@ -129,19 +125,18 @@ pub fn tool_text(result: &Value) -> String {
         .unwrap_or_default()
 }
 
-fn short(value: &Value) -> String {
-    let text = value.to_string();
+fn short(text: &str) -> String {
     if text.chars().count() > 120 {
         format!("{}…", text.chars().take(120).collect::<String>())
     } else {
-        text
+        text.to_string()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::jsonrpc::RpcError;
+    use crate::protocol::jsonrpc::{ResultText, RpcError};
     use serde_json::json;
     use std::time::{Duration, Instant};
 
@@ -154,11 +149,13 @@ mod tests {
 
     #[test]
     fn classifies_the_six_outcomes() {
-        let ok = reply(ResponseBody::Result(json!({"content": []})));
+        let ok = reply(ResponseBody::Result(ResultText::from_value(
+            &json!({"content": []}),
+        )));
         assert_eq!(classify(&ok, true).outcome, Outcome::Ok);
-        let tool_error = reply(ResponseBody::Result(
-            json!({"isError": true, "content": [{"type": "text", "text": "boom"}]}),
-        ));
+        let tool_error = reply(ResponseBody::Result(ResultText::from_value(
+            &json!({"isError": true, "content": [{"type": "text", "text": "boom"}]}),
+        )));
         let classified = classify(&tool_error, true);
         assert_eq!(classified.outcome, Outcome::ToolError);
         assert!(classified.message.unwrap().contains("boom"));
@@ -166,7 +163,7 @@ mod tests {
         assert_eq!(classify(&tool_error, false).outcome, Outcome::Ok);
         let rpc = reply(ResponseBody::Error(RpcError::new(-32601, "nope")));
         assert_eq!(classify(&rpc, false).outcome, Outcome::RpcError);
-        let bad = reply(ResponseBody::Result(json!(42)));
+        let bad = reply(ResponseBody::Result(ResultText::from_value(&json!(42))));
         assert_eq!(classify(&bad, false).outcome, Outcome::ProtocolError);
         let timeout = Err(RequestError::Timeout(Duration::from_secs(1)));
         assert_eq!(classify(&timeout, false).outcome, Outcome::Timeout);

@@ -342,7 +342,10 @@ async fn discover(
         Ok(Reply {
             body: ResponseBody::Result(result),
             ..
-        }) => (result.get("supportedVersions").cloned(), Some(result)),
+        }) => {
+            let result = result.value();
+            (result.get("supportedVersions").cloned(), Some(result))
+        }
         // An unsupported-version error lists what the server speaks: it is modern.
         Ok(Reply {
             body: ResponseBody::Error(error),
@@ -404,7 +407,7 @@ async fn initialize(
         Ok(Reply {
             body: ResponseBody::Result(result),
             ..
-        }) => result,
+        }) => result.value(),
         Ok(Reply {
             body: ResponseBody::Error(error),
             ..

@@ -115,12 +115,18 @@ fn theil_sen(points: &[(f64, f64)]) -> Option<f64> {
     if slopes.is_empty() {
         return None;
     }
-    slopes.sort_by(f64::total_cmp);
-    let mid = slopes.len() / 2;
-    Some(if slopes.len() % 2 == 0 {
-        (slopes[mid - 1] + slopes[mid]) / 2.0
+    // The median by selection, not a full sort: this runs at every snapshot.
+    let count = slopes.len();
+    let (lower, &mut upper_median, _) = slopes.select_nth_unstable_by(count / 2, f64::total_cmp);
+    Some(if count % 2 == 0 {
+        let lower_median = lower
+            .iter()
+            .copied()
+            .max_by(f64::total_cmp)
+            .unwrap_or(upper_median);
+        (lower_median + upper_median) / 2.0
     } else {
-        slopes[mid]
+        upper_median
     })
 }
 
@@ -135,6 +141,16 @@ mod tests {
             .step_by(10)
             .map(|c| (c as f64, rss_at(c as f64)))
             .collect()
+    }
+
+    #[test]
+    fn theil_sen_takes_the_median_slope() {
+        // Slopes 1, 2, 3: the middle one.
+        assert_eq!(theil_sen(&[(0.0, 0.0), (1.0, 1.0), (2.0, 4.0)]), Some(2.0));
+        // Slopes 1, 1, 1, 2, 2.5, 4: between the two middle ones.
+        let even = [(0.0, 0.0), (1.0, 1.0), (2.0, 2.0), (3.0, 6.0)];
+        assert_eq!(theil_sen(&even), Some(1.5));
+        assert_eq!(theil_sen(&[(1.0, 0.0), (1.0, 5.0)]), None);
     }
 
     #[test]

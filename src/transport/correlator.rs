@@ -260,10 +260,11 @@ impl Correlator {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::jsonrpc::ResultText;
     use serde_json::json;
 
     fn ok() -> ResponseBody {
-        ResponseBody::Result(json!({}))
+        ResponseBody::Result(ResultText::from_value(&json!({})))
     }
 
     #[test]
