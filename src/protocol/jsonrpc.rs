@@ -220,15 +220,24 @@ fn parse_error_object(error: &Value) -> Option<RpcError> {
 pub trait Params: Sync {
     fn value(&self) -> Cow<'_, Value>;
     fn write_json(&self, out: &mut Vec<u8>);
+    /// One top-level member (what HTTP mirrors into headers), without
+    /// building the whole value where the params can help it.
+    fn field(&self, key: &str) -> Option<Cow<'_, Value>> {
+        self.value().get(key).cloned().map(Cow::Owned)
+    }
     /// Whether the params hold a `_meta` of their own.
     fn has_meta(&self) -> bool {
-        self.value().get("_meta").is_some()
+        self.field("_meta").is_some()
     }
 }
 
 impl Params for Value {
     fn value(&self) -> Cow<'_, Value> {
         Cow::Borrowed(self)
+    }
+
+    fn field(&self, key: &str) -> Option<Cow<'_, Value>> {
+        self.get(key).map(Cow::Borrowed)
     }
 
     fn write_json(&self, out: &mut Vec<u8>) {

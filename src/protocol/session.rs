@@ -108,8 +108,9 @@ pub struct Session {
     /// Held while a lost session is re-opened, so one worker re-opens it and
     /// the others wait for the new id.
     reopening: tokio::sync::Mutex<()>,
-    /// The stateless era's `_meta` member as JSON text (`"_meta":{…}`),
-    /// written once; empty in the handshake era.
+    /// The stateless era's `_meta` (null in the handshake era), and the
+    /// same as a member's JSON text (`"_meta":{…}`), both made once.
+    meta: Value,
     meta_member: Vec<u8>,
 }
 
@@ -151,6 +152,7 @@ impl Session {
                 version,
                 server,
                 reopening: tokio::sync::Mutex::new(()),
+                meta: meta(version),
                 meta_member: meta_member(version),
             }),
             Err(error) => {
@@ -201,6 +203,7 @@ impl Session {
         let dressed = Dressed {
             params,
             version: self.version,
+            meta: &self.meta,
             meta_member: &self.meta_member,
         };
         let params = match self.version.era() {
@@ -469,6 +472,13 @@ pub fn dress(version: ProtocolVersion, params: Option<&Value>) -> Option<Cow<'_,
     Some(Cow::Owned(Value::Object(dressed)))
 }
 
+/// The `_meta` [`dress`] adds (null in the handshake era).
+fn meta(version: ProtocolVersion) -> Value {
+    dress(version, None)
+        .and_then(|dressed| dressed.get("_meta").cloned())
+        .unwrap_or_default()
+}
+
 /// The `_meta` member [`dress`] adds, as JSON text: `"_meta":{…}`.
 fn meta_member(version: ProtocolVersion) -> Vec<u8> {
     let Some(dressed) = dress(version, None) else {
@@ -487,6 +497,7 @@ fn meta_member(version: ProtocolVersion) -> Vec<u8> {
 struct Dressed<'a> {
     params: Option<&'a dyn Params>,
     version: ProtocolVersion,
+    meta: &'a Value,
     meta_member: &'a [u8],
 }
 
@@ -498,6 +509,16 @@ impl Params for Dressed<'_> {
                 .map(Cow::into_owned)
                 .unwrap_or_default(),
         )
+    }
+
+    fn field(&self, key: &str) -> Option<Cow<'_, Value>> {
+        let own_meta = self.params.is_some_and(|p| p.has_meta());
+        match (key, self.params) {
+            ("_meta", _) if own_meta => self.value().get(key).cloned().map(Cow::Owned),
+            ("_meta", _) => Some(Cow::Borrowed(self.meta)),
+            (_, Some(params)) => params.field(key),
+            (_, None) => None,
+        }
     }
 
     fn write_json(&self, out: &mut Vec<u8>) {
@@ -566,6 +587,7 @@ mod tests {
     fn dressed_text_is_the_dressed_value() {
         let version = ProtocolVersion::V2026_07_28;
         let meta_member = meta_member(version);
+        let meta = meta(version);
         let cases = [
             None,
             Some(json!({})),
@@ -577,6 +599,7 @@ mod tests {
             let dressed = Dressed {
                 params: params.as_ref().map(|p| p as &dyn Params),
                 version,
+                meta: &meta,
                 meta_member: &meta_member,
             };
             let mut text = b"prefix".to_vec();
@@ -589,6 +612,9 @@ mod tests {
                 "{params:?}"
             );
             assert_eq!(parsed, *dressed.value());
+            for key in ["_meta", "name", "arguments"] {
+                assert_eq!(dressed.field(key).as_deref(), parsed.get(key), "{key}");
+            }
         }
     }
 }

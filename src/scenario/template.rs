@@ -90,11 +90,11 @@ impl Params for Rendered<'_> {
         }
     }
 
-    /// Placeholders never touch keys: the template's own value tells.
-    fn has_meta(&self) -> bool {
+    fn field(&self, key: &str) -> Option<Cow<'_, Value>> {
         match self.template {
-            Template::Fixed(value, _) | Template::Dynamic(value, _) => value.get("_meta").is_some(),
-            Template::Schema { .. } => false,
+            Template::Fixed(value, _) => value.get(key).map(Cow::Borrowed),
+            Template::Dynamic(value, _) => value.get(key).map(|v| Cow::Owned(render(v, &self.ctx))),
+            Template::Schema { .. } => self.value().get(key).cloned().map(Cow::Owned),
         }
     }
 }

@@ -31,9 +31,10 @@ use serde_json::Value;
 use tokio::sync::oneshot;
 
 use super::correlator::{Correlator, Reply};
-use super::param_headers::ParamHeaders;
+use super::param_headers::{self, ParamHeaders};
 use super::{RawFrame, RawReply, RequestError};
 use crate::protocol::jsonrpc::{self, Incoming as Message, Params, sample_of};
+use crate::protocol::session::META_PROTOCOL_VERSION;
 
 pub const SESSION_ID: HeaderName = HeaderName::from_static("mcp-session-id");
 pub const PROTOCOL_VERSION: HeaderName = HeaderName::from_static("mcp-protocol-version");
@@ -239,8 +240,7 @@ impl HttpConnection {
         let correlator = &self.inner.correlator;
         let (id, mut reply) = correlator.register();
         let body = jsonrpc::request_line(id, method, params);
-        let params = params.map(|p| p.value());
-        let headers = message_headers(method, params.as_deref(), self.inner.param_headers.get());
+        let headers = message_headers(method, params, self.inner.param_headers.get());
         match tokio::time::timeout(timeout, self.exchange(id, body, headers, &mut reply)).await {
             Err(_) => {
                 correlator.time_out(id);
@@ -279,15 +279,12 @@ impl HttpConnection {
         let (id, mut reply) = correlator.register();
         let mut anonymous = correlator.expect_anonymous();
         let frame = build(id);
+        let params = frame.params.as_ref().map(|p| p as &dyn Params);
         let headers = match frame.method.as_deref() {
-            Some(method) => message_headers(
-                method,
-                frame.params.as_ref(),
-                self.inner.param_headers.get(),
-            ),
+            Some(method) => message_headers(method, params, self.inner.param_headers.get()),
             // Nothing to mirror but the declared version.
             None => {
-                let mut headers = message_headers("", frame.params.as_ref(), None);
+                let mut headers = message_headers("", params, None);
                 headers.remove(MCP_METHOD);
                 headers
             }
@@ -320,7 +317,7 @@ impl HttpConnection {
     /// Send a notification; the server should answer 202 Accepted.
     pub async fn notify(&self, method: &str, params: Option<&Value>) {
         let body = jsonrpc::notification_line(method, params);
-        let headers = message_headers(method, params, None);
+        let headers = message_headers(method, params.map(|p| p as &dyn Params), None);
         let answered = tokio::time::timeout(DELETE_TIMEOUT, self.inner.post(body, headers)).await;
         let counters = &self.inner.correlator.counters;
         match answered {
@@ -559,18 +556,26 @@ impl Inner {
         let mut request = Request::new(Full::new(Bytes::from(body)));
         *request.method_mut() = method;
         *request.uri_mut() = self.url.clone();
-        let headers = request.headers_mut();
-        headers.clone_from(&self.headers);
+        // The message's own headers win over fixed ones of the same name;
+        // they are the map the request keeps (no copy of it per call).
+        let mut headers = message_headers;
+        for name in self.headers.keys() {
+            if !headers.contains_key(name) {
+                for value in self.headers.get_all(name) {
+                    headers.append(name.clone(), value.clone());
+                }
+            }
+        }
         if let Some(id) = session {
             headers.insert(SESSION_ID, id);
         }
-        if !message_headers.contains_key(PROTOCOL_VERSION)
+        if !headers.contains_key(PROTOCOL_VERSION)
             && let Ok(negotiated) = self.negotiated.read()
             && let Some(version) = negotiated.clone()
         {
             headers.insert(PROTOCOL_VERSION, version);
         }
-        headers.extend(message_headers);
+        *request.headers_mut() = headers;
         self.client
             .request(request)
             .await
@@ -635,12 +640,14 @@ async fn read_limited(body: Incoming, max: usize) -> Result<Bytes, String> {
 /// messages (no `_meta` version) get none.
 fn message_headers(
     method: &str,
-    params: Option<&Value>,
+    params: Option<&dyn Params>,
     param_headers: Option<&ParamHeaders>,
 ) -> HeaderMap {
     let mut headers = HeaderMap::new();
-    let version = params
-        .and_then(|p| p.pointer("/_meta/io.modelcontextprotocol~1protocolVersion"))
+    let meta = params.and_then(|p| p.field("_meta"));
+    let version = meta
+        .as_deref()
+        .and_then(|meta| meta.get(META_PROTOCOL_VERSION))
         .and_then(Value::as_str);
     let Some(version) = version else {
         return headers;
@@ -649,27 +656,34 @@ fn message_headers(
         headers.insert(PROTOCOL_VERSION, version);
     }
     headers.insert(MCP_METHOD, header_safe(method));
-    if let Some(name) = mirrored_name(method, params) {
+    let name = mirrored_field(method).and_then(|field| params?.field(field));
+    if let Some(name) = name.as_deref().and_then(Value::as_str) {
         headers.insert(MCP_NAME, header_safe(name));
-        if method == "tools/call"
-            && let Some(declared) = param_headers
-        {
-            let arguments = params.and_then(|p| p.get("arguments"));
-            headers.extend(declared.headers(name, arguments));
+        let bindings = match param_headers {
+            Some(declared) if method == "tools/call" => declared.bindings(name),
+            _ => &[],
+        };
+        if !bindings.is_empty() {
+            let arguments = params.and_then(|p| p.field("arguments"));
+            headers.extend(param_headers::headers(bindings, arguments.as_deref()));
         }
     }
     headers
 }
 
-/// What `Mcp-Name` mirrors: `params.name` of a tool call or prompt,
-/// `params.uri` of a resource read; nothing for other methods.
+/// The member of params that `Mcp-Name` mirrors: `name` of a tool call or
+/// prompt, `uri` of a resource read; none for other methods.
+fn mirrored_field(method: &str) -> Option<&'static str> {
+    match method {
+        "tools/call" | "prompts/get" => Some("name"),
+        "resources/read" => Some("uri"),
+        _ => None,
+    }
+}
+
+/// What `Mcp-Name` mirrors, read from params as a value.
 pub fn mirrored_name<'a>(method: &str, params: Option<&'a Value>) -> Option<&'a str> {
-    let field = match method {
-        "tools/call" | "prompts/get" => "name",
-        "resources/read" => "uri",
-        _ => return None,
-    };
-    params?.get(field)?.as_str()
+    params?.get(mirrored_field(method)?)?.as_str()
 }
 
 /// A header value for `text`: as it is when it is plain visible ASCII (inner
@@ -742,18 +756,19 @@ mod tests {
     fn stateless_messages_mirror_the_body_in_headers() {
         let params = json!({"name": "echo", "arguments": {},
             "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28"}});
-        let headers = message_headers("tools/call", Some(&params), None);
+        let headers = message_headers("tools/call", Some(&params as &dyn Params), None);
         assert_eq!(headers[PROTOCOL_VERSION], "2026-07-28");
         assert_eq!(headers[MCP_METHOD], "tools/call");
         assert_eq!(headers[MCP_NAME], "echo");
         let read = json!({"uri": "mcpstorm://status",
             "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28"}});
         assert_eq!(
-            message_headers("resources/read", Some(&read), None)[MCP_NAME],
+            message_headers("resources/read", Some(&read as &dyn Params), None)[MCP_NAME],
             "mcpstorm://status"
         );
         // Handshake era: nothing per message.
-        assert!(message_headers("tools/call", Some(&json!({"name": "echo"})), None).is_empty());
+        let handshake = json!({"name": "echo"});
+        assert!(message_headers("tools/call", Some(&handshake as &dyn Params), None).is_empty());
     }
 
     #[test]

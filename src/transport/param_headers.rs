@@ -81,14 +81,19 @@ impl ParamHeaders {
 
     /// The headers a call of `tool` with `arguments` carries.
     pub fn headers(&self, tool: &str, arguments: Option<&Value>) -> Vec<(HeaderName, HeaderValue)> {
-        self.bindings(tool)
-            .iter()
-            .filter_map(|binding| {
-                let text = value_text(binding.value_in(arguments)?)?;
-                Some((binding.header.clone(), header_safe(&text)))
-            })
-            .collect()
+        headers(self.bindings(tool), arguments)
     }
+}
+
+/// The headers a call with `arguments` carries for a tool's `bindings`.
+pub fn headers(bindings: &[Binding], arguments: Option<&Value>) -> Vec<(HeaderName, HeaderValue)> {
+    bindings
+        .iter()
+        .filter_map(|binding| {
+            let text = value_text(binding.value_in(arguments)?)?;
+            Some((binding.header.clone(), header_safe(&text)))
+        })
+        .collect()
 }
 
 impl Binding {
