@@ -24,22 +24,8 @@ fi
 cargo build --release --quiet
 MCPSTORM=target/release/mcpstorm
 
-work=$(mktemp -d)
-target_pid=
-cleanup() {
-    [ -n "$target_pid" ] && kill "$target_pid" 2>/dev/null
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-"$MCPSTORM" serve --http 127.0.0.1:0 > "$work/target.out" 2>/dev/null &
-target_pid=$!
-for _ in $(seq 100); do
-    url=$(grep -o 'http://[^ ]*' "$work/target.out" || true)
-    [ -n "$url" ] && break
-    sleep 0.1
-done
-[ -n "$url" ] || { echo "the target did not start" >&2; exit 1; }
+source benches/http_target.sh
+start_http_target "$MCPSTORM"
 
 # The body mcpstorm sends for this call, its `_meta` included.
 body='{"jsonrpc":"2.0","id":100000,"method":"tools/call","params":{"name":"echo","arguments":{"message":"bench 100000"},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{},"io.modelcontextprotocol/clientInfo":{"name":"mcpstorm","version":"0.1.0"}}}}'
@@ -96,19 +82,6 @@ print(json.dumps({"per_second": phase["throughput_per_s"], "p50_us": phase["late
                   "p99_us": phase["latency"]["p99_ms"] * 1000, "ok": phase["outcomes"]["ok"],
                   "server_cpu": (after - before) / hz / (ended - started) * 100}))
 PY
-}
-
-# `scenario FILE LOAD`: one phase of echo calls.
-scenario() {
-    cat > "$1" <<TOML
-name = "bench"
-[[phase]]
-name = "load"
-load = $2
-[[call]]
-tool = "echo"
-arguments = { message = "bench {seq}" }
-TOML
 }
 
 echo "echo calls over Streamable HTTP (2026-07-28) to mcpstorm serve --http, $CALLS per run after $WARMUP to warm up ($(nproc) CPUs)"

@@ -24,36 +24,9 @@ if [ $# -eq 0 ]; then
 fi
 CALLS=1000
 
-work=$(mktemp -d)
-target_pid=
-cleanup() {
-    [ -n "$target_pid" ] && kill "$target_pid" 2>/dev/null
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
+source benches/http_target.sh
 # The HTTP target is the first binary's, shared by every row.
-"$1" serve --http 127.0.0.1:0 > "$work/target.out" 2>/dev/null &
-target_pid=$!
-for _ in $(seq 100); do
-    url=$(grep -o 'http://[^ ]*' "$work/target.out" || true)
-    [ -n "$url" ] && break
-    sleep 0.1
-done
-[ -n "$url" ] || { echo "the HTTP target did not start" >&2; exit 1; }
-
-# `scenario FILE LOAD`: one phase of echo calls.
-scenario() {
-    cat > "$1" <<TOML
-name = "instructions"
-[[phase]]
-name = "load"
-load = $2
-[[call]]
-tool = "echo"
-arguments = { message = "count {seq}" }
-TOML
-}
+start_http_target "$1"
 
 # `instructions BINARY FILE ARGS...`: instructions callgrind counted in one run.
 instructions() {

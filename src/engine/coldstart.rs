@@ -3,8 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::load::micros;
-use super::load::send;
+use super::load::{micros, send};
 use super::{EngineError, Halt, LoadControl, RunOptions};
 use crate::protocol::outcome::{self, Classified};
 use crate::protocol::{Outcome, Session};

@@ -59,9 +59,8 @@ pub struct ResultText(Box<RawValue>);
 
 impl ResultText {
     pub fn from_value(value: &Value) -> ResultText {
-        // A Value always serializes, and its text is valid JSON.
-        let text = serde_json::to_string(value).unwrap_or_else(|_| "null".into());
-        ResultText(RawValue::from_string(text).unwrap_or_else(|_| null_text()))
+        // A Value always serializes; `null` stands in if it ever did not.
+        ResultText(serde_json::value::to_raw_value(value).unwrap_or_else(|_| null_text()))
     }
 
     /// The JSON text as the server sent it.

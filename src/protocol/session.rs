@@ -146,15 +146,18 @@ impl Session {
         timeout: Duration,
     ) -> Result<Session, SetupError> {
         match negotiate(&connection, choice, timeout).await {
-            Ok((version, server)) => Ok(Session {
-                uses_sessions: connection.http().is_some_and(|h| h.has_session()),
-                connection,
-                version,
-                server,
-                reopening: tokio::sync::Mutex::new(()),
-                meta: meta(version),
-                meta_member: meta_member(version),
-            }),
+            Ok((version, server)) => {
+                let meta = meta(version);
+                Ok(Session {
+                    uses_sessions: connection.http().is_some_and(|h| h.has_session()),
+                    connection,
+                    version,
+                    server,
+                    reopening: tokio::sync::Mutex::new(()),
+                    meta_member: meta_member(&meta),
+                    meta,
+                })
+            }
             Err(error) => {
                 // A server we cannot speak to is stopped, not left running.
                 connection.close(SETUP_FAILURE_GRACE).await;
@@ -479,15 +482,13 @@ fn meta(version: ProtocolVersion) -> Value {
         .unwrap_or_default()
 }
 
-/// The `_meta` member [`dress`] adds, as JSON text: `"_meta":{…}`.
-fn meta_member(version: ProtocolVersion) -> Vec<u8> {
-    let Some(dressed) = dress(version, None) else {
+/// `meta` as a member's JSON text, `"_meta":{…}` (empty when it is null).
+fn meta_member(meta: &Value) -> Vec<u8> {
+    if meta.is_null() {
         return Vec::new();
-    };
-    let mut text = serde_json::to_vec(&dressed).unwrap_or_default();
-    // `{"_meta":{…}}` without its outer braces.
-    text.pop();
-    text.remove(0);
+    }
+    let mut text = br#""_meta":"#.to_vec();
+    meta.write_json(&mut text);
     text
 }
 
@@ -586,8 +587,8 @@ mod tests {
     #[test]
     fn dressed_text_is_the_dressed_value() {
         let version = ProtocolVersion::V2026_07_28;
-        let meta_member = meta_member(version);
         let meta = meta(version);
+        let meta_member = meta_member(&meta);
         let cases = [
             None,
             Some(json!({})),

@@ -6,7 +6,7 @@
 
 use serde_json::Value;
 
-use super::template::{CallContext, placeholders};
+use super::template::{CallContext, Placeholder, placeholders};
 use crate::protocol::jsonrpc::write_integer;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -14,16 +14,10 @@ pub struct JsonText {
     /// The text around the holes: the template as it serializes, each
     /// placeholder cut out.
     text: Vec<u8>,
-    /// Where each hole is in `text`, and what fills it.
-    holes: Vec<(usize, Hole)>,
-}
-
-/// What fills a hole: always a number, bare or inside a string (digits need
-/// no escaping, so they go in as they are).
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Hole {
-    Seq,
-    Worker,
+    /// Where each hole is in `text`, and the placeholder that fills it:
+    /// always a number, bare or inside a string (digits need no escaping,
+    /// so they go in as they are).
+    holes: Vec<(usize, Placeholder)>,
 }
 
 impl JsonText {
@@ -42,15 +36,9 @@ impl JsonText {
     /// Write the text with the holes filled for `ctx`.
     pub fn render(&self, ctx: &CallContext, out: &mut Vec<u8>) {
         let mut from = 0;
-        for &(at, hole) in &self.holes {
+        for &(at, placeholder) in &self.holes {
             out.extend_from_slice(&self.text[from..at]);
-            write_integer(
-                out,
-                match hole {
-                    Hole::Seq => ctx.seq,
-                    Hole::Worker => ctx.worker,
-                },
-            );
+            write_integer(out, ctx.value_of(placeholder));
             from = at;
         }
         out.extend_from_slice(&self.text[from..]);
@@ -89,9 +77,9 @@ impl JsonText {
     }
 
     fn write_string(&mut self, text: &str) {
-        let found: Vec<(usize, usize, Hole)> = placeholders(text)
+        let found: Vec<(usize, usize, Placeholder)> = placeholders(text)
             .into_iter()
-            .filter_map(|(start, end, name)| Some((start, end, hole(name)?)))
+            .filter_map(|(start, end, name)| Some((start, end, Placeholder::named(name)?)))
             .collect();
         if let [(0, end, hole)] = found.as_slice()
             && *end == text.len()
@@ -125,14 +113,6 @@ impl JsonText {
         self.write_literal(piece);
         self.text.pop();
         self.text.remove(start);
-    }
-}
-
-fn hole(name: &str) -> Option<Hole> {
-    match name {
-        "seq" => Some(Hole::Seq),
-        "worker" => Some(Hole::Worker),
-        _ => None,
     }
 }
 

@@ -5,16 +5,30 @@
 //! from 0). A string that is exactly one placeholder becomes a number, so
 //! `a = "{seq}"` sends an integer.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use std::borrow::Cow;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::{Map, Value};
 
 use super::json_text::JsonText;
 use crate::protocol::jsonrpc::Params;
 
-pub const PLACEHOLDERS: [&str; 2] = ["seq", "worker"];
+/// A placeholder a template may hold.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Placeholder {
+    Seq,
+    Worker,
+}
+
+impl Placeholder {
+    pub fn named(name: &str) -> Option<Placeholder> {
+        match name {
+            "seq" => Some(Placeholder::Seq),
+            "worker" => Some(Placeholder::Worker),
+            _ => None,
+        }
+    }
+}
 
 /// Values for the placeholders of one call.
 #[derive(Debug, Clone, Copy)]
@@ -24,12 +38,15 @@ pub struct CallContext {
 }
 
 impl CallContext {
-    fn get(&self, name: &str) -> Option<u64> {
-        match name {
-            "seq" => Some(self.seq),
-            "worker" => Some(self.worker),
-            _ => None,
+    pub fn value_of(&self, placeholder: Placeholder) -> u64 {
+        match placeholder {
+            Placeholder::Seq => self.seq,
+            Placeholder::Worker => self.worker,
         }
+    }
+
+    fn get(&self, name: &str) -> Option<u64> {
+        Placeholder::named(name).map(|p| self.value_of(p))
     }
 }
 
@@ -121,7 +138,7 @@ fn check(value: &Value, dynamic: &mut bool) -> Result<(), String> {
     match value {
         Value::String(text) => {
             for (_, _, name) in placeholders(text) {
-                if !PLACEHOLDERS.contains(&name) {
+                if Placeholder::named(name).is_none() {
                     return Err(format!(
                         "unknown placeholder `{{{name}}}` (known: {{seq}}, {{worker}})"
                     ));
