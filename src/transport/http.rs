@@ -24,13 +24,11 @@ use http::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Request, Response, StatusCode, Uri};
 use http_body_util::{BodyDataStream, BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
 use tokio::sync::oneshot;
 
 use super::correlator::{Correlator, Reply};
+use super::http_pool::{Lent, Pool, PoolError};
 use super::param_headers::{self, ParamHeaders};
 use super::{RawFrame, RawReply, RequestError};
 use crate::protocol::jsonrpc::{self, Incoming as Message, Params, sample_of};
@@ -107,7 +105,7 @@ fn redact_header_text(text: &str) -> String {
 }
 
 struct Inner {
-    client: Client<HttpConnector, Full<Bytes>>,
+    pool: Pool,
     url: Uri,
     headers: HeaderMap,
     max_message_bytes: usize,
@@ -171,16 +169,9 @@ impl HttpConnection {
         correlator: Arc<Correlator>,
         param_headers: Arc<OnceLock<ParamHeaders>>,
     ) -> HttpConnection {
-        let mut connector = HttpConnector::new();
-        // Small JSON-RPC messages must not wait for Nagle's algorithm.
-        connector.set_nodelay(true);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(90))
-            .pool_max_idle_per_host(usize::MAX)
-            .build(connector);
         HttpConnection {
             inner: Arc::new(Inner {
-                client,
+                pool: Pool::new(&url),
                 url,
                 headers,
                 max_message_bytes,
@@ -321,11 +312,10 @@ impl HttpConnection {
         let answered = tokio::time::timeout(DELETE_TIMEOUT, self.inner.post(body, headers)).await;
         let counters = &self.inner.correlator.counters;
         match answered {
-            Ok(Ok(response)) if response.status().is_success() => {}
-            Ok(Ok(response)) => counters.protocol_violation(format!(
-                "notification {method} answered HTTP {}",
-                response.status()
-            )),
+            Ok(Ok(status)) if status.is_success() => {}
+            Ok(Ok(status)) => {
+                counters.protocol_violation(format!("notification {method} answered HTTP {status}"))
+            }
             Ok(Err(error)) => {
                 counters.protocol_violation(format!("notification {method}: {error}"))
             }
@@ -340,13 +330,13 @@ impl HttpConnection {
     pub async fn end_session(&self) -> Option<StatusCode> {
         let inner = &self.inner;
         let session = inner.current_session()?;
-        let delete = inner.send(Method::DELETE, Vec::new(), HeaderMap::new(), Some(session));
-        let response = tokio::time::timeout(DELETE_TIMEOUT, delete)
+        let delete = inner.send_whole(Method::DELETE, Vec::new(), HeaderMap::new(), Some(session));
+        let status = tokio::time::timeout(DELETE_TIMEOUT, delete)
             .await
             .ok()?
             .ok()?;
         self.forget_session();
-        Some(response.status())
+        Some(status)
     }
 
     /// One POST and its reply; `Some` once the response for this request arrived.
@@ -360,12 +350,14 @@ impl HttpConnection {
         let inner = &self.inner;
         // The id sent is the one a 404 refers to: read it once.
         let sent_session = inner.current_session();
-        let response = inner
+        let (response, lent) = inner
             .send(Method::POST, body, headers, sent_session.clone())
             .await?;
         let status = response.status();
         if !status.is_success() {
-            return self.failed_status(id, response, sent_session, reply).await;
+            return self
+                .failed_status(id, response, lent, sent_session, reply)
+                .await;
         }
         inner.adopt_session(&response);
         let content_type = response
@@ -375,7 +367,7 @@ impl HttpConnection {
             .unwrap_or("")
             .to_ascii_lowercase();
         if content_type.starts_with("text/event-stream") {
-            return Ok(self.read_events(response.into_body(), reply).await);
+            return Ok(self.read_events(response.into_body(), lent, reply).await);
         }
         if status == StatusCode::ACCEPTED || status == StatusCode::NO_CONTENT {
             return Err(RequestError::Protocol(format!(
@@ -387,7 +379,8 @@ impl HttpConnection {
                 "reply has Content-Type {content_type:?}, expected application/json or text/event-stream"
             )));
         }
-        let body = read_limited(response.into_body(), inner.max_message_bytes)
+        let body = inner
+            .read_to_end(response.into_body(), lent, inner.max_message_bytes)
             .await
             .map_err(|e| RequestError::Protocol(format!("reading the JSON reply: {e}")))?;
         let received_at = Instant::now();
@@ -404,11 +397,14 @@ impl HttpConnection {
         &self,
         id: u64,
         response: Response<Incoming>,
+        lent: Lent,
         sent_session: Option<HeaderValue>,
         reply: &mut oneshot::Receiver<Reply>,
     ) -> Result<Option<Reply>, RequestError> {
         let status = response.status();
-        let body = read_limited(response.into_body(), ERROR_BODY_BYTES)
+        let body = self
+            .inner
+            .read_to_end(response.into_body(), lent, ERROR_BODY_BYTES)
             .await
             .unwrap_or_default();
         let received_at = Instant::now();
@@ -456,10 +452,12 @@ impl HttpConnection {
     }
 
     /// Read an SSE reply until the response for this request arrives; the
-    /// rest of the stream is drained in the background.
+    /// rest of the stream is drained in the background. A stream read to its
+    /// end gives its connection back for the next request.
     async fn read_events(
         &self,
         body: Incoming,
+        lent: Lent,
         reply: &mut oneshot::Receiver<Reply>,
     ) -> Option<Reply> {
         let max = self.inner.max_message_bytes;
@@ -476,14 +474,18 @@ impl HttpConnection {
             Err(e) => Err(StreamError::Body(e.to_string())),
         });
         let mut events = Box::pin(bounded.eventsource());
-        while let Some(event) = events.next().await {
-            match event {
-                Ok(event) => self.on_event(&event.data),
-                Err(error) => {
+        loop {
+            match events.next().await {
+                Some(Ok(event)) => self.on_event(&event.data),
+                Some(Err(error)) => {
                     self.inner
                         .correlator
                         .counters
                         .protocol_violation(format!("SSE stream: {error}"));
+                    return reply.try_recv().ok();
+                }
+                None => {
+                    self.inner.pool.put_back(lent);
                     return reply.try_recv().ok();
                 }
             }
@@ -491,16 +493,19 @@ impl HttpConnection {
                 let this = self.clone();
                 tokio::spawn(async move {
                     let drain = async {
-                        while let Some(Ok(event)) = events.next().await {
+                        while let Some(event) = events.next().await {
+                            let Ok(event) = event else { return false };
                             this.on_event(&event.data);
                         }
+                        true
                     };
-                    let _ = tokio::time::timeout(SSE_DRAIN, drain).await;
+                    if let Ok(true) = tokio::time::timeout(SSE_DRAIN, drain).await {
+                        this.inner.pool.put_back(lent);
+                    }
                 });
                 return Some(answer);
             }
         }
-        reply.try_recv().ok()
     }
 
     fn on_event(&self, data: &str) {
@@ -532,15 +537,45 @@ impl Inner {
         self.session.read().ok().and_then(|s| s.clone())
     }
 
-    /// POST one message with the current session.
+    /// POST one message with the current session; its status once the
+    /// reply has been read.
     async fn post(
         &self,
         body: Vec<u8>,
         message_headers: HeaderMap,
-    ) -> Result<Response<Incoming>, RequestError> {
+    ) -> Result<StatusCode, RequestError> {
         let session = self.current_session();
-        self.send(Method::POST, body, message_headers, session)
+        self.send_whole(Method::POST, body, message_headers, session)
             .await
+    }
+
+    /// One request whose reply matters only by its status (a notification,
+    /// `DELETE`); the body is read so its connection can be used again.
+    async fn send_whole(
+        &self,
+        method: Method,
+        body: Vec<u8>,
+        message_headers: HeaderMap,
+        session: Option<HeaderValue>,
+    ) -> Result<StatusCode, RequestError> {
+        let (response, lent) = self.send(method, body, message_headers, session).await?;
+        let status = response.status();
+        let _ = self
+            .read_to_end(response.into_body(), lent, ERROR_BODY_BYTES)
+            .await;
+        Ok(status)
+    }
+
+    /// A reply's body, up to `max` bytes. Read to its end, its connection
+    /// goes back to the pool; cut short, it is closed.
+    async fn read_to_end(&self, body: Incoming, lent: Lent, max: usize) -> Result<Bytes, String> {
+        let read = Limited::new(body, max)
+            .collect()
+            .await
+            .map(|collected| collected.to_bytes())
+            .map_err(|e| e.to_string())?;
+        self.pool.put_back(lent);
+        Ok(read)
     }
 
     /// One HTTP request to the endpoint: the fixed headers, the session id
@@ -552,10 +587,9 @@ impl Inner {
         body: Vec<u8>,
         message_headers: HeaderMap,
         session: Option<HeaderValue>,
-    ) -> Result<Response<Incoming>, RequestError> {
+    ) -> Result<(Response<Incoming>, Lent), RequestError> {
         let mut request = Request::new(Full::new(Bytes::from(body)));
         *request.method_mut() = method;
-        *request.uri_mut() = self.url.clone();
         // The message's own headers win over fixed ones of the same name;
         // they are the map the request keeps (no copy of it per call).
         let mut headers = message_headers;
@@ -576,8 +610,8 @@ impl Inner {
             headers.insert(PROTOCOL_VERSION, version);
         }
         *request.headers_mut() = headers;
-        self.client
-            .request(request)
+        self.pool
+            .send(request)
             .await
             .map_err(|e| RequestError::Http(describe_client_error(&e, &self.url)))
     }
@@ -615,7 +649,7 @@ impl Inner {
 
 /// A client error as a user can act on it: "connection refused" says more
 /// than hyper's outer "client error (Connect)".
-fn describe_client_error(error: &hyper_util::client::legacy::Error, url: &Uri) -> String {
+fn describe_client_error(error: &PoolError, url: &Uri) -> String {
     let mut text = format!("HTTP request to {url} failed");
     let mut source: Option<&dyn std::error::Error> = Some(error);
     while let Some(cause) = source {
@@ -624,14 +658,6 @@ fn describe_client_error(error: &hyper_util::client::legacy::Error, url: &Uri) -
         source = cause.source();
     }
     text
-}
-
-async fn read_limited(body: Incoming, max: usize) -> Result<Bytes, String> {
-    Limited::new(body, max)
-        .collect()
-        .await
-        .map(|collected| collected.to_bytes())
-        .map_err(|e| e.to_string())
 }
 
 /// The stateless era's per-message headers, mirrored from the body: the

@@ -4,6 +4,7 @@
 pub mod connection;
 pub mod correlator;
 pub mod http;
+pub mod http_pool;
 pub mod param_headers;
 pub mod process;
 pub mod stdio;
