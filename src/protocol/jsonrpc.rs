@@ -219,15 +219,21 @@ fn parse_error_object(error: &Value) -> Option<RpcError> {
 pub trait Params: Sync {
     fn value(&self) -> Cow<'_, Value>;
     fn write_json(&self, out: &mut Vec<u8>);
-    /// One top-level member (what HTTP mirrors into headers), without
-    /// building the whole value where the params can help it.
-    fn field(&self, key: &str) -> Option<Cow<'_, Value>> {
-        self.value().get(key).cloned().map(Cow::Owned)
+    /// The member at `path`, one key per level (what HTTP mirrors into
+    /// headers), without building the whole value where the params can
+    /// help it.
+    fn field(&self, path: &[&str]) -> Option<Cow<'_, Value>> {
+        member(&self.value(), path).cloned().map(Cow::Owned)
     }
     /// Whether the params hold a `_meta` of their own.
     fn has_meta(&self) -> bool {
-        self.field("_meta").is_some()
+        self.field(&["_meta"]).is_some()
     }
+}
+
+/// The member of `value` at `path`, one key per level.
+pub fn member<'a>(value: &'a Value, path: &[&str]) -> Option<&'a Value> {
+    path.iter().try_fold(value, |value, key| value.get(key))
 }
 
 impl Params for Value {
@@ -235,8 +241,8 @@ impl Params for Value {
         Cow::Borrowed(self)
     }
 
-    fn field(&self, key: &str) -> Option<Cow<'_, Value>> {
-        self.get(key).map(Cow::Borrowed)
+    fn field(&self, path: &[&str]) -> Option<Cow<'_, Value>> {
+        member(self, path).map(Cow::Borrowed)
     }
 
     fn write_json(&self, out: &mut Vec<u8>) {

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use super::jsonrpc::{Params, ResponseBody};
+use super::jsonrpc::{self, Params, ResponseBody};
 use super::outcome::Outcome;
 use super::version::{Era, ProtocolVersion};
 use crate::transport::{CloseReport, Connection, ExitInfo, Reply, RequestError};
@@ -512,12 +512,18 @@ impl Params for Dressed<'_> {
         )
     }
 
-    fn field(&self, key: &str) -> Option<Cow<'_, Value>> {
-        let own_meta = self.params.is_some_and(|p| p.has_meta());
-        match (key, self.params) {
-            ("_meta", _) if own_meta => self.value().get(key).cloned().map(Cow::Owned),
-            ("_meta", _) => Some(Cow::Borrowed(self.meta)),
-            (_, Some(params)) => params.field(key),
+    fn field(&self, path: &[&str]) -> Option<Cow<'_, Value>> {
+        match (path, self.params) {
+            (["_meta", inner @ ..], params) => {
+                if params.is_some_and(|p| p.has_meta()) {
+                    jsonrpc::member(&self.value(), path)
+                        .cloned()
+                        .map(Cow::Owned)
+                } else {
+                    jsonrpc::member(self.meta, inner).map(Cow::Borrowed)
+                }
+            }
+            (_, Some(params)) => params.field(path),
             (_, None) => None,
         }
     }
@@ -613,8 +619,19 @@ mod tests {
                 "{params:?}"
             );
             assert_eq!(parsed, *dressed.value());
-            for key in ["_meta", "name", "arguments"] {
-                assert_eq!(dressed.field(key).as_deref(), parsed.get(key), "{key}");
+            for path in [
+                &["_meta"][..],
+                &["_meta", META_PROTOCOL_VERSION],
+                &["name"],
+                &["arguments"],
+                &["arguments", "message"],
+                &["arguments", "absent"],
+            ] {
+                assert_eq!(
+                    dressed.field(path).as_deref(),
+                    jsonrpc::member(&parsed, path),
+                    "{path:?}"
+                );
             }
         }
     }

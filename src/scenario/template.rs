@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use serde_json::{Map, Value};
 
 use super::json_text::JsonText;
-use crate::protocol::jsonrpc::Params;
+use crate::protocol::jsonrpc::{Params, member};
 
 /// A placeholder a template may hold.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -107,11 +107,18 @@ impl Params for Rendered<'_> {
         }
     }
 
-    fn field(&self, key: &str) -> Option<Cow<'_, Value>> {
+    fn field(&self, path: &[&str]) -> Option<Cow<'_, Value>> {
         match self.template {
-            Template::Fixed(value, _) => value.get(key).map(Cow::Borrowed),
-            Template::Dynamic(value, _) => value.get(key).map(|v| Cow::Owned(render(v, &self.ctx))),
-            Template::Schema { .. } => self.value().get(key).cloned().map(Cow::Owned),
+            Template::Fixed(value, _) => member(value, path).map(Cow::Borrowed),
+            // Only the member is rendered, and only if it holds a placeholder.
+            Template::Dynamic(value, _) => {
+                let found = member(value, path)?;
+                match found {
+                    Value::String(text) if !text.contains('{') => Some(Cow::Borrowed(found)),
+                    _ => Some(Cow::Owned(render(found, &self.ctx))),
+                }
+            }
+            Template::Schema { .. } => member(&self.value(), path).cloned().map(Cow::Owned),
         }
     }
 }

@@ -29,7 +29,7 @@ use tokio::sync::oneshot;
 
 use super::correlator::{Correlator, Reply};
 use super::http_pool::{Lent, Pool, PoolError};
-use super::param_headers::{self, ParamHeaders};
+use super::param_headers::ParamHeaders;
 use super::{RawFrame, RawReply, RequestError};
 use crate::protocol::jsonrpc::{self, Incoming as Message, Params, sample_of};
 use crate::protocol::session::META_PROTOCOL_VERSION;
@@ -669,29 +669,34 @@ fn message_headers(
     params: Option<&dyn Params>,
     param_headers: Option<&ParamHeaders>,
 ) -> HeaderMap {
-    let mut headers = HeaderMap::new();
-    let meta = params.and_then(|p| p.field("_meta"));
-    let version = meta
-        .as_deref()
-        .and_then(|meta| meta.get(META_PROTOCOL_VERSION))
-        .and_then(Value::as_str);
-    let Some(version) = version else {
+    // Room for these and the fixed ones `send` adds, so none of the inserts
+    // grows the map.
+    let mut headers = HeaderMap::with_capacity(16);
+    let version = params.and_then(|p| p.field(&["_meta", META_PROTOCOL_VERSION]));
+    let Some(version) = version.as_deref().and_then(Value::as_str) else {
         return headers;
     };
     if let Ok(version) = HeaderValue::from_str(version) {
         headers.insert(PROTOCOL_VERSION, version);
     }
     headers.insert(MCP_METHOD, header_safe(method));
-    let name = mirrored_field(method).and_then(|field| params?.field(field));
+    let name = mirrored_field(method).and_then(|field| params?.field(&[field]));
     if let Some(name) = name.as_deref().and_then(Value::as_str) {
         headers.insert(MCP_NAME, header_safe(name));
         let bindings = match param_headers {
             Some(declared) if method == "tools/call" => declared.bindings(name),
             _ => &[],
         };
-        if !bindings.is_empty() {
-            let arguments = params.and_then(|p| p.field("arguments"));
-            headers.extend(param_headers::headers(bindings, arguments.as_deref()));
+        // Each declared argument is looked up on its own: the arguments are
+        // not rendered whole for the few (often none) a call sets.
+        for binding in bindings {
+            let path: Vec<&str> = std::iter::once("arguments")
+                .chain(binding.path.iter().map(String::as_str))
+                .collect();
+            let value = params.and_then(|p| p.field(&path));
+            if let Some(header) = value.and_then(|value| binding.header_for(&value)) {
+                headers.insert(header.0, header.1);
+            }
         }
     }
     headers
@@ -723,14 +728,14 @@ pub fn header_safe(text: &str) -> HeaderValue {
     let looks_encoded = text.starts_with("=?base64?") && text.ends_with("?=");
     let plain = !text.is_empty() && visible_ascii && !padded && !looks_encoded;
     let value = if plain {
-        text.to_string()
+        HeaderValue::from_str(text)
     } else {
-        format!(
+        HeaderValue::from_str(&format!(
             "=?base64?{}?=",
             base64::engine::general_purpose::STANDARD.encode(text)
-        )
+        ))
     };
-    HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static(""))
+    value.unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
 /// The text of a `header_safe` value (what a server compares to the body).

@@ -89,14 +89,18 @@ impl ParamHeaders {
 pub fn headers(bindings: &[Binding], arguments: Option<&Value>) -> Vec<(HeaderName, HeaderValue)> {
     bindings
         .iter()
-        .filter_map(|binding| {
-            let text = value_text(binding.value_in(arguments)?)?;
-            Some((binding.header.clone(), header_safe(&text)))
-        })
+        .filter_map(|binding| binding.header_for(binding.value_in(arguments)?))
         .collect()
 }
 
 impl Binding {
+    /// The header that mirrors `value`, this binding's argument: none for
+    /// null or what has no scalar rendering.
+    pub fn header_for(&self, value: &Value) -> Option<(HeaderName, HeaderValue)> {
+        let text = value_text(value)?;
+        Some((self.header.clone(), header_safe(&text)))
+    }
+
     /// The argument this header mirrors, if the call has one.
     pub fn value_in<'a>(&self, arguments: Option<&'a Value>) -> Option<&'a Value> {
         self.path
