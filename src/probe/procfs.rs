@@ -249,12 +249,20 @@ mod tests {
         let me = std::process::id();
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
         let mut tree = process_tree(me);
-        while tree.len() < 3 && std::time::Instant::now() < deadline {
+        let has_grandchild = |tree: &[u32]| {
+            tree.iter()
+                .any(|p| read_stat(*p).is_some_and(|stat| stat.ppid == child.id()))
+        };
+        while !has_grandchild(&tree) && std::time::Instant::now() < deadline {
             std::thread::sleep(std::time::Duration::from_millis(10));
             tree = process_tree(me);
         }
         let scanned = tree_by_scan(me);
-        let grandchild = tree.iter().find(|p| **p != me && **p != child.id());
+        // Tests run in parallel in this process: other tests' children are
+        // in its tree too. The grandchild is the one whose parent is ours.
+        let grandchild = tree
+            .iter()
+            .find(|p| read_stat(**p).is_some_and(|stat| stat.ppid == child.id()));
         if let Some(pid) = grandchild {
             // SAFETY: kill takes no pointers.
             unsafe { libc::kill(*pid as libc::pid_t, libc::SIGKILL) };

@@ -166,29 +166,42 @@ impl TreeSampler {
 mod tests {
     use super::*;
 
+    /// Kills a process tree when dropped, so a failing test leaves no busy
+    /// loop behind (it would also hold the test's output pipe open).
+    struct KillTree(std::process::Child);
+
+    impl Drop for KillTree {
+        fn drop(&mut self) {
+            for pid in procfs::process_tree(self.0.id()).iter().rev() {
+                // SAFETY: kill takes no pointers.
+                unsafe { libc::kill(*pid as i32, libc::SIGKILL) };
+            }
+            let _ = self.0.wait();
+        }
+    }
+
     #[test]
     fn sums_the_tree_and_sees_a_busy_child() {
         // A shell that starts a busy loop: two processes, one burning a core.
-        let mut child = std::process::Command::new("sh")
-            .args(["-c", "while :; do :; done & wait"])
-            .spawn()
-            .unwrap();
-        let mut sampler = TreeSampler::new(child.id());
+        let child = KillTree(
+            std::process::Command::new("sh")
+                .args(["-c", "while :; do :; done & wait"])
+                .spawn()
+                .unwrap(),
+        );
+        let shell = child.0.id();
+        let mut sampler = TreeSampler::new(shell);
         std::thread::sleep(std::time::Duration::from_millis(600));
         let (sample, members) = sampler.sample().unwrap();
-        let tree = procfs::process_tree(child.id());
-        for pid in &tree {
-            unsafe { libc::kill(*pid as i32, libc::SIGKILL) };
-        }
-        let _ = child.wait();
-        assert_eq!(sample.processes, 2, "{tree:?}");
+        drop(child);
+        assert_eq!(sample.processes, 2, "{members:?}");
         assert!(sample.rss_bytes > 0 && sample.fds > 0 && sample.threads >= 2);
         assert!(sample.cpu_percent > 40.0, "cpu {}", sample.cpu_percent);
         assert!(sample.self_rss_bytes > 0);
         // Each member on its own: the shell and the busy loop, the loop busy.
         assert_eq!(members.len(), 2);
-        assert_eq!(members[0].pid, child.id());
-        assert_eq!(members[1].parent, child.id());
+        assert_eq!(members[0].pid, shell);
+        assert_eq!(members[1].parent, shell);
         assert!(members[1].cpu_percent > 40.0, "{members:?}");
     }
 }
