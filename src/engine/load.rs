@@ -182,7 +182,7 @@ impl PhaseRunner {
     }
 
     async fn keep_schedule(&self, per_second: f64, amount: Amount) {
-        let pacer = match Pacer::new() {
+        let mut pacer = match Pacer::new() {
             Ok(pacer) => pacer,
             Err(error) => {
                 self.note(format!(
@@ -207,6 +207,7 @@ impl PhaseRunner {
             if !more {
                 break;
             }
+            let step = Duration::from_secs_f64(1.0 / (per_second * self.control.scale()));
             tokio::select! {
                 biased;
                 _ = self.halt.wait() => break,
@@ -219,7 +220,7 @@ impl PhaseRunner {
                     due = Instant::now();
                     continue;
                 }
-                slept = pacer.sleep_until(due) => if let Err(error) = slept {
+                slept = pacer.sleep_until(due, step) => if let Err(error) = slept {
                     self.note(format!("the open model's timer failed: {error}"));
                     break;
                 }
@@ -231,7 +232,6 @@ impl PhaseRunner {
                 drop(done);
             });
             sent += 1;
-            let step = Duration::from_secs_f64(1.0 / (per_second * self.control.scale()));
             due += step;
             offset += step;
         }

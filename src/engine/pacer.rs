@@ -2,11 +2,15 @@
 //! async runtime.
 //!
 //! tokio's own timer works in whole milliseconds and rounds up, which would
-//! make every send up to 1–2 ms late by itself. A Linux `timerfd` armed for
-//! each due instant fires with the kernel's high-resolution timer instead, and
-//! its readiness arrives through the runtime's I/O driver like a socket's: no
-//! scheduling thread of its own, so no cross-thread hand-off (a futex wake-up,
-//! the main cost of a call at moderate rates) per call.
+//! make every send up to 1–2 ms late by itself. A Linux `timerfd` fires with
+//! the kernel's high-resolution timer instead, and its readiness arrives
+//! through the runtime's I/O driver like a socket's: no scheduling thread of
+//! its own, so no cross-thread hand-off (a futex wake-up, the main cost of a
+//! call at moderate rates) per call.
+//!
+//! The timer is periodic: armed once with the schedule's interval, it fires
+//! at every due instant without a system call to set it again. It is
+//! re-armed only when the schedule moves (the load dial turned, a pause).
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -17,6 +21,12 @@ use tokio::io::unix::AsyncFd;
 
 pub struct Pacer {
     timer: AsyncFd<OwnedFd>,
+    /// The next instant the armed timer fires at, and its interval: while
+    /// the schedule keeps to it, the timer needs no new setting.
+    armed: Option<(Instant, Duration)>,
+    /// How many times the timer was set (what the periodic timer saves).
+    #[cfg(test)]
+    settings: u32,
 }
 
 impl Pacer {
@@ -38,20 +48,31 @@ impl Pacer {
         // stays open and the same.
         let timer = unsafe { AsyncFd::register_with_interest(owned, Interest::READABLE) }
             .map_err(|e| e.into_parts().1)?;
-        Ok(Pacer { timer })
+        Ok(Pacer {
+            timer,
+            armed: None,
+            #[cfg(test)]
+            settings: 0,
+        })
     }
 
-    /// Return at `due`, or at once if it has passed.
-    pub async fn sleep_until(&self, due: Instant) -> io::Result<()> {
+    /// Return at `due`, or at once if it has passed; `then_every` is the
+    /// interval the schedule expects to keep after it.
+    pub async fn sleep_until(&mut self, due: Instant, then_every: Duration) -> io::Result<()> {
+        let on_schedule = self.armed == Some((due, then_every));
+        self.armed = Some((due + then_every, then_every)).filter(|_| on_schedule);
         let Some(wait) = due
             .checked_duration_since(Instant::now())
             .filter(|w| !w.is_zero())
         else {
             return Ok(());
         };
-        // Arming replaces any earlier setting and clears expirations not yet
-        // read, so an abandoned wait leaves nothing behind.
-        self.arm(wait)?;
+        if !on_schedule {
+            // Arming replaces the earlier setting and clears expirations not
+            // yet read.
+            self.arm(wait, then_every)?;
+            self.armed = Some((due + then_every, then_every));
+        }
         loop {
             let mut ready = self.timer.readable().await?;
             let mut expirations = [0u8; 8];
@@ -63,31 +84,31 @@ impl Pacer {
                     expirations.len(),
                 )
             };
-            if read == 8 {
-                // Read to empty: without this the next wait would find the
-                // readiness still set and spend a read learning otherwise.
-                ready.clear_ready();
+            if read != 8 {
+                let error = io::Error::last_os_error();
+                if error.kind() != io::ErrorKind::WouldBlock {
+                    return Err(error);
+                }
+            }
+            // Read to empty: without this the next wait would find the
+            // readiness still set and spend a read learning otherwise.
+            ready.clear_ready();
+            // An expiry left unread while sends ran late, or readiness left
+            // over from an abandoned wait, is not this one's: wait on.
+            if read == 8 && Instant::now() >= due {
                 return Ok(());
             }
-            let error = io::Error::last_os_error();
-            if error.kind() != io::ErrorKind::WouldBlock {
-                return Err(error);
-            }
-            // Readiness left over from an earlier wait: not this one's expiry.
-            ready.clear_ready();
         }
     }
 
-    fn arm(&self, wait: Duration) -> io::Result<()> {
+    fn arm(&mut self, first: Duration, every: Duration) -> io::Result<()> {
+        let timespec = |d: Duration| libc::timespec {
+            tv_sec: d.as_secs() as libc::time_t,
+            tv_nsec: d.subsec_nanos() as libc::c_long,
+        };
         let setting = libc::itimerspec {
-            it_interval: libc::timespec {
-                tv_sec: 0,
-                tv_nsec: 0,
-            },
-            it_value: libc::timespec {
-                tv_sec: wait.as_secs() as libc::time_t,
-                tv_nsec: wait.subsec_nanos() as libc::c_long,
-            },
+            it_interval: timespec(every),
+            it_value: timespec(first),
         };
         // SAFETY: both pointers are to valid itimerspec values (the old
         // setting is not asked for).
@@ -102,6 +123,10 @@ impl Pacer {
         if set < 0 {
             return Err(io::Error::last_os_error());
         }
+        #[cfg(test)]
+        {
+            self.settings += 1;
+        }
         Ok(())
     }
 }
@@ -110,12 +135,14 @@ impl Pacer {
 mod tests {
     use super::*;
 
+    const EVERY: Duration = Duration::from_millis(1);
+
     #[tokio::test]
     async fn wakes_on_time_and_never_early() {
-        let pacer = Pacer::new().expect("a timerfd");
+        let mut pacer = Pacer::new().expect("a timerfd");
         for wait_us in [300u64, 1500, 4000] {
             let due = Instant::now() + Duration::from_micros(wait_us);
-            pacer.sleep_until(due).await.expect("the wait");
+            pacer.sleep_until(due, EVERY).await.expect("the wait");
             let woke = Instant::now();
             assert!(woke >= due, "woke before its due instant");
             // Far below tokio's millisecond rounding on a quiet machine; a
@@ -130,24 +157,50 @@ mod tests {
 
     #[tokio::test]
     async fn an_abandoned_wait_leaves_no_early_wake() {
-        let pacer = Pacer::new().expect("a timerfd");
+        let mut pacer = Pacer::new().expect("a timerfd");
         // Armed for 20 ms, abandoned, and left to expire unread.
         let abandoned = tokio::time::timeout(
             Duration::from_millis(2),
-            pacer.sleep_until(Instant::now() + Duration::from_millis(20)),
+            pacer.sleep_until(Instant::now() + Duration::from_millis(20), EVERY),
         )
         .await;
         assert!(abandoned.is_err());
         std::thread::sleep(Duration::from_millis(30));
         let due = Instant::now() + Duration::from_millis(5);
-        pacer.sleep_until(due).await.expect("the wait");
+        pacer.sleep_until(due, EVERY).await.expect("the wait");
         assert!(Instant::now() >= due, "the stale expiry woke the new wait");
     }
 
     #[tokio::test]
+    async fn a_steady_schedule_sets_the_timer_once_and_late_sends_wake_nothing_early() {
+        let mut pacer = Pacer::new().expect("a timerfd");
+        let every = Duration::from_micros(500);
+        let mut due = Instant::now() + every;
+        for call in 0..200 {
+            pacer.sleep_until(due, every).await.expect("the wait");
+            assert!(Instant::now() >= due, "call {call} woke early");
+            if call == 100 {
+                // Sends ran late: ten expirations pile up unread, and the
+                // next due instants have passed by the time they are asked.
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            due += every;
+        }
+        assert_eq!(pacer.settings, 1, "set once for the whole schedule");
+        // The dial turned: a new interval sets the timer again.
+        let faster = every / 2;
+        pacer.sleep_until(due, faster).await.expect("the wait");
+        pacer
+            .sleep_until(due + faster, faster)
+            .await
+            .expect("the wait");
+        assert_eq!(pacer.settings, 2);
+    }
+
+    #[tokio::test]
     async fn a_past_instant_returns_at_once() {
-        let pacer = Pacer::new().expect("a timerfd");
+        let mut pacer = Pacer::new().expect("a timerfd");
         let past = Instant::now() - Duration::from_millis(5);
-        pacer.sleep_until(past).await.expect("no wait");
+        pacer.sleep_until(past, EVERY).await.expect("no wait");
     }
 }
