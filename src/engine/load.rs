@@ -227,10 +227,12 @@ impl PhaseRunner {
             }
             let runner = self.clone();
             let done = in_flight.clone();
-            tokio::spawn(async move {
+            // Boxed: the call's future is large, and tokio would otherwise
+            // copy it whole into the task and again through its stages.
+            tokio::spawn(Box::pin(async move {
                 runner.call(0, Some(due)).await;
                 drop(done);
-            });
+            }));
             sent += 1;
             due += step;
             offset += step;
