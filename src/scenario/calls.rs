@@ -150,17 +150,7 @@ fn call(
         ),
         None => None,
     };
-    let weight = match &raw.weight {
-        None => 1,
-        Some(w) if *w.get_ref() >= 0 => *w.get_ref() as u64,
-        Some(w) => {
-            return Err(src.at(
-                w,
-                &format!("{key}.weight"),
-                format!("weight must be 0 or more, got {}", w.get_ref()),
-            ));
-        }
-    };
+    let weight = weight(src, raw, key)?;
     let label = tool.clone().unwrap_or_else(|| method.clone());
     let label = match labels.iter().position(|l| *l == label) {
         Some(i) => i,
