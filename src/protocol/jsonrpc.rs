@@ -223,12 +223,21 @@ pub trait Params: Sync {
     /// headers), without building the whole value where the params can
     /// help it.
     fn field(&self, path: &[&str]) -> Option<Cow<'_, Value>> {
-        member(&self.value(), path).cloned().map(Cow::Owned)
+        member_of_value(self, path)
     }
     /// Whether the params hold a `_meta` of their own.
     fn has_meta(&self) -> bool {
         self.field(&["_meta"]).is_some()
     }
+}
+
+/// The member of `params` at `path`, found in their whole value (for
+/// params that cannot do better).
+pub fn member_of_value<P: Params + ?Sized>(
+    params: &P,
+    path: &[&str],
+) -> Option<Cow<'static, Value>> {
+    member(&params.value(), path).cloned().map(Cow::Owned)
 }
 
 /// The member of `value` at `path`, one key per level.

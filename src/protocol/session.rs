@@ -516,9 +516,7 @@ impl Params for Dressed<'_> {
         match (path, self.params) {
             (["_meta", inner @ ..], params) => {
                 if params.is_some_and(|p| p.has_meta()) {
-                    jsonrpc::member(&self.value(), path)
-                        .cloned()
-                        .map(Cow::Owned)
+                    jsonrpc::member_of_value(self, path)
                 } else {
                     jsonrpc::member(self.meta, inner).map(Cow::Borrowed)
                 }

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use serde_json::{Map, Value};
 
 use super::json_text::JsonText;
-use crate::protocol::jsonrpc::{Params, member};
+use crate::protocol::jsonrpc::{Params, member, member_of_value};
 
 /// A placeholder a template may hold.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -118,7 +118,7 @@ impl Params for Rendered<'_> {
                     _ => Some(Cow::Owned(render(found, &self.ctx))),
                 }
             }
-            Template::Schema { .. } => member(&self.value(), path).cloned().map(Cow::Owned),
+            Template::Schema { .. } => member_of_value(self, path),
         }
     }
 }
