@@ -248,31 +248,31 @@ mod tests {
         .unwrap();
         let me = std::process::id();
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-        let mut tree = process_tree(me);
-        let has_grandchild = |tree: &[u32]| {
+        // Tests run in parallel in this process: other tests' children are
+        // in its tree too. The grandchild is the one whose parent is ours.
+        let child_pid = child.id();
+        let grandchild_in = |tree: &[u32]| -> Option<u32> {
             tree.iter()
-                .any(|p| read_stat(*p).is_some_and(|stat| stat.ppid == child.id()))
+                .copied()
+                .find(|p| read_stat(*p).is_some_and(|stat| stat.ppid == child_pid))
         };
-        while !has_grandchild(&tree) && std::time::Instant::now() < deadline {
+        let mut tree = process_tree(me);
+        while grandchild_in(&tree).is_none() && std::time::Instant::now() < deadline {
             std::thread::sleep(std::time::Duration::from_millis(10));
             tree = process_tree(me);
         }
         let scanned = tree_by_scan(me);
-        // Tests run in parallel in this process: other tests' children are
-        // in its tree too. The grandchild is the one whose parent is ours.
-        let grandchild = tree
-            .iter()
-            .find(|p| read_stat(**p).is_some_and(|stat| stat.ppid == child.id()));
+        let grandchild = grandchild_in(&tree);
         if let Some(pid) = grandchild {
             // SAFETY: kill takes no pointers.
-            unsafe { libc::kill(*pid as libc::pid_t, libc::SIGKILL) };
+            unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
         }
         let _ = child.kill();
         let _ = child.wait();
-        assert!(tree.contains(&child.id()), "{tree:?}");
+        assert!(tree.contains(&child_pid), "{tree:?}");
         assert!(grandchild.is_some(), "the grandchild is found: {tree:?}");
         // Other tests' children may come and go: compare the sleeping pair.
-        for pid in [child.id(), *grandchild.unwrap()] {
+        for pid in [child_pid, grandchild.unwrap()] {
             assert!(scanned.contains(&pid), "the full scan agrees: {scanned:?}");
         }
     }
