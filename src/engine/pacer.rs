@@ -141,16 +141,24 @@ mod tests {
     async fn wakes_on_time_and_never_early() {
         let mut pacer = Pacer::new().expect("a timerfd");
         for wait_us in [300u64, 1500, 4000] {
-            let due = Instant::now() + Duration::from_micros(wait_us);
-            pacer.sleep_until(due, EVERY).await.expect("the wait");
-            let woke = Instant::now();
-            assert!(woke >= due, "woke before its due instant");
-            // Far below tokio's millisecond rounding on a quiet machine; a
-            // busy one is allowed its scheduling delay.
+            // Never early, every time. How late depends on when the machine
+            // gives this thread a core, so precision is judged on the best of
+            // up to 50 waits: one on time proves the timer itself is precise
+            // (every one within a few µs on a quiet machine).
+            let mut best = Duration::MAX;
+            for _ in 0..50 {
+                let due = Instant::now() + Duration::from_micros(wait_us);
+                pacer.sleep_until(due, EVERY).await.expect("the wait");
+                let woke = Instant::now();
+                assert!(woke >= due, "woke before its due instant");
+                best = best.min(woke - due);
+                if best < Duration::from_micros(500) {
+                    break;
+                }
+            }
             assert!(
-                woke - due < Duration::from_millis(50),
-                "{wait_us} µs: late by {:?}",
-                woke - due
+                best < Duration::from_micros(500),
+                "{wait_us} µs: late by at least {best:?} in 50 waits"
             );
         }
     }

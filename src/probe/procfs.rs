@@ -240,14 +240,16 @@ mod tests {
         // A child and a grandchild, from a thread other than the main one.
         let mut child = std::thread::spawn(|| {
             std::process::Command::new("sh")
-                .args(["-c", "sleep 5 & wait"])
+                .args(["-c", "sleep 300 & wait"])
                 .spawn()
                 .unwrap()
         })
         .join()
         .unwrap();
         let me = std::process::id();
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        // Generous: a busy machine may take seconds to run the shell (the
+        // grandchild sleeps far longer and is killed below).
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
         // Tests run in parallel in this process: other tests' children are
         // in its tree too. The grandchild is the one whose parent is ours.
         let child_pid = child.id();

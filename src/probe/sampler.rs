@@ -182,7 +182,11 @@ mod tests {
 
     #[test]
     fn sums_the_tree_and_sees_a_busy_child() {
-        // A shell that starts a busy loop: two processes, one burning a core.
+        // A shell that starts a busy loop: two processes, one burning CPU.
+        // On a busy machine the loop may get a small share of a core, so the
+        // test asserts CPU *time*: the sampler's percentage, turned back into
+        // ticks over the window, must match the ticks /proc counted, whatever
+        // share of wall time the loop was given.
         let child = KillTree(
             std::process::Command::new("sh")
                 .args(["-c", "while :; do :; done & wait"])
@@ -190,18 +194,55 @@ mod tests {
                 .unwrap(),
         );
         let shell = child.0.id();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let busy = loop {
+            let tree = procfs::process_tree(shell);
+            if let Some(&pid) = tree.get(1) {
+                break pid;
+            }
+            assert!(Instant::now() < deadline, "the busy loop never started");
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        let ticks = || procfs::read_stat(busy).map_or(0, |stat| stat.cpu_ticks);
+        let (wall_start, ticks_start) = (Instant::now(), ticks());
         let mut sampler = TreeSampler::new(shell);
-        std::thread::sleep(std::time::Duration::from_millis(600));
+        let (primed_at, ticks_primed) = (Instant::now(), ticks());
+        // At least 20 ticks (200 ms of CPU) and one CPU window, however long
+        // the machine takes to give them.
+        while ticks() < ticks_primed + 20 || primed_at.elapsed() < CPU_WINDOW {
+            assert!(Instant::now() < deadline, "the busy loop got no CPU");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let (sampled_from, ticks_before) = (Instant::now(), ticks());
         let (sample, members) = sampler.sample().unwrap();
+        let (wall_end, ticks_end) = (Instant::now(), ticks());
         drop(child);
         assert_eq!(sample.processes, 2, "{members:?}");
         assert!(sample.rss_bytes > 0 && sample.fds > 0 && sample.threads >= 2);
-        assert!(sample.cpu_percent > 40.0, "cpu {}", sample.cpu_percent);
         assert!(sample.self_rss_bytes > 0);
-        // Each member on its own: the shell and the busy loop, the loop busy.
+        // Each member on its own: the shell and the busy loop.
         assert_eq!(members.len(), 2);
         assert_eq!(members[0].pid, shell);
-        assert_eq!(members[1].parent, shell);
-        assert!(members[1].cpu_percent > 40.0, "{members:?}");
+        assert_eq!((members[1].pid, members[1].parent), (busy, shell));
+        // The sampler read the loop's ticks inside [wall_start, primed_at] and
+        // [sampled_from, wall_end]: the ticks it implies lie within what /proc
+        // counted over the widest and the narrowest window.
+        let hz = procfs::clock_ticks_per_second() as f64;
+        let implied = |wall: Duration| members[1].cpu_percent / 100.0 * hz * wall.as_secs_f64();
+        let widest = implied(wall_end - wall_start);
+        let narrowest = implied(sampled_from - primed_at);
+        assert!(
+            widest >= (ticks_before - ticks_primed) as f64 - 0.5,
+            "{members:?}: {widest:.1} ticks implied, /proc counted at least {}",
+            ticks_before - ticks_primed
+        );
+        assert!(
+            narrowest <= (ticks_end - ticks_start) as f64 + 0.5,
+            "{members:?}: {narrowest:.1} ticks implied, /proc counted at most {}",
+            ticks_end - ticks_start
+        );
+        // The tree's figure is the sum of its members'.
+        let summed: f64 = members.iter().map(|m| m.cpu_percent).sum();
+        assert!((sample.cpu_percent - summed).abs() < 1e-9);
     }
 }

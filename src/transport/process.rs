@@ -244,13 +244,22 @@ mod tests {
         );
         let (process, pipes) = ServerProcess::spawn(&command).unwrap();
         drop(pipes);
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        let tree = procfs::process_tree(process.pid());
+        // A busy machine may take a while to run the shell: wait for its
+        // children rather than for a fixed time.
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        let mut tree = procfs::process_tree(process.pid());
+        while tree.len() < 3 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            tree = procfs::process_tree(process.pid());
+        }
         assert!(tree.len() >= 2, "{tree:?}");
         let info = process.stop(Duration::from_millis(200)).await;
         assert_eq!(info.signal, Some(libc::SIGKILL));
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        // SIGKILL is final, but a process exits only once it gets a core.
         for pid in tree {
+            while procfs::is_alive(pid) && std::time::Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
             assert!(!procfs::is_alive(pid), "pid {pid} survived");
         }
     }
