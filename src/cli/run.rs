@@ -69,16 +69,14 @@ pub fn target(args: &TargetArgs) -> Result<Target, String> {
     }
     let command = |words: Option<Vec<String>>, builtin: &[&str]| -> Result<ServerCommand, String> {
         let mut command = match words.as_deref().and_then(|w| w.split_first()) {
-            Some((program, rest)) => ServerCommand::new(program.clone(), rest.to_vec()),
-            None => {
-                let me = std::env::current_exe().map_err(|e| {
-                    format!("cannot find the mcpstorm binary to serve the built-in target: {e}")
-                })?;
-                ServerCommand::new(
-                    me.to_string_lossy().into_owned(),
-                    builtin.iter().map(|a| a.to_string()).collect(),
-                )
+            // The demo names this binary by its path: it is shown as `mcpstorm`.
+            Some((program, rest))
+                if std::env::current_exe().is_ok_and(|me| me.as_os_str() == program.as_str()) =>
+            {
+                ServerCommand::this_binary(rest.to_vec())?
             }
+            Some((program, rest)) => ServerCommand::new(program.clone(), rest.to_vec()),
+            None => ServerCommand::this_binary(builtin.iter().map(|a| a.to_string()).collect())?,
         };
         command.env = args.env.clone();
         Ok(command)

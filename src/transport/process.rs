@@ -18,6 +18,9 @@ pub struct ServerCommand {
     /// Extra environment for the server. Values are secrets until proven otherwise:
     /// `Display` shows only the names.
     pub env: Vec<(String, String)>,
+    /// How the program is shown, when not as its path: the built-in target is
+    /// `mcpstorm`, not wherever this binary happens to be installed.
+    pub shown_as: Option<&'static str>,
 }
 
 impl ServerCommand {
@@ -26,7 +29,19 @@ impl ServerCommand {
             program: program.into(),
             args,
             env: Vec::new(),
+            shown_as: None,
         }
+    }
+
+    /// This very binary with `args` (the built-in target), shown as `mcpstorm`.
+    pub fn this_binary(args: Vec<String>) -> Result<Self, String> {
+        let me = std::env::current_exe().map_err(|e| {
+            format!("cannot find the mcpstorm binary to serve the built-in target: {e}")
+        })?;
+        Ok(ServerCommand {
+            shown_as: Some("mcpstorm"),
+            ..ServerCommand::new(me.to_string_lossy().into_owned(), args)
+        })
     }
 }
 
@@ -35,7 +50,7 @@ impl fmt::Display for ServerCommand {
         for (name, _) in &self.env {
             write!(f, "{name}=<redacted> ")?;
         }
-        f.write_str(&self.program)?;
+        f.write_str(self.shown_as.unwrap_or(&self.program))?;
         for arg in &self.args {
             if arg.contains(char::is_whitespace) || arg.is_empty() {
                 write!(f, " {arg:?}")?;
@@ -234,6 +249,13 @@ mod tests {
         let shown = command.to_string();
         assert!(!shown.contains("sk-secret"), "{shown}");
         assert_eq!(shown, "API_KEY=<redacted> node server.js \"a b\"");
+    }
+
+    #[test]
+    fn the_built_in_target_is_shown_without_this_machine_s_path() {
+        let command = ServerCommand::this_binary(vec!["serve".into()]).unwrap();
+        assert_eq!(command.to_string(), "mcpstorm serve");
+        assert!(command.program.starts_with('/'), "{}", command.program);
     }
 
     #[tokio::test]

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Re-measure every figure the README quotes about builds, test runs and the
+# built-in scenarios, and re-capture its sample outputs, so that none of them
+# goes stale. Run it on a quiet machine; it writes:
+#
+#   assets/figures.txt    the machine, the date and each measured time
+#   assets/headless.txt   `mcpstorm run --headless` of the six reference scenarios
+#   assets/dashboard.txt  the demo 40 s in, as tmux shows it at 120x40
+#   assets/dashboard.ansi the same with colours (view it with `cat`)
+#
+# FIGURES_COLD_BUILD=0 skips the cold builds (about 2.5 minutes on a quiet
+# 2-core machine; they use their own target directory, target/cold-build, so
+# the project's target/ is kept). Needs tmux for the dashboard capture.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+figures=assets/figures.txt
+bin=target/release/mcpstorm
+
+seconds_of() {
+    local start end
+    start=$(date +%s.%N)
+    "$@" >/dev/null 2>&1 || { echo "failed: $*" >&2; return 1; }
+    end=$(date +%s.%N)
+    python3 -c "print(f'{$end - $start:.1f}')"
+}
+
+{
+    echo "# Figures the README quotes, measured by bash tests/readme_figures.sh"
+    echo "date: $(date -u +%Y-%m-%d)"
+    echo "machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(free -g | awk '/Mem:/ {print $2}') GiB, Linux $(uname -r)"
+    echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "rustc: $(rustc --version)"
+    echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+} >"$figures"
+
+if [ "${FIGURES_COLD_BUILD:-1}" != 0 ]; then
+    rm -rf target/cold-build
+    echo "cold cargo build --release: $(CARGO_TARGET_DIR=target/cold-build seconds_of cargo build --release) s" >>"$figures"
+    echo "cold cargo test --no-run: $(CARGO_TARGET_DIR=target/cold-build seconds_of cargo test --no-run) s" >>"$figures"
+    rm -rf target/cold-build
+fi
+
+cargo build --release >/dev/null 2>&1
+cargo test --no-run >/dev/null 2>&1
+echo "cargo test (built, quiet machine): $(seconds_of cargo test) s" >>"$figures"
+
+# The default run: every built-in scenario but tools and the demo, each
+# scenario's own time from the report.
+report=$(mktemp)
+trap 'rm -f "$report"' EXIT
+echo "mcpstorm run --headless (the eight default scenarios): $(seconds_of "$bin" run --headless --report "$report") s" >>"$figures"
+python3 - "$report" >>"$figures" <<'EOF'
+import json, sys
+report = json.load(open(sys.argv[1]))
+for scenario in report["scenarios"]:
+    print(f"  {scenario['name']}: {scenario['result']['elapsed_s']:.1f} s, {scenario['verdict']}")
+EOF
+
+reference=(sequential concurrent memory-leak latency-stability mixed coldstart)
+echo "mcpstorm run --headless ${reference[*]}: $(seconds_of "$bin" run --headless "${reference[@]}") s" >>"$figures"
+"$bin" run --headless "${reference[@]}" >assets/headless.txt 2>/dev/null
+
+# The demo 40 s in, at 120x40, as a person sees it.
+session=mcpstorm-figures-$$
+tmux kill-session -t "$session" 2>/dev/null || true
+tmux new-session -d -s "$session" -x 120 -y 40 "PATH=$PWD/target/release:\$PATH mcpstorm demo; sleep 5"
+sleep 40
+tmux capture-pane -p -t "$session" >assets/dashboard.txt
+tmux capture-pane -p -e -t "$session" >assets/dashboard.ansi
+tmux send-keys -t "$session" q
+sleep 2
+tmux kill-session -t "$session" 2>/dev/null || true
+
+cat "$figures"
