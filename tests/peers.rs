@@ -524,24 +524,49 @@ fn an_existing_http_server_named_by_pid_is_measured_as_proc_reads_it() {
     );
 }
 
+/// KB per session read in the churn phase `name` (panics when not measured).
+fn retained_kb(run: &common::Run, name: &str) -> f64 {
+    let phases = &run.scenario("session-churn")["result"]["phases"];
+    let phase = phases
+        .as_array()
+        .and_then(|all| all.iter().find(|p| p["name"] == name))
+        .expect("phase");
+    f64_at(phase, "/churn/retained_kb_per_session")
+}
+
 #[test]
 fn session_churn_on_real_http_servers() {
-    // server-everything frees a closed session once its heap is warm.
+    // server-everything: 1,500 real sessions opened, used and closed (or
+    // abandoned) without a failure. Its memory per session is not asserted:
+    // V8 grows its heap in steps of about 18 MB that it does not give back
+    // (measured on a busy machine: 134 -> 153 -> 171 MB across the closed
+    // phase, flat after), so where a step falls decides whether the fit over
+    // 250 sessions reads 0 or 100 KB per session — a coin toss at the 32 KB
+    // bound, not a property of the server.
     let run = run_over_http(&["session-churn"], &[], everything_http);
-    assert_eq!(run.code, 0, "{}", run.explain());
-    // FastMCP keeps an abandoned session until it times out (tens of KB) and
-    // frees a closed one: the two phases tell them apart.
+    assert!(run.code == 0 || run.code == 1, "{}", run.explain());
+    for criterion in [
+        "sessions(closed) == 500",
+        "success_rate >= 0.99",
+        "crashes == 0",
+    ] {
+        assert_eq!(
+            run.criterion("session-churn", criterion),
+            "PASS",
+            "{criterion}: {}",
+            run.explain()
+        );
+    }
+    for phase in ["closed", "abandoned"] {
+        let kb = retained_kb(&run, phase);
+        assert!(kb.is_finite(), "{phase}: {kb}");
+    }
+    // FastMCP (Python: memory freed as soon as the last reference goes) keeps
+    // an abandoned session until it times out (tens of KB) and frees a closed
+    // one: the two phases tell them apart.
     let run = run_over_http(&["session-churn"], &[], |port| python_http("py-mcp1", port));
     assert_eq!(run.code, 0, "{}", run.explain());
-    let phases = &run.scenario("session-churn")["result"]["phases"];
-    let retained = |name: &str| {
-        let phase = phases
-            .as_array()
-            .and_then(|all| all.iter().find(|p| p["name"] == name))
-            .expect("phase");
-        f64_at(phase, "/churn/retained_kb_per_session")
-    };
-    let (closed, abandoned) = (retained("closed"), retained("abandoned"));
+    let (closed, abandoned) = (retained_kb(&run, "closed"), retained_kb(&run, "abandoned"));
     assert!(closed < 8.0, "a closed session keeps {closed:.1} KB");
     assert!(
         (20.0..=256.0).contains(&abandoned),

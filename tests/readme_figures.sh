@@ -72,4 +72,35 @@ tmux send-keys -t "$session" q
 sleep 2
 tmux kill-session -t "$session" 2>/dev/null || true
 
+# The README's two sample blocks, from the files just written: the block
+# after each `<!-- figures:NAME … -->` marker is replaced.
+python3 - <<'PY'
+import re
+
+def scenario_block(text, name):
+    """One scenario's summary, from its `━━ name ━━` line to the next."""
+    out = []
+    for line in text.splitlines():
+        if line.startswith("━━ "):
+            if out:
+                break
+            if line.startswith(f"━━ {name} ━━"):
+                out.append(line)
+        elif out:
+            out.append(line)
+    return "\n".join(out)
+
+blocks = {
+    "dashboard": open("assets/dashboard.txt").read().rstrip("\n"),
+    "headless": scenario_block(open("assets/headless.txt").read(), "memory-leak"),
+}
+readme = open("README.md").read()
+for name, body in blocks.items():
+    pattern = re.compile(r"(<!-- figures:" + name + r"\b[^>]*-->\n```text\n).*?(```\n)", re.S)
+    readme, count = pattern.subn(lambda m: m.group(1) + body + "\n" + m.group(2), readme)
+    if count != 1:
+        raise SystemExit(f"README: no single figures:{name} block")
+open("README.md", "w").write(readme)
+PY
+
 cat "$figures"

@@ -21,6 +21,8 @@ pub struct Run {
     /// The JSON report, when one was written.
     pub report: Option<Value>,
     pub dir: tempfile::TempDir,
+    /// Wall time of the whole `mcpstorm` command, measured by the test.
+    pub wall: std::time::Duration,
 }
 
 impl Run {
@@ -112,14 +114,15 @@ pub fn run<S: AsRef<str>>(args: &[S]) -> Run {
     full.push("--report".into());
     full.push(report.to_string_lossy().into_owned());
     full.extend(args[split..].iter().map(|a| a.to_string()));
+    let started = std::time::Instant::now();
     let output = Command::new(mcpstorm())
         .args(&full)
         .output()
         .expect("mcpstorm runs");
-    finish(output, &report, dir)
+    finish(output, &report, dir, started.elapsed())
 }
 
-fn finish(output: Output, report: &Path, dir: tempfile::TempDir) -> Run {
+fn finish(output: Output, report: &Path, dir: tempfile::TempDir, wall: std::time::Duration) -> Run {
     let report = std::fs::read(report)
         .ok()
         .map(|bytes| serde_json::from_slice(&bytes).expect("the report is valid JSON"));
@@ -129,6 +132,7 @@ fn finish(output: Output, report: &Path, dir: tempfile::TempDir) -> Run {
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
         report,
         dir,
+        wall,
     }
 }
 
