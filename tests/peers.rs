@@ -275,7 +275,7 @@ arguments = { message = "x" }
         .spawn()
         .unwrap();
     // Find sh (child of mcpstorm) and node (child of sh), then read /proc ourselves.
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + Duration::from_secs(60);
     let (shell, server) = loop {
         let all = processes();
         let shell = all
@@ -461,7 +461,7 @@ impl RunningServer {
             .spawn()
             .unwrap();
         let server = RunningServer { child };
-        let deadline = Instant::now() + Duration::from_secs(20);
+        let deadline = Instant::now() + Duration::from_secs(60);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(Instant::now() < deadline, "{command:?} never listened");
             std::thread::sleep(Duration::from_millis(50));

@@ -48,7 +48,6 @@ echo "cargo test (built, quiet machine): $(seconds_of cargo test) s" >>"$figures
 # The default run: every built-in scenario but tools and the demo, each
 # scenario's own time from the report.
 report=$(mktemp)
-trap 'rm -f "$report"' EXIT
 echo "mcpstorm run --headless (the eight default scenarios): $(seconds_of "$bin" run --headless --report "$report") s" >>"$figures"
 python3 - "$report" >>"$figures" <<'EOF'
 import json, sys
@@ -61,16 +60,34 @@ reference=(sequential concurrent memory-leak latency-stability mixed coldstart)
 echo "mcpstorm run --headless ${reference[*]}: $(seconds_of "$bin" run --headless "${reference[@]}") s" >>"$figures"
 "$bin" run --headless "${reference[@]}" >assets/headless.txt 2>/dev/null
 
-# The demo 40 s in, at 120x40, as a person sees it.
+# The demo 40 s in, at 120x40, as a person sees it; then to its end, and
+# once more headless, for mcpstorm's own CPU and RSS (its /proc/self samples,
+# in the report's probe series).
 session=mcpstorm-figures-$$
+demo_tui=$(mktemp -d)
+trap 'rm -f "$report"; rm -rf "$demo_tui"' EXIT
 tmux kill-session -t "$session" 2>/dev/null || true
-tmux new-session -d -s "$session" -x 120 -y 40 "PATH=$PWD/target/release:\$PATH mcpstorm demo; sleep 5"
+tmux new-session -d -s "$session" -x 120 -y 40 \
+    "PATH=$PWD/target/release:\$PATH mcpstorm demo --report $demo_tui/tui.json; sleep 30"
 sleep 40
 tmux capture-pane -p -t "$session" >assets/dashboard.txt
 tmux capture-pane -p -e -t "$session" >assets/dashboard.ansi
+# The demo lasts a minute; its final view waits for q.
+sleep 25
 tmux send-keys -t "$session" q
-sleep 2
+for _ in $(seq 100); do [ -s "$demo_tui/tui.json" ] && break; sleep 0.2; done
 tmux kill-session -t "$session" 2>/dev/null || true
+"$bin" demo --headless --report "$demo_tui/headless.json" >/dev/null 2>&1 || true
+python3 - "$demo_tui/tui.json" "$demo_tui/headless.json" >>"$figures" <<'PY'
+import json, sys
+for name, path in zip(["dashboard", "headless"], sys.argv[1:]):
+    series = json.load(open(path))["scenarios"][0]["result"]["resources"]["series"]
+    # The first samples precede the first CPU window (they read 0).
+    cpu = [p["self_cpu_percent"] for p in series[4:]]
+    rss = max(p["self_rss_mb"] for p in series)
+    print(f"demo, mcpstorm's own CPU {name}: {sum(cpu) / len(cpu):.1f} % of a core on average, "
+          f"peak {max(cpu):.0f} %; RSS at most {rss:.1f} MB ({len(series)} samples)")
+PY
 
 # The README's two sample blocks, from the files just written: the block
 # after each `<!-- figures:NAME … -->` marker is replaced.
