@@ -17,10 +17,13 @@ cd "$(dirname "$0")/.."
 figures=assets/figures.txt
 bin=target/release/mcpstorm
 
+mkdir -p target
+log=target/readme_figures.log
+: >"$log"
 seconds_of() {
     local start end
     start=$(date +%s.%N)
-    "$@" >/dev/null 2>&1 || { echo "failed: $*" >&2; return 1; }
+    "$@" >>"$log" 2>&1 || { echo "failed: $* (its output: $log)" >&2; tail -40 "$log" >&2; return 1; }
     end=$(date +%s.%N)
     python3 -c "print(f'{$end - $start:.1f}')"
 }
