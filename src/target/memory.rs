@@ -140,27 +140,21 @@ mod tests {
     use super::*;
     use crate::probe::procfs::OWN_RSS_TEST_LOCK;
 
-    /// Resident bytes of one mapping, from the kernel's page table (`mincore`):
-    /// the pages that count in RSS, read for this block alone, so tests
-    /// allocating in parallel in the same process cannot move the figure.
-    fn resident_bytes(block: &ResidentBlock) -> usize {
-        let page = page_size() as usize;
-        let mut pages = vec![0u8; block.len.div_ceil(page)];
-        // SAFETY: ptr/len are a live mapping we own; `pages` has one byte per page.
-        let status =
-            unsafe { libc::mincore(block.ptr.as_ptr().cast(), block.len, pages.as_mut_ptr()) };
-        assert_eq!(status, 0, "mincore: {}", std::io::Error::last_os_error());
-        pages.iter().filter(|&&p| p & 1 == 1).count() * page
-    }
-
-    /// Whether any page of `[start, start + len)` is still mapped: `mincore`
-    /// fails with ENOMEM on an unmapped range.
-    fn is_mapped(start: usize, len: usize) -> bool {
+    /// Resident bytes of `[start, start + len)`, from the kernel's page table
+    /// (`mincore`): the pages that count in RSS, read for this range alone, so
+    /// tests allocating in parallel in the same process cannot move the
+    /// figure. `None` once the range is not mapped (mincore: ENOMEM).
+    fn resident_in(start: usize, len: usize) -> Option<usize> {
         let page = page_size() as usize;
         let mut pages = vec![0u8; len.div_ceil(page)];
-        // SAFETY: mincore only reads the page tables; an unmapped range is an
-        // error (ENOMEM), not undefined behaviour.
-        unsafe { libc::mincore(start as *mut libc::c_void, len, pages.as_mut_ptr()) == 0 }
+        // SAFETY: mincore only reads the page tables into `pages` (one byte per
+        // page); an unmapped range is an error, not undefined behaviour.
+        let status = unsafe { libc::mincore(start as *mut libc::c_void, len, pages.as_mut_ptr()) };
+        (status == 0).then(|| pages.iter().filter(|&&p| p & 1 == 1).count() * page)
+    }
+
+    fn resident_bytes(block: &ResidentBlock) -> usize {
+        resident_in(block.ptr.as_ptr() as usize, block.len).expect("a live block is mapped")
     }
 
     #[test]
@@ -171,9 +165,12 @@ mod tests {
         assert_eq!(resident_bytes(&block), 64 * 1024 * 1024);
         let (start, len) = (block.ptr.as_ptr() as usize, block.len);
         drop(block);
+        // Unmapped: its pages are freed. (A test running in parallel may map
+        // memory of its own there by now, but not 64 MB already resident.)
+        let after = resident_in(start, len);
         assert!(
-            !is_mapped(start, len),
-            "the block is unmapped, its pages freed"
+            after.is_none_or(|bytes| bytes < len),
+            "still resident after drop: {after:?}"
         );
     }
 
