@@ -52,6 +52,14 @@ pub enum SetupError {
          this one does not — leave --protocol out to fall back to initialize"
     )]
     NotModern(ProtocolVersion),
+    #[error(
+        "no protocol revision could be agreed: server/discover in {asked}, a revision the \
+         server names as supported, was refused or answered for another: {said}"
+    )]
+    NoAgreement {
+        asked: ProtocolVersion,
+        said: String,
+    },
 }
 
 impl SetupError {
@@ -330,12 +338,58 @@ async fn setup_failure(connection: &Connection, failure: RequestError, method: &
     }
 }
 
-/// Probe with `server/discover` at `version`.
+/// How many times `server/discover` is asked: once in the revision wanted,
+/// and once more in the one the server names instead. A server that then
+/// names yet another, or refuses the very revision it names, cannot be agreed
+/// with: asking again would go on for ever.
+const DISCOVER_ASKS: usize = 2;
+
+/// Longest part of a server's answer quoted in an error.
+const ANSWER_QUOTED: usize = 300;
+
+/// Probe with `server/discover` at `first`.
 async fn discover(
+    connection: &Connection,
+    first: ProtocolVersion,
+    timeout: Duration,
+) -> Result<Discovery, SetupError> {
+    let mut asked = first;
+    let mut asks = 1;
+    loop {
+        let (list, result, said) = match discover_once(connection, asked, timeout).await? {
+            Some(offer) => offer,
+            None => return Ok(Discovery::Legacy),
+        };
+        let Some(mutual) = newest_mutual(&list) else {
+            // It answers discover but offers no modern revision we speak: treat
+            // it as the handshake-era server it says it is.
+            return Ok(Discovery::Legacy);
+        };
+        match result {
+            Some(result) if mutual == asked => {
+                return Ok(Discovery::Modern {
+                    version: mutual,
+                    server: server_info(&result, mutual),
+                });
+            }
+            // The server named a revision other than the one we asked in: ask again in it.
+            _ if mutual != asked && asks < DISCOVER_ASKS => {
+                asked = mutual;
+                asks += 1;
+            }
+            _ => return Err(SetupError::NoAgreement { asked, said }),
+        }
+    }
+}
+
+/// One `server/discover` in `version`: `None` for a server that shows no sign
+/// of the stateless era, else the revisions it lists, its result (none when
+/// it refused), and what it said, quoted for an error.
+async fn discover_once(
     connection: &Connection,
     version: ProtocolVersion,
     timeout: Duration,
-) -> Result<Discovery, SetupError> {
+) -> Result<Option<(Vec<Value>, Option<Value>, String)>, SetupError> {
     let params = dress(version, None);
     let reply = connection
         .request(
@@ -344,21 +398,32 @@ async fn discover(
             timeout,
         )
         .await;
-    let (supported, result) = match reply {
+    let (supported, result, said) = match reply {
         Ok(Reply {
             body: ResponseBody::Result(result),
             ..
         }) => {
             let result = result.value();
-            (result.get("supportedVersions").cloned(), Some(result))
+            let supported = result.get("supportedVersions").cloned();
+            let said = format!(
+                "supportedVersions {}",
+                supported.clone().unwrap_or_default()
+            );
+            (supported, Some(result), said)
         }
         // An unsupported-version error lists what the server speaks: it is modern.
         Ok(Reply {
             body: ResponseBody::Error(error),
             ..
         }) => match error.data.as_ref().and_then(|d| d.get("supported")) {
-            Some(list) => (Some(list.clone()), None),
-            None => return Ok(Discovery::Legacy),
+            Some(list) => {
+                let said = format!(
+                    "JSON-RPC error {}: {} (supported: {list})",
+                    error.code, error.message
+                );
+                (Some(list.clone()), None, said)
+            }
+            None => return Ok(None),
         },
         // A legacy server may ignore a method it does not know, or (over HTTP)
         // refuse it with a status whose body is no modern JSON-RPC error.
@@ -366,32 +431,27 @@ async fn discover(
         // error of the server: it is not left in the HTTP error count.
         Err(RequestError::Status { .. }) => {
             connection.correlator().counters.excuse_http_error();
-            return Ok(Discovery::Legacy);
+            return Ok(None);
         }
         Err(RequestError::Timeout(_) | RequestError::Http(_) | RequestError::Protocol(_))
             if connection.process().is_none_or(|p| p.exited().is_none()) =>
         {
-            return Ok(Discovery::Legacy);
+            return Ok(None);
         }
         Err(closed) => return Err(setup_failure(connection, closed, "server/discover").await),
     };
     let list = supported
         .and_then(|s| s.as_array().cloned())
         .unwrap_or_default();
-    let Some(mutual) = newest_mutual(&list) else {
-        // It answers discover but offers no modern revision we speak: treat
-        // it as the handshake-era server it says it is.
-        return Ok(Discovery::Legacy);
-    };
-    let server = match result {
-        Some(result) if mutual == version => server_info(&result, mutual),
-        // The server named a revision other than the one we asked in: ask again in it.
-        _ => return Box::pin(discover(connection, mutual, timeout)).await,
-    };
-    Ok(Discovery::Modern {
-        version: mutual,
-        server,
-    })
+    Ok(Some((list, result, quote(&said, ANSWER_QUOTED))))
+}
+
+/// `text` cut to at most `limit` characters, saying how long it was.
+fn quote(text: &str, limit: usize) -> String {
+    match text.char_indices().nth(limit) {
+        None => text.to_string(),
+        Some((end, _)) => format!("{}… ({} bytes in all)", &text[..end], text.len()),
+    }
 }
 
 /// The handshake: offer `offered`, accept the server's choice when mcpstorm
@@ -564,6 +624,16 @@ async fn settle_stderr(connection: &Connection) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_quoted_answer_is_bounded_and_says_how_long_it_was() {
+        assert_eq!(quote("short", 10), "short");
+        let huge = "é".repeat(10_000_000);
+        let quoted = quote(&huge, ANSWER_QUOTED);
+        assert!(quoted.starts_with(&"é".repeat(ANSWER_QUOTED)), "{quoted}");
+        assert!(quoted.ends_with("… (20000000 bytes in all)"), "{quoted}");
+        assert!(quoted.len() < 700);
+    }
 
     #[test]
     fn handshake_requests_go_as_they_are() {
