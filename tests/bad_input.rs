@@ -188,3 +188,38 @@ fn a_server_that_never_answers_is_stopped_after_the_setup_error() {
         String::from_utf8_lossy(&left.stdout)
     );
 }
+
+#[test]
+fn a_closed_stdout_is_not_a_crash() {
+    // `mcpstorm metrics | head -1`, or a CI log that went away: stdout is a
+    // pipe nobody reads. Closing the read end first makes every write fail.
+    let closed_stdout = || {
+        let (reader, writer) = std::io::pipe().expect("a pipe");
+        drop(reader);
+        writer
+    };
+    for args in [&["metrics"][..], &["scenarios"][..]] {
+        let output = Command::new(mcpstorm())
+            .args(args)
+            .stdout(closed_stdout())
+            .output()
+            .expect("mcpstorm runs");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(0), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+    // A run goes on to its end, with its report and its verdict's exit code.
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report.json");
+    let output = Command::new(mcpstorm())
+        .args(["run", "concurrent", "--headless", "--report"])
+        .arg(&report)
+        .args(["--", mcpstorm(), "serve"])
+        .stdout(closed_stdout())
+        .output()
+        .expect("mcpstorm runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(report.exists(), "the report is written");
+}

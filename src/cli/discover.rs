@@ -19,9 +19,9 @@ pub async fn discover(args: DiscoverArgs) -> ExitCode {
         Ok((session_info, catalog)) => {
             if args.json {
                 let doc = json!({"server": session_info, "catalog": catalog});
-                println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+                outln!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
             } else {
-                print!("{}", describe(&session_info, &catalog));
+                out!("{}", describe(&session_info, &catalog));
             }
             ExitCode::from(exit::PASS)
         }

@@ -1,6 +1,24 @@
 //! The command line: what a user types, and the commands behind it. This is
 //! the binary's edge, where errors become messages and exit codes.
 
+/// `print!` to stdout, where a closed stdout (`mcpstorm metrics | head -1`, a
+/// CI log that went away) is not an error: what cannot be written is dropped
+/// and the command goes on, its report and exit code intact.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
+/// `println!` as [`out!`] does it.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
 mod discover;
 mod mcp_json;
 mod run;
@@ -298,7 +316,7 @@ pub fn main(cli: Cli) -> ExitCode {
                 let summary = scenario::file::parse(text, name)
                     .map(|s| first_sentence(&s.description))
                     .unwrap_or_else(|e| format!("(broken: {e})"));
-                println!("{name:<18} {summary}");
+                outln!("{name:<18} {summary}");
             }
             ExitCode::SUCCESS
         }
@@ -315,7 +333,7 @@ pub fn main(cli: Cli) -> ExitCode {
                 } else {
                     format!(" [{}]", m.unit)
                 };
-                println!("{form:<44} {}{unit}", m.about);
+                outln!("{form:<44} {}{unit}", m.about);
             }
             ExitCode::SUCCESS
         }
@@ -342,7 +360,7 @@ fn check(files: &[String]) -> ExitCode {
     let mut broken = false;
     for file in files {
         match scenario::load(file) {
-            Ok(s) => println!(
+            Ok(s) => outln!(
                 "{file}: ok — scenario \"{}\", {} phase(s), {} criteria",
                 s.name,
                 s.phases.len(),

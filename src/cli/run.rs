@@ -332,14 +332,14 @@ pub async fn run(args: RunArgs) -> ExitCode {
         }
         // The screen is back: leave the summaries where the person can read them.
         for result in &report.scenarios {
-            print!("{}", paint(&summary::scenario_summary(result), color));
+            out!("{}", paint(&summary::scenario_summary(result), color));
         }
         report
     } else {
         let progress = tokio::spawn(print_progress(snapshots_rx));
         let report = runner
             .run_all(|result| {
-                print!("{}", paint(&summary::scenario_summary(result), color));
+                out!("{}", paint(&summary::scenario_summary(result), color));
             })
             .await;
         progress.abort();
@@ -375,7 +375,7 @@ pub async fn run(args: RunArgs) -> ExitCode {
         .iter()
         .filter(|s| s.verdict == Verdict::Pass)
         .count();
-    println!(
+    outln!(
         "mcpstorm: {} of {} scenario(s) passed — {}",
         passed,
         report.scenarios.len(),
