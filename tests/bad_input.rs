@@ -223,3 +223,59 @@ fn a_closed_stdout_is_not_a_crash() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(report.exists(), "the report is written");
 }
+
+#[test]
+fn sighup_stops_the_run_in_order_like_sigterm() {
+    // The terminal or the tmux session closing sends SIGHUP: the run must
+    // stop its server and write its report, not die and orphan the server.
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = scenario_file(
+        dir.path(),
+        "long.toml",
+        r#"
+name = "long"
+[[phase]]
+name = "load"
+load = { kind = "rate", rate = 50, duration_s = 120 }
+[[call]]
+tool = "echo"
+arguments = { message = "hi {seq}" }
+"#,
+    );
+    let report = dir.path().join("report.json");
+    let mut child = Command::new(mcpstorm())
+        .args(["run", "--headless", scenario.to_str().unwrap(), "--report"])
+        .arg(&report)
+        .args(["--", mcpstorm(), "serve"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("mcpstorm runs");
+    // Under way once the first progress line is out.
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut stderr, &mut line).expect("a progress line");
+    assert!(line.contains("[long]"), "{line}");
+    // SAFETY: kill takes no pointers.
+    unsafe { libc::kill(child.id() as i32, libc::SIGHUP) };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(std::time::Instant::now() < deadline, "no exit after SIGHUP");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(129));
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&report).expect("the report exists")).unwrap();
+    assert_eq!(report["interrupted"], true);
+    let pid = report["scenarios"][0]["result"]["resources"]["pid"]
+        .as_u64()
+        .expect("the server's pid");
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    assert!(
+        stat.is_empty() || stat.contains(") Z"),
+        "server {pid} still running: {stat}"
+    );
+}

@@ -38,6 +38,7 @@ pub mod exit {
     pub const PASS: u8 = 0;
     pub const FAIL: u8 = 1;
     pub const SETUP: u8 = 2;
+    pub const HANGUP: u8 = 129;
     pub const INTERRUPTED: u8 = 130;
     pub const TERMINATED: u8 = 143;
 }

@@ -104,6 +104,8 @@ enum Stop {
     None,
     Interrupt,
     Terminate,
+    /// The terminal went away (SIGHUP): stopped as SIGTERM stops a run.
+    Hangup,
 }
 
 /// Runs the scenarios one after another and answers the dashboard's commands.
@@ -388,24 +390,31 @@ pub async fn run(args: RunArgs) -> ExitCode {
     ExitCode::from(match (stopped, report.verdict) {
         (Stop::Interrupt, _) => exit::INTERRUPTED,
         (Stop::Terminate, _) => exit::TERMINATED,
+        (Stop::Hangup, _) => exit::HANGUP,
         (_, Verdict::Pass) => exit::PASS,
         (_, Verdict::Fail) => exit::FAIL,
         (_, Verdict::Error) => exit::SETUP,
     })
 }
 
-/// Ctrl-C and SIGTERM stop the load; the run then ends in order.
+/// Ctrl-C, SIGTERM and SIGHUP stop the load; the run then ends in order,
+/// the server's tree stopped and the report written. (Without a handler
+/// SIGHUP — the terminal or the tmux session closing — killed mcpstorm on the
+/// spot and orphaned the server.)
 fn watch_signals(halt: Halt) -> watch::Receiver<Stop> {
+    use tokio::signal::unix::{SignalKind, signal};
     let (tx, rx) = watch::channel(Stop::None);
     tokio::spawn(async move {
-        let mut terminate =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(signal) => signal,
-                Err(_) => return,
-            };
+        let (Ok(mut terminate), Ok(mut hangup)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::hangup()),
+        ) else {
+            return;
+        };
         let stop = tokio::select! {
             _ = tokio::signal::ctrl_c() => Stop::Interrupt,
             _ = terminate.recv() => Stop::Terminate,
+            _ = hangup.recv() => Stop::Hangup,
         };
         let _ = tx.send(stop);
         halt.set();
