@@ -39,7 +39,7 @@ tool = "echo"
             stderr.contains("phase[0].load.workers"),
             "{command}: {stderr}"
         );
-        assert!(stderr.contains("at least 1"), "{command}: {stderr}");
+        assert!(stderr.contains("from 1 to 10000"), "{command}: {stderr}");
         assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
     }
 }
@@ -278,4 +278,15 @@ arguments = { message = "hi {seq}" }
         stat.is_empty() || stat.contains(") Z"),
         "server {pid} still running: {stat}"
     );
+}
+
+#[test]
+fn a_zero_timeout_on_the_command_line_is_a_usage_error() {
+    let output = Command::new(mcpstorm())
+        .args(["run", "sequential", "--timeout-ms", "0"])
+        .output()
+        .expect("mcpstorm runs");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--timeout-ms"), "{stderr}");
 }

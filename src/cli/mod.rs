@@ -96,11 +96,11 @@ pub struct RunArgs {
     #[arg(long)]
     pub tui: bool,
     /// Per-call timeout in milliseconds (overrides the scenario's `timeout_ms`).
-    #[arg(long, value_name = "MS")]
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..=86_400_000))]
     pub timeout_ms: Option<u64>,
     /// How often the server's process tree is sampled, in milliseconds
     /// (overrides the scenario's `probe_interval_ms`; default 250, 4 per second).
-    #[arg(long, value_name = "MS")]
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..=86_400_000))]
     pub probe_interval_ms: Option<u64>,
     /// Largest message accepted from the server, in bytes (over HTTP: one
     /// whole reply); a longer one is a protocol error.
@@ -108,10 +108,10 @@ pub struct RunArgs {
     pub max_message_bytes: usize,
     /// How long an HTTP server started with --server-cmd gets to accept
     /// connections, in milliseconds.
-    #[arg(long, value_name = "MS", default_value_t = 30_000)]
+    #[arg(long, value_name = "MS", default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(1..=86_400_000))]
     pub startup_timeout_ms: u64,
     /// Milliseconds a server gets to exit after its stdin closes (and again after SIGTERM).
-    #[arg(long, value_name = "MS", default_value_t = 2000)]
+    #[arg(long, value_name = "MS", default_value_t = 2000, value_parser = clap::value_parser!(u64).range(0..=3_600_000))]
     pub shutdown_grace_ms: u64,
     #[command(flatten)]
     pub target: TargetArgs,

@@ -170,14 +170,21 @@ fn call(
     ))
 }
 
+/// The largest weight: the mix interleaves calls by weight, and a weight of
+/// 4294967295 made it allocate 34 GB.
+const MAX_WEIGHT: u64 = 10_000;
+
 fn weight(src: &Source, raw: &RawCall, key: &str) -> Result<u64, ScenarioError> {
     match &raw.weight {
         None => Ok(1),
-        Some(w) if *w.get_ref() >= 0 => Ok(*w.get_ref() as u64),
+        Some(w) if (0..=MAX_WEIGHT as i64).contains(w.get_ref()) => Ok(*w.get_ref() as u64),
         Some(w) => Err(src.at(
             w,
             &format!("{key}.weight"),
-            format!("weight must be 0 or more, got {}", w.get_ref()),
+            format!(
+                "weight must be a whole number from 0 to {MAX_WEIGHT}, got {}",
+                w.get_ref()
+            ),
         )),
     }
 }

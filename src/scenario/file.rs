@@ -152,20 +152,58 @@ impl Source<'_> {
     }
 }
 
+/// The largest whole number each key may take (the least is 1). Beyond these
+/// a value is a mistake, not a test: it would run for years, spawn more
+/// workers than any machine has threads, or not fit the counters that carry
+/// it (4294967297 workers wrapped to 1). The README's load table lists them.
+pub(crate) fn int_max(key: &str) -> u64 {
+    match key {
+        "workers" => 10_000,
+        "rounds" => 1_000,
+        "huge_request_kb" => 65_536,
+        "iterations" => 100_000,
+        // calls, batches, sessions, calls_per_session
+        _ => 1_000_000_000,
+    }
+}
+
+/// The range of each number with a fraction: (least, largest).
+pub(crate) fn f64_range(key: &str) -> (f64, f64) {
+    match key {
+        // Calls per second: one per 100 s and more; far beyond 100,000 the
+        // schedule would pile up calls faster than any server answers them.
+        "rate" => (0.01, 100_000.0),
+        // A week.
+        "duration_s" => (0.001, 604_800.0),
+        // timeout_ms, probe_interval_ms: 1 ms to a day.
+        _ => (1.0, 86_400_000.0),
+    }
+}
+
+/// A number as a person would write it: 1e300, not three hundred digits.
+fn shown(v: f64) -> String {
+    if v != 0.0 && !(1e-3..1e9).contains(&v.abs()) {
+        format!("{v:e}")
+    } else {
+        v.to_string()
+    }
+}
+
 fn positive_int(
     src: &Source,
     value: &Option<Spanned<i64>>,
     key: &str,
     what: &str,
 ) -> Result<Option<u64>, ScenarioError> {
+    let max = int_max(what);
     match value {
         None => Ok(None),
-        Some(v) if *v.get_ref() >= 1 => Ok(Some(*v.get_ref() as u64)),
+        Some(v) if (1..=max as i64).contains(v.get_ref()) => Ok(Some(*v.get_ref() as u64)),
         Some(v) => Err(src.at(
             v,
             key,
             format!(
-                "{what} must be a whole number of at least 1, got {}",
+                "{what} must be a whole number from 1 to {max}, got {}",
                 v.get_ref()
             ),
         )),
@@ -179,13 +217,17 @@ fn positive_f64(
     what: &str,
 ) -> Result<f64, ScenarioError> {
     let v = *value.get_ref();
-    if v.is_finite() && v > 0.0 {
+    let (least, largest) = f64_range(what);
+    if (least..=largest).contains(&v) {
         Ok(v)
     } else {
         Err(src.at(
             value,
             key,
-            format!("{what} must be a number above 0, got {v}"),
+            format!(
+                "{what} must be a number from {least} to {largest}, got {}",
+                shown(v)
+            ),
         ))
     }
 }
@@ -588,7 +630,7 @@ method = "tools/list"
         assert!(
             e.contains("x.toml:8:")
                 && e.contains("phase[1].load.workers")
-                && e.contains("at least 1"),
+                && e.contains("from 1 to 10000"),
             "{e}"
         );
         let e = error_of(&GOOD.replace("\"p95(load) <= 2 * p95(warmup)\"", "\"p95(lod) <= 1\""));
@@ -614,7 +656,8 @@ method = "tools/list"
             "kind = \"rate\", rate = -5, calls = 5",
         ));
         assert!(
-            e.contains("x.toml:5:") && e.contains("rate must be a number above 0, got -5"),
+            e.contains("x.toml:5:")
+                && e.contains("rate must be a number from 0.01 to 100000, got -5"),
             "{e}"
         );
         let e = error_of(&GOOD.replace("calls = 5 }", "calls = 5, duration_s = 3 }"));
@@ -626,8 +669,46 @@ method = "tools/list"
         );
         let e = error_of(&GOOD.replace("weight = 3", "weight = -1"));
         assert!(
-            e.contains("x.toml:12:") && e.contains("weight must be 0 or more"),
+            e.contains("x.toml:12:") && e.contains("weight must be a whole number from 0 to 10000"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn numbers_out_of_range_are_refused_before_anything_runs() {
+        // Each of these panicked, aborted on a huge allocation, wrapped around
+        // or was accepted and ate gigabytes.
+        for (from, to, key) in [
+            ("calls = 5 }", "duration_s = 1e300 }", "duration_s"),
+            ("calls = 5 }", "duration_s = nan }", "duration_s"),
+            ("calls = 5 }", "calls = 4294967297 }", "calls"),
+            ("workers = 2", "workers = 4294967297", "workers"),
+            ("workers = 2", "workers = 1000000", "workers"),
+            ("weight = 3", "weight = 4294967295", "weight"),
+        ] {
+            let e = error_of(&GOOD.replace(from, to));
+            assert!(e.contains(key) && e.contains("must be"), "{to}: {e}");
+            assert!(e.len() < 200, "a short message: {e}");
+        }
+        for load in [
+            "kind = \"rate\", rate = 1e-300, calls = 5",
+            "kind = \"rate\", rate = 1e9, calls = 5",
+            "kind = \"coldstart\", iterations = 4294967296",
+            "kind = \"robustness\", huge_request_kb = 4000000",
+        ] {
+            let e = error_of(&GOOD.replace("kind = \"sequential\", calls = 5", load));
+            assert!(
+                e.contains("x.toml:5:") && e.contains("must be"),
+                "{load}: {e}"
+            );
+        }
+        for top in [
+            "timeout_ms = 0",
+            "timeout_ms = 1e300",
+            "probe_interval_ms = -1",
+        ] {
+            let e = error_of(&GOOD.replace("name = \"t\"", &format!("name = \"t\"\n{top}")));
+            assert!(e.contains("must be a number from 1 to"), "{top}: {e}");
+        }
     }
 }
