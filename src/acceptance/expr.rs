@@ -255,6 +255,8 @@ struct Parser {
     tokens: Vec<(Token, usize)>,
     at: usize,
     end_column: usize,
+    /// How deep `unary` has recursed (signs, parentheses, function calls).
+    depth: usize,
 }
 
 impl Parser {
@@ -341,10 +343,17 @@ impl Parser {
     }
 
     fn unary(&mut self) -> Result<Expr, ParseError> {
-        if self.eat_op("-") {
-            return Ok(Expr::Neg(Box::new(self.unary()?)));
+        if self.depth >= MAX_NESTING {
+            return self.error(format!("nested more than {MAX_NESTING} deep"));
         }
-        self.primary()
+        self.depth += 1;
+        let expr = if self.eat_op("-") {
+            self.unary().map(|e| Expr::Neg(Box::new(e)))
+        } else {
+            self.primary()
+        };
+        self.depth -= 1;
+        expr
     }
 
     fn primary(&mut self) -> Result<Expr, ParseError> {
@@ -402,7 +411,23 @@ impl Parser {
     }
 }
 
+/// Longest criterion, in characters, and deepest nesting of parentheses and
+/// signs. Parsing and evaluating recurse once per level: a criterion nested
+/// 5,000 deep passed `check` and overflowed the stack in `run`, and a chain
+/// of tens of thousands of terms nests as deep once parsed.
+const MAX_CRITERION_CHARS: usize = 1_000;
+const MAX_NESTING: usize = 32;
+
 pub fn parse(text: &str) -> Result<Comparison, ParseError> {
+    let length = text.chars().count();
+    if length > MAX_CRITERION_CHARS {
+        return Err(ParseError {
+            message: format!(
+                "a criterion is at most {MAX_CRITERION_CHARS} characters long; this one has {length}"
+            ),
+            column: MAX_CRITERION_CHARS + 1,
+        });
+    }
     let tokens = tokenize(text)?;
     if tokens.is_empty() {
         return Err(ParseError {
@@ -413,7 +438,8 @@ pub fn parse(text: &str) -> Result<Comparison, ParseError> {
     let mut parser = Parser {
         tokens,
         at: 0,
-        end_column: text.chars().count() + 1,
+        end_column: length + 1,
+        depth: 0,
     };
     parser.comparison()
 }
@@ -464,6 +490,29 @@ mod tests {
         let c = parse("p95 < 2 * x").unwrap();
         assert_eq!(c.rhs.eval(&|m| (m.name == "x").then_some(4.0)), Some(8.0));
         assert_eq!(c.lhs.eval(&|_| None), None);
+    }
+
+    #[test]
+    fn nesting_and_length_are_bounded() {
+        // 5,000 deep passed check and overflowed the stack in run.
+        let deep = format!("{}1{} < 2", "(".repeat(5_000), ")".repeat(5_000));
+        let e = parse(&deep).unwrap_err();
+        assert!(e.message.contains("at most 1000 characters"), "{e:?}");
+        let deep = format!("{}1{} < 2", "(".repeat(40), ")".repeat(40));
+        let e = parse(&deep).unwrap_err();
+        assert!(e.message.contains("nested more than 32 deep"), "{e:?}");
+        assert_eq!(e.column, 33, "at the first level too deep");
+        let signs = format!("{}1 < 2", "- ".repeat(40));
+        assert!(parse(&signs).unwrap_err().message.contains("nested"));
+        let calls = format!("{}1{} < 2", "abs(".repeat(40), ")".repeat(40));
+        assert!(parse(&calls).unwrap_err().message.contains("nested"));
+        // As deep as allowed still parses and evaluates.
+        let fine = format!("{}1{} < 2", "(".repeat(31), ")".repeat(31));
+        let comparison = parse(&fine).unwrap();
+        assert_eq!(comparison.lhs.eval(&|_| None), Some(1.0));
+        // A long flat chain is within the length bound and evaluates.
+        let chain = format!("{} < 1000", vec!["1"; 240].join(" + "));
+        assert_eq!(parse(&chain).unwrap().lhs.eval(&|_| None), Some(240.0));
     }
 
     #[test]
