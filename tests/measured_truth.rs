@@ -144,3 +144,87 @@ arguments = { message = "x" }
         "a timeout counts its wait: {p50} ms in a {phase_s} s phase"
     );
 }
+
+#[test]
+fn every_load_kind_ends_by_its_stop_rule() {
+    // Each closed-loop kind with a duration used to run for ever once its
+    // time was up (workers stopping at the deadline were started again
+    // without end, at 100 % CPU). `timeout` bounds the test if one hangs.
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = common::scenario_file(
+        dir.path(),
+        "stops.toml",
+        r#"
+name = "stops"
+[[phase]]
+name = "seq-calls"
+load = { kind = "sequential", calls = 20 }
+[[phase]]
+name = "seq-time"
+load = { kind = "sequential", duration_s = 1 }
+[[phase]]
+name = "conc-calls"
+load = { kind = "concurrent", workers = 4, calls = 20 }
+[[phase]]
+name = "conc-time"
+load = { kind = "concurrent", workers = 4, duration_s = 1 }
+[[phase]]
+name = "batches"
+load = { kind = "concurrent", workers = 4, batches = 5 }
+[[phase]]
+name = "rate-calls"
+load = { kind = "rate", rate = 100, calls = 20 }
+[[phase]]
+name = "rate-time"
+load = { kind = "rate", rate = 100, duration_s = 1 }
+[[call]]
+tool = "echo"
+arguments = { message = "x" }
+[acceptance]
+"success_rate == 1" = {}
+"#,
+    );
+    let report = dir.path().join("report.json");
+    let output = std::process::Command::new("timeout")
+        .args(["-k", "5", "120", common::mcpstorm(), "run", "--headless"])
+        .arg(&scenario)
+        .arg("--report")
+        .arg(&report)
+        .args(["--", common::mcpstorm(), "serve"])
+        .output()
+        .expect("timeout and mcpstorm run");
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "exit 124 is a hang: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    let phases = report["scenarios"][0]["result"]["phases"]
+        .as_array()
+        .unwrap();
+    let phase = |name: &str| phases.iter().find(|p| p["name"] == name).unwrap();
+    for (name, calls) in [
+        ("seq-calls", 20.0),
+        ("conc-calls", 20.0),
+        ("batches", 20.0),
+        ("rate-calls", 20.0),
+    ] {
+        assert_eq!(f64_at(phase(name), "/calls"), calls, "{name}");
+    }
+    // The open model sends on schedule through the second: 100 calls/s for
+    // 1 s is 100 calls, the last one due at 0.99 s.
+    let rate = phase("rate-time");
+    assert!((99.0..=101.0).contains(&f64_at(rate, "/calls")), "{rate}");
+    assert!(f64_at(rate, "/duration_s") >= 0.98, "{rate}");
+    for name in ["seq-time", "conc-time"] {
+        let p = phase(name);
+        // Ends once its second is up: at least the second, and not more than a
+        // call in flight after it (the target answers in microseconds; the
+        // bound leaves a busy machine 10 s).
+        let seconds = f64_at(p, "/duration_s");
+        assert!((1.0..11.0).contains(&seconds), "{name} lasted {seconds} s");
+        assert!(f64_at(p, "/calls") >= 1.0, "{name} made no call");
+    }
+}

@@ -125,7 +125,14 @@ impl PhaseRunner {
         let mut tasks = JoinSet::new();
         loop {
             let target = self.control.scaled_workers(workers);
-            let more_work = budget.load(Ordering::Relaxed) > 0 && !self.halt.is_set();
+            // Work is left while calls are (or time is): a worker that stopped
+            // at the deadline must not be started again (it would stop at
+            // once, and the loop would spin on it for ever).
+            let time_left = match amount {
+                Amount::Duration(d) => clock.elapsed(&self.control) < d,
+                Amount::Calls(_) => true,
+            };
+            let more_work = budget.load(Ordering::Relaxed) > 0 && time_left && !self.halt.is_set();
             while more_work && active.load(Ordering::Relaxed) < target {
                 active.fetch_add(1, Ordering::Relaxed);
                 let worker = Worker {
