@@ -51,6 +51,9 @@ impl ScenarioResult {
             Some("interrupted".to_string())
         } else if !skipped.is_empty() {
             Some(format!("phases not run: {}", skipped.join(", ")))
+        } else if snapshot.total.calls == 0 {
+            // Criteria that held over nothing say nothing: such a run cannot pass.
+            Some("no call was made: nothing was measured".to_string())
         } else {
             None
         };
@@ -120,5 +123,24 @@ impl Report {
         temporary.push(".partial");
         std::fs::write(&temporary, json)?;
         std::fs::rename(&temporary, path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_that_made_no_call_cannot_pass() {
+        let result = ScenarioResult::judged("empty", "", "built-in", Snapshot::default());
+        assert_eq!(result.verdict, Verdict::Fail);
+        assert_eq!(
+            result.incomplete.as_deref(),
+            Some("no call was made: nothing was measured")
+        );
+        let mut one_call = Snapshot::default();
+        one_call.total.calls = 1;
+        let result = ScenarioResult::judged("one", "", "built-in", one_call);
+        assert_eq!(result.verdict, Verdict::Pass);
     }
 }
