@@ -106,3 +106,44 @@ fn the_same_over_http() {
     assert_no_agreement(run.code, &run.explain());
     assert_nothing_left(&marker);
 }
+
+/// A `sleep` whose duration is unique to this test, so that `pgrep -f` finds
+/// it alone.
+fn unique_sleep(base: u32) -> String {
+    format!("sleep {base}.{}", std::process::id())
+}
+
+#[test]
+fn a_child_that_ignores_sigterm_is_killed_when_the_server_exits() {
+    // The server exits politely when its stdin closes, but leaves a child in
+    // its process group that ignores SIGTERM: it used to get SIGTERM only,
+    // and stayed.
+    let sleep = unique_sleep(300);
+    let script = format!("(trap '' TERM; exec {sleep}) & exec {} serve", mcpstorm());
+    let run = run(&["concurrent", "--", "sh", "-c", &script]);
+    assert_eq!(run.code, 0, "{}", run.explain());
+    assert_nothing_left(&sleep);
+}
+
+#[test]
+fn the_children_of_a_crashed_server_are_stopped() {
+    // The server crashes mid-run; its child, re-parented once the server is
+    // gone, can no longer be found from it, but is still in its group.
+    let sleep = unique_sleep(301);
+    let script = format!("{sleep} & exec {} serve --crash-after 20", mcpstorm());
+    // The child holds the server's stdout open, so the crash is seen only
+    // when the call in flight times out (a known gap: the server's exit
+    // should end its calls at once); a short timeout keeps the test short.
+    let run = run(&[
+        "sequential",
+        "--timeout-ms",
+        "3000",
+        "--",
+        "sh",
+        "-c",
+        &script,
+    ]);
+    assert_eq!(run.code, 1, "{}", run.explain());
+    assert_eq!(run.criterion("sequential", "crashes == 0"), "FAIL");
+    assert_nothing_left(&sleep);
+}

@@ -107,6 +107,25 @@ pub fn read_usage(pid: u32) -> Option<ProcessUsage> {
     })
 }
 
+/// Live (not zombie) members of process group `pgid`, from one pass over
+/// `/proc`: what is left of a server's group once the server itself is gone.
+pub fn live_group_members(pgid: u32) -> Vec<u32> {
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|entry| {
+            let pid: u32 = entry.ok()?.file_name().to_str()?.parse().ok()?;
+            let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            // After the name: state (field 3), ppid (4), pgrp (5).
+            let mut fields = text[text.rfind(')')? + 1..].split_whitespace();
+            let state = fields.next()?;
+            let group: u32 = fields.nth(1)?.parse().ok()?;
+            (group == pgid && state != "Z" && state != "X").then_some(pid)
+        })
+        .collect()
+}
+
 /// Every live process with its parent, from one pass over `/proc`.
 pub fn all_parents() -> Vec<(u32, u32)> {
     let Ok(entries) = fs::read_dir("/proc") else {

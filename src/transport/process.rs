@@ -191,26 +191,60 @@ impl ServerProcess {
 
     async fn stop_tree(&self, polite_wait: Option<Duration>, grace: Duration) -> ExitInfo {
         // Listed before anything dies: once the root exits its children are
-        // re-parented and can no longer be found from it.
+        // re-parented and can no longer be found from it — but they stay in
+        // its process group, which is signalled every time as well.
         let mut tree = procfs::process_tree(self.pid);
         if let Some(wait) = polite_wait {
             let polite = self.wait_exit(wait).await;
             tree.extend(procfs::process_tree(self.pid).into_iter().skip(1));
             if let Some(info) = polite {
-                signal_all(&tree[1..], libc::SIGTERM);
+                self.end_the_rest(&tree[1..], grace).await;
                 return info;
             }
         }
         signal_all(&tree, libc::SIGTERM);
+        self.signal_group(libc::SIGTERM);
         if let Some(info) = self.wait_exit(grace).await {
-            signal_all(&tree[1..], libc::SIGKILL);
+            self.end_the_rest(&tree[1..], grace).await;
             return info;
         }
         signal_all(&tree, libc::SIGKILL);
+        self.signal_group(libc::SIGKILL);
         self.wait_exit(grace).await.unwrap_or(ExitInfo {
             code: None,
             signal: Some(libc::SIGKILL),
         })
+    }
+
+    /// The root is gone: its descendants (`rest`, and whatever is left in its
+    /// process group, found or not) get SIGTERM, `grace` to exit, then
+    /// SIGKILL — a child that ignores SIGTERM is not left running.
+    async fn end_the_rest(&self, rest: &[u32], grace: Duration) {
+        signal_all(rest, libc::SIGTERM);
+        self.signal_group(libc::SIGTERM);
+        let deadline = tokio::time::Instant::now() + grace;
+        while (self.group_alive() || rest.iter().any(|&pid| procfs::is_alive(pid)))
+            && tokio::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        signal_all(rest, libc::SIGKILL);
+        self.signal_group(libc::SIGKILL);
+    }
+
+    /// Signal the process group the server leads (it was spawned as a group
+    /// of its own), which holds its descendants even after it exited.
+    fn signal_group(&self, signal: libc::c_int) {
+        if self.pid > 1 {
+            // SAFETY: kill(2) with a negative pid and a valid signal has no memory effects.
+            unsafe { libc::kill(-(self.pid as libc::pid_t), signal) };
+        }
+    }
+
+    /// Whether any live process is left in the server's group (zombies do
+    /// not count: they have exited, and their parent may never reap them).
+    fn group_alive(&self) -> bool {
+        self.pid > 1 && !procfs::live_group_members(self.pid).is_empty()
     }
 }
 
