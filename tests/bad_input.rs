@@ -270,14 +270,7 @@ arguments = { message = "hi {seq}" }
     let report: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&report).expect("the report exists")).unwrap();
     assert_eq!(report["interrupted"], true);
-    let pid = report["scenarios"][0]["result"]["resources"]["pid"]
-        .as_u64()
-        .expect("the server's pid");
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    assert!(
-        stat.is_empty() || stat.contains(") Z"),
-        "server {pid} still running: {stat}"
-    );
+    common::assert_server_stopped(&report["scenarios"][0]);
 }
 
 #[test]

@@ -247,12 +247,5 @@ arguments = { message = "hi {seq}" }
     assert_eq!(growth["expression"], "rss_growth_mb <= 50");
     assert_eq!(growth["state"], "FAIL");
     // The server was stopped with the run.
-    let pid = scenario["result"]["resources"]["pid"]
-        .as_u64()
-        .expect("server pid");
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    assert!(
-        stat.is_empty() || stat.contains(") Z"),
-        "server {pid} still running: {stat}"
-    );
+    common::assert_server_stopped(scenario);
 }

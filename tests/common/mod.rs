@@ -143,6 +143,19 @@ pub fn scenario_file(dir: &Path, name: &str, text: &str) -> PathBuf {
     path
 }
 
+/// The server a scenario of `report` measured is no longer running (gone, or
+/// a zombie its parent has yet to reap).
+pub fn assert_server_stopped(scenario: &Value) {
+    let pid = scenario["result"]["resources"]["pid"]
+        .as_u64()
+        .expect("the server's pid in the report");
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    assert!(
+        stat.is_empty() || stat.contains(") Z"),
+        "server {pid} still running: {stat}"
+    );
+}
+
 pub fn f64_at(value: &Value, pointer: &str) -> f64 {
     value
         .pointer(pointer)
