@@ -178,15 +178,7 @@ fn a_server_that_never_answers_is_stopped_after_the_setup_error() {
         "{}",
         run.explain()
     );
-    let left = Command::new("pgrep")
-        .args(["-f", &format!("sleep {marker}")])
-        .output()
-        .unwrap();
-    assert!(
-        left.stdout.is_empty(),
-        "server left running: {}",
-        String::from_utf8_lossy(&left.stdout)
-    );
+    common::assert_nothing_left(&format!("sleep {marker}"));
 }
 
 #[test]

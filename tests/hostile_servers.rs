@@ -8,7 +8,7 @@ mod common;
 use std::net::TcpListener;
 use std::process::Command;
 
-use common::{mcpstorm, run};
+use common::{assert_nothing_left, mcpstorm, run};
 
 fn hostile(script: &str) -> String {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -22,18 +22,6 @@ fn hostile(script: &str) -> String {
 /// look for the server it started once mcpstorm is done.
 fn marker(test: &str) -> String {
     format!("marker-{test}-{}", std::process::id())
-}
-
-fn assert_nothing_left(marker: &str) {
-    let left = Command::new("pgrep")
-        .args(["-f", marker])
-        .output()
-        .expect("pgrep runs");
-    assert!(
-        left.stdout.is_empty(),
-        "server left running: {}",
-        String::from_utf8_lossy(&left.stdout)
-    );
 }
 
 /// What a run that could not agree with the discover-loop server must say.

@@ -184,24 +184,13 @@ arguments = { message = "x" }
 "success_rate == 1" = {}
 "#,
     );
-    let report = dir.path().join("report.json");
-    let output = std::process::Command::new("timeout")
-        .args(["-k", "5", "120", common::mcpstorm(), "run", "--headless"])
-        .arg(&scenario)
-        .arg("--report")
-        .arg(&report)
-        .args(["--", common::mcpstorm(), "serve"])
-        .output()
-        .expect("timeout and mcpstorm run");
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "exit 124 is a hang: {}",
-        String::from_utf8_lossy(&output.stderr)
+    let mcpstorm = common::mcpstorm();
+    let run = common::run_within(
+        Some(std::time::Duration::from_secs(120)),
+        &[scenario.to_str().unwrap(), "--", mcpstorm, "serve"],
     );
-    let report: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
-    let phases = report["scenarios"][0]["result"]["phases"]
+    assert_eq!(run.code, 0, "exit 124 is a hang: {}", run.explain());
+    let phases = run.scenario("stops")["result"]["phases"]
         .as_array()
         .unwrap();
     let phase = |name: &str| phases.iter().find(|p| p["name"] == name).unwrap();

@@ -24,7 +24,11 @@ pub struct ProcessUsage {
 #[derive(Debug, Clone, PartialEq)]
 pub struct StatLine {
     pub name: String,
+    /// The state letter: `Z` (zombie) and `X` (dead) have exited.
+    pub state: char,
     pub ppid: u32,
+    /// The process group.
+    pub pgrp: u32,
     pub cpu_ticks: u64,
     pub threads: u32,
 }
@@ -55,7 +59,9 @@ pub fn parse_stat(text: &str) -> Option<StatLine> {
     let field = |n: usize| fields.get(n - 3).and_then(|f| f.parse::<u64>().ok());
     Some(StatLine {
         name,
+        state: fields.first()?.chars().next()?,
         ppid: field(4)? as u32,
+        pgrp: field(5)? as u32,
         cpu_ticks: field(14)? + field(15)?,
         threads: field(20)? as u32,
     })
@@ -107,35 +113,28 @@ pub fn read_usage(pid: u32) -> Option<ProcessUsage> {
     })
 }
 
-/// Live (not zombie) members of process group `pgid`, from one pass over
-/// `/proc`: what is left of a server's group once the server itself is gone.
+/// The pid of every process, from one pass over `/proc`.
+fn all_pids() -> impl Iterator<Item = u32> {
+    fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
+}
+
+/// Live (not zombie) members of process group `pgid`: what is left of a
+/// server's group once the server itself is gone.
 pub fn live_group_members(pgid: u32) -> Vec<u32> {
-    let Ok(entries) = fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .filter_map(|entry| {
-            let pid: u32 = entry.ok()?.file_name().to_str()?.parse().ok()?;
-            let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-            // After the name: state (field 3), ppid (4), pgrp (5).
-            let mut fields = text[text.rfind(')')? + 1..].split_whitespace();
-            let state = fields.next()?;
-            let group: u32 = fields.nth(1)?.parse().ok()?;
-            (group == pgid && state != "Z" && state != "X").then_some(pid)
+    all_pids()
+        .filter(|&pid| {
+            read_stat(pid).is_some_and(|stat| stat.pgrp == pgid && !matches!(stat.state, 'Z' | 'X'))
         })
         .collect()
 }
 
 /// Every live process with its parent, from one pass over `/proc`.
 pub fn all_parents() -> Vec<(u32, u32)> {
-    let Ok(entries) = fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .filter_map(|entry| {
-            let pid: u32 = entry.ok()?.file_name().to_str()?.parse().ok()?;
-            Some((pid, read_stat(pid)?.ppid))
-        })
+    all_pids()
+        .filter_map(|pid| Some((pid, read_stat(pid)?.ppid)))
         .collect()
 }
 
@@ -227,6 +226,7 @@ mod tests {
                     250 50 0 0 20 0 7 0 12345 1000000 300 18446744073709551615";
         let stat = parse_stat(line).unwrap();
         assert_eq!(stat.ppid, 17);
+        assert_eq!((stat.state, stat.pgrp), ('S', 4242));
         assert_eq!(stat.name, "a (weird) name");
         assert_eq!(stat.cpu_ticks, 300);
         assert_eq!(stat.threads, 7);

@@ -156,7 +156,7 @@ impl Source<'_> {
 /// a value is a mistake, not a test: it would run for years, spawn more
 /// workers than any machine has threads, or not fit the counters that carry
 /// it (4294967297 workers wrapped to 1). The README's load table lists them.
-pub(crate) fn int_max(key: &str) -> u64 {
+fn int_max(key: &str) -> u64 {
     match key {
         "workers" => 10_000,
         "rounds" => 1_000,
@@ -168,7 +168,7 @@ pub(crate) fn int_max(key: &str) -> u64 {
 }
 
 /// The range of each number with a fraction: (least, largest).
-pub(crate) fn f64_range(key: &str) -> (f64, f64) {
+fn f64_range(key: &str) -> (f64, f64) {
     match key {
         // Calls per second: one per 100 s and more; far beyond 100,000 the
         // schedule would pile up calls faster than any server answers them.

@@ -192,7 +192,8 @@ impl ServerProcess {
     async fn stop_tree(&self, polite_wait: Option<Duration>, grace: Duration) -> ExitInfo {
         // Listed before anything dies: once the root exits its children are
         // re-parented and can no longer be found from it — but they stay in
-        // its process group, which is signalled every time as well.
+        // its process group, which `signal_all` signals with the root, and
+        // `end_the_rest` once the root is gone.
         let mut tree = procfs::process_tree(self.pid);
         if let Some(wait) = polite_wait {
             let polite = self.wait_exit(wait).await;
@@ -203,13 +204,11 @@ impl ServerProcess {
             }
         }
         signal_all(&tree, libc::SIGTERM);
-        self.signal_group(libc::SIGTERM);
         if let Some(info) = self.wait_exit(grace).await {
             self.end_the_rest(&tree[1..], grace).await;
             return info;
         }
         signal_all(&tree, libc::SIGKILL);
-        self.signal_group(libc::SIGKILL);
         self.wait_exit(grace).await.unwrap_or(ExitInfo {
             code: None,
             signal: Some(libc::SIGKILL),

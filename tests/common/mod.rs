@@ -105,6 +105,12 @@ pub fn run_text_against_target(text: &str, knobs: &[&str]) -> Run {
 
 /// `mcpstorm run ARGS` with `--report` added before any `--`.
 pub fn run<S: AsRef<str>>(args: &[S]) -> Run {
+    run_within(None, args)
+}
+
+/// [`run`], killed by `timeout` (exit 124) after `limit` if given: for a test
+/// whose failure would be a run that never ends.
+pub fn run_within<S: AsRef<str>>(limit: Option<std::time::Duration>, args: &[S]) -> Run {
     let args: Vec<&str> = args.iter().map(AsRef::as_ref).collect();
     let dir = tempfile::tempdir().expect("temp dir");
     let report = dir.path().join("report.json");
@@ -114,11 +120,16 @@ pub fn run<S: AsRef<str>>(args: &[S]) -> Run {
     full.push("--report".into());
     full.push(report.to_string_lossy().into_owned());
     full.extend(args[split..].iter().map(|a| a.to_string()));
+    let mut command = match limit {
+        Some(limit) => {
+            let mut timeout = Command::new("timeout");
+            timeout.args(["-k", "5", &limit.as_secs().to_string(), mcpstorm()]);
+            timeout
+        }
+        None => Command::new(mcpstorm()),
+    };
     let started = std::time::Instant::now();
-    let output = Command::new(mcpstorm())
-        .args(&full)
-        .output()
-        .expect("mcpstorm runs");
+    let output = command.args(&full).output().expect("mcpstorm runs");
     finish(output, &report, dir, started.elapsed())
 }
 
@@ -153,6 +164,19 @@ pub fn assert_server_stopped(scenario: &Value) {
     assert!(
         stat.is_empty() || stat.contains(") Z"),
         "server {pid} still running: {stat}"
+    );
+}
+
+/// No process whose command line holds `marker` is running (`pgrep -f`).
+pub fn assert_nothing_left(marker: &str) {
+    let left = Command::new("pgrep")
+        .args(["-f", marker])
+        .output()
+        .expect("pgrep runs");
+    assert!(
+        left.stdout.is_empty(),
+        "server left running: {}",
+        String::from_utf8_lossy(&left.stdout)
     );
 }
 
