@@ -116,22 +116,17 @@ fn a_child_that_ignores_sigterm_is_killed_when_the_server_exits() {
 #[test]
 fn the_children_of_a_crashed_server_are_stopped() {
     // The server crashes mid-run; its child, re-parented once the server is
-    // gone, can no longer be found from it, but is still in its group.
+    // gone, can no longer be found from it, but is still in its group. The
+    // child holds the server's stdout open: the crash used to be seen only
+    // when the call in flight timed out (30 s). The exit itself ends the
+    // call, as a transport error.
     let sleep = unique_sleep(301);
     let script = format!("{sleep} & exec {} serve --crash-after 20", mcpstorm());
-    // The child holds the server's stdout open, so the crash is seen only
-    // when the call in flight times out (a known gap: the server's exit
-    // should end its calls at once); a short timeout keeps the test short.
-    let run = run(&[
-        "sequential",
-        "--timeout-ms",
-        "3000",
-        "--",
-        "sh",
-        "-c",
-        &script,
-    ]);
+    let run = run(&["sequential", "--", "sh", "-c", &script]);
     assert_eq!(run.code, 1, "{}", run.explain());
     assert_eq!(run.criterion("sequential", "crashes == 0"), "FAIL");
+    let outcomes = &run.scenario("sequential")["result"]["total"]["outcomes"];
+    assert_eq!(outcomes["timeout"], 0, "{outcomes}");
+    assert_eq!(outcomes["transport_error"], 1, "{outcomes}");
     assert_nothing_left(&sleep);
 }

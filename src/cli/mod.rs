@@ -32,6 +32,7 @@ use crate::acceptance::metrics::{METRICS, Scope};
 use crate::protocol::{ProtocolChoice, ProtocolVersion};
 use crate::scenario::{self, builtin};
 use crate::target::FaultKnobs;
+use crate::transport::custody;
 
 /// Exit codes, as the README documents them.
 pub mod exit {
@@ -79,6 +80,9 @@ pub enum Command {
     },
     /// List the metrics that acceptance criteria can use.
     Metrics,
+    /// Internal: the watchdog that stops what mcpstorm started once it ends.
+    #[command(name = "custody-watchdog", hide = true)]
+    CustodyWatchdog { owner: String },
 }
 
 #[derive(Debug, Clone, Args)]
@@ -284,34 +288,26 @@ fn parse_env(text: &str) -> Result<(String, String), String> {
 
 /// Run the parsed command line; returns the process exit code.
 pub fn main(cli: Cli) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("mcpstorm: cannot start the async runtime: {error}");
-            return ExitCode::from(exit::SETUP);
-        }
-    };
-    let command = cli.command.unwrap_or(Command::Demo(DemoArgs::default()));
-    match command {
-        Command::Run(args) => runtime.block_on(run::run(args)),
+    match cli.command.unwrap_or(Command::Demo(DemoArgs::default())) {
+        Command::Run(args) => in_custody(run::run(args)),
         Command::Demo(args) => match args.into_run_args() {
-            Ok(args) => runtime.block_on(run::run(args)),
+            Ok(args) => in_custody(run::run(args)),
             Err(error) => {
                 eprintln!("mcpstorm: {error}");
                 ExitCode::from(exit::SETUP)
             }
         },
-        Command::Serve(args) => match runtime.block_on(serve(args)) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(error) => {
+        Command::Serve(args) => match runtime().map(|rt| rt.block_on(serve(args))) {
+            Ok(Ok(())) => ExitCode::SUCCESS,
+            Ok(Err(error)) => {
                 eprintln!("mcpstorm serve: {error}");
                 ExitCode::from(exit::SETUP)
             }
+            Err(code) => code,
         },
-        Command::Discover(args) => runtime.block_on(discover::discover(args)),
+        Command::Discover(args) => in_custody(discover::discover(args)),
+        // A plain blocking loop: no runtime.
+        Command::CustodyWatchdog { owner } => custody::watchdog_main(&owner),
         Command::Scenarios => {
             for (name, text) in builtin::all() {
                 let summary = scenario::file::parse(text, name)
@@ -339,6 +335,39 @@ pub fn main(cli: Cli) -> ExitCode {
             ExitCode::SUCCESS
         }
     }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| {
+            eprintln!("mcpstorm: cannot start the async runtime: {error}");
+            ExitCode::from(exit::SETUP)
+        })
+}
+
+/// Run a command that starts servers: mcpstorm takes custody of every
+/// process it starts, and at the end stops whatever is still left.
+fn in_custody(command: impl std::future::Future<Output = ExitCode>) -> ExitCode {
+    if let Err(lost) = custody::take_custody() {
+        eprintln!("mcpstorm: warning: {lost}");
+    }
+    let runtime = match runtime() {
+        Ok(runtime) => runtime,
+        Err(code) => return code,
+    };
+    runtime.block_on(async {
+        let code = command.await;
+        let left = custody::sweep(custody::SWEEP_GRACE).await;
+        if left > 0 {
+            eprintln!(
+                "mcpstorm: stopped {left} process(es) that the server(s) left running \
+                 outside their process tree"
+            );
+        }
+        code
+    })
 }
 
 async fn serve(args: ServeArgs) -> std::io::Result<()> {

@@ -45,11 +45,17 @@ impl Churn<'_> {
                 break;
             }
             let started = Instant::now();
-            let connection = match self.main.connection().sibling() {
-                Some(sibling) => sibling,
-                None => Connection::open(&self.options.target, self.options.connect).await?,
+            let opening = async {
+                let connection = match self.main.connection().sibling() {
+                    Some(sibling) => sibling,
+                    None => Connection::open(&self.options.target, self.options.connect).await?,
+                };
+                Ok::<_, EngineError>(Session::open(connection, choice, runner.timeout).await)
             };
-            let session = match Session::open(connection, choice, runner.timeout).await {
+            let Some(opened) = runner.interrupt.unless(opening).await else {
+                break;
+            };
+            let session = match opened? {
                 Ok(session) => Arc::new(session),
                 Err(error) => {
                     self.report_open(started, Some(&error));

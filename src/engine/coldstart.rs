@@ -27,17 +27,46 @@ pub async fn run(
     if matches!(&options.target, Target::Http(http) if http.server.is_none()) {
         return Err(EngineError::ColdStartNeedsCommand);
     }
+    let cold_start = ColdStart {
+        phase_index,
+        phase,
+        label,
+        options,
+        timeout,
+    };
     for iteration in 0..iterations as u64 {
         control.wait_unpaused().await;
         if halt.is_set() {
             break;
         }
+        // A stop cuts an iteration short: dropping its connection kills the
+        // server it started.
+        let Some(event) = halt.unless(cold_start.time(iteration)).await else {
+            break;
+        };
+        let _ = events.send(Event::ColdStart(event?));
+    }
+    Ok(())
+}
+
+struct ColdStart<'a> {
+    phase_index: usize,
+    phase: &'a Phase,
+    label: usize,
+    options: &'a RunOptions,
+    timeout: Duration,
+}
+
+impl ColdStart<'_> {
+    /// Start a fresh server, open a session, make one call, stop it.
+    async fn time(&self, iteration: u64) -> Result<ColdStartEvent, EngineError> {
+        let (options, timeout) = (self.options, self.timeout);
         let started = Instant::now();
         let connection = Connection::open(&options.target, options.connect).await?;
         let spawned = Instant::now();
         let mut event = ColdStartEvent {
-            phase: phase_index,
-            label,
+            phase: self.phase_index,
+            label: self.label,
             spawn_us: micros(spawned - started),
             initialize_us: 0,
             call_us: 0,
@@ -52,13 +81,12 @@ pub async fn run(
                 event.outcome = error.outcome();
                 event.message = Some(error.to_string());
                 event.total_us = micros(started.elapsed());
-                let _ = events.send(Event::ColdStart(event));
-                continue;
+                return Ok(event);
             }
         };
         let initialized = Instant::now();
         event.initialize_us = micros(initialized - spawned);
-        let template = phase.mix.pick();
+        let template = self.phase.mix.pick();
         let ctx = CallContext {
             seq: iteration + 1,
             worker: 0,
@@ -75,7 +103,6 @@ pub async fn run(
         event.message = message;
         session.close(options.shutdown_grace).await;
         event.exit_us = micros(answered.elapsed());
-        let _ = events.send(Event::ColdStart(event));
+        Ok(event)
     }
-    Ok(())
 }

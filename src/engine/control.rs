@@ -38,6 +38,17 @@ impl Halt {
         let mut rx = self.rx.clone();
         let _ = rx.wait_for(|set| *set).await;
     }
+
+    /// `work`'s output, or `None` if the halt comes first: a wait that a
+    /// person stopping the run would otherwise sit through (a handshake, a
+    /// call to a stalled server) races the halt.
+    pub async fn unless<F: std::future::Future>(&self, work: F) -> Option<F::Output> {
+        tokio::select! {
+            biased;
+            output = work => Some(output),
+            _ = self.wait() => None,
+        }
+    }
 }
 
 /// The load dial moves in steps of this factor, between these bounds.
@@ -154,6 +165,18 @@ impl ActiveClock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_halt_ends_a_wait_and_a_finished_wait_is_kept() {
+        let halt = Halt::default();
+        assert_eq!(halt.unless(async { 7 }).await, Some(7));
+        let stopper = halt.clone();
+        tokio::spawn(async move { stopper.set() });
+        let waited = halt.unless(std::future::pending::<()>()).await;
+        assert_eq!(waited, None);
+        // Both ready: the work's output is not thrown away.
+        assert_eq!(halt.unless(async { 8 }).await, Some(8));
+    }
 
     #[test]
     fn the_dial_moves_in_steps_and_stays_in_bounds() {

@@ -119,7 +119,11 @@ pub fn watch(
             let fresh = if restarts > MAX_RESTARTS {
                 Err(format!("it crashed {MAX_RESTARTS} times"))
             } else {
-                start_again(&session, &options, timeout).await
+                // A stop meanwhile ends the attempt (and kills what it started).
+                let starting = start_again(&session, &options, timeout);
+                halt.unless(starting)
+                    .await
+                    .unwrap_or_else(|| Err("the run was stopped meanwhile".into()))
             };
             match fresh {
                 Ok(fresh) => {

@@ -30,7 +30,13 @@ pub struct PhaseRunner {
     pub seq: Arc<AtomicU64>,
     pub events: UnboundedSender<Event>,
     pub timeout: Duration,
+    /// Stops new calls: set by the person (or a signal), or by a crash.
     pub halt: Halt,
+    /// The person's (or a signal's) stop alone: calls in flight are abandoned
+    /// rather than waited for.
+    pub interrupt: Halt,
+    /// Calls abandoned in flight by the interruption.
+    pub abandoned: Arc<AtomicU64>,
     pub control: LoadControl,
     pub probe_kick: Option<ProbeKick>,
 }
@@ -50,7 +56,12 @@ impl PhaseRunner {
         let template = self.phase.mix.pick();
         let ctx = CallContext { seq, worker };
         let session = self.live.current();
-        let (sent_at, reply) = send(&session, template, ctx, self.timeout).await;
+        let sending = send(&session, template, ctx, self.timeout);
+        let Some((sent_at, reply)) = self.interrupt.unless(sending).await else {
+            // It has no outcome to count: only how many there were is told.
+            self.abandoned.fetch_add(1, Ordering::Relaxed);
+            return;
+        };
         let ended = match &reply {
             Ok(reply) => reply.received_at,
             Err(_) => Instant::now(),

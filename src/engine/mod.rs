@@ -12,7 +12,7 @@ mod pacer;
 mod robustness;
 
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, watch};
@@ -42,6 +42,8 @@ pub enum EngineError {
     Setup(#[from] SetupError),
     #[error("automatic mix: {0}")]
     AutoMix(String),
+    #[error("interrupted while {0}")]
+    Interrupted(&'static str),
 }
 
 #[derive(Debug, Clone)]
@@ -119,14 +121,20 @@ async fn drive(
             halt.set();
         });
     }
+    let abandoned = Arc::new(AtomicU64::new(0));
     let mut live: Option<LiveSession> = None;
     let mut monitor: Option<Arc<Monitor>> = None;
     let mut crash_watch = None;
     // Set at the end of the run: the crash watch stops watching.
     let finished = Halt::default();
     if needs_session {
-        let connection = Connection::open(&options.target, options.connect).await?;
-        let opened = Arc::new(Session::open(connection, options.protocol, timeout).await?);
+        let opening = async {
+            let connection = Connection::open(&options.target, options.connect).await?;
+            Ok::<_, EngineError>(Session::open(connection, options.protocol, timeout).await?)
+        };
+        let opened = Arc::new(user_halt.unless(opening).await.ok_or(
+            EngineError::Interrupted("starting the server and opening the session"),
+        )??);
         let conn = opened.connection();
         let _ = events.send(Event::Connected(ConnectionHandles {
             pid: conn.pid(),
@@ -135,7 +143,8 @@ async fn drive(
             correlator: conn.correlator(),
             stderr: conn.output(),
         }));
-        for note in catalog::learn_param_headers(&opened, timeout).await {
+        let learning = catalog::learn_param_headers(&opened, timeout);
+        for note in user_halt.unless(learning).await.unwrap_or_default() {
             let _ = events.send(Event::Note(note));
         }
         monitor = conn
@@ -159,8 +168,10 @@ async fn drive(
     let outcome: Result<(), EngineError> = async {
         let phases = match &live {
             Some(live) if scenario.has_auto_mix() => {
-                let catalog = catalog::read(&live.current(), timeout)
+                let catalog = user_halt
+                    .unless(catalog::read(&live.current(), timeout))
                     .await
+                    .ok_or(EngineError::Interrupted("listing the server's tools"))?
                     .map_err(|e| EngineError::AutoMix(e.to_string()))?;
                 let (phases, added) =
                     autogen::expand_auto(&scenario.phases, &scenario.labels, &catalog.tools)
@@ -190,6 +201,8 @@ async fn drive(
                 events: events.clone(),
                 timeout,
                 halt: halt.clone(),
+                interrupt: user_halt.clone(),
+                abandoned: abandoned.clone(),
                 control: control.clone(),
                 probe_kick,
             };
@@ -262,6 +275,12 @@ async fn drive(
         let _ = events.send(Event::Note(
             "interrupted: the run was stopped before its end".into(),
         ));
+        let abandoned = abandoned.load(Ordering::Relaxed);
+        if abandoned > 0 {
+            let _ = events.send(Event::Note(format!(
+                "{abandoned} call(s) in flight at the interruption were abandoned, not counted"
+            )));
+        }
     }
     if let Some(monitor) = &monitor {
         monitor.finish();
@@ -273,16 +292,21 @@ async fn drive(
         // closes; otherwise the watch just stops.
         let _ = tokio::time::timeout(CRASH_REPORT_WAIT, watch).await;
     }
+    // Someone stopped the run and is waiting: the server gets a short grace.
+    let grace = if user_halt.is_set() {
+        options.shutdown_grace.min(INTERRUPTED_GRACE)
+    } else {
+        options.shutdown_grace
+    };
     if let Some(session) = live.map(|live| live.current()) {
-        let closed = session.close(options.shutdown_grace).await;
+        let closed = session.close(grace).await;
         if closed.forced {
             let how = match options.target {
                 Target::Stdio(_) => "of its stdin closing",
                 Target::Http(_) => "of SIGTERM",
             };
             let _ = events.send(Event::Note(format!(
-                "the server did not exit within {:?} {how} and was stopped ({})",
-                options.shutdown_grace,
+                "the server did not exit within {grace:?} {how} and was stopped ({})",
                 closed.exit.unwrap_or_default()
             )));
         }
@@ -294,6 +318,10 @@ async fn drive(
     }
     outcome
 }
+
+/// How long a server gets to exit, at each step of its stop, once the
+/// person has stopped the run: they are waiting for the report.
+const INTERRUPTED_GRACE: Duration = Duration::from_millis(300);
 
 /// Longest wait for the crash watch to report a crash at the end of a run.
 const CRASH_REPORT_WAIT: Duration = Duration::from_secs(5);

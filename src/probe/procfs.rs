@@ -114,7 +114,7 @@ pub fn read_usage(pid: u32) -> Option<ProcessUsage> {
 }
 
 /// The pid of every process, from one pass over `/proc`.
-fn all_pids() -> impl Iterator<Item = u32> {
+pub fn all_pids() -> impl Iterator<Item = u32> {
     fs::read_dir("/proc")
         .into_iter()
         .flatten()
@@ -164,6 +164,29 @@ pub fn process_tree(root: u32) -> Vec<u32> {
         next += 1;
     }
     tree
+}
+
+/// The direct children of `pid` (none if it is gone).
+pub fn children(pid: u32) -> Vec<u32> {
+    match children_of(pid) {
+        Children::Listed(children) => children,
+        Children::Gone => Vec::new(),
+        Children::Unsupported => all_parents()
+            .into_iter()
+            .filter(|&(child, parent)| parent == pid && child != pid)
+            .map(|(child, _)| child)
+            .collect(),
+    }
+}
+
+/// The value of variable `name` in the environment `pid` was started with
+/// (`/proc/PID/environ`); `None` if it has none, is gone, or is not ours to read.
+pub fn environ_var(pid: u32, name: &str) -> Option<String> {
+    let environ = fs::read(format!("/proc/{pid}/environ")).ok()?;
+    environ.split(|&b| b == 0).find_map(|entry| {
+        let value = entry.strip_prefix(name.as_bytes())?.strip_prefix(b"=")?;
+        Some(String::from_utf8_lossy(value).into_owned())
+    })
 }
 
 enum Children {

@@ -3,6 +3,7 @@
 
 pub mod connection;
 pub mod correlator;
+pub mod custody;
 pub mod http;
 pub mod http_pool;
 pub mod param_headers;

@@ -8,6 +8,7 @@ use std::time::Duration;
 use tokio::process::{ChildStderr, ChildStdin, ChildStdout, Command};
 use tokio::sync::watch;
 
+use super::custody;
 use crate::probe::procfs;
 
 /// The command that starts a server, as the user gave it.
@@ -99,14 +100,38 @@ pub struct Pipes {
 /// `kill_on_drop`); [`ServerProcess::stop`] stops the whole tree gracefully.
 pub struct ServerProcess {
     pid: u32,
+    /// Its custody tag, which everything it forks inherits.
+    tag: String,
     exit: watch::Receiver<Option<ExitInfo>>,
 }
 
 impl ServerProcess {
     pub fn spawn(command: &ServerCommand) -> Result<(ServerProcess, Pipes), SpawnError> {
-        let mut child = Command::new(&command.program)
+        let tag = custody::new_server_tag();
+        let mut spawning = Command::new(&command.program);
+        spawning
             .args(&command.args)
             .envs(command.env.iter().map(|(k, v)| (k, v)))
+            .env(custody::OWNER_VAR, &tag);
+        let parent = std::process::id() as libc::pid_t;
+        // SAFETY: the closure runs in the forked child before exec and only
+        // makes async-signal-safe calls (prctl, getppid).
+        unsafe {
+            spawning.pre_exec(move || {
+                // If mcpstorm dies, even by SIGKILL, the server hears of it.
+                // (The signal comes when the *thread* that forked ends: the
+                // runtime's worker threads live as long as mcpstorm.)
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM, 0, 0, 0) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                // mcpstorm died before the line above: do not start orphaned.
+                if libc::getppid() != parent {
+                    return Err(std::io::Error::other("mcpstorm exited"));
+                }
+                Ok(())
+            });
+        }
+        let mut child = spawning
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -120,6 +145,7 @@ impl ServerProcess {
                 source,
             })?;
         let pid = child.id().unwrap_or(0);
+        custody::waited_for(pid);
         let (Some(stdin), Some(stdout), Some(stderr)) =
             (child.stdin.take(), child.stdout.take(), child.stderr.take())
         else {
@@ -137,10 +163,11 @@ impl ServerProcess {
                 }
                 Err(_) => ExitInfo::default(),
             };
+            custody::no_longer_waited_for(pid);
             let _ = exit_tx.send(Some(info));
         });
         Ok((
-            ServerProcess { pid, exit },
+            ServerProcess { pid, tag, exit },
             Pipes {
                 stdin,
                 stdout,
@@ -163,6 +190,18 @@ impl ServerProcess {
         tokio::time::timeout(within, self.exited_at_last())
             .await
             .ok()
+    }
+
+    /// Resolves when the process exits; owns what it needs, to be moved
+    /// into a task of its own.
+    pub fn on_exit(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut exit = self.exit.clone();
+        async move {
+            if exit.wait_for(Option::is_some).await.is_err() {
+                // The status can no longer be read: it is not an exit.
+                std::future::pending::<()>().await;
+            }
+        }
     }
 
     /// Resolves when the process exits, with its status.
@@ -194,10 +233,10 @@ impl ServerProcess {
         // re-parented and can no longer be found from it — but they stay in
         // its process group, which `signal_all` signals with the root, and
         // `end_the_rest` once the root is gone.
-        let mut tree = procfs::process_tree(self.pid);
+        let mut tree = self.tree_and_strays();
         if let Some(wait) = polite_wait {
             let polite = self.wait_exit(wait).await;
-            tree.extend(procfs::process_tree(self.pid).into_iter().skip(1));
+            tree.extend(self.tree_and_strays().into_iter().skip(1));
             if let Some(info) = polite {
                 self.end_the_rest(&tree[1..], grace).await;
                 return info;
@@ -209,10 +248,24 @@ impl ServerProcess {
             return info;
         }
         signal_all(&tree, libc::SIGKILL);
-        self.wait_exit(grace).await.unwrap_or(ExitInfo {
+        let info = self.wait_exit(grace).await.unwrap_or(ExitInfo {
             code: None,
             signal: Some(libc::SIGKILL),
-        })
+        });
+        custody::reap_adopted();
+        info
+    }
+
+    /// The server (first), its descendants, and the processes that escaped
+    /// its tree (re-parented to mcpstorm, carrying its tag).
+    fn tree_and_strays(&self) -> Vec<u32> {
+        let mut all = procfs::process_tree(self.pid);
+        for stray in custody::strays_of(&self.tag) {
+            if !all.contains(&stray) {
+                all.push(stray);
+            }
+        }
+        all
     }
 
     /// The root is gone: its descendants (`rest`, and whatever is left in its
@@ -229,6 +282,7 @@ impl ServerProcess {
         }
         signal_all(rest, libc::SIGKILL);
         self.signal_group(libc::SIGKILL);
+        custody::reap_adopted();
     }
 
     /// Signal the process group the server leads (it was spawned as a group
@@ -257,8 +311,8 @@ impl Drop for ServerProcess {
     }
 }
 
-/// Signal each pid and, for good measure, the process group the root leads.
-fn signal_all(pids: &[u32], signal: libc::c_int) {
+/// Signal each pid and, for good measure, the process group each may lead.
+pub(super) fn signal_all(pids: &[u32], signal: libc::c_int) {
     for &pid in pids {
         if pid == 0 {
             continue;

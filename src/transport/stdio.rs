@@ -151,6 +151,11 @@ impl StdioConnection {
             closed.clone(),
         ));
         tokio::spawn(drain_output(stderr, stderr_tail.clone(), None));
+        tokio::spawn(close_on_exit(
+            process.on_exit(),
+            closed.clone(),
+            correlator.clone(),
+        ));
         Ok(StdioConnection {
             process,
             correlator,
@@ -370,6 +375,29 @@ async fn read_bounded_line<R: AsyncBufRead + Unpin>(
                 LineRead::Line
             });
         }
+    }
+}
+
+/// How long the reader gets, once the server has exited, to read what the
+/// server wrote before it went.
+const READ_AFTER_EXIT: Duration = Duration::from_millis(250);
+
+/// A server that exits is gone even if its stdout stays open (a child it
+/// left holds it): its calls fail at once rather than at their timeout.
+async fn close_on_exit(
+    exited: impl std::future::Future<Output = ()>,
+    closed: Closed,
+    correlator: Arc<Correlator>,
+) {
+    exited.await;
+    let mut watch = closed.watch.subscribe();
+    let stdout_closed = watch.wait_for(|closed| *closed);
+    if tokio::time::timeout(READ_AFTER_EXIT, stdout_closed)
+        .await
+        .is_err()
+    {
+        closed.set();
+        correlator.fail_all();
     }
 }
 

@@ -1,0 +1,135 @@
+//! mcpstorm owns every process it starts, transitively: whatever a server
+//! forks, however it hides, and however mcpstorm itself is stopped (a signal,
+//! `timeout -k`, SIGKILL), nothing it started is left running.
+
+mod common;
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{assert_nothing_left, mcpstorm, run, scenario_file};
+
+/// A `sleep` whose duration is unique to this test, so that `pgrep -f` finds
+/// it alone.
+fn unique_sleep(base: u32) -> String {
+    format!("sleep {base}.{}", std::process::id())
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// Whether a process whose command line holds `marker` runs (`pgrep -f`).
+fn running(marker: &str) -> bool {
+    Command::new("pgrep")
+        .args(["-f", marker])
+        .output()
+        .is_ok_and(|o| !o.stdout.is_empty())
+}
+
+/// Wait (bounded) until `marker` runs: the server has started its children.
+fn wait_until_running(marker: &str, mcpstorm: &mut Child) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !running(marker) {
+        assert!(
+            mcpstorm.try_wait().ok().flatten().is_none(),
+            "mcpstorm ended before {marker} ran"
+        );
+        assert!(Instant::now() < deadline, "{marker} never ran");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Nothing holding `marker` runs, allowing `within` for processes that were
+/// sent SIGKILL to be gone (a killed process exits once it gets a core).
+fn assert_gone_within(marker: &str, within: Duration) {
+    let deadline = Instant::now() + within;
+    while running(marker) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_nothing_left(marker);
+}
+
+/// A minute of steady load: long enough that the test stops it.
+const MINUTE_OF_LOAD: &str = r#"
+name = "minute"
+[[phase]]
+name = "load"
+load = { kind = "rate", rate = 20, duration_s = 60 }
+[[call]]
+tool = "echo"
+arguments = { message = "hi" }
+[acceptance]
+"success_rate == 1" = {}
+"#;
+
+#[test]
+fn a_daemon_that_escapes_into_its_own_session_is_stopped() {
+    // `setsid -f` forks a child into a session of its own and returns at
+    // once: the daemon is neither in the server's tree nor in its group.
+    let sleep = unique_sleep(310);
+    let script = format!("setsid -f {sleep}; exec {} serve", mcpstorm());
+    let run = run(&["sequential", "--", "sh", "-c", &script]);
+    assert_eq!(run.code, 0, "{}", run.explain());
+    assert_gone_within(&sleep, Duration::from_secs(10));
+}
+
+#[test]
+fn a_sigkilled_mcpstorm_leaves_no_server_behind() {
+    // An HTTP server does not exit when mcpstorm goes away, and its child (a
+    // wrapper's server, as under `npx`) is not mcpstorm's child at all.
+    let sleep = unique_sleep(311);
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let server = format!(
+        "sh -c '{sleep} & exec {} serve --http {listen}'",
+        mcpstorm()
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    let scenario = scenario_file(dir.path(), "minute.toml", MINUTE_OF_LOAD);
+    let mut child = Command::new(mcpstorm())
+        .args(["run", "--headless"])
+        .arg(&scenario)
+        .args(["--url", &format!("http://{listen}/mcp"), "--server-cmd", &server])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("mcpstorm starts");
+    wait_until_running(&sleep, &mut child);
+    std::thread::sleep(Duration::from_millis(500));
+    child.kill().expect("SIGKILL");
+    let _ = child.wait();
+    assert_gone_within(&sleep, Duration::from_secs(20));
+    assert_gone_within(&listen, Duration::from_secs(20));
+}
+
+#[test]
+fn a_run_under_timeout_stops_on_its_sigterm_with_the_report_written() {
+    // `timeout -k 5 3`, as CI runs a job: SIGTERM after 3 s, SIGKILL 5 s
+    // later. The server stalls with a call in flight (the call timeout is
+    // 30 s): the run must stop on SIGTERM, not wait for the call, so that
+    // `timeout` never needs its SIGKILL (exit 137) and reports 124.
+    let stall = format!("6{}", std::process::id());
+    let dir = tempfile::tempdir().expect("temp dir");
+    let scenario = scenario_file(dir.path(), "minute.toml", MINUTE_OF_LOAD);
+    let report = dir.path().join("report.json");
+    let output = Command::new("timeout")
+        .args(["-k", "5", "3", mcpstorm(), "run", "--headless"])
+        .arg(&scenario)
+        .arg("--report")
+        .arg(&report)
+        .args(["--", mcpstorm(), "serve", "--stall-at", "5", "--stall-ms", &stall])
+        .output()
+        .expect("timeout runs");
+    let said = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(output.status.code(), Some(124), "stopped by SIGTERM: {said}");
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&report).expect("the report is written"))
+            .expect("valid JSON");
+    assert_eq!(report["interrupted"], true, "{report}");
+    assert_gone_within(&format!("--stall-ms {stall}"), Duration::from_secs(10));
+}
