@@ -94,7 +94,12 @@ fn a_sigkilled_mcpstorm_leaves_no_server_behind() {
     let mut child = Command::new(mcpstorm())
         .args(["run", "--headless"])
         .arg(&scenario)
-        .args(["--url", &format!("http://{listen}/mcp"), "--server-cmd", &server])
+        .args([
+            "--url",
+            &format!("http://{listen}/mcp"),
+            "--server-cmd",
+            &server,
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -122,11 +127,23 @@ fn a_run_under_timeout_stops_on_its_sigterm_with_the_report_written() {
         .arg(&scenario)
         .arg("--report")
         .arg(&report)
-        .args(["--", mcpstorm(), "serve", "--stall-at", "5", "--stall-ms", &stall])
+        .args([
+            "--",
+            mcpstorm(),
+            "serve",
+            "--stall-at",
+            "5",
+            "--stall-ms",
+            &stall,
+        ])
         .output()
         .expect("timeout runs");
     let said = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert_eq!(output.status.code(), Some(124), "stopped by SIGTERM: {said}");
+    assert_eq!(
+        output.status.code(),
+        Some(124),
+        "stopped by SIGTERM: {said}"
+    );
     let report: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&report).expect("the report is written"))
             .expect("valid JSON");

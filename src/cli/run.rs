@@ -13,10 +13,10 @@ use tokio::sync::{Notify, mpsc, watch};
 use super::mcp_json::ConfigServer;
 use super::{RunArgs, TargetArgs, TransportKind, exit};
 use crate::engine::{self, Halt, LoadControl, RunOptions};
-use crate::report::{self, Report, ScenarioResult, Verdict, summary};
+use crate::report::{self, Destination, Report, ScenarioResult, Verdict, summary};
 use crate::scenario::{self, Scenario, builtin};
 use crate::stats::Snapshot;
-use crate::transport::{ConnectOptions, HttpTarget, ServerCommand, Target};
+use crate::transport::{ConnectOptions, HttpTarget, ServerCommand, Target, custody};
 use crate::ui::{self, Command, Finished, RunStatus, TerminalGuard};
 
 /// The server to test and how to reach it: an entry of --config; an HTTP
@@ -272,6 +272,23 @@ pub async fn run(args: RunArgs) -> ExitCode {
             return ExitCode::from(exit::SETUP);
         }
     };
+    // Before anything runs: an hour's soak must not end in "cannot write".
+    let destination = match args.report.as_deref().map(Destination::check).transpose() {
+        Ok(destination) => destination,
+        Err(error) => {
+            eprintln!("mcpstorm: {error}");
+            return ExitCode::from(exit::SETUP);
+        }
+    };
+    // With the report on stdout, stdout holds the report alone.
+    let summaries_on_stderr = destination.as_ref().is_some_and(Destination::is_stdout);
+    let print_summary = |text: &str| {
+        if summaries_on_stderr {
+            eprint!("{text}");
+        } else {
+            out!("{text}");
+        }
+    };
     let options = RunOptions {
         target: server.clone(),
         protocol: args.target.protocol_choice(),
@@ -302,7 +319,8 @@ pub async fn run(args: RunArgs) -> ExitCode {
         ..RunStatus::default()
     });
     let halt = Halt::default();
-    let stop = watch_signals(halt.clone());
+    let ending = Arc::new(AtomicBool::new(false));
+    let stop = watch_signals(halt.clone(), ending.clone(), interactive);
     let runner = Runner {
         scenarios,
         options,
@@ -334,19 +352,20 @@ pub async fn run(args: RunArgs) -> ExitCode {
         }
         // The screen is back: leave the summaries where the person can read them.
         for result in &report.scenarios {
-            out!("{}", paint(&summary::scenario_summary(result), color));
+            print_summary(&paint(&summary::scenario_summary(result), color));
         }
         report
     } else {
         let progress = tokio::spawn(print_progress(snapshots_rx));
         let report = runner
-            .run_all(|result| {
-                out!("{}", paint(&summary::scenario_summary(result), color));
-            })
+            .run_all(|result| print_summary(&paint(&summary::scenario_summary(result), color)))
             .await;
         progress.abort();
         report
     };
+    // The run is over: a signal now has nothing left to stop, and ends
+    // mcpstorm at once (writing the report may wait, on a FIFO, for ever).
+    ending.store(true, Ordering::SeqCst);
     let mut report = report;
     // Stopped before the end: by a signal, or by quitting the dashboard mid-run
     // (quitting the final view is not an interruption).
@@ -360,13 +379,13 @@ pub async fn run(args: RunArgs) -> ExitCode {
         other => other,
     };
     report.interrupted = stopped != Stop::None;
-    if let Some(path) = &args.report {
-        match report.write(path) {
-            Ok(()) => eprintln!("mcpstorm: report written to {}", path.display()),
+    if let Some(destination) = &destination {
+        match report.to_json().and_then(|json| destination.write(&json)) {
+            Ok(()) => eprintln!("mcpstorm: report written to {}", destination.shown()),
             Err(error) => {
                 eprintln!(
                     "mcpstorm: cannot write the report to {}: {error}",
-                    path.display()
+                    destination.shown()
                 );
                 return ExitCode::from(exit::SETUP);
             }
@@ -377,7 +396,7 @@ pub async fn run(args: RunArgs) -> ExitCode {
         .iter()
         .filter(|s| s.verdict == Verdict::Pass)
         .count();
-    outln!(
+    let verdict_line = format!(
         "mcpstorm: {} of {} scenario(s) passed — {}",
         passed,
         report.scenarios.len(),
@@ -387,6 +406,7 @@ pub async fn run(args: RunArgs) -> ExitCode {
             Verdict::Error => "ERROR",
         }
     );
+    print_summary(&format!("{verdict_line}\n"));
     ExitCode::from(match (stopped, report.verdict) {
         (Stop::Interrupt, _) => exit::INTERRUPTED,
         (Stop::Terminate, _) => exit::TERMINATED,
@@ -400,26 +420,52 @@ pub async fn run(args: RunArgs) -> ExitCode {
 /// Ctrl-C, SIGTERM and SIGHUP stop the load; the run then ends in order,
 /// the server's tree stopped and the report written. (Without a handler
 /// SIGHUP — the terminal or the tmux session closing — killed mcpstorm on the
-/// spot and orphaned the server.)
-fn watch_signals(halt: Halt) -> watch::Receiver<Stop> {
+/// spot and orphaned the server.) A signal once the run is already stopping
+/// (a second Ctrl-C) or over (`ending`: only the report is left to write)
+/// ends mcpstorm at once.
+fn watch_signals(halt: Halt, ending: Arc<AtomicBool>, interactive: bool) -> watch::Receiver<Stop> {
     use tokio::signal::unix::{SignalKind, signal};
     let (tx, rx) = watch::channel(Stop::None);
     tokio::spawn(async move {
-        let (Ok(mut terminate), Ok(mut hangup)) = (
+        let (Ok(mut interrupt), Ok(mut terminate), Ok(mut hangup)) = (
+            signal(SignalKind::interrupt()),
             signal(SignalKind::terminate()),
             signal(SignalKind::hangup()),
         ) else {
             return;
         };
-        let stop = tokio::select! {
-            _ = tokio::signal::ctrl_c() => Stop::Interrupt,
-            _ = terminate.recv() => Stop::Terminate,
-            _ = hangup.recv() => Stop::Hangup,
-        };
-        let _ = tx.send(stop);
-        halt.set();
+        loop {
+            let stop = tokio::select! {
+                _ = interrupt.recv() => Stop::Interrupt,
+                _ = terminate.recv() => Stop::Terminate,
+                _ = hangup.recv() => Stop::Hangup,
+            };
+            if halt.is_set() || ending.load(Ordering::SeqCst) {
+                exit_at_once(stop, interactive);
+            }
+            let _ = tx.send(stop);
+            halt.set();
+            if !interactive {
+                eprintln!("mcpstorm: stopping (a second Ctrl-C stops at once, without the report)");
+            }
+        }
     });
     rx
+}
+
+/// Leave now: restore the terminal, kill every process mcpstorm started,
+/// say what was lost.
+fn exit_at_once(stop: Stop, interactive: bool) -> ! {
+    if interactive {
+        ratatui::restore();
+    }
+    custody::kill_all_now();
+    eprintln!("mcpstorm: stopped at once: its servers were killed; the report was not written");
+    std::process::exit(i32::from(match stop {
+        Stop::Terminate => exit::TERMINATED,
+        Stop::Hangup => exit::HANGUP,
+        Stop::Interrupt | Stop::None => exit::INTERRUPTED,
+    }))
 }
 
 /// A progress line on stderr at most once a second.

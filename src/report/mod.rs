@@ -1,9 +1,11 @@
 //! Results as they leave mcpstorm: the complete JSON report, the human
 //! summary and the headless progress line.
 
+pub mod destination;
 pub mod summary;
 
-use std::path::Path;
+pub use destination::Destination;
+
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
@@ -115,14 +117,11 @@ impl Report {
         self.scenarios.push(result);
     }
 
-    /// Write the report as pretty JSON, atomically (a temporary file renamed),
-    /// so a reader never sees half a report.
-    pub fn write(&self, path: &Path) -> std::io::Result<()> {
-        let json = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
-        let mut temporary = path.as_os_str().to_owned();
-        temporary.push(".partial");
-        std::fs::write(&temporary, json)?;
-        std::fs::rename(&temporary, path)
+    /// The report as pretty JSON.
+    pub fn to_json(&self) -> std::io::Result<Vec<u8>> {
+        let mut json = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
+        json.push(b'\n');
+        Ok(json)
     }
 }
 
