@@ -130,3 +130,120 @@ fn the_children_of_a_crashed_server_are_stopped() {
     assert_eq!(outcomes["transport_error"], 1, "{outcomes}");
     assert_nothing_left(&sleep);
 }
+
+/// Twenty echo calls, one at a time; a short timeout, for the servers that
+/// stop answering.
+const TWENTY_CALLS: &str = r#"
+name = "twenty"
+[[phase]]
+name = "load"
+load = { kind = "sequential", calls = 20 }
+[[call]]
+tool = "echo"
+arguments = { message = "hi" }
+[acceptance]
+"success_rate == 1" = {}
+"#;
+
+/// The largest mcpstorm may grow against a server that floods it (the
+/// kernel's count, which also covers the server): 15 MB on its own, 25–35
+/// against these servers; it reached 95–190 MB when it kept what they sent.
+const PEAK_RSS_MB: f64 = 80.0;
+
+/// Run TWENTY_CALLS against `flood.py MODE MB`; the run, mcpstorm's peak RSS,
+/// and the report's size.
+fn flooded(mode: &str, mb: &str, extra: &[&str]) -> (common::Run, f64, usize) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let scenario = common::scenario_file(dir.path(), "twenty.toml", TWENTY_CALLS);
+    let scenario = scenario.to_string_lossy().into_owned();
+    let marker = marker(mode);
+    let mut args: Vec<&str> = vec![&scenario];
+    args.extend(extra);
+    let script = hostile("flood.py");
+    args.extend(["--", "python3", &script, mode, mb, &marker]);
+    let (run, peak) = common::run_with_peak_rss(&args);
+    let report_bytes = serde_json::to_vec(run.report()).map_or(0, |b| b.len());
+    assert_nothing_left(&marker);
+    (run, peak, report_bytes)
+}
+
+#[test]
+fn huge_stray_responses_are_sampled_not_kept() {
+    // 20 responses of 3 MB each, with a null id or a 3 MB string id: each
+    // was kept whole as a sample and copied into every snapshot (a 25 MB
+    // report here; 1.5 GB of RSS and a 250 MB report for 30 MB ones).
+    for (mode, counted) in [("null-id", "missing_ids"), ("string-id", "unknown_ids")] {
+        let (run, peak, report_bytes) = flooded(mode, "3", &[]);
+        assert_eq!(run.code, 0, "{mode}: {}", run.explain());
+        let wire = &run.scenario("twenty")["result"]["wire"];
+        assert_eq!(wire[counted], 20, "{mode}: {wire}");
+        assert!(
+            peak < PEAK_RSS_MB,
+            "{mode}: mcpstorm peaked at {peak:.0} MB"
+        );
+        assert!(
+            report_bytes < 200_000,
+            "{mode}: a {report_bytes}-byte report"
+        );
+        let samples = wire["violation_samples"].to_string();
+        assert!(
+            samples.contains("bytes in all"),
+            "{mode}: cut, with its size: {samples}"
+        );
+    }
+}
+
+#[test]
+fn a_server_flooding_pings_without_reading_meets_backpressure() {
+    // At the first call it stops reading stdin and sends 400 MB of pings
+    // with kilobyte ids: the answers queued without limit (2.5 GB in 6 s). Now mcpstorm stops
+    // reading while its answers wait; the server, blocked, answers nothing
+    // more, and the calls time out.
+    let (run, peak, _) = flooded("ping-flood", "400", &["--timeout-ms", "300"]);
+    assert_eq!(run.code, 1, "{}", run.explain());
+    assert!(peak < PEAK_RSS_MB, "mcpstorm peaked at {peak:.0} MB");
+}
+
+/// Whether `text` holds a control character a terminal would obey.
+fn obeyable(text: &str) -> bool {
+    text.chars().any(|c| c.is_control() && c != '\n')
+}
+
+#[test]
+fn terminal_escapes_from_a_server_are_shown_not_obeyed() {
+    // Its name, version, error messages and stderr carry escapes that clear
+    // the screen, set the window title and write the clipboard (OSC 52):
+    // they reached the terminal raw through the summary.
+    let (run, _, _) = flooded("escapes", "0", &[]);
+    assert_eq!(run.code, 1, "every call fails: {}", run.explain());
+    assert!(!obeyable(&run.stdout), "stdout: {:?}", run.stdout);
+    assert!(!obeyable(&run.stderr), "stderr: {:?}", run.stderr);
+    assert!(
+        run.stdout.contains("flood\\u{1b}[2J"),
+        "shown escaped: {}",
+        run.stdout
+    );
+    let report = serde_json::to_string(run.report()).unwrap_or_default();
+    assert!(
+        !report.contains("\\u001b"),
+        "the report keeps no raw escape"
+    );
+
+    let marker = marker("escapes-discover");
+    let output = Command::new(mcpstorm())
+        .args([
+            "discover",
+            "--",
+            "python3",
+            &hostile("flood.py"),
+            "escapes",
+            "0",
+            &marker,
+        ])
+        .output()
+        .expect("mcpstorm runs");
+    let said = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{said}");
+    assert!(!obeyable(&said), "discover: {said:?}");
+    assert_nothing_left(&marker);
+}

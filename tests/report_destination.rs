@@ -160,7 +160,7 @@ fn a_report_into_a_fifo_is_streamed_and_a_signal_while_it_waits_exits_at_once() 
     );
     std::thread::sleep(Duration::from_millis(300));
     // SAFETY: kill(2) on the child's pid.
-    unsafe { libc_kill(child.id() as i32, 2) };
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
     let signalled = Instant::now();
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
@@ -177,9 +177,4 @@ fn a_report_into_a_fifo_is_streamed_and_a_signal_while_it_waits_exits_at_once() 
     assert_eq!(status.code(), Some(130), "{stderr}");
     assert!(stderr.contains("not written"), "{stderr}");
     assert_nothing_left(&marker);
-}
-
-unsafe extern "C" {
-    #[link_name = "kill"]
-    fn libc_kill(pid: i32, signal: i32) -> i32;
 }

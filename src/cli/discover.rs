@@ -11,6 +11,7 @@ use super::run::target;
 use super::{DiscoverArgs, exit};
 use crate::protocol::Session;
 use crate::protocol::catalog::{self, Catalog, Tool};
+use crate::protocol::untrusted::quote_lines;
 use crate::scenario::autogen;
 use crate::transport::{ConnectOptions, Connection};
 
@@ -21,7 +22,11 @@ pub async fn discover(args: DiscoverArgs) -> ExitCode {
                 let doc = json!({"server": session_info, "catalog": catalog});
                 outln!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
             } else {
-                out!("{}", describe(&session_info, &catalog));
+                // Every name and description in it is the server's word.
+                out!(
+                    "{}",
+                    quote_lines(&describe(&session_info, &catalog), LINE_CHARS)
+                );
             }
             ExitCode::from(exit::PASS)
         }
@@ -31,6 +36,9 @@ pub async fn discover(args: DiscoverArgs) -> ExitCode {
         }
     }
 }
+
+/// Longest line of the human listing (a description may be a book).
+const LINE_CHARS: usize = 1000;
 
 async fn read(args: &DiscoverArgs) -> Result<(crate::protocol::ServerInfo, Catalog), String> {
     let timeout = Duration::from_millis(args.timeout_ms);

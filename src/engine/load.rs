@@ -87,9 +87,9 @@ impl PhaseRunner {
             // "Contains", not "equals": servers dress their answers ("Echo: …").
             if !expected.as_str().is_some_and(|e| got.contains(e)) {
                 mixup = true;
-                classified = Classified::failed(
+                classified = Classified::failed_fmt(
                     Outcome::ProtocolError,
-                    format!("mixed-up response: expected {expected}, got {got:?}"),
+                    format_args!("mixed-up response: expected {expected}, got {got:?}"),
                 );
             }
         }

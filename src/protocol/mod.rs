@@ -6,6 +6,7 @@ pub mod catalog;
 pub mod jsonrpc;
 pub mod outcome;
 pub mod session;
+pub mod untrusted;
 pub mod version;
 
 pub use outcome::{Classified, Outcome};

@@ -4,6 +4,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::jsonrpc::ResponseBody;
+use super::untrusted::{QUOTE_CHARS, quote, quote_fmt};
 use crate::transport::{Reply, RequestError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -64,10 +65,20 @@ impl Classified {
         }
     }
 
-    pub fn failed(outcome: Outcome, message: impl Into<String>) -> Self {
+    /// A failure, its message (which may quote the server) bounded and
+    /// made safe to show.
+    pub fn failed(outcome: Outcome, message: impl AsRef<str>) -> Self {
         Classified {
             outcome,
-            message: Some(message.into()),
+            message: Some(quote(message.as_ref(), QUOTE_CHARS)),
+        }
+    }
+
+    /// [`Classified::failed`] with the message formatted no longer than it is kept.
+    pub fn failed_fmt(outcome: Outcome, message: std::fmt::Arguments<'_>) -> Self {
+        Classified {
+            outcome,
+            message: Some(quote_fmt(message, QUOTE_CHARS)),
         }
     }
 }
@@ -84,28 +95,30 @@ pub fn classify(reply: &Result<Reply, RequestError>, is_tool_call: bool) -> Clas
             | RequestError::Http(why)
             | RequestError::Status { detail: why, .. },
         ) => {
-            return Classified::failed(Outcome::TransportError, why.clone());
+            return Classified::failed(Outcome::TransportError, why);
         }
         Err(expired @ RequestError::SessionExpired) => {
             return Classified::failed(Outcome::TransportError, expired.to_string());
         }
         Err(RequestError::Protocol(why)) => {
-            return Classified::failed(Outcome::ProtocolError, why.clone());
+            return Classified::failed(Outcome::ProtocolError, why);
         }
     };
     match &reply.body {
-        ResponseBody::Error(error) => Classified::failed(
+        ResponseBody::Error(error) => Classified::failed_fmt(
             Outcome::RpcError,
-            format!("JSON-RPC error {}: {}", error.code, error.message),
+            format_args!("JSON-RPC error {}: {}", error.code, error.message),
         ),
-        ResponseBody::Result(result) if !result.is_object() => Classified::failed(
+        ResponseBody::Result(result) if !result.is_object() => Classified::failed_fmt(
             Outcome::ProtocolError,
-            format!("result is not an object: {}", short(result.text())),
+            format_args!("result is not an object: {}", result.text()),
         ),
-        ResponseBody::Result(result) if is_tool_call && result.is_error() => Classified::failed(
-            Outcome::ToolError,
-            format!("isError: {}", tool_text(&result.value())),
-        ),
+        ResponseBody::Result(result) if is_tool_call && result.is_error() => {
+            Classified::failed_fmt(
+                Outcome::ToolError,
+                format_args!("isError: {}", tool_text(&result.value())),
+            )
+        }
         ResponseBody::Result(_) => Classified::ok(),
     }
 }
@@ -123,14 +136,6 @@ pub fn tool_text(result: &Value) -> String {
                 .join(" ")
         })
         .unwrap_or_default()
-}
-
-fn short(text: &str) -> String {
-    if text.chars().count() > 120 {
-        format!("{}…", text.chars().take(120).collect::<String>())
-    } else {
-        text.to_string()
-    }
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 
 use super::jsonrpc::{self, Params, ResponseBody};
 use super::outcome::Outcome;
+use super::untrusted::{QUOTE_CHARS, quote, quote_fmt};
 use super::version::{Era, ProtocolVersion};
 use crate::transport::{CloseReport, Connection, ExitInfo, Reply, RequestError};
 
@@ -297,8 +298,8 @@ fn server_info(result: &Value, version: ProtocolVersion) -> ServerInfo {
     let field = |name: &str| {
         info.and_then(|i| i.get(name))
             .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string()
+            .map(|text| quote(text, SERVER_NAME_CHARS))
+            .unwrap_or_default()
     };
     ServerInfo {
         name: field("name"),
@@ -332,7 +333,7 @@ async fn setup_failure(connection: &Connection, failure: RequestError, method: &
         | RequestError::SessionExpired
         | RequestError::Protocol(_)) => SetupError::Unreachable {
             method: method.to_string(),
-            detail: other.to_string(),
+            detail: quote(&other.to_string(), QUOTE_CHARS),
             stderr_tail: settle_stderr(connection).await,
         },
     }
@@ -344,8 +345,8 @@ async fn setup_failure(connection: &Connection, failure: RequestError, method: &
 /// with: asking again would go on for ever.
 const DISCOVER_ASKS: usize = 2;
 
-/// Longest part of a server's answer quoted in an error.
-const ANSWER_QUOTED: usize = 300;
+/// Longest server name or version kept: the dashboard's header shows them.
+const SERVER_NAME_CHARS: usize = 100;
 
 /// Probe with `server/discover` at `first`.
 async fn discover(
@@ -443,15 +444,7 @@ async fn discover_once(
     let list = supported
         .and_then(|s| s.as_array().cloned())
         .unwrap_or_default();
-    Ok(Some((list, result, quote(&said, ANSWER_QUOTED))))
-}
-
-/// `text` cut to at most `limit` characters, saying how long it was.
-fn quote(text: &str, limit: usize) -> String {
-    match text.char_indices().nth(limit) {
-        None => text.to_string(),
-        Some((end, _)) => format!("{}… ({} bytes in all)", &text[..end], text.len()),
-    }
+    Ok(Some((list, result, quote(&said, QUOTE_CHARS))))
 }
 
 /// The handshake: offer `offered`, accept the server's choice when mcpstorm
@@ -480,7 +473,7 @@ async fn initialize(
         }) => {
             return Err(SetupError::Rejected {
                 code: error.code,
-                message: error.message,
+                message: quote(&error.message, QUOTE_CHARS),
                 stderr_tail: settle_stderr(connection).await,
             });
         }
@@ -489,13 +482,18 @@ async fn initialize(
     let got = result
         .get("protocolVersion")
         .and_then(Value::as_str)
-        .ok_or_else(|| SetupError::Malformed(format!("no protocolVersion in {result}")))?;
+        .ok_or_else(|| {
+            SetupError::Malformed(quote_fmt(
+                format_args!("no protocolVersion in {result}"),
+                QUOTE_CHARS,
+            ))
+        })?;
     let version = match got.parse::<ProtocolVersion>() {
         Ok(v) if v.era() == Era::Handshake => v,
         _ => {
             return Err(SetupError::UnsupportedVersion {
                 offered,
-                got: got.to_string(),
+                got: quote(got, QUOTE_CHARS),
             });
         }
     };
@@ -629,8 +627,8 @@ mod tests {
     fn a_quoted_answer_is_bounded_and_says_how_long_it_was() {
         assert_eq!(quote("short", 10), "short");
         let huge = "é".repeat(10_000_000);
-        let quoted = quote(&huge, ANSWER_QUOTED);
-        assert!(quoted.starts_with(&"é".repeat(ANSWER_QUOTED)), "{quoted}");
+        let quoted = quote(&huge, QUOTE_CHARS);
+        assert!(quoted.starts_with(&"é".repeat(QUOTE_CHARS)), "{quoted}");
         assert!(quoted.ends_with("… (20000000 bytes in all)"), "{quoted}");
         assert!(quoted.len() < 700);
     }

@@ -14,6 +14,7 @@ use serde_json::Value;
 use tokio::sync::oneshot;
 
 use crate::protocol::jsonrpc::{self, Incoming, ResponseBody, RpcError, codes};
+use crate::protocol::untrusted::{QUOTE_CHARS, quote, quote_fmt};
 
 /// A response delivered to the request that waits for it.
 #[derive(Debug)]
@@ -52,7 +53,10 @@ impl WireCounters {
         self.sample(what);
     }
 
+    /// Keep `what` (which may quote the server) as a sample: bounded and
+    /// made safe to show, however much the server sent.
     fn sample(&self, what: String) {
+        let what = quote(&what, QUOTE_CHARS);
         if let Ok(mut samples) = self.samples.lock() {
             if samples.len() == SAMPLES_KEPT {
                 samples.pop_front();
@@ -225,12 +229,18 @@ impl Correlator {
         }
         let Some(id) = id else {
             counters.missing_ids.fetch_add(1, Ordering::Relaxed);
-            counters.sample(format!("response without id: {body:?}"));
+            counters.sample(quote_fmt(
+                format_args!("response without id: {body:?}"),
+                QUOTE_CHARS,
+            ));
             return;
         };
         let Some(n) = id.as_u64() else {
             counters.unknown_ids.fetch_add(1, Ordering::Relaxed);
-            counters.sample(format!("response with wrong-typed id {id}"));
+            counters.sample(quote_fmt(
+                format_args!("response with wrong-typed id {id}"),
+                QUOTE_CHARS,
+            ));
             return;
         };
         let waiting = self.pending.lock().ok().and_then(|mut p| p.remove(&n));

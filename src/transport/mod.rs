@@ -6,6 +6,7 @@ pub mod correlator;
 pub mod custody;
 pub mod http;
 pub mod http_pool;
+pub mod outbox;
 pub mod param_headers;
 pub mod process;
 pub mod stdio;

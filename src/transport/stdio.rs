@@ -12,14 +12,15 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::process::{ChildStdin, ChildStdout};
-use tokio::sync::mpsc;
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, BufReader};
+use tokio::process::ChildStdout;
 
 use super::correlator::{Correlator, Reply};
+use super::outbox::Outbox;
 use super::process::{ExitInfo, Pipes, ServerCommand, ServerProcess, SpawnError};
 use super::{RawFrame, RawReply, RequestError};
 use crate::protocol::jsonrpc::{self, Params, sample_of};
+use crate::protocol::untrusted::quote;
 
 /// Default bound on one message from the server; a longer line is a protocol
 /// error and is skipped without being held in memory.
@@ -58,7 +59,7 @@ impl StderrTail {
     pub(super) fn push(&self, line: &[u8]) {
         self.total.fetch_add(1, Ordering::Relaxed);
         let text = String::from_utf8_lossy(line);
-        let text: String = text.trim_end().chars().take(STDERR_LINE_CHARS).collect();
+        let text = quote(text.trim_end(), STDERR_LINE_CHARS);
         if let Ok(mut lines) = self.lines.lock() {
             if lines.len() == STDERR_LINES_KEPT {
                 lines.pop_front();
@@ -81,9 +82,6 @@ impl StderrTail {
             .unwrap_or_default()
     }
 }
-
-/// An empty line on the outbox asks the writer to close the server's stdin.
-const CLOSE_STDIN: Vec<u8> = Vec::new();
 
 /// Set once the server's stdout is closed (it exited, crashed or hung up):
 /// an atomic for the hot path, a watch for those who wait on it.
@@ -114,7 +112,7 @@ impl Closed {
 pub struct StdioConnection {
     process: ServerProcess,
     correlator: Arc<Correlator>,
-    outbox: mpsc::UnboundedSender<Vec<u8>>,
+    outbox: Outbox,
     closed: Closed,
     stderr: Arc<StderrTail>,
 }
@@ -141,8 +139,14 @@ impl StdioConnection {
             },
         ) = ServerProcess::spawn(command)?;
         let closed = Closed::new();
-        let (outbox, inbox) = mpsc::unbounded_channel();
-        tokio::spawn(write_loop(stdin, inbox, closed.clone(), correlator.clone()));
+        let outbox = Outbox::start(stdin, {
+            let (closed, correlator) = (closed.clone(), correlator.clone());
+            move || {
+                // The server closed its stdin: nothing sent from now on can be answered.
+                closed.set();
+                correlator.fail_all();
+            }
+        });
         tokio::spawn(read_loop(
             stdout,
             options.max_message_bytes,
@@ -172,6 +176,15 @@ impl StdioConnection {
         params: Option<&dyn Params>,
         timeout: Duration,
     ) -> Result<Reply, RequestError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        // A server that does not read its stdin holds the sender up, within
+        // the call's time, rather than grow the queue without end.
+        if tokio::time::timeout_at(deadline, self.outbox.room())
+            .await
+            .is_err()
+        {
+            return Err(RequestError::Timeout(timeout));
+        }
         let (id, reply) = self.correlator.register();
         // Checked after registering: the reader sets `closed` before failing all
         // pending requests, so a request can never slip in between and hang.
@@ -187,7 +200,7 @@ impl StdioConnection {
             self.correlator.cancel(id);
             return Err(self.closed_error());
         }
-        match tokio::time::timeout(timeout, reply).await {
+        match tokio::time::timeout_at(deadline, reply).await {
             Ok(Ok(reply)) => Ok(reply),
             Ok(Err(_)) => Err(self.closed_error()),
             Err(_) => {
@@ -276,51 +289,13 @@ impl StdioConnection {
 
     /// Close stdin (MCP's shutdown for stdio), then stop the process tree.
     pub async fn close(&self, grace: Duration) -> ExitInfo {
-        let _ = self.outbox.send(CLOSE_STDIN);
+        self.outbox.close_stdin();
         self.process.stop(grace).await
     }
 }
 
-async fn write_loop(
-    mut stdin: ChildStdin,
-    mut inbox: mpsc::UnboundedReceiver<Vec<u8>>,
-    closed: Closed,
-    correlator: Arc<Correlator>,
-) {
-    let mut batch = Vec::with_capacity(64 * 1024);
-    'outer: while let Some(first) = inbox.recv().await {
-        if first.is_empty() {
-            break;
-        }
-        batch.extend_from_slice(&first);
-        let mut close_after = false;
-        // Whatever else is already queued goes out in the same write.
-        while batch.len() < 1024 * 1024 {
-            match inbox.try_recv() {
-                Ok(line) if line.is_empty() => {
-                    close_after = true;
-                    break;
-                }
-                Ok(line) => batch.extend_from_slice(&line),
-                Err(_) => break,
-            }
-        }
-        if stdin.write_all(&batch).await.is_err() {
-            // The server closed its stdin: nothing sent from now on can be answered.
-            closed.set();
-            correlator.fail_all();
-            break 'outer;
-        }
-        batch.clear();
-        // A burst of big requests must not keep its buffer for the whole run.
-        batch.shrink_to(64 * 1024);
-        if close_after {
-            break;
-        }
-    }
-    // Dropping stdin closes the pipe: the server sees EOF.
-    drop(stdin);
-}
+/// A line buffer grown past this by one big message is let go.
+const LINE_CAPACITY_KEPT: usize = 1024 * 1024;
 
 /// Bytes of an over-long line kept as its sample.
 const SAMPLE_BYTES: usize = 256;
@@ -405,7 +380,7 @@ async fn read_loop(
     stdout: ChildStdout,
     max_message_bytes: usize,
     correlator: Arc<Correlator>,
-    outbox: mpsc::UnboundedSender<Vec<u8>>,
+    outbox: Outbox,
     closed: Closed,
 ) {
     let mut reader = BufReader::with_capacity(256 * 1024, stdout);
@@ -430,6 +405,13 @@ async fn read_loop(
         let received_at = Instant::now();
         if let Some(answer) = correlator.route(jsonrpc::classify(text), received_at) {
             let _ = outbox.send(answer);
+            // A server that sends requests but does not read the answers
+            // meets backpressure: its output is not read until they drain.
+            outbox.room().await;
+        }
+        if line.capacity() > LINE_CAPACITY_KEPT {
+            // One huge message must not keep its buffer for the whole run.
+            line = Vec::with_capacity(4096);
         }
     }
     closed.set();

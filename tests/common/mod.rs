@@ -111,15 +111,7 @@ pub fn run<S: AsRef<str>>(args: &[S]) -> Run {
 /// [`run`], killed by `timeout` (exit 124) after `limit` if given: for a test
 /// whose failure would be a run that never ends.
 pub fn run_within<S: AsRef<str>>(limit: Option<std::time::Duration>, args: &[S]) -> Run {
-    let args: Vec<&str> = args.iter().map(AsRef::as_ref).collect();
-    let dir = tempfile::tempdir().expect("temp dir");
-    let report = dir.path().join("report.json");
-    let split = args.iter().position(|a| *a == "--").unwrap_or(args.len());
-    let mut full: Vec<String> = vec!["run".into(), "--headless".into()];
-    full.extend(args[..split].iter().map(|a| a.to_string()));
-    full.push("--report".into());
-    full.push(report.to_string_lossy().into_owned());
-    full.extend(args[split..].iter().map(|a| a.to_string()));
+    let (full, report, dir) = run_arguments(args);
     let mut command = match limit {
         Some(limit) => {
             let mut timeout = Command::new("timeout");
@@ -131,6 +123,64 @@ pub fn run_within<S: AsRef<str>>(limit: Option<std::time::Duration>, args: &[S])
     let started = std::time::Instant::now();
     let output = command.args(&full).output().expect("mcpstorm runs");
     finish(output, &report, dir, started.elapsed())
+}
+
+/// `run ARGS` as `run` builds it: `--headless` first, `--report` (into a
+/// fresh temporary directory) before any `--`.
+fn run_arguments<S: AsRef<str>>(args: &[S]) -> (Vec<String>, PathBuf, tempfile::TempDir) {
+    let args: Vec<&str> = args.iter().map(AsRef::as_ref).collect();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let report = dir.path().join("report.json");
+    let split = args.iter().position(|a| *a == "--").unwrap_or(args.len());
+    let mut full: Vec<String> = vec!["run".into(), "--headless".into()];
+    full.extend(args[..split].iter().map(|a| a.to_string()));
+    full.push("--report".into());
+    full.push(report.to_string_lossy().into_owned());
+    full.extend(args[split..].iter().map(|a| a.to_string()));
+    (full, report, dir)
+}
+
+/// [`run`], also returning mcpstorm's peak RSS in MB as the kernel counted it
+/// (`wait4`'s `ru_maxrss`: mcpstorm itself, or the largest of the children
+/// it waited for — the servers — if one was larger).
+pub fn run_with_peak_rss<S: AsRef<str>>(args: &[S]) -> (Run, f64) {
+    let (full, report, dir) = run_arguments(args);
+    let started = std::time::Instant::now();
+    // Reaped by the wait4 below, which std's `wait` cannot stand in for.
+    #[allow(clippy::zombie_processes)]
+    let mut child = Command::new(mcpstorm())
+        .args(&full)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("mcpstorm runs");
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = pipe.read_to_end(&mut bytes);
+            bytes
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().expect("stdout")));
+    let stderr = drain(Box::new(child.stderr.take().expect("stderr")));
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is valid; wait4 fills it for our own child.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let waited = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
+    assert!(waited > 0, "wait4: {}", std::io::Error::last_os_error());
+    let code = if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        -1
+    };
+    let output = Output {
+        status: std::os::unix::process::ExitStatusExt::from_raw(status),
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
+    };
+    let mut run = finish(output, &report, dir, started.elapsed());
+    run.code = code;
+    (run, usage.ru_maxrss as f64 / 1024.0)
 }
 
 fn finish(output: Output, report: &Path, dir: tempfile::TempDir, wall: std::time::Duration) -> Run {
