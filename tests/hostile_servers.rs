@@ -247,3 +247,43 @@ fn terminal_escapes_from_a_server_are_shown_not_obeyed() {
     assert!(!obeyable(&said), "discover: {said:?}");
     assert_nothing_left(&marker);
 }
+
+#[test]
+fn tools_whose_schemas_cannot_be_met_are_skipped_and_named() {
+    // A 2,000,000-character minLength made argument generation quadratic
+    // (a hang that ignored Ctrl-C); 16 arrays of 16 arrays … grew to
+    // gigabytes. Each such tool is now left out, saying why; the rest run.
+    let marker = marker("schemas");
+    let script = hostile("flood.py");
+    let run = common::run_within(
+        Some(std::time::Duration::from_secs(120)),
+        &["tools", "--", "python3", &script, "schemas", "0", &marker],
+    );
+    assert_eq!(run.code, 0, "{}", run.explain());
+    let notes = run.scenario("tools")["result"]["notes"].to_string();
+    for (tool, why) in [
+        ("essay", "minLength 2000000"),
+        ("grid", "its schema nests deeper"),
+        ("chain", "deeper than 12"),
+    ] {
+        assert!(
+            notes.contains(&format!("tool {tool} is not called")) && notes.contains(why),
+            "{tool}: {notes}"
+        );
+    }
+    let per_tool = run.scenario("tools")["result"]["per_label"].to_string();
+    assert!(per_tool.contains("echo"), "{per_tool}");
+    assert!(!per_tool.contains("essay"), "{per_tool}");
+    assert_nothing_left(&marker);
+
+    let output = Command::new(mcpstorm())
+        .args([
+            "discover", "--", "python3", &script, "schemas", "0", &marker,
+        ])
+        .output()
+        .expect("mcpstorm runs");
+    let said = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{said}");
+    assert!(said.contains("not called by an automatic mix"), "{said}");
+    assert_nothing_left(&marker);
+}

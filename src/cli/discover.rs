@@ -117,10 +117,10 @@ fn tool_block(tool: &Tool) -> String {
     for line in argument_lines(&tool.input_schema) {
         out.push_str(&format!("      {line}\n"));
     }
-    out.push_str(&format!(
-        "      e.g. {}\n",
-        autogen::arguments(&tool.input_schema, 1)
-    ));
+    match autogen::arguments(&tool.input_schema, 1) {
+        Ok(example) => out.push_str(&format!("      e.g. {example}\n")),
+        Err(why) => out.push_str(&format!("      (not called by an automatic mix: {why})\n")),
+    }
     out
 }
 

@@ -19,7 +19,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::protocol::catalog;
 use crate::protocol::{ProtocolChoice, Session, SetupError};
-use crate::scenario::autogen;
+use crate::scenario::auto_mix;
 use crate::scenario::file::{COLDSTART_LABEL, SESSION_OPEN_LABEL};
 use crate::scenario::{Load, OnCrash, Scenario};
 use crate::stats::{Aggregator, ConnectionHandles, Event, PhasePlan, RunPlan, Snapshot};
@@ -173,11 +173,13 @@ async fn drive(
                     .await
                     .ok_or(EngineError::Interrupted("listing the server's tools"))?
                     .map_err(|e| EngineError::AutoMix(e.to_string()))?;
-                let (phases, added) =
-                    autogen::expand_auto(&scenario.phases, &scenario.labels, &catalog.tools)
-                        .map_err(EngineError::AutoMix)?;
-                let _ = events.send(Event::LabelsAdded(added));
-                phases
+                let mix = auto_mix::expand_auto(&scenario.phases, &scenario.labels, &catalog.tools)
+                    .map_err(EngineError::AutoMix)?;
+                let _ = events.send(Event::LabelsAdded(mix.added_labels));
+                for note in mix.skipped {
+                    let _ = events.send(Event::Note(note));
+                }
+                mix.phases
             }
             _ => scenario.phases.clone(),
         };

@@ -17,16 +17,36 @@ use serde_json::{Map, Value, json};
 /// How far above its minimum a generated number may go.
 const NUMBER_SPREAD: u64 = 10;
 
-/// Deepest nesting followed (a recursive schema stops here with `null`).
+/// Deepest nesting followed; past half of it, arrays get only the items
+/// they must have, so a recursive schema ends.
 const MAX_DEPTH: usize = 12;
 
-/// Arguments for one call that satisfy `schema`.
-pub fn arguments(schema: &Value, seq: u64) -> Value {
-    match generate(schema, schema, seq, 0) {
+/// The most values (objects, arrays, scalars) one call's arguments may hold.
+const MAX_VALUES: usize = 10_000;
+
+/// The most characters of string one call's arguments may hold.
+const MAX_STRING_CHARS: usize = 1 << 20;
+
+/// A schema whose arguments cannot be made within the budget: the tool is
+/// skipped, and this says why.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub struct Unmeetable(String);
+
+/// Arguments for one call that satisfy `schema`, or why they cannot be made
+/// within the budget (a `minLength` of millions, a schema that nests or
+/// multiplies without end).
+pub fn arguments(schema: &Value, seq: u64) -> Result<Value, Unmeetable> {
+    let mut generator = Generator {
+        root: schema,
+        values_left: MAX_VALUES,
+        chars_left: MAX_STRING_CHARS,
+    };
+    Ok(match generator.generate(schema, seq, 0)? {
         Value::Object(map) => Value::Object(map),
         // A tool's arguments are always an object.
         _ => Value::Object(Map::new()),
-    }
+    })
 }
 
 /// Arguments that break `schema`, for the robustness probe: without the
@@ -90,70 +110,131 @@ fn schema_type(schema: &Value) -> Option<&str> {
     }
 }
 
-fn generate(schema: &Value, root: &Value, seq: u64, depth: usize) -> Value {
-    if depth > MAX_DEPTH {
-        return Value::Null;
-    }
-    let schema = resolve(schema, root);
-    if let Some(value) = schema.get("const") {
-        return value.clone();
-    }
-    if let Some(choices) = schema.get("enum").and_then(Value::as_array)
-        && !choices.is_empty()
-    {
-        return choices[(seq % choices.len() as u64) as usize].clone();
-    }
-    for combinator in ["anyOf", "oneOf", "allOf"] {
-        if let Some(branches) = schema.get(combinator).and_then(Value::as_array) {
-            let branch = branches
-                .iter()
-                .find(|b| schema_type(resolve(b, root)) != Some("null"))
-                .or(branches.first());
-            if let Some(branch) = branch {
-                return generate(branch, root, seq, depth + 1);
+/// Makes one call's arguments, counting what it spends.
+struct Generator<'a> {
+    root: &'a Value,
+    values_left: usize,
+    chars_left: usize,
+}
+
+impl Generator<'_> {
+    fn generate(&mut self, schema: &Value, seq: u64, depth: usize) -> Result<Value, Unmeetable> {
+        if depth > MAX_DEPTH {
+            return Err(Unmeetable(format!(
+                "its schema nests deeper than {MAX_DEPTH} levels"
+            )));
+        }
+        if self.values_left == 0 {
+            return Err(Unmeetable(format!(
+                "its arguments would hold more than {MAX_VALUES} values"
+            )));
+        }
+        self.values_left -= 1;
+        let root = self.root;
+        let schema = resolve(schema, root);
+        if let Some(value) = schema.get("const") {
+            return Ok(value.clone());
+        }
+        if let Some(choices) = schema.get("enum").and_then(Value::as_array)
+            && !choices.is_empty()
+        {
+            return Ok(choices[(seq % choices.len() as u64) as usize].clone());
+        }
+        for combinator in ["anyOf", "oneOf", "allOf"] {
+            if let Some(branches) = schema.get(combinator).and_then(Value::as_array) {
+                let branch = branches
+                    .iter()
+                    .find(|b| schema_type(resolve(b, root)) != Some("null"))
+                    .or(branches.first());
+                if let Some(branch) = branch {
+                    return self.generate(branch, seq, depth + 1);
+                }
             }
         }
+        let kind = schema_type(schema).unwrap_or(if schema.get("properties").is_some() {
+            "object"
+        } else {
+            "string"
+        });
+        Ok(match kind {
+            "object" => self.object(schema, seq, depth)?,
+            "array" => self.array(schema, seq, depth)?,
+            "integer" => integer(schema, seq),
+            "number" => number(schema, seq),
+            "boolean" => Value::Bool(seq.is_multiple_of(2)),
+            "null" => Value::Null,
+            _ => self.string(schema, seq)?,
+        })
     }
-    let kind = schema_type(schema).unwrap_or(if schema.get("properties").is_some() {
-        "object"
-    } else {
-        "string"
-    });
-    match kind {
-        "object" => object(schema, root, seq, depth),
-        "array" => array(schema, root, seq, depth),
-        "integer" => integer(schema, seq),
-        "number" => number(schema, seq),
-        "boolean" => Value::Bool(seq.is_multiple_of(2)),
-        "null" => Value::Null,
-        _ => string(schema, seq),
-    }
-}
 
-fn object(schema: &Value, root: &Value, seq: u64, depth: usize) -> Value {
-    let mut map = Map::new();
-    let properties = schema.get("properties").and_then(Value::as_object);
-    let required = schema.get("required").and_then(Value::as_array);
-    for name in required.into_iter().flatten().filter_map(Value::as_str) {
-        let property = properties.and_then(|p| p.get(name)).unwrap_or(&Value::Null);
-        map.insert(name.to_string(), generate(property, root, seq, depth + 1));
+    fn object(&mut self, schema: &Value, seq: u64, depth: usize) -> Result<Value, Unmeetable> {
+        let mut map = Map::new();
+        let properties = schema.get("properties").and_then(Value::as_object);
+        let required = schema.get("required").and_then(Value::as_array);
+        for name in required.into_iter().flatten().filter_map(Value::as_str) {
+            let property = properties.and_then(|p| p.get(name)).unwrap_or(&Value::Null);
+            map.insert(name.to_string(), self.generate(property, seq, depth + 1)?);
+        }
+        Ok(Value::Object(map))
     }
-    Value::Object(map)
-}
 
-fn array(schema: &Value, root: &Value, seq: u64, depth: usize) -> Value {
-    let min = schema.get("minItems").and_then(Value::as_u64).unwrap_or(1);
-    let max = schema
-        .get("maxItems")
-        .and_then(Value::as_u64)
-        .unwrap_or(u64::MAX);
-    let count = min.max(1).min(max).min(16);
-    let items = schema.get("items").unwrap_or(&Value::Null);
-    Value::Array(
-        (0..count)
-            .map(|i| generate(items, root, seq + i, depth + 1))
-            .collect(),
-    )
+    fn array(&mut self, schema: &Value, seq: u64, depth: usize) -> Result<Value, Unmeetable> {
+        let min = schema.get("minItems").and_then(Value::as_u64).unwrap_or(0);
+        let max = schema
+            .get("maxItems")
+            .and_then(Value::as_u64)
+            .unwrap_or(u64::MAX);
+        // One item where none is required, near the top: the tool sees a
+        // list with something in it.
+        let wanted = if depth < MAX_DEPTH / 2 {
+            min.max(1)
+        } else {
+            min
+        };
+        let count = wanted.min(max).min(16);
+        let items = schema.get("items").unwrap_or(&Value::Null);
+        let mut array = Vec::with_capacity(count as usize);
+        for i in 0..count {
+            array.push(self.generate(items, seq + i, depth + 1)?);
+        }
+        Ok(Value::Array(array))
+    }
+
+    fn string(&mut self, schema: &Value, seq: u64) -> Result<Value, Unmeetable> {
+        let mut text = match schema.get("format").and_then(Value::as_str) {
+            Some("date-time") => "2026-01-01T00:00:00Z".to_string(),
+            Some("date") => "2026-01-01".to_string(),
+            Some("time") => "12:00:00".to_string(),
+            Some("email") => format!("load{seq}@example.com"),
+            Some("uri") | Some("url") | Some("iri") => {
+                format!("https://example.com/mcpstorm/{seq}")
+            }
+            Some("uuid") => format!("00000000-0000-4000-8000-{:012x}", seq & 0xffff_ffff_ffff),
+            Some("ipv4") => "127.0.0.1".to_string(),
+            Some("ipv6") => "::1".to_string(),
+            Some("hostname") => "localhost".to_string(),
+            _ => format!("mcpstorm {seq}"),
+        };
+        let min = schema.get("minLength").and_then(Value::as_u64).unwrap_or(0);
+        let max = schema.get("maxLength").and_then(Value::as_u64);
+        if min > self.chars_left as u64 {
+            return Err(Unmeetable(format!(
+                "a string of minLength {min} is over the {MAX_STRING_CHARS}-character budget"
+            )));
+        }
+        let chars = text.chars().count();
+        let min = min as usize;
+        if chars < min {
+            text.extend(std::iter::repeat_n('x', min - chars));
+        }
+        if let Some(max) = max
+            && text.chars().count() > max as usize
+        {
+            text = text.chars().take(max as usize).collect();
+        }
+        self.chars_left = self.chars_left.saturating_sub(text.len());
+        Ok(Value::String(text))
+    }
 }
 
 /// The inclusive bounds a numeric schema allows, `None` where it sets none.
@@ -213,33 +294,6 @@ fn number(schema: &Value, seq: u64) -> Value {
     json!(value)
 }
 
-fn string(schema: &Value, seq: u64) -> Value {
-    let mut text = match schema.get("format").and_then(Value::as_str) {
-        Some("date-time") => "2026-01-01T00:00:00Z".to_string(),
-        Some("date") => "2026-01-01".to_string(),
-        Some("time") => "12:00:00".to_string(),
-        Some("email") => format!("load{seq}@example.com"),
-        Some("uri") | Some("url") | Some("iri") => format!("https://example.com/mcpstorm/{seq}"),
-        Some("uuid") => format!("00000000-0000-4000-8000-{:012x}", seq & 0xffff_ffff_ffff),
-        Some("ipv4") => "127.0.0.1".to_string(),
-        Some("ipv6") => "::1".to_string(),
-        Some("hostname") => "localhost".to_string(),
-        _ => format!("mcpstorm {seq}"),
-    };
-    let min = schema.get("minLength").and_then(Value::as_u64).unwrap_or(0) as usize;
-    let max = schema
-        .get("maxLength")
-        .and_then(Value::as_u64)
-        .map(|m| m as usize);
-    while text.chars().count() < min {
-        text.push('x');
-    }
-    if let Some(max) = max {
-        text = text.chars().take(max).collect();
-    }
-    Value::String(text)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -261,7 +315,7 @@ mod tests {
             "required": ["message", "count", "ratio", "flag", "mode", "tags", "when"]
         });
         for seq in 0..20 {
-            let args = arguments(&schema, seq);
+            let args = arguments(&schema, seq).unwrap();
             assert!(args["message"].is_string());
             let count = args["count"].as_i64().unwrap();
             assert!((5..=7).contains(&count), "{count}");
@@ -293,7 +347,7 @@ mod tests {
             },
             "required": ["at", "name", "code", "even", "kind", "maybe"]
         });
-        let args = arguments(&schema, 3);
+        let args = arguments(&schema, 3).unwrap();
         assert!(args["at"]["x"].is_i64(), "{args}");
         assert!(args["name"].as_str().unwrap().len() >= 20);
         assert!(args["code"].as_str().unwrap().len() <= 3);
@@ -310,7 +364,7 @@ mod tests {
             "n": {"type": "integer", "minimum": 100}
         }, "required": ["ms", "n"]});
         for seq in 0..200 {
-            let args = arguments(&schema, seq);
+            let args = arguments(&schema, seq).unwrap();
             assert!(args["ms"].as_f64().unwrap() <= 10.0, "{args}");
             assert!((100..=110).contains(&args["n"].as_i64().unwrap()), "{args}");
         }
@@ -318,131 +372,46 @@ mod tests {
 
     #[test]
     fn odd_schemas_still_give_an_object() {
-        assert_eq!(arguments(&json!({}), 1), json!({}));
-        assert_eq!(arguments(&json!(true), 1), json!({}));
-        let recursive =
-            json!({"type": "object", "properties": {"next": {"$ref": "#"}}, "required": ["next"]});
-        assert!(arguments(&recursive, 1).is_object());
-    }
-}
-
-/// Expand the automatic mixes of `phases` once the server's tools are known.
-/// Returns the phases with every `auto` entry replaced by one call per chosen
-/// tool, and the labels that were not known before (appended after `labels`).
-pub fn expand_auto(
-    phases: &[super::Phase],
-    labels: &[String],
-    tools: &[crate::protocol::catalog::Tool],
-) -> Result<(Vec<super::Phase>, Vec<String>), String> {
-    let mut added: Vec<String> = Vec::new();
-    let mut expanded = Vec::with_capacity(phases.len());
-    for phase in phases {
-        let Some(auto) = &phase.mix.auto else {
-            expanded.push(phase.clone());
-            continue;
-        };
-        let listed: Vec<&str> = tools.iter().map(|t| t.name.as_str()).collect();
-        if let Some(missing) = auto.include.iter().find(|n| !listed.contains(&n.as_str())) {
-            return Err(format!(
-                "phase {}: include names `{missing}`, which the server does not list (it lists: {})",
-                phase.name,
-                listed.join(", ")
-            ));
-        }
-        let chosen: Vec<_> = tools
-            .iter()
-            .filter(|t| {
-                (t.read_only || auto.include.contains(&t.name)) && !auto.exclude.contains(&t.name)
-            })
-            .collect();
-        if chosen.is_empty() && phase.mix.calls.is_empty() {
-            return Err(format!(
-                "phase {}: the server lists no read-only tool to call (tools: {}); \
-                 name the ones that are safe to call with include = [...]",
-                phase.name,
-                listed.join(", ")
-            ));
-        }
-        let mut calls = phase.mix.calls.clone();
-        let mut weights = phase.mix.weights.clone();
-        for tool in chosen {
-            let label = match labels.iter().chain(&added).position(|l| *l == tool.name) {
-                Some(i) => i,
-                None => {
-                    added.push(tool.name.clone());
-                    labels.len() + added.len() - 1
-                }
-            };
-            calls.push(super::CallTemplate {
-                method: "tools/call".into(),
-                label,
-                params: Some(super::template::Template::Schema {
-                    tool: tool.name.clone(),
-                    schema: tool.input_schema.clone(),
-                }),
-                expect_text: None,
-            });
-            weights.push(auto.weight);
-        }
-        let mut phase = phase.clone();
-        phase.mix = super::CallMix::new(calls, weights, None);
-        expanded.push(phase);
-    }
-    Ok((expanded, added))
-}
-
-#[cfg(test)]
-mod expand_tests {
-    use super::*;
-    use crate::protocol::catalog::Tool;
-
-    fn tool(name: &str, read_only: bool) -> Tool {
-        Tool {
-            name: name.into(),
-            description: String::new(),
-            input_schema: json!({"type": "object", "properties": {"q": {"type": "string"}}, "required": ["q"]}),
-            read_only,
-        }
-    }
-
-    fn scenario(auto: &str) -> crate::scenario::Scenario {
-        let text = format!(
-            "name = \"a\"\n[[phase]]\nname = \"load\"\nload = {{ kind = \"sequential\", calls = 4 }}\n[[call]]\nmethod = \"ping\"\n[[call]]\nauto = true\n{auto}\n"
-        );
-        crate::scenario::file::parse(&text, "a.toml").unwrap()
-    }
-
-    #[test]
-    fn only_read_only_tools_unless_named() {
-        let tools = [
-            tool("search", true),
-            tool("delete", false),
-            tool("get", true),
-        ];
-        let s = scenario("");
-        let (phases, added) = expand_auto(&s.phases, &s.labels, &tools).unwrap();
-        assert_eq!(added, vec!["search", "get"]);
-        let methods: Vec<_> = phases[0].mix.calls.iter().map(|c| c.label).collect();
-        assert_eq!(methods, vec![0, 1, 2], "ping, search, get; never delete");
-        let s = scenario("include = [\"delete\"]\nexclude = [\"get\"]");
-        let (_, added) = expand_auto(&s.phases, &s.labels, &tools).unwrap();
-        assert_eq!(added, vec!["search", "delete"]);
-        let s = scenario("include = [\"drop\"]");
-        let err = expand_auto(&s.phases, &s.labels, &tools).unwrap_err();
+        assert_eq!(arguments(&json!({}), 1), Ok(json!({})));
+        assert_eq!(arguments(&json!(true), 1), Ok(json!({})));
+        let optional = json!({"type": "object", "properties": {"next": {"$ref": "#"}}});
+        assert_eq!(arguments(&optional, 1), Ok(json!({})));
+        let tree = json!({"type": "object", "properties": {
+            "children": {"type": "array", "items": {"$ref": "#"}}
+        }, "required": ["children"]});
         assert!(
-            err.contains("`drop`") && err.contains("search, delete, get"),
-            "{err}"
+            arguments(&tree, 1).is_ok(),
+            "a recursive tree ends in empty lists"
         );
     }
 
     #[test]
-    fn generated_calls_carry_schema_arguments() {
-        let s = scenario("");
-        let (phases, _) = expand_auto(&s.phases, &s.labels, &[tool("search", true)]).unwrap();
-        let call = &phases[0].mix.calls[1];
-        let ctx = crate::scenario::template::CallContext { seq: 3, worker: 0 };
-        let params = call.params.as_ref().unwrap().render(&ctx);
-        assert_eq!(params["name"], "search");
-        assert_eq!(params["arguments"]["q"], "mcpstorm 3");
+    fn schemas_that_cannot_be_met_within_the_budget_say_why() {
+        // Each of these hung argument generation or grew it to gigabytes.
+        let long = json!({"type": "object", "properties": {
+            "text": {"type": "string", "minLength": 2_000_000u64}
+        }, "required": ["text"]});
+        let error = arguments(&long, 1).unwrap_err().to_string();
+        assert!(error.contains("minLength 2000000"), "{error}");
+        let wide = json!({"type": "object", "properties": {
+            "grid": {"$ref": "#/$defs/row"}
+        }, "required": ["grid"], "$defs": {"row": {
+            "type": "array", "minItems": 16, "items": {"$ref": "#/$defs/row"}
+        }}});
+        let error = arguments(&wide, 1).unwrap_err().to_string();
+        assert!(
+            error.contains("10000 values") || error.contains("nests"),
+            "{error}"
+        );
+        let endless =
+            json!({"type": "object", "properties": {"next": {"$ref": "#"}}, "required": ["next"]});
+        let error = arguments(&endless, 1).unwrap_err().to_string();
+        assert!(error.contains("deeper than 12"), "{error}");
+        // Within the budget, a long string is made at once, not char by char.
+        let fits = json!({"type": "object", "properties": {
+            "text": {"type": "string", "minLength": 500_000}
+        }, "required": ["text"]});
+        let text = arguments(&fits, 1).unwrap()["text"].as_str().unwrap().len();
+        assert_eq!(text, 500_000);
     }
 }

@@ -1,6 +1,7 @@
 //! Scenarios: phases of load with a call mix, and the criteria that judge them.
 //! Written as TOML (see `scenarios/`), checked strictly when loaded.
 
+pub mod auto_mix;
 pub mod autogen;
 pub mod builtin;
 mod calls;

@@ -82,7 +82,10 @@ impl Template {
             Template::Dynamic(value, _) => Cow::Owned(render(value, ctx)),
             Template::Schema { tool, schema } => Cow::Owned(serde_json::json!({
                 "name": tool,
-                "arguments": super::autogen::arguments(schema, ctx.seq),
+                // The tool was left out of the mix if its schema could not
+                // be met; a call that still cannot sends no arguments.
+                "arguments": super::autogen::arguments(schema, ctx.seq)
+                    .unwrap_or_else(|_| serde_json::json!({})),
             })),
         }
     }

@@ -10,6 +10,9 @@ floods the client around it. MODE is one of:
                  reads again and answers as usual
   escapes        its name, version, error messages and stderr carry terminal
                  escape sequences (clear screen, window title, clipboard)
+  schemas        beside `echo`, it lists read-only tools whose input schemas
+                 cannot be met: a 2,000,000-character minLength, arrays of
+                 16 arrays of 16 … (16^12 values), a required recursion
 
 Any further argument (a marker the tests look for) is ignored."""
 
@@ -38,6 +41,22 @@ def flood_pings():
         sys.stdout.write(chunk)
         sent += len(chunk)
     sys.stdout.flush()
+
+
+def hostile_tools():
+    def tool(name, schema):
+        return {"name": name, "annotations": {"readOnlyHint": True},
+                "inputSchema": {"type": "object", "properties": {"a": schema},
+                                "required": ["a"], "$defs": {
+                                    "row": {"type": "array", "minItems": 16,
+                                            "items": {"$ref": "#/$defs/row"}},
+                                    "node": {"type": "object", "required": ["next"],
+                                             "properties": {"next": {"$ref": "#/$defs/node"}}}}}}
+    return [
+        tool("essay", {"type": "string", "minLength": 2000000}),
+        tool("grid", {"$ref": "#/$defs/row"}),
+        tool("chain", {"$ref": "#/$defs/node"}),
+    ]
 
 
 def main():
@@ -76,8 +95,12 @@ def main():
             send({"jsonrpc": "2.0", "id": rid,
                   "result": {"content": [{"type": "text", "text": text}]}})
         elif method == "tools/list":
-            send({"jsonrpc": "2.0", "id": rid, "result": {"tools": [
-                {"name": "echo", "inputSchema": {"type": "object"}}]}})
+            tools = [{"name": "echo", "annotations": {"readOnlyHint": True},
+                      "inputSchema": {"type": "object", "properties": {
+                          "message": {"type": "string"}}, "required": ["message"]}}]
+            if MODE == "schemas":
+                tools += hostile_tools()
+            send({"jsonrpc": "2.0", "id": rid, "result": {"tools": tools}})
         else:
             send({"jsonrpc": "2.0", "id": rid, "result": {}})
 

@@ -1,0 +1,184 @@
+//! The automatic mix (`auto = true`): once the server's tools are known,
+//! each is called with arguments made from its input schema — the
+//! read-only ones, and those the scenario names.
+
+use super::autogen;
+use super::template::Template;
+use super::{CallMix, CallTemplate, Phase};
+use crate::protocol::catalog::Tool;
+use crate::protocol::untrusted::{QUOTE_CHARS, quote};
+
+/// What the automatic mixes became.
+#[derive(Debug)]
+pub struct AutoMix {
+    pub phases: Vec<Phase>,
+    /// Labels that were not known before (appended after the scenario's).
+    pub added_labels: Vec<String>,
+    /// Tools left out, and why (their schema cannot be met within budget).
+    pub skipped: Vec<String>,
+}
+
+/// Expand the automatic mixes of `phases` once the server's tools are known.
+/// Returns the phases with every `auto` entry replaced by one call per chosen
+/// tool, and the labels that were not known before (appended after `labels`).
+pub fn expand_auto(phases: &[Phase], labels: &[String], tools: &[Tool]) -> Result<AutoMix, String> {
+    let mut added: Vec<String> = Vec::new();
+    let mut skipped: Vec<String> = Vec::new();
+    let mut expanded = Vec::with_capacity(phases.len());
+    for phase in phases {
+        let Some(auto) = &phase.mix.auto else {
+            expanded.push(phase.clone());
+            continue;
+        };
+        let listed: Vec<&str> = tools.iter().map(|t| t.name.as_str()).collect();
+        if let Some(missing) = auto.include.iter().find(|n| !listed.contains(&n.as_str())) {
+            return Err(format!(
+                "phase {}: include names `{missing}`, which the server does not list (it lists: {})",
+                phase.name,
+                listed.join(", ")
+            ));
+        }
+        let mut chosen: Vec<&Tool> = Vec::new();
+        for tool in tools.iter().filter(|t| {
+            (t.read_only || auto.include.contains(&t.name)) && !auto.exclude.contains(&t.name)
+        }) {
+            match autogen::arguments(&tool.input_schema, 1) {
+                Ok(_) => chosen.push(tool),
+                Err(why) => {
+                    let note = format!("tool {} is not called: {why}", quote(&tool.name, 100));
+                    if !skipped.contains(&note) {
+                        skipped.push(note);
+                    }
+                }
+            }
+        }
+        if chosen.is_empty() && phase.mix.calls.is_empty() {
+            return Err(format!(
+                "phase {}: the server lists no read-only tool that can be called (tools: {}){}; \
+                 name the ones that are safe to call with include = [...]",
+                phase.name,
+                quote(&listed.join(", "), QUOTE_CHARS),
+                skipped.iter().map(|s| format!("; {s}")).collect::<String>()
+            ));
+        }
+        let mut calls = phase.mix.calls.clone();
+        let mut weights = phase.mix.weights.clone();
+        for tool in chosen {
+            let label = match labels.iter().chain(&added).position(|l| *l == tool.name) {
+                Some(i) => i,
+                None => {
+                    added.push(tool.name.clone());
+                    labels.len() + added.len() - 1
+                }
+            };
+            calls.push(CallTemplate {
+                method: "tools/call".into(),
+                label,
+                params: Some(Template::Schema {
+                    tool: tool.name.clone(),
+                    schema: tool.input_schema.clone(),
+                }),
+                expect_text: None,
+            });
+            weights.push(auto.weight);
+        }
+        let mut phase = phase.clone();
+        phase.mix = CallMix::new(calls, weights, None);
+        expanded.push(phase);
+    }
+    Ok(AutoMix {
+        phases: expanded,
+        added_labels: added,
+        skipped,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    fn tool(name: &str, read_only: bool) -> Tool {
+        tool_with(
+            name,
+            read_only,
+            json!({"type": "object", "properties": {"q": {"type": "string"}}, "required": ["q"]}),
+        )
+    }
+
+    fn tool_with(name: &str, read_only: bool, input_schema: Value) -> Tool {
+        Tool {
+            name: name.into(),
+            description: String::new(),
+            input_schema,
+            read_only,
+        }
+    }
+
+    fn scenario(auto: &str) -> crate::scenario::Scenario {
+        let text = format!(
+            "name = \"a\"\n[[phase]]\nname = \"load\"\nload = {{ kind = \"sequential\", calls = 4 }}\n[[call]]\nmethod = \"ping\"\n[[call]]\nauto = true\n{auto}\n"
+        );
+        crate::scenario::file::parse(&text, "a.toml").unwrap()
+    }
+
+    #[test]
+    fn only_read_only_tools_unless_named() {
+        let tools = [
+            tool("search", true),
+            tool("delete", false),
+            tool("get", true),
+        ];
+        let s = scenario("");
+        let mix = expand_auto(&s.phases, &s.labels, &tools).unwrap();
+        assert_eq!(mix.added_labels, vec!["search", "get"]);
+        let methods: Vec<_> = mix.phases[0].mix.calls.iter().map(|c| c.label).collect();
+        assert_eq!(methods, vec![0, 1, 2], "ping, search, get; never delete");
+        let s = scenario("include = [\"delete\"]\nexclude = [\"get\"]");
+        let mix = expand_auto(&s.phases, &s.labels, &tools).unwrap();
+        assert_eq!(mix.added_labels, vec!["search", "delete"]);
+        let s = scenario("include = [\"drop\"]");
+        let err = expand_auto(&s.phases, &s.labels, &tools).unwrap_err();
+        assert!(
+            err.contains("`drop`") && err.contains("search, delete, get"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn generated_calls_carry_schema_arguments() {
+        let s = scenario("");
+        let mix = expand_auto(&s.phases, &s.labels, &[tool("search", true)]).unwrap();
+        let call = &mix.phases[0].mix.calls[1];
+        let ctx = crate::scenario::template::CallContext { seq: 3, worker: 0 };
+        let params = call.params.as_ref().unwrap().render(&ctx);
+        assert_eq!(params["name"], "search");
+        assert_eq!(params["arguments"]["q"], "mcpstorm 3");
+    }
+
+    #[test]
+    fn a_tool_whose_schema_cannot_be_met_is_skipped_and_named() {
+        let huge = json!({"type": "object", "properties": {
+            "text": {"type": "string", "minLength": 2_000_000u64}
+        }, "required": ["text"]});
+        let tools = [tool("search", true), tool_with("essay", true, huge.clone())];
+        let s = scenario("");
+        let mix = expand_auto(&s.phases, &s.labels, &tools).unwrap();
+        assert_eq!(mix.added_labels, vec!["search"]);
+        assert_eq!(mix.skipped.len(), 1);
+        assert!(mix.skipped[0].contains("essay") && mix.skipped[0].contains("minLength"));
+        // Nothing left to call: the error says why each was left out.
+        let s = scenario("");
+        let mut only = s.clone();
+        only.phases[0].mix.calls.clear();
+        let error = expand_auto(
+            &only.phases,
+            &only.labels,
+            &[tool_with("essay", true, huge)],
+        )
+        .err()
+        .unwrap_or_default();
+        assert!(error.contains("minLength 2000000"), "{error}");
+    }
+}
