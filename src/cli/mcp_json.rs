@@ -94,7 +94,7 @@ pub fn server_from(file: &Path, name: Option<&str>) -> Result<ConfigServer, Conf
         file: shown.clone(),
         line: e.line(),
         column: e.column(),
-        message: e.to_string(),
+        message: unquoted(&e),
     })?;
     let available = || {
         config
@@ -166,6 +166,29 @@ pub fn server_from(file: &Path, name: Option<&str>) -> Result<ConfigServer, Conf
             name: name.clone(),
         }),
     }
+}
+
+/// serde's message without the value it quotes: a config file's `env` and
+/// `headers` hold secrets, and "invalid type: integer `12345`" would print one.
+fn unquoted(error: &serde_json::Error) -> String {
+    let text = error.to_string();
+    let core = text
+        .rsplit_once(" at line ")
+        .map_or(text.as_str(), |(core, _)| core);
+    let said = match error.classify() {
+        serde_json::error::Category::Data => match core.split_once(", expected ") {
+            Some((_, expected)) => format!(
+                "a value of the wrong type or form, expected {expected} (the value is not quoted)"
+            ),
+            None if core.starts_with("missing field") || core.starts_with("duplicate field") => {
+                core.to_string()
+            }
+            None => "a value of the wrong type or form (the value is not quoted)".to_string(),
+        },
+        // Syntax errors name what was expected, never a value.
+        _ => core.to_string(),
+    };
+    format!("{said} at line {} column {}", error.line(), error.column())
 }
 
 #[cfg(test)]

@@ -22,6 +22,7 @@ macro_rules! outln {
 mod discover;
 mod mcp_json;
 mod run;
+mod secrets;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -144,16 +145,27 @@ pub struct TargetArgs {
     /// The entry of --config to run (needed when it has several).
     #[arg(long = "server", value_name = "NAME", requires = "config")]
     pub server_name: Option<String>,
-    /// Extra environment for the server, NAME=VALUE (repeatable; values are never printed).
-    #[arg(long = "env", value_name = "NAME=VALUE", value_parser = parse_env)]
-    pub env: Vec<(String, String)>,
-    /// Test a Streamable HTTP endpoint, e.g. http://127.0.0.1:3001/mcp.
-    #[arg(long, value_name = "URL", value_parser = parse_url)]
-    pub url: Option<http::Uri>,
+    /// Extra environment for the server (repeatable; values are never
+    /// printed): NAME=VALUE, or NAME alone to pass on NAME from mcpstorm's own
+    /// environment, which keeps the value off the command line.
+    #[arg(long = "env", value_name = "NAME[=VALUE]")]
+    pub env: Vec<String>,
+    /// Extra environment for the server from a file of NAME=VALUE lines
+    /// (blank lines and # comments skipped; repeatable).
+    #[arg(long = "env-file", value_name = "FILE")]
+    pub env_files: Vec<PathBuf>,
+    /// Test a Streamable HTTP endpoint, e.g. http://127.0.0.1:3001/mcp. A
+    /// user:password@ in it is sent as Basic auth and shown as user:<redacted>@.
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
     /// HTTP header sent with every request, 'Name: value' (repeatable; values
     /// are never printed).
-    #[arg(long = "header", value_name = "'NAME: VALUE'", value_parser = parse_header)]
-    pub headers: Vec<(http::HeaderName, http::HeaderValue)>,
+    #[arg(long = "header", value_name = "'NAME: VALUE'")]
+    pub headers: Vec<String>,
+    /// HTTP headers from a file of 'Name: value' lines (blank lines and #
+    /// comments skipped; repeatable), to keep their values off the command line.
+    #[arg(long = "header-file", value_name = "FILE")]
+    pub header_files: Vec<PathBuf>,
     /// Over HTTP: start this server for the run (one command line, quoted as
     /// a shell would) and measure its process tree; it is stopped at the end.
     /// Without --url, its address is the first http:// URL it prints. A
@@ -269,21 +281,6 @@ pub struct ServeArgs {
 
 fn parse_version(text: &str) -> Result<ProtocolVersion, String> {
     text.parse()
-}
-
-fn parse_url(text: &str) -> Result<http::Uri, String> {
-    crate::transport::http::parse_url(text).map_err(|e| e.to_string())
-}
-
-fn parse_header(text: &str) -> Result<(http::HeaderName, http::HeaderValue), String> {
-    crate::transport::http::parse_header(text).map_err(|e| e.to_string())
-}
-
-fn parse_env(text: &str) -> Result<(String, String), String> {
-    match text.split_once('=') {
-        Some((name, value)) if !name.is_empty() => Ok((name.to_string(), value.to_string())),
-        _ => Err("expected NAME=VALUE".to_string()),
-    }
 }
 
 /// Run the parsed command line; returns the process exit code.

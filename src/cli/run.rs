@@ -11,7 +11,7 @@ use std::time::Duration;
 use tokio::sync::{Notify, mpsc, watch};
 
 use super::mcp_json::ConfigServer;
-use super::{RunArgs, TargetArgs, TransportKind, exit};
+use super::{RunArgs, TargetArgs, TransportKind, exit, secrets};
 use crate::engine::{self, Halt, LoadControl, RunOptions};
 use crate::report::{self, Destination, Report, ScenarioResult, Verdict, summary};
 use crate::scenario::{self, Scenario, builtin};
@@ -24,6 +24,16 @@ use crate::ui::{self, Command, Finished, RunStatus, TerminalGuard};
 /// `--`; or this binary's `serve`.
 pub fn target(args: &TargetArgs) -> Result<Target, String> {
     let end_session = !args.keep_session;
+    let environment = secrets::environment(args)?;
+    let mut headers = secrets::headers(args)?;
+    let given_url = args.url.as_deref().map(secrets::url).transpose()?;
+    let (url, user) = match given_url {
+        Some(given) => {
+            headers.extend(given.basic_auth);
+            (Some(given.url), given.user)
+        }
+        None => (None, None),
+    };
     if let Some(config) = &args.config {
         return match super::mcp_json::server_from(config, args.server_name.as_deref())
             .map_err(|e| e.to_string())?
@@ -34,14 +44,18 @@ pub fn target(args: &TargetArgs) -> Result<Target, String> {
                 config.display()
             )),
             ConfigServer::Command(mut command) => {
-                command.env.extend(args.env.iter().cloned());
+                command.env.extend(environment);
                 Ok(Target::Stdio(command))
             }
-            ConfigServer::Http { url, mut headers } => {
-                headers.extend(args.headers.iter().cloned());
+            ConfigServer::Http {
+                url,
+                headers: mut configured,
+            } => {
+                configured.extend(headers);
                 Ok(Target::Http(HttpTarget {
                     url: Some(url),
-                    headers,
+                    user: None,
+                    headers: configured,
                     server: None,
                     pid: args.pid,
                     end_session,
@@ -78,20 +92,21 @@ pub fn target(args: &TargetArgs) -> Result<Target, String> {
             Some((program, rest)) => ServerCommand::new(program.clone(), rest.to_vec()),
             None => ServerCommand::this_binary(builtin.iter().map(|a| a.to_string()).collect())?,
         };
-        command.env = args.env.clone();
+        command.env = environment.clone();
         Ok(command)
     };
     if !http {
         return Ok(Target::Stdio(command(given, &["serve"])?));
     }
     // A bare URL (or one with --pid) is a server mcpstorm does not start.
-    let server = match (&given, &args.url) {
+    let server = match (&given, &url) {
         (None, Some(_)) => None,
         _ => Some(command(given, &["serve", "--http", "127.0.0.1:0"])?),
     };
     Ok(Target::Http(HttpTarget {
-        url: args.url.clone(),
-        headers: args.headers.clone(),
+        url,
+        user,
+        headers,
         server,
         pid: args.pid,
         end_session,

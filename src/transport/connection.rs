@@ -30,6 +30,9 @@ pub enum Target {
 pub struct HttpTarget {
     /// `None`: the first `http://` address the started server prints.
     pub url: Option<Uri>,
+    /// The user of a `user:password@` given with the URL (sent as Basic
+    /// auth among `headers`): shown as `user:<redacted>@`.
+    pub user: Option<String>,
     pub headers: Vec<(http::HeaderName, http::HeaderValue)>,
     /// A server mcpstorm starts (and stops) itself.
     pub server: Option<ServerCommand>,
@@ -62,9 +65,14 @@ impl std::fmt::Display for Target {
         match self {
             Target::Stdio(command) => write!(f, "stdio: {command}"),
             Target::Http(http) => {
-                match &http.url {
-                    Some(url) => write!(f, "http: {url}")?,
-                    None => f.write_str("http: the address the server prints")?,
+                match (&http.url, &http.user) {
+                    (Some(url), Some(user)) => {
+                        let text = url.to_string();
+                        let (scheme, rest) = text.split_once("://").unwrap_or(("http", &text));
+                        write!(f, "http: {scheme}://{user}:<redacted>@{rest}")?
+                    }
+                    (Some(url), None) => write!(f, "http: {url}")?,
+                    (None, _) => f.write_str("http: the address the server prints")?,
                 }
                 match (&http.server, http.pid) {
                     (Some(command), _) => write!(f, " (server: {command})"),
