@@ -209,6 +209,8 @@ fn leaking_run() -> Snapshot {
         },
         coldstart: None,
         crashes: 0,
+        not_sent: 0,
+        not_sent_why: None,
         restarts_at_s: Vec::new(),
         recent_errors: vec![
             "add: isError: injected failure (--fail-rate) on request 140".into(),

@@ -350,6 +350,9 @@ fn in_custody(command: impl std::future::Future<Output = ExitCode>) -> ExitCode 
     if let Err(lost) = custody::take_custody() {
         eprintln!("mcpstorm: warning: {lost}");
     }
+    // A load test opens many connections; the servers keep their own limit.
+    crate::transport::fd_limit::raise();
+    crate::engine::panics::install_recorder();
     let runtime = match runtime() {
         Ok(runtime) => runtime,
         Err(code) => return code,

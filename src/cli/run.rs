@@ -12,7 +12,7 @@ use tokio::sync::{Notify, mpsc, watch};
 
 use super::mcp_json::ConfigServer;
 use super::{RunArgs, TargetArgs, TransportKind, exit, secrets};
-use crate::engine::{self, Halt, LoadControl, RunOptions};
+use crate::engine::{self, Halt, LoadControl, RunOptions, panics};
 use crate::report::{self, Destination, Report, ScenarioResult, Verdict, summary};
 use crate::scenario::{self, Scenario, builtin};
 use crate::stats::Snapshot;
@@ -185,6 +185,7 @@ impl Runner {
 
     /// Run one scenario; `None` when a restart cut it short.
     async fn run_one(&self, scenario: &Scenario) -> Option<ScenarioResult> {
+        let panics_before = panics::mark();
         let run_halt = Halt::default();
         let restarted = Arc::new(AtomicBool::new(false));
         let forward = {
@@ -214,6 +215,11 @@ impl Runner {
         if restarted.load(Ordering::Relaxed) {
             return None;
         }
+        let outcome = match (outcome, panics::since(panics_before)) {
+            (_, Some(bug)) => Err(bug),
+            (Ok(snapshot), None) => Ok(snapshot),
+            (Err(error), None) => Err(error.to_string()),
+        };
         Some(match outcome {
             Ok(snapshot) => ScenarioResult::judged(
                 &scenario.name,
@@ -226,7 +232,7 @@ impl Runner {
                 description: scenario.description.clone(),
                 source: scenario.source.clone(),
                 verdict: Verdict::Error,
-                error: Some(error.to_string()),
+                error: Some(error),
                 incomplete: None,
                 result: None,
             },

@@ -53,6 +53,9 @@ impl PhaseRunner {
     /// send time: latency then counts from it, so a stall cannot hide.
     pub async fn call(&self, worker: u64, scheduled: Option<Instant>) {
         let seq = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
+        if super::panics::injected_at_call() == Some(seq) {
+            panic!("injected panic at call {seq} (MCPSTORM_INJECT_PANIC_AT_CALL)");
+        }
         let template = self.phase.mix.pick();
         let ctx = CallContext { seq, worker };
         let session = self.live.current();
@@ -62,6 +65,14 @@ impl PhaseRunner {
             self.abandoned.fetch_add(1, Ordering::Relaxed);
             return;
         };
+        if let Err(RequestError::LocalLimit(why)) = reply {
+            // mcpstorm's own limit, not the server's failure: counted apart.
+            let _ = self.events.send(Event::NotSent {
+                phase: self.phase_index,
+                why,
+            });
+            return;
+        }
         let ended = match &reply {
             Ok(reply) => reply.received_at,
             Err(_) => Instant::now(),

@@ -9,6 +9,7 @@ mod crash;
 mod load;
 mod monitor;
 mod pacer;
+pub mod panics;
 mod robustness;
 
 use std::sync::Arc;

@@ -68,14 +68,17 @@ pub fn parse_stat(text: &str) -> Option<StatLine> {
 }
 
 /// True while the process exists and is not a zombie waiting to be reaped.
+/// A read that fails for another reason than the process being gone (this
+/// process out of file descriptors, say) says nothing: the process is taken
+/// to be alive, never declared crashed on mcpstorm's own trouble.
 pub fn is_alive(pid: u32) -> bool {
-    fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|text| {
-            let state = text[text.rfind(')')? + 1..].split_whitespace().next()?;
-            Some(state != "Z" && state != "X")
-        })
-        .unwrap_or(false)
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(text) => text
+            .rfind(')')
+            .and_then(|end| text[end + 1..].split_whitespace().next())
+            .is_some_and(|state| state != "Z" && state != "X"),
+        Err(error) => !matches!(error.raw_os_error(), Some(libc::ENOENT) | Some(libc::ESRCH)),
+    }
 }
 
 pub fn read_stat(pid: u32) -> Option<StatLine> {

@@ -93,7 +93,10 @@ pub fn classify(reply: &Result<Reply, RequestError>, is_tool_call: bool) -> Clas
         Err(
             RequestError::Closed(why)
             | RequestError::Http(why)
-            | RequestError::Status { detail: why, .. },
+            | RequestError::Status { detail: why, .. }
+            // The load path counts these apart (not sent); elsewhere they are
+            // transport errors whose message says whose limit it was.
+            | RequestError::LocalLimit(why),
         ) => {
             return Classified::failed(Outcome::TransportError, why);
         }

@@ -331,7 +331,8 @@ async fn setup_failure(connection: &Connection, failure: RequestError, method: &
         other @ (RequestError::Http(_)
         | RequestError::Status { .. }
         | RequestError::SessionExpired
-        | RequestError::Protocol(_)) => SetupError::Unreachable {
+        | RequestError::Protocol(_)
+        | RequestError::LocalLimit(_)) => SetupError::Unreachable {
             method: method.to_string(),
             detail: quote(&other.to_string(), QUOTE_CHARS),
             stderr_tail: settle_stderr(connection).await,

@@ -51,6 +51,12 @@ impl ScenarioResult {
             Some(format!("the server crashed {} time(s)", snapshot.crashes))
         } else if snapshot.notes.iter().any(|n| n.starts_with("interrupted")) {
             Some("interrupted".to_string())
+        } else if snapshot.not_sent > 0 {
+            Some(format!(
+                "mcpstorm could not send {} call(s): {}",
+                snapshot.not_sent,
+                snapshot.not_sent_why.as_deref().unwrap_or("a local limit")
+            ))
         } else if !skipped.is_empty() {
             Some(format!("phases not run: {}", skipped.join(", ")))
         } else if snapshot.total.calls == 0 {

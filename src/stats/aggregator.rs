@@ -62,6 +62,9 @@ pub struct Aggregator {
     connection: Option<ConnectionHandles>,
     mixups: u64,
     crashes: u64,
+    /// Calls mcpstorm could not send, and why the first could not.
+    not_sent: u64,
+    not_sent_why: Option<String>,
     restarts_at_s: Vec<f64>,
     recent_errors: VecDeque<String>,
     notes: Vec<String>,
@@ -104,6 +107,8 @@ impl Aggregator {
             connection: None,
             mixups: 0,
             crashes: 0,
+            not_sent: 0,
+            not_sent_why: None,
             restarts_at_s: Vec::new(),
             recent_errors: VecDeque::new(),
             notes: Vec::new(),
@@ -245,6 +250,10 @@ impl Aggregator {
                 ));
             }
             Event::Note(note) => self.notes.push(note),
+            Event::NotSent { why, .. } => {
+                self.not_sent += 1;
+                self.not_sent_why.get_or_insert(why);
+            }
         }
     }
 
@@ -517,6 +526,8 @@ impl Aggregator {
             wire: self.wire(),
             coldstart: self.coldstart.snapshot(),
             crashes: self.crashes,
+            not_sent: self.not_sent,
+            not_sent_why: self.not_sent_why.clone(),
             restarts_at_s: self.restarts_at_s.clone(),
             recent_errors: self.recent_errors.iter().cloned().collect(),
             stderr_tail: self

@@ -66,6 +66,12 @@ pub enum Event {
         at: Instant,
     },
     Call(CallEvent),
+    /// mcpstorm could not send a call (it ran out of file descriptors): not
+    /// a call of the server's, and not its failure.
+    NotSent {
+        phase: usize,
+        why: String,
+    },
     /// A churned session ended (closed or abandoned); a probe sample was
     /// taken just before this event.
     SessionEnded {

@@ -323,6 +323,10 @@ pub struct Snapshot {
     pub wire: WireSnapshot,
     pub coldstart: Option<ColdStartSnapshot>,
     pub crashes: u64,
+    /// Calls mcpstorm could not send (its own file-descriptor limit), and
+    /// why the first could not: not counted as calls, and not failures of the server.
+    pub not_sent: u64,
+    pub not_sent_why: Option<String>,
     /// When the server was started again after a crash (on_crash =
     /// "restart"), on the run clock in seconds.
     pub restarts_at_s: Vec<f64>,

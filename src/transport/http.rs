@@ -610,10 +610,16 @@ impl Inner {
             headers.insert(PROTOCOL_VERSION, version);
         }
         *request.headers_mut() = headers;
-        self.pool
-            .send(request)
-            .await
-            .map_err(|e| RequestError::Http(describe_client_error(&e, &self.url)))
+        self.pool.send(request).await.map_err(|error| match &error {
+            PoolError::Connect { source, .. } if super::fd_limit::is_exhaustion(source) => {
+                RequestError::LocalLimit(format!(
+                    "mcpstorm ran out of file descriptors ({source}; its limit is {}): \
+                     raise `ulimit -n` or lower the load",
+                    super::fd_limit::own().map_or("unknown".to_string(), |n| n.to_string())
+                ))
+            }
+            _ => RequestError::Http(describe_client_error(&error, &self.url)),
+        })
     }
 
     /// Classify and route one message of a reply.

@@ -4,6 +4,7 @@
 pub mod connection;
 pub mod correlator;
 pub mod custody;
+pub mod fd_limit;
 pub mod http;
 pub mod http_pool;
 pub mod outbox;
@@ -66,4 +67,8 @@ pub enum RequestError {
     /// for the request in it).
     #[error("{0}")]
     Protocol(String),
+    /// mcpstorm itself could not send the request (it ran out of file
+    /// descriptors): a limit of this machine, not a failure of the server.
+    #[error("{0}")]
+    LocalLimit(String),
 }

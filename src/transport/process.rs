@@ -115,7 +115,7 @@ impl ServerProcess {
             .env(custody::OWNER_VAR, &tag);
         let parent = std::process::id() as libc::pid_t;
         // SAFETY: the closure runs in the forked child before exec and only
-        // makes async-signal-safe calls (prctl, getppid).
+        // makes async-signal-safe calls (prctl, getppid, getrlimit, setrlimit).
         unsafe {
             spawning.pre_exec(move || {
                 // If mcpstorm dies, even by SIGKILL, the server hears of it.
@@ -128,6 +128,8 @@ impl ServerProcess {
                 if libc::getppid() != parent {
                     return Err(std::io::Error::other("mcpstorm exited"));
                 }
+                // The server gets the file limit it would have had, not mcpstorm's raised one.
+                super::fd_limit::restore_in_child();
                 Ok(())
             });
         }
