@@ -211,6 +211,8 @@ fn leaking_run() -> Snapshot {
         crashes: 0,
         not_sent: 0,
         not_sent_why: None,
+        aborted: None,
+        abort_after: Some(50),
         restarts_at_s: Vec::new(),
         recent_errors: vec![
             "add: isError: injected failure (--fail-rate) on request 140".into(),

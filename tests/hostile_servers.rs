@@ -287,3 +287,65 @@ fn tools_whose_schemas_cannot_be_met_are_skipped_and_named() {
     assert!(said.contains("not called by an automatic mix"), "{said}");
     assert_nothing_left(&marker);
 }
+
+#[test]
+fn a_server_that_answers_nothing_is_given_up_on() {
+    // Every call times out: the run used to go on for as long as the
+    // scenario lasted (hours, for a soak). By default it stops after 50
+    // calls in a row got no answer, and says so; a scenario can set the
+    // number (0: never).
+    let stall = format!("--stall-ms 7{}", std::process::id());
+    let (flag, value) = stall.split_once(' ').unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = common::scenario_file(
+        dir.path(),
+        "hour.toml",
+        r#"
+name = "hour"
+timeout_ms = 20
+abort_after_consecutive_failures = 30
+[[phase]]
+name = "load"
+load = { kind = "concurrent", workers = 4, duration_s = 3600 }
+[[call]]
+tool = "echo"
+arguments = { message = "hi" }
+[acceptance]
+"success_rate == 1" = {}
+"#,
+    );
+    let scenario = scenario.to_string_lossy().into_owned();
+    let run = common::run_within(
+        Some(std::time::Duration::from_secs(120)),
+        &[
+            &scenario,
+            "--",
+            mcpstorm(),
+            "serve",
+            "--stall-at",
+            "10",
+            flag,
+            value,
+        ],
+    );
+    assert_eq!(run.code, 1, "{}", run.explain());
+    let result = run.scenario("hour");
+    let incomplete = result["incomplete"].as_str().unwrap_or_default();
+    assert!(
+        incomplete.contains("30 calls in a row got no answer"),
+        "{incomplete}"
+    );
+    let timeouts = result["result"]["total"]["outcomes"]["timeout"]
+        .as_u64()
+        .unwrap_or(0);
+    assert!(
+        (30..60).contains(&timeouts),
+        "stopped soon after 30: {timeouts}"
+    );
+    assert!(
+        run.stdout.contains("abort_after_consecutive_failures"),
+        "{}",
+        run.stdout
+    );
+    assert_nothing_left(&stall);
+}

@@ -37,6 +37,9 @@ pub struct PhaseRunner {
     pub interrupt: Halt,
     /// Calls abandoned in flight by the interruption.
     pub abandoned: Arc<AtomicU64>,
+    /// Calls in a row that got no answer, and how many end the run.
+    pub no_answer_streak: Arc<AtomicU64>,
+    pub abort_after: Option<u64>,
     pub control: LoadControl,
     pub probe_kick: Option<ProbeKick>,
 }
@@ -104,6 +107,7 @@ impl PhaseRunner {
                 );
             }
         }
+        self.count_answer(classified.outcome);
         let _ = self.events.send(Event::Call(CallEvent {
             phase: self.phase_index,
             label: template.label,
@@ -117,6 +121,23 @@ impl PhaseRunner {
             && seq.is_multiple_of(kick.every)
         {
             kick.notify.notify_one();
+        }
+    }
+
+    /// A server that answers nothing is given up on: after `abort_after`
+    /// calls in a row without an answer, the load stops, said once.
+    fn count_answer(&self, outcome: Outcome) {
+        if !matches!(outcome, Outcome::Timeout | Outcome::TransportError) {
+            self.no_answer_streak.store(0, Ordering::Relaxed);
+            return;
+        }
+        let streak = self.no_answer_streak.fetch_add(1, Ordering::Relaxed) + 1;
+        if Some(streak) == self.abort_after {
+            self.halt.set();
+            let _ = self.events.send(Event::Aborted(format!(
+                "{streak} calls in a row got no answer (timeouts or transport errors): \
+                 the server was given up on (abort_after_consecutive_failures = {streak})"
+            )));
         }
     }
 

@@ -76,6 +76,7 @@ fn plan(scenario: &Scenario) -> RunPlan {
             })
             .collect(),
         labels: scenario.labels.clone(),
+        abort_after: scenario.abort_after,
     }
 }
 
@@ -123,6 +124,9 @@ async fn drive(
         });
     }
     let abandoned = Arc::new(AtomicU64::new(0));
+    // Across phases: a server that stopped answering in the warm-up has not
+    // started again because the load phase began.
+    let no_answer_streak = Arc::new(AtomicU64::new(0));
     let mut live: Option<LiveSession> = None;
     let mut monitor: Option<Arc<Monitor>> = None;
     let mut crash_watch = None;
@@ -206,6 +210,8 @@ async fn drive(
                 halt: halt.clone(),
                 interrupt: user_halt.clone(),
                 abandoned: abandoned.clone(),
+                no_answer_streak: no_answer_streak.clone(),
+                abort_after: scenario.abort_after,
                 control: control.clone(),
                 probe_kick,
             };

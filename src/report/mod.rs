@@ -51,6 +51,8 @@ impl ScenarioResult {
             Some(format!("the server crashed {} time(s)", snapshot.crashes))
         } else if snapshot.notes.iter().any(|n| n.starts_with("interrupted")) {
             Some("interrupted".to_string())
+        } else if let Some(aborted) = &snapshot.aborted {
+            Some(format!("aborted: {aborted}"))
         } else if snapshot.not_sent > 0 {
             Some(format!(
                 "mcpstorm could not send {} call(s): {}",

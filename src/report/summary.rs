@@ -152,6 +152,17 @@ pub fn scenario_summary(result: &ScenarioResult) -> String {
         "  outcomes: ok {} · jsonrpc_error {} · tool_error {} · timeout {} · transport_error {} · protocol_error {}",
         o.ok, o.jsonrpc_error, o.tool_error, o.timeout, o.transport_error, o.protocol_error
     );
+    let unanswered = o.timeout + o.transport_error;
+    if unanswered > 0 {
+        let rule = match s.abort_after {
+            Some(n) => format!("the run stops after {n} in a row"),
+            None => "the run never stops for them".to_string(),
+        };
+        let _ = writeln!(
+            out,
+            "  {unanswered} call(s) got no answer; {rule} (abort_after_consecutive_failures)"
+        );
+    }
     if let Some(c) = &s.coldstart {
         let st = &c.stage_means;
         let _ = writeln!(

@@ -44,6 +44,7 @@ struct RawScenario {
     timeout_ms: Option<Spanned<f64>>,
     probe_interval_ms: Option<Spanned<f64>>,
     on_crash: Option<Spanned<String>>,
+    abort_after_consecutive_failures: Option<Spanned<i64>>,
     #[serde(default)]
     phase: Vec<Spanned<RawPhase>>,
     #[serde(default)]
@@ -447,6 +448,22 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
             ));
         }
     };
+    let abort_after = match &raw.abort_after_consecutive_failures {
+        None => Some(DEFAULT_ABORT_AFTER),
+        Some(v) if *v.get_ref() == 0 => None,
+        Some(v) if (1..=1_000_000).contains(v.get_ref()) => Some(*v.get_ref() as u64),
+        Some(v) => {
+            return Err(src.at(
+                v,
+                "abort_after_consecutive_failures",
+                format!(
+                    "abort_after_consecutive_failures must be a whole number from 0 (never) \
+                     to 1000000, got {}",
+                    v.get_ref()
+                ),
+            ));
+        }
+    };
     if raw.phase.is_empty() {
         return Err(src.error(0, "phase", "a scenario needs at least one [[phase]]"));
     }
@@ -530,11 +547,16 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
         call_timeout,
         probe_interval,
         on_crash,
+        abort_after,
         phases,
         labels,
         criteria,
     })
 }
+
+/// Calls in a row without an answer (timeouts, transport errors) after
+/// which a run gives up on the server.
+pub const DEFAULT_ABORT_AFTER: u64 = 50;
 
 /// The label a whole cold-start iteration is counted under.
 pub const COLDSTART_LABEL: &str = "coldstart";

@@ -28,6 +28,9 @@ pub struct Scenario {
     pub call_timeout: Duration,
     pub probe_interval: Duration,
     pub on_crash: OnCrash,
+    /// Stop the load after this many calls in a row got no answer
+    /// (timeouts, transport errors); `None`: never.
+    pub abort_after: Option<u64>,
     pub phases: Vec<Phase>,
     /// Every tool name and method the mixes use (events refer to them by index).
     pub labels: Vec<String>,

@@ -33,6 +33,8 @@ pub struct RunPlan {
     pub phases: Vec<PhasePlan>,
     /// Tool names and methods of the call mix; events refer to them by index.
     pub labels: Vec<String>,
+    /// The scenario's abort rule (calls in a row without an answer).
+    pub abort_after: Option<u64>,
 }
 
 #[derive(Debug, Clone)]
@@ -65,6 +67,8 @@ pub struct Aggregator {
     /// Calls mcpstorm could not send, and why the first could not.
     not_sent: u64,
     not_sent_why: Option<String>,
+    /// Why the load was stopped before its end by the abort rule.
+    aborted: Option<String>,
     restarts_at_s: Vec<f64>,
     recent_errors: VecDeque<String>,
     notes: Vec<String>,
@@ -109,6 +113,7 @@ impl Aggregator {
             crashes: 0,
             not_sent: 0,
             not_sent_why: None,
+            aborted: None,
             restarts_at_s: Vec::new(),
             recent_errors: VecDeque::new(),
             notes: Vec::new(),
@@ -250,6 +255,9 @@ impl Aggregator {
                 ));
             }
             Event::Note(note) => self.notes.push(note),
+            Event::Aborted(why) => {
+                self.aborted.get_or_insert(why);
+            }
             Event::NotSent { why, .. } => {
                 self.not_sent += 1;
                 self.not_sent_why.get_or_insert(why);
@@ -528,6 +536,8 @@ impl Aggregator {
             crashes: self.crashes,
             not_sent: self.not_sent,
             not_sent_why: self.not_sent_why.clone(),
+            aborted: self.aborted.clone(),
+            abort_after: self.plan.abort_after,
             restarts_at_s: self.restarts_at_s.clone(),
             recent_errors: self.recent_errors.iter().cloned().collect(),
             stderr_tail: self

@@ -103,4 +103,6 @@ pub enum Event {
     },
     /// A line for the report's notes (abort reasons and the like).
     Note(String),
+    /// The abort rule stopped the load: why.
+    Aborted(String),
 }

@@ -327,6 +327,10 @@ pub struct Snapshot {
     /// why the first could not: not counted as calls, and not failures of the server.
     pub not_sent: u64,
     pub not_sent_why: Option<String>,
+    /// Why the abort rule stopped the load, if it did.
+    pub aborted: Option<String>,
+    /// The abort rule: calls in a row without an answer that stop the load.
+    pub abort_after: Option<u64>,
     /// When the server was started again after a crash (on_crash =
     /// "restart"), on the run clock in seconds.
     pub restarts_at_s: Vec<f64>,
