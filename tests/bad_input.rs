@@ -275,3 +275,18 @@ fn a_zero_timeout_on_the_command_line_is_a_usage_error() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("--timeout-ms"), "{stderr}");
 }
+
+#[test]
+fn an_endless_scenario_file_is_refused_not_read_for_ever() {
+    // `check /dev/zero` used to read without bound.
+    let output = std::process::Command::new("timeout")
+        .args(["60", mcpstorm(), "check", "/dev/zero"])
+        .output()
+        .expect("timeout runs");
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{said}");
+    assert!(
+        said.contains("/dev/zero") && said.contains("larger than"),
+        "{said}"
+    );
+}

@@ -349,3 +349,82 @@ arguments = { message = "hi" }
     );
     assert_nothing_left(&stall);
 }
+
+#[test]
+fn a_server_killed_by_sigsegv_is_a_crash_and_nothing_more() {
+    // It was also said "not to exit within 2s of its stdin closing", as if
+    // mcpstorm had had to kill it.
+    let marker = marker("segv");
+    let run = run(&[
+        "sequential",
+        "--",
+        "python3",
+        &hostile("flood.py"),
+        "segv",
+        "30",
+        &marker,
+    ]);
+    assert_eq!(run.code, 1, "{}", run.explain());
+    let notes = run.scenario("sequential")["result"]["notes"].to_string();
+    assert!(
+        notes.contains("server exited mid-run (killed by signal 11)"),
+        "{notes}"
+    );
+    assert!(!notes.contains("did not exit"), "{notes}");
+    assert_nothing_left(&marker);
+}
+
+#[test]
+fn a_crashed_server_is_not_read_as_an_empty_one() {
+    // Its dead process used to read as 0 MB: the growth went negative and a
+    // leaking server that crashed passed the memory criterion.
+    let run = common::run_against_target(
+        &["sequential"],
+        &["--leak-kb", "100", "--crash-after", "400"],
+    );
+    assert_eq!(run.code, 1, "{}", run.explain());
+    let resources = &run.scenario("sequential")["result"]["resources"];
+    let current = common::f64_at(resources, "/rss_current_mb");
+    let growth = common::f64_at(resources, "/rss_growth_mb");
+    assert!(current > 10.0, "the last live reading is kept: {current}");
+    // 350 calls × 100 KB after the warm-up: about 34 MB.
+    assert!((25.0..45.0).contains(&growth), "growth {growth}");
+    let series = resources["series"].as_array().expect("a series");
+    assert!(
+        series
+            .iter()
+            .all(|p| p["rss_mb"].as_f64().unwrap_or(0.0) > 0.0),
+        "no zero reading in the series"
+    );
+}
+
+#[test]
+fn an_answer_too_deep_to_read_is_a_protocol_error_at_once() {
+    // Nested 200 levels, past serde_json's 128. A result that deep was read
+    // as empty and counted as a mixed-up response; an error that deep was
+    // taken for garbage, and its call waited for the timeout. Both end their
+    // call at once as a protocol error (the error's id found by scanning).
+    for mode in ["deep", "deep-error"] {
+        let marker = marker(mode);
+        let run = common::run(&[
+            "concurrent",
+            "--timeout-ms",
+            "30000",
+            "--",
+            "python3",
+            &hostile("flood.py"),
+            mode,
+            "0",
+            &marker,
+        ]);
+        assert_eq!(run.code, 1, "{mode}: {}", run.explain());
+        let result = &run.scenario("concurrent")["result"];
+        let outcomes = &result["total"]["outcomes"];
+        assert_eq!(outcomes["protocol_error"], 100, "{mode}: {outcomes}");
+        assert_eq!(outcomes["timeout"], 0, "{mode}: {outcomes}");
+        assert_eq!(result["wire"]["mixups"], 0, "{mode}: {}", result["wire"]);
+        let errors = result["recent_errors"].to_string();
+        assert!(errors.contains("nested deeper than"), "{mode}: {errors}");
+        assert_nothing_left(&marker);
+    }
+}

@@ -97,9 +97,18 @@ impl PhaseRunner {
             && let ResponseBody::Result(result) = &reply.body
         {
             let expected = expect.render(&ctx);
-            let got = tool_text(&result.value());
+            let got = match result.value() {
+                Ok(value) => tool_text(&value),
+                // Not a mix-up: a result too deep to read.
+                Err(why) => {
+                    classified = Classified::failed(Outcome::ProtocolError, why);
+                    String::new()
+                }
+            };
             // "Contains", not "equals": servers dress their answers ("Echo: …").
-            if !expected.as_str().is_some_and(|e| got.contains(e)) {
+            if classified.outcome == Outcome::Ok
+                && !expected.as_str().is_some_and(|e| got.contains(e))
+            {
                 mixup = true;
                 classified = Classified::failed_fmt(
                     Outcome::ProtocolError,

@@ -252,6 +252,8 @@ pub enum Answer {
     NoAnswer(Duration),
     /// The connection went away (the server crashed or hung up).
     Lost(String),
+    /// An answer that names the probe but cannot be read: why.
+    Unreadable(String),
 }
 
 impl Answer {
@@ -267,6 +269,7 @@ impl Answer {
                 }
             }
             Ok(RawReply::Refused { status, code }) => Answer::Status { status, code },
+            Ok(RawReply::Response(ResponseBody::Unusable(why))) => Answer::Unreadable(why),
             Err(RequestError::Timeout(after)) => Answer::NoAnswer(after),
             Err(other) => Answer::Lost(other.to_string()),
         }
@@ -296,6 +299,7 @@ impl fmt::Display for Answer {
             Answer::Status { status, code: None } => write!(f, "HTTP {status}"),
             Answer::NoAnswer(after) => write!(f, "no answer within {after:?}"),
             Answer::Lost(why) => write!(f, "connection lost: {why}"),
+            Answer::Unreadable(why) => f.write_str(why),
         }
     }
 }

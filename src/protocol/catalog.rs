@@ -59,10 +59,14 @@ async fn list_all(
             error,
         })?;
         let result = match reply.body {
-            ResponseBody::Result(result) => result.value(),
+            ResponseBody::Result(result) => match result.value() {
+                Ok(value) => value,
+                Err(why) => return Ok(Err(format!("{method}: {why}"))),
+            },
             ResponseBody::Error(error) => {
                 return Ok(Err(format!("{method}: {} ({})", error.message, error.code)));
             }
+            ResponseBody::Unusable(why) => return Ok(Err(format!("{method}: {why}"))),
         };
         if let Some(page) = result.get(key).and_then(Value::as_array) {
             items.extend(page.iter().cloned());

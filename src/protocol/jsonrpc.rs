@@ -48,6 +48,10 @@ impl RpcError {
 pub enum ResponseBody {
     Result(ResultText),
     Error(RpcError),
+    /// A response that names its request but cannot be read (nested deeper
+    /// than the parser follows, or broken after its id): why. Its call ends
+    /// at once, as a protocol error.
+    Unusable(String),
 }
 
 /// A response's `result`, kept as the server's JSON text. A call under load
@@ -68,10 +72,17 @@ impl ResultText {
         self.0.get()
     }
 
-    /// The result as a value. The text was parsed once already, so this
-    /// cannot fail (a `null` stands in if it ever did).
-    pub fn value(&self) -> Value {
-        serde_json::from_str(self.0.get()).unwrap_or(Value::Null)
+    /// The result as a value. The text is JSON (it was checked when read),
+    /// but a value tree has a depth limit the check did not have: a result
+    /// nested deeper than 128 levels cannot be built, and says so.
+    pub fn value(&self) -> Result<Value, String> {
+        serde_json::from_str(self.0.get()).map_err(|error| {
+            if error.to_string().contains("recursion limit") {
+                "unreadable result: nested deeper than the 128 levels mcpstorm reads".to_string()
+            } else {
+                format!("unreadable result: {error}")
+            }
+        })
     }
 
     pub fn is_object(&self) -> bool {
@@ -162,11 +173,27 @@ pub fn classify(line: &[u8]) -> Incoming {
     };
     let raw: RawMessage = match serde_json::from_slice(line) {
         Ok(raw) => raw,
-        Err(err) if err.is_data() => return invalid("not a JSON-RPC object"),
-        Err(err) if std::str::from_utf8(line).is_err() => {
-            return invalid(&format!("invalid UTF-8 ({err})"));
+        Err(err) => {
+            let reason = if err.to_string().contains("recursion limit") {
+                "nested deeper than the 128 levels mcpstorm reads".to_string()
+            } else if err.is_data() {
+                "not a JSON-RPC object".to_string()
+            } else if std::str::from_utf8(line).is_err() {
+                format!("invalid UTF-8 ({err})")
+            } else {
+                "not JSON".to_string()
+            };
+            return match super::id_scan::response_id(line) {
+                Some(id) => Incoming::Response {
+                    id: Some(Value::from(id)),
+                    body: ResponseBody::Unusable(format!(
+                        "unreadable response ({reason}): {}",
+                        sample_of(line)
+                    )),
+                },
+                None => invalid(&reason),
+            };
         }
-        Err(_) => return invalid("not JSON"),
     };
     if raw.jsonrpc.map(RawValue::get) != Some(r#""2.0""#) {
         return invalid("missing or wrong \"jsonrpc\": \"2.0\"");
@@ -366,7 +393,7 @@ mod tests {
         let tool_error =
             result(br#"{"jsonrpc":"2.0","id":1,"result":{"content":[],"isError":true}}"#);
         assert!(tool_error.is_object() && tool_error.is_error());
-        assert_eq!(tool_error.value()["isError"], true);
+        assert_eq!(tool_error.value().unwrap()["isError"], true);
         let escaped = result(br#"{"jsonrpc":"2.0","id":1,"result":{"\u0069sError":true}}"#);
         assert!(escaped.is_error());
         for line in [
@@ -394,10 +421,7 @@ mod tests {
             (b"[1,2]", "not a JSON-RPC object"),
             (br#"{"jsonrpc":"1.0","id":1,"result":{}}"#, "jsonrpc"),
             (br#"{"jsonrpc":"2.0","id":1}"#, "neither"),
-            (
-                b"{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":\"\xff\"}",
-                "UTF-8",
-            ),
+            (b"{\"jsonrpc\":\"2.0\",\"result\":\"\xff\"}", "UTF-8"),
         ] {
             match classify(line) {
                 Incoming::Invalid { reason: got, .. } => {
@@ -405,6 +429,22 @@ mod tests {
                 }
                 other => panic!("{other:?} should be invalid"),
             }
+        }
+    }
+
+    #[test]
+    fn an_unreadable_response_that_names_its_request_is_delivered_to_it() {
+        // Its call then ends at once as a protocol error, not at its timeout.
+        let line = b"{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":\"\xff\"}";
+        match classify(line) {
+            Incoming::Response {
+                id: Some(id),
+                body: ResponseBody::Unusable(why),
+            } => {
+                assert_eq!(id, 1);
+                assert!(why.contains("UTF-8"), "{why}");
+            }
+            other => panic!("{other:?} should be an unusable response"),
         }
     }
 

@@ -3,6 +3,7 @@
 
 pub mod bad_input;
 pub mod catalog;
+pub mod id_scan;
 pub mod jsonrpc;
 pub mod outcome;
 pub mod session;

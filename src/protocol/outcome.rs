@@ -112,6 +112,7 @@ pub fn classify(reply: &Result<Reply, RequestError>, is_tool_call: bool) -> Clas
             Outcome::RpcError,
             format_args!("JSON-RPC error {}: {}", error.code, error.message),
         ),
+        ResponseBody::Unusable(why) => Classified::failed(Outcome::ProtocolError, why),
         ResponseBody::Result(result) if !result.is_object() => Classified::failed_fmt(
             Outcome::ProtocolError,
             format_args!("result is not an object: {}", result.text()),
@@ -119,7 +120,10 @@ pub fn classify(reply: &Result<Reply, RequestError>, is_tool_call: bool) -> Clas
         ResponseBody::Result(result) if is_tool_call && result.is_error() => {
             Classified::failed_fmt(
                 Outcome::ToolError,
-                format_args!("isError: {}", tool_text(&result.value())),
+                format_args!(
+                    "isError: {}",
+                    result.value().map(|v| tool_text(&v)).unwrap_or_default()
+                ),
             )
         }
         ResponseBody::Result(_) => Classified::ok(),

@@ -405,7 +405,10 @@ async fn discover_once(
             body: ResponseBody::Result(result),
             ..
         }) => {
-            let result = result.value();
+            // A result that cannot be read is no modern server's: fall back.
+            let Ok(result) = result.value() else {
+                return Ok(None);
+            };
             let supported = result.get("supportedVersions").cloned();
             let said = format!(
                 "supportedVersions {}",
@@ -427,6 +430,11 @@ async fn discover_once(
             }
             None => return Ok(None),
         },
+        // An answer that cannot be read is no modern server's: fall back.
+        Ok(Reply {
+            body: ResponseBody::Unusable(_),
+            ..
+        }) => return Ok(None),
         // A legacy server may ignore a method it does not know, or (over HTTP)
         // refuse it with a status whose body is no modern JSON-RPC error.
         // That refusal is the specification's signal to fall back, not an
@@ -467,7 +475,7 @@ async fn initialize(
         Ok(Reply {
             body: ResponseBody::Result(result),
             ..
-        }) => result.value(),
+        }) => result.value().map_err(SetupError::Malformed)?,
         Ok(Reply {
             body: ResponseBody::Error(error),
             ..
@@ -478,6 +486,10 @@ async fn initialize(
                 stderr_tail: settle_stderr(connection).await,
             });
         }
+        Ok(Reply {
+            body: ResponseBody::Unusable(why),
+            ..
+        }) => return Err(SetupError::Malformed(why)),
         Err(failure) => return Err(setup_failure(connection, failure, "initialize").await),
     };
     let got = result

@@ -261,13 +261,32 @@ pub fn method_params(
 }
 
 /// Load a scenario by built-in name or file path.
+/// The largest scenario file read: a scenario is a page of TOML, and
+/// `mcpstorm check /dev/zero` must not read for ever.
+const MAX_FILE_BYTES: u64 = 1024 * 1024;
+
+fn read_bounded(path: &std::path::Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(std::io::Error::other(format!(
+            "larger than {} KB: a scenario is a page of TOML",
+            MAX_FILE_BYTES / 1024
+        )));
+    }
+    String::from_utf8(bytes).map_err(|e| std::io::Error::other(format!("not UTF-8 text ({e})")))
+}
+
 pub fn load(name_or_path: &str) -> Result<Scenario, ScenarioError> {
     if let Some(text) = builtin::get(name_or_path) {
         return file::parse(text, &format!("builtin:{name_or_path}"));
     }
     let path = std::path::Path::new(name_or_path);
     if path.exists() {
-        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {
+        let text = read_bounded(path).map_err(|source| ScenarioError::Io {
             file: name_or_path.to_string(),
             source,
         })?;

@@ -333,10 +333,12 @@ impl Connection {
     pub async fn close(&self, grace: Duration) -> CloseReport {
         match &self.kind {
             Kind::Stdio(stdio) => {
-                let exit = stdio.close(grace).await;
+                let stopped = stdio.close(grace).await;
                 CloseReport {
-                    exit: Some(exit),
-                    forced: exit.signal.is_some(),
+                    exit: Some(stopped.exit),
+                    // Signalled by mcpstorm: not a server that died of a
+                    // signal (a crash) before it was asked.
+                    forced: stopped.sent.is_some(),
                     session_end: None,
                 }
             }
@@ -351,13 +353,13 @@ impl Connection {
                     (true, true) => http.end_session().await,
                     _ => None,
                 };
-                let exit = match host {
+                let stopped = match host {
                     Host::Spawned { process, .. } => Some(process.terminate(grace).await),
                     _ => None,
                 };
                 CloseReport {
-                    exit,
-                    forced: exit.is_some_and(|e| e.signal == Some(libc::SIGKILL)),
+                    exit: stopped.map(|s| s.exit),
+                    forced: stopped.is_some_and(|s| s.sent == Some(libc::SIGKILL)),
                     session_end,
                 }
             }

@@ -194,7 +194,12 @@ impl Correlator {
     pub fn route(&self, incoming: Incoming, received_at: Instant) -> Option<Vec<u8>> {
         let counters = &self.counters;
         match incoming {
-            Incoming::Response { id, body } => self.deliver(id, body, received_at),
+            Incoming::Response { id, body } => {
+                if let ResponseBody::Unusable(why) = &body {
+                    counters.protocol_violation(why.clone());
+                }
+                self.deliver(id, body, received_at)
+            }
             Incoming::Notification { .. } => {
                 counters.notifications.fetch_add(1, Ordering::Relaxed);
             }

@@ -89,6 +89,15 @@ impl fmt::Display for ExitInfo {
     }
 }
 
+/// How a stop ended: the exit, and the last signal mcpstorm had to send for
+/// it (`None`: the server exited by itself — when asked, or before, as a
+/// crashed one did, whatever signal killed it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stopped {
+    pub exit: ExitInfo,
+    pub sent: Option<libc::c_int>,
+}
+
 /// The pipes of a freshly spawned server.
 pub struct Pipes {
     pub stdin: ChildStdin,
@@ -220,17 +229,17 @@ impl ServerProcess {
     /// MCP defines for stdio); wait `grace`, then SIGTERM the whole tree, wait
     /// again, then SIGKILL what is left. Descendants are stopped even when the
     /// direct child exits by itself, so no orphan outlives the run.
-    pub async fn stop(&self, grace: Duration) -> ExitInfo {
+    pub async fn stop(&self, grace: Duration) -> Stopped {
         self.stop_tree(Some(grace), grace).await
     }
 
     /// Stop a server that does not exit when its stdin closes (an HTTP
     /// server): SIGTERM the tree at once, wait `grace`, then SIGKILL.
-    pub async fn terminate(&self, grace: Duration) -> ExitInfo {
+    pub async fn terminate(&self, grace: Duration) -> Stopped {
         self.stop_tree(None, grace).await
     }
 
-    async fn stop_tree(&self, polite_wait: Option<Duration>, grace: Duration) -> ExitInfo {
+    async fn stop_tree(&self, polite_wait: Option<Duration>, grace: Duration) -> Stopped {
         // Listed before anything dies: once the root exits its children are
         // re-parented and can no longer be found from it — but they stay in
         // its process group, which `signal_all` signals with the root, and
@@ -239,23 +248,29 @@ impl ServerProcess {
         if let Some(wait) = polite_wait {
             let polite = self.wait_exit(wait).await;
             tree.extend(self.tree_and_strays().into_iter().skip(1));
-            if let Some(info) = polite {
+            if let Some(exit) = polite {
                 self.end_the_rest(&tree[1..], grace).await;
-                return info;
+                return Stopped { exit, sent: None };
             }
         }
         signal_all(&tree, libc::SIGTERM);
-        if let Some(info) = self.wait_exit(grace).await {
+        if let Some(exit) = self.wait_exit(grace).await {
             self.end_the_rest(&tree[1..], grace).await;
-            return info;
+            return Stopped {
+                exit,
+                sent: Some(libc::SIGTERM),
+            };
         }
         signal_all(&tree, libc::SIGKILL);
-        let info = self.wait_exit(grace).await.unwrap_or(ExitInfo {
+        let exit = self.wait_exit(grace).await.unwrap_or(ExitInfo {
             code: None,
             signal: Some(libc::SIGKILL),
         });
         custody::reap_adopted();
-        info
+        Stopped {
+            exit,
+            sent: Some(libc::SIGKILL),
+        }
     }
 
     /// The server (first), its descendants, and the processes that escaped
@@ -364,8 +379,9 @@ mod tests {
             tree = procfs::process_tree(process.pid());
         }
         assert!(tree.len() >= 2, "{tree:?}");
-        let info = process.stop(Duration::from_millis(200)).await;
-        assert_eq!(info.signal, Some(libc::SIGKILL));
+        let stopped = process.stop(Duration::from_millis(200)).await;
+        assert_eq!(stopped.exit.signal, Some(libc::SIGKILL));
+        assert_eq!(stopped.sent, Some(libc::SIGKILL));
         // SIGKILL is final, but a process exits only once it gets a core.
         for pid in tree {
             while procfs::is_alive(pid) && std::time::Instant::now() < deadline {

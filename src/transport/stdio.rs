@@ -17,7 +17,7 @@ use tokio::process::ChildStdout;
 
 use super::correlator::{Correlator, Reply};
 use super::outbox::Outbox;
-use super::process::{ExitInfo, Pipes, ServerCommand, ServerProcess, SpawnError};
+use super::process::{Pipes, ServerCommand, ServerProcess, SpawnError, Stopped};
 use super::{RawFrame, RawReply, RequestError};
 use crate::protocol::jsonrpc::{self, Params, sample_of};
 use crate::protocol::untrusted::quote;
@@ -288,7 +288,7 @@ impl StdioConnection {
     }
 
     /// Close stdin (MCP's shutdown for stdio), then stop the process tree.
-    pub async fn close(&self, grace: Duration) -> ExitInfo {
+    pub async fn close(&self, grace: Duration) -> Stopped {
         self.outbox.close_stdin();
         self.process.stop(grace).await
     }

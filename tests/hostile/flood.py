@@ -10,6 +10,10 @@ floods the client around it. MODE is one of:
                  reads again and answers as usual
   escapes        its name, version, error messages and stderr carry terminal
                  escape sequences (clear screen, window title, clipboard)
+  deep           answers every call with a result nested 200 levels deep
+                 (more than a JSON parser's usual 128)
+  deep-error     answers every call with an error whose data is nested so
+  segv N         answers N calls, then dies of SIGSEGV (as a native crash does)
   schemas        beside `echo`, it lists read-only tools whose input schemas
                  cannot be met: a 2,000,000-character minLength, arrays of
                  16 arrays of 16 … (16^12 values), a required recursion
@@ -61,6 +65,7 @@ def hostile_tools():
 
 def main():
     flooded = False
+    answered = 0
     for line in sys.stdin:
         try:
             message = json.loads(line)
@@ -77,6 +82,11 @@ def main():
                 "serverInfo": {"name": name, "version": "1.0" + (ESCAPES if MODE == "escapes" else "")},
             }})
         elif method == "tools/call":
+            if MODE == "segv" and answered >= SIZE_MB:
+                import os
+                import signal
+                os.kill(os.getpid(), signal.SIGSEGV)
+            answered += 1
             if MODE == "null-id":
                 send({"jsonrpc": "2.0", "id": None,
                       "error": {"code": -32603, "message": "x" * (SIZE_MB << 20)}})
@@ -85,6 +95,13 @@ def main():
             elif MODE == "ping-flood" and not flooded:
                 flooded = True
                 flood_pings()
+            if MODE in ("deep", "deep-error"):
+                nested = "[" * 200 + "1" + "]" * 200
+                body = ('"result":{"content":%s}' % nested if MODE == "deep"
+                        else '"error":{"code":-32603,"message":"x","data":%s}' % nested)
+                sys.stdout.write('{"jsonrpc":"2.0","id":%s,%s}\n' % (json.dumps(rid), body))
+                sys.stdout.flush()
+                continue
             if MODE == "escapes":
                 sys.stderr.write("stderr says " + ESCAPES + "\n")
                 sys.stderr.flush()
