@@ -165,7 +165,7 @@ fn a_server_that_never_answers_is_stopped_after_the_setup_error() {
     let args = [
         "sequential",
         "--timeout-ms",
-        "300",
+        "4000",
         "--",
         "sh",
         "-c",
@@ -173,11 +173,15 @@ fn a_server_that_never_answers_is_stopped_after_the_setup_error() {
     ];
     let run = run(&args);
     assert_eq!(run.code, 2, "{}", run.explain());
+    // One timeout for the whole handshake, and the message says what was
+    // waited for: the probe and then initialize used to get 4 s each.
     assert!(
-        run.stdout.contains("did not answer initialize"),
+        run.stdout
+            .contains("did not answer server/discover, then initialize, within 4s"),
         "{}",
         run.explain()
     );
+    assert!(run.wall.as_secs_f64() < 8.0, "two timeouts: {:?}", run.wall);
     common::assert_nothing_left(&format!("sleep {marker}"));
 }
 

@@ -254,10 +254,28 @@ async fn negotiate(
 ) -> Result<(ProtocolVersion, ServerInfo), SetupError> {
     let (version, server) = match choice {
         ProtocolChoice::Auto => {
-            match discover(connection, ProtocolVersion::LATEST, timeout).await? {
+            // One timeout for the whole handshake: the probe gets half of it
+            // and `initialize` what is left, so a server that answers nothing
+            // costs one timeout, not two.
+            let started = Instant::now();
+            let probe_budget = timeout / 2;
+            match discover(connection, ProtocolVersion::LATEST, probe_budget).await? {
                 Discovery::Modern { version, server } => (version, server),
                 Discovery::Legacy => {
-                    initialize(connection, ProtocolVersion::LATEST_HANDSHAKE, timeout).await?
+                    let unanswered = started.elapsed() >= probe_budget;
+                    let left = timeout.saturating_sub(started.elapsed());
+                    initialize(connection, ProtocolVersion::LATEST_HANDSHAKE, left)
+                        .await
+                        .map_err(|error| match error {
+                            SetupError::Timeout { stderr_tail, .. } if unanswered => {
+                                SetupError::Timeout {
+                                    method: "server/discover, then initialize,".into(),
+                                    timeout,
+                                    stderr_tail,
+                                }
+                            }
+                            other => other,
+                        })?
                 }
             }
         }
