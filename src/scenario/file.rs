@@ -145,9 +145,11 @@ impl Source<'_> {
         }
         let equals = line[..column].rfind('=')?;
         let key = line[..equals].trim_end();
+        // Past the last character that cannot be in a key (whatever its width).
         let start = key
-            .rfind(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-' || c == '"'))
-            .map_or(0, |i| i + 1);
+            .char_indices()
+            .rfind(|&(_, c)| !(c.is_alphanumeric() || c == '_' || c == '-' || c == '"'))
+            .map_or(0, |(i, c)| i + c.len_utf8());
         let key = key[start..].trim_matches('"');
         (!key.is_empty()).then(|| key.to_string())
     }
@@ -600,6 +602,17 @@ fn criteria(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_error_after_a_wide_character_names_its_key_without_panicking() {
+        // Found by tests/fuzz.rs: the key was cut inside the character.
+        for text in [
+            "\"\u{fffc}=\u{a1}  ",
+            "name = \"x\"\n\u{1f574}workers = \"x\"",
+        ] {
+            assert!(parse(text, "wide.toml").is_err());
+        }
+    }
 
     const GOOD: &str = r#"
 name = "t"
