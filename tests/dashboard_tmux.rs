@@ -249,3 +249,38 @@ arguments = { message = "hi {seq}" }
     // The server was stopped with the run.
     common::assert_server_stopped(scenario);
 }
+
+#[test]
+fn q_stops_at_once_while_calls_hang_on_a_stalled_server() {
+    // The server stops reading at its 20th request: every call after waits
+    // (the timeout is 30 s). `q` used to wait for the calls in flight and
+    // then for the server; now it stops the run at once.
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = common::scenario_file(dir.path(), "steady.toml", STEADY);
+    let (report, exit) = (dir.path().join("report.json"), dir.path().join("exit"));
+    let stall = format!("--stall-at 20 --stall-ms 8{}", std::process::id());
+    let tmux = Tmux::start(
+        &dashboard_command(&scenario, &report, &exit, &stall),
+        100,
+        30,
+    );
+    tmux.wait_for("PASSING crashes == 0", Duration::from_secs(60));
+    // Calls are in flight and piling up by now (50 a second, none answered).
+    std::thread::sleep(Duration::from_secs(2));
+    tmux.run(&["send-keys", "-t", "dash", "q"]);
+    let pressed = Instant::now();
+    let code = wait_for_file(&exit, Duration::from_secs(60));
+    let took = pressed.elapsed();
+    assert_eq!(code.trim(), "130", "{}", tmux.screen());
+    // The stop itself takes well under a second; the rest is a busy
+    // machine's slack. Waiting for the calls would take 30 s.
+    assert!(took < Duration::from_secs(15), "took {took:?}");
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&report).expect("the report exists")).unwrap();
+    let notes = report["scenarios"][0]["result"]["notes"].to_string();
+    assert!(
+        notes.contains("in flight at the interruption were abandoned"),
+        "{notes}"
+    );
+    common::assert_nothing_left(&stall);
+}

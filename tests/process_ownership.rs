@@ -150,3 +150,66 @@ fn a_run_under_timeout_stops_on_its_sigterm_with_the_report_written() {
     assert_eq!(report["interrupted"], true, "{report}");
     assert_gone_within(&format!("--stall-ms {stall}"), Duration::from_secs(10));
 }
+
+#[test]
+fn daemons_of_many_servers_are_stopped_over_cold_starts_and_churn() {
+    // Every server of a cold-start phase and of a churn phase (over stdio,
+    // a server process per session) leaves a daemon in a session of its own.
+    let sleep = unique_sleep(312);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let scenario = scenario_file(
+        dir.path(),
+        "many.toml",
+        r#"
+name = "many"
+[[phase]]
+name = "cold"
+load = { kind = "coldstart", iterations = 4 }
+[[phase]]
+name = "churn"
+load = { kind = "churn", sessions = 4 }
+[[call]]
+tool = "echo"
+arguments = { message = "hi" }
+[acceptance]
+"success_rate == 1" = {}
+"#,
+    );
+    let scenario = scenario.to_string_lossy().into_owned();
+    let script = format!("setsid -f {sleep}; exec {} serve", mcpstorm());
+    let run = run(&[&scenario, "--", "sh", "-c", &script]);
+    assert_eq!(run.code, 0, "{}", run.explain());
+    assert_gone_within(&sleep, Duration::from_secs(10));
+}
+
+#[test]
+fn an_http_server_restarted_after_crashes_leaves_nothing() {
+    // on_crash = "restart" over HTTP: each of the servers started (the first
+    // and its replacements) forks a child; all are gone at the end.
+    let sleep = unique_sleep(313);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let scenario = scenario_file(
+        dir.path(),
+        "restarts.toml",
+        r#"
+name = "restarts"
+on_crash = "restart"
+[[phase]]
+name = "load"
+load = { kind = "sequential", calls = 250 }
+[[call]]
+tool = "echo"
+arguments = { message = "hi" }
+[acceptance]
+"restarts >= 2" = {}
+"#,
+    );
+    let scenario = scenario.to_string_lossy().into_owned();
+    let server = format!(
+        "sh -c '{sleep} & exec {} serve --http 127.0.0.1:0 --crash-after 100'",
+        mcpstorm()
+    );
+    let run = run(&[&scenario, "--server-cmd", &server]);
+    assert_eq!(run.code, 0, "{}", run.explain());
+    assert_gone_within(&sleep, Duration::from_secs(10));
+}
