@@ -229,6 +229,26 @@ fn terminal_escapes_from_a_server_are_shown_not_obeyed() {
         "the report keeps no raw escape"
     );
 
+    // A tool named with escapes, called by an automatic mix: its label in
+    // the summary (per tool) is shown escaped too.
+    let tools_marker = marker("escapes-tools");
+    let run = common::run(&[
+        "tools",
+        "--",
+        "python3",
+        &hostile("flood.py"),
+        "escapes",
+        "0",
+        &tools_marker,
+    ]);
+    assert!(run.stdout.contains("echo\\u{1b}[2J"), "{}", run.stdout);
+    assert!(
+        !obeyable(&run.stdout) && !obeyable(&run.stderr),
+        "{:?}",
+        run.stdout
+    );
+    assert_nothing_left(&tools_marker);
+
     let marker = marker("escapes-discover");
     let output = Command::new(mcpstorm())
         .args([
@@ -427,4 +447,30 @@ fn an_answer_too_deep_to_read_is_a_protocol_error_at_once() {
         assert!(errors.contains("nested deeper than"), "{mode}: {errors}");
         assert_nothing_left(&marker);
     }
+}
+
+#[test]
+fn a_huge_protocol_version_is_quoted_in_part() {
+    // A 20 MB protocolVersion was quoted whole in the setup error.
+    let marker = marker("huge-version");
+    let (run, peak) = common::run_with_peak_rss(&[
+        "sequential",
+        "--protocol",
+        "2025-06-18",
+        "--",
+        "python3",
+        &hostile("flood.py"),
+        "huge-version",
+        "20",
+        &marker,
+    ]);
+    assert_eq!(run.code, 2, "{}", &run.stdout[..run.stdout.len().min(2000)]);
+    assert!(
+        run.stdout.len() + run.stderr.len() < 10_000,
+        "{} bytes said",
+        run.stdout.len()
+    );
+    assert!(run.stdout.contains("bytes in all"), "{}", run.stdout);
+    assert!(peak < PEAK_RSS_MB * 2.0, "mcpstorm peaked at {peak:.0} MB");
+    assert_nothing_left(&marker);
 }

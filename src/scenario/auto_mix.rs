@@ -8,6 +8,9 @@ use super::{CallMix, CallTemplate, Phase};
 use crate::protocol::catalog::Tool;
 use crate::protocol::untrusted::{QUOTE_CHARS, quote};
 
+/// Longest tool name shown as a label.
+const LABEL_CHARS: usize = 100;
+
 /// What the automatic mixes became.
 #[derive(Debug)]
 pub struct AutoMix {
@@ -64,10 +67,13 @@ pub fn expand_auto(phases: &[Phase], labels: &[String], tools: &[Tool]) -> Resul
         let mut calls = phase.mix.calls.clone();
         let mut weights = phase.mix.weights.clone();
         for tool in chosen {
-            let label = match labels.iter().chain(&added).position(|l| *l == tool.name) {
+            // The label is what is shown: the server's name made safe to
+            // show (the call itself uses the name as the server wrote it).
+            let shown = quote(&tool.name, LABEL_CHARS);
+            let label = match labels.iter().chain(&added).position(|l| *l == shown) {
                 Some(i) => i,
                 None => {
-                    added.push(tool.name.clone());
+                    added.push(shown);
                     labels.len() + added.len() - 1
                 }
             };

@@ -16,6 +16,10 @@ use super::event::{CallEvent, ConnectionHandles, Event};
 use super::series::Series;
 use super::snapshot::*;
 use super::trend::rss_trend;
+use crate::protocol::untrusted::quote;
+
+/// Longest note kept (a crash's note quotes the server's last stderr lines).
+const NOTE_CHARS: usize = 2_000;
 use crate::acceptance::Criteria;
 use crate::probe::ProbeSample;
 
@@ -254,7 +258,9 @@ impl Aggregator {
                      RSS growth and trend count from its first sample"
                 ));
             }
-            Event::Note(note) => self.notes.push(note),
+            // Notes may quote the server (a tool's name, its words): kept
+            // bounded, and safe to show.
+            Event::Note(note) => self.notes.push(quote(&note, NOTE_CHARS)),
             Event::Aborted(why) => {
                 self.aborted.get_or_insert(why);
             }

@@ -14,6 +14,7 @@ floods the client around it. MODE is one of:
                  (more than a JSON parser's usual 128)
   deep-error     answers every call with an error whose data is nested so
   segv N         answers N calls, then dies of SIGSEGV (as a native crash does)
+  huge-version N answers initialize with a protocolVersion of N megabytes
   schemas        beside `echo`, it lists read-only tools whose input schemas
                  cannot be met: a 2,000,000-character minLength, arrays of
                  16 arrays of 16 … (16^12 values), a required recursion
@@ -76,8 +77,9 @@ def main():
         method, rid = message["method"], message["id"]
         if method == "initialize":
             name = "flood" + (ESCAPES if MODE == "escapes" else "")
+            version = "9" * (SIZE_MB << 20) if MODE == "huge-version" else "2025-06-18"
             send({"jsonrpc": "2.0", "id": rid, "result": {
-                "protocolVersion": "2025-06-18",
+                "protocolVersion": version,
                 "capabilities": {"tools": {}},
                 "serverInfo": {"name": name, "version": "1.0" + (ESCAPES if MODE == "escapes" else "")},
             }})
@@ -117,6 +119,8 @@ def main():
                           "message": {"type": "string"}}, "required": ["message"]}}]
             if MODE == "schemas":
                 tools += hostile_tools()
+            if MODE == "escapes":
+                tools[0]["name"] = "echo" + ESCAPES
             send({"jsonrpc": "2.0", "id": rid, "result": {"tools": tools}})
         else:
             send({"jsonrpc": "2.0", "id": rid, "result": {}})
