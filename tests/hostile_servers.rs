@@ -69,11 +69,7 @@ fn discover_against_a_server_that_refuses_every_revision_says_so() {
         ])
         .output()
         .expect("mcpstorm runs");
-    let said = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let said = common::said(&output);
     assert_no_agreement(output.status.code().unwrap_or(-1), &said);
     assert_nothing_left(&marker);
 }

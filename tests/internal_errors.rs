@@ -19,11 +19,7 @@ fn a_panicking_worker_makes_the_scenario_an_error() {
         .args(["--", mcpstorm(), "serve"])
         .output()
         .expect("mcpstorm runs");
-    let said = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let said = common::said(&output);
     assert_eq!(output.status.code(), Some(2), "{said}");
     let report: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&report).expect("the report is written")).unwrap();

@@ -31,11 +31,7 @@ fn under_ulimit(limit: &str, args: &[&str]) -> (i32, String) {
         .args(["-c", &script])
         .output()
         .expect("sh runs");
-    let said = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let said = common::said(&output);
     (output.status.code().unwrap_or(-1), said)
 }
 

@@ -20,7 +20,7 @@ fn run_with_report(report: &str, extra: &[&str]) -> std::process::Output {
         .expect("mcpstorm runs")
 }
 
-fn said(output: &std::process::Output) -> String {
+fn explain(output: &std::process::Output) -> String {
     format!(
         "exit {:?}\nstdout:\n{}\nstderr:\n{}",
         output.status.code(),
@@ -57,7 +57,7 @@ fn a_report_that_cannot_be_written_is_refused_before_the_run() {
         let marker = marker(named);
         let (flag, value) = marker.split_once(' ').unwrap();
         let output = run_with_report(&path.to_string_lossy(), &[flag, value]);
-        let said = said(&output);
+        let said = explain(&output);
         assert_eq!(output.status.code(), Some(2), "{said}");
         assert!(said.contains(named), "the message names the place: {said}");
         assert!(said.contains("--report"), "{said}");
@@ -88,7 +88,7 @@ fn a_symlinked_report_is_written_through_the_link() {
     let link = dir.path().join("link.json");
     std::os::unix::fs::symlink(&target, &link).unwrap();
     let output = run_with_report(&link.to_string_lossy(), &[]);
-    assert_eq!(output.status.code(), Some(0), "{}", said(&output));
+    assert_eq!(output.status.code(), Some(0), "{}", explain(&output));
     assert!(
         std::fs::symlink_metadata(&link)
             .unwrap()
@@ -104,9 +104,13 @@ fn a_symlinked_report_is_written_through_the_link() {
 #[test]
 fn a_report_to_stdout_is_the_only_thing_there() {
     let output = run_with_report("-", &[]);
-    assert_eq!(output.status.code(), Some(0), "{}", said(&output));
-    let report: serde_json::Value = serde_json::from_slice(&output.stdout)
-        .unwrap_or_else(|e| panic!("stdout is the JSON report alone ({e}): {}", said(&output)));
+    assert_eq!(output.status.code(), Some(0), "{}", explain(&output));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is the JSON report alone ({e}): {}",
+            explain(&output)
+        )
+    });
     assert_eq!(report["verdict"], "PASS");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
@@ -133,7 +137,7 @@ fn a_report_into_a_fifo_is_streamed_and_a_signal_while_it_waits_exits_at_once() 
         .spawn()
         .expect("cat runs");
     let output = run_with_report(&fifo.to_string_lossy(), &[]);
-    assert_eq!(output.status.code(), Some(0), "{}", said(&output));
+    assert_eq!(output.status.code(), Some(0), "{}", explain(&output));
     let read = reader.wait_with_output().expect("cat ends");
     let streamed: serde_json::Value = serde_json::from_slice(&read.stdout).unwrap();
     assert_eq!(streamed["verdict"], "PASS");

@@ -17,11 +17,7 @@ fn said(args: &[&str]) -> (i32, String) {
         .args(args)
         .output()
         .expect("mcpstorm runs");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let text = common::said(&output);
     (output.status.code().unwrap_or(-1), text)
 }
 
@@ -148,11 +144,7 @@ fn secrets_can_be_given_off_the_command_line() {
         .args(["--", "sh", "-c", &server])
         .output()
         .expect("mcpstorm runs");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let text = common::said(&output);
     assert_eq!(output.status.code(), Some(0), "{text}");
     assert!(!text.contains(&format!("{SECRET}-")), "{text}");
 

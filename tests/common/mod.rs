@@ -79,6 +79,15 @@ impl Run {
     }
 }
 
+/// Everything a command printed: stdout, then stderr.
+pub fn said(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
 /// `mcpstorm run SCENARIOS --report R -- mcpstorm serve KNOBS`.
 pub fn run_against_target(scenarios: &[&str], knobs: &[&str]) -> Run {
     let mut args: Vec<String> = scenarios.iter().map(|s| s.to_string()).collect();
