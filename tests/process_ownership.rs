@@ -44,6 +44,22 @@ fn wait_until_running(marker: &str, mcpstorm: &mut Child) {
     }
 }
 
+/// The child's exit, waited for `limit` at most (then it is killed and the
+/// test fails: a run that never ends must not hang the suite).
+fn wait_at_most(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("still running after {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// Nothing holding `marker` runs, allowing `within` for processes that were
 /// sent SIGKILL to be gone (a killed process exits once it gets a core).
 fn assert_gone_within(marker: &str, within: Duration) {
@@ -211,5 +227,44 @@ arguments = { message = "hi" }
     );
     let run = run(&[&scenario, "--server-cmd", &server]);
     assert_eq!(run.code, 0, "{}", run.explain());
+    assert_gone_within(&sleep, Duration::from_secs(10));
+}
+
+#[test]
+fn a_signal_during_a_hung_handshake_stops_the_run_at_once() {
+    // The server answers nothing; the handshake would wait 30 s. SIGTERM
+    // stops it there: the report is written, saying what was waited for.
+    let sleep = unique_sleep(314);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let report = dir.path().join("report.json");
+    let mut child = Command::new(mcpstorm())
+        .args(["run", "--headless", "sequential", "--report"])
+        .arg(&report)
+        .args(["--", "sh", "-c", &format!("exec {sleep}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("mcpstorm starts");
+    wait_until_running(&sleep, &mut child);
+    std::thread::sleep(Duration::from_millis(300));
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    let signalled = Instant::now();
+    let status = wait_at_most(&mut child, Duration::from_secs(60));
+    let took = signalled.elapsed();
+    assert_eq!(status.code(), Some(143));
+    assert!(
+        took < Duration::from_secs(15),
+        "took {took:?} (the handshake waits 30 s)"
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&report).expect("the report is written"))
+            .expect("valid JSON");
+    assert_eq!(report["interrupted"], true);
+    let error = report["scenarios"][0]["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("interrupted while starting the server"),
+        "{error}"
+    );
     assert_gone_within(&sleep, Duration::from_secs(10));
 }
