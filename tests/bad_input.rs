@@ -164,7 +164,7 @@ fn a_server_that_never_answers_is_stopped_after_the_setup_error() {
     let script = format!("trap '' TERM; exec sleep {marker}");
     let args = [
         "sequential",
-        "--timeout-ms",
+        "--startup-timeout-ms",
         "4000",
         "--",
         "sh",

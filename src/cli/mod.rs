@@ -111,8 +111,9 @@ pub struct RunArgs {
     /// whole reply); a longer one is a protocol error.
     #[arg(long, value_name = "BYTES", default_value_t = crate::transport::stdio::DEFAULT_MAX_MESSAGE_BYTES)]
     pub max_message_bytes: usize,
-    /// How long an HTTP server started with --server-cmd gets to accept
-    /// connections, in milliseconds.
+    /// How long a server gets to be ready, in milliseconds: to accept
+    /// connections (an HTTP server mcpstorm starts) and to answer the
+    /// handshake. Calls have their own timeout (--timeout-ms).
     #[arg(long, value_name = "MS", default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(1..=86_400_000))]
     pub startup_timeout_ms: u64,
     /// Milliseconds a server gets to exit after its stdin closes (and again after SIGTERM).

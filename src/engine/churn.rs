@@ -50,7 +50,9 @@ impl Churn<'_> {
                     Some(sibling) => sibling,
                     None => Connection::open(&self.options.target, self.options.connect).await?,
                 };
-                Ok::<_, EngineError>(Session::open(connection, choice, runner.timeout).await)
+                Ok::<_, EngineError>(
+                    Session::open(connection, choice, self.options.connect.startup_timeout).await,
+                )
             };
             let Some(opened) = runner.interrupt.unless(opening).await else {
                 break;

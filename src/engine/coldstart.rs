@@ -75,7 +75,13 @@ impl ColdStart<'_> {
             outcome: Outcome::Ok,
             message: None,
         };
-        let session = match Session::open(connection, options.protocol, timeout).await {
+        let session = match Session::open(
+            connection,
+            options.protocol,
+            options.connect.startup_timeout,
+        )
+        .await
+        {
             Ok(session) => session,
             Err(error) => {
                 event.outcome = error.outcome();

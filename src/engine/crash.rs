@@ -185,7 +185,7 @@ async fn start_again(
         .await
         .map_err(|e| e.to_string())?;
     let same_revision = ProtocolChoice::Force(crashed.version());
-    let session = Session::open(connection, same_revision, timeout)
+    let session = Session::open(connection, same_revision, options.connect.startup_timeout)
         .await
         .map_err(|e| e.to_string())?;
     // Notes were given at the first start; the headers are what matters now.

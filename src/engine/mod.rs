@@ -135,7 +135,14 @@ async fn drive(
     if needs_session {
         let opening = async {
             let connection = Connection::open(&options.target, options.connect).await?;
-            Ok::<_, EngineError>(Session::open(connection, options.protocol, timeout).await?)
+            Ok::<_, EngineError>(
+                Session::open(
+                    connection,
+                    options.protocol,
+                    options.connect.startup_timeout,
+                )
+                .await?,
+            )
         };
         let opened = Arc::new(user_halt.unless(opening).await.ok_or(
             EngineError::Interrupted("starting the server and opening the session"),

@@ -145,7 +145,8 @@ enum Discovery {
 }
 
 impl Session {
-    /// Open a session as `choice` says. In the handshake era that is
+    /// Open a session as `choice` says, within `timeout` for the whole
+    /// handshake (the server's start-up time, not a call's). In the handshake era that is
     /// `initialize` → result → `notifications/initialized`; in the stateless
     /// era there is no session to open, and `server/discover` gives the
     /// server's identity and revisions.
