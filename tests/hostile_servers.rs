@@ -470,3 +470,81 @@ fn a_huge_protocol_version_is_quoted_in_part() {
     assert!(peak < PEAK_RSS_MB * 2.0, "mcpstorm peaked at {peak:.0} MB");
     assert_nothing_left(&marker);
 }
+
+#[test]
+fn a_server_that_ignores_the_probe_costs_under_a_second_and_cold_starts_do_not_pay_it() {
+    // It answers initialize but nothing to server/discover: the probe used
+    // to wait the whole timeout at every start (a cold start read "30006 ms"
+    // and passed). Now initialize follows within half a second, and the cold
+    // starts speak the revision learnt once, untimed.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let scenario = common::scenario_file(
+        dir.path(),
+        "cold.toml",
+        r#"
+name = "cold"
+[[phase]]
+name = "cold"
+load = { kind = "coldstart", iterations = 3 }
+[[call]]
+tool = "echo"
+arguments = { message = "hi" }
+[acceptance]
+"success_rate == 1" = {}
+"#,
+    );
+    let scenario = scenario.to_string_lossy().into_owned();
+    let marker = marker("ignore-discover");
+    let script = hostile("flood.py");
+    let run = common::run(&[
+        "sequential",
+        &scenario,
+        "--",
+        "python3",
+        &script,
+        "ignore-discover",
+        "0",
+        &marker,
+    ]);
+    assert_eq!(run.code, 0, "{}", run.explain());
+    // The probe would have cost 15 s (half the 30 s handshake budget).
+    assert!(run.wall.as_secs_f64() < 12.0, "took {:?}", run.wall);
+    let cold = &run.scenario("cold")["result"];
+    let mean = common::f64_at(cold, "/coldstart/mean_ms");
+    assert!(mean < 5_000.0, "a cold start read {mean} ms");
+    assert!(
+        cold["notes"].to_string().contains("learnt from one start"),
+        "{}",
+        cold["notes"]
+    );
+    assert_eq!(
+        run.scenario("sequential")["result"]["server"]["protocol_version"],
+        "2025-06-18"
+    );
+    assert_nothing_left(&marker);
+}
+
+#[test]
+fn protocol_x_means_exactly_x() {
+    // Asked for 2025-03-26, the server answers 2025-06-18 (which mcpstorm
+    // also speaks): that is not what was asked for, and used to be taken.
+    let marker = marker("exact-protocol");
+    let run = common::run(&[
+        "sequential",
+        "--protocol",
+        "2025-03-26",
+        "--",
+        "python3",
+        &hostile("flood.py"),
+        "plain",
+        "0",
+        &marker,
+    ]);
+    assert_eq!(run.code, 2, "{}", run.explain());
+    assert!(
+        run.stdout.contains("2025-03-26") && run.stdout.contains("2025-06-18"),
+        "{}",
+        run.stdout
+    );
+    assert_nothing_left(&marker);
+}

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use super::load::{micros, send};
 use super::{EngineError, Halt, LoadControl, RunOptions};
 use crate::protocol::outcome::{self, Classified};
-use crate::protocol::{Outcome, Session};
+use crate::protocol::{Outcome, ProtocolChoice, ProtocolVersion, Session};
 use crate::scenario::Phase;
 use crate::scenario::template::CallContext;
 use crate::stats::{ColdStartEvent, Event};
@@ -27,12 +27,29 @@ pub async fn run(
     if matches!(&options.target, Target::Http(http) if http.server.is_none()) {
         return Err(EngineError::ColdStartNeedsCommand);
     }
+    // The revision is learnt once, from a start that is not timed: the
+    // probe's wait is mcpstorm's, not the server's cold start.
+    let choice = match options.protocol {
+        ProtocolChoice::Auto => match halt.unless(learn_revision(options)).await {
+            Some(version) => {
+                let version = version?;
+                let _ = events.send(Event::Note(format!(
+                    "cold start: the server speaks {version}, learnt from one start that was not \
+                     timed; the timed starts speak it at once"
+                )));
+                ProtocolChoice::Force(version)
+            }
+            None => return Ok(()),
+        },
+        forced => forced,
+    };
     let cold_start = ColdStart {
         phase_index,
         phase,
         label,
         options,
         timeout,
+        choice,
     };
     for iteration in 0..iterations as u64 {
         control.wait_unpaused().await;
@@ -49,12 +66,27 @@ pub async fn run(
     Ok(())
 }
 
+/// Start the server once, untimed, to learn the revision it speaks.
+async fn learn_revision(options: &RunOptions) -> Result<ProtocolVersion, EngineError> {
+    let connection = Connection::open(&options.target, options.connect).await?;
+    let session = Session::open(
+        connection,
+        ProtocolChoice::Auto,
+        options.connect.startup_timeout,
+    )
+    .await?;
+    session.close(options.shutdown_grace).await;
+    Ok(session.version())
+}
+
 struct ColdStart<'a> {
     phase_index: usize,
     phase: &'a Phase,
     label: usize,
     options: &'a RunOptions,
     timeout: Duration,
+    /// The revision each start speaks.
+    choice: ProtocolChoice,
 }
 
 impl ColdStart<'_> {
@@ -75,21 +107,16 @@ impl ColdStart<'_> {
             outcome: Outcome::Ok,
             message: None,
         };
-        let session = match Session::open(
-            connection,
-            options.protocol,
-            options.connect.startup_timeout,
-        )
-        .await
-        {
-            Ok(session) => session,
-            Err(error) => {
-                event.outcome = error.outcome();
-                event.message = Some(error.to_string());
-                event.total_us = micros(started.elapsed());
-                return Ok(event);
-            }
-        };
+        let session =
+            match Session::open(connection, self.choice, options.connect.startup_timeout).await {
+                Ok(session) => session,
+                Err(error) => {
+                    event.outcome = error.outcome();
+                    event.message = Some(error.to_string());
+                    event.total_us = micros(started.elapsed());
+                    return Ok(event);
+                }
+            };
         let initialized = Instant::now();
         event.initialize_us = micros(initialized - spawned);
         let template = self.phase.mix.pick();

@@ -254,32 +254,7 @@ async fn negotiate(
     timeout: Duration,
 ) -> Result<(ProtocolVersion, ServerInfo), SetupError> {
     let (version, server) = match choice {
-        ProtocolChoice::Auto => {
-            // One timeout for the whole handshake: the probe gets half of it
-            // and `initialize` what is left, so a server that answers nothing
-            // costs one timeout, not two.
-            let started = Instant::now();
-            let probe_budget = timeout / 2;
-            match discover(connection, ProtocolVersion::LATEST, probe_budget).await? {
-                Discovery::Modern { version, server } => (version, server),
-                Discovery::Legacy => {
-                    let unanswered = started.elapsed() >= probe_budget;
-                    let left = timeout.saturating_sub(started.elapsed());
-                    initialize(connection, ProtocolVersion::LATEST_HANDSHAKE, left)
-                        .await
-                        .map_err(|error| match error {
-                            SetupError::Timeout { stderr_tail, .. } if unanswered => {
-                                SetupError::Timeout {
-                                    method: "server/discover, then initialize,".into(),
-                                    timeout,
-                                    stderr_tail,
-                                }
-                            }
-                            other => other,
-                        })?
-                }
-            }
-        }
+        ProtocolChoice::Auto => negotiate_auto(connection, timeout).await?,
         ProtocolChoice::Force(version) if version.era() == Era::Stateless => {
             match discover(connection, version, timeout).await? {
                 Discovery::Modern {
@@ -295,9 +270,104 @@ async fn negotiate(
                 Discovery::Legacy => return Err(SetupError::NotModern(version)),
             }
         }
-        ProtocolChoice::Force(version) => initialize(connection, version, timeout).await?,
+        ProtocolChoice::Force(version) => {
+            let (got, server) = initialize(connection, version, timeout).await?;
+            // `--protocol X` means exactly X: another revision, though one
+            // mcpstorm speaks, is not what was asked for.
+            if got != version {
+                return Err(SetupError::UnsupportedVersion {
+                    offered: version,
+                    got: got.to_string(),
+                });
+            }
+            (got, server)
+        }
     };
     Ok((version, server))
+}
+
+/// How long the `server/discover` probe is waited for before a stdio
+/// server is also asked `initialize`: a handshake-era server may ignore the
+/// probe, and must not cost a whole timeout at every start.
+const PROBE_PATIENCE: Duration = Duration::from_millis(500);
+
+/// The revision of a server nothing is known of, within `timeout` for the
+/// whole handshake: the probe first; a modern server answers it, a
+/// handshake-era one refuses it (then `initialize`) or ignores it. Over
+/// stdio, a probe unanswered after [`PROBE_PATIENCE`] is followed by
+/// `initialize` at once: the server answers in order, so a modern one still
+/// answers the probe first, however long it takes to start, and one that
+/// ignores the probe answers `initialize`. Over HTTP (where `initialize`
+/// would open a session) the probe gets half the time, `initialize` the rest.
+async fn negotiate_auto(
+    connection: &Connection,
+    timeout: Duration,
+) -> Result<(ProtocolVersion, ServerInfo), SetupError> {
+    let started = Instant::now();
+    let both_unanswered = |error: SetupError| match error {
+        SetupError::Timeout { stderr_tail, .. } => SetupError::Timeout {
+            method: "server/discover, then initialize,".into(),
+            timeout,
+            stderr_tail,
+        },
+        other => other,
+    };
+    if connection.http().is_some() {
+        let probe_budget = timeout / 2;
+        return match discover(connection, ProtocolVersion::LATEST, probe_budget).await? {
+            Discovery::Modern { version, server } => Ok((version, server)),
+            Discovery::Legacy => {
+                let unanswered = started.elapsed() >= probe_budget;
+                let left = timeout.saturating_sub(started.elapsed());
+                initialize(connection, ProtocolVersion::LATEST_HANDSHAKE, left)
+                    .await
+                    .map_err(|e| if unanswered { both_unanswered(e) } else { e })
+            }
+        };
+    }
+    let probe = discover(connection, ProtocolVersion::LATEST, timeout);
+    tokio::pin!(probe);
+    let left = || timeout.saturating_sub(started.elapsed());
+    tokio::select! {
+        biased;
+        discovered = &mut probe => {
+            return match discovered? {
+                Discovery::Modern { version, server } => Ok((version, server)),
+                Discovery::Legacy => {
+                    initialize(connection, ProtocolVersion::LATEST_HANDSHAKE, left()).await
+                }
+            };
+        }
+        _ = tokio::time::sleep(PROBE_PATIENCE) => {}
+    }
+    // No answer yet: ask `initialize` too, and take the first answer that
+    // says what the server is. (The other request's answer, if it comes, is
+    // delivered to nobody and counted nowhere.)
+    let handshake = initialize(connection, ProtocolVersion::LATEST_HANDSHAKE, left());
+    tokio::pin!(handshake);
+    tokio::select! {
+        biased;
+        discovered = &mut probe => match discovered {
+            Ok(Discovery::Modern { version, server }) => Ok((version, server)),
+            // It refused the probe (or gave no sign of the stateless era):
+            // the handshake already under way decides.
+            Ok(Discovery::Legacy) => handshake.await.map_err(both_unanswered),
+            Err(error) => Err(error),
+        },
+        initialized = &mut handshake => match initialized {
+            Ok(answer) => Ok(answer),
+            // `initialize` failed; the probe may still say more.
+            Err(SetupError::Timeout { .. }) => match probe.await? {
+                Discovery::Modern { version, server } => Ok((version, server)),
+                Discovery::Legacy => Err(both_unanswered(SetupError::Timeout {
+                    method: String::new(),
+                    timeout,
+                    stderr_tail: connection.output_tail(STDERR_QUOTED),
+                })),
+            },
+            Err(error) => Err(error),
+        },
+    }
 }
 
 /// The newest revision both sides speak, from the server's list.

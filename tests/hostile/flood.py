@@ -1,6 +1,7 @@
 """A hostile MCP server (stdio, handshake era) that answers every call, but
 floods the client around it. MODE is one of:
 
+  plain          nothing hostile: a handshake-era server (2025-06-18)
   null-id MB     before each answer, a response with `id: null` whose error
                  message is MB megabytes long
   string-id MB   before each answer, a response whose id is a string of MB
@@ -14,6 +15,8 @@ floods the client around it. MODE is one of:
                  (more than a JSON parser's usual 128)
   deep-error     answers every call with an error whose data is nested so
   segv N         answers N calls, then dies of SIGSEGV (as a native crash does)
+  ignore-discover  ignores `server/discover` (as some handshake-era servers
+                 do with any method they do not know) and answers nothing to it
   huge-version N answers initialize with a protocolVersion of N megabytes
   schemas        beside `echo`, it lists read-only tools whose input schemas
                  cannot be met: a 2,000,000-character minLength, arrays of
@@ -75,6 +78,8 @@ def main():
         if not isinstance(message, dict) or "id" not in message or "method" not in message:
             continue
         method, rid = message["method"], message["id"]
+        if method == "server/discover" and MODE == "ignore-discover":
+            continue
         if method == "initialize":
             name = "flood" + (ESCAPES if MODE == "escapes" else "")
             version = "9" * (SIZE_MB << 20) if MODE == "huge-version" else "2025-06-18"
