@@ -548,3 +548,47 @@ fn protocol_x_means_exactly_x() {
     );
     assert_nothing_left(&marker);
 }
+
+#[test]
+fn tools_that_reach_out_are_never_called_automatically() {
+    // The tools scenario sent 450 calls to a fetch server, each fetching a
+    // public web page. A read-only tool annotated openWorldHint or
+    // destructiveHint is left out (this server exits if one is called).
+    let marker = marker("open-world");
+    let script = hostile("flood.py");
+    let run = common::run(&[
+        "tools",
+        "--",
+        "python3",
+        &script,
+        "open-world",
+        "0",
+        &marker,
+    ]);
+    assert_eq!(run.code, 0, "{}", run.explain());
+    let per_tool = run.scenario("tools")["result"]["per_label"].to_string();
+    assert!(per_tool.contains("echo"), "{per_tool}");
+    assert!(
+        !per_tool.contains("fetch") && !per_tool.contains("wipe"),
+        "{per_tool}"
+    );
+    let output = Command::new(mcpstorm())
+        .args([
+            "discover",
+            "--",
+            "python3",
+            &script,
+            "open-world",
+            "0",
+            &marker,
+        ])
+        .output()
+        .expect("mcpstorm runs");
+    let said = common::said(&output);
+    assert!(
+        said.contains("openWorldHint=true") && said.contains("destructiveHint=true"),
+        "{said}"
+    );
+    assert!(said.contains("never called automatically"), "{said}");
+    assert_nothing_left(&marker);
+}

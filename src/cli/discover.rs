@@ -104,16 +104,23 @@ fn argument_lines(schema: &Value) -> Vec<String> {
 }
 
 fn tool_block(tool: &Tool) -> String {
-    let access = if tool.read_only {
-        "read-only"
-    } else {
-        "may write"
+    let access = match (tool.read_only, tool.reaches_out) {
+        (_, true) => "reaches out: never called automatically",
+        (true, false) => "read-only",
+        (false, false) => "may write",
     };
     let mut out = format!(
         "  {}  [{access}]  {}\n",
         tool.name,
         tool.description.lines().next().unwrap_or("")
     );
+    if let Some(annotations) = tool.annotations.as_object().filter(|a| !a.is_empty()) {
+        let shown: Vec<String> = annotations
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        out.push_str(&format!("      annotations: {}\n", shown.join(" ")));
+    }
     for line in argument_lines(&tool.input_schema) {
         out.push_str(&format!("      {line}\n"));
     }
@@ -129,9 +136,10 @@ fn describe(server: &crate::protocol::ServerInfo, catalog: &Catalog) -> String {
         "server {} {} · protocol {}\n",
         server.name, server.version, server.protocol_version
     );
-    let read_only = catalog.tools.iter().filter(|t| t.read_only).count();
+    let safe = catalog.tools.iter().filter(|t| t.safe_to_call()).count();
     out.push_str(&format!(
-        "{} tool(s), {read_only} read-only (arguments marked * are required):\n",
+        "{} tool(s), {safe} called by an automatic mix (read-only, not open-world or \
+         destructive; arguments marked * are required):\n",
         catalog.tools.len()
     ));
     for tool in &catalog.tools {

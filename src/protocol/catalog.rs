@@ -19,6 +19,20 @@ pub struct Tool {
     pub input_schema: Value,
     /// `annotations.readOnlyHint`: the server says the tool changes nothing.
     pub read_only: bool,
+    /// `annotations.openWorldHint` or `destructiveHint` set to true: the tool
+    /// reaches beyond the server (the web, other systems) or destroys —
+    /// never called automatically, whatever `readOnlyHint` says.
+    pub reaches_out: bool,
+    /// Every annotation, as the server gave them (shown by `discover`).
+    pub annotations: Value,
+}
+
+impl Tool {
+    /// Whether an automatic mix may call it without being told to: read-only,
+    /// and neither open-world nor destructive.
+    pub fn safe_to_call(&self) -> bool {
+        self.read_only && !self.reaches_out
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -144,5 +158,9 @@ fn tool(value: &Value) -> Option<Tool> {
             .cloned()
             .unwrap_or_else(|| json!({"type": "object"})),
         read_only: value.pointer("/annotations/readOnlyHint") == Some(&Value::Bool(true)),
+        reaches_out: ["openWorldHint", "destructiveHint"]
+            .iter()
+            .any(|hint| value.pointer(&format!("/annotations/{hint}")) == Some(&Value::Bool(true))),
+        annotations: value.get("annotations").cloned().unwrap_or(Value::Null),
     })
 }

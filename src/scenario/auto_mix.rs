@@ -43,7 +43,7 @@ pub fn expand_auto(phases: &[Phase], labels: &[String], tools: &[Tool]) -> Resul
         }
         let mut chosen: Vec<&Tool> = Vec::new();
         for tool in tools.iter().filter(|t| {
-            (t.read_only || auto.include.contains(&t.name)) && !auto.exclude.contains(&t.name)
+            (t.safe_to_call() || auto.include.contains(&t.name)) && !auto.exclude.contains(&t.name)
         }) {
             match autogen::arguments(&tool.input_schema, 1) {
                 Ok(_) => chosen.push(tool),
@@ -119,6 +119,8 @@ mod tests {
             description: String::new(),
             input_schema,
             read_only,
+            reaches_out: false,
+            annotations: Value::Null,
         }
     }
 
@@ -161,6 +163,20 @@ mod tests {
         let params = call.params.as_ref().unwrap().render(&ctx);
         assert_eq!(params["name"], "search");
         assert_eq!(params["arguments"]["q"], "mcpstorm 3");
+    }
+
+    #[test]
+    fn open_world_and_destructive_tools_are_never_called_unless_named() {
+        // The fetch server's read-only tool fetches public web pages.
+        let mut fetch = tool("fetch", true);
+        fetch.reaches_out = true;
+        let tools = [tool("search", true), fetch];
+        let s = scenario("");
+        let mix = expand_auto(&s.phases, &s.labels, &tools).unwrap();
+        assert_eq!(mix.added_labels, vec!["search"]);
+        let s = scenario("include = [\"fetch\"]");
+        let mix = expand_auto(&s.phases, &s.labels, &tools).unwrap();
+        assert_eq!(mix.added_labels, vec!["search", "fetch"]);
     }
 
     #[test]

@@ -17,6 +17,9 @@ floods the client around it. MODE is one of:
   segv N         answers N calls, then dies of SIGSEGV (as a native crash does)
   ignore-discover  ignores `server/discover` (as some handshake-era servers
                  do with any method they do not know) and answers nothing to it
+  open-world     beside `echo`, lists read-only tools that reach out: `fetch`
+                 (openWorldHint) and `wipe` (destructiveHint); calling either
+                 makes the server exit with code 3
   huge-version N answers initialize with a protocolVersion of N megabytes
   schemas        beside `echo`, it lists read-only tools whose input schemas
                  cannot be met: a 2,000,000-character minLength, arrays of
@@ -89,6 +92,8 @@ def main():
                 "serverInfo": {"name": name, "version": "1.0" + (ESCAPES if MODE == "escapes" else "")},
             }})
         elif method == "tools/call":
+            if MODE == "open-world" and message["params"]["name"] != "echo":
+                sys.exit(3)
             if MODE == "segv" and answered >= SIZE_MB:
                 import os
                 import signal
@@ -124,6 +129,10 @@ def main():
                           "message": {"type": "string"}}, "required": ["message"]}}]
             if MODE == "schemas":
                 tools += hostile_tools()
+            if MODE == "open-world":
+                for name, hint in (("fetch", "openWorldHint"), ("wipe", "destructiveHint")):
+                    tools.append({"name": name, "inputSchema": {"type": "object"},
+                                  "annotations": {"readOnlyHint": True, hint: True}})
             if MODE == "escapes":
                 tools[0]["name"] = "echo" + ESCAPES
             send({"jsonrpc": "2.0", "id": rid, "result": {"tools": tools}})
