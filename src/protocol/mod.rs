@@ -5,6 +5,7 @@ pub mod bad_input;
 pub mod catalog;
 pub mod id_scan;
 pub mod jsonrpc;
+mod negotiate;
 pub mod outcome;
 pub mod session;
 pub mod untrusted;
