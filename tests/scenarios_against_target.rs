@@ -225,6 +225,60 @@ fn mixed_up_contents_are_caught_as_correlation_violations() {
 }
 
 #[test]
+fn a_wrong_expect_text_is_unexpected_content_not_a_mix_up() {
+    // Every answer fails an expect_text that does not fit it: that is
+    // unexpected content (protocol errors), not 100 "mixed-up responses"
+    // counted as correlation violations.
+    let run = common::run_text_against_target(
+        r#"
+name = "wrong-expect"
+[[phase]]
+name = "load"
+load = { kind = "concurrent", workers = 4, calls = 100 }
+[[call]]
+tool = "echo"
+arguments = { message = "hi {seq}" }
+expect_text = "bye {seq}"
+[acceptance]
+"success_rate == 1" = {}
+"#,
+        &[],
+    );
+    assert_eq!(run.code, 1, "{}", run.explain());
+    let result = &run.scenario("wrong-expect")["result"];
+    assert_eq!(f64_at(result, "/wire/mixups"), 0.0);
+    assert_eq!(f64_at(result, "/wire/correlation_violations"), 0.0);
+    assert_eq!(f64_at(result, "/total/outcomes/protocol_error"), 100.0);
+    let errors = result["recent_errors"].to_string();
+    assert!(errors.contains("unexpected content"), "{errors}");
+}
+
+#[test]
+fn cold_starts_answered_with_an_error_are_still_timed() {
+    // Every server started and answered, though with an error: its timings
+    // used to be thrown away ("3 failed · mean 0.000 ms").
+    let run = common::run_text_against_target(
+        r#"
+name = "cold-errors"
+[[phase]]
+name = "cold"
+load = { kind = "coldstart", iterations = 3 }
+[[call]]
+tool = "no_such_tool"
+arguments = {}
+[acceptance]
+"coldstart_mean_ms > 0" = {}
+"#,
+        &[],
+    );
+    let cold = &run.scenario("cold-errors")["result"]["coldstart"];
+    assert_eq!(f64_at(cold, "/iterations"), 3.0, "{cold}");
+    assert_eq!(f64_at(cold, "/failed"), 3.0, "{cold}");
+    assert!(f64_at(cold, "/mean_ms") > 0.0, "{cold}");
+    assert!(f64_at(cold, "/stage_means/spawn_ms") > 0.0, "{cold}");
+}
+
+#[test]
 fn duplicate_and_stray_responses_are_counted_not_crashed_on() {
     let run = run_against_target(
         &["concurrent"],

@@ -91,6 +91,38 @@ impl Template {
     }
 }
 
+impl Template {
+    /// Whether `got` holds an answer of this template's shape with other
+    /// values — the answer to another request (a mix-up) — rather than
+    /// content of another kind (an `expect_text` that does not fit the
+    /// server's answers). Rendered with marker values, the template's text
+    /// splits into the literal pieces every answer of its shape holds, in order.
+    pub fn shape_matches(&self, got: &str) -> bool {
+        const SEQ_MARK: u64 = 918_273_645_546_372_819;
+        const WORKER_MARK: u64 = 192_837_465_564_738_291;
+        let marked = self.render(&CallContext {
+            seq: SEQ_MARK,
+            worker: WORKER_MARK,
+        });
+        let Some(text) = marked.as_str() else {
+            return false;
+        };
+        let (seq, worker) = (SEQ_MARK.to_string(), WORKER_MARK.to_string());
+        if !text.contains(&seq) && !text.contains(&worker) {
+            // Fixed text: no other request's answer differs from it.
+            return false;
+        }
+        let mut rest = got;
+        for piece in text.split(&seq).flat_map(|p| p.split(&worker)) {
+            match rest.find(piece) {
+                Some(at) => rest = &rest[at + piece.len()..],
+                None => return false,
+            }
+        }
+        true
+    }
+}
+
 /// A template with the values of one call: the request's params, written
 /// as JSON text from the template's prepared pieces.
 pub struct Rendered<'a> {
@@ -248,6 +280,17 @@ fn gcd(a: u64, b: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn another_request_s_answer_has_the_shape_and_other_content_has_not() {
+        let expect =
+            Template::new(serde_json::json!("request #{seq} from worker #{worker}.")).unwrap();
+        assert!(expect.shape_matches("Echo: request #7 from worker #3."));
+        assert!(!expect.shape_matches("Echo: hello"));
+        assert!(!expect.shape_matches("request #7"));
+        let fixed = Template::new(serde_json::json!("pong")).unwrap();
+        assert!(!fixed.shape_matches("ping"));
+    }
     use serde_json::json;
 
     #[test]

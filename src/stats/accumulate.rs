@@ -202,7 +202,7 @@ impl Default for Series<ProbePoint> {
 pub(super) struct ColdStartAcc {
     pub(super) iterations: u64,
     pub(super) failed: u64,
-    // Welford's running mean and variance of the successful totals, in ms.
+    // Welford's running mean and variance of the answered starts' totals, in ms.
     pub(super) count: u64,
     pub(super) mean: f64,
     m2: f64,
@@ -216,6 +216,14 @@ impl ColdStartAcc {
         self.iterations += 1;
         if event.outcome != Outcome::Ok {
             self.failed += 1;
+        }
+        // A server that started and answered — even with an error, as a tool
+        // called with arguments it refuses does — was timed all the same.
+        let answered = matches!(
+            event.outcome,
+            Outcome::Ok | Outcome::ToolError | Outcome::RpcError
+        );
+        if !answered {
             return;
         }
         let ms = event.total_us as f64 / 1000.0;
