@@ -279,6 +279,24 @@ arguments = {}
 }
 
 #[test]
+fn runs_whose_calls_mostly_fail_fail_and_say_so() {
+    // memory-leak passed with 12.6 % of its calls ok (it judged no success),
+    // and tools with 360 of 450 tool errors.
+    let run = run_against_target(&["memory-leak", "tools"], &["--fail-rate", "1"]);
+    assert_eq!(run.code, 1, "{}", run.explain());
+    assert_eq!(
+        run.criterion("memory-leak", "success_rate(load) >= 0.99"),
+        "FAIL"
+    );
+    assert_eq!(
+        run.criterion("tools", "min_success_rate_per_label > 0"),
+        "FAIL"
+    );
+    assert!(run.stdout.contains("most calls failed"), "{}", run.stdout);
+    assert!(run.stdout.contains("never succeeded: "), "{}", run.stdout);
+}
+
+#[test]
 fn duplicate_and_stray_responses_are_counted_not_crashed_on() {
     let run = run_against_target(
         &["concurrent"],

@@ -152,6 +152,24 @@ pub fn scenario_summary(result: &ScenarioResult) -> String {
         "  outcomes: ok {} · jsonrpc_error {} · tool_error {} · timeout {} · transport_error {} · protocol_error {}",
         o.ok, o.jsonrpc_error, o.tool_error, o.timeout, o.transport_error, o.protocol_error
     );
+    // A run whose calls mostly failed measured the error path: say so in words.
+    let calls = s.total.calls;
+    if calls > 0 && o.ok * 2 < calls {
+        let _ = writeln!(
+            out,
+            "  most calls failed ({} of {calls}): the figures above measure the error path, not the work",
+            calls - o.ok
+        );
+    }
+    let never: Vec<&str> = s
+        .per_label
+        .iter()
+        .filter(|l| l.stats.calls > 0 && l.stats.outcomes.ok == 0)
+        .map(|l| l.label.as_str())
+        .collect();
+    if !never.is_empty() {
+        let _ = writeln!(out, "  never succeeded: {}", never.join(", "));
+    }
     let unanswered = o.timeout + o.transport_error;
     if unanswered > 0 {
         let rule = match s.abort_after {
