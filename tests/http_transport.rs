@@ -322,3 +322,22 @@ fn discover_reads_the_catalog_over_http() {
         .collect();
     assert_eq!(tools, ["echo", "add", "sleep", "alloc"]);
 }
+
+#[test]
+fn a_port_0_address_printed_before_the_real_one_is_passed_over() {
+    // "binding http://127.0.0.1:0/…" first: mcpstorm waited on port 0 for
+    // its whole start-up timeout. The real address follows, and is used.
+    let server = format!(
+        "sh -c 'echo binding http://127.0.0.1:0/mcp; exec {} serve --http 127.0.0.1:0'",
+        mcpstorm()
+    );
+    let run = run(&[
+        "concurrent",
+        "--startup-timeout-ms",
+        "20000",
+        "--server-cmd",
+        &server,
+    ]);
+    assert_eq!(run.code, 0, "{}", run.explain());
+    assert!(run.wall.as_secs() < 15, "waited {:?}", run.wall);
+}

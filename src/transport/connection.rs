@@ -532,7 +532,9 @@ pub fn find_url(line: &str) -> Option<Uri> {
         .replacen("http://0.0.0.0", "http://127.0.0.1", 1)
         .replacen("http://[::]", "http://[::1]", 1);
     let url: Uri = token.parse().ok()?;
-    url.port_u16()?;
+    // Port 0 is the request for a port, not one (servers print it before the
+    // real address): waiting on it would wait the whole start-up timeout.
+    url.port_u16().filter(|&port| port != 0)?;
     Some(url)
 }
 
@@ -555,6 +557,10 @@ mod tests {
             "http://[::1]:9000/mcp"
         );
         assert!(find_url("listening on port 3001").is_none());
+        assert!(
+            find_url("binding http://127.0.0.1:0/mcp").is_none(),
+            "port 0 is not an address yet"
+        );
         assert!(
             find_url("docs at http://example.com/guide").is_none(),
             "no port: not an address"
