@@ -592,3 +592,45 @@ fn tools_that_reach_out_are_never_called_automatically() {
     assert!(said.contains("never called automatically"), "{said}");
     assert_nothing_left(&marker);
 }
+
+#[test]
+fn a_server_that_must_be_killed_to_stop_fails_forced_stops() {
+    // It stays when its stdin closes and ignores SIGTERM: that used to be a
+    // note only; `forced_stops` makes a clean shutdown something to judge.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let scenario = common::scenario_file(
+        dir.path(),
+        "stop.toml",
+        r#"
+name = "stop"
+[[phase]]
+name = "load"
+load = { kind = "sequential", calls = 5 }
+[[call]]
+tool = "echo"
+arguments = { message = "hi" }
+[acceptance]
+"forced_stops == 0" = {}
+"#,
+    );
+    let scenario = scenario.to_string_lossy().into_owned();
+    let marker = marker("stubborn");
+    let run = common::run(&[
+        &scenario,
+        "--shutdown-grace-ms",
+        "200",
+        "--",
+        "python3",
+        &hostile("flood.py"),
+        "stubborn",
+        "0",
+        &marker,
+    ]);
+    assert_eq!(run.code, 1, "{}", run.explain());
+    assert_eq!(run.criterion("stop", "forced_stops == 0"), "FAIL");
+    assert_eq!(
+        run.criterion_value("stop", "forced_stops == 0")["value"],
+        1.0
+    );
+    assert_nothing_left(&marker);
+}

@@ -59,6 +59,7 @@ metrics! {
     "correlation_violations", Run, "", "duplicate, unknown or missing response ids, and mixed-up contents";
     "protocol_violations", Run, "", "lines from the server that are not valid JSON-RPC";
     "crashes", Run, "", "times the server exited while the run needed it";
+    "forced_stops", Run, "", "servers that did not exit when asked (stdin closed, or SIGTERM) and were killed";
     "restarts", Run, "", "times a fresh server took a crashed one's place (on_crash = \"restart\")";
     "coldstart_mean_ms", Run, "ms", "mean spawn → initialized → first answer";
     "coldstart_stddev_ms", Run, "ms", "standard deviation of that cold-start time";
@@ -213,6 +214,7 @@ pub fn value(name: &str, args: &[String], snapshot: &Snapshot) -> Option<f64> {
         "correlation_violations" => Some(snapshot.wire.correlation_violations as f64),
         "protocol_violations" => Some(snapshot.wire.protocol_violations as f64),
         "crashes" => Some(snapshot.crashes as f64),
+        "forced_stops" => Some(snapshot.forced_stops as f64),
         "restarts" => Some(snapshot.restarts_at_s.len() as f64),
         "coldstart_mean_ms" => coldstart.map(|c| c.mean_ms),
         "coldstart_stddev_ms" => coldstart.map(|c| c.stddev_ms),

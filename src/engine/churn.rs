@@ -78,7 +78,9 @@ impl Churn<'_> {
             drop(in_session);
             match end {
                 SessionEnd::Close => {
-                    session.close(self.options.shutdown_grace).await;
+                    if session.close(self.options.shutdown_grace).await.forced {
+                        let _ = runner.events.send(Event::ForcedStop);
+                    }
                 }
                 // Over HTTP the session id is dropped with the client; over
                 // stdio dropping the connection kills the process tree.

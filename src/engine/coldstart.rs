@@ -61,7 +61,11 @@ pub async fn run(
         let Some(event) = halt.unless(cold_start.time(iteration)).await else {
             break;
         };
-        let _ = events.send(Event::ColdStart(event?));
+        let (event, forced) = event?;
+        if forced {
+            let _ = events.send(Event::ForcedStop);
+        }
+        let _ = events.send(Event::ColdStart(event));
     }
     Ok(())
 }
@@ -91,7 +95,8 @@ struct ColdStart<'a> {
 
 impl ColdStart<'_> {
     /// Start a fresh server, open a session, make one call, stop it.
-    async fn time(&self, iteration: u64) -> Result<ColdStartEvent, EngineError> {
+    /// The start's timings, and whether it had to be killed at the end.
+    async fn time(&self, iteration: u64) -> Result<(ColdStartEvent, bool), EngineError> {
         let (options, timeout) = (self.options, self.timeout);
         let started = Instant::now();
         let connection = Connection::open(&options.target, options.connect).await?;
@@ -114,7 +119,7 @@ impl ColdStart<'_> {
                     event.outcome = error.outcome();
                     event.message = Some(error.to_string());
                     event.total_us = micros(started.elapsed());
-                    return Ok(event);
+                    return Ok((event, false));
                 }
             };
         let initialized = Instant::now();
@@ -134,8 +139,8 @@ impl ColdStart<'_> {
         event.total_us = micros(answered.saturating_duration_since(started));
         event.outcome = outcome;
         event.message = message;
-        session.close(options.shutdown_grace).await;
+        let forced = session.close(options.shutdown_grace).await.forced;
         event.exit_us = micros(answered.elapsed());
-        Ok(event)
+        Ok((event, forced))
     }
 }

@@ -317,6 +317,7 @@ async fn drive(
     if let Some(session) = live.map(|live| live.current()) {
         let closed = session.close(grace).await;
         if closed.forced {
+            let _ = events.send(Event::ForcedStop);
             let how = match options.target {
                 Target::Stdio(_) => "of its stdin closing",
                 Target::Http(_) => "of SIGTERM",

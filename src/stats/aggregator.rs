@@ -73,6 +73,7 @@ pub struct Aggregator {
     not_sent_why: Option<String>,
     /// Why the load was stopped before its end by the abort rule.
     aborted: Option<String>,
+    forced_stops: u64,
     restarts_at_s: Vec<f64>,
     recent_errors: VecDeque<String>,
     notes: Vec<String>,
@@ -118,6 +119,7 @@ impl Aggregator {
             not_sent: 0,
             not_sent_why: None,
             aborted: None,
+            forced_stops: 0,
             restarts_at_s: Vec::new(),
             recent_errors: VecDeque::new(),
             notes: Vec::new(),
@@ -261,6 +263,7 @@ impl Aggregator {
             // Notes may quote the server (a tool's name, its words): kept
             // bounded, and safe to show.
             Event::Note(note) => self.notes.push(quote(&note, NOTE_CHARS)),
+            Event::ForcedStop => self.forced_stops += 1,
             Event::Aborted(why) => {
                 self.aborted.get_or_insert(why);
             }
@@ -543,6 +546,7 @@ impl Aggregator {
             not_sent: self.not_sent,
             not_sent_why: self.not_sent_why.clone(),
             aborted: self.aborted.clone(),
+            forced_stops: self.forced_stops,
             abort_after: self.plan.abort_after,
             restarts_at_s: self.restarts_at_s.clone(),
             recent_errors: self.recent_errors.iter().cloned().collect(),

@@ -105,4 +105,6 @@ pub enum Event {
     Note(String),
     /// The abort rule stopped the load: why.
     Aborted(String),
+    /// A server did not exit when asked and had to be killed.
+    ForcedStop,
 }

@@ -329,6 +329,8 @@ pub struct Snapshot {
     pub not_sent_why: Option<String>,
     /// Why the abort rule stopped the load, if it did.
     pub aborted: Option<String>,
+    /// Servers that did not exit when asked and had to be killed.
+    pub forced_stops: u64,
     /// The abort rule: calls in a row without an answer that stop the load.
     pub abort_after: Option<u64>,
     /// When the server was started again after a crash (on_crash =

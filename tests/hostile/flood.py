@@ -2,6 +2,7 @@
 floods the client around it. MODE is one of:
 
   plain          nothing hostile: a handshake-era server (2025-06-18)
+  stubborn       ignores SIGTERM, and stays when its stdin closes
   null-id MB     before each answer, a response with `id: null` whose error
                  message is MB megabytes long
   string-id MB   before each answer, a response whose id is a string of MB
@@ -141,4 +142,10 @@ def main():
 
 
 if __name__ == "__main__":
+    if MODE == "stubborn":
+        import signal
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
     main()
+    if MODE == "stubborn":
+        import time
+        time.sleep(3600)
