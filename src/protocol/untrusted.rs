@@ -36,34 +36,38 @@ pub fn quote_lines(text: &str, limit: usize) -> String {
 }
 
 /// Format `args` (a message holding server data: a JSON body, an id)
-/// without ever building more than `limit` characters of it.
+/// without ever holding more than `limit` characters of it; when cut, the
+/// whole message's size is said, as [`quote`] says it.
 pub fn quote_fmt(args: fmt::Arguments<'_>, limit: usize) -> String {
     let mut bounded = Bounded {
         text: String::new(),
         left: limit,
+        bytes: 0,
         cut: false,
     };
     let _ = bounded.write_fmt(args);
     if bounded.cut {
-        bounded.text.push('…');
+        let _ = write!(bounded.text, "… ({} bytes in all)", bounded.bytes);
     }
     bounded.text
 }
 
-/// Stops taking text once `left` characters are written: formatting then
-/// ends early (the `Err` unwinds the formatter, not the program).
+/// Keeps the first `left` characters written and counts the bytes of all
+/// of them: the rest is measured, never held.
 struct Bounded {
     text: String,
     left: usize,
+    bytes: usize,
     cut: bool,
 }
 
 impl fmt::Write for Bounded {
     fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.bytes += s.len();
         for c in s.chars() {
             if self.left == 0 {
                 self.cut = true;
-                return Err(fmt::Error);
+                break;
             }
             push_shown(&mut self.text, c);
             self.left -= 1;
@@ -122,8 +126,21 @@ mod tests {
     fn formatting_stops_at_the_bound() {
         let huge = vec!["y".repeat(1 << 20); 8];
         let quoted = quote_fmt(format_args!("body {huge:?}"), 100);
-        assert_eq!(quoted.chars().count(), 101, "{quoted}");
-        assert!(quoted.ends_with('…'));
+        // 100 characters kept, then the whole message's size: "body " and
+        // 8 quoted strings of 1 MiB, with their commas and brackets.
+        let size = 5 + 8 * ((1 << 20) + 2) + 7 * 2 + 2;
+        assert!(
+            quoted.starts_with(&format!("body [\"{}", "y".repeat(93))),
+            "{quoted}"
+        );
+        assert!(
+            quoted.ends_with(&format!("… ({size} bytes in all)")),
+            "{quoted}"
+        );
+        assert_eq!(
+            quoted.chars().count(),
+            100 + format!("… ({size} bytes in all)").chars().count()
+        );
         assert_eq!(quote_fmt(format_args!("id {}", 7), 100), "id 7");
     }
 }

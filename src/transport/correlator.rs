@@ -56,12 +56,21 @@ impl WireCounters {
     /// Keep `what` (which may quote the server) as a sample: bounded and
     /// made safe to show, however much the server sent.
     fn sample(&self, what: String) {
-        let what = quote(&what, QUOTE_CHARS);
+        self.keep(quote(&what, QUOTE_CHARS));
+    }
+
+    /// [`WireCounters::sample`] for a message formatted from server data (a
+    /// whole body, an id), never built longer than it is kept.
+    fn sample_fmt(&self, what: std::fmt::Arguments<'_>) {
+        self.keep(quote_fmt(what, QUOTE_CHARS));
+    }
+
+    fn keep(&self, bounded: String) {
         if let Ok(mut samples) = self.samples.lock() {
             if samples.len() == SAMPLES_KEPT {
                 samples.pop_front();
             }
-            samples.push_back(what);
+            samples.push_back(bounded);
         }
     }
 
@@ -234,18 +243,12 @@ impl Correlator {
         }
         let Some(id) = id else {
             counters.missing_ids.fetch_add(1, Ordering::Relaxed);
-            counters.sample(quote_fmt(
-                format_args!("response without id: {body:?}"),
-                QUOTE_CHARS,
-            ));
+            counters.sample_fmt(format_args!("response without id: {body:?}"));
             return;
         };
         let Some(n) = id.as_u64() else {
             counters.unknown_ids.fetch_add(1, Ordering::Relaxed);
-            counters.sample(quote_fmt(
-                format_args!("response with wrong-typed id {id}"),
-                QUOTE_CHARS,
-            ));
+            counters.sample_fmt(format_args!("response with wrong-typed id {id}"));
             return;
         };
         let waiting = self.pending.lock().ok().and_then(|mut p| p.remove(&n));
