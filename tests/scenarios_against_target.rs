@@ -173,7 +173,10 @@ fn a_five_percent_failure_rate_fails_the_success_criteria() {
 
 #[test]
 fn a_crash_fails_the_crash_criterion_and_the_report_is_still_written() {
-    let run = run_against_target(&["sequential", "mixed"], &["--crash-after", "300"]);
+    // 302 requests are answered: in sequential, the tools/list that checks
+    // the scenario's tools and 301 calls; in mixed, that tools/list, the
+    // prompts/list that checks its prompt, and its 300 calls.
+    let run = run_against_target(&["sequential", "mixed"], &["--crash-after", "302"]);
     assert_eq!(run.code, 1, "{}", run.explain());
     assert_eq!(run.criterion("sequential", "crashes == 0"), "FAIL");
     let sequential = run.scenario("sequential");
@@ -184,8 +187,8 @@ fn a_crash_fails_the_crash_criterion_and_the_report_is_still_written() {
             .is_some_and(|s| s.contains("crashed"))
     );
     let result = &sequential["result"];
-    // 300 answered, then the call in flight at the crash is a transport error.
-    assert_eq!(f64_at(result, "/total/outcomes/ok"), 300.0);
+    // 301 answered, then the call in flight at the crash is a transport error.
+    assert_eq!(f64_at(result, "/total/outcomes/ok"), 301.0);
     assert!(f64_at(result, "/total/outcomes/transport_error") >= 1.0);
     let notes = result["notes"].to_string();
     assert!(notes.contains("exit code 70"), "{notes}");
@@ -193,7 +196,7 @@ fn a_crash_fails_the_crash_criterion_and_the_report_is_still_written() {
         notes.contains("--crash-after"),
         "the server's stderr is quoted: {notes}"
     );
-    // The next scenario gets a fresh server: its 300 calls stay within the 300 answered.
+    // The next scenario gets a fresh server: its 302 requests are all answered.
     assert_eq!(run.scenario("mixed")["verdict"], "PASS");
 }
 
@@ -206,8 +209,8 @@ fn notifications_are_counted_and_never_taken_for_responses() {
     assert_eq!(f64_at(wire, "/correlation_violations"), 0.0);
     assert_eq!(
         f64_at(wire, "/responses"),
-        101.0,
-        "100 calls and initialize"
+        102.0,
+        "100 calls, initialize, and the tools/list that checks the scenario's tools"
     );
 }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::run::target;
-use super::{DiscoverArgs, exit};
+use super::{DiscoverArgs, TargetArgs, exit};
 use crate::protocol::Session;
 use crate::protocol::catalog::{self, Catalog, Tool};
 use crate::protocol::untrusted::quote_lines;
@@ -16,7 +16,7 @@ use crate::scenario::autogen;
 use crate::transport::{ConnectOptions, Connection};
 
 pub async fn discover(args: DiscoverArgs) -> ExitCode {
-    match read(&args).await {
+    match read(&args.target, args.timeout_ms).await {
         Ok((session_info, catalog)) => {
             if args.json {
                 let doc = json!({"server": session_info, "catalog": catalog});
@@ -40,9 +40,13 @@ pub async fn discover(args: DiscoverArgs) -> ExitCode {
 /// Longest line of the human listing (a description may be a book).
 const LINE_CHARS: usize = 1000;
 
-async fn read(args: &DiscoverArgs) -> Result<(crate::protocol::ServerInfo, Catalog), String> {
-    let timeout = Duration::from_millis(args.timeout_ms);
-    let target = target(&args.target)?;
+/// Open a session with the server, read its catalog, close it.
+pub(super) async fn read(
+    args: &TargetArgs,
+    timeout_ms: u64,
+) -> Result<(crate::protocol::ServerInfo, Catalog), String> {
+    let timeout = Duration::from_millis(timeout_ms);
+    let target = target(args)?;
     let options = ConnectOptions {
         max_message_bytes: crate::transport::stdio::DEFAULT_MAX_MESSAGE_BYTES,
         startup_timeout: timeout,
@@ -50,7 +54,7 @@ async fn read(args: &DiscoverArgs) -> Result<(crate::protocol::ServerInfo, Catal
     let connection = Connection::open(&target, options)
         .await
         .map_err(|e| e.to_string())?;
-    let session = Session::open(connection, args.target.protocol_choice(), timeout)
+    let session = Session::open(connection, args.protocol_choice(), timeout)
         .await
         .map_err(|e| e.to_string())?;
     let catalog = catalog::read(&session, timeout)
@@ -61,7 +65,7 @@ async fn read(args: &DiscoverArgs) -> Result<(crate::protocol::ServerInfo, Catal
 }
 
 /// One line per argument: `name: type*` (`*` required), with its limits.
-fn argument_lines(schema: &Value) -> Vec<String> {
+pub(super) fn argument_lines(schema: &Value) -> Vec<String> {
     let required: Vec<&str> = schema
         .get("required")
         .and_then(Value::as_array)
@@ -90,7 +94,9 @@ fn argument_lines(schema: &Value) -> Vec<String> {
                     ""
                 }
             );
-            for key in ["enum", "minimum", "maximum", "format", "default"] {
+            for key in [
+                "enum", "minimum", "maximum", "format", "default", "examples",
+            ] {
                 if let Some(value) = property.get(key) {
                     line.push_str(&format!(" {key}={value}"));
                 }

@@ -20,6 +20,7 @@ macro_rules! outln {
 }
 
 mod discover;
+mod init;
 mod mcp_json;
 mod run;
 mod secrets;
@@ -71,6 +72,9 @@ pub enum Command {
     Serve(ServeArgs),
     /// List a server's tools (with their input schemas), resources and prompts.
     Discover(DiscoverArgs),
+    /// Write a scenario file for a server from its real tools: one call per
+    /// tool, with arguments made from its schema for you to fill in.
+    Init(InitArgs),
     /// List the built-in scenarios.
     Scenarios,
     /// Check scenario files (or built-in names) without running them.
@@ -116,6 +120,14 @@ pub struct RunArgs {
     /// handshake. Calls have their own timeout (--timeout-ms).
     #[arg(long, value_name = "MS", default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(1..=86_400_000))]
     pub startup_timeout_ms: u64,
+    /// Call TOOL in the automatic mixes (`auto = true`, as in the built-in
+    /// `tools`) although it is not annotated read-only: your word that it is
+    /// safe to call with generated arguments (repeatable).
+    #[arg(long, value_name = "TOOL")]
+    pub include: Vec<String>,
+    /// Leave TOOL out of the automatic mixes (repeatable).
+    #[arg(long, value_name = "TOOL")]
+    pub exclude: Vec<String>,
     /// Milliseconds a server gets to exit after its stdin closes (and again after SIGTERM).
     #[arg(long, value_name = "MS", default_value_t = 2000, value_parser = clap::value_parser!(u64).range(0..=3_600_000))]
     pub shutdown_grace_ms: u64,
@@ -208,6 +220,8 @@ impl Default for RunArgs {
             max_message_bytes: crate::transport::stdio::DEFAULT_MAX_MESSAGE_BYTES,
             startup_timeout_ms: 30_000,
             shutdown_grace_ms: 2000,
+            include: Vec::new(),
+            exclude: Vec::new(),
             target: TargetArgs::default(),
         }
     }
@@ -218,6 +232,22 @@ pub struct DiscoverArgs {
     /// Print the catalog as JSON.
     #[arg(long)]
     pub json: bool,
+    /// How long to wait for each answer, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 30_000)]
+    pub timeout_ms: u64,
+    #[command(flatten)]
+    pub target: TargetArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct InitArgs {
+    /// Write the scenario to FILE (never over an existing file without
+    /// --force) instead of stdout.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Replace FILE if it exists.
+    #[arg(long, requires = "output")]
+    pub force: bool,
     /// How long to wait for each answer, in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 30_000)]
     pub timeout_ms: u64,
@@ -304,6 +334,7 @@ pub fn main(cli: Cli) -> ExitCode {
             Err(code) => code,
         },
         Command::Discover(args) => in_custody(discover::discover(args)),
+        Command::Init(args) => in_custody(init::init(args)),
         // A plain blocking loop: no runtime.
         Command::CustodyWatchdog { owner } => custody::watchdog_main(&owner),
         Command::Scenarios => {

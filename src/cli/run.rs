@@ -286,6 +286,18 @@ pub async fn run(args: RunArgs) -> ExitCode {
             }
         }
     }
+    if !(args.include.is_empty() && args.exclude.is_empty()) {
+        if !scenarios.iter().any(Scenario::has_auto_mix) {
+            eprintln!(
+                "mcpstorm: --include and --exclude choose the tools of an automatic mix \
+                 (`auto = true`, as in the built-in `tools`); none of these scenarios has one"
+            );
+            return ExitCode::from(exit::SETUP);
+        }
+        for scenario in &mut scenarios {
+            scenario.include_and_exclude(&args.include, &args.exclude);
+        }
+    }
     let server = match target(&args.target) {
         Ok(server) => server,
         Err(error) => {

@@ -10,6 +10,7 @@ mod load;
 mod monitor;
 mod pacer;
 pub mod panics;
+mod preflight;
 mod robustness;
 
 use std::sync::Arc;
@@ -20,7 +21,6 @@ use tokio::sync::{mpsc, watch};
 
 use crate::protocol::catalog;
 use crate::protocol::{ProtocolChoice, Session, SetupError};
-use crate::scenario::auto_mix;
 use crate::scenario::file::{COLDSTART_LABEL, SESSION_OPEN_LABEL};
 use crate::scenario::{Load, OnCrash, Scenario};
 use crate::stats::{Aggregator, ConnectionHandles, Event, PhasePlan, RunPlan, Snapshot};
@@ -43,6 +43,9 @@ pub enum EngineError {
     Setup(#[from] SetupError),
     #[error("automatic mix: {0}")]
     AutoMix(String),
+    /// The scenario calls tools or prompts the server does not offer.
+    #[error("{0}")]
+    NotOffered(String),
     #[error("interrupted while {0}")]
     Interrupted(&'static str),
 }
@@ -179,21 +182,23 @@ async fn drive(
     // wait for them forever) and the server is stopped.
     let outcome: Result<(), EngineError> = async {
         let phases = match &live {
-            Some(live) if scenario.has_auto_mix() => {
-                let catalog = user_halt
-                    .unless(catalog::read(&live.current(), timeout))
+            Some(live) => {
+                let session = live.current();
+                let preparing =
+                    preflight::prepare(&session, &scenario.phases, &scenario.labels, timeout);
+                let prepared = user_halt
+                    .unless(preparing)
                     .await
-                    .ok_or(EngineError::Interrupted("listing the server's tools"))?
-                    .map_err(|e| EngineError::AutoMix(e.to_string()))?;
-                let mix = auto_mix::expand_auto(&scenario.phases, &scenario.labels, &catalog.tools)
-                    .map_err(EngineError::AutoMix)?;
-                let _ = events.send(Event::LabelsAdded(mix.added_labels));
-                for note in mix.skipped {
+                    .ok_or(EngineError::Interrupted("listing the server's tools"))??;
+                if !prepared.added_labels.is_empty() {
+                    let _ = events.send(Event::LabelsAdded(prepared.added_labels));
+                }
+                for note in prepared.notes {
                     let _ = events.send(Event::Note(note));
                 }
-                mix.phases
+                prepared.phases
             }
-            _ => scenario.phases.clone(),
+            None => scenario.phases.clone(),
         };
         let seq = Arc::new(AtomicU64::new(0));
         for (index, phase) in phases.iter().enumerate() {

@@ -121,6 +121,22 @@ pub async fn tools(
         .map(|tools| tools.iter().filter_map(tool).collect()))
 }
 
+/// The names of the server's prompts (`Ok(Err)`: it answered prompts/list
+/// with an error).
+pub async fn prompt_names(
+    session: &Session,
+    timeout: Duration,
+) -> Result<Result<Vec<String>, String>, CatalogError> {
+    Ok(list_all(session, "prompts/list", "prompts", timeout)
+        .await?
+        .map(|prompts| {
+            prompts
+                .iter()
+                .filter_map(|p| Some(p.get("name")?.as_str()?.to_string()))
+                .collect()
+        }))
+}
+
 /// Over HTTP in the stateless era, read the tools' `x-mcp-header`
 /// declarations so that their calls carry the `Mcp-Param-*` headers the
 /// specification requires. Returns notes for the report: tools whose

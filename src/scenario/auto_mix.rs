@@ -3,8 +3,8 @@
 //! read-only ones, and those the scenario names.
 
 use super::autogen;
-use super::template::Template;
-use super::{CallMix, CallTemplate, Phase};
+use super::template::{CallContext, Template};
+use super::{AutoMix as AutoMixEntry, CallMix, CallTemplate, Phase};
 use crate::protocol::catalog::Tool;
 use crate::protocol::untrusted::{QUOTE_CHARS, quote};
 
@@ -34,19 +34,31 @@ pub fn expand_auto(phases: &[Phase], labels: &[String], tools: &[Tool]) -> Resul
             continue;
         };
         let listed: Vec<&str> = tools.iter().map(|t| t.name.as_str()).collect();
-        if let Some(missing) = auto.include.iter().find(|n| !listed.contains(&n.as_str())) {
-            return Err(format!(
-                "phase {}: include names `{missing}`, which the server does not list (it lists: {})",
-                phase.name,
-                listed.join(", ")
-            ));
+        let named = auto.include.iter().map(|n| ("include", n)).chain(
+            auto.tool_arguments
+                .iter()
+                .map(|(n, _)| ("tool_arguments", n)),
+        );
+        for (key, name) in named {
+            if !listed.contains(&name.as_str()) {
+                return Err(format!(
+                    "phase {}: {key} names `{name}`, which the server does not list (it lists: {})",
+                    phase.name,
+                    quote(&listed.join(", "), QUOTE_CHARS)
+                ));
+            }
         }
-        let mut chosen: Vec<&Tool> = Vec::new();
+        let mut chosen: Vec<(&Tool, Option<Template>)> = Vec::new();
         for tool in tools.iter().filter(|t| {
             (t.safe_to_call() || auto.include.contains(&t.name)) && !auto.exclude.contains(&t.name)
         }) {
-            match autogen::arguments(&tool.input_schema, 1) {
-                Ok(_) => chosen.push(tool),
+            let given = given_for(auto, tool)?;
+            let first = given
+                .as_ref()
+                .map(|g| g.render(&CallContext { seq: 1, worker: 0 }));
+            let first = first.as_ref().and_then(|g| g.as_object().cloned());
+            match autogen::arguments_with(&tool.input_schema, 1, &first.unwrap_or_default()) {
+                Ok(_) => chosen.push((tool, given)),
                 Err(why) => {
                     let note = format!("tool {} is not called: {why}", quote(&tool.name, 100));
                     if !skipped.contains(&note) {
@@ -66,7 +78,7 @@ pub fn expand_auto(phases: &[Phase], labels: &[String], tools: &[Tool]) -> Resul
         }
         let mut calls = phase.mix.calls.clone();
         let mut weights = phase.mix.weights.clone();
-        for tool in chosen {
+        for (tool, given) in chosen {
             // The label is what is shown: the server's name made safe to
             // show (the call itself uses the name as the server wrote it).
             let shown = quote(&tool.name, LABEL_CHARS);
@@ -83,6 +95,7 @@ pub fn expand_auto(phases: &[Phase], labels: &[String], tools: &[Tool]) -> Resul
                 params: Some(Template::Schema {
                     tool: tool.name.clone(),
                     schema: tool.input_schema.clone(),
+                    given: given.map(Box::new),
                 }),
                 expect_text: None,
             });
@@ -97,6 +110,24 @@ pub fn expand_auto(phases: &[Phase], labels: &[String], tools: &[Tool]) -> Resul
         added_labels: added,
         skipped,
     })
+}
+
+/// The values the user gave for `tool`'s arguments: `arguments` for the
+/// properties it declares, then its own `tool_arguments` over them.
+fn given_for(auto: &AutoMixEntry, tool: &Tool) -> Result<Option<Template>, String> {
+    let mut given: serde_json::Map<String, serde_json::Value> = auto
+        .arguments
+        .iter()
+        .filter(|(name, _)| autogen::declares(&tool.input_schema, name))
+        .map(|(name, value)| (name.clone(), value.clone()))
+        .collect();
+    for (_, values) in auto.tool_arguments.iter().filter(|(n, _)| *n == tool.name) {
+        given.extend(values.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+    if given.is_empty() {
+        return Ok(None);
+    }
+    Template::new(serde_json::Value::Object(given)).map(Some)
 }
 
 #[cfg(test)]

@@ -5,8 +5,9 @@
 //! `enum` and `const`, `minimum`/`maximum` (and their exclusive forms),
 //! `multipleOf`, string lengths and formats (`date-time`, `date`, `time`,
 //! `email`, `uri`, `uuid`, `ipv4`), array lengths, nested objects, local
-//! `$ref`s and the first branch of `anyOf`/`oneOf`/`allOf`. Optional
-//! properties are left out. They vary with the call's sequence number so
+//! `$ref`s and the first branch of `anyOf`/`oneOf`/`allOf`. A value the
+//! schema offers is used before any made up: one of its `examples` (in turn),
+//! else its `default`. Optional properties are left out. They vary with the call's sequence number so
 //! that a server's caches do not answer every call, and numbers stay near
 //! their minimum (at most 10 above it): a load test should not ask a `sleep`
 //! tool for a minute or a `list` tool for a million rows. `pattern` is not
@@ -37,16 +38,38 @@ pub struct Unmeetable(String);
 /// within the budget (a `minLength` of millions, a schema that nests or
 /// multiplies without end).
 pub fn arguments(schema: &Value, seq: u64) -> Result<Value, Unmeetable> {
+    arguments_with(schema, seq, &Map::new())
+}
+
+/// Arguments as `arguments` makes them, with the `given` values (the user's,
+/// for properties a schema cannot tell how to fill: a path that exists, an
+/// id) in place of generated ones.
+pub fn arguments_with(
+    schema: &Value,
+    seq: u64,
+    given: &Map<String, Value>,
+) -> Result<Value, Unmeetable> {
     let mut generator = Generator {
         root: schema,
         values_left: MAX_VALUES,
         chars_left: MAX_STRING_CHARS,
+        given,
     };
-    Ok(match generator.generate(schema, seq, 0)? {
-        Value::Object(map) => Value::Object(map),
+    let mut arguments = match generator.generate(schema, seq, 0)? {
+        Value::Object(map) => map,
         // A tool's arguments are always an object.
-        _ => Value::Object(Map::new()),
-    })
+        _ => Map::new(),
+    };
+    arguments.extend(given.iter().map(|(k, v)| (k.clone(), v.clone())));
+    Ok(Value::Object(arguments))
+}
+
+/// Whether a schema declares a top-level property `name`.
+pub fn declares(schema: &Value, name: &str) -> bool {
+    resolve(schema, schema)
+        .get("properties")
+        .and_then(Value::as_object)
+        .is_some_and(|p| p.contains_key(name))
 }
 
 /// Arguments that break `schema`, for the robustness probe: without the
@@ -115,6 +138,8 @@ struct Generator<'a> {
     root: &'a Value,
     values_left: usize,
     chars_left: usize,
+    /// Top-level properties the user gave: not generated.
+    given: &'a Map<String, Value>,
 }
 
 impl Generator<'_> {
@@ -139,6 +164,10 @@ impl Generator<'_> {
             && !choices.is_empty()
         {
             return Ok(choices[(seq % choices.len() as u64) as usize].clone());
+        }
+        if let Some(offered) = offered(schema, seq) {
+            self.spend(offered)?;
+            return Ok(offered.clone());
         }
         for combinator in ["anyOf", "oneOf", "allOf"] {
             if let Some(branches) = schema.get(combinator).and_then(Value::as_array) {
@@ -172,6 +201,9 @@ impl Generator<'_> {
         let properties = schema.get("properties").and_then(Value::as_object);
         let required = schema.get("required").and_then(Value::as_array);
         for name in required.into_iter().flatten().filter_map(Value::as_str) {
+            if depth == 0 && self.given.contains_key(name) {
+                continue;
+            }
             let property = properties.and_then(|p| p.get(name)).unwrap_or(&Value::Null);
             map.insert(name.to_string(), self.generate(property, seq, depth + 1)?);
         }
@@ -198,6 +230,32 @@ impl Generator<'_> {
             array.push(self.generate(items, seq + i, depth + 1)?);
         }
         Ok(Value::Array(array))
+    }
+
+    /// Count a value taken whole from the schema against the budget.
+    fn spend(&mut self, value: &Value) -> Result<(), Unmeetable> {
+        let mut stack = vec![value];
+        while let Some(value) = stack.pop() {
+            if self.values_left == 0 {
+                return Err(Unmeetable(format!(
+                    "its arguments would hold more than {MAX_VALUES} values"
+                )));
+            }
+            self.values_left -= 1;
+            match value {
+                Value::String(text) => {
+                    self.chars_left = self.chars_left.checked_sub(text.len()).ok_or_else(|| {
+                        Unmeetable(format!(
+                            "an example or default is over the {MAX_STRING_CHARS}-character budget"
+                        ))
+                    })?
+                }
+                Value::Array(items) => stack.extend(items),
+                Value::Object(map) => stack.extend(map.values()),
+                _ => {}
+            }
+        }
+        Ok(())
     }
 
     fn string(&mut self, schema: &Value, seq: u64) -> Result<Value, Unmeetable> {
@@ -234,6 +292,16 @@ impl Generator<'_> {
         }
         self.chars_left = self.chars_left.saturating_sub(text.len());
         Ok(Value::String(text))
+    }
+}
+
+/// A value the schema itself offers: its `examples` in turn, else its `default`.
+fn offered(schema: &Value, seq: u64) -> Option<&Value> {
+    match schema.get("examples").and_then(Value::as_array) {
+        Some(examples) if !examples.is_empty() => {
+            Some(&examples[(seq.saturating_sub(1) % examples.len() as u64) as usize])
+        }
+        _ => schema.get("default"),
     }
 }
 
@@ -297,6 +365,42 @@ fn number(schema: &Value, seq: u64) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn values_the_schema_offers_come_first() {
+        let schema = json!({
+            "type": "object",
+            "required": ["key", "n", "path"],
+            "properties": {
+                "key": {"type": "string", "examples": ["alpha", "beta"]},
+                "n": {"type": "integer", "minimum": 1, "default": 3},
+                "path": {"type": "string"},
+            }
+        });
+        let keys: Vec<Value> = (1..=3)
+            .map(|seq| arguments(&schema, seq).unwrap()["key"].clone())
+            .collect();
+        assert_eq!(keys, vec![json!("alpha"), json!("beta"), json!("alpha")]);
+        assert_eq!(arguments(&schema, 7).unwrap()["n"], 3);
+        // The user's values stand in for generated ones, required or not.
+        let given = json!({"path": "/tmp/x", "extra": true});
+        let args = arguments_with(&schema, 1, given.as_object().unwrap()).unwrap();
+        assert_eq!(args["path"], "/tmp/x");
+        assert_eq!(args["extra"], true);
+        assert_eq!(args["key"], "alpha");
+        // An example counts against the budget like a generated value.
+        let huge = json!({"type": "object", "required": ["t"], "properties": {
+            "t": {"type": "string", "examples": ["x".repeat(MAX_STRING_CHARS + 1)]}}});
+        assert!(arguments(&huge, 1).is_err());
+        // A property the user gives is not generated, so its schema need not be met.
+        let unmeetable = json!({"type": "object", "required": ["t"], "properties": {
+            "t": {"type": "string", "minLength": 2_000_000u64}}});
+        let given = json!({"t": "short"});
+        assert_eq!(
+            arguments_with(&unmeetable, 1, given.as_object().unwrap()).unwrap()["t"],
+            "short"
+        );
+    }
 
     #[test]
     fn required_properties_get_values_of_their_type() {

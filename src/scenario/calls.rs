@@ -31,6 +31,7 @@ pub(super) struct RawCall {
     pub(super) auto: Option<Spanned<bool>>,
     pub(super) include: Option<Spanned<Vec<String>>>,
     pub(super) exclude: Option<Spanned<Vec<String>>>,
+    pub(super) tool_arguments: Option<Spanned<toml::Table>>,
 }
 
 fn call(
@@ -202,6 +203,13 @@ fn auto_mix(
         if let Some(list) = raw.include.as_ref().or(raw.exclude.as_ref()) {
             return Err(src.at(list, key, "`include` and `exclude` go with `auto = true`"));
         }
+        if let Some(table) = &raw.tool_arguments {
+            return Err(src.at(
+                table,
+                &format!("{key}.tool_arguments"),
+                "`tool_arguments` goes with `auto = true` (a single tool takes `arguments`)",
+            ));
+        }
         return Ok(None);
     }
     let fixed = [
@@ -209,15 +217,25 @@ fn auto_mix(
         ("tool", raw.tool.is_some()),
         ("uri", raw.uri.is_some()),
         ("prompt", raw.prompt.is_some()),
-        ("arguments", raw.arguments.is_some()),
         ("expect_text", raw.expect_text.is_some()),
     ];
     if let Some((field, _)) = fixed.iter().find(|(_, present)| *present) {
         return Err(src.error(
             span,
             &format!("{key}.{field}"),
-            format!("`auto = true` picks the tools and their arguments itself: remove `{field}`"),
+            format!("`auto = true` picks the tools itself: remove `{field}`"),
         ));
+    }
+    let arguments = match &raw.arguments {
+        Some(table) => given_values(src, table, table.get_ref(), &format!("{key}.arguments"))?,
+        None => Default::default(),
+    };
+    let mut tool_arguments = Vec::new();
+    if let Some(tables) = &raw.tool_arguments {
+        for (tool, table) in tables.get_ref() {
+            let at = format!("{key}.tool_arguments.{tool}");
+            tool_arguments.push((tool.clone(), given_values(src, tables, table, &at)?));
+        }
     }
     let list = |l: &Option<Spanned<Vec<String>>>| {
         l.as_ref().map(|l| l.get_ref().clone()).unwrap_or_default()
@@ -226,7 +244,35 @@ fn auto_mix(
         weight: weight(src, raw, key)?,
         include: list(&raw.include),
         exclude: list(&raw.exclude),
+        arguments,
+        tool_arguments,
     }))
+}
+
+/// Values given for arguments in an automatic mix (`arguments`, or one
+/// tool's table in `tool_arguments`); errors point at `spanned`.
+fn given_values<T>(
+    src: &Source,
+    spanned: &Spanned<T>,
+    table: &toml::Value,
+    key: &str,
+) -> Result<serde_json::Map<String, serde_json::Value>, ScenarioError> {
+    let values = match table {
+        toml::Value::Table(table) => serde_json::to_value(table)
+            .map_err(|e| src.at(spanned, key, format!("cannot be sent as JSON: {e}")))?,
+        _ => {
+            return Err(src.at(
+                spanned,
+                key,
+                "must be a table of argument values, e.g. { path = \"/tmp/x\" }",
+            ));
+        }
+    };
+    Template::new(values.clone()).map_err(|e| src.at(spanned, key, e))?;
+    match values {
+        serde_json::Value::Object(values) => Ok(values),
+        _ => Ok(Default::default()),
+    }
 }
 
 pub(super) fn mix(

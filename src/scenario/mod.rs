@@ -195,6 +195,11 @@ pub struct AutoMix {
     /// Tools to call even when not annotated read-only: the user's explicit consent.
     pub include: Vec<String>,
     pub exclude: Vec<String>,
+    /// `arguments`: values for a property of that name, in every tool that
+    /// declares one (a path, an id a schema cannot tell how to make).
+    pub arguments: serde_json::Map<String, Value>,
+    /// `tool_arguments`: values for one tool's properties, over `arguments`.
+    pub tool_arguments: Vec<(String, serde_json::Map<String, Value>)>,
 }
 
 #[derive(Debug, Clone)]
@@ -226,6 +231,15 @@ impl Scenario {
     /// True when some phase's mix waits for the server's tool list.
     pub fn has_auto_mix(&self) -> bool {
         self.phases.iter().any(|p| p.mix.auto.is_some())
+    }
+
+    /// Add tools to every automatic mix's `include` and `exclude` (the
+    /// command line's --include and --exclude).
+    pub fn include_and_exclude(&mut self, include: &[String], exclude: &[String]) {
+        for auto in self.phases.iter_mut().filter_map(|p| p.mix.auto.as_mut()) {
+            auto.include.extend(include.iter().cloned());
+            auto.exclude.extend(exclude.iter().cloned());
+        }
     }
 }
 

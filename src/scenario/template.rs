@@ -60,6 +60,8 @@ pub enum Template {
     Schema {
         tool: String,
         schema: Value,
+        /// Values the user gave for some arguments (they may hold placeholders).
+        given: Option<Box<Template>>,
     },
 }
 
@@ -80,13 +82,25 @@ impl Template {
         match self {
             Template::Fixed(value, _) => Cow::Borrowed(value),
             Template::Dynamic(value, _) => Cow::Owned(render(value, ctx)),
-            Template::Schema { tool, schema } => Cow::Owned(serde_json::json!({
-                "name": tool,
-                // The tool was left out of the mix if its schema could not
-                // be met; a call that still cannot sends no arguments.
-                "arguments": super::autogen::arguments(schema, ctx.seq)
-                    .unwrap_or_else(|_| serde_json::json!({})),
-            })),
+            Template::Schema {
+                tool,
+                schema,
+                given,
+            } => {
+                let given = given.as_ref().map(|g| g.render(ctx));
+                let given = given
+                    .as_ref()
+                    .and_then(|g| g.as_object())
+                    .cloned()
+                    .unwrap_or_default();
+                Cow::Owned(serde_json::json!({
+                    "name": tool,
+                    // The tool was left out of the mix if its schema could not
+                    // be met; a call that still cannot sends no arguments.
+                    "arguments": super::autogen::arguments_with(schema, ctx.seq, &given)
+                        .unwrap_or_else(|_| serde_json::json!({})),
+                }))
+            }
         }
     }
 }

@@ -10,8 +10,9 @@ floods the client around it. MODE is one of:
   ping-flood MB  at the first call, stops reading stdin and sends `ping`
                  requests, MB megabytes of them, as fast as it can; then
                  reads again and answers as usual
-  escapes        its name, version, error messages and stderr carry terminal
-                 escape sequences (clear screen, window title, clipboard)
+  escapes        its name, version, error messages, stderr and a second echo
+                 tool's name carry terminal escape sequences (clear screen,
+                 window title, clipboard)
   deep           answers every call with a result nested 200 levels deep
                  (more than a JSON parser's usual 128)
   deep-error     answers every call with an error whose data is nested so
@@ -135,7 +136,7 @@ def main():
                     tools.append({"name": name, "inputSchema": {"type": "object"},
                                   "annotations": {"readOnlyHint": True, hint: True}})
             if MODE == "escapes":
-                tools[0]["name"] = "echo" + ESCAPES
+                tools.append(dict(tools[0], name="echo" + ESCAPES))
             send({"jsonrpc": "2.0", "id": rid, "result": {"tools": tools}})
         else:
             send({"jsonrpc": "2.0", "id": rid, "result": {}})
