@@ -70,6 +70,13 @@ fn a_server_without_the_builtin_tools_stops_at_once_with_a_pointer() {
     assert_eq!(scenarios[0]["verdict"], "ERROR");
     assert!(calls_logged(&log).is_empty(), "no call was sent");
 
+    // A cold start opens no session for the scenario: its first, untimed
+    // start checks the tools.
+    let run = run_stranger(&["coldstart"], &log);
+    assert_eq!(run.code, 2, "{}", run.explain());
+    assert!(run.explain().contains("tool(s) echo"), "{}", run.explain());
+    assert!(calls_logged(&log).is_empty(), "no call was sent");
+
     // A prompt the server does not list is caught the same way.
     let text = "name = \"p\"\n[[phase]]\nname = \"load\"\nload = { kind = \"sequential\", calls = 5 }\n\
                 [[call]]\nmethod = \"prompts/get\"\nprompt = \"nope\"\n";

@@ -267,12 +267,12 @@ name = "cold-errors"
 name = "cold"
 load = { kind = "coldstart", iterations = 3 }
 [[call]]
-tool = "no_such_tool"
-arguments = {}
+tool = "echo"
+arguments = { message = "hi" }
 [acceptance]
 "coldstart_mean_ms > 0" = {}
 "#,
-        &[],
+        &["--fail-rate", "1"],
     );
     let cold = &run.scenario("cold-errors")["result"]["coldstart"];
     assert_eq!(f64_at(cold, "/iterations"), 3.0, "{cold}");

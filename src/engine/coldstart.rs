@@ -4,6 +4,7 @@
 use std::time::{Duration, Instant};
 
 use super::load::{micros, send};
+use super::preflight::{self, Prepared};
 use super::{EngineError, Halt, LoadControl, RunOptions};
 use crate::protocol::outcome::{self, Classified};
 use crate::protocol::{Outcome, ProtocolChoice, ProtocolVersion, Session};
@@ -14,6 +15,7 @@ use crate::transport::{Connection, Target};
 
 #[allow(clippy::too_many_arguments)]
 pub async fn run(
+    check_with: Option<&[String]>,
     phase_index: usize,
     phase: &Phase,
     iterations: u32,
@@ -27,25 +29,39 @@ pub async fn run(
     if matches!(&options.target, Target::Http(http) if http.server.is_none()) {
         return Err(EngineError::ColdStartNeedsCommand);
     }
-    // The revision is learnt once, from a start that is not timed: the
-    // probe's wait is mcpstorm's, not the server's cold start.
-    let choice = match options.protocol {
-        ProtocolChoice::Auto => match halt.unless(learn_revision(options)).await {
-            Some(version) => {
-                let version = version?;
-                let _ = events.send(Event::Note(format!(
-                    "cold start: the server speaks {version}, learnt from one start that was not \
-                     timed; the timed starts speak it at once"
-                )));
-                ProtocolChoice::Force(version)
+    // One start that is not timed learns the revision (the probe's wait is
+    // mcpstorm's, not the server's cold start) and, when no session of the
+    // scenario has done it, checks the phase's tools against the server's.
+    let learn = options.protocol == ProtocolChoice::Auto;
+    let mut checked = None;
+    let choice = if learn || check_with.is_some() {
+        let first = first_start(options, phase, check_with, timeout);
+        let Some(first) = halt.unless(first).await else {
+            return Ok(());
+        };
+        let (version, prepared) = first?;
+        if learn {
+            let _ = events.send(Event::Note(format!(
+                "cold start: the server speaks {version}, learnt from one start that was not \
+                 timed; the timed starts speak it at once"
+            )));
+        }
+        if let Some(prepared) = prepared {
+            if !prepared.added_labels.is_empty() {
+                let _ = events.send(Event::LabelsAdded(prepared.added_labels));
             }
-            None => return Ok(()),
-        },
-        forced => forced,
+            for note in prepared.notes {
+                let _ = events.send(Event::Note(note));
+            }
+            checked = prepared.phases.into_iter().next();
+        }
+        ProtocolChoice::Force(version)
+    } else {
+        options.protocol
     };
     let cold_start = ColdStart {
         phase_index,
-        phase,
+        phase: checked.as_ref().unwrap_or(phase),
         label,
         options,
         timeout,
@@ -70,17 +86,29 @@ pub async fn run(
     Ok(())
 }
 
-/// Start the server once, untimed, to learn the revision it speaks.
-async fn learn_revision(options: &RunOptions) -> Result<ProtocolVersion, EngineError> {
+/// Start the server once, untimed: the revision it speaks and, given the
+/// scenario's labels, the phase checked against its tools.
+async fn first_start(
+    options: &RunOptions,
+    phase: &Phase,
+    check_with: Option<&[String]>,
+    timeout: Duration,
+) -> Result<(ProtocolVersion, Option<Prepared>), EngineError> {
     let connection = Connection::open(&options.target, options.connect).await?;
     let session = Session::open(
         connection,
-        ProtocolChoice::Auto,
+        options.protocol,
         options.connect.startup_timeout,
     )
     .await?;
+    let prepared = match check_with {
+        Some(labels) => {
+            Some(preflight::prepare(&session, std::slice::from_ref(phase), labels, timeout).await)
+        }
+        None => None,
+    };
     session.close(options.shutdown_grace).await;
-    Ok(session.version())
+    Ok((session.version(), prepared.transpose()?))
 }
 
 struct ColdStart<'a> {

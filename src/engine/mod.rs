@@ -230,7 +230,10 @@ async fn drive(
             match (&phase.load, &live) {
                 (Load::ColdStart { iterations }, _) => {
                     let label = label_index(scenario, COLDSTART_LABEL);
+                    // Without a session, no preflight has checked this phase.
+                    let check_with = live.is_none().then_some(&scenario.labels[..]);
                     coldstart::run(
+                        check_with,
                         index,
                         phase,
                         *iterations,
