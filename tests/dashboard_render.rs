@@ -99,6 +99,7 @@ fn leaking_run() -> Snapshot {
         scenario: "memory-leak".into(),
         elapsed_s: 12.4,
         finished: false,
+        endpoint: None,
         server: Some(ServerInfo {
             name: "mcpstorm-target".into(),
             version: "0.1.0".into(),

@@ -50,6 +50,7 @@ pub(super) async fn read(
     let options = ConnectOptions {
         max_message_bytes: crate::transport::stdio::DEFAULT_MAX_MESSAGE_BYTES,
         startup_timeout: timeout,
+        check_listener: true,
     };
     let connection = Connection::open(&target, options)
         .await

@@ -332,6 +332,7 @@ pub async fn run(args: RunArgs) -> ExitCode {
         connect: ConnectOptions {
             max_message_bytes: args.max_message_bytes,
             startup_timeout: Duration::from_millis(args.startup_timeout_ms),
+            check_listener: true,
         },
         shutdown_grace: Duration::from_millis(args.shutdown_grace_ms),
         snapshot_interval: Duration::from_millis(250),

@@ -19,6 +19,12 @@ use crate::scenario::{Amount, CallTemplate, Load, Phase};
 use crate::stats::{CallEvent, Event};
 use crate::transport::{Reply, RequestError};
 
+/// How long a call that failed on the transport waits for the server's exit
+/// to show, when it has not yet (see `gone_after_transport_error`): the kernel
+/// reports an exit within milliseconds, and a server that is alive pays this
+/// once per transport error.
+const EXIT_SETTLE: Duration = Duration::from_millis(100);
+
 /// Everything a worker needs, cheap to clone into each task.
 #[derive(Clone)]
 pub struct PhaseRunner {
@@ -82,7 +88,12 @@ impl PhaseRunner {
         };
         let started = scheduled.unwrap_or(sent_at);
         let mut classified = outcome::classify(&reply, template.is_tool_call());
-        if classified.outcome == Outcome::TransportError && session.connection().is_closed() {
+        if classified.outcome == Outcome::TransportError
+            && session
+                .connection()
+                .gone_after_transport_error(EXIT_SETTLE)
+                .await
+        {
             // The server is gone: stop sending rather than burn the budget on
             // errors — for good, or until it has been started again.
             if self.live.restarts() {

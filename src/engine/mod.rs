@@ -154,6 +154,7 @@ async fn drive(
         let _ = events.send(Event::Connected(ConnectionHandles {
             pid: conn.pid(),
             transport: conn.transport_name(),
+            endpoint: conn.endpoint(),
             server: opened.server().clone(),
             correlator: conn.correlator(),
             stderr: conn.output(),

@@ -102,9 +102,14 @@ pub fn scenario_summary(result: &ScenarioResult) -> String {
         return out;
     };
     if let Some(server) = &s.server {
+        let at = s
+            .endpoint
+            .as_ref()
+            .map(|url| format!(" · at {url}"))
+            .unwrap_or_default();
         let _ = writeln!(
             out,
-            "  server {} {} · protocol {} · {:.1} s",
+            "  server {} {} · protocol {}{at} · {:.1} s",
             server.name, server.version, server.protocol_version, s.elapsed_s
         );
     }

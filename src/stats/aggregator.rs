@@ -534,6 +534,7 @@ impl Aggregator {
             elapsed_s: self.elapsed_s(now),
             finished,
             server: self.connection.as_ref().map(|c| c.server.clone()),
+            endpoint: self.connection.as_ref().and_then(|c| c.endpoint.clone()),
             phases,
             current_phase: self.current_phase,
             total: self.total.stats(busy_seconds),

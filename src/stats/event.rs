@@ -47,6 +47,8 @@ pub struct ConnectionHandles {
     pub pid: Option<u32>,
     /// "stdio" or "http".
     pub transport: &'static str,
+    /// Over HTTP, the URL the calls go to, as shown.
+    pub endpoint: Option<String>,
     pub server: ServerInfo,
     pub correlator: Arc<Correlator>,
     pub stderr: Arc<StderrTail>,

@@ -313,6 +313,9 @@ pub struct Snapshot {
     pub elapsed_s: f64,
     pub finished: bool,
     pub server: Option<ServerInfo>,
+    /// Over HTTP, the URL the calls went to (its query, which may carry a
+    /// token, shown as `?…`).
+    pub endpoint: Option<String>,
     pub phases: Vec<PhaseSnapshot>,
     /// The phase running now (or the last one run).
     pub current_phase: Option<usize>,

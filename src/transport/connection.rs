@@ -2,6 +2,7 @@
 //! server mcpstorm spawned, or an HTTP endpoint (with, when mcpstorm knows
 //! it, the process behind it — spawned with `--server-cmd` or named with `--pid`).
 
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -14,8 +15,9 @@ use super::http::{HttpConnection, HttpOptions, HttpSetupError};
 use super::process::{ExitInfo, ServerCommand, ServerProcess, SpawnError};
 use super::stdio::{LineWatch, StderrTail, StdioConnection, StdioOptions, drain_output};
 use super::{RawFrame, RawReply, RequestError};
-use crate::probe::procfs;
+use crate::probe::{listener, procfs};
 use crate::protocol::jsonrpc::Params;
+use crate::protocol::untrusted::quote;
 
 /// Which server to test and how to reach it.
 #[derive(Debug, Clone)]
@@ -89,6 +91,10 @@ pub struct ConnectOptions {
     pub max_message_bytes: usize,
     /// How long a started HTTP server gets to accept connections.
     pub startup_timeout: Duration,
+    /// Over HTTP, check that the process listening at the URL is in the
+    /// process tree measured (a scan of /proc: left out of timed cold starts,
+    /// whose first, untimed start has checked it).
+    pub check_listener: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -110,6 +116,25 @@ pub enum ConnectError {
     },
     #[error("no process {0} to measure (--pid)")]
     NoSuchPid(u32),
+    #[error(
+        "something already accepts connections at {address} ({}), before the server was \
+         started: it would answer the calls, and the new server's start-up would be measured \
+         as if it were serving them. Stop it (an orphan of an earlier run?) or give the new \
+         server another port",
+        holders_shown(.holders)
+    )]
+    PortTaken { address: String, holders: Vec<u32> },
+    #[error(
+        "the calls to {address} would be answered by {}, which is not in the process tree \
+         measured (pid {root} and its descendants): its figures would not be the server's. \
+         Stop the other process, or measure the right one: --url with --pid PID",
+        holders_shown(.outside)
+    )]
+    NotInTree {
+        address: String,
+        root: u32,
+        outside: Vec<u32>,
+    },
     #[error("an HTTP target needs --url, or --server-cmd for a server that prints its address")]
     NoUrl,
     #[error("mcpstorm did not start this server (no --server-cmd), so it cannot start it again")]
@@ -122,6 +147,50 @@ fn output_note(tail: &[String]) -> String {
     } else {
         format!("; its output ends with:\n    {}", tail.join("\n    "))
     }
+}
+
+/// Processes named by pid and short name (never their command lines, which
+/// may hold secrets): `pid 4242 (node)`.
+fn holders_shown(pids: &[u32]) -> String {
+    if pids.is_empty() {
+        return "a process mcpstorm cannot see (another user's, or in another namespace)"
+            .to_string();
+    }
+    pids.iter()
+        .take(8)
+        .map(|&pid| match procfs::read_stat(pid) {
+            Some(stat) => format!("pid {pid} ({})", quote(&stat.name, 32)),
+            None => format!("pid {pid}"),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Who answers at `url`: the processes holding the sockets listening there
+/// must be in `root`'s tree. Unknowable (a remote host, a socket in another
+/// network namespace) passes.
+fn check_listener(url: &Uri, peer: SocketAddr, root: u32) -> Result<(), ConnectError> {
+    let inodes = listener::listening_inodes(peer);
+    if inodes.is_empty() {
+        return Ok(());
+    }
+    let holders = listener::holders(&inodes);
+    let tree = procfs::process_tree(root);
+    let outside: Vec<u32> = holders
+        .iter()
+        .copied()
+        .filter(|pid| !tree.contains(pid))
+        .collect();
+    let inside = holders.len() > outside.len();
+    // Outside holders sharing the port (SO_REUSEPORT) would get some of the calls.
+    if inside && outside.is_empty() {
+        return Ok(());
+    }
+    Err(ConnectError::NotInTree {
+        address: url.to_string(),
+        root,
+        outside,
+    })
 }
 
 /// Output lines quoted in errors.
@@ -244,6 +313,21 @@ impl Connection {
         }
     }
 
+    /// Over HTTP, the URL the calls go to, to show: its query (it may carry a
+    /// token) as `?…`.
+    pub fn endpoint(&self) -> Option<String> {
+        let url = self.http()?.url();
+        let shown = format!(
+            "http://{}{}",
+            url.authority().map_or("", |a| a.as_str()),
+            url.path()
+        );
+        Some(match url.query() {
+            Some(_) => format!("{shown}?…"),
+            None => shown,
+        })
+    }
+
     /// "stdio" or "http", as the report names it.
     pub fn transport_name(&self) -> &'static str {
         match &self.kind {
@@ -306,6 +390,26 @@ impl Connection {
                 Host::Existing(pid) => !procfs::is_alive(*pid),
                 Host::Unknown => false,
             },
+        }
+    }
+
+    /// Whether the server is gone, after a call failed on the transport.
+    /// An HTTP server's refused connection comes before its exit is seen:
+    /// the exit gets up to `settle` to show, or workers fire call after call
+    /// at the dead port (50 in a millisecond, tripping the abort rule) while
+    /// a restart is under way.
+    pub async fn gone_after_transport_error(&self, settle: Duration) -> bool {
+        if self.is_closed() {
+            return true;
+        }
+        match &self.kind {
+            Kind::Http {
+                host: Host::Spawned { .. } | Host::Existing(_),
+                ..
+            } => tokio::time::timeout(settle, self.wait_closed())
+                .await
+                .is_ok(),
+            _ => false,
         }
     }
 
@@ -402,6 +506,15 @@ async fn open_http(
 ) -> Result<Connection, ConnectError> {
     let (host, url) = match (&target.server, target.pid) {
         (Some(command), _) => {
+            if let Some(url) = &target.url
+                && let Some(peer) = peer_address(url).await
+            {
+                let inodes = listener::listening_inodes(peer);
+                return Err(ConnectError::PortTaken {
+                    address: url.to_string(),
+                    holders: listener::holders(&inodes),
+                });
+            }
             let (process, pipes) = ServerProcess::spawn(command)?;
             let url = start_http_server(
                 &process,
@@ -436,6 +549,21 @@ async fn open_http(
             (host, url)
         }
     };
+    let root = match &host {
+        Host::Spawned { process, .. } => Some(process.pid()),
+        Host::Existing(pid) => Some(*pid),
+        Host::Unknown => None,
+    };
+    if let Some(root) = root
+        && options.check_listener
+        && let Some(peer) = peer_address(&url).await
+        && let Err(error) = check_listener(&url, peer, root)
+    {
+        if let Host::Spawned { process, .. } = &host {
+            process.terminate(Duration::from_millis(500)).await;
+        }
+        return Err(error);
+    }
     let options = HttpOptions {
         url,
         headers: target.headers.clone(),
@@ -511,12 +639,16 @@ async fn start_http_server(
 }
 
 async fn accepts_connections(url: &Uri) -> bool {
-    let Some(host) = url.host() else {
-        return false;
-    };
+    peer_address(url).await.is_some()
+}
+
+/// The address a connection to `url` reaches, if one can be made now.
+async fn peer_address(url: &Uri) -> Option<SocketAddr> {
+    let host = url.host()?;
     let host = host.trim_start_matches('[').trim_end_matches(']');
     let port = url.port_u16().unwrap_or(80);
-    tokio::net::TcpStream::connect((host, port)).await.is_ok()
+    let stream = tokio::net::TcpStream::connect((host, port)).await.ok()?;
+    stream.peer_addr().ok()
 }
 
 /// The first `http://host:port/path` in a line of output. A wildcard host

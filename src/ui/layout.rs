@@ -208,8 +208,13 @@ fn draw_header(frame: &mut Frame, area: Rect, view: &View) {
                     .add_modifier(Modifier::BOLD),
             ));
         }
+        let at = s
+            .endpoint
+            .as_ref()
+            .map(|url| format!(" at {url}"))
+            .unwrap_or_default();
         spans.push(Span::raw(format!(
-            " · {} · protocol {protocol} · {}",
+            " · {}{at} · protocol {protocol} · {}",
             status.transport, status.target
         )));
         frame.render_widget(Paragraph::new(Line::from(spans)), rows[1]);
