@@ -465,3 +465,30 @@ fn no_size_makes_it_panic() {
         }
     }
 }
+
+#[test]
+fn a_long_stderr_line_is_shown_cut_not_dropped() {
+    // A server that logs 4 KB lines: the transport keeps 500 characters of
+    // each, and the pane, with no room for all of it, showed nothing at all.
+    // (The reduced layout, below 120 columns, has no stderr pane.)
+    let mut run = leaking_run();
+    run.notes.clear();
+    run.wire.violation_samples.clear();
+    run.stderr_tail = vec![format!(
+        "[server] request 7: {}… (4096 bytes in all)",
+        "lorem ipsum ".repeat(40)
+    )];
+    for (width, height) in [(120, 40), (160, 50)] {
+        let screen = render(
+            run.clone(),
+            &status(false),
+            &ViewState::default(),
+            width,
+            height,
+        );
+        assert!(
+            screen.contains("[server] request 7: lorem") && screen.contains("…"),
+            "{width}x{height}:\n{screen}"
+        );
+    }
+}

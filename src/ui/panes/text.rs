@@ -210,6 +210,19 @@ pub fn processes(frame: &mut Frame, area: Rect, block: Block, s: &Snapshot) {
     frame.render_widget(Table::new(rows, widths).header(header).block(block), area);
 }
 
+/// The first `chars` characters of a one-style line, ending in `…`.
+fn cut(line: Line<'static>, chars: usize) -> Line<'static> {
+    let style = line.spans.first().map_or(line.style, |span| span.style);
+    let text: String = line
+        .spans
+        .iter()
+        .flat_map(|span| span.content.chars())
+        .take(chars.saturating_sub(1))
+        .chain(std::iter::once('…'))
+        .collect();
+    Line::styled(text, style)
+}
+
 pub fn stderr(frame: &mut Frame, area: Rect, block: Block, s: &Snapshot) {
     // The server's own lines first, then samples of bad lines, then the run's
     // notes (crash, abort): the most important last, where they stay in view.
@@ -240,6 +253,11 @@ pub fn stderr(frame: &mut Frame, area: Rect, block: Block, s: &Snapshot) {
     for line in lines.into_iter().rev() {
         let rows = line.width().div_ceil(width).max(1);
         if rows > room {
+            // A line longer than the room left (a 4 KB log line) shows its
+            // beginning, rather than leave the pane blank.
+            if room > 0 {
+                shown.push(cut(line, room * width));
+            }
             break;
         }
         room -= rows;
