@@ -332,3 +332,81 @@ fn a_leak_smaller_than_a_page_is_measured_exactly() {
         run.explain()
     );
 }
+
+/// The scenario for the cancellation tests: 3 calls of a second each, given
+/// up on after 300 ms.
+const GIVEN_UP: &str = r#"
+name = "given-up"
+timeout_ms = 300
+[[phase]]
+name = "load"
+load = { kind = "sequential", calls = 3 }
+[[call]]
+tool = "sleep"
+arguments = { ms = 1000 }
+[acceptance]
+"calls == 3" = {}
+"#;
+
+/// The target's own record: its stderr lines saying what it was told.
+fn cancellations_logged(result: &serde_json::Value) -> Vec<String> {
+    result["stderr_tail"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|line| line.as_str())
+        .filter(|line| line.contains("cancelled by the client"))
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn calls_that_time_out_are_cancelled_as_the_transport_asks() {
+    // Over stdio there is no stream to close: the client MUST send
+    // notifications/cancelled for a request it gives up on. None was sent.
+    let run = common::run_text_against_target(GIVEN_UP, &[]);
+    let result = &run.scenario("given-up")["result"];
+    assert_eq!(
+        f64_at(result, "/total/outcomes/timeout"),
+        3.0,
+        "{}",
+        run.explain()
+    );
+    assert_eq!(f64_at(result, "/wire/cancellations_sent"), 3.0);
+    let logged = cancellations_logged(result);
+    assert_eq!(logged.len(), 3, "the server was told of each: {logged:?}");
+    assert!(
+        logged[0].contains("no response within 300 ms"),
+        "{logged:?}"
+    );
+    assert!(
+        run.stdout
+            .contains("notifications/cancelled sent for 3 call(s)")
+    );
+
+    // Over HTTP in the handshake era a disconnect is not a cancellation:
+    // the notification is POSTed. In the stateless era the closed connection
+    // is the signal, and nothing is sent.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = common::scenario_file(dir.path(), "given-up.toml", GIVEN_UP);
+    for (era, expected) in [("handshake", 3.0), ("stateless", 0.0)] {
+        let server = format!(
+            "{} serve --http 127.0.0.1:0 --era {era}",
+            common::mcpstorm()
+        );
+        let run = common::run(&[file.to_str().unwrap_or_default(), "--server-cmd", &server]);
+        let result = &run.scenario("given-up")["result"];
+        assert_eq!(
+            f64_at(result, "/wire/cancellations_sent"),
+            expected,
+            "{era}: {}",
+            run.explain()
+        );
+        assert_eq!(
+            cancellations_logged(result).len() as f64,
+            expected,
+            "{era}: {}",
+            run.explain()
+        );
+    }
+}

@@ -296,6 +296,21 @@ pub fn request_line(id: u64, method: &str, params: Option<&dyn Params>) -> Vec<u
     out
 }
 
+/// Whether a request given up on is cancelled with `notifications/cancelled`:
+/// every one but `initialize`, which a client MUST NOT cancel.
+pub fn cancellable(method: &str) -> bool {
+    method != "initialize"
+}
+
+/// The params of `notifications/cancelled` for request `id`, given up on
+/// after `timeout`.
+pub fn cancellation(id: u64, timeout: std::time::Duration) -> Value {
+    serde_json::json!({
+        "requestId": id,
+        "reason": format!("mcpstorm: no response within {} ms", timeout.as_millis()),
+    })
+}
+
 /// Serialize a notification line (with trailing newline).
 pub fn notification_line(method: &str, params: Option<&Value>) -> Vec<u8> {
     let mut out = Vec::with_capacity(48 + method.len());

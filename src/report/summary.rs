@@ -266,6 +266,13 @@ pub fn scenario_summary(result: &ScenarioResult) -> String {
         w.notifications,
         w.server_requests
     );
+    if w.cancellations_sent > 0 {
+        let _ = writeln!(
+            out,
+            "  cancelled: notifications/cancelled sent for {} call(s) that timed out",
+            w.cancellations_sent
+        );
+    }
     if w.sessions_expired + w.http_errors > 0 {
         let _ = writeln!(
             out,

@@ -449,6 +449,7 @@ impl Aggregator {
             stderr_lines: connection.stderr.total_lines(),
             sessions_expired: load(&counters.sessions_expired),
             http_errors: load(&counters.http_errors),
+            cancellations_sent: load(&counters.cancellations_sent),
             in_flight: connection.correlator.in_flight() as u64,
             violation_samples: counters.samples(),
         }

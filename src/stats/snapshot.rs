@@ -280,6 +280,10 @@ pub struct WireSnapshot {
     pub sessions_expired: u64,
     /// HTTP: non-2xx answers without a JSON-RPC response.
     pub http_errors: u64,
+    /// `notifications/cancelled` sent for calls that timed out (over stdio,
+    /// and over HTTP in the handshake era; a stateless HTTP call is
+    /// cancelled by closing its connection).
+    pub cancellations_sent: u64,
     pub in_flight: u64,
     pub violation_samples: Vec<String>,
 }

@@ -251,6 +251,7 @@ impl Server {
             ClientMessage::Request { id, method } => (id, method),
             // A notification, or a response to a server request: accepted.
             ClientMessage::Notification | ClientMessage::Response => {
+                super::log_cancellation(&message);
                 return status_only(StatusCode::ACCEPTED);
             }
             ClientMessage::Invalid => {

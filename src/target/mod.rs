@@ -131,6 +131,20 @@ impl<'a> ClientMessage<'a> {
     }
 }
 
+/// A client's `notifications/cancelled` is said on stderr: the target's own
+/// record of what it was told, for the tests to compare with mcpstorm's count.
+pub(crate) fn log_cancellation(message: &Value) {
+    if message.get("method").and_then(Value::as_str) == Some("notifications/cancelled") {
+        let params = message.get("params");
+        let field = |key: &str| params.and_then(|p| p.get(key)).cloned().unwrap_or_default();
+        eprintln!(
+            "mcpstorm serve: request {} cancelled by the client ({})",
+            field("requestId"),
+            field("reason")
+        );
+    }
+}
+
 /// Handle one line; `None` when nothing is to be answered (a notification).
 async fn handle_line(
     line: &str,
@@ -145,7 +159,10 @@ async fn handle_line(
     };
     let (id, method) = match ClientMessage::of(&message, state.fragile()) {
         ClientMessage::Request { id, method } => (id, method),
-        ClientMessage::Notification => return None, // nothing to answer
+        ClientMessage::Notification => {
+            log_cancellation(&message);
+            return None; // nothing to answer
+        }
         // The target never asks the client anything, so a response is invalid here.
         ClientMessage::Response | ClientMessage::Invalid => {
             let invalid = RpcError::new(codes::INVALID_REQUEST, "Invalid Request");

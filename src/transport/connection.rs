@@ -193,6 +193,10 @@ fn check_listener(url: &Uri, peer: SocketAddr, root: u32) -> Result<(), ConnectE
     })
 }
 
+/// Longest wait, once a server has exited, for its last output to be read
+/// (a child still holding the pipe would hold it open for ever).
+const LAST_WORDS_WAIT: Duration = Duration::from_millis(500);
+
 /// Output lines quoted in errors.
 const OUTPUT_QUOTED: usize = 8;
 
@@ -438,6 +442,7 @@ impl Connection {
         match &self.kind {
             Kind::Stdio(stdio) => {
                 let stopped = stdio.close(grace).await;
+                self.output().wait_drained(LAST_WORDS_WAIT).await;
                 CloseReport {
                     exit: Some(stopped.exit),
                     // Signalled by mcpstorm: not a server that died of a
@@ -452,13 +457,18 @@ impl Connection {
                 end_session,
                 ..
             } => {
+                http.wait_for_cancellations().await;
                 let alive = !self.is_closed();
                 let session_end = match (*end_session && alive, http.has_session()) {
                     (true, true) => http.end_session().await,
                     _ => None,
                 };
                 let stopped = match host {
-                    Host::Spawned { process, .. } => Some(process.terminate(grace).await),
+                    Host::Spawned { process, .. } => {
+                        let stopped = process.terminate(grace).await;
+                        self.output().wait_drained(LAST_WORDS_WAIT).await;
+                        Some(stopped)
+                    }
                     _ => None,
                 };
                 CloseReport {

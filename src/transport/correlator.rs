@@ -40,6 +40,8 @@ pub struct WireCounters {
     pub sessions_expired: AtomicU64,
     /// HTTP: non-2xx answers that carried no JSON-RPC response for the request.
     pub http_errors: AtomicU64,
+    /// `notifications/cancelled` sent for calls given up on (timed out).
+    pub cancellations_sent: AtomicU64,
     samples: Mutex<VecDeque<String>>,
 }
 

@@ -118,6 +118,8 @@ struct Inner {
     /// The tools' `Mcp-Param-*` declarations (stateless era), learnt once
     /// and shared with sibling clients.
     param_headers: Arc<OnceLock<ParamHeaders>>,
+    /// `notifications/cancelled` being sent: the session's end waits for them.
+    cancelling: tokio::sync::watch::Sender<usize>,
 }
 
 /// A client of one MCP endpoint, with its own pool of keep-alive connections:
@@ -179,6 +181,7 @@ impl HttpConnection {
                 session: RwLock::new(None),
                 negotiated: RwLock::new(None),
                 param_headers,
+                cancelling: Default::default(),
             }),
         }
     }
@@ -235,6 +238,7 @@ impl HttpConnection {
         match tokio::time::timeout(timeout, self.exchange(id, body, headers, &mut reply)).await {
             Err(_) => {
                 correlator.time_out(id);
+                self.cancel(id, method, timeout);
                 Err(RequestError::Timeout(timeout))
             }
             Ok(Ok(Some(reply))) => Ok(reply),
@@ -323,6 +327,41 @@ impl HttpConnection {
                 "notification {method}: no HTTP answer within {DELETE_TIMEOUT:?}"
             )),
         }
+    }
+
+    /// A call given up on: in the handshake era a closed connection is not a
+    /// cancellation, and the client sends `notifications/cancelled` (from a
+    /// task: the worker goes on at once); in the stateless era the closed
+    /// connection is the signal, and nothing is sent.
+    fn cancel(&self, id: u64, method: &str, timeout: Duration) {
+        let handshake_era = self.inner.negotiated.read().is_ok_and(|n| n.is_some());
+        if !handshake_era || !jsonrpc::cancellable(method) {
+            return;
+        }
+        self.inner
+            .correlator
+            .counters
+            .cancellations_sent
+            .fetch_add(1, Ordering::Relaxed);
+        let connection = self.clone();
+        self.inner.cancelling.send_modify(|n| *n += 1);
+        tokio::spawn(async move {
+            let params = jsonrpc::cancellation(id, timeout);
+            connection
+                .notify("notifications/cancelled", Some(&params))
+                .await;
+            connection
+                .inner
+                .cancelling
+                .send_modify(|n| *n = n.saturating_sub(1));
+        });
+    }
+
+    /// Wait for the cancellations being sent (each bounded by its own
+    /// timeout), so that the session is not ended under them.
+    pub async fn wait_for_cancellations(&self) {
+        let mut cancelling = self.inner.cancelling.subscribe();
+        let _ = cancelling.wait_for(|n| *n == 0).await;
     }
 
     /// End the session with `DELETE`, if the server assigned one. Returns what

@@ -48,9 +48,36 @@ impl Default for StdioOptions {
 pub struct StderrTail {
     lines: Mutex<VecDeque<String>>,
     total: AtomicU64,
+    /// Pipes still being read into it.
+    readers: tokio::sync::watch::Sender<usize>,
+}
+
+/// A pipe being read into a tail: counted from the moment the reader is made
+/// (not when its task first runs) until it ends.
+struct Reading(Arc<StderrTail>);
+
+impl Reading {
+    fn new(tail: Arc<StderrTail>) -> Reading {
+        tail.readers.send_modify(|n| *n += 1);
+        Reading(tail)
+    }
+}
+
+impl Drop for Reading {
+    fn drop(&mut self) {
+        self.0.readers.send_modify(|n| *n = n.saturating_sub(1));
+    }
 }
 
 impl StderrTail {
+    /// Wait, at most `limit`, for the pipes to be read to their end: once a
+    /// server has exited, its last words are still in the pipe (a child
+    /// that holds it open is why the wait is bounded).
+    pub async fn wait_drained(&self, limit: Duration) {
+        let mut readers = self.readers.subscribe();
+        let _ = tokio::time::timeout(limit, readers.wait_for(|n| *n == 0)).await;
+    }
+
     /// Lines written since the start (kept or not).
     pub fn total_lines(&self) -> u64 {
         self.total.load(Ordering::Relaxed)
@@ -205,6 +232,18 @@ impl StdioConnection {
             Ok(Err(_)) => Err(self.closed_error()),
             Err(_) => {
                 self.correlator.time_out(id);
+                // There is no stream to close over stdio: the client MUST
+                // say it gave up, so the server can stop the work.
+                if jsonrpc::cancellable(method) {
+                    self.notify(
+                        "notifications/cancelled",
+                        Some(&jsonrpc::cancellation(id, timeout)),
+                    );
+                    self.correlator
+                        .counters
+                        .cancellations_sent
+                        .fetch_add(1, Ordering::Relaxed);
+                }
                 Err(RequestError::Timeout(timeout))
             }
         }
@@ -425,20 +464,24 @@ pub(super) type LineWatch = Box<dyn FnMut(&[u8]) + Send>;
 /// reading it continuously so a chatty server never blocks on a full pipe.
 /// Each line is also offered to `watch` (e.g. to find the address an HTTP
 /// server prints).
-pub(super) async fn drain_output<R: tokio::io::AsyncRead + Unpin>(
+pub(super) fn drain_output<R: tokio::io::AsyncRead + Unpin + Send + 'static>(
     output: R,
     tail: Arc<StderrTail>,
     mut watch: Option<LineWatch>,
-) {
-    let mut reader = BufReader::with_capacity(64 * 1024, output);
-    let mut line = Vec::with_capacity(1024);
-    // Lines longer than this are cut: only a display tail is kept.
-    while let Ok(LineRead::Line | LineRead::TooLong(_)) =
-        read_bounded_line(&mut reader, &mut line, 16 * 1024).await
-    {
-        tail.push(&line);
-        if let Some(watch) = watch.as_mut() {
-            watch(&line);
+) -> impl std::future::Future<Output = ()> + Send + 'static {
+    let reading = Reading::new(tail.clone());
+    async move {
+        let _reading = reading;
+        let mut reader = BufReader::with_capacity(64 * 1024, output);
+        let mut line = Vec::with_capacity(1024);
+        // Lines longer than this are cut: only a display tail is kept.
+        while let Ok(LineRead::Line | LineRead::TooLong(_)) =
+            read_bounded_line(&mut reader, &mut line, 16 * 1024).await
+        {
+            tail.push(&line);
+            if let Some(watch) = watch.as_mut() {
+                watch(&line);
+            }
         }
     }
 }
