@@ -410,3 +410,25 @@ fn calls_that_time_out_are_cancelled_as_the_transport_asks() {
         );
     }
 }
+
+#[test]
+fn padded_arguments_reach_the_server_at_their_size() {
+    // `{pad:N}` writes N characters: the fragile target crashes on a request
+    // over 1 MiB, and only then — its own measure of what it was sent.
+    let scenario = |pad: u64| {
+        format!(
+            "name = \"padded\"\n[[phase]]\nname = \"load\"\nload = {{ kind = \"sequential\", calls = 3 }}\n\
+             [[call]]\ntool = \"echo\"\narguments = {{ message = \"{{pad:{pad}}}\" }}\n\
+             [acceptance]\n\"crashes == 0\" = {{}}\n"
+        )
+    };
+    let small = common::run_text_against_target(&scenario(1_000_000), &["--fragile"]);
+    assert_eq!(small.code, 0, "{}", small.explain());
+    let large = common::run_text_against_target(&scenario(1_100_000), &["--fragile"]);
+    assert_eq!(
+        large.failed("padded"),
+        vec!["crashes == 0"],
+        "{}",
+        large.explain()
+    );
+}

@@ -3,7 +3,8 @@
 //! A template is a JSON value whose strings may hold `{seq}` (the call's
 //! sequence number in the scenario, from 1) and `{worker}` (the worker's number,
 //! from 0). A string that is exactly one placeholder becomes a number, so
-//! `a = "{seq}"` sends an integer.
+//! `a = "{seq}"` sends an integer. `{pad:N}` is N characters of padding
+//! (`x`), for large arguments: written out once, when the scenario is read.
 
 use std::borrow::Cow;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -68,6 +69,8 @@ pub enum Template {
 impl Template {
     /// Check placeholders. `Err` names the unknown one.
     pub fn new(value: Value) -> Result<Template, String> {
+        let mut pad_budget = MAX_PAD_CHARS;
+        let value = expand_pads(value, &mut pad_budget)?;
         let mut dynamic = false;
         check(&value, &mut dynamic)?;
         let json = JsonText::new(&value);
@@ -172,6 +175,54 @@ impl Params for Rendered<'_> {
     }
 }
 
+/// The most padding one template may hold, all its `{pad:N}` together.
+pub const MAX_PAD_CHARS: usize = 16 << 20;
+
+/// Write out every `{pad:N}` in `value`, spending `budget`.
+fn expand_pads(value: Value, budget: &mut usize) -> Result<Value, String> {
+    Ok(match value {
+        Value::String(text) if text.contains("{pad:") => {
+            let mut out = String::with_capacity(text.len());
+            let mut rest = text.as_str();
+            while let Some(start) = rest.find("{pad:") {
+                out.push_str(&rest[..start]);
+                let after = &rest[start + 5..];
+                let Some(close) = after.find('}') else {
+                    return Err("`{pad:` without its closing `}`".into());
+                };
+                let chars: usize = after[..close]
+                    .parse()
+                    .ok()
+                    .filter(|n| *n <= *budget)
+                    .ok_or_else(|| {
+                        format!(
+                            "`{{pad:{}}}`: padding takes a whole number of characters, at \
+                             most {MAX_PAD_CHARS} in one call's params",
+                            &after[..close]
+                        )
+                    })?;
+                *budget -= chars;
+                out.extend(std::iter::repeat_n('x', chars));
+                rest = &after[close + 1..];
+            }
+            out.push_str(rest);
+            Value::String(out)
+        }
+        Value::Array(items) => Value::Array(
+            items
+                .into_iter()
+                .map(|v| expand_pads(v, budget))
+                .collect::<Result<_, _>>()?,
+        ),
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| Ok((k, expand_pads(v, budget)?)))
+                .collect::<Result<_, String>>()?,
+        ),
+        other => other,
+    })
+}
+
 /// Placeholder names in a string, as (start, end, name) byte ranges.
 pub(super) fn placeholders(text: &str) -> Vec<(usize, usize, &str)> {
     let mut found = Vec::new();
@@ -196,7 +247,7 @@ fn check(value: &Value, dynamic: &mut bool) -> Result<(), String> {
             for (_, _, name) in placeholders(text) {
                 if Placeholder::named(name).is_none() {
                     return Err(format!(
-                        "unknown placeholder `{{{name}}}` (known: {{seq}}, {{worker}})"
+                        "unknown placeholder `{{{name}}}` (known: {{seq}}, {{worker}}, {{pad:N}})"
                     ));
                 }
                 *dynamic = true;
@@ -320,6 +371,38 @@ mod tests {
         ));
         let err = Template::new(json!({"m": "{sequence}"})).unwrap_err();
         assert!(err.contains("{sequence}"), "{err}");
+    }
+
+    #[test]
+    fn pads_are_written_out_once_and_bounded() {
+        let t = Template::new(json!({"blob": "<{pad:4096}>", "n": "{seq}"})).unwrap();
+        let out = t.render(&CallContext { seq: 2, worker: 0 });
+        let blob = out["blob"].as_str().unwrap();
+        assert_eq!(blob.len(), 4098);
+        assert!(blob.starts_with("<x") && blob.ends_with("x>"));
+        assert_eq!(out["n"], 2);
+        assert!(matches!(
+            Template::new(json!("{pad:10}")).unwrap(),
+            Template::Fixed(..)
+        ));
+        for bad in [
+            "{pad:}",
+            "{pad:-1}",
+            "{pad:1e9}",
+            "{pad:99999999999}",
+            "{pad:3",
+        ] {
+            assert!(Template::new(json!(bad)).is_err(), "{bad}");
+        }
+        // The budget is for the whole params, not each pad.
+        let half = MAX_PAD_CHARS / 2 + 1;
+        assert!(
+            Template::new(json!([
+                format!("{{pad:{half}}}"),
+                format!("{{pad:{half}}}")
+            ]))
+            .is_err()
+        );
     }
 
     #[test]
