@@ -177,6 +177,13 @@ fn leaking_run() -> Snapshot {
             self_rss_mb: Some(9.0),
             self_rss_max_mb: Some(9.1),
             self_cpu_percent: Some(4.0),
+            pss_start_mb: None,
+            pss_baseline_mb: None,
+            pss_current_mb: None,
+            pss_max_mb: None,
+            pss_growth_mb: None,
+            processes_max: Some(2),
+            tree_changes: None,
             members: vec![
                 TreeMember {
                     pid: 4242,
@@ -188,6 +195,7 @@ fn leaking_run() -> Snapshot {
                     fds: 3,
                     threads: 1,
                     cpu_percent: 0.0,
+                    ..TreeMember::default()
                 },
                 TreeMember {
                     pid: 4243,
@@ -199,6 +207,7 @@ fn leaking_run() -> Snapshot {
                     fds: 8,
                     threads: 6,
                     cpu_percent: 35.0,
+                    ..TreeMember::default()
                 },
             ],
             series,

@@ -52,6 +52,9 @@ metrics! {
     "rss_baseline_mb", Run, "MB", "server RSS after warm-up (or at start)";
     "rss_trend_mb_per_1k_calls", Run, "MB", "memory retained per 1000 calls (floor fit, sawtooth-proof)";
     "rss_trend_kb_per_call", Run, "KB", "memory retained per call (floor fit, sawtooth-proof)";
+    "pss_growth_mb", Run, "MB", "server PSS now minus its baseline: a forked child's shared pages count once";
+    "pss_max_mb", Run, "MB", "highest server PSS sampled (whole tree)";
+    "processes_max", Run, "", "most processes in the server's tree at once";
     "fd_max", Run, "", "most open file descriptors sampled (whole tree)";
     "fd_growth", Run, "", "open file descriptors now minus baseline";
     "threads_max", Run, "", "most threads sampled (whole tree)";
@@ -78,11 +81,20 @@ pub fn unmeasured(name: &str, args: &[String], snapshot: &Snapshot) -> Option<St
     if name == "retained_kb_per_session" {
         return churn_of(snapshot, args)?.retained_unmeasured.clone();
     }
-    let reads_process = ["rss_", "fd_", "threads_", "cpu_"]
+    let reads_process = ["rss_", "pss_", "fd_", "threads_", "cpu_", "processes_"]
         .iter()
         .any(|prefix| name.starts_with(prefix));
-    if reads_process {
-        snapshot.resources.unmeasured.clone()
+    let resources = &snapshot.resources;
+    if !reads_process {
+        None
+    } else if resources.unmeasured.is_some() {
+        resources.unmeasured.clone()
+    } else if name.starts_with("pss_") && resources.sampled && resources.pss_current_mb.is_none() {
+        Some(
+            "PSS cannot be read for every process of the tree (/proc/PID/smaps_rollup: \
+             another user's process, or a kernel before 4.14)"
+                .into(),
+        )
     } else {
         None
     }
@@ -207,6 +219,9 @@ pub fn value(name: &str, args: &[String], snapshot: &Snapshot) -> Option<f64> {
         "rss_baseline_mb" => resources.rss_baseline_mb,
         "rss_trend_mb_per_1k_calls" => resources.rss_trend.map(|t| t.mb_per_1k_calls),
         "rss_trend_kb_per_call" => resources.rss_trend.map(|t| t.kb_per_call),
+        "pss_growth_mb" => resources.pss_growth_mb,
+        "pss_max_mb" => resources.pss_max_mb,
+        "processes_max" => resources.processes_max.map(f64::from),
         "fd_max" => resources.fds_max.map(f64::from),
         "fd_growth" => Some(f64::from(resources.fds_current?) - f64::from(resources.fds_baseline?)),
         "threads_max" => resources.threads_max.map(f64::from),

@@ -120,6 +120,12 @@ pub struct RunArgs {
     /// handshake. Calls have their own timeout (--timeout-ms).
     #[arg(long, value_name = "MS", default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(1..=86_400_000))]
     pub startup_timeout_ms: u64,
+    /// Measure only the first process of the server's tree whose command line
+    /// contains TEXT, and its descendants, instead of the whole tree: the
+    /// server under its wrapper (`npx`, `uv run`), whose own memory moves
+    /// would otherwise mix with the server's.
+    #[arg(long, value_name = "TEXT")]
+    pub measure_process: Option<String>,
     /// Call TOOL in the automatic mixes (`auto = true`, as in the built-in
     /// `tools`) although it is not annotated read-only: your word that it is
     /// safe to call with generated arguments (repeatable).
@@ -220,6 +226,7 @@ impl Default for RunArgs {
             max_message_bytes: crate::transport::stdio::DEFAULT_MAX_MESSAGE_BYTES,
             startup_timeout_ms: 30_000,
             shutdown_grace_ms: 2000,
+            measure_process: None,
             include: Vec::new(),
             exclude: Vec::new(),
             target: TargetArgs::default(),

@@ -336,6 +336,7 @@ pub async fn run(args: RunArgs) -> ExitCode {
         },
         shutdown_grace: Duration::from_millis(args.shutdown_grace_ms),
         snapshot_interval: Duration::from_millis(250),
+        measure_process: args.measure_process.clone(),
     };
     let interactive = args.tui
         || (!args.headless && std::io::stdout().is_terminal() && std::io::stdin().is_terminal());

@@ -63,6 +63,9 @@ pub struct RunOptions {
     pub shutdown_grace: Duration,
     /// How often the aggregator publishes a snapshot.
     pub snapshot_interval: Duration,
+    /// Measure the first process of the tree whose command line contains
+    /// this (and its descendants), instead of the whole tree.
+    pub measure_process: Option<String>,
 }
 
 fn plan(scenario: &Scenario) -> RunPlan {
@@ -163,9 +166,10 @@ async fn drive(
         for note in user_halt.unless(learning).await.unwrap_or_default() {
             let _ = events.send(Event::Note(note));
         }
-        monitor = conn
-            .pid()
-            .map(|pid| Arc::new(Monitor::start(pid, probe_interval, events.clone())));
+        monitor = conn.pid().map(|pid| {
+            let focus = options.measure_process.clone();
+            Arc::new(Monitor::start(pid, focus, probe_interval, events.clone()))
+        });
         let session = LiveSession::new(opened, scenario.on_crash == OnCrash::Restart);
         crash_watch = Some(crash::watch(
             session.clone(),

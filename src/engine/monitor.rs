@@ -10,6 +10,7 @@ use tokio::task::JoinHandle;
 
 use super::load::ProbeKick;
 use crate::probe::TreeSampler;
+use crate::probe::sampler::Gone;
 use crate::stats::Event;
 
 /// Samples per phase, at least, when the phase's call count is known: a fast
@@ -22,6 +23,8 @@ const MIN_SAMPLE_SPACING: Duration = Duration::from_millis(1);
 pub struct Monitor {
     /// `None` once the final sample is taken: nothing is sampled after it.
     sampler: Arc<Mutex<Option<TreeSampler>>>,
+    /// `--measure-process`, kept for the server that replaces a crashed one.
+    focus: Option<String>,
     events: mpsc::UnboundedSender<Event>,
     kick: Arc<tokio::sync::Notify>,
     interval: Duration,
@@ -29,12 +32,18 @@ pub struct Monitor {
 }
 
 impl Monitor {
-    pub fn start(pid: u32, interval: Duration, events: mpsc::UnboundedSender<Event>) -> Monitor {
-        let sampler = Arc::new(Mutex::new(Some(TreeSampler::new(pid))));
+    pub fn start(
+        pid: u32,
+        focus: Option<String>,
+        interval: Duration,
+        events: mpsc::UnboundedSender<Event>,
+    ) -> Monitor {
+        let sampler = Arc::new(Mutex::new(Some(TreeSampler::focused(pid, focus.clone()))));
         let kick = Arc::new(tokio::sync::Notify::new());
         let task = sampling(sampler.clone(), events.clone(), kick.clone(), interval);
         Monitor {
             sampler,
+            focus,
             events,
             kick,
             interval,
@@ -46,7 +55,7 @@ impl Monitor {
     /// sampling loop ended when the old process went away: start it again.
     pub fn retarget(&self, pid: u32) {
         if let Ok(mut slot) = self.sampler.lock() {
-            *slot = Some(TreeSampler::new(pid));
+            *slot = Some(TreeSampler::focused(pid, self.focus.clone()));
         }
         if let Ok(mut task) = self.task.lock() {
             task.abort();
@@ -68,14 +77,25 @@ impl Monitor {
     }
 
     pub fn sample_now(&self) {
-        sample_into(&self.sampler, &self.events, false);
+        sample_into(&self.sampler, &self.events, Take::Exact);
     }
 
     /// Take the last sample, before the server is stopped. A timer sample
     /// still under way cannot come after it: a process that is exiting reads
     /// as having freed its memory, and would stand as the final figure.
     pub fn finish(&self) {
-        sample_into(&self.sampler, &self.events, true);
+        let unfound = self.focus.as_ref().filter(|_| {
+            self.sampler
+                .lock()
+                .is_ok_and(|slot| slot.as_ref().is_some_and(|s| s.measured().is_none()))
+        });
+        if let Some(focus) = unfound {
+            let _ = self.events.send(Event::Note(format!(
+                "--measure-process {focus:?}: no process of the server's tree had it in its \
+                 command line, so nothing was measured"
+            )));
+        }
+        sample_into(&self.sampler, &self.events, Take::Last);
     }
 }
 
@@ -108,18 +128,29 @@ fn sampling(
                 tokio::time::sleep(MIN_SAMPLE_SPACING - since).await;
             }
             last = Instant::now();
-            if !sample_into(&sampler, &events, false) {
+            if !sample_into(&sampler, &events, Take::Routine) {
                 break;
             }
         }
     })
 }
 
+/// Which sample is taken.
+#[derive(Clone, Copy, PartialEq)]
+enum Take {
+    /// On the timer or call progress: PSS may be a reading of the last 200 ms.
+    Routine,
+    /// At a phase boundary: growth counts from here, every figure read now.
+    Exact,
+    /// The final one, exact; nothing is sampled after it.
+    Last,
+}
+
 /// Take one sample; false once the process is gone.
 fn sample_into(
     sampler: &Mutex<Option<TreeSampler>>,
     events: &mpsc::UnboundedSender<Event>,
-    last: bool,
+    take: Take,
 ) -> bool {
     // Sent under the lock: samples reach the aggregator in the order they were
     // taken, so a timer sample cannot land after (and stand for) a later one.
@@ -129,8 +160,12 @@ fn sample_into(
     let Some(tree) = slot.as_mut() else {
         return false;
     };
-    let sampled = match tree.sample() {
-        Some((sample, members)) => {
+    let reading = match take {
+        Take::Routine => tree.sample(),
+        Take::Exact | Take::Last => tree.sample_exact(),
+    };
+    let sampled = match reading {
+        Ok(Some((sample, members))) => {
             let _ = events.send(Event::Probe {
                 at: Instant::now(),
                 sample,
@@ -138,9 +173,11 @@ fn sample_into(
             });
             true
         }
-        None => false,
+        // The process to measure has not appeared yet: sample again later.
+        Ok(None) => true,
+        Err(Gone) => false,
     };
-    if last {
+    if take == Take::Last {
         *slot = None;
     }
     sampled

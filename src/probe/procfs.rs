@@ -93,6 +93,34 @@ pub fn read_rss_bytes(pid: u32) -> Option<u64> {
     Some(pages * page_size())
 }
 
+/// Proportional set size from `/proc/PID/smaps_rollup` (`Pss:`, in kB): each
+/// page shared by N processes counts 1/N in each, so a tree's sum counts a
+/// forked child's shared pages once. `None` when it cannot be read (another
+/// user's process, or a kernel older than 4.14).
+pub fn read_pss_bytes(pid: u32) -> Option<u64> {
+    let text = fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
+    parse_pss(&text)
+}
+
+fn parse_pss(text: &str) -> Option<u64> {
+    let line = text.lines().find(|l| l.starts_with("Pss:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// Whether the command line of `pid` (arguments joined by spaces) contains
+/// `text`. The command line is only matched, never kept or shown: it may
+/// hold secrets.
+pub fn cmdline_contains(pid: u32, text: &str) -> bool {
+    fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|bytes| {
+        let joined: Vec<u8> = bytes
+            .iter()
+            .map(|&b| if b == 0 { b' ' } else { b })
+            .collect();
+        String::from_utf8_lossy(&joined).contains(text)
+    })
+}
+
 /// Open file descriptors: the entries of `/proc/PID/fd`.
 pub fn count_fds(pid: u32) -> Option<u32> {
     Some(fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count() as u32)
@@ -245,6 +273,15 @@ pub static OWN_RSS_TEST_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_pss_in_bytes() {
+        let text =
+            "7f-7f ---p 00000000 00:00 0 [rollup]\nRss: 1708 kB\nPss: 347 kB\nPss_Dirty: 112 kB\n";
+        assert_eq!(parse_pss(text), Some(347 * 1024));
+        assert_eq!(parse_pss("Rss: 5 kB\n"), None);
+        assert!(read_pss_bytes(std::process::id()).is_some_and(|pss| pss > 0));
+    }
 
     #[test]
     fn parses_stat_with_awkward_command_names() {

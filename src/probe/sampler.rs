@@ -11,6 +11,9 @@ use super::procfs;
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct ProbeSample {
     pub rss_bytes: u64,
+    /// PSS summed over the tree (shared pages counted once in all); `None`
+    /// when a member's cannot be read.
+    pub pss_bytes: Option<u64>,
     pub fds: u32,
     pub threads: u32,
     pub processes: u32,
@@ -27,6 +30,7 @@ pub struct Member {
     pub parent: u32,
     pub name: String,
     pub rss_bytes: u64,
+    pub pss_bytes: Option<u64>,
     pub fds: u32,
     pub threads: u32,
     pub cpu_percent: f64,
@@ -93,20 +97,46 @@ impl CpuMemory {
 /// keeps a sample cheap enough to take on every slice of a fast phase.
 const TREE_RESCAN: Duration = Duration::from_millis(200);
 
+/// How long a PSS reading stands: reading smaps_rollup walks the process's
+/// page tables, dearer than the rest of a sample, and memory figures need
+/// no finer grain.
+const PSS_WINDOW: Duration = Duration::from_millis(200);
+
+/// The root's process is gone: nothing more to sample.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Gone;
+
 pub struct TreeSampler {
     root: u32,
+    /// `--measure-process`: measure the first process of the tree whose
+    /// command line contains this (a server under its wrapper), once found.
+    focus: Option<String>,
+    focused: Option<u32>,
     members: Vec<u32>,
     scanned_at: Option<Instant>,
+    /// The last PSS read of each member, and when the readings were taken.
+    pss: HashMap<u32, Option<u64>>,
+    pss_at: Option<Instant>,
     tree_cpu: CpuMemory,
     self_cpu: CpuMemory,
 }
 
 impl TreeSampler {
     pub fn new(root: u32) -> Self {
+        TreeSampler::focused(root, None)
+    }
+
+    /// A sampler of the subtree of the first process under `root` whose
+    /// command line contains `focus` (the whole tree without one).
+    pub fn focused(root: u32, focus: Option<String>) -> Self {
         let mut sampler = TreeSampler {
             root,
+            focus,
+            focused: None,
             members: Vec::new(),
             scanned_at: None,
+            pss: HashMap::new(),
+            pss_at: None,
             tree_cpu: CpuMemory::new(),
             self_cpu: CpuMemory::new(),
         };
@@ -115,22 +145,59 @@ impl TreeSampler {
         sampler
     }
 
-    /// Sample now: the totals and each member. `None` once the root is gone.
-    pub fn sample(&mut self) -> Option<(ProbeSample, Vec<Member>)> {
+    /// The process measured (with its descendants): the root, or the one
+    /// `--measure-process` found.
+    pub fn measured(&self) -> Option<u32> {
+        match self.focus {
+            Some(_) => self.focused,
+            None => Some(self.root),
+        }
+    }
+
+    /// [`TreeSampler::sample`] with every figure read now, PSS included: for
+    /// the samples growth is measured between (a phase's start, the end).
+    pub fn sample_exact(&mut self) -> Result<Option<(ProbeSample, Vec<Member>)>, Gone> {
+        self.pss_at = None;
+        self.sample()
+    }
+
+    /// Sample now: the totals and each member; `Ok(None)` while the process
+    /// `--measure-process` names has not appeared yet.
+    pub fn sample(&mut self) -> Result<Option<(ProbeSample, Vec<Member>)>, Gone> {
         if !procfs::is_alive(self.root) {
-            return None;
+            return Err(Gone);
         }
         if self.scanned_at.is_none_or(|at| at.elapsed() >= TREE_RESCAN) {
             self.members = procfs::process_tree(self.root);
             self.scanned_at = Some(Instant::now());
+            if let (Some(focus), None) = (&self.focus, self.focused) {
+                self.focused = self
+                    .members
+                    .iter()
+                    .copied()
+                    .find(|&pid| procfs::cmdline_contains(pid, focus));
+            }
+            if let Some(focused) = self.focused {
+                self.members = procfs::process_tree(focused);
+            }
         }
+        let Some(top) = self.measured() else {
+            return Ok(None);
+        };
         let usages: Vec<procfs::ProcessUsage> = self
             .members
             .iter()
             .filter_map(|&pid| procfs::read_usage(pid))
             .collect();
-        if usages.first().is_none_or(|root| root.pid != self.root) {
-            return None;
+        if usages.first().is_none_or(|first| first.pid != top) {
+            return Err(Gone);
+        }
+        if self.pss_at.is_none_or(|at| at.elapsed() >= PSS_WINDOW) {
+            self.pss = usages
+                .iter()
+                .map(|u| (u.pid, procfs::read_pss_bytes(u.pid)))
+                .collect();
+            self.pss_at = Some(Instant::now());
         }
         let me = procfs::read_usage(std::process::id()).unwrap_or_default();
         self.tree_cpu
@@ -144,6 +211,11 @@ impl TreeSampler {
                 parent: u.ppid,
                 name: u.name.clone(),
                 rss_bytes: u.rss_bytes,
+                // A member new since the last reading is read now.
+                pss_bytes: match self.pss.get(&u.pid) {
+                    Some(pss) => *pss,
+                    None => procfs::read_pss_bytes(u.pid),
+                },
                 fds: u.fds,
                 threads: u.threads,
                 cpu_percent: self.tree_cpu.percent(u.pid),
@@ -151,6 +223,7 @@ impl TreeSampler {
             .collect();
         let totals = ProbeSample {
             rss_bytes: members.iter().map(|m| m.rss_bytes).sum(),
+            pss_bytes: members.iter().map(|m| m.pss_bytes).sum(),
             fds: members.iter().map(|m| m.fds).sum(),
             threads: members.iter().map(|m| m.threads).sum(),
             processes: members.len() as u32,
@@ -158,7 +231,7 @@ impl TreeSampler {
             self_rss_bytes: me.rss_bytes,
             self_cpu_percent: self.self_cpu.percent(me.pid),
         };
-        Some((totals, members))
+        Ok(Some((totals, members)))
     }
 }
 
@@ -214,7 +287,7 @@ mod tests {
             std::thread::sleep(Duration::from_millis(20));
         }
         let (sampled_from, ticks_before) = (Instant::now(), ticks());
-        let (sample, members) = sampler.sample().unwrap();
+        let (sample, members) = sampler.sample().unwrap().unwrap();
         let (wall_end, ticks_end) = (Instant::now(), ticks());
         drop(child);
         assert_eq!(sample.processes, 2, "{members:?}");

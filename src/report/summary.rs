@@ -3,6 +3,9 @@
 
 use std::fmt::Write;
 
+/// Most processes of the tree listed one by one in a summary.
+const TREE_LINES: usize = 8;
+
 use super::{ScenarioResult, Verdict};
 use crate::acceptance::CriterionState;
 use crate::stats::{CallStats, PhaseState, Snapshot};
@@ -235,6 +238,19 @@ pub fn scenario_summary(result: &ScenarioResult) -> String {
                 t.mb_per_1k_calls, t.kb_per_call
             );
         }
+        if let Some(pss) = r.pss_current_mb {
+            let _ = write!(
+                out,
+                "\n    PSS {} → {pss:.1} MB (baseline {}, max {}",
+                mb(r.pss_start_mb),
+                mb(r.pss_baseline_mb),
+                mb(r.pss_max_mb)
+            );
+            if let Some(growth) = r.pss_growth_mb {
+                let _ = write!(out, ", growth {growth:+.1} MB");
+            }
+            out.push_str("): shared pages counted once");
+        }
         let _ = writeln!(
             out,
             "\n    FDs {} → {} (max {}) · threads max {} · CPU max {:.0}%",
@@ -244,6 +260,34 @@ pub fn scenario_summary(result: &ScenarioResult) -> String {
             r.threads_max.unwrap_or(0),
             r.cpu_max_percent.unwrap_or(0.0)
         );
+        if r.members.len() > 1 {
+            // Each process's own growth: a wrapper that frees memory hides a
+            // leak in the sum.
+            for m in r.members.iter().take(TREE_LINES) {
+                let growth = m
+                    .rss_growth_mb
+                    .map_or(String::new(), |g| format!(", growth {g:+.1} MB"));
+                let pss = m.pss_mb.map_or(String::new(), |p| format!(", PSS {p:.1}"));
+                let _ = writeln!(
+                    out,
+                    "    {}pid {} {}: RSS {:.1} MB{pss}{growth}",
+                    "  ".repeat(m.depth.min(4) as usize),
+                    m.pid,
+                    m.name,
+                    m.rss_mb
+                );
+            }
+        }
+        if let Some(changes) = &r.tree_changes {
+            let _ = writeln!(
+                out,
+                "    the tree changed during the run: {} process(es) started, {} ended ({}); \
+                 growth figures of the whole tree mix them",
+                changes.started,
+                changes.ended,
+                changes.examples.join(", ")
+            );
+        }
         let _ = writeln!(
             out,
             "    mcpstorm itself: RSS {:.1} MB (max {:.1}), CPU {:.0}%",

@@ -185,11 +185,13 @@ pub(super) struct ProbeAcc {
     /// growth and trend count from.
     pub(super) rebaseline: bool,
     pub(super) rss_max: u64,
+    pub(super) pss_max: Option<u64>,
     pub(super) fds_max: u32,
     pub(super) threads_max: u32,
     pub(super) cpu_max: f64,
     pub(super) self_rss_max: u64,
     pub(super) members: Vec<Member>,
+    pub(super) tree: super::tree_watch::TreeWatch,
 }
 
 impl Default for Series<ProbePoint> {
@@ -276,7 +278,10 @@ impl ColdStartAcc {
 }
 
 /// The tree's members with depth and share, parents before children.
-pub(super) fn tree_members(members: &[Member]) -> Vec<TreeMember> {
+pub(super) fn tree_members(
+    members: &[Member],
+    tree: &super::tree_watch::TreeWatch,
+) -> Vec<TreeMember> {
     let total: u64 = members.iter().map(|m| m.rss_bytes).sum();
     let mut depths: std::collections::HashMap<u32, u32> = std::collections::HashMap::new();
     members
@@ -284,7 +289,11 @@ pub(super) fn tree_members(members: &[Member]) -> Vec<TreeMember> {
         .map(|m| {
             let depth = depths.get(&m.parent).map_or(0, |d| d + 1);
             depths.insert(m.pid, depth);
+            let (rss_growth_mb, pss_growth_mb) = tree.growth_mb(m);
             TreeMember {
+                pss_mb: m.pss_bytes.map(|b| b as f64 / MIB),
+                rss_growth_mb,
+                pss_growth_mb,
                 pid: m.pid,
                 parent: m.parent,
                 name: m.name.clone(),

@@ -239,7 +239,13 @@ impl Aggregator {
                 sample,
                 members,
             } => {
+                let restarted = self.probe.rebaseline;
                 self.record_probe(at, sample);
+                if restarted {
+                    self.probe.tree.restart(&members);
+                } else {
+                    self.probe.tree.observe(&members);
+                }
                 self.probe.members = members;
             }
             Event::Crash { at, description } => {
@@ -287,6 +293,7 @@ impl Aggregator {
             && let Some(latest) = self.probe.latest
         {
             self.probe.baseline = Some((latest, self.elapsed_s(at)));
+            self.probe.tree.take_baseline(&self.probe.members);
         }
     }
 
@@ -350,6 +357,10 @@ impl Aggregator {
         probe.first.get_or_insert(sample);
         probe.latest = Some(sample);
         probe.rss_max = probe.rss_max.max(sample.rss_bytes);
+        probe.pss_max = match (probe.pss_max, sample.pss_bytes) {
+            (Some(max), Some(pss)) => Some(max.max(pss)),
+            (max, pss) => max.or(pss),
+        };
         probe.fds_max = probe.fds_max.max(sample.fds);
         probe.threads_max = probe.threads_max.max(sample.threads);
         probe.cpu_max = probe.cpu_max.max(sample.cpu_percent);
@@ -400,7 +411,12 @@ impl Aggregator {
         ResourceSnapshot {
             sampled: true,
             unmeasured: None,
-            pid: self.connection.as_ref().and_then(|c| c.pid),
+            // The process measured: the server's, or the one --measure-process found.
+            pid: probe
+                .members
+                .first()
+                .map(|m| m.pid)
+                .or(self.connection.as_ref().and_then(|c| c.pid)),
             samples: probe.samples,
             rss_start_mb: probe.first.map(|s| mb(s.rss_bytes)),
             rss_baseline_mb: baseline.map(|s| mb(s.rss_bytes)),
@@ -408,6 +424,14 @@ impl Aggregator {
             rss_max_mb: Some(mb(probe.rss_max)),
             rss_growth_mb: baseline.map(|b| mb(latest.rss_bytes) - mb(b.rss_bytes)),
             rss_trend: trend,
+            pss_start_mb: probe.first.and_then(|s| s.pss_bytes).map(mb),
+            pss_baseline_mb: baseline.and_then(|s| s.pss_bytes).map(mb),
+            pss_current_mb: latest.pss_bytes.map(mb),
+            pss_max_mb: probe.pss_max.map(mb),
+            pss_growth_mb: baseline
+                .and_then(|b| b.pss_bytes)
+                .zip(latest.pss_bytes)
+                .map(|(then, now)| mb(now) - mb(then)),
             fds_start: probe.first.map(|s| s.fds),
             fds_baseline: baseline.map(|s| s.fds),
             fds_current: Some(latest.fds),
@@ -415,12 +439,14 @@ impl Aggregator {
             threads_current: Some(latest.threads),
             threads_max: Some(probe.threads_max),
             processes: Some(latest.processes),
+            processes_max: Some(probe.tree.processes_max()),
+            tree_changes: probe.tree.changes(&probe.members),
             cpu_percent: Some(latest.cpu_percent),
             cpu_max_percent: Some(probe.cpu_max),
             self_rss_mb: Some(mb(latest.self_rss_bytes)),
             self_rss_max_mb: Some(mb(probe.self_rss_max)),
             self_cpu_percent: Some(latest.self_cpu_percent),
-            members: tree_members(&probe.members),
+            members: tree_members(&probe.members, &probe.tree),
             series,
         }
     }

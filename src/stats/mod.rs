@@ -7,10 +7,12 @@ pub mod event;
 pub mod latency;
 pub mod series;
 pub mod snapshot;
+pub mod tree_watch;
 pub mod trend;
 
 pub use aggregator::{Aggregator, PhasePlan, RunPlan};
 pub use event::{CallEvent, ColdStartEvent, ConnectionHandles, Event};
 pub use latency::{LatencyHistogram, LatencySummary};
 pub use snapshot::*;
+pub use tree_watch::TreeChanges;
 pub use trend::RssTrend;

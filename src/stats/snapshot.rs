@@ -223,6 +223,11 @@ pub struct TreeMember {
     pub rss_mb: f64,
     /// This process's part of the tree's RSS (0..1).
     pub rss_share: f64,
+    /// Its proportional set size (shared pages divided among their sharers).
+    pub pss_mb: Option<f64>,
+    /// Growth since the baseline, or since it appeared after the baseline.
+    pub rss_growth_mb: Option<f64>,
+    pub pss_growth_mb: Option<f64>,
     pub fds: u32,
     pub threads: u32,
     pub cpu_percent: f64,
@@ -244,6 +249,14 @@ pub struct ResourceSnapshot {
     pub rss_max_mb: Option<f64>,
     pub rss_growth_mb: Option<f64>,
     pub rss_trend: Option<RssTrend>,
+    /// PSS summed over the tree: a forked child's pages shared with its
+    /// parent count once, where RSS counts them in each. `None` where
+    /// smaps_rollup cannot be read.
+    pub pss_start_mb: Option<f64>,
+    pub pss_baseline_mb: Option<f64>,
+    pub pss_current_mb: Option<f64>,
+    pub pss_max_mb: Option<f64>,
+    pub pss_growth_mb: Option<f64>,
     pub fds_start: Option<u32>,
     pub fds_baseline: Option<u32>,
     pub fds_current: Option<u32>,
@@ -251,6 +264,9 @@ pub struct ResourceSnapshot {
     pub threads_current: Option<u32>,
     pub threads_max: Option<u32>,
     pub processes: Option<u32>,
+    pub processes_max: Option<u32>,
+    /// Processes that came or went during the run, if any did.
+    pub tree_changes: Option<super::TreeChanges>,
     pub cpu_percent: Option<f64>,
     pub cpu_max_percent: Option<f64>,
     pub self_rss_mb: Option<f64>,

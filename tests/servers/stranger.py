@@ -17,7 +17,8 @@ Any argument (a marker the tests look for) is ignored."""
 
 import json
 import os
-import sys
+
+from mcp_stdio import send, serve, text_result
 
 TOOLS = [
     {"name": "lookup", "description": "Look a key up.",
@@ -42,11 +43,6 @@ TOOLS = [
 ]
 
 
-def send(message):
-    sys.stdout.write(json.dumps(message) + "\n")
-    sys.stdout.flush()
-
-
 def call(rid, params):
     name = params.get("name")
     arguments = params.get("arguments") or {}
@@ -60,37 +56,9 @@ def call(rid, params):
               "error": {"code": -32602, "message": f"Tool {name} not found"}})
         return
     failed = name == "read_file" and not os.path.isfile(str(arguments.get("path")))
-    send({"jsonrpc": "2.0", "id": rid, "result": {
-        "content": [{"type": "text", "text": record}], "isError": failed}})
-
-
-def main():
-    for line in sys.stdin:
-        try:
-            message = json.loads(line)
-        except ValueError:
-            continue
-        if not isinstance(message, dict) or "id" not in message or "method" not in message:
-            continue
-        method, rid = message["method"], message["id"]
-        if method == "initialize":
-            send({"jsonrpc": "2.0", "id": rid, "result": {
-                "protocolVersion": "2025-06-18",
-                "capabilities": {"tools": {}, "prompts": {}},
-                "serverInfo": {"name": "stranger", "version": "1.0"}}})
-        elif method == "tools/list":
-            send({"jsonrpc": "2.0", "id": rid, "result": {"tools": TOOLS}})
-        elif method == "prompts/list":
-            send({"jsonrpc": "2.0", "id": rid, "result": {"prompts": [
-                {"name": "summary", "arguments": [{"name": "topic", "required": True}]}]}})
-        elif method == "tools/call":
-            call(rid, message.get("params") or {})
-        elif method in ("ping", "prompts/get"):
-            send({"jsonrpc": "2.0", "id": rid, "result": {"messages": []} if method != "ping" else {}})
-        else:
-            send({"jsonrpc": "2.0", "id": rid,
-                  "error": {"code": -32601, "message": f"Method not found: {method}"}})
+    text_result(rid, record, failed)
 
 
 if __name__ == "__main__":
-    main()
+    serve("stranger", TOOLS, call,
+          prompts=[{"name": "summary", "arguments": [{"name": "topic", "required": True}]}])

@@ -1,0 +1,170 @@
+//! The processes of the server's tree over the run: which came and went, the
+//! most at once, and each one's memory growth since the baseline — so that a
+//! wrapper that frees memory cannot hide its server's leak in the tree's sum,
+//! and a fork that comes and goes is seen for what it is.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use serde::Serialize;
+
+use crate::probe::sampler::Member;
+
+/// Most processes remembered by pid: a server that forks for every call
+/// must not grow this without end.
+const MAX_REMEMBERED: usize = 4096;
+
+/// Processes named in the summary's list of changes.
+const NAMED: usize = 5;
+
+/// What happened to the tree during the run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct TreeChanges {
+    /// Processes that were not there at the first sample (counted up to 4096).
+    pub started: u32,
+    /// Processes seen during the run that are gone at the last sample.
+    pub ended: u32,
+    /// A few of them, as `+4243 git` (started) and `-4243 git` (ended).
+    pub examples: Vec<String>,
+}
+
+/// A member's memory at the baseline (or when it first appeared after it).
+#[derive(Debug, Clone, Copy)]
+struct Start {
+    rss_bytes: u64,
+    pss_bytes: Option<u64>,
+}
+
+#[derive(Debug, Default)]
+pub struct TreeWatch {
+    first: Option<BTreeSet<u32>>,
+    seen: BTreeMap<u32, String>,
+    processes_max: u32,
+    /// Set once growth counts (the end of the warm-up).
+    baseline_taken: bool,
+    starts: HashMap<u32, Start>,
+}
+
+impl TreeWatch {
+    /// A new sample of the tree.
+    pub fn observe(&mut self, members: &[Member]) {
+        if self.first.is_none() && !members.is_empty() {
+            self.first = Some(members.iter().map(|m| m.pid).collect());
+        }
+        self.processes_max = self.processes_max.max(members.len() as u32);
+        for member in members {
+            if self.seen.len() < MAX_REMEMBERED || self.seen.contains_key(&member.pid) {
+                self.seen.insert(member.pid, member.name.clone());
+            }
+            if self.baseline_taken && self.starts.len() < MAX_REMEMBERED {
+                self.starts
+                    .entry(member.pid)
+                    .or_insert_with(|| start(member));
+            }
+        }
+    }
+
+    /// Growth counts from here: each member's memory now.
+    pub fn take_baseline(&mut self, members: &[Member]) {
+        self.baseline_taken = true;
+        self.starts = members.iter().map(|m| (m.pid, start(m))).collect();
+    }
+
+    /// A fresh server took a crashed one's place: everything starts over
+    /// from its first sample (its baseline too, if growth counted already).
+    pub fn restart(&mut self, members: &[Member]) {
+        let baseline_taken = self.baseline_taken;
+        *self = TreeWatch::default();
+        self.observe(members);
+        if baseline_taken {
+            self.take_baseline(members);
+        }
+    }
+
+    pub fn processes_max(&self) -> u32 {
+        self.processes_max
+    }
+
+    /// Growth of `member` since the baseline: RSS and PSS, in MB.
+    pub fn growth_mb(&self, member: &Member) -> (Option<f64>, Option<f64>) {
+        let Some(start) = self.starts.get(&member.pid) else {
+            return (None, None);
+        };
+        let mb = |bytes: u64| bytes as f64 / (1024.0 * 1024.0);
+        (
+            Some(mb(member.rss_bytes) - mb(start.rss_bytes)),
+            member
+                .pss_bytes
+                .zip(start.pss_bytes)
+                .map(|(now, then)| mb(now) - mb(then)),
+        )
+    }
+
+    /// Who came and went, judged against the last sample's members; `None`
+    /// when the tree stayed as it started.
+    pub fn changes(&self, latest: &[Member]) -> Option<TreeChanges> {
+        let first = self.first.as_ref()?;
+        let now: BTreeSet<u32> = latest.iter().map(|m| m.pid).collect();
+        let mut changes = TreeChanges::default();
+        for (pid, name) in &self.seen {
+            let (came, went) = (!first.contains(pid), !now.contains(pid));
+            changes.started += u32::from(came);
+            changes.ended += u32::from(went);
+            if (came || went) && changes.examples.len() < NAMED {
+                let sign = if went { "-" } else { "+" };
+                changes.examples.push(format!("{sign}{pid} {name}"));
+            }
+        }
+        (changes.started + changes.ended > 0).then_some(changes)
+    }
+}
+
+fn start(member: &Member) -> Start {
+    Start {
+        rss_bytes: member.rss_bytes,
+        pss_bytes: member.pss_bytes,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn member(pid: u32, name: &str, rss_mb: u64) -> Member {
+        Member {
+            pid,
+            parent: 1,
+            name: name.into(),
+            rss_bytes: rss_mb << 20,
+            pss_bytes: Some(rss_mb << 19),
+            ..Member::default()
+        }
+    }
+
+    #[test]
+    fn sees_forks_come_and_go_and_each_members_growth() {
+        let mut watch = TreeWatch::default();
+        let wrapper = member(10, "uv", 40);
+        watch.observe(std::slice::from_ref(&wrapper));
+        watch.take_baseline(std::slice::from_ref(&wrapper));
+        // The wrapper frees 30 MB; its server, new since the baseline, grows.
+        let (wrapper_now, server_then) = (member(10, "uv", 10), member(11, "python3", 20));
+        watch.observe(&[wrapper_now.clone(), server_then]);
+        let server_now = member(11, "python3", 60);
+        watch.observe(&[
+            wrapper_now.clone(),
+            server_now.clone(),
+            member(12, "git", 5),
+        ]);
+        watch.observe(&[wrapper_now.clone(), server_now.clone()]);
+        assert_eq!(watch.growth_mb(&wrapper_now), (Some(-30.0), Some(-15.0)));
+        assert_eq!(watch.growth_mb(&server_now), (Some(40.0), Some(20.0)));
+        assert_eq!(watch.processes_max(), 3);
+        let changes = watch.changes(&[wrapper_now, server_now]).expect("changed");
+        assert_eq!((changes.started, changes.ended), (2, 1));
+        assert_eq!(changes.examples, vec!["+11 python3", "-12 git"]);
+        // A tree that stays as it started has nothing to say.
+        let mut still = TreeWatch::default();
+        still.observe(&[member(1, "node", 50)]);
+        assert_eq!(still.changes(&[member(1, "node", 51)]), None);
+    }
+}
