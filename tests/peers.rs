@@ -10,26 +10,13 @@
 
 mod common;
 
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::peers::{free_port, peer, repo, run_against, run_over_http, url};
 use common::{f64_at, run, scenario_file};
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn peer(relative: &str) -> String {
-    let path = repo().join(".peers").join(relative);
-    assert!(
-        path.exists(),
-        "peer missing: {} — install the peers with `bash tests/peers/install.sh`",
-        path.display()
-    );
-    path.to_string_lossy().into_owned()
-}
 
 fn everything_script() -> String {
     peer("node/node_modules/@modelcontextprotocol/server-everything/dist/index.js")
@@ -47,12 +34,6 @@ fn python(venv: &str) -> Vec<String> {
             .to_string_lossy()
             .into_owned(),
     ]
-}
-
-/// A loopback port free right now, for a server that takes its port as given.
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
 }
 
 /// server-everything's Streamable HTTP mode on `port`, kept on loopback.
@@ -74,34 +55,6 @@ fn python_http(venv: &str, port: u16) -> Vec<String> {
     let mut command = python(venv);
     command.extend(["streamable-http".into(), port.to_string()]);
     command
-}
-
-fn url(port: u16) -> String {
-    format!("http://127.0.0.1:{port}/mcp")
-}
-
-/// Run scenarios against an HTTP server that mcpstorm starts (`--server-cmd`).
-fn run_over_http(
-    scenarios: &[&str],
-    extra: &[&str],
-    server: impl Fn(u16) -> Vec<String>,
-) -> common::Run {
-    let port = free_port();
-    let mut args: Vec<String> = scenarios.iter().map(|s| s.to_string()).collect();
-    args.extend(extra.iter().map(|s| s.to_string()));
-    args.extend(["--url".into(), url(port), "--server-cmd".into()]);
-    // `--server-cmd` splits its one argument like a shell.
-    let command = server(port);
-    args.push(shlex::try_join(command.iter().map(String::as_str)).unwrap());
-    run(&args)
-}
-
-fn run_against(scenarios: &[&str], extra: &[&str], server: &[String]) -> common::Run {
-    let mut args: Vec<String> = scenarios.iter().map(|s| s.to_string()).collect();
-    args.extend(extra.iter().map(|s| s.to_string()));
-    args.push("--".into());
-    args.extend(server.iter().cloned());
-    run(&args)
 }
 
 /// The sequential reference scenario passes, every echo is counted under its

@@ -9,6 +9,8 @@ use std::process::{Child, Command, Output, Stdio};
 
 use serde_json::Value;
 
+pub mod peers;
+
 pub fn mcpstorm() -> &'static str {
     env!("CARGO_BIN_EXE_mcpstorm")
 }
