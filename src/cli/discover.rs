@@ -102,8 +102,9 @@ pub(super) fn argument_lines(schema: &Value) -> Vec<String> {
                     line.push_str(&format!(" {key}={value}"));
                 }
             }
+            // The first line: a description may run to pages of examples.
             if let Some(about) = property.get("description").and_then(Value::as_str) {
-                line.push_str(&format!(" — {about}"));
+                line.push_str(&format!(" — {}", about.lines().next().unwrap_or("")));
             }
             line
         })
@@ -112,7 +113,7 @@ pub(super) fn argument_lines(schema: &Value) -> Vec<String> {
 
 fn tool_block(tool: &Tool) -> String {
     let access = match (tool.read_only, tool.reaches_out) {
-        (_, true) => "reaches out: never called automatically",
+        (_, true) => "reaches out or destroys: never called automatically",
         (true, false) => "read-only",
         (false, false) => "may write",
     };

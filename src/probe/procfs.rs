@@ -31,7 +31,13 @@ pub struct StatLine {
     pub pgrp: u32,
     pub cpu_ticks: u64,
     pub threads: u32,
+    /// `PF_EXITING` is set in its flags: it is on its way out, its memory
+    /// being torn down before it becomes a zombie.
+    pub exiting: bool,
 }
+
+/// The kernel's flag for a process in `do_exit` (include/linux/sched.h).
+const PF_EXITING: u64 = 0x0000_0004;
 
 fn sysconf(name: libc::c_int, fallback: u64) -> u64 {
     // SAFETY: sysconf has no preconditions; it returns -1 for unknown names.
@@ -64,6 +70,7 @@ pub fn parse_stat(text: &str) -> Option<StatLine> {
         pgrp: field(5)? as u32,
         cpu_ticks: field(14)? + field(15)?,
         threads: field(20)? as u32,
+        exiting: field(9).is_some_and(|flags| flags & PF_EXITING != 0),
     })
 }
 
@@ -128,16 +135,20 @@ pub fn count_fds(pid: u32) -> Option<u32> {
 
 /// `None` for a process that is gone or a zombie (whose memory reads as 0).
 pub fn read_usage(pid: u32) -> Option<ProcessUsage> {
-    if !is_alive(pid) {
-        return None;
-    }
-    let stat = read_stat(pid)?;
+    // Read while it exits, its RSS falls towards 0: the last reading before
+    // stands, not this one. Its stat is read before and after its memory, so
+    // an exit that begins in between is seen too.
+    let exiting = |stat: &StatLine| stat.exiting || matches!(stat.state, 'Z' | 'X');
+    let stat = read_stat(pid).filter(|s| !exiting(s))?;
+    let rss_bytes = read_rss_bytes(pid)?;
+    // A process we may not inspect (another user's) still counts for RSS.
+    let fds = count_fds(pid).unwrap_or(0);
+    read_stat(pid).filter(|s| !exiting(s))?;
     Some(ProcessUsage {
         pid,
         ppid: stat.ppid,
-        rss_bytes: read_rss_bytes(pid)?,
-        // A process we may not inspect (another user's) still counts for RSS.
-        fds: count_fds(pid).unwrap_or(0),
+        rss_bytes,
+        fds,
         threads: stat.threads,
         cpu_ticks: stat.cpu_ticks,
         name: stat.name,
@@ -293,6 +304,10 @@ mod tests {
         assert_eq!(stat.name, "a (weird) name");
         assert_eq!(stat.cpu_ticks, 300);
         assert_eq!(stat.threads, 7);
+        // flags 4194560 = 0x400100: PF_EXITING (0x4) clear; set, it is exiting.
+        assert!(!stat.exiting);
+        let exiting = line.replace(" 4194560 ", " 4194564 ");
+        assert!(parse_stat(&exiting).unwrap().exiting);
     }
 
     #[test]
