@@ -30,7 +30,7 @@ suite_command() {
     case $1 in
         default) echo "cargo test --no-fail-fast" ;;
         tmux) echo "cargo test --test dashboard_tmux --no-fail-fast" ;;
-        peers) echo "cargo test --test peers --no-fail-fast" ;;
+        peers) echo "cargo test --test peers --test peers_tools --no-fail-fast" ;;
         *) echo "unknown suite $1 (default, tmux, peers)" >&2; exit 2 ;;
     esac
 }
