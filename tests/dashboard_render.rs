@@ -160,6 +160,8 @@ fn leaking_run() -> Snapshot {
             rss_growth_mb: Some(96.0),
             rss_trend: Some(RssTrend {
                 kb_per_call: 10.2,
+                kb_per_call_low: 9.8,
+                kb_per_call_high: 10.6,
                 mb_per_1k_calls: 9.96,
                 samples: 48,
                 calls_spanned: 9600.0,

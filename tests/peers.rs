@@ -477,14 +477,19 @@ fn an_existing_http_server_named_by_pid_is_measured_as_proc_reads_it() {
     );
 }
 
-/// KB per session read in the churn phase `name` (panics when not measured).
-fn retained_kb(run: &common::Run, name: &str) -> f64 {
+/// What the churn phase `name` found.
+fn churn_of(run: &common::Run, name: &str) -> serde_json::Value {
     let phases = &run.scenario("session-churn")["result"]["phases"];
-    let phase = phases
+    phases
         .as_array()
         .and_then(|all| all.iter().find(|p| p["name"] == name))
-        .expect("phase");
-    f64_at(phase, "/churn/retained_kb_per_session")
+        .expect("phase")["churn"]
+        .clone()
+}
+
+/// KB per session read in the churn phase `name` (panics when not measured).
+fn retained_kb(run: &common::Run, name: &str) -> f64 {
+    f64_at(&churn_of(run, name), "/retained_kb_per_session")
 }
 
 #[test]
@@ -510,9 +515,23 @@ fn session_churn_on_real_http_servers() {
             run.explain()
         );
     }
+    // Its garbage collector frees tens of MB every few hundred sessions:
+    // within a cycle the fit cannot tell a session's memory from the cycle's
+    // rise (runs read 255 then 42 KB/session for the same server), so it
+    // either concludes over enough cycles or says it cannot, and how many
+    // sessions it would need.
     for phase in ["closed", "abandoned"] {
-        let kb = retained_kb(&run, phase);
-        assert!(kb.is_finite(), "{phase}: {kb}");
+        let churn = churn_of(&run, phase);
+        match churn["retained_kb_per_session"].as_f64() {
+            Some(kb) => assert!(kb.is_finite(), "{phase}: {kb}"),
+            None => {
+                let why = churn["retained_unmeasured"].as_str().unwrap_or_default();
+                assert!(
+                    why.contains("cannot conclude") && why.contains("Churn at least"),
+                    "{phase}: {churn}"
+                );
+            }
+        }
     }
     // FastMCP (Python: memory freed as soon as the last reference goes) keeps
     // an abandoned session until it times out (tens of KB) and frees a closed

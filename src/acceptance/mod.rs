@@ -23,7 +23,8 @@ pub enum CriterionState {
     Failing,
     Pass,
     Fail,
-    /// Needs the server's process, which mcpstorm does not know.
+    /// Cannot be measured in this run (the server's process is not known)
+    /// or cannot be concluded from it (a churn fit within a collection cycle).
     NotMeasured,
 }
 

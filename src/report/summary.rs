@@ -160,6 +160,27 @@ pub fn scenario_summary(result: &ScenarioResult) -> String {
         "  outcomes: ok {} · jsonrpc_error {} · tool_error {} · timeout {} · transport_error {} · protocol_error {}",
         o.ok, o.jsonrpc_error, o.tool_error, o.timeout, o.transport_error, o.protocol_error
     );
+    for phase in &s.phases {
+        let Some(churn) = &phase.churn else {
+            continue;
+        };
+        let kept = match (&churn.retained_unmeasured, churn.retained_kb_per_session) {
+            (Some(why), _) => why.clone(),
+            (None, Some(kb)) => format!(
+                "memory kept {kb:.1} KB/session (95 % interval {:.1} … {:.1}; {} collection(s) \
+                 in the sessions fitted)",
+                churn.retained_kb_low.unwrap_or(kb),
+                churn.retained_kb_high.unwrap_or(kb),
+                churn.collections
+            ),
+            (None, None) => "memory kept: no figure yet".to_string(),
+        };
+        let _ = writeln!(
+            out,
+            "  churn {}: {} session(s) · {kept}",
+            phase.name, churn.sessions
+        );
+    }
     // A run whose calls mostly failed measured the error path: say so in words.
     let calls = s.total.calls;
     if calls > 0 && o.ok * 2 < calls {

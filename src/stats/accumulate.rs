@@ -8,7 +8,7 @@ use std::time::Instant;
 use super::latency::LatencyHistogram;
 use super::series::Series;
 use super::snapshot::*;
-use super::trend::rss_trend;
+use super::trend::{RssTrend, rss_trend};
 use crate::probe::{Member, ProbeSample};
 use crate::protocol::Outcome;
 use crate::protocol::bad_input::BadInput;
@@ -147,12 +147,70 @@ impl ChurnAcc {
     /// session to the last; a garbage-collected heap growing to its working
     /// size climbs steeply at first and then flattens, and that warm-up is
     /// not memory a session keeps.
-    pub(super) fn retained_kb_per_session(&self) -> Option<f64> {
+    pub(super) fn retained(&self) -> Option<RssTrend> {
+        rss_trend(self.fitted())
+    }
+
+    /// The points the fit uses: the second half of the phase's sessions.
+    fn fitted(&self) -> &[(f64, f64)] {
         let half = self.sessions as f64 / 2.0;
         let later = self.points.partition_point(|&(session, _)| session <= half);
-        rss_trend(&self.points[later..]).map(|trend| trend.kb_per_call)
+        &self.points[later..]
+    }
+
+    /// The longest run of sessions between two collections (falls of RSS) in
+    /// this phase, counting from its start to the first: `None` without any.
+    pub(super) fn longest_cycle(&self) -> Option<f64> {
+        let rss: Vec<f64> = self.points.iter().map(|p| p.1).collect();
+        let mut at = 0.0;
+        let mut longest: Option<f64> = None;
+        for index in super::trend::collections(&rss) {
+            let session = self.points[index].0;
+            longest = Some(longest.unwrap_or(0.0).max(session - at));
+            at = session;
+        }
+        longest
+    }
+
+    /// Why the fit cannot conclude, if it cannot: the phase ended with too
+    /// few sessions, or the server's memory rises and falls in cycles (of up
+    /// to `cycle` sessions, in any churn phase of the run) too long for the
+    /// sessions fitted to tell a session's memory from a cycle's rise.
+    pub(super) fn inconclusive(&self, cycle: Option<f64>, ended: bool) -> Option<String> {
+        let fitted = self.fitted();
+        let span = match (fitted.first(), fitted.last()) {
+            (Some(first), Some(last)) => last.0 - first.0,
+            _ => 0.0,
+        };
+        if let Some(cycle) = cycle
+            && span < CYCLES_FITTED * cycle
+        {
+            return Some(format!(
+                "cannot conclude: the server's memory rises and falls in cycles of up to \
+                 {cycle:.0} sessions (garbage collection), and the {span:.0} sessions fitted \
+                 (the phase's second half) are fewer than {CYCLES_FITTED:.0} cycles: a cycle's \
+                 rise would read as memory kept. Churn at least {:.0} sessions",
+                2.0 * CYCLES_FITTED * cycle
+            ));
+        }
+        if ended && self.retained().is_none() {
+            return Some(format!(
+                "cannot conclude: {} session(s) ended; the fit needs at least {MIN_SESSIONS} \
+                 (it uses the second half of the phase)",
+                self.sessions
+            ));
+        }
+        None
     }
 }
+
+/// Collection cycles the fitted sessions must span before the memory kept
+/// per session of a garbage-collected server is believed.
+const CYCLES_FITTED: f64 = 2.0;
+
+/// Fewest sessions a churn phase needs for a figure: the fit takes the second
+/// half, and needs 6 points spanning 20 sessions there (`rss_trend`).
+pub const MIN_SESSIONS: u64 = 40;
 
 impl PhaseAcc {
     pub(super) fn seconds(&self, now: Instant) -> f64 {
@@ -327,7 +385,7 @@ mod tests {
     #[test]
     fn a_session_leak_reads_in_full() {
         let acc = churn(500, |s| 80_000.0 + 64.0 * s);
-        let kb = acc.retained_kb_per_session().unwrap();
+        let kb = acc.retained().unwrap().kb_per_call;
         assert!((kb - 64.0).abs() < 0.5, "{kb}");
     }
 
@@ -335,10 +393,37 @@ mod tests {
     fn a_heap_growing_to_its_working_size_is_not_kept_per_session() {
         // 40 MB of growth that levels off over the first 150 sessions.
         let acc = churn(500, |s| 80_000.0 + 40_000.0 * (1.0 - (-s / 50.0).exp()));
-        let kb = acc.retained_kb_per_session().unwrap();
+        let kb = acc.retained().unwrap().kb_per_call;
         assert!(kb < 1.0, "{kb}");
         // A fit over every session would have blamed the sessions for it.
         let all = rss_trend(&acc.points).unwrap().kb_per_call;
         assert!(all > 10.0, "{all}");
+    }
+
+    #[test]
+    fn a_collection_cycle_longer_than_the_fit_cannot_conclude() {
+        // 70 MB of garbage collected every 300 sessions, no leak (a V8 server).
+        let sawtooth = |s: f64| 80_000.0 + (s % 300.0) * 240.0;
+        let short = churn(500, sawtooth);
+        let cycle = short.longest_cycle();
+        assert!(
+            cycle.is_some_and(|c| (290.0..=310.0).contains(&c)),
+            "{cycle:?}"
+        );
+        let why = short.inconclusive(cycle, true).expect("inconclusive");
+        assert!(
+            why.contains("cycles of up to 30") && why.contains("at least 12"),
+            "{why}"
+        );
+        // Enough sessions to fit two cycles: it concludes, and finds nothing kept.
+        let long = churn(1500, sawtooth);
+        assert_eq!(long.inconclusive(long.longest_cycle(), true), None);
+        let kb = long.retained().unwrap().kb_per_call;
+        assert!(kb.abs() < 5.0, "{kb}");
+        // Too few sessions is said, with the number needed, once the phase ended.
+        let few = churn(20, |s| 80_000.0 + s);
+        assert_eq!(few.inconclusive(None, false), None);
+        let why = few.inconclusive(None, true).expect("too few");
+        assert!(why.contains("at least 40"), "{why}");
     }
 }

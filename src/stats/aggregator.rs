@@ -510,6 +510,13 @@ impl Aggregator {
                 })
                 .collect()
         };
+        // A garbage-collected server's cycle, seen in any churn phase, is as
+        // long in the others.
+        let cycle = self
+            .phases
+            .iter()
+            .filter_map(|p| p.churn.longest_cycle())
+            .reduce(f64::max);
         let phases: Vec<PhaseSnapshot> = self
             .phases
             .iter()
@@ -532,10 +539,22 @@ impl Aggregator {
                     per_label: label_stats(&p.labels, seconds),
                     late_sends: p.late_sends,
                     max_send_lag_ms: p.max_send_lag_us as f64 / 1000.0,
-                    churn: (p.churn.sessions > 0).then(|| ChurnSnapshot {
-                        sessions: p.churn.sessions,
-                        retained_kb_per_session: p.churn.retained_kb_per_session(),
-                        retained_unmeasured: self.churn_unmeasured(),
+                    churn: (p.churn.sessions > 0).then(|| {
+                        let fit = p.churn.retained();
+                        let unmeasured = self
+                            .churn_unmeasured()
+                            .or_else(|| p.churn.inconclusive(cycle, state == PhaseState::Done));
+                        ChurnSnapshot {
+                            sessions: p.churn.sessions,
+                            retained_kb_per_session: fit
+                                .filter(|_| unmeasured.is_none())
+                                .map(|t| t.kb_per_call),
+                            retained_kb_low: fit.map(|t| t.kb_per_call_low),
+                            retained_kb_high: fit.map(|t| t.kb_per_call_high),
+                            collections: fit.map_or(0, |t| t.collections),
+                            cycle_sessions: cycle,
+                            retained_unmeasured: unmeasured,
+                        }
                     }),
                     bad_inputs: (!p.bad_inputs.is_empty()).then(|| {
                         p.bad_inputs

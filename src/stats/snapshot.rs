@@ -131,7 +131,15 @@ pub struct ChurnSnapshot {
     /// sessions (KB = 1024 bytes). `None` until enough sessions ended, and
     /// over stdio, where every session is a server process of its own.
     pub retained_kb_per_session: Option<f64>,
-    /// Why the retained memory cannot be measured, when it cannot.
+    /// Its 95 % confidence interval.
+    pub retained_kb_low: Option<f64>,
+    pub retained_kb_high: Option<f64>,
+    /// Collections (falls of RSS) in the sessions fitted, and the longest
+    /// cycle between two in any churn phase of the run, in sessions.
+    pub collections: usize,
+    pub cycle_sessions: Option<f64>,
+    /// Why the retained memory cannot be measured, or the fit cannot
+    /// conclude, when that is so (the criterion is then N/A).
     pub retained_unmeasured: Option<String>,
 }
 

@@ -18,6 +18,10 @@ const MIB: f64 = 1024.0 * 1024.0;
 pub struct RssTrend {
     /// Retained KB per call (KB = 1024 bytes).
     pub kb_per_call: f64,
+    /// The 95 % confidence interval of that slope (Sen's, from the order
+    /// statistics of the pairwise slopes), in KB per call.
+    pub kb_per_call_low: f64,
+    pub kb_per_call_high: f64,
     /// Retained MB per 1000 calls (MB = 1,048,576 bytes).
     pub mb_per_1k_calls: f64,
     /// Samples the fit used, and calls they span.
@@ -39,21 +43,7 @@ pub fn rss_trend(points: &[(f64, f64)]) -> Option<RssTrend> {
         return None;
     }
     let rss: Vec<f64> = points.iter().map(|p| p.1).collect();
-    let (low, high) = rss
-        .iter()
-        .fold((f64::MAX, f64::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)));
-    // A collection is a fall of a quarter of the whole range, and at least 1 MB.
-    let drop = ((high - low) * 0.25).max(MIB);
-    let mut drops = Vec::new();
-    let mut peak = rss[0];
-    for (i, &v) in rss.iter().enumerate().skip(1) {
-        if peak - v >= drop {
-            drops.push(i);
-            peak = v;
-        } else {
-            peak = peak.max(v);
-        }
-    }
+    let drops = collections(&rss);
     let mut end = points.len();
     if let Some(&last_drop) = drops.last() {
         let trough = last_drop + argmin(&rss[last_drop..]);
@@ -81,14 +71,63 @@ pub fn rss_trend(points: &[(f64, f64)]) -> Option<RssTrend> {
     if fit.len() < 4 || calls_spanned < MIN_CALLS {
         return None;
     }
-    let slope = theil_sen(&fit)?;
+    let (slope, low, high) = theil_sen_interval(&fit)?;
     Some(RssTrend {
         kb_per_call: slope / 1024.0,
+        kb_per_call_low: low / 1024.0,
+        kb_per_call_high: high / 1024.0,
         mb_per_1k_calls: slope * 1000.0 / MIB,
         samples: fit.len(),
         calls_spanned,
         collections: drops.len(),
     })
+}
+
+/// Where the memory fell, as collections do: the indices of falls of a
+/// quarter of the series' whole range, and at least 1 MB, from the highest
+/// point since the last fall.
+pub fn collections(rss: &[f64]) -> Vec<usize> {
+    let Some(&first) = rss.first() else {
+        return Vec::new();
+    };
+    let (low, high) = rss
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+    let drop = ((high - low) * 0.25).max(MIB);
+    let mut drops = Vec::new();
+    let mut peak = first;
+    for (i, &v) in rss.iter().enumerate().skip(1) {
+        if peak - v >= drop {
+            drops.push(i);
+            peak = v;
+        } else {
+            peak = peak.max(v);
+        }
+    }
+    drops
+}
+
+/// The Theil–Sen slope with its 95 % confidence interval: with N pairwise
+/// slopes in order and n points, the bounds are the slopes C/2 either side of
+/// the median, C = 1.96 × √(n(n−1)(2n+5)/18) (Sen, 1968; ties ignored).
+fn theil_sen_interval(points: &[(f64, f64)]) -> Option<(f64, f64, f64)> {
+    let median = theil_sen(points)?;
+    let mut slopes: Vec<f64> = Vec::with_capacity(points.len() * points.len() / 2);
+    for (i, a) in points.iter().enumerate() {
+        for b in &points[i + 1..] {
+            if b.0 > a.0 {
+                slopes.push((b.1 - a.1) / (b.0 - a.0));
+            }
+        }
+    }
+    slopes.sort_unstable_by(f64::total_cmp);
+    let n = points.len() as f64;
+    let spread = 1.96 * (n * (n - 1.0) * (2.0 * n + 5.0) / 18.0).sqrt();
+    let count = slopes.len() as f64;
+    let lower = ((count - spread) / 2.0).floor().max(0.0) as usize;
+    let upper = ((count + spread) / 2.0).ceil() as usize;
+    let last = slopes.len().saturating_sub(1);
+    Some((median, slopes[lower.min(last)], slopes[upper.min(last)]))
 }
 
 fn argmin(values: &[f64]) -> usize {
@@ -158,6 +197,27 @@ mod tests {
         let points = series(1000, |c| BASE + c * 200.0 * 1024.0);
         let trend = rss_trend(&points).unwrap();
         assert!((trend.kb_per_call - 200.0).abs() < 0.5, "{trend:?}");
+        // A clean line: the interval is the slope itself.
+        assert!((trend.kb_per_call_high - trend.kb_per_call_low).abs() < 0.5);
+    }
+
+    #[test]
+    fn noise_widens_the_interval_around_the_slope() {
+        // 100 KB/call with ±2 MB of noise that repeats every 7 samples.
+        let noise = [0.0, 2.0, -1.5, 1.0, -2.0, 0.5, -0.5];
+        let points: Vec<(f64, f64)> = (0..60)
+            .map(|i| {
+                let c = i as f64 * 20.0;
+                (c, BASE + c * 100.0 * 1024.0 + noise[i % 7] * MIB)
+            })
+            .collect();
+        let trend = rss_trend(&points).unwrap();
+        assert!(trend.kb_per_call_low < trend.kb_per_call, "{trend:?}");
+        assert!(trend.kb_per_call < trend.kb_per_call_high, "{trend:?}");
+        assert!(
+            trend.kb_per_call_low > 0.0 && trend.kb_per_call_high < 200.0,
+            "{trend:?}"
+        );
     }
 
     #[test]
