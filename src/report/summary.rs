@@ -289,9 +289,12 @@ pub fn scenario_summary(result: &ScenarioResult) -> String {
                     .rss_growth_mb
                     .map_or(String::new(), |g| format!(", growth {g:+.1} MB"));
                 let pss = m.pss_mb.map_or(String::new(), |p| format!(", PSS {p:.1}"));
+                let trend = m
+                    .rss_trend_kb_per_call
+                    .map_or(String::new(), |t| format!(", trend {t:+.1} KB/call"));
                 let _ = writeln!(
                     out,
-                    "    {}pid {} {}: RSS {:.1} MB{pss}{growth}",
+                    "    {}pid {} {}: RSS {:.1} MB{pss}{growth}{trend}",
                     "  ".repeat(m.depth.min(4) as usize),
                     m.pid,
                     m.name,

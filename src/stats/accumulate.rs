@@ -8,7 +8,7 @@ use std::time::Instant;
 use super::latency::LatencyHistogram;
 use super::series::Series;
 use super::snapshot::*;
-use super::trend::{RssTrend, rss_trend};
+use super::trend::{RssTrend, push_bounded, rss_trend};
 use crate::probe::{Member, ProbeSample};
 use crate::protocol::Outcome;
 use crate::protocol::bad_input::BadInput;
@@ -132,14 +132,11 @@ impl ChurnAcc {
         let Some(rss) = rss_bytes else {
             return;
         };
-        if self.points.len() == CHURN_POINTS {
-            let mut index = 0;
-            self.points.retain(|_| {
-                index += 1;
-                index % 2 == 1
-            });
-        }
-        self.points.push((self.sessions as f64, rss as f64));
+        push_bounded(
+            &mut self.points,
+            (self.sessions as f64, rss as f64),
+            CHURN_POINTS,
+        );
     }
 
     /// KB the server keeps per session: the RSS-floor trend over the second
@@ -352,6 +349,7 @@ pub(super) fn tree_members(
                 pss_mb: m.pss_bytes.map(|b| b as f64 / MIB),
                 rss_growth_mb,
                 pss_growth_mb,
+                rss_trend_kb_per_call: tree.trend_kb_per_call(m),
                 pid: m.pid,
                 parent: m.parent,
                 name: m.name.clone(),

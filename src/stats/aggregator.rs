@@ -241,10 +241,11 @@ impl Aggregator {
             } => {
                 let restarted = self.probe.rebaseline;
                 self.record_probe(at, sample);
+                let calls_done = self.total.outcomes.total();
                 if restarted {
-                    self.probe.tree.restart(&members);
+                    self.probe.tree.restart(&members, calls_done);
                 } else {
-                    self.probe.tree.observe(&members);
+                    self.probe.tree.observe(&members, calls_done);
                 }
                 self.probe.members = members;
             }

@@ -236,6 +236,8 @@ pub struct TreeMember {
     /// Growth since the baseline, or since it appeared after the baseline.
     pub rss_growth_mb: Option<f64>,
     pub pss_growth_mb: Option<f64>,
+    /// Its own RSS trend since the baseline (the floor fit), KB per call.
+    pub rss_trend_kb_per_call: Option<f64>,
     pub fds: u32,
     pub threads: u32,
     pub cpu_percent: f64,

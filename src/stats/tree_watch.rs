@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::Serialize;
 
+use super::trend::{push_bounded, rss_trend};
 use crate::probe::sampler::Member;
 
 /// Most processes remembered by pid: a server that forks for every call
@@ -15,6 +16,11 @@ const MAX_REMEMBERED: usize = 4096;
 
 /// Processes named in the summary's list of changes.
 const NAMED: usize = 5;
+
+/// Processes whose RSS is followed over calls for a trend of their own, and
+/// the points kept for each.
+const TRENDED: usize = 16;
+const TREND_POINTS: usize = 1024;
 
 /// What happened to the tree during the run.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -42,11 +48,13 @@ pub struct TreeWatch {
     /// Set once growth counts (the end of the warm-up).
     baseline_taken: bool,
     starts: HashMap<u32, Start>,
+    /// (calls completed, RSS bytes) of each followed process since the baseline.
+    series: HashMap<u32, Vec<(f64, f64)>>,
 }
 
 impl TreeWatch {
-    /// A new sample of the tree.
-    pub fn observe(&mut self, members: &[Member]) {
+    /// A new sample of the tree, taken when `calls_done` calls had completed.
+    pub fn observe(&mut self, members: &[Member], calls_done: u64) {
         if self.first.is_none() && !members.is_empty() {
             self.first = Some(members.iter().map(|m| m.pid).collect());
         }
@@ -60,6 +68,16 @@ impl TreeWatch {
                     .entry(member.pid)
                     .or_insert_with(|| start(member));
             }
+            if self.baseline_taken
+                && (self.series.len() < TRENDED || self.series.contains_key(&member.pid))
+            {
+                let point = (calls_done as f64, member.rss_bytes as f64);
+                push_bounded(
+                    self.series.entry(member.pid).or_default(),
+                    point,
+                    TREND_POINTS,
+                );
+            }
         }
     }
 
@@ -67,17 +85,18 @@ impl TreeWatch {
     pub fn take_baseline(&mut self, members: &[Member]) {
         self.baseline_taken = true;
         self.starts = members.iter().map(|m| (m.pid, start(m))).collect();
+        self.series.clear();
     }
 
     /// A fresh server took a crashed one's place: everything starts over
     /// from its first sample (its baseline too, if growth counted already).
-    pub fn restart(&mut self, members: &[Member]) {
+    pub fn restart(&mut self, members: &[Member], calls_done: u64) {
         let baseline_taken = self.baseline_taken;
         *self = TreeWatch::default();
-        self.observe(members);
         if baseline_taken {
             self.take_baseline(members);
         }
+        self.observe(members, calls_done);
     }
 
     pub fn processes_max(&self) -> u32 {
@@ -97,6 +116,12 @@ impl TreeWatch {
                 .zip(start.pss_bytes)
                 .map(|(now, then)| mb(now) - mb(then)),
         )
+    }
+
+    /// The memory `member` retains per call since the baseline (the same
+    /// floor fit as the tree's trend), once there are enough samples.
+    pub fn trend_kb_per_call(&self, member: &Member) -> Option<f64> {
+        rss_trend(self.series.get(&member.pid)?).map(|t| t.kb_per_call)
     }
 
     /// Who came and went, judged against the last sample's members; `None`
@@ -144,18 +169,21 @@ mod tests {
     fn sees_forks_come_and_go_and_each_members_growth() {
         let mut watch = TreeWatch::default();
         let wrapper = member(10, "uv", 40);
-        watch.observe(std::slice::from_ref(&wrapper));
+        watch.observe(std::slice::from_ref(&wrapper), 0);
         watch.take_baseline(std::slice::from_ref(&wrapper));
         // The wrapper frees 30 MB; its server, new since the baseline, grows.
         let (wrapper_now, server_then) = (member(10, "uv", 10), member(11, "python3", 20));
-        watch.observe(&[wrapper_now.clone(), server_then]);
+        watch.observe(&[wrapper_now.clone(), server_then], 10);
         let server_now = member(11, "python3", 60);
-        watch.observe(&[
-            wrapper_now.clone(),
-            server_now.clone(),
-            member(12, "git", 5),
-        ]);
-        watch.observe(&[wrapper_now.clone(), server_now.clone()]);
+        watch.observe(
+            &[
+                wrapper_now.clone(),
+                server_now.clone(),
+                member(12, "git", 5),
+            ],
+            20,
+        );
+        watch.observe(&[wrapper_now.clone(), server_now.clone()], 30);
         assert_eq!(watch.growth_mb(&wrapper_now), (Some(-30.0), Some(-15.0)));
         assert_eq!(watch.growth_mb(&server_now), (Some(40.0), Some(20.0)));
         assert_eq!(watch.processes_max(), 3);
@@ -164,7 +192,7 @@ mod tests {
         assert_eq!(changes.examples, vec!["+11 python3", "-12 git"]);
         // A tree that stays as it started has nothing to say.
         let mut still = TreeWatch::default();
-        still.observe(&[member(1, "node", 50)]);
+        still.observe(&[member(1, "node", 50)], 0);
         assert_eq!(still.changes(&[member(1, "node", 51)]), None);
     }
 }

@@ -83,6 +83,19 @@ pub fn rss_trend(points: &[(f64, f64)]) -> Option<RssTrend> {
     })
 }
 
+/// Add a point to a series kept within `cap` points: when full, every other
+/// point is dropped, so a long run keeps an even spread in bounded memory.
+pub fn push_bounded(points: &mut Vec<(f64, f64)>, point: (f64, f64), cap: usize) {
+    if points.len() >= cap {
+        let mut index = 0;
+        points.retain(|_| {
+            index += 1;
+            index % 2 == 1
+        });
+    }
+    points.push(point);
+}
+
 /// Where the memory fell, as collections do: the indices of falls of a
 /// quarter of the series' whole range, and at least 1 MB, from the highest
 /// point since the last fall.
