@@ -15,6 +15,21 @@ fn retained(run: &common::Run, phase: &str) -> f64 {
     f64_at(phase, "/churn/retained_kb_per_session")
 }
 
+/// The target frees a closed session, and an abandoned one keeps its 16 KB.
+fn assert_frees_closed_keeps_abandoned(run: &common::Run) {
+    assert_eq!(run.code, 0, "{}", run.explain());
+    let closed = retained(run, "closed");
+    let abandoned = retained(run, "abandoned");
+    assert!(
+        closed.abs() < 8.0,
+        "closed sessions keep {closed:.1} KB each"
+    );
+    assert!(
+        (8.0..=24.0).contains(&abandoned),
+        "an abandoned session keeps its 16 KB: read {abandoned:.1}"
+    );
+}
+
 fn churn_over_http(knobs: &[&str]) -> common::Run {
     let mut server = format!("{} serve --http 127.0.0.1:0", mcpstorm());
     for knob in knobs {
@@ -28,17 +43,7 @@ fn churn_over_http(knobs: &[&str]) -> common::Run {
 fn a_server_that_frees_closed_sessions_passes_and_abandoned_state_is_measured() {
     // Handshake era: real sessions, each holding 16 KB until it is closed.
     let run = churn_over_http(&["--era", "handshake"]);
-    assert_eq!(run.code, 0, "{}", run.explain());
-    let closed = retained(&run, "closed");
-    let abandoned = retained(&run, "abandoned");
-    assert!(
-        closed.abs() < 8.0,
-        "closed sessions keep {closed:.1} KB each"
-    );
-    assert!(
-        (8.0..=24.0).contains(&abandoned),
-        "an abandoned session keeps its 16 KB: read {abandoned:.1}"
-    );
+    assert_frees_closed_keeps_abandoned(&run);
 }
 
 #[test]
@@ -120,15 +125,5 @@ fn a_collection_cycle_longer_than_the_fit_is_said_not_read_as_memory_kept() {
         "--sawtooth-kb-per-call",
         "16",
     ]);
-    assert_eq!(run.code, 0, "{}", run.explain());
-    let closed = retained(&run, "closed");
-    let abandoned = retained(&run, "abandoned");
-    assert!(
-        closed.abs() < 8.0,
-        "closed sessions keep {closed:.1} KB each"
-    );
-    assert!(
-        (8.0..=24.0).contains(&abandoned),
-        "abandoned: {abandoned:.1}"
-    );
+    assert_frees_closed_keeps_abandoned(&run);
 }
