@@ -223,6 +223,20 @@ fn a_go_server_over_stdio_and_http_ends_a_timed_phase_on_time() {
         );
         assert_eq!(result["server"]["name"], "mcp-time");
     }
+    // A handshake-era server: the server/discover probe costs it no timeout
+    // (30 s by default) — the whole discover, start to stop, is quick.
+    let started = std::time::Instant::now();
+    let discover = std::process::Command::new(common::mcpstorm())
+        .args(["discover", "--", &mcp_time()])
+        .output()
+        .expect("mcpstorm runs");
+    assert!(discover.status.success(), "{}", common::said(&discover));
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "discover took {:?}",
+        started.elapsed()
+    );
+    assert!(common::said(&discover).contains("protocol 2025-03-26"));
 }
 
 #[test]

@@ -127,7 +127,9 @@ impl ColdStart<'_> {
     async fn time(&self, iteration: u64) -> Result<(ColdStartEvent, bool), EngineError> {
         let (options, timeout) = (self.options, self.timeout);
         let started = Instant::now();
-        // Not timed: mcpstorm's scan of /proc (the port is still checked free).
+        // The listener check scans /proc: mcpstorm's work, which a timed start
+        // must not include (the first, untimed start made it; the port is
+        // still checked free before each).
         let connect = ConnectOptions {
             check_listener: false,
             ..options.connect
