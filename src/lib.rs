@@ -1,6 +1,7 @@
 //! mcpstorm: load-test MCP servers and judge, live, whether they hold up.
 //!
-//! Data flows one way (see `shared/DESIGN.md`):
+//! Data flows one way (docs/ARCHITECTURE.md has the layers and where to add
+//! things):
 //! scenario → [`engine`] → workers → [`transport`] → server process;
 //! call events and [`probe`] samples → [`stats`] aggregator → snapshots →
 //! [`acceptance`] verdicts → [`report`] and the live dashboard ([`ui`]).

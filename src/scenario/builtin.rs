@@ -1,5 +1,6 @@
-//! The scenarios built into the binary: the six reference load tests of
-//! DESIGN.md section 2, session churn and robustness, compiled in from `scenarios/`.
+//! The scenarios built into the binary, compiled in from `scenarios/`: the
+//! six reference load tests (sequential, concurrent, memory leak, latency
+//! stability, mixed, cold start), session churn, robustness, tools and the demo.
 
 /// (name, TOML text), in the order they run when all are asked for.
 pub const BUILTIN: &[(&str, &str)] = &[
