@@ -1,7 +1,10 @@
 //! The metrics a criterion can name, what each means, and where its value
 //! comes from in a snapshot. `mcpstorm metrics` prints this table.
 
-use crate::stats::{CallStats, ChurnSnapshot, LatencySummary, Snapshot};
+use crate::stats::{
+    BadInputTally, CallStats, ChurnSnapshot, ColdStartSnapshot, LatencySummary, ResourceSnapshot,
+    Snapshot,
+};
 
 /// What scope a metric accepts.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -16,87 +19,152 @@ pub enum Scope {
 
 pub struct MetricDef {
     pub name: &'static str,
-    pub scope: Scope,
     pub unit: &'static str,
     pub about: &'static str,
+    read: Read,
+}
+
+/// Where a metric's value comes from: each metric's extractor stands in the
+/// table beside its name, and what it reads decides its scope and when it
+/// cannot be measured at all.
+enum Read {
+    /// The calls of the run, a phase or a tool (`ScopedCalls`).
+    Calls(fn(&ScopedCalls) -> Option<f64>),
+    /// Run-wide figures that need nothing but the run.
+    Run(fn(&Snapshot) -> Option<f64>),
+    /// The server's process tree: N/A when mcpstorm knows no process.
+    Process(fn(&ResourceSnapshot) -> Option<f64>),
+    /// PSS of the tree: N/A, too, when smaps_rollup cannot be read.
+    Pss(fn(&ResourceSnapshot) -> Option<f64>),
+    /// A churn phase's count.
+    Churn(fn(&ChurnSnapshot) -> Option<f64>),
+    /// A churn phase's memory figure: N/A when the transport cannot give it
+    /// or the fit cannot conclude.
+    ChurnMemory(fn(&ChurnSnapshot) -> Option<f64>),
+}
+
+impl MetricDef {
+    pub fn scope(&self) -> Scope {
+        match self.read {
+            Read::Calls(_) => Scope::Calls,
+            Read::Run(_) | Read::Process(_) | Read::Pss(_) => Scope::Run,
+            Read::Churn(_) | Read::ChurnMemory(_) => Scope::Phase,
+        }
+    }
 }
 
 macro_rules! metrics {
-    ($($name:literal, $scope:ident, $unit:literal, $about:literal;)*) => {
+    ($($name:literal, $read:ident, $unit:literal, $about:literal, $extract:expr;)*) => {
         pub const METRICS: &[MetricDef] = &[
-            $(MetricDef { name: $name, scope: Scope::$scope, unit: $unit, about: $about },)*
+            $(MetricDef { name: $name, unit: $unit, about: $about, read: Read::$read($extract) },)*
         ];
     };
 }
 
 metrics! {
-    "p50", Calls, "ms", "median latency";
-    "p90", Calls, "ms", "90th percentile latency";
-    "p95", Calls, "ms", "95th percentile latency";
-    "p99", Calls, "ms", "99th percentile latency";
-    "p999", Calls, "ms", "99.9th percentile latency";
-    "max", Calls, "ms", "highest latency";
-    "min", Calls, "ms", "lowest latency";
-    "mean", Calls, "ms", "mean latency";
-    "stddev", Calls, "ms", "standard deviation of latency";
-    "calls", Calls, "", "calls completed (any outcome)";
-    "errors", Calls, "", "calls that did not succeed";
-    "timeouts", Calls, "", "calls with no response within the timeout";
-    "success_rate", Calls, "", "fraction of calls that succeeded (0..1)";
-    "error_rate", Calls, "", "fraction of calls that failed (0..1)";
-    "throughput", Calls, "calls/s", "calls completed per second while the phase ran";
-    "late_sends", Calls, "", "open model: sends more than 2 ms behind schedule";
-    "min_success_rate_per_label", Calls, "", "the lowest success rate of any tool or method";
-    "rss_growth_mb", Run, "MB", "server RSS now minus its baseline (after warm-up)";
-    "rss_max_mb", Run, "MB", "highest server RSS sampled";
-    "rss_baseline_mb", Run, "MB", "server RSS after warm-up (or at start)";
-    "rss_trend_mb_per_1k_calls", Run, "MB", "memory retained per 1000 calls (floor fit, sawtooth-proof)";
-    "rss_trend_kb_per_call", Run, "KB", "memory retained per call (floor fit, sawtooth-proof)";
-    "pss_growth_mb", Run, "MB", "server PSS now minus its baseline: a forked child's shared pages count once";
-    "pss_max_mb", Run, "MB", "highest server PSS sampled (whole tree)";
-    "processes_max", Run, "", "most processes in the server's tree at once";
-    "fd_max", Run, "", "most open file descriptors sampled (whole tree)";
-    "fd_growth", Run, "", "open file descriptors now minus baseline";
-    "threads_max", Run, "", "most threads sampled (whole tree)";
-    "cpu_max_percent", Run, "%", "highest CPU of the server tree (100 = one core)";
-    "correlation_violations", Run, "", "duplicate, unknown or missing response ids, and mixed-up contents";
-    "protocol_violations", Run, "", "lines from the server that are not valid JSON-RPC";
-    "crashes", Run, "", "times the server exited while the run needed it";
-    "forced_stops", Run, "", "servers that did not exit when asked (stdin closed, or SIGTERM) and were killed";
-    "restarts", Run, "", "times a fresh server took a crashed one's place (on_crash = \"restart\")";
-    "coldstart_mean_ms", Run, "ms", "mean spawn → initialized → first answer";
-    "coldstart_stddev_ms", Run, "ms", "standard deviation of that cold-start time";
-    "coldstart_range_ms", Run, "ms", "max − min of that cold-start time";
-    "coldstart_max_ms", Run, "ms", "slowest cold start";
-    "sessions", Phase, "", "churn: sessions opened and ended in the phase";
-    "retained_kb_per_session", Phase, "KB", "churn: server memory kept per session ended (floor fit over sessions; HTTP)";
-    "bad_inputs_sent", Run, "", "robustness: bad inputs sent (malformed JSON, unknown method, …)";
-    "bad_inputs_mishandled", Run, "", "robustness: bad inputs not answered as the specification names";
+    "p50", Calls, "ms", "median latency", |c| latency(c.stats, |l| l.p50_ms);
+    "p90", Calls, "ms", "90th percentile latency", |c| latency(c.stats, |l| l.p90_ms);
+    "p95", Calls, "ms", "95th percentile latency", |c| latency(c.stats, |l| l.p95_ms);
+    "p99", Calls, "ms", "99th percentile latency", |c| latency(c.stats, |l| l.p99_ms);
+    "p999", Calls, "ms", "99.9th percentile latency", |c| latency(c.stats, |l| l.p999_ms);
+    "max", Calls, "ms", "highest latency", |c| latency(c.stats, |l| l.max_ms);
+    "min", Calls, "ms", "lowest latency", |c| latency(c.stats, |l| l.min_ms);
+    "mean", Calls, "ms", "mean latency", |c| latency(c.stats, |l| l.mean_ms);
+    "stddev", Calls, "ms", "standard deviation of latency", |c| latency(c.stats, |l| l.stddev_ms);
+    "calls", Calls, "", "calls completed (any outcome)", |c| Some(c.stats.calls as f64);
+    "errors", Calls, "", "calls that did not succeed", |c| Some(c.stats.outcomes.errors() as f64);
+    "timeouts", Calls, "", "calls with no response within the timeout",
+        |c| Some(c.stats.outcomes.timeout as f64);
+    "success_rate", Calls, "", "fraction of calls that succeeded (0..1)", |c| c.stats.success_rate;
+    "error_rate", Calls, "", "fraction of calls that failed (0..1)",
+        |c| c.stats.success_rate.map(|s| 1.0 - s);
+    "throughput", Calls, "calls/s", "calls completed per second while the phase ran",
+        |c| (c.stats.calls > 0).then_some(c.stats.throughput_per_s);
+    "late_sends", Calls, "", "open model: sends more than 2 ms behind schedule",
+        |c| Some(c.late_sends as f64);
+    "min_success_rate_per_label", Calls, "", "the lowest success rate of any tool or method",
+        |c| c.labels.iter().filter_map(|l| l.stats.success_rate).reduce(f64::min).or(c.stats.success_rate);
+    "rss_growth_mb", Process, "MB", "server RSS now minus its baseline (after warm-up)",
+        |r| r.rss_growth_mb;
+    "rss_max_mb", Process, "MB", "highest server RSS sampled", |r| r.rss_max_mb;
+    "rss_baseline_mb", Process, "MB", "server RSS after warm-up (or at start)", |r| r.rss_baseline_mb;
+    "rss_trend_mb_per_1k_calls", Process, "MB", "memory retained per 1000 calls (floor fit, sawtooth-proof)",
+        |r| r.rss_trend.map(|t| t.mb_per_1k_calls);
+    "rss_trend_kb_per_call", Process, "KB", "memory retained per call (floor fit, sawtooth-proof)",
+        |r| r.rss_trend.map(|t| t.kb_per_call);
+    "pss_growth_mb", Pss, "MB", "server PSS now minus its baseline: a forked child's shared pages count once",
+        |r| r.pss_growth_mb;
+    "pss_max_mb", Pss, "MB", "highest server PSS sampled (whole tree)", |r| r.pss_max_mb;
+    "processes_max", Process, "", "most processes in the server's tree at once",
+        |r| r.processes_max.map(f64::from);
+    "fd_max", Process, "", "most open file descriptors sampled (whole tree)", |r| r.fds_max.map(f64::from);
+    "fd_growth", Process, "", "open file descriptors now minus baseline",
+        |r| Some(f64::from(r.fds_current?) - f64::from(r.fds_baseline?));
+    "threads_max", Process, "", "most threads sampled (whole tree)", |r| r.threads_max.map(f64::from);
+    "cpu_max_percent", Process, "%", "highest CPU of the server tree (100 = one core)",
+        |r| r.cpu_max_percent;
+    "correlation_violations", Run, "", "duplicate, unknown or missing response ids, and mixed-up contents",
+        |s| Some(s.wire.correlation_violations as f64);
+    "protocol_violations", Run, "", "lines from the server that are not valid JSON-RPC",
+        |s| Some(s.wire.protocol_violations as f64);
+    "crashes", Run, "", "times the server exited while the run needed it", |s| Some(s.crashes as f64);
+    "forced_stops", Run, "", "servers that did not exit when asked (stdin closed, or SIGTERM) and were killed",
+        |s| Some(s.forced_stops as f64);
+    "restarts", Run, "", "times a fresh server took a crashed one's place (on_crash = \"restart\")",
+        |s| Some(s.restarts_at_s.len() as f64);
+    "coldstart_mean_ms", Run, "ms", "mean spawn → initialized → first answer",
+        |s| coldstart(s).map(|c| c.mean_ms);
+    "coldstart_stddev_ms", Run, "ms", "standard deviation of that cold-start time",
+        |s| coldstart(s).map(|c| c.stddev_ms);
+    "coldstart_range_ms", Run, "ms", "max − min of that cold-start time",
+        |s| coldstart(s).map(|c| c.range_ms);
+    "coldstart_max_ms", Run, "ms", "slowest cold start", |s| coldstart(s).map(|c| c.max_ms);
+    "sessions", Churn, "", "churn: sessions opened and ended in the phase", |c| Some(c.sessions as f64);
+    "retained_kb_per_session", ChurnMemory, "KB",
+        "churn: server memory kept per session ended (floor fit over sessions; HTTP)",
+        |c| c.retained_kb_per_session;
+    "bad_inputs_sent", Run, "", "robustness: bad inputs sent (malformed JSON, unknown method, …)",
+        |s| bad_inputs(s, |t| t.sent);
+    "bad_inputs_mishandled", Run, "", "robustness: bad inputs not answered as the specification names",
+        |s| bad_inputs(s, |t| t.mishandled());
+}
+
+/// The cold-start figures, when at least one start succeeded.
+fn coldstart(snapshot: &Snapshot) -> Option<&ColdStartSnapshot> {
+    snapshot
+        .coldstart
+        .as_ref()
+        .filter(|c| c.iterations > c.failed)
+}
+
+/// A count summed over every bad input sent, once any was.
+fn bad_inputs(snapshot: &Snapshot, count: fn(&BadInputTally) -> u64) -> Option<f64> {
+    let tallies: Vec<&BadInputTally> = snapshot
+        .phases
+        .iter()
+        .filter_map(|p| p.bad_inputs.as_ref())
+        .flatten()
+        .collect();
+    (!tallies.is_empty()).then(|| tallies.iter().map(|t| count(t)).sum::<u64>() as f64)
 }
 
 /// Why a metric cannot be measured in this run at all (not merely "no data
 /// yet"): it is read off the server's process tree and mcpstorm knows none,
-/// or it is a churn figure the transport cannot give.
+/// or it is a churn figure the transport cannot give or the fit cannot
+/// conclude.
 pub fn unmeasured(name: &str, args: &[String], snapshot: &Snapshot) -> Option<String> {
-    if name == "retained_kb_per_session" {
-        return churn_of(snapshot, args)?.retained_unmeasured.clone();
-    }
-    let reads_process = ["rss_", "pss_", "fd_", "threads_", "cpu_", "processes_"]
-        .iter()
-        .any(|prefix| name.starts_with(prefix));
     let resources = &snapshot.resources;
-    if !reads_process {
-        None
-    } else if resources.unmeasured.is_some() {
-        resources.unmeasured.clone()
-    } else if name.starts_with("pss_") && resources.sampled && resources.pss_current_mb.is_none() {
-        Some(
-            "PSS cannot be read for every process of the tree (/proc/PID/smaps_rollup: \
-             another user's process, or a kernel before 4.14)"
-                .into(),
-        )
-    } else {
-        None
+    match find(name)?.read {
+        Read::Process(_) => resources.unmeasured.clone(),
+        Read::Pss(_) => resources.unmeasured.clone().or_else(|| {
+            (resources.sampled && resources.pss_current_mb.is_none()).then(|| {
+                "PSS cannot be read for every process of the tree (/proc/PID/smaps_rollup: \
+                 another user's process, or a kernel before 4.14)"
+                    .to_string()
+            })
+        }),
+        Read::ChurnMemory(_) => churn_of(snapshot, args)?.retained_unmeasured.clone(),
+        Read::Calls(_) | Read::Run(_) | Read::Churn(_) => None,
     }
 }
 
@@ -118,7 +186,7 @@ pub fn check_scope(
     phases: &[String],
     labels: Option<&[String]>,
 ) -> Result<(), String> {
-    match def.scope {
+    match def.scope() {
         Scope::Run if !args.is_empty() => Err(format!(
             "metric `{}` is run-wide and takes no arguments",
             def.name
@@ -208,83 +276,40 @@ fn latency(stats: &CallStats, pick: fn(&LatencySummary) -> f64) -> Option<f64> {
 
 /// The value of a metric in a snapshot; `None` while there is no data for it.
 pub fn value(name: &str, args: &[String], snapshot: &Snapshot) -> Option<f64> {
-    let resources = &snapshot.resources;
-    let coldstart = snapshot
-        .coldstart
-        .as_ref()
-        .filter(|c| c.iterations > c.failed);
-    match name {
-        "rss_growth_mb" => resources.rss_growth_mb,
-        "rss_max_mb" => resources.rss_max_mb,
-        "rss_baseline_mb" => resources.rss_baseline_mb,
-        "rss_trend_mb_per_1k_calls" => resources.rss_trend.map(|t| t.mb_per_1k_calls),
-        "rss_trend_kb_per_call" => resources.rss_trend.map(|t| t.kb_per_call),
-        "pss_growth_mb" => resources.pss_growth_mb,
-        "pss_max_mb" => resources.pss_max_mb,
-        "processes_max" => resources.processes_max.map(f64::from),
-        "fd_max" => resources.fds_max.map(f64::from),
-        "fd_growth" => Some(f64::from(resources.fds_current?) - f64::from(resources.fds_baseline?)),
-        "threads_max" => resources.threads_max.map(f64::from),
-        "cpu_max_percent" => resources.cpu_max_percent,
-        "correlation_violations" => Some(snapshot.wire.correlation_violations as f64),
-        "protocol_violations" => Some(snapshot.wire.protocol_violations as f64),
-        "crashes" => Some(snapshot.crashes as f64),
-        "forced_stops" => Some(snapshot.forced_stops as f64),
-        "restarts" => Some(snapshot.restarts_at_s.len() as f64),
-        "coldstart_mean_ms" => coldstart.map(|c| c.mean_ms),
-        "coldstart_stddev_ms" => coldstart.map(|c| c.stddev_ms),
-        "coldstart_range_ms" => coldstart.map(|c| c.range_ms),
-        "coldstart_max_ms" => coldstart.map(|c| c.max_ms),
-        "bad_inputs_sent" | "bad_inputs_mishandled" => {
-            let tallies: Vec<_> = snapshot
-                .phases
-                .iter()
-                .filter_map(|p| p.bad_inputs.as_ref())
-                .flatten()
-                .collect();
-            if tallies.is_empty() {
-                return None;
-            }
-            Some(match name {
-                "bad_inputs_sent" => tallies.iter().map(|t| t.sent).sum::<u64>(),
-                _ => tallies.iter().map(|t| t.mishandled()).sum(),
-            } as f64)
+    match find(name)?.read {
+        Read::Calls(read) => read(&scoped_calls(snapshot, args)?),
+        Read::Run(read) => read(snapshot),
+        Read::Process(read) | Read::Pss(read) => read(&snapshot.resources),
+        Read::Churn(read) | Read::ChurnMemory(read) => read(churn_of(snapshot, args)?),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_metric_reads_an_empty_run_and_says_what_cannot_be_measured() {
+        let mut snapshot = Snapshot::default();
+        snapshot.resources.unmeasured = Some("no process".into());
+        let mut names = std::collections::BTreeSet::new();
+        for def in METRICS {
+            assert!(names.insert(def.name), "{} twice in the table", def.name);
+            let args: Vec<String> = match def.scope() {
+                Scope::Phase => vec!["load".into()],
+                _ => Vec::new(),
+            };
+            // No data yet (or no such phase): nothing, and no panic.
+            let _ = value(def.name, &args, &snapshot);
+            let process = matches!(def.read, Read::Process(_) | Read::Pss(_));
+            assert_eq!(
+                unmeasured(def.name, &args, &snapshot).is_some(),
+                process,
+                "{}",
+                def.name
+            );
         }
-        "sessions" | "retained_kb_per_session" => {
-            let churn = churn_of(snapshot, args)?;
-            match name {
-                "sessions" => Some(churn.sessions as f64),
-                _ => churn.retained_kb_per_session,
-            }
-        }
-        _ => {
-            let scoped = scoped_calls(snapshot, args)?;
-            let stats = scoped.stats;
-            match name {
-                "p50" => latency(stats, |l| l.p50_ms),
-                "p90" => latency(stats, |l| l.p90_ms),
-                "p95" => latency(stats, |l| l.p95_ms),
-                "p99" => latency(stats, |l| l.p99_ms),
-                "p999" => latency(stats, |l| l.p999_ms),
-                "max" => latency(stats, |l| l.max_ms),
-                "min" => latency(stats, |l| l.min_ms),
-                "mean" => latency(stats, |l| l.mean_ms),
-                "stddev" => latency(stats, |l| l.stddev_ms),
-                "calls" => Some(stats.calls as f64),
-                "errors" => Some(stats.outcomes.errors() as f64),
-                "timeouts" => Some(stats.outcomes.timeout as f64),
-                "success_rate" => stats.success_rate,
-                "error_rate" => stats.success_rate.map(|s| 1.0 - s),
-                "throughput" => (stats.calls > 0).then_some(stats.throughput_per_s),
-                "late_sends" => Some(scoped.late_sends as f64),
-                "min_success_rate_per_label" => scoped
-                    .labels
-                    .iter()
-                    .filter_map(|l| l.stats.success_rate)
-                    .reduce(f64::min)
-                    .or(stats.success_rate),
-                _ => None,
-            }
-        }
+        assert_eq!(value("crashes", &[], &snapshot), Some(0.0));
+        assert_eq!(value("no_such_metric", &[], &snapshot), None);
     }
 }

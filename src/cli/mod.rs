@@ -356,7 +356,7 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::Check { files } => check(&files),
         Command::Metrics => {
             for m in METRICS {
-                let form = match m.scope {
+                let form = match m.scope() {
                     Scope::Calls => format!("{}[(phase[, label])]", m.name),
                     Scope::Run => m.name.to_string(),
                     Scope::Phase => format!("{}(phase)", m.name),
