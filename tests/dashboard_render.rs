@@ -224,6 +224,7 @@ fn leaking_run() -> Snapshot {
         not_sent: 0,
         not_sent_why: None,
         aborted: None,
+        interrupted: false,
         forced_stops: 0,
         abort_after: Some(50),
         restarts_at_s: Vec::new(),

@@ -408,7 +408,7 @@ pub async fn run(args: RunArgs) -> ExitCode {
         || report
             .scenarios
             .iter()
-            .any(|s| s.incomplete.as_deref() == Some("interrupted"));
+            .any(|s| s.result.as_ref().is_some_and(|r| r.interrupted));
     let stopped = match *stop.borrow() {
         Stop::None if halt.is_set() && cut_short => Stop::Interrupt,
         other => other,

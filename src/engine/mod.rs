@@ -301,6 +301,7 @@ async fn drive(
     }
     .await;
     if user_halt.is_set() {
+        let _ = events.send(Event::Interrupted);
         let _ = events.send(Event::Note(
             "interrupted: the run was stopped before its end".into(),
         ));

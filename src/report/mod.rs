@@ -49,7 +49,7 @@ impl ScenarioResult {
         let unrecovered = snapshot.crashes > snapshot.restarts_at_s.len() as u64;
         let incomplete = if unrecovered {
             Some(format!("the server crashed {} time(s)", snapshot.crashes))
-        } else if snapshot.notes.iter().any(|n| n.starts_with("interrupted")) {
+        } else if snapshot.interrupted {
             Some("interrupted".to_string())
         } else if let Some(aborted) = &snapshot.aborted {
             Some(format!("aborted: {aborted}"))

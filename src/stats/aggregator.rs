@@ -73,6 +73,7 @@ pub struct Aggregator {
     not_sent_why: Option<String>,
     /// Why the load was stopped before its end by the abort rule.
     aborted: Option<String>,
+    interrupted: bool,
     forced_stops: u64,
     restarts_at_s: Vec<f64>,
     recent_errors: VecDeque<String>,
@@ -119,6 +120,7 @@ impl Aggregator {
             not_sent: 0,
             not_sent_why: None,
             aborted: None,
+            interrupted: false,
             forced_stops: 0,
             restarts_at_s: Vec::new(),
             recent_errors: VecDeque::new(),
@@ -271,6 +273,7 @@ impl Aggregator {
             // bounded, and safe to show.
             Event::Note(note) => self.notes.push(quote(&note, NOTE_CHARS)),
             Event::ForcedStop => self.forced_stops += 1,
+            Event::Interrupted => self.interrupted = true,
             Event::Aborted(why) => {
                 self.aborted.get_or_insert(why);
             }
@@ -594,6 +597,7 @@ impl Aggregator {
             not_sent: self.not_sent,
             not_sent_why: self.not_sent_why.clone(),
             aborted: self.aborted.clone(),
+            interrupted: self.interrupted,
             forced_stops: self.forced_stops,
             abort_after: self.plan.abort_after,
             restarts_at_s: self.restarts_at_s.clone(),

@@ -109,4 +109,6 @@ pub enum Event {
     Aborted(String),
     /// A server did not exit when asked and had to be killed.
     ForcedStop,
+    /// The person (or a signal) stopped the run before its end.
+    Interrupted,
 }

@@ -362,6 +362,8 @@ pub struct Snapshot {
     pub not_sent_why: Option<String>,
     /// Why the abort rule stopped the load, if it did.
     pub aborted: Option<String>,
+    /// Stopped by the person (or a signal) before its end.
+    pub interrupted: bool,
     /// Servers that did not exit when asked and had to be killed.
     pub forced_stops: u64,
     /// The abort rule: calls in a row without an answer that stop the load.
