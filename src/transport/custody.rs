@@ -23,8 +23,9 @@ use std::io::Read;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use super::process::Doomed;
 use crate::probe::procfs;
 
 /// The environment variable that tags a server and everything it forks.
@@ -202,14 +203,11 @@ fn leftovers() -> Vec<u32> {
 pub async fn sweep(grace: Duration) -> usize {
     let left = leftovers();
     if !left.is_empty() {
-        super::process::signal_all(&left, libc::SIGTERM);
-        let deadline = tokio::time::Instant::now() + grace;
-        while left.iter().any(|&pid| procfs::is_alive(pid))
-            && tokio::time::Instant::now() < deadline
-        {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        super::process::signal_all(&left, libc::SIGKILL);
+        let doomed = Doomed {
+            pids: &left,
+            group: None,
+        };
+        doomed.terminate_then_kill(grace).await;
     }
     reap_adopted();
     left.len()
@@ -222,15 +220,9 @@ pub fn kill_all_now() {
 }
 
 fn terminate_then_kill_blocking(pids: &[u32], grace: Duration) {
-    if pids.is_empty() {
-        return;
+    if !pids.is_empty() {
+        Doomed { pids, group: None }.terminate_then_kill_blocking(grace);
     }
-    super::process::signal_all(pids, libc::SIGTERM);
-    let deadline = Instant::now() + grace;
-    while pids.iter().any(|&pid| procfs::is_alive(pid)) && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    super::process::signal_all(pids, libc::SIGKILL);
 }
 
 #[cfg(test)]

@@ -289,32 +289,64 @@ impl ServerProcess {
     /// process group, found or not) get SIGTERM, `grace` to exit, then
     /// SIGKILL — a child that ignores SIGTERM is not left running.
     async fn end_the_rest(&self, rest: &[u32], grace: Duration) {
-        signal_all(rest, libc::SIGTERM);
-        self.signal_group(libc::SIGTERM);
-        let deadline = tokio::time::Instant::now() + grace;
-        while (self.group_alive() || rest.iter().any(|&pid| procfs::is_alive(pid)))
-            && tokio::time::Instant::now() < deadline
-        {
-            tokio::time::sleep(Duration::from_millis(20)).await;
+        // The server was spawned as a group of its own, which holds its
+        // descendants even after it exited.
+        Doomed {
+            pids: rest,
+            group: Some(self.pid),
         }
-        signal_all(rest, libc::SIGKILL);
-        self.signal_group(libc::SIGKILL);
+        .terminate_then_kill(grace)
+        .await;
         custody::reap_adopted();
     }
+}
 
-    /// Signal the process group the server leads (it was spawned as a group
-    /// of its own), which holds its descendants even after it exited.
-    fn signal_group(&self, signal: libc::c_int) {
-        if self.pid > 1 {
+/// Processes to stop: SIGTERM, up to a grace period for them to go, then
+/// SIGKILL for any left.
+pub(super) struct Doomed<'a> {
+    pub pids: &'a [u32],
+    /// A process group to signal too (its members, found or not).
+    pub group: Option<u32>,
+}
+
+/// How often the processes being stopped are looked at.
+const STOP_POLL: Duration = Duration::from_millis(20);
+
+impl Doomed<'_> {
+    fn signal(&self, signal: libc::c_int) {
+        signal_all(self.pids, signal);
+        if let Some(group) = self.group.filter(|&g| g > 1) {
             // SAFETY: kill(2) with a negative pid and a valid signal has no memory effects.
-            unsafe { libc::kill(-(self.pid as libc::pid_t), signal) };
+            unsafe { libc::kill(-(group as libc::pid_t), signal) };
         }
     }
 
-    /// Whether any live process is left in the server's group (zombies do
-    /// not count: they have exited, and their parent may never reap them).
-    fn group_alive(&self) -> bool {
-        self.pid > 1 && !procfs::live_group_members(self.pid).is_empty()
+    /// Whether any is left alive (zombies do not count: they have exited,
+    /// and their parent may never reap them).
+    fn alive(&self) -> bool {
+        self.pids.iter().any(|&pid| procfs::is_alive(pid))
+            || self
+                .group
+                .is_some_and(|g| g > 1 && !procfs::live_group_members(g).is_empty())
+    }
+
+    pub async fn terminate_then_kill(&self, grace: Duration) {
+        self.signal(libc::SIGTERM);
+        let deadline = tokio::time::Instant::now() + grace;
+        while self.alive() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(STOP_POLL).await;
+        }
+        self.signal(libc::SIGKILL);
+    }
+
+    /// The same, on a thread with no runtime (the custody watchdog).
+    pub fn terminate_then_kill_blocking(&self, grace: Duration) {
+        self.signal(libc::SIGTERM);
+        let deadline = std::time::Instant::now() + grace;
+        while self.alive() && std::time::Instant::now() < deadline {
+            std::thread::sleep(STOP_POLL);
+        }
+        self.signal(libc::SIGKILL);
     }
 }
 
