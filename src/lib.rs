@@ -14,6 +14,6 @@ pub mod protocol;
 pub mod report;
 pub mod scenario;
 pub mod stats;
-pub mod target;
+pub mod builtin_server;
 pub mod transport;
 pub mod ui;

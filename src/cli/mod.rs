@@ -33,7 +33,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::acceptance::metrics::{METRICS, Scope};
 use crate::protocol::{ProtocolChoice, ProtocolVersion};
 use crate::scenario::{self, builtin};
-use crate::target::FaultKnobs;
+use crate::builtin_server::FaultKnobs;
 use crate::transport::custody;
 
 /// Exit codes, as the README documents them.
@@ -314,7 +314,7 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub knobs: FaultKnobs,
     #[command(flatten)]
-    pub http: crate::target::http::HttpServeArgs,
+    pub http: crate::builtin_server::http::HttpServeArgs,
 }
 
 fn parse_version(text: &str) -> Result<ProtocolVersion, String> {
@@ -411,9 +411,9 @@ fn in_custody(command: impl std::future::Future<Output = ExitCode>) -> ExitCode 
 
 async fn serve(args: ServeArgs) -> std::io::Result<()> {
     if args.http.http.is_some() {
-        crate::target::http::serve_http(args.knobs, args.http).await
+        crate::builtin_server::http::serve_http(args.knobs, args.http).await
     } else {
-        crate::target::serve_stdio(args.knobs).await
+        crate::builtin_server::serve_stdio(args.knobs).await
     }
 }
 
