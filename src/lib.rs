@@ -7,6 +7,7 @@
 //! [`acceptance`] verdicts → [`report`] and the live dashboard ([`ui`]).
 
 pub mod acceptance;
+pub mod builtin_server;
 pub mod cli;
 pub mod engine;
 pub mod probe;
@@ -14,6 +15,5 @@ pub mod protocol;
 pub mod report;
 pub mod scenario;
 pub mod stats;
-pub mod builtin_server;
 pub mod transport;
 pub mod ui;

@@ -31,9 +31,10 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 use crate::acceptance::metrics::{METRICS, Scope};
+use crate::builtin_server::FaultKnobs;
 use crate::protocol::{ProtocolChoice, ProtocolVersion};
 use crate::scenario::{self, builtin};
-use crate::builtin_server::FaultKnobs;
+pub use crate::transport::TransportKind;
 use crate::transport::custody;
 
 /// Exit codes, as the README documents them.
@@ -206,12 +207,6 @@ pub struct TargetArgs {
     /// The server command and its arguments, after `--`.
     #[arg(last = true, value_name = "SERVER_CMD")]
     pub server: Vec<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum TransportKind {
-    Stdio,
-    Http,
 }
 
 impl Default for RunArgs {

@@ -341,7 +341,7 @@ pub async fn run(args: RunArgs) -> ExitCode {
     let interactive = args.tui
         || (!args.headless && std::io::stdout().is_terminal() && std::io::stdin().is_terminal());
     let target = report::Target {
-        transport: server.transport_name(),
+        transport: server.kind(),
         command: server.to_string(),
     };
     let (snapshots, snapshots_rx) = watch::channel(Arc::new(Snapshot::default()));

@@ -156,7 +156,7 @@ async fn drive(
         let conn = opened.connection();
         let _ = events.send(Event::Connected(ConnectionHandles {
             pid: conn.pid(),
-            transport: conn.transport_name(),
+            transport: conn.kind(),
             endpoint: conn.endpoint(),
             server: opened.server().clone(),
             correlator: conn.correlator(),

@@ -86,7 +86,7 @@ impl ScenarioResult {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Target {
-    pub transport: &'static str,
+    pub transport: crate::transport::TransportKind,
     /// The server command, environment values redacted.
     pub command: String,
 }

@@ -6,7 +6,7 @@ use std::time::Instant;
 use crate::probe::{Member, ProbeSample};
 use crate::protocol::bad_input::BadInput;
 use crate::protocol::{Outcome, ServerInfo};
-use crate::transport::{Correlator, StderrTail};
+use crate::transport::{Correlator, StderrTail, TransportKind};
 
 /// One finished call.
 #[derive(Debug, Clone)]
@@ -45,8 +45,7 @@ pub struct ConnectionHandles {
     /// The process measured; `None` when mcpstorm knows no server process
     /// (an HTTP URL without --server-cmd or --pid).
     pub pid: Option<u32>,
-    /// "stdio" or "http".
-    pub transport: &'static str,
+    pub transport: TransportKind,
     /// Over HTTP, the URL the calls go to, as shown.
     pub endpoint: Option<String>,
     pub server: ServerInfo,

@@ -14,7 +14,7 @@ use super::correlator::{Correlator, Reply};
 use super::http::{HttpConnection, HttpOptions, HttpSetupError};
 use super::process::{ExitInfo, ServerCommand, ServerProcess, SpawnError};
 use super::stdio::{LineWatch, StderrTail, StdioConnection, StdioOptions, drain_output};
-use super::{RawFrame, RawReply, RequestError};
+use super::{RawFrame, RawReply, RequestError, TransportKind};
 use crate::probe::{listener, procfs};
 use crate::protocol::jsonrpc::Params;
 use crate::protocol::untrusted::quote;
@@ -45,11 +45,10 @@ pub struct HttpTarget {
 }
 
 impl Target {
-    /// "stdio" or "http", as the report names it.
-    pub fn transport_name(&self) -> &'static str {
+    pub fn kind(&self) -> TransportKind {
         match self {
-            Target::Stdio(_) => "stdio",
-            Target::Http(_) => "http",
+            Target::Stdio(_) => TransportKind::Stdio,
+            Target::Http(_) => TransportKind::Http,
         }
     }
 
@@ -332,11 +331,10 @@ impl Connection {
         })
     }
 
-    /// "stdio" or "http", as the report names it.
-    pub fn transport_name(&self) -> &'static str {
+    pub fn kind(&self) -> TransportKind {
         match &self.kind {
-            Kind::Stdio(_) => "stdio",
-            Kind::Http { .. } => "http",
+            Kind::Stdio(_) => TransportKind::Stdio,
+            Kind::Http { .. } => TransportKind::Http,
         }
     }
 

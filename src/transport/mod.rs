@@ -17,11 +17,30 @@ pub use correlator::{Correlator, Reply, WireCounters};
 pub use process::{ExitInfo, ServerCommand, ServerProcess, SpawnError};
 pub use stdio::{StderrTail, StdioConnection, StdioOptions};
 
+use std::fmt;
 use std::time::Duration;
 
 use serde_json::Value;
 
 use crate::protocol::jsonrpc::ResponseBody;
+
+/// How mcpstorm speaks to a server: over its stdin and stdout, or over
+/// Streamable HTTP. Shown and reported as `stdio` and `http`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum TransportKind {
+    Stdio,
+    Http,
+}
+
+impl fmt::Display for TransportKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TransportKind::Stdio => "stdio",
+            TransportKind::Http => "http",
+        })
+    }
+}
 
 /// A frame sent as it is (the robustness probes): its bytes, and the method
 /// and params that HTTP headers mirror.
