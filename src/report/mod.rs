@@ -91,8 +91,13 @@ pub struct Target {
     pub command: String,
 }
 
+/// The version of the report's layout (docs/REPORT.md): raised when a field
+/// is renamed, moved or changes meaning.
+pub const SCHEMA_VERSION: u32 = 1;
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
+    pub schema_version: u32,
     pub mcpstorm_version: &'static str,
     /// Seconds since the Unix epoch when the run started.
     pub started_at_unix_s: u64,
@@ -105,6 +110,7 @@ pub struct Report {
 impl Report {
     pub fn new(target: Target) -> Self {
         Report {
+            schema_version: SCHEMA_VERSION,
             mcpstorm_version: env!("CARGO_PKG_VERSION"),
             started_at_unix_s: SystemTime::now()
                 .duration_since(UNIX_EPOCH)
