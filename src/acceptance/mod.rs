@@ -10,51 +10,11 @@
 pub mod expr;
 pub mod metrics;
 
-use serde::Serialize;
-
 use crate::stats::Snapshot;
 use expr::{Comparison, MetricCall};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum CriterionState {
-    Pending,
-    Passing,
-    Failing,
-    Pass,
-    Fail,
-    /// Cannot be measured in this run (the server's process is not known)
-    /// or cannot be concluded from it (a churn fit within a collection cycle).
-    NotMeasured,
-}
-
-impl CriterionState {
-    pub fn word(self) -> &'static str {
-        match self {
-            CriterionState::Pending => "PENDING",
-            CriterionState::Passing => "PASSING",
-            CriterionState::Failing => "FAILING",
-            CriterionState::Pass => "PASS",
-            CriterionState::Fail => "FAIL",
-            CriterionState::NotMeasured => "N/A",
-        }
-    }
-
-    pub fn is_failure(self) -> bool {
-        matches!(self, CriterionState::Failing | CriterionState::Fail)
-    }
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct CriterionStatus {
-    pub expression: String,
-    pub state: CriterionState,
-    /// The left-hand side's value, and the right-hand side it is compared with.
-    pub value: Option<f64>,
-    pub threshold: Option<f64>,
-    /// Each metric's current value, for the reader: `p95(load) = 0.210 ms`.
-    pub detail: String,
-}
+// A criterion's state and status are part of a snapshot: they live with it.
+pub use crate::stats::{CriterionState, CriterionStatus};
 
 /// A criterion checked against the scenario it belongs to.
 #[derive(Debug, Clone)]
@@ -169,6 +129,14 @@ impl Criteria {
             .iter()
             .map(|c| c.evaluate(snapshot, finished))
             .collect()
+    }
+}
+
+/// The aggregator judges each snapshot through this seam, knowing nothing of
+/// the criterion language.
+impl crate::stats::Judge for Criteria {
+    fn judge(&self, snapshot: &Snapshot, finished: bool) -> Vec<CriterionStatus> {
+        self.evaluate(snapshot, finished)
     }
 }
 

@@ -97,7 +97,7 @@ pub async fn run_scenario(
     control: LoadControl,
 ) -> Result<Snapshot, EngineError> {
     let (events, events_rx) = mpsc::unbounded_channel();
-    let aggregator = Aggregator::new(plan(scenario), scenario.criteria.clone());
+    let aggregator = Aggregator::new(plan(scenario), Box::new(scenario.criteria.clone()));
     let aggregated = tokio::spawn(aggregator.run(events_rx, publish, options.snapshot_interval));
     let result = drive(scenario, options, events, halt, control).await;
     // `drive` has dropped its sender: the aggregator drains and finishes.

@@ -21,7 +21,6 @@ use crate::transport::TransportKind;
 
 /// Longest note kept (a crash's note quotes the server's last stderr lines).
 const NOTE_CHARS: usize = 2_000;
-use crate::acceptance::Criteria;
 use crate::probe::ProbeSample;
 
 const RECENT_ERRORS: usize = 8;
@@ -56,7 +55,7 @@ pub const UNMEASURED: &str =
 
 pub struct Aggregator {
     plan: RunPlan,
-    criteria: Criteria,
+    judge: Box<dyn Judge>,
     started: Instant,
     phases: Vec<PhaseAcc>,
     current_phase: Option<usize>,
@@ -82,7 +81,7 @@ pub struct Aggregator {
 }
 
 impl Aggregator {
-    pub fn new(plan: RunPlan, criteria: Criteria) -> Self {
+    pub fn new(plan: RunPlan, judge: Box<dyn Judge>) -> Self {
         let started = Instant::now();
         let labels = vec![CallAcc::default(); plan.labels.len()];
         let phases = plan
@@ -102,7 +101,7 @@ impl Aggregator {
             .collect();
         Aggregator {
             plan,
-            criteria,
+            judge,
             started,
             phases,
             current_phase: None,
@@ -611,7 +610,133 @@ impl Aggregator {
             notes: self.notes.clone(),
             criteria: Vec::new(),
         };
-        snapshot.criteria = self.criteria.evaluate(&snapshot, finished);
+        snapshot.criteria = self.judge.judge(&snapshot, finished);
         snapshot
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::{Member, ProbeSample};
+    use crate::protocol::Outcome;
+
+    /// Judges nothing: the aggregator's figures are what is tested.
+    struct NoCriteria;
+
+    impl Judge for NoCriteria {
+        fn judge(&self, _: &Snapshot, _: bool) -> Vec<CriterionStatus> {
+            Vec::new()
+        }
+    }
+
+    fn aggregator() -> Aggregator {
+        let phase = |name: &str, warmup| PhasePlan {
+            name: name.into(),
+            warmup,
+            load: "sequential".into(),
+            planned_calls: Some(4),
+        };
+        Aggregator::new(
+            RunPlan {
+                scenario: "unit".into(),
+                phases: vec![phase("warmup", true), phase("load", false)],
+                labels: vec!["echo".into(), "add".into()],
+                abort_after: Some(3),
+            },
+            Box::new(NoCriteria),
+        )
+    }
+
+    fn call(phase: usize, label: usize, outcome: Outcome, latency_ms: u64) -> Event {
+        Event::Call(CallEvent {
+            phase,
+            label,
+            outcome,
+            latency_us: latency_ms * 1000,
+            send_lag_us: 0,
+            mixup: false,
+            message: None,
+        })
+    }
+
+    fn probe(rss_mb: u64) -> Event {
+        let member = Member {
+            pid: 42,
+            parent: 1,
+            name: "server".into(),
+            rss_bytes: rss_mb << 20,
+            ..Member::default()
+        };
+        Event::Probe {
+            at: Instant::now(),
+            sample: ProbeSample {
+                rss_bytes: rss_mb << 20,
+                processes: 1,
+                ..ProbeSample::default()
+            },
+            members: vec![member],
+        }
+    }
+
+    #[test]
+    fn calls_are_counted_per_phase_and_label_and_growth_counts_from_the_warm_up() {
+        let mut agg = aggregator();
+        let now = Instant::now();
+        agg.apply(Event::PhaseStarted { phase: 0, at: now });
+        agg.apply(probe(10));
+        agg.apply(call(0, 0, Outcome::Ok, 2));
+        agg.apply(call(0, 1, Outcome::ToolError, 4));
+        agg.apply(probe(30));
+        agg.apply(Event::PhaseEnded { phase: 0, at: now });
+        // The baseline is the last sample before the first measured phase.
+        agg.apply(Event::PhaseStarted { phase: 1, at: now });
+        for _ in 0..3 {
+            agg.apply(call(1, 0, Outcome::Ok, 1));
+        }
+        agg.apply(call(1, 0, Outcome::Timeout, 30_000));
+        agg.apply(probe(45));
+        agg.apply(Event::PhaseEnded { phase: 1, at: now });
+        let s = agg.snapshot(true);
+        assert_eq!(s.total.calls, 6);
+        assert_eq!((s.total.outcomes.ok, s.total.outcomes.tool_error), (4, 1));
+        assert_eq!(s.total.outcomes.timeout, 1);
+        assert_eq!(s.phases[0].stats.calls, 2);
+        assert_eq!(s.phases[1].stats.calls, 4);
+        assert_eq!(s.phases[1].stats.success_rate, Some(0.75));
+        let echo = s
+            .per_label
+            .iter()
+            .find(|l| l.label == "echo")
+            .expect("echo");
+        assert_eq!(echo.stats.calls, 5);
+        assert_eq!(s.resources.rss_baseline_mb, Some(30.0));
+        assert_eq!(s.resources.rss_growth_mb, Some(15.0));
+        assert_eq!(s.resources.rss_max_mb, Some(45.0));
+        assert_eq!(s.resources.processes_max, Some(1));
+        assert!(s.phases.iter().all(|p| p.state == PhaseState::Done));
+    }
+
+    #[test]
+    fn a_crash_a_restart_and_an_interruption_are_typed_not_guessed_from_notes() {
+        let mut agg = aggregator();
+        let now = Instant::now();
+        agg.apply(Event::PhaseStarted { phase: 0, at: now });
+        agg.apply(Event::Crash {
+            at: now,
+            description: "exit 70".into(),
+        });
+        agg.apply(Event::Restarted {
+            at: now,
+            pid: Some(43),
+        });
+        agg.apply(Event::Interrupted);
+        agg.apply(Event::ForcedStop);
+        let s = agg.snapshot(true);
+        assert_eq!((s.crashes, s.restarts_at_s.len()), (1, 1));
+        assert!(s.interrupted);
+        assert_eq!(s.forced_stops, 1);
+        // The load phase never started: skipped.
+        assert_eq!(s.phases[1].state, PhaseState::Skipped);
     }
 }

@@ -7,7 +7,6 @@ use serde::Serialize;
 use super::latency::LatencySummary;
 use super::series::Mergeable;
 use super::trend::RssTrend;
-use crate::acceptance::CriterionStatus;
 use crate::protocol::{Outcome, ServerInfo};
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
@@ -381,4 +380,51 @@ impl Snapshot {
     pub fn phase_index(&self, name: &str) -> Option<usize> {
         self.phases.iter().position(|p| p.name == name)
     }
+}
+
+/// How far a criterion has got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum CriterionState {
+    Pending,
+    Passing,
+    Failing,
+    Pass,
+    Fail,
+    /// Cannot be measured in this run (the server's process is not known)
+    /// or cannot be concluded from it (a churn fit within a collection cycle).
+    NotMeasured,
+}
+
+impl CriterionState {
+    pub fn word(self) -> &'static str {
+        match self {
+            CriterionState::Pending => "PENDING",
+            CriterionState::Passing => "PASSING",
+            CriterionState::Failing => "FAILING",
+            CriterionState::Pass => "PASS",
+            CriterionState::Fail => "FAIL",
+            CriterionState::NotMeasured => "N/A",
+        }
+    }
+
+    pub fn is_failure(self) -> bool {
+        matches!(self, CriterionState::Failing | CriterionState::Fail)
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CriterionStatus {
+    pub expression: String,
+    pub state: CriterionState,
+    /// The left-hand side's value, and the right-hand side it is compared with.
+    pub value: Option<f64>,
+    pub threshold: Option<f64>,
+    /// Each metric's current value, for the reader: `p95(load) = 0.210 ms`.
+    pub detail: String,
+}
+
+/// What judges a snapshot: the scenario's acceptance criteria.
+pub trait Judge: Send {
+    fn judge(&self, snapshot: &Snapshot, finished: bool) -> Vec<CriterionStatus>;
 }
