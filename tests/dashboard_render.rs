@@ -57,6 +57,7 @@ fn criterion(
         value: Some(value),
         threshold: Some(threshold),
         detail: detail.into(),
+        about: None,
     }
 }
 
@@ -258,6 +259,7 @@ fn leaking_run() -> Snapshot {
                 value: None,
                 threshold: None,
                 detail: "p95(load) = no data yet; p95(warmup) = 0.9000 ms".into(),
+                about: None,
             },
         ],
     }

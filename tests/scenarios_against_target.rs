@@ -432,3 +432,30 @@ fn padded_arguments_reach_the_server_at_their_size() {
         large.explain()
     );
 }
+
+#[test]
+fn a_criterion_says_why_it_matters_in_the_scenario_s_words_escaped() {
+    // `{ about = "…" }` was parsed and dropped.
+    let run = common::run_text_against_target(
+        r#"
+name = "about"
+[[phase]]
+name = "load"
+load = { kind = "sequential", calls = 5 }
+[[call]]
+tool = "echo"
+arguments = { message = "hi" }
+[acceptance]
+"success_rate == 1" = { about = "echo must always work \u001b[2J" }
+"#,
+        &[],
+    );
+    assert_eq!(run.code, 0, "{}", run.explain());
+    let about = &run.criterion_value("about", "success_rate == 1")["about"];
+    assert_eq!(about, "echo must always work \u{1b}[2J");
+    assert!(
+        run.stdout.contains("(echo must always work \\u{1b}[2J)"),
+        "shown, escaped: {}",
+        run.stdout
+    );
+}

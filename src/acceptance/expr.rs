@@ -34,17 +34,6 @@ impl Cmp {
             Cmp::Ne => lhs != rhs,
         }
     }
-
-    pub fn symbol(self) -> &'static str {
-        match self {
-            Cmp::Lt => "<",
-            Cmp::Le => "<=",
-            Cmp::Gt => ">",
-            Cmp::Ge => ">=",
-            Cmp::Eq => "==",
-            Cmp::Ne => "!=",
-        }
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]

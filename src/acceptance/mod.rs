@@ -21,6 +21,8 @@ pub use crate::stats::{CriterionState, CriterionStatus};
 pub struct Criterion {
     pub text: String,
     pub comparison: Comparison,
+    /// The scenario's words on why it matters (`{ about = "…" }`).
+    pub about: Option<String>,
 }
 
 impl Criterion {
@@ -46,6 +48,7 @@ impl Criterion {
         Ok(Criterion {
             text: text.to_string(),
             comparison,
+            about: None,
         })
     }
 
@@ -65,6 +68,7 @@ impl Criterion {
                 value: None,
                 threshold,
                 detail: reason,
+                about: self.about.clone(),
             };
         }
         let state = match (value, threshold, finished) {
@@ -92,6 +96,7 @@ impl Criterion {
             value,
             threshold,
             detail: parts.join("; "),
+            about: self.about.clone(),
         }
     }
 }

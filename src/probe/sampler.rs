@@ -122,10 +122,6 @@ pub struct TreeSampler {
 }
 
 impl TreeSampler {
-    pub fn new(root: u32) -> Self {
-        TreeSampler::focused(root, None)
-    }
-
     /// A sampler of the subtree of the first process under `root` whose
     /// command line contains `focus` (the whole tree without one).
     pub fn focused(root: u32, focus: Option<String>) -> Self {
@@ -278,7 +274,7 @@ mod tests {
         };
         let ticks = || procfs::read_stat(busy).map_or(0, |stat| stat.cpu_ticks);
         let (wall_start, ticks_start) = (Instant::now(), ticks());
-        let mut sampler = TreeSampler::new(shell);
+        let mut sampler = TreeSampler::focused(shell, None);
         let (primed_at, ticks_primed) = (Instant::now(), ticks());
         // At least 20 ticks (200 ms of CPU) and one CPU window, however long
         // the machine takes to give them.

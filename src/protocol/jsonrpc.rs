@@ -62,6 +62,7 @@ pub enum ResponseBody {
 pub struct ResultText(Box<RawValue>);
 
 impl ResultText {
+    #[cfg(test)]
     pub fn from_value(value: &Value) -> ResultText {
         // A Value always serializes; `null` stands in if it ever did not.
         ResultText(serde_json::value::to_raw_value(value).unwrap_or_else(|_| null_text()))
@@ -106,6 +107,7 @@ impl ResultText {
     }
 }
 
+#[cfg(test)]
 fn null_text() -> Box<RawValue> {
     RawValue::from_string("null".into()).expect("null is JSON")
 }

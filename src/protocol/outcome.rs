@@ -33,21 +33,6 @@ impl Outcome {
         Outcome::TransportError,
         Outcome::ProtocolError,
     ];
-
-    pub fn index(self) -> usize {
-        self as usize
-    }
-
-    pub fn label(self) -> &'static str {
-        match self {
-            Outcome::Ok => "ok",
-            Outcome::RpcError => "jsonrpc_error",
-            Outcome::ToolError => "tool_error",
-            Outcome::Timeout => "timeout",
-            Outcome::TransportError => "transport_error",
-            Outcome::ProtocolError => "protocol_error",
-        }
-    }
 }
 
 /// An outcome with the message worth showing when it is not `Ok`.

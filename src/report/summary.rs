@@ -3,12 +3,13 @@
 
 use std::fmt::Write;
 
-/// Most processes of the tree listed one by one in a summary.
-const TREE_LINES: usize = 8;
-
 use super::{ScenarioResult, Verdict};
 use crate::acceptance::CriterionState;
+use crate::protocol::untrusted::{QUOTE_CHARS, quote};
 use crate::stats::{CallStats, PhaseState, Snapshot};
+
+/// Most processes of the tree listed one by one in a summary.
+const TREE_LINES: usize = 8;
 
 /// Milliseconds with precision that suits their size.
 pub fn ms(v: f64) -> String {
@@ -395,6 +396,10 @@ pub fn scenario_summary(result: &ScenarioResult) -> String {
                 c.expression,
                 c.detail
             );
+            // The scenario file's words: shown escaped, like any text from outside.
+            if let Some(about) = &c.about {
+                let _ = writeln!(out, "          ({})", quote(about, QUOTE_CHARS));
+            }
         }
     }
     out

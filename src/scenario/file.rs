@@ -83,7 +83,6 @@ struct RawLoad {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawCriterionOptions {
-    #[allow(dead_code)]
     about: Option<String>,
 }
 
@@ -591,9 +590,9 @@ fn criteria(
                     format!("expected {{}} or {{ about = \"…\" }}: {}", e.message()),
                 )
             })?;
-        let _ = options;
-        let criterion = Criterion::compile(text, &phase_names, labels)
+        let mut criterion = Criterion::compile(text, &phase_names, labels)
             .map_err(|message| src.error(offset, &key, message))?;
+        criterion.about = options.about;
         list.push(criterion);
     }
     Ok(Criteria { list })

@@ -42,15 +42,12 @@ impl LatencyHistogram {
             .saturating_add(u128::from(micros) * u128::from(micros));
     }
 
+    #[cfg(test)]
     pub fn add(&mut self, other: &LatencyHistogram) {
         // Same bounds on both sides, so adding cannot fail.
         let _ = self.histogram.add(&other.histogram);
         self.sum_us += other.sum_us;
         self.sum_squares_us = self.sum_squares_us.saturating_add(other.sum_squares_us);
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.histogram.is_empty()
     }
 
     pub fn reset(&mut self) {

@@ -73,6 +73,7 @@ impl<T: Mergeable> Series<T> {
     }
 
     /// How many raw points each stored point covers now.
+    #[cfg(test)]
     pub fn span(&self) -> usize {
         self.span
     }

@@ -422,6 +422,8 @@ pub struct CriterionStatus {
     pub threshold: Option<f64>,
     /// Each metric's current value, for the reader: `p95(load) = 0.210 ms`.
     pub detail: String,
+    /// The scenario's words on why the criterion matters, if it gave any.
+    pub about: Option<String>,
 }
 
 /// What judges a snapshot: the scenario's acceptance criteria.

@@ -51,14 +51,6 @@ impl Target {
             Target::Http(_) => TransportKind::Http,
         }
     }
-
-    /// The command mcpstorm starts, if any (cold starts need one).
-    pub fn command(&self) -> Option<&ServerCommand> {
-        match self {
-            Target::Stdio(command) => Some(command),
-            Target::Http(http) => http.server.as_ref(),
-        }
-    }
 }
 
 impl std::fmt::Display for Target {

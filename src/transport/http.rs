@@ -130,10 +130,6 @@ pub struct HttpConnection {
 }
 
 impl HttpConnection {
-    pub fn new(options: &HttpOptions) -> HttpConnection {
-        HttpConnection::new_sharing(options, Arc::default())
-    }
-
     /// A client whose wire counters continue `correlator`'s (a restart).
     pub fn new_sharing(options: &HttpOptions, correlator: Arc<Correlator>) -> HttpConnection {
         let mut headers = HeaderMap::new();

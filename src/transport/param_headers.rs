@@ -70,22 +70,20 @@ impl ParamHeaders {
         (headers, rejected)
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.by_tool.is_empty()
-    }
-
     /// The bindings declared by `tool`.
     pub fn bindings(&self, tool: &str) -> &[Binding] {
         self.by_tool.get(tool).map(Vec::as_slice).unwrap_or(&[])
     }
 
     /// The headers a call of `tool` with `arguments` carries.
+    #[cfg(test)]
     pub fn headers(&self, tool: &str, arguments: Option<&Value>) -> Vec<(HeaderName, HeaderValue)> {
         headers(self.bindings(tool), arguments)
     }
 }
 
 /// The headers a call with `arguments` carries for a tool's `bindings`.
+#[cfg(test)]
 pub fn headers(bindings: &[Binding], arguments: Option<&Value>) -> Vec<(HeaderName, HeaderValue)> {
     bindings
         .iter()
@@ -362,7 +360,7 @@ mod tests {
         let bad =
             json!({"type": "object", "properties": {"n": {"type": "number", "x-mcp-header": "N"}}});
         let (headers, rejected) = ParamHeaders::from_tools([("calc", &bad)]);
-        assert!(headers.is_empty());
+        assert!(headers.bindings("calc").is_empty());
         assert!(rejected[0].starts_with("tool calc:"), "{rejected:?}");
     }
 }

@@ -145,10 +145,6 @@ pub struct StdioConnection {
 }
 
 impl StdioConnection {
-    pub fn spawn(command: &ServerCommand, options: StdioOptions) -> Result<Self, SpawnError> {
-        Self::spawn_sharing(command, options, Arc::default(), Arc::default())
-    }
-
     /// Spawn a server whose wire counters and output tail continue those of
     /// an earlier one (a restart after a crash).
     pub fn spawn_sharing(
@@ -312,10 +308,6 @@ impl StdioConnection {
 
     pub fn process(&self) -> &ServerProcess {
         &self.process
-    }
-
-    pub fn stderr_tail(&self, n: usize) -> Vec<String> {
-        self.stderr.last(n)
     }
 
     pub fn stderr_handle(&self) -> Arc<StderrTail> {

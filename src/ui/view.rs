@@ -41,19 +41,6 @@ impl Pane {
         let i = Pane::ALL.iter().position(|p| *p == self).unwrap_or(0);
         Pane::ALL[(i + Pane::ALL.len() - 1) % Pane::ALL.len()]
     }
-
-    pub fn title(self) -> &'static str {
-        match self {
-            Pane::Latency => "Latency",
-            Pane::Acceptance => "Acceptance",
-            Pane::Memory => "Memory",
-            Pane::Fds => "File descriptors",
-            Pane::Outcomes => "Outcomes",
-            Pane::PerLabel => "Per tool / method",
-            Pane::Processes => "Process tree",
-            Pane::Stderr => "Server stderr",
-        }
-    }
 }
 
 /// A scenario already finished in this session, for the header's tally.
