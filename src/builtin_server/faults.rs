@@ -97,7 +97,7 @@ const FRAGILE_REQUEST_BYTES: usize = 1024 * 1024;
 
 /// What the knobs decided for one request.
 #[derive(Debug, PartialEq)]
-pub struct Verdict {
+pub struct RequestFaults {
     /// 1-based arrival number of this request.
     pub number: u64,
     pub delay: Duration,
@@ -173,7 +173,7 @@ impl FaultState {
 
     /// Apply the knobs for one arriving request: memory and FDs are taken here,
     /// at once, so their effect is visible before the response is.
-    pub fn on_request(&self, is_tool_call: bool) -> Verdict {
+    pub fn on_request(&self, is_tool_call: bool) -> RequestFaults {
         let number = self.requests.fetch_add(1, Ordering::Relaxed) + 1;
         let knobs = &self.knobs;
         let crash = knobs.crash_after.is_some_and(|n| number > n);
@@ -203,7 +203,7 @@ impl FaultState {
         {
             delay_ms += (number - after) as f64 * knobs.slowdown_ms;
         }
-        Verdict {
+        RequestFaults {
             number,
             delay: Duration::from_secs_f64(delay_ms.max(0.0) / 1000.0),
             fail_tool,

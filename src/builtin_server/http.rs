@@ -288,7 +288,7 @@ impl Server {
             return refused;
         }
         let (outbox, mut inbox) = mpsc::unbounded_channel();
-        let (answer, _verdict) = handle_request(method, params, &self.state, &outbox).await;
+        let (answer, _faults) = handle_request(method, params, &self.state, &outbox).await;
         drop(outbox);
         let status = match &answer {
             Err(error) if error.code == codes::UNSUPPORTED_PROTOCOL_VERSION => {

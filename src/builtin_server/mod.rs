@@ -17,7 +17,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::mpsc;
 
 pub use faults::FaultKnobs;
-use faults::{FaultState, Verdict};
+use faults::{FaultState, RequestFaults};
 use handlers::ToolPlan;
 
 use crate::protocol::jsonrpc::{self, RpcError, codes};
@@ -170,27 +170,27 @@ async fn handle_line(
         }
     };
     let params = message.get("params");
-    let (answer, verdict) = handle_request(method, params, state, outbox).await;
+    let (answer, faults) = handle_request(method, params, state, outbox).await;
     let reply = jsonrpc::response_line(&id, answer);
-    if let Some(verdict) = verdict {
-        if verdict.garbage {
+    if let Some(faults) = faults {
+        if faults.garbage {
             let line = format!(
                 "[target] handled request {} (log text on stdout)\n",
-                verdict.number
+                faults.number
             );
             let _ = outbox.send(line.into_bytes());
         }
-        if verdict.huge_line {
+        if faults.huge_line {
             // One line, no newline until the end: a reader must bound it.
             let mut line = vec![b'x'; state.huge_line_bytes()];
             line.push(b'\n');
             let _ = outbox.send(line);
         }
-        if verdict.duplicate {
+        if faults.duplicate {
             let _ = outbox.send(reply.clone());
         }
-        if verdict.stray {
-            let stray = Value::from(1_000_000_000 + verdict.number);
+        if faults.stray {
+            let stray = Value::from(1_000_000_000 + faults.number);
             let _ = outbox.send(jsonrpc::response_line(&stray, Ok(json!({}))));
         }
     }
@@ -210,13 +210,13 @@ fn flood_stderr(bytes: usize, number: u64) {
     }
 }
 
-/// Answer one request; also returns the knobs' verdict (none for `initialize`).
+/// Answer one request; also returns the faults the knobs chose for it (none for `initialize`).
 async fn handle_request(
     method: &str,
     params: Option<&Value>,
     state: &FaultState,
     outbox: &mpsc::UnboundedSender<Vec<u8>>,
-) -> (Result<Value, RpcError>, Option<Verdict>) {
+) -> (Result<Value, RpcError>, Option<RequestFaults>) {
     // Params are an object or an array (JSON-RPC 2.0), or absent.
     if params.is_some_and(|p| !p.is_object() && !p.is_array()) {
         let refusal = if state.fragile() {
@@ -257,17 +257,17 @@ async fn handle_request(
         }
         _ => {}
     }
-    let verdict = state.on_request(method == "tools/call");
+    let faults = state.on_request(method == "tools/call");
     if state.stderr_bytes() > 0 {
-        flood_stderr(state.stderr_bytes(), verdict.number);
+        flood_stderr(state.stderr_bytes(), faults.number);
     }
-    let answer = answer(method, params, state, outbox, &verdict).await;
+    let answer = answer(method, params, state, outbox, &faults).await;
     let answer = if modern {
         answer.map(era::complete)
     } else {
         answer
     };
-    (answer, Some(verdict))
+    (answer, Some(faults))
 }
 
 async fn answer(
@@ -275,30 +275,30 @@ async fn answer(
     params: Option<&Value>,
     state: &FaultState,
     outbox: &mpsc::UnboundedSender<Vec<u8>>,
-    verdict: &Verdict,
+    faults: &RequestFaults,
 ) -> Result<Value, RpcError> {
-    if verdict.crash {
+    if faults.crash {
         eprintln!(
             "mcpstorm serve: crashing on request {} as asked (--crash-after)",
-            verdict.number
+            faults.number
         );
         std::process::exit(CRASH_EXIT_CODE);
     }
-    if verdict.log {
+    if faults.log {
         let params = json!({"level": "info", "logger": "mcpstorm-target",
-                            "data": format!("handled {} requests", verdict.number)});
+                            "data": format!("handled {} requests", faults.number)});
         let _ = outbox.send(jsonrpc::notification_line(
             "notifications/message",
             Some(&params),
         ));
     }
-    if !verdict.delay.is_zero() {
-        tokio::time::sleep(verdict.delay).await;
+    if !faults.delay.is_zero() {
+        tokio::time::sleep(faults.delay).await;
     }
     match method {
         "ping" => Ok(json!({})),
         "tools/list" => Ok(handlers::tools_list()),
-        "tools/call" if verdict.fail_tool => Ok(handlers::failing_tool_result(verdict.number)),
+        "tools/call" if faults.fail_tool => Ok(handlers::failing_tool_result(faults.number)),
         "tools/call" => match handlers::call_tool(params, state)? {
             ToolPlan::Answer(result) => Ok(result),
             ToolPlan::Sleep(duration) => {

@@ -12,7 +12,7 @@ use tokio::sync::{Notify, mpsc, watch};
 
 use super::mcp_json::ConfigServer;
 use super::{RunArgs, TargetArgs, TransportKind, exit, secrets};
-use crate::engine::{self, Halt, LoadControl, RunOptions, panics};
+use crate::engine::{self, CancelToken, LoadControl, RunOptions, panics};
 use crate::report::{self, Destination, Report, ScenarioResult, Verdict, summary};
 use crate::scenario::{self, Scenario, builtin};
 use crate::stats::Snapshot;
@@ -129,7 +129,7 @@ struct Runner {
     options: RunOptions,
     target: report::Target,
     /// Set to stop everything (quit, Ctrl-C, SIGTERM).
-    halt: Halt,
+    halt: CancelToken,
     control: LoadControl,
     snapshots: watch::Sender<Arc<Snapshot>>,
     status: watch::Sender<RunStatus>,
@@ -186,7 +186,7 @@ impl Runner {
     /// Run one scenario; `None` when a restart cut it short.
     async fn run_one(&self, scenario: &Scenario) -> Option<ScenarioResult> {
         let panics_before = panics::mark();
-        let run_halt = Halt::default();
+        let run_halt = CancelToken::default();
         let restarted = Arc::new(AtomicBool::new(false));
         let forward = {
             let (halt, run_halt, restart, restarted) = (
@@ -353,7 +353,7 @@ pub async fn run(args: RunArgs) -> ExitCode {
         load_scale: 1.0,
         ..RunStatus::default()
     });
-    let halt = Halt::default();
+    let halt = CancelToken::default();
     let ending = Arc::new(AtomicBool::new(false));
     let stop = watch_signals(halt.clone(), ending.clone(), interactive);
     let runner = Runner {
@@ -458,7 +458,11 @@ pub async fn run(args: RunArgs) -> ExitCode {
 /// spot and orphaned the server.) A signal once the run is already stopping
 /// (a second Ctrl-C) or over (`ending`: only the report is left to write)
 /// ends mcpstorm at once.
-fn watch_signals(halt: Halt, ending: Arc<AtomicBool>, interactive: bool) -> watch::Receiver<Stop> {
+fn watch_signals(
+    halt: CancelToken,
+    ending: Arc<AtomicBool>,
+    interactive: bool,
+) -> watch::Receiver<Stop> {
     use tokio::signal::unix::{SignalKind, signal};
     let (tx, rx) = watch::channel(Stop::None);
     tokio::spawn(async move {

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use super::load::{micros, send};
 use super::preflight::{self, Prepared};
-use super::{EngineError, Halt, LoadControl, RunOptions};
+use super::{CancelToken, EngineError, LoadControl, RunOptions};
 use crate::protocol::outcome::{self, Classified};
 use crate::protocol::{Outcome, ProtocolChoice, ProtocolVersion, Session};
 use crate::scenario::Phase;
@@ -23,7 +23,7 @@ pub async fn run(
     options: &RunOptions,
     timeout: Duration,
     events: &tokio::sync::mpsc::UnboundedSender<Event>,
-    halt: &Halt,
+    halt: &CancelToken,
     control: &LoadControl,
 ) -> Result<(), EngineError> {
     if matches!(&options.target, Target::Http(http) if http.server.is_none()) {

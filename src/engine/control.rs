@@ -8,24 +8,26 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
-/// A flag that stops the load: set by the user (quit, Ctrl-C) or by a crash.
+/// A cancellation token: set once, seen by every clone. The run uses them
+/// to stop the load (the person's word, a crash, the abort rule), to stop
+/// watchers at the end, and to cut short waits (`unless`).
 #[derive(Clone)]
-pub struct Halt {
+pub struct CancelToken {
     tx: Arc<watch::Sender<bool>>,
     rx: watch::Receiver<bool>,
 }
 
-impl Default for Halt {
+impl Default for CancelToken {
     fn default() -> Self {
         let (tx, rx) = watch::channel(false);
-        Halt {
+        CancelToken {
             tx: Arc::new(tx),
             rx,
         }
     }
 }
 
-impl Halt {
+impl CancelToken {
     pub fn set(&self) {
         let _ = self.tx.send(true);
     }
@@ -39,9 +41,9 @@ impl Halt {
         let _ = rx.wait_for(|set| *set).await;
     }
 
-    /// `work`'s output, or `None` if the halt comes first: a wait that a
+    /// `work`'s output, or `None` if the token is set first: a wait that a
     /// person stopping the run would otherwise sit through (a handshake, a
-    /// call to a stalled server) races the halt.
+    /// call to a stalled server) races the token.
     pub async fn unless<F: std::future::Future>(&self, work: F) -> Option<F::Output> {
         tokio::select! {
             biased;
@@ -168,7 +170,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_halt_ends_a_wait_and_a_finished_wait_is_kept() {
-        let halt = Halt::default();
+        let halt = CancelToken::default();
         assert_eq!(halt.unless(async { 7 }).await, Some(7));
         let stopper = halt.clone();
         tokio::spawn(async move { stopper.set() });

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 
 use super::RunOptions;
-use super::control::Halt;
+use super::control::CancelToken;
 use super::monitor::Monitor;
 use crate::protocol::catalog;
 use crate::protocol::{ProtocolChoice, Session};
@@ -57,7 +57,7 @@ impl LiveSession {
 
     /// Wait until `dead` has been replaced, or the load is halted (the
     /// restart failed, or the user stopped the run).
-    pub async fn replaced(&self, dead: &Arc<Session>, halt: &Halt) {
+    pub async fn replaced(&self, dead: &Arc<Session>, halt: &CancelToken) {
         let mut updates = self.current.subscribe();
         loop {
             if !Arc::ptr_eq(&updates.borrow_and_update(), dead) {
@@ -82,7 +82,7 @@ pub fn watch(
     options: RunOptions,
     timeout: Duration,
     events: mpsc::UnboundedSender<Event>,
-    (halt, finished): (Halt, Halt),
+    (halt, finished): (CancelToken, CancelToken),
     monitor: Option<Arc<Monitor>>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {

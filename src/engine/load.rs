@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::JoinSet;
 
-use super::control::{ActiveClock, Halt, LoadControl};
+use super::control::{ActiveClock, CancelToken, LoadControl};
 use super::crash::LiveSession;
 use super::pacer::Pacer;
 use crate::protocol::jsonrpc::{Params, ResponseBody};
@@ -37,10 +37,10 @@ pub struct PhaseRunner {
     pub events: UnboundedSender<Event>,
     pub timeout: Duration,
     /// Stops new calls: set by the person (or a signal), or by a crash.
-    pub halt: Halt,
+    pub halt: CancelToken,
     /// The person's (or a signal's) stop alone: calls in flight are abandoned
     /// rather than waited for.
-    pub interrupt: Halt,
+    pub interrupt: CancelToken,
     /// Calls abandoned in flight by the interruption.
     pub abandoned: Arc<AtomicU64>,
     /// Calls in a row that got no answer, and how many end the run.

@@ -25,7 +25,7 @@ use crate::scenario::file::{COLDSTART_LABEL, SESSION_OPEN_LABEL};
 use crate::scenario::{Load, OnCrash, Scenario};
 use crate::stats::{Aggregator, ConnectionHandles, Event, PhasePlan, RunPlan, Snapshot};
 use crate::transport::{ConnectError, ConnectOptions, Connection, Target};
-pub use control::{Halt, LoadControl};
+pub use control::{CancelToken, LoadControl};
 use crash::LiveSession;
 use load::PhaseRunner;
 use monitor::Monitor;
@@ -93,7 +93,7 @@ pub async fn run_scenario(
     scenario: &Scenario,
     options: &RunOptions,
     publish: watch::Sender<Arc<Snapshot>>,
-    halt: Halt,
+    halt: CancelToken,
     control: LoadControl,
 ) -> Result<Snapshot, EngineError> {
     let (events, events_rx) = mpsc::unbounded_channel();
@@ -109,7 +109,7 @@ async fn drive(
     scenario: &Scenario,
     options: &RunOptions,
     events: mpsc::UnboundedSender<Event>,
-    user_halt: Halt,
+    user_halt: CancelToken,
     control: LoadControl,
 ) -> Result<(), EngineError> {
     let timeout = options.call_timeout.unwrap_or(scenario.call_timeout);
@@ -120,7 +120,7 @@ async fn drive(
         .any(|p| !matches!(p.load, Load::ColdStart { .. }));
     // The load stops on the user's word or on a crash; only the user's word
     // is an interruption.
-    let halt = Halt::default();
+    let halt = CancelToken::default();
     {
         let halt = halt.clone();
         let user_halt = user_halt.clone();
@@ -137,7 +137,7 @@ async fn drive(
     let mut monitor: Option<Arc<Monitor>> = None;
     let mut crash_watch = None;
     // Set at the end of the run: the crash watch stops watching.
-    let finished = Halt::default();
+    let finished = CancelToken::default();
     if needs_session {
         let opening = async {
             let connection = Connection::open(&options.target, options.connect).await?;

@@ -17,7 +17,7 @@ use std::time::Duration;
 use ratatui::DefaultTerminal;
 use tokio::sync::{mpsc, watch};
 
-use crate::engine::Halt;
+use crate::engine::CancelToken;
 use crate::stats::Snapshot;
 use input::{Action, KeyReader};
 pub use view::{Finished, Pane, RunStatus, View, ViewState};
@@ -62,7 +62,7 @@ pub async fn run(
     mut snapshots: watch::Receiver<Arc<Snapshot>>,
     mut status: watch::Receiver<RunStatus>,
     commands: mpsc::UnboundedSender<Command>,
-    halt: Halt,
+    halt: CancelToken,
 ) -> std::io::Result<()> {
     let mut keys = KeyReader::start();
     let mut state = ViewState::default();
