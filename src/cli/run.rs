@@ -127,7 +127,7 @@ enum Stop {
 struct Runner {
     scenarios: Vec<Scenario>,
     options: RunOptions,
-    target: report::Target,
+    target: report::ReportedTarget,
     /// Set to stop everything (quit, Ctrl-C, SIGTERM).
     halt: CancelToken,
     control: LoadControl,
@@ -340,7 +340,7 @@ pub async fn run(args: RunArgs) -> ExitCode {
     };
     let interactive = args.tui
         || (!args.headless && std::io::stdout().is_terminal() && std::io::stdin().is_terminal());
-    let target = report::Target {
+    let target = report::ReportedTarget {
         transport: server.kind(),
         command: server.to_string(),
     };

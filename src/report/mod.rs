@@ -84,8 +84,9 @@ impl ScenarioResult {
     }
 }
 
+/// The server as the report names it (its `target` field).
 #[derive(Debug, Clone, Serialize)]
-pub struct Target {
+pub struct ReportedTarget {
     pub transport: crate::transport::TransportKind,
     /// The server command, environment values redacted.
     pub command: String,
@@ -101,14 +102,14 @@ pub struct Report {
     pub mcpstorm_version: &'static str,
     /// Seconds since the Unix epoch when the run started.
     pub started_at_unix_s: u64,
-    pub target: Target,
+    pub target: ReportedTarget,
     pub interrupted: bool,
     pub verdict: Verdict,
     pub scenarios: Vec<ScenarioResult>,
 }
 
 impl Report {
-    pub fn new(target: Target) -> Self {
+    pub fn new(target: ReportedTarget) -> Self {
         Report {
             schema_version: SCHEMA_VERSION,
             mcpstorm_version: env!("CARGO_PKG_VERSION"),
