@@ -11,7 +11,7 @@ use crate::protocol::{Outcome, ProtocolChoice, ProtocolVersion, Session};
 use crate::scenario::Phase;
 use crate::scenario::template::CallContext;
 use crate::stats::{ColdStartEvent, Event};
-use crate::transport::{ConnectOptions, Connection, Target};
+use crate::transport::{ConnectOptions, Connection};
 
 #[allow(clippy::too_many_arguments)]
 pub async fn run(
@@ -26,7 +26,7 @@ pub async fn run(
     halt: &CancelToken,
     control: &LoadControl,
 ) -> Result<(), EngineError> {
-    if matches!(&options.target, Target::Http(http) if http.server.is_none()) {
+    if !options.target.starts_server() {
         return Err(EngineError::ColdStartNeedsCommand);
     }
     // One start that is not timed learns the revision (the probe's wait is

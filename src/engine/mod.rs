@@ -332,12 +332,9 @@ async fn drive(
         let closed = session.close(grace).await;
         if closed.forced {
             let _ = events.send(Event::ForcedStop);
-            let how = match options.target {
-                Target::Stdio(_) => "of its stdin closing",
-                Target::Http(_) => "of SIGTERM",
-            };
             let _ = events.send(Event::Note(format!(
-                "the server did not exit within {grace:?} {how} and was stopped ({})",
+                "the server did not exit within {grace:?} of {} and was stopped ({})",
+                options.target.kind().polite_stop(),
                 closed.exit.unwrap_or_default()
             )));
         }

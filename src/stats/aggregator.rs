@@ -17,7 +17,6 @@ use super::series::Series;
 use super::snapshot::*;
 use super::trend::rss_trend;
 use crate::protocol::untrusted::quote;
-use crate::transport::TransportKind;
 
 /// Longest note kept (a crash's note quotes the server's last stderr lines).
 const NOTE_CHARS: usize = 2_000;
@@ -201,7 +200,7 @@ impl Aggregator {
                 let shared_server = self
                     .connection
                     .as_ref()
-                    .is_some_and(|c| c.transport == TransportKind::Http);
+                    .is_some_and(|c| c.transport.sessions_share_a_server());
                 let rss = self
                     .probe
                     .latest
@@ -488,7 +487,7 @@ impl Aggregator {
     /// Why a churn phase cannot measure memory kept per session, if it cannot.
     fn churn_unmeasured(&self) -> Option<String> {
         let connection = self.connection.as_ref()?;
-        if connection.transport == TransportKind::Stdio {
+        if !connection.transport.sessions_share_a_server() {
             Some(
                 "over stdio every session is a server process of its own; \
                  memory kept per session is measured over HTTP"

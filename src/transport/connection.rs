@@ -51,6 +51,15 @@ impl Target {
             Target::Http(_) => TransportKind::Http,
         }
     }
+
+    /// Whether mcpstorm starts the server itself (and so can start it
+    /// again: for cold starts, and after a crash); not for a bare URL.
+    pub fn starts_server(&self) -> bool {
+        match self {
+            Target::Stdio(_) => true,
+            Target::Http(http) => http.server.is_some(),
+        }
+    }
 }
 
 impl std::fmt::Display for Target {

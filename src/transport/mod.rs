@@ -33,6 +33,22 @@ pub enum TransportKind {
     Http,
 }
 
+impl TransportKind {
+    /// Whether one server outlives the sessions opened on it: over HTTP a
+    /// session is a client's; over stdio each session is a process of its own.
+    pub fn sessions_share_a_server(self) -> bool {
+        self == TransportKind::Http
+    }
+
+    /// What asks a server to exit at the end, in words.
+    pub fn polite_stop(self) -> &'static str {
+        match self {
+            TransportKind::Stdio => "its stdin closing",
+            TransportKind::Http => "SIGTERM",
+        }
+    }
+}
+
 impl fmt::Display for TransportKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
