@@ -68,8 +68,8 @@ pub async fn prepare(
             let tools = tools.map_err(|why| {
                 EngineError::AutoMix(format!("the server offers no tools ({why}); {POINTER}"))
             })?;
-            let mix =
-                auto_mix::expand_auto(phases, labels, &tools).map_err(EngineError::AutoMix)?;
+            let mix = auto_mix::expand_auto(phases, labels, &tools)
+                .map_err(|e| EngineError::AutoMix(e.to_string()))?;
             prepared.phases = mix.phases;
             prepared.added_labels = mix.added_labels;
             prepared.notes.extend(mix.skipped);

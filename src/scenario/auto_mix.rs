@@ -3,7 +3,7 @@
 //! read-only ones, and those the scenario names.
 
 use super::autogen;
-use super::template::{CallContext, Template};
+use super::template::{CallContext, Template, TemplateError};
 use super::{AutoMix as AutoMixEntry, CallMix, CallTemplate, Phase};
 use crate::protocol::catalog::Tool;
 use crate::protocol::untrusted::{QUOTE_CHARS, quote};
@@ -24,7 +24,41 @@ pub struct AutoMix {
 /// Expand the automatic mixes of `phases` once the server's tools are known.
 /// Returns the phases with every `auto` entry replaced by one call per chosen
 /// tool, and the labels that were not known before (appended after `labels`).
-pub fn expand_auto(phases: &[Phase], labels: &[String], tools: &[Tool]) -> Result<AutoMix, String> {
+/// Why an automatic mix cannot be made against this server.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum AutoMixError {
+    #[error(
+        "phase {phase}: {key} names `{name}`, which the server does not list (it lists: {listed})"
+    )]
+    NotListed {
+        phase: String,
+        key: &'static str,
+        name: String,
+        listed: String,
+    },
+    #[error(
+        "phase {phase}: the server lists no read-only tool that can be called (tools: \
+         {listed}){skipped}; name the ones that are safe to call with include = [...]"
+    )]
+    NothingToCall {
+        phase: String,
+        listed: String,
+        /// Why each tool left out was, each after "; ".
+        skipped: String,
+    },
+    #[error("phase {phase}: tool_arguments of `{tool}`: {error}")]
+    Values {
+        phase: String,
+        tool: String,
+        error: TemplateError,
+    },
+}
+
+pub fn expand_auto(
+    phases: &[Phase],
+    labels: &[String],
+    tools: &[Tool],
+) -> Result<AutoMix, AutoMixError> {
     let mut added: Vec<String> = Vec::new();
     let mut skipped: Vec<String> = Vec::new();
     let mut expanded = Vec::with_capacity(phases.len());
@@ -41,18 +75,23 @@ pub fn expand_auto(phases: &[Phase], labels: &[String], tools: &[Tool]) -> Resul
         );
         for (key, name) in named {
             if !listed.contains(&name.as_str()) {
-                return Err(format!(
-                    "phase {}: {key} names `{name}`, which the server does not list (it lists: {})",
-                    phase.name,
-                    quote(&listed.join(", "), QUOTE_CHARS)
-                ));
+                return Err(AutoMixError::NotListed {
+                    phase: phase.name.clone(),
+                    key,
+                    name: name.clone(),
+                    listed: quote(&listed.join(", "), QUOTE_CHARS),
+                });
             }
         }
         let mut chosen: Vec<(&Tool, Option<Template>)> = Vec::new();
         for tool in tools.iter().filter(|t| {
             (t.safe_to_call() || auto.include.contains(&t.name)) && !auto.exclude.contains(&t.name)
         }) {
-            let given = given_for(auto, tool)?;
+            let given = given_for(auto, tool).map_err(|error| AutoMixError::Values {
+                phase: phase.name.clone(),
+                tool: quote(&tool.name, LABEL_CHARS),
+                error,
+            })?;
             let first = given
                 .as_ref()
                 .map(|g| g.render(&CallContext { seq: 1, worker: 0 }));
@@ -68,13 +107,11 @@ pub fn expand_auto(phases: &[Phase], labels: &[String], tools: &[Tool]) -> Resul
             }
         }
         if chosen.is_empty() && phase.mix.calls.is_empty() {
-            return Err(format!(
-                "phase {}: the server lists no read-only tool that can be called (tools: {}){}; \
-                 name the ones that are safe to call with include = [...]",
-                phase.name,
-                quote(&listed.join(", "), QUOTE_CHARS),
-                skipped.iter().map(|s| format!("; {s}")).collect::<String>()
-            ));
+            return Err(AutoMixError::NothingToCall {
+                phase: phase.name.clone(),
+                listed: quote(&listed.join(", "), QUOTE_CHARS),
+                skipped: skipped.iter().map(|s| format!("; {s}")).collect(),
+            });
         }
         let mut calls = phase.mix.calls.clone();
         let mut weights = phase.mix.weights.clone();
@@ -114,7 +151,7 @@ pub fn expand_auto(phases: &[Phase], labels: &[String], tools: &[Tool]) -> Resul
 
 /// The values the user gave for `tool`'s arguments: `arguments` for the
 /// properties it declares, then its own `tool_arguments` over them.
-fn given_for(auto: &AutoMixEntry, tool: &Tool) -> Result<Option<Template>, String> {
+fn given_for(auto: &AutoMixEntry, tool: &Tool) -> Result<Option<Template>, TemplateError> {
     let mut given: serde_json::Map<String, serde_json::Value> = auto
         .arguments
         .iter()
@@ -178,7 +215,9 @@ mod tests {
         let mix = expand_auto(&s.phases, &s.labels, &tools).unwrap();
         assert_eq!(mix.added_labels, vec!["search", "delete"]);
         let s = scenario("include = [\"drop\"]");
-        let err = expand_auto(&s.phases, &s.labels, &tools).unwrap_err();
+        let err = expand_auto(&s.phases, &s.labels, &tools)
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("`drop`") && err.contains("search, delete, get"),
             "{err}"
@@ -231,6 +270,7 @@ mod tests {
             &[tool_with("essay", true, huge)],
         )
         .err()
+        .map(|e| e.to_string())
         .unwrap_or_default();
         assert!(error.contains("minLength 2000000"), "{error}");
     }

@@ -136,7 +136,7 @@ fn call(
     )
     .map(Template::new)
     .transpose()
-    .map_err(|e| src.error(span, &format!("{key}.arguments"), e))?;
+    .map_err(|e| src.error(span, &format!("{key}.arguments"), e.to_string()))?;
     let expect_text = match &raw.expect_text {
         Some(text) if tool.is_none() => {
             return Err(src.at(
@@ -147,7 +147,7 @@ fn call(
         }
         Some(text) => Some(
             Template::new(serde_json::Value::String(text.get_ref().clone()))
-                .map_err(|e| src.at(text, &format!("{key}.expect_text"), e))?,
+                .map_err(|e| src.at(text, &format!("{key}.expect_text"), e.to_string()))?,
         ),
         None => None,
     };
@@ -268,7 +268,7 @@ fn given_values<T>(
             ));
         }
     };
-    Template::new(values.clone()).map_err(|e| src.at(spanned, key, e))?;
+    Template::new(values.clone()).map_err(|e| src.at(spanned, key, e.to_string()))?;
     match values {
         serde_json::Value::Object(values) => Ok(values),
         _ => Ok(Default::default()),

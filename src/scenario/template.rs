@@ -68,7 +68,7 @@ pub enum Template {
 
 impl Template {
     /// Check placeholders. `Err` names the unknown one.
-    pub fn new(value: Value) -> Result<Template, String> {
+    pub fn new(value: Value) -> Result<Template, TemplateError> {
         let mut pad_budget = MAX_PAD_CHARS;
         let value = expand_pads(value, &mut pad_budget)?;
         let mut dynamic = false;
@@ -175,11 +175,25 @@ impl Params for Rendered<'_> {
     }
 }
 
+/// Why a template cannot be used.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TemplateError {
+    #[error("unknown placeholder `{{{0}}}` (known: {{seq}}, {{worker}}, {{pad:N}})")]
+    UnknownPlaceholder(String),
+    #[error("`{{pad:` without its closing `}}`")]
+    UnclosedPad,
+    #[error(
+        "`{{pad:{0}}}`: padding takes a whole number of characters, at most {MAX_PAD_CHARS} \
+         in one call's params"
+    )]
+    BadPad(String),
+}
+
 /// The most padding one template may hold, all its `{pad:N}` together.
 pub const MAX_PAD_CHARS: usize = 16 << 20;
 
 /// Write out every `{pad:N}` in `value`, spending `budget`.
-fn expand_pads(value: Value, budget: &mut usize) -> Result<Value, String> {
+fn expand_pads(value: Value, budget: &mut usize) -> Result<Value, TemplateError> {
     Ok(match value {
         Value::String(text) if text.contains("{pad:") => {
             let mut out = String::with_capacity(text.len());
@@ -188,19 +202,13 @@ fn expand_pads(value: Value, budget: &mut usize) -> Result<Value, String> {
                 out.push_str(&rest[..start]);
                 let after = &rest[start + 5..];
                 let Some(close) = after.find('}') else {
-                    return Err("`{pad:` without its closing `}`".into());
+                    return Err(TemplateError::UnclosedPad);
                 };
                 let chars: usize = after[..close]
                     .parse()
                     .ok()
                     .filter(|n| *n <= *budget)
-                    .ok_or_else(|| {
-                        format!(
-                            "`{{pad:{}}}`: padding takes a whole number of characters, at \
-                             most {MAX_PAD_CHARS} in one call's params",
-                            &after[..close]
-                        )
-                    })?;
+                    .ok_or_else(|| TemplateError::BadPad(after[..close].to_string()))?;
                 *budget -= chars;
                 out.extend(std::iter::repeat_n('x', chars));
                 rest = &after[close + 1..];
@@ -217,7 +225,7 @@ fn expand_pads(value: Value, budget: &mut usize) -> Result<Value, String> {
         Value::Object(map) => Value::Object(
             map.into_iter()
                 .map(|(k, v)| Ok((k, expand_pads(v, budget)?)))
-                .collect::<Result<_, String>>()?,
+                .collect::<Result<_, TemplateError>>()?,
         ),
         other => other,
     })
@@ -241,14 +249,12 @@ pub(super) fn placeholders(text: &str) -> Vec<(usize, usize, &str)> {
     found
 }
 
-fn check(value: &Value, dynamic: &mut bool) -> Result<(), String> {
+fn check(value: &Value, dynamic: &mut bool) -> Result<(), TemplateError> {
     match value {
         Value::String(text) => {
             for (_, _, name) in placeholders(text) {
                 if Placeholder::named(name).is_none() {
-                    return Err(format!(
-                        "unknown placeholder `{{{name}}}` (known: {{seq}}, {{worker}}, {{pad:N}})"
-                    ));
+                    return Err(TemplateError::UnknownPlaceholder(name.to_string()));
                 }
                 *dynamic = true;
             }
@@ -370,7 +376,7 @@ mod tests {
             Template::Fixed(..)
         ));
         let err = Template::new(json!({"m": "{sequence}"})).unwrap_err();
-        assert!(err.contains("{sequence}"), "{err}");
+        assert!(err.to_string().contains("{sequence}"), "{err}");
     }
 
     #[test]
