@@ -58,6 +58,11 @@ fn criterion(
         threshold: Some(threshold),
         detail: detail.into(),
         about: None,
+        // `metric <= …` caps the metric, as the criterion language decides.
+        caps: expression
+            .split_once(" <")
+            .map(|(metric, _)| metric.to_string())
+            .filter(|metric| !metric.contains(['(', ' '])),
     }
 }
 
@@ -260,6 +265,7 @@ fn leaking_run() -> Snapshot {
                 threshold: None,
                 detail: "p95(load) = no data yet; p95(warmup) = 0.9000 ms".into(),
                 about: None,
+                caps: None,
             },
         ],
     }

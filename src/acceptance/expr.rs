@@ -129,6 +129,17 @@ pub struct Comparison {
     pub rhs: Expr,
 }
 
+impl Comparison {
+    /// The run-wide metric this criterion caps, when it reads `metric < …`
+    /// or `metric <= …` (the dashboard draws the cap as a limit line).
+    pub fn upper_limit_of(&self) -> Option<&str> {
+        match (&self.lhs, self.cmp) {
+            (Expr::Metric(call), Cmp::Lt | Cmp::Le) if call.args.is_empty() => Some(&call.name),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{message} (at column {column})")]
 pub struct ParseError {
@@ -436,6 +447,16 @@ pub fn parse(text: &str) -> Result<Comparison, ParseError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_criterion_caps_a_metric_only_when_it_bounds_it_from_above() {
+        let caps = |text: &str| parse(text).unwrap().upper_limit_of().map(String::from);
+        assert_eq!(caps("fd_max < 256"), Some("fd_max".into()));
+        assert_eq!(caps("rss_growth_mb <= 50"), Some("rss_growth_mb".into()));
+        assert_eq!(caps("rss_growth_mb >= 50"), None);
+        assert_eq!(caps("p95(load) <= 2 * p95(warmup)"), None, "a phase's, not the run's");
+        assert_eq!(caps("2 * fd_max < 256"), None);
+    }
 
     fn metric(name: &str, args: &[&str]) -> Expr {
         Expr::Metric(MetricCall {

@@ -69,6 +69,7 @@ impl Criterion {
                 threshold,
                 detail: reason,
                 about: self.about.clone(),
+                caps: self.comparison.upper_limit_of().map(String::from),
             };
         }
         let state = match (value, threshold, finished) {
@@ -97,6 +98,7 @@ impl Criterion {
             threshold,
             detail: parts.join("; "),
             about: self.about.clone(),
+            caps: self.comparison.upper_limit_of().map(String::from),
         }
     }
 }

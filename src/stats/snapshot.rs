@@ -424,6 +424,10 @@ pub struct CriterionStatus {
     pub detail: String,
     /// The scenario's words on why the criterion matters, if it gave any.
     pub about: Option<String>,
+    /// The run-wide metric whose upper limit `threshold` is, when the
+    /// criterion reads `metric <= …` (for the dashboard's limit lines).
+    #[serde(skip)]
+    pub caps: Option<String>,
 }
 
 /// What judges a snapshot: the scenario's acceptance criteria.

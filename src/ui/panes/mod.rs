@@ -54,9 +54,9 @@ pub fn state_style(state: CriterionState) -> Style {
 /// The limit a criterion puts on `metric` (`fd_max < 256` gives 256), for
 /// drawing it as a line.
 pub fn criterion_threshold(snapshot: &Snapshot, metric: &str) -> Option<f64> {
-    snapshot.criteria.iter().find_map(|c| {
-        let rest = c.expression.trim().strip_prefix(metric)?;
-        let rest = rest.trim_start();
-        (rest.starts_with('<') || rest.starts_with("<=")).then_some(c.threshold)?
-    })
+    snapshot
+        .criteria
+        .iter()
+        .find(|c| c.caps.as_deref() == Some(metric))?
+        .threshold
 }
