@@ -454,7 +454,11 @@ mod tests {
         assert_eq!(caps("fd_max < 256"), Some("fd_max".into()));
         assert_eq!(caps("rss_growth_mb <= 50"), Some("rss_growth_mb".into()));
         assert_eq!(caps("rss_growth_mb >= 50"), None);
-        assert_eq!(caps("p95(load) <= 2 * p95(warmup)"), None, "a phase's, not the run's");
+        assert_eq!(
+            caps("p95(load) <= 2 * p95(warmup)"),
+            None,
+            "a phase's, not the run's"
+        );
         assert_eq!(caps("2 * fd_max < 256"), None);
     }
 
