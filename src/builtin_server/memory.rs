@@ -71,10 +71,6 @@ impl ResidentBlock {
     pub fn len(&self) -> usize {
         self.len
     }
-
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
 }
 
 impl Drop for ResidentBlock {

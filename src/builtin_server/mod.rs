@@ -4,11 +4,11 @@
 //! Requests are handled concurrently (one task each), as the official SDKs'
 //! servers do, so a slow request does not queue the others behind it.
 
-pub mod era;
-pub mod faults;
-pub mod handlers;
-pub mod http;
-pub mod memory;
+pub(crate) mod era;
+pub(crate) mod faults;
+pub(crate) mod handlers;
+pub(crate) mod http;
+pub(crate) mod memory;
 
 use std::sync::Arc;
 

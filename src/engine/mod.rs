@@ -4,12 +4,12 @@
 
 mod churn;
 mod coldstart;
-pub mod control;
+pub(crate) mod control;
 mod crash;
 mod load;
 mod monitor;
 mod pacer;
-pub mod panics;
+pub(crate) mod panics;
 mod preflight;
 mod robustness;
 

@@ -249,7 +249,7 @@ pub enum Answer {
     /// HTTP: a non-2xx status, with the JSON-RPC error code its body carried.
     Status { status: u16, code: Option<i64> },
     /// Nothing within the time allowed.
-    NoAnswer(Duration),
+    Silence(Duration),
     /// The connection went away (the server crashed or hung up).
     Lost(String),
     /// An answer that names the probe but cannot be read: why.
@@ -270,7 +270,7 @@ impl Answer {
             }
             Ok(RawReply::Refused { status, code }) => Answer::Status { status, code },
             Ok(RawReply::Response(ResponseBody::Unusable(why))) => Answer::Unreadable(why),
-            Err(RequestError::Timeout(after)) => Answer::NoAnswer(after),
+            Err(RequestError::Timeout(after)) => Answer::Silence(after),
             Err(other) => Answer::Lost(other.to_string()),
         }
     }
@@ -297,7 +297,7 @@ impl fmt::Display for Answer {
                 code: Some(code),
             } => write!(f, "HTTP {status}, error {code}"),
             Answer::Status { status, code: None } => write!(f, "HTTP {status}"),
-            Answer::NoAnswer(after) => write!(f, "no answer within {after:?}"),
+            Answer::Silence(after) => write!(f, "no answer within {after:?}"),
             Answer::Lost(why) => write!(f, "connection lost: {why}"),
             Answer::Unreadable(why) => f.write_str(why),
         }
@@ -357,7 +357,7 @@ mod tests {
             status: 413,
             code: None
         }));
-        assert!(!BadInput::HugeRequest.judge(&Answer::NoAnswer(Duration::from_secs(1))));
+        assert!(!BadInput::HugeRequest.judge(&Answer::Silence(Duration::from_secs(1))));
         assert!(!BadInput::BeforeInitialize.judge(&Answer::Result));
         for bad in BadInput::ALL {
             assert!(!bad.judge(&Answer::Lost("exited".into())), "{bad}");

@@ -1,7 +1,7 @@
 //! Results as they leave mcpstorm: the complete JSON report, the human
 //! summary and the headless progress line.
 
-pub mod destination;
+pub(crate) mod destination;
 pub mod summary;
 
 pub use destination::Destination;

@@ -1,13 +1,13 @@
 //! Scenarios: phases of load with a call mix, and the criteria that judge them.
 //! Written as TOML (see `scenarios/`), checked strictly when loaded.
 
-pub mod auto_mix;
-pub mod autogen;
-pub mod builtin;
+pub(crate) mod auto_mix;
+pub(crate) mod autogen;
+pub(crate) mod builtin;
 mod calls;
 pub mod file;
 mod json_text;
-pub mod template;
+pub(crate) mod template;
 
 use std::fmt;
 use std::time::Duration;

@@ -2,13 +2,13 @@
 //! time lines, the RSS trend, and the snapshots everything else reads.
 
 mod accumulate;
-pub mod aggregator;
-pub mod event;
-pub mod latency;
-pub mod series;
+pub(crate) mod aggregator;
+pub(crate) mod event;
+pub(crate) mod latency;
+pub(crate) mod series;
 pub mod snapshot;
-pub mod tree_watch;
-pub mod trend;
+pub(crate) mod tree_watch;
+pub(crate) mod trend;
 
 pub use aggregator::{Aggregator, PhasePlan, RunPlan};
 pub use event::{CallEvent, ColdStartEvent, ConnectionHandles, Event};

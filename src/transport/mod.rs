@@ -1,16 +1,16 @@
 //! Moving JSON-RPC messages to and from a server process, matching responses
 //! to requests by id.
 
-pub mod connection;
-pub mod correlator;
-pub mod custody;
-pub mod fd_limit;
-pub mod http;
-pub mod http_pool;
-pub mod outbox;
-pub mod param_headers;
-pub mod process;
-pub mod stdio;
+pub(crate) mod connection;
+pub(crate) mod correlator;
+pub(crate) mod custody;
+pub(crate) mod fd_limit;
+pub(crate) mod http;
+pub(crate) mod http_pool;
+pub(crate) mod outbox;
+pub(crate) mod param_headers;
+pub(crate) mod process;
+pub(crate) mod stdio;
 
 pub use connection::{CloseReport, ConnectError, ConnectOptions, Connection, HttpTarget, Target};
 pub use correlator::{Correlator, Reply, WireCounters};

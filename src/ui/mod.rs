@@ -6,9 +6,9 @@
 //! frames a second, and only when a snapshot, the run's status or a key has
 //! changed something.
 
-pub mod input;
+pub(crate) mod input;
 pub mod layout;
-pub mod panes;
+pub(crate) mod panes;
 pub mod view;
 
 use std::sync::Arc;
