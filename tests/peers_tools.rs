@@ -16,7 +16,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::peers::{peer, repo, run_against, run_over_http};
-use common::{f64_at, run, scenario_file};
+use common::{f64_at, scenario_file};
 
 fn node_server(package: &str) -> String {
     peer(&format!(
