@@ -1,24 +1,6 @@
 //! The command line: what a user types, and the commands behind it. This is
 //! the binary's edge, where errors become messages and exit codes.
 
-/// `print!` to stdout, where a closed stdout (`mcpstorm metrics | head -1`, a
-/// CI log that went away) is not an error: what cannot be written is dropped
-/// and the command goes on, its report and exit code intact.
-macro_rules! out {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = write!(std::io::stdout().lock(), $($arg)*);
-    }};
-}
-
-/// `println!` as [`out!`] does it.
-macro_rules! outln {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
-    }};
-}
-
 mod discover;
 mod init;
 mod mcp_json;

@@ -13,7 +13,9 @@ use tokio::sync::{Notify, mpsc, watch};
 use super::mcp_json::ConfigServer;
 use super::{RunArgs, TargetArgs, TransportKind, exit, secrets};
 use crate::engine::{self, CancelToken, LoadControl, RunOptions, panics};
-use crate::report::{self, Destination, Report, ScenarioResult, Verdict, summary};
+use crate::report::{
+    self, Destination, JsonReport, Output, Report, ScenarioResult, TextSummary, Verdict, summary,
+};
 use crate::scenario::{self, Scenario, builtin};
 use crate::stats::Snapshot;
 use crate::transport::{ConnectOptions, HttpTarget, ServerCommand, Target, custody};
@@ -313,13 +315,21 @@ pub async fn run(args: RunArgs) -> ExitCode {
             return ExitCode::from(exit::SETUP);
         }
     };
-    // With the report on stdout, stdout holds the report alone.
-    let summaries_on_stderr = destination.as_ref().is_some_and(Destination::is_stdout);
-    let print_summary = |text: &str| {
-        if summaries_on_stderr {
-            eprint!("{text}");
-        } else {
-            out!("{text}");
+    // Where the results go: the JSON report first (its "written" line comes
+    // before the verdict), then the text summary — on stderr when stdout
+    // holds the report alone.
+    let summary = TextSummary {
+        to_stderr: destination.as_ref().is_some_and(Destination::is_stdout),
+        color: std::io::stdout().is_terminal(),
+    };
+    let mut outputs: Vec<Box<dyn Output>> = Vec::new();
+    if let Some(destination) = destination {
+        outputs.push(Box::new(JsonReport { destination }));
+    }
+    outputs.push(Box::new(summary));
+    let each_scenario = |result: &ScenarioResult| {
+        for output in &outputs {
+            output.scenario(result);
         }
     };
     let options = RunOptions {
@@ -367,7 +377,6 @@ pub async fn run(args: RunArgs) -> ExitCode {
         restart: Arc::new(Notify::new()),
         interactive,
     };
-    let color = std::io::stdout().is_terminal();
     let report = if interactive {
         let mut guard = match TerminalGuard::enter() {
             Ok(guard) => guard,
@@ -386,15 +395,11 @@ pub async fn run(args: RunArgs) -> ExitCode {
             eprintln!("mcpstorm: the dashboard failed: {error}");
         }
         // The screen is back: leave the summaries where the person can read them.
-        for result in &report.scenarios {
-            print_summary(&paint(&summary::scenario_summary(result), color));
-        }
+        report.scenarios.iter().for_each(each_scenario);
         report
     } else {
         let progress = tokio::spawn(print_progress(snapshots_rx));
-        let report = runner
-            .run_all(|result| print_summary(&paint(&summary::scenario_summary(result), color)))
-            .await;
+        let report = runner.run_all(each_scenario).await;
         progress.abort();
         report
     };
@@ -414,34 +419,12 @@ pub async fn run(args: RunArgs) -> ExitCode {
         other => other,
     };
     report.interrupted = stopped != Stop::None;
-    if let Some(destination) = &destination {
-        match report.to_json().and_then(|json| destination.write(&json)) {
-            Ok(()) => eprintln!("mcpstorm: report written to {}", destination.shown()),
-            Err(error) => {
-                eprintln!(
-                    "mcpstorm: cannot write the report to {}: {error}",
-                    destination.shown()
-                );
-                return ExitCode::from(exit::SETUP);
-            }
+    for output in &outputs {
+        if let Err(error) = output.finish(&report) {
+            eprintln!("mcpstorm: {error}");
+            return ExitCode::from(exit::SETUP);
         }
     }
-    let passed = report
-        .scenarios
-        .iter()
-        .filter(|s| s.verdict == Verdict::Pass)
-        .count();
-    let verdict_line = format!(
-        "mcpstorm: {} of {} scenario(s) passed — {}",
-        passed,
-        report.scenarios.len(),
-        match report.verdict {
-            Verdict::Pass => "PASS",
-            Verdict::Fail => "FAIL",
-            Verdict::Error => "ERROR",
-        }
-    );
-    print_summary(&format!("{verdict_line}\n"));
     ExitCode::from(match (stopped, report.verdict) {
         (Stop::Interrupt, _) => exit::INTERRUPTED,
         (Stop::Terminate, _) => exit::TERMINATED,
@@ -518,27 +501,4 @@ async fn print_progress(mut snapshots: watch::Receiver<Arc<Snapshot>>) {
             eprintln!("{}", summary::progress_line(&snapshot));
         }
     }
-}
-
-/// Colour the verdict words when stdout is a terminal; the words stay either way.
-fn paint(text: &str, color: bool) -> String {
-    if !color {
-        return text.to_string();
-    }
-    text.lines()
-        .map(|line| {
-            let painted = line
-                .replacen(" PASS ", " \x1b[32mPASS\x1b[0m ", 1)
-                .replacen(" FAIL ", " \x1b[31mFAIL\x1b[0m ", 1);
-            if line.starts_with("━━") {
-                painted
-                    .replace("━━ PASS", "━━ \x1b[1;32mPASS\x1b[0m")
-                    .replace("━━ FAIL", "━━ \x1b[1;31mFAIL\x1b[0m")
-            } else {
-                painted
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-        + "\n"
 }

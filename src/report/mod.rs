@@ -2,9 +2,11 @@
 //! summary and the headless progress line.
 
 pub(crate) mod destination;
+pub mod output;
 pub mod summary;
 
 pub use destination::Destination;
+pub use output::{JsonReport, Output, OutputError, TextSummary};
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
