@@ -89,10 +89,11 @@ pub fn target(args: &TargetArgs) -> Result<Target, String> {
             Some((program, rest))
                 if std::env::current_exe().is_ok_and(|me| me.as_os_str() == program.as_str()) =>
             {
-                ServerCommand::this_binary(rest.to_vec())?
+                ServerCommand::this_binary(rest.to_vec()).map_err(|e| e.to_string())?
             }
             Some((program, rest)) => ServerCommand::new(program.clone(), rest.to_vec()),
-            None => ServerCommand::this_binary(builtin.iter().map(|a| a.to_string()).collect())?,
+            None => ServerCommand::this_binary(builtin.iter().map(|a| a.to_string()).collect())
+                .map_err(|e| e.to_string())?,
         };
         command.env = environment.clone();
         Ok(command)

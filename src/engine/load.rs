@@ -112,7 +112,7 @@ impl PhaseRunner {
                 Ok(value) => tool_text(&value),
                 // Not a mix-up: a result too deep to read.
                 Err(why) => {
-                    classified = Classified::failed(Outcome::ProtocolError, why);
+                    classified = Classified::failed(Outcome::ProtocolError, why.to_string());
                     String::new()
                 }
             };

@@ -61,6 +61,15 @@ pub enum ResponseBody {
 #[derive(Debug, Clone)]
 pub struct ResultText(Box<RawValue>);
 
+/// A result that was checked as JSON but cannot be built as a value.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum UnreadableResult {
+    #[error("unreadable result: nested deeper than the 128 levels mcpstorm reads")]
+    TooDeep,
+    #[error("unreadable result: {0}")]
+    Json(String),
+}
+
 impl ResultText {
     #[cfg(test)]
     pub fn from_value(value: &Value) -> ResultText {
@@ -76,12 +85,12 @@ impl ResultText {
     /// The result as a value. The text is JSON (it was checked when read),
     /// but a value tree has a depth limit the check did not have: a result
     /// nested deeper than 128 levels cannot be built, and says so.
-    pub fn value(&self) -> Result<Value, String> {
+    pub fn value(&self) -> Result<Value, UnreadableResult> {
         serde_json::from_str(self.0.get()).map_err(|error| {
             if error.to_string().contains("recursion limit") {
-                "unreadable result: nested deeper than the 128 levels mcpstorm reads".to_string()
+                UnreadableResult::TooDeep
             } else {
-                format!("unreadable result: {error}")
+                UnreadableResult::Json(error.to_string())
             }
         })
     }

@@ -343,7 +343,9 @@ pub(super) async fn initialize(
         Ok(Reply {
             body: ResponseBody::Result(result),
             ..
-        }) => result.value().map_err(SetupError::Malformed)?,
+        }) => result
+            .value()
+            .map_err(|e| SetupError::Malformed(e.to_string()))?,
         Ok(Reply {
             body: ResponseBody::Error(error),
             ..

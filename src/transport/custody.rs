@@ -84,22 +84,30 @@ fn is_waited_for(pid: u32) -> bool {
 /// The watchdog's pid, which the final sweep must spare.
 static WATCHDOG: AtomicU32 = AtomicU32::new(0);
 
+/// What custody could not be taken: not fatal, but said.
+#[derive(Debug, thiserror::Error)]
+pub enum CustodyLost {
+    #[error(
+        "cannot become a child subreaper ({0}): a server's daemon that leaves its session may \
+         outlive the run"
+    )]
+    NotSubreaper(std::io::Error),
+    #[error(
+        "cannot start the watchdog ({0}): if mcpstorm is killed with SIGKILL, what its servers \
+         forked may outlive it"
+    )]
+    NoWatchdog(std::io::Error),
+}
+
 /// Take custody of everything this process will start: become a child
 /// subreaper and start the watchdog. Called once, by the commands that start
-/// servers. Failing this is not fatal; the returned text says what is lost.
-pub fn take_custody() -> Result<(), String> {
+/// servers. Failing this is not fatal; the error says what is lost.
+pub fn take_custody() -> Result<(), CustodyLost> {
     // SAFETY: prctl with PR_SET_CHILD_SUBREAPER takes an integer argument and has no memory effects.
     if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } != 0 {
-        return Err(format!(
-            "cannot become a child subreaper ({}): a server's daemon that leaves its session may outlive the run",
-            std::io::Error::last_os_error()
-        ));
+        return Err(CustodyLost::NotSubreaper(std::io::Error::last_os_error()));
     }
-    start_watchdog().map_err(|error| {
-        format!(
-            "cannot start the watchdog ({error}): if mcpstorm is killed with SIGKILL, what its servers forked may outlive it"
-        )
-    })
+    start_watchdog().map_err(CustodyLost::NoWatchdog)
 }
 
 fn start_watchdog() -> std::io::Result<()> {

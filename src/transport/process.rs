@@ -35,10 +35,8 @@ impl ServerCommand {
     }
 
     /// This very binary with `args` (the built-in target), shown as `mcpstorm`.
-    pub fn this_binary(args: Vec<String>) -> Result<Self, String> {
-        let me = std::env::current_exe().map_err(|e| {
-            format!("cannot find the mcpstorm binary to serve the built-in target: {e}")
-        })?;
+    pub fn this_binary(args: Vec<String>) -> Result<Self, SpawnError> {
+        let me = std::env::current_exe().map_err(SpawnError::OwnBinary)?;
         Ok(ServerCommand {
             shown_as: Some("mcpstorm"),
             ..ServerCommand::new(me.to_string_lossy().into_owned(), args)
@@ -70,6 +68,8 @@ pub enum SpawnError {
         command: String,
         source: std::io::Error,
     },
+    #[error("cannot find the mcpstorm binary to serve the built-in target: {0}")]
+    OwnBinary(std::io::Error),
 }
 
 /// How the process ended (both `None`: the status could not be read).
