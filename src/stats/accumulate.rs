@@ -170,10 +170,15 @@ impl ChurnAcc {
     }
 
     /// Why the fit cannot conclude, if it cannot: the phase ended with too
-    /// few sessions, or the server's memory rises and falls in cycles (of up
-    /// to `cycle` sessions, in any churn phase of the run) too long for the
-    /// sessions fitted to tell a session's memory from a cycle's rise.
-    pub(super) fn inconclusive(&self, cycle: Option<f64>, ended: bool) -> Option<String> {
+    /// few sessions for a figure (`ended_without_figure`, which the caller
+    /// knows from the fit it made), or the server's memory rises and falls in
+    /// cycles (of up to `cycle` sessions, in any churn phase of the run) too
+    /// long for the sessions fitted to tell a session's memory from a cycle's rise.
+    pub(super) fn inconclusive(
+        &self,
+        cycle: Option<f64>,
+        ended_without_figure: bool,
+    ) -> Option<String> {
         let fitted = self.fitted();
         let span = match (fitted.first(), fitted.last()) {
             (Some(first), Some(last)) => last.0 - first.0,
@@ -190,7 +195,7 @@ impl ChurnAcc {
                 2.0 * CYCLES_FITTED * cycle
             ));
         }
-        if ended && self.retained().is_none() {
+        if ended_without_figure {
             return Some(format!(
                 "cannot conclude: {} session(s) ended; the fit needs at least {MIN_SESSIONS} \
                  (it uses the second half of the phase)",
@@ -415,7 +420,11 @@ mod tests {
         );
         // Enough sessions to fit two cycles: it concludes, and finds nothing kept.
         let long = churn(1500, sawtooth);
-        assert_eq!(long.inconclusive(long.longest_cycle(), true), None);
+        let ended_without_figure = long.retained().is_none();
+        assert_eq!(
+            long.inconclusive(long.longest_cycle(), ended_without_figure),
+            None
+        );
         let kb = long.retained().unwrap().kb_per_call;
         assert!(kb.abs() < 5.0, "{kb}");
         // Too few sessions is said, with the number needed, once the phase ended.

@@ -544,9 +544,10 @@ impl Aggregator {
                     max_send_lag_ms: p.max_send_lag_us as f64 / 1000.0,
                     churn: (p.churn.sessions > 0).then(|| {
                         let fit = p.churn.retained();
-                        let unmeasured = self
-                            .churn_unmeasured()
-                            .or_else(|| p.churn.inconclusive(cycle, state == PhaseState::Done));
+                        let unmeasured = self.churn_unmeasured().or_else(|| {
+                            let ended_without_figure = state == PhaseState::Done && fit.is_none();
+                            p.churn.inconclusive(cycle, ended_without_figure)
+                        });
                         ChurnSnapshot {
                             sessions: p.churn.sessions,
                             retained_kb_per_session: fit
