@@ -214,7 +214,7 @@ fn call_block(tool: &Tool, stand_in: bool) -> (bool, String) {
     out.push_str(&format!("{lead}[[call]]\n"));
     out.push_str(&format!("{lead}tool = {}\n", toml_string(&tool.name)));
     if let Ok(arguments) = arguments {
-        let made_up = made_up(&tool.input_schema);
+        let made_up = autogen::made_up(&tool.input_schema);
         if !made_up.is_empty() {
             out.push_str(&format!(
                 "{lead}# made up from the schema, put real values in: {}\n",
@@ -224,26 +224,6 @@ fn call_block(tool: &Tool, stand_in: bool) -> (bool, String) {
         out.push_str(&format!("{lead}arguments = {arguments}\n"));
     }
     (live, out)
-}
-
-/// The required arguments whose schema offers no value of its own (no
-/// `enum`, `const`, `examples` or `default`): their values are made up.
-fn made_up(schema: &Value) -> Vec<String> {
-    let properties = schema.get("properties").and_then(Value::as_object);
-    schema
-        .get("required")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .filter(|name| {
-            let property = properties.and_then(|p| p.get(*name));
-            !["enum", "const", "examples", "default"]
-                .iter()
-                .any(|key| property.is_some_and(|p| p.get(key).is_some()))
-        })
-        .map(String::from)
-        .collect()
 }
 
 /// Arguments as a TOML inline table; TOML has no null, so a schema that asks

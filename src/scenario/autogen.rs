@@ -295,6 +295,37 @@ impl Generator<'_> {
     }
 }
 
+/// The required top-level properties whose values `arguments` makes up: their
+/// schema offers none of its own (`const`, `enum`, `examples`, `default`), so
+/// a real value (a path that exists, a record's id) is the user's to give.
+pub fn made_up(schema: &Value) -> Vec<String> {
+    let root = resolve(schema, schema);
+    let properties = root.get("properties").and_then(Value::as_object);
+    root.get("required")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .filter(|name| {
+            let property = properties
+                .and_then(|p| p.get(*name))
+                .map(|p| resolve(p, schema));
+            !property.is_some_and(offers_a_value)
+        })
+        .map(String::from)
+        .collect()
+}
+
+/// Whether `generate` takes the value from the schema rather than making one.
+fn offers_a_value(schema: &Value) -> bool {
+    schema.get("const").is_some()
+        || schema
+            .get("enum")
+            .and_then(Value::as_array)
+            .is_some_and(|choices| !choices.is_empty())
+        || offered(schema, 1).is_some()
+}
+
 /// A value the schema itself offers: its `examples` in turn, else its `default`.
 fn offered(schema: &Value, seq: u64) -> Option<&Value> {
     match schema.get("examples").and_then(Value::as_array) {
@@ -382,6 +413,8 @@ mod tests {
             .collect();
         assert_eq!(keys, vec![json!("alpha"), json!("beta"), json!("alpha")]);
         assert_eq!(arguments(&schema, 7).unwrap()["n"], 3);
+        // Only `path` is made up: the user is asked for it.
+        assert_eq!(made_up(&schema), vec!["path"]);
         // The user's values stand in for generated ones, required or not.
         let given = json!({"path": "/tmp/x", "extra": true});
         let args = arguments_with(&schema, 1, given.as_object().unwrap()).unwrap();
