@@ -213,6 +213,17 @@ enum Host {
     Unknown,
 }
 
+impl Host {
+    /// The process whose tree is measured, when known.
+    fn pid(&self) -> Option<u32> {
+        match self {
+            Host::Spawned { process, .. } => Some(process.pid()),
+            Host::Existing(pid) => Some(*pid),
+            Host::Unknown => None,
+        }
+    }
+}
+
 enum Kind {
     Stdio(StdioConnection),
     Http {
@@ -363,11 +374,7 @@ impl Connection {
     pub fn pid(&self) -> Option<u32> {
         match &self.kind {
             Kind::Stdio(stdio) => Some(stdio.pid()),
-            Kind::Http { host, .. } => match host {
-                Host::Spawned { process, .. } => Some(process.pid()),
-                Host::Existing(pid) => Some(*pid),
-                Host::Unknown => None,
-            },
+            Kind::Http { host, .. } => host.pid(),
         }
     }
 
@@ -513,7 +520,9 @@ async fn open_http(
     correlator: Arc<Correlator>,
     output: Arc<StderrTail>,
 ) -> Result<Connection, ConnectError> {
-    let (host, url) = match (&target.server, target.pid) {
+    // The address the server answered at while it was started, if it was:
+    // the listener check uses it rather than connect again.
+    let (host, url, answered_at) = match (&target.server, target.pid) {
         (Some(command), _) => {
             if let Some(url) = &target.url
                 && let Some(peer) = peer_address(url).await
@@ -539,7 +548,7 @@ async fn open_http(
                 _stdin: pipes.stdin,
             };
             match url {
-                Ok(url) => (host, url),
+                Ok((url, peer)) => (host, url, Some(peer)),
                 Err(error) => {
                     if let Host::Spawned { process, .. } = &host {
                         process.terminate(Duration::from_millis(500)).await;
@@ -555,17 +564,15 @@ async fn open_http(
                 None => Host::Unknown,
             };
             let url = target.url.clone().ok_or(ConnectError::NoUrl)?;
-            (host, url)
+            (host, url, None)
         }
     };
-    let root = match &host {
-        Host::Spawned { process, .. } => Some(process.pid()),
-        Host::Existing(pid) => Some(*pid),
-        Host::Unknown => None,
-    };
-    if let Some(root) = root
+    if let Some(root) = host.pid()
         && options.check_listener
-        && let Some(peer) = peer_address(&url).await
+        && let Some(peer) = match answered_at {
+            Some(peer) => Some(peer),
+            None => peer_address(&url).await,
+        }
         && let Err(error) = check_listener(&url, peer, root)
     {
         if let Host::Spawned { process, .. } = &host {
@@ -590,7 +597,8 @@ async fn open_http(
 }
 
 /// Drain a started HTTP server's output, learn its URL (given, or the first
-/// `http://` address it prints) and wait until it accepts connections.
+/// `http://` address it prints) and wait until it accepts connections: the
+/// URL, and the address the connection reached.
 async fn start_http_server(
     process: &ServerProcess,
     stdout: tokio::process::ChildStdout,
@@ -598,7 +606,7 @@ async fn start_http_server(
     output: &Arc<StderrTail>,
     target: &HttpTarget,
     options: ConnectOptions,
-) -> Result<Uri, ConnectError> {
+) -> Result<(Uri, SocketAddr), ConnectError> {
     let printed: Arc<Mutex<Option<Uri>>> = Arc::new(Mutex::new(None));
     let watcher = |printed: Arc<Mutex<Option<Uri>>>| -> LineWatch {
         Box::new(move |line: &[u8]| {
@@ -633,9 +641,9 @@ async fn start_http_server(
             .clone()
             .or_else(|| printed.lock().ok().and_then(|p| p.clone()));
         if let Some(url) = &url
-            && accepts_connections(url).await
+            && let Some(peer) = peer_address(url).await
         {
-            return Ok(url.clone());
+            return Ok((url.clone(), peer));
         }
         if started.elapsed() > options.startup_timeout {
             return Err(not_ready(match url {
@@ -645,10 +653,6 @@ async fn start_http_server(
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
-}
-
-async fn accepts_connections(url: &Uri) -> bool {
-    peer_address(url).await.is_some()
 }
 
 /// The address a connection to `url` reaches, if one can be made now.
