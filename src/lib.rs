@@ -28,6 +28,7 @@ pub mod acceptance;
 pub mod builtin_server;
 pub mod cli;
 pub mod engine;
+pub mod load;
 pub mod probe;
 pub mod protocol;
 pub mod report;

@@ -2,16 +2,13 @@
 //! aggregator. It owns the server's life: spawn, session, probe, crash watch,
 //! orderly stop.
 
-mod churn;
-mod coldstart;
 pub(crate) mod control;
-mod crash;
-mod load;
-mod monitor;
-mod pacer;
+pub(crate) mod crash;
+pub(crate) mod monitor;
 pub(crate) mod panics;
-mod preflight;
-mod robustness;
+mod phase;
+pub(crate) mod preflight;
+mod runner;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,14 +18,15 @@ use tokio::sync::{mpsc, watch};
 
 use crate::protocol::catalog;
 use crate::protocol::{ProtocolChoice, Session, SetupError};
-use crate::scenario::file::{COLDSTART_LABEL, SESSION_OPEN_LABEL};
-use crate::scenario::{Load, OnCrash, Scenario};
+use crate::scenario::{OnCrash, Scenario};
 use crate::stats::{Aggregator, ConnectionHandles, Event, PhasePlan, RunPlan, Snapshot};
 use crate::transport::{ConnectError, ConnectOptions, Connection, Target};
 pub use control::{CancelToken, LoadControl};
 use crash::LiveSession;
-use load::PhaseRunner;
 use monitor::Monitor;
+pub use phase::PhaseContext;
+pub use runner::PhaseRunner;
+pub(crate) use runner::{micros, send};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -48,6 +46,10 @@ pub enum EngineError {
     NotOffered(String),
     #[error("interrupted while {0}")]
     Interrupted(&'static str),
+    /// A load model that calls on the run's session found none: a model
+    /// whose `uses_the_session` says otherwise.
+    #[error("internal error: the phase \"{0}\" needs the run's session, and none was opened")]
+    NoSession(String),
 }
 
 #[derive(Debug, Clone)]
@@ -114,10 +116,7 @@ async fn drive(
 ) -> Result<(), EngineError> {
     let timeout = options.call_timeout.unwrap_or(scenario.call_timeout);
     let probe_interval = options.probe_interval.unwrap_or(scenario.probe_interval);
-    let needs_session = scenario
-        .phases
-        .iter()
-        .any(|p| !matches!(p.load, Load::ColdStart { .. }));
+    let needs_session = scenario.phases.iter().any(|p| p.load.uses_the_session());
     // The load stops on the user's word or on a crash; only the user's word
     // is an interruption.
     let halt = CancelToken::default();
@@ -217,7 +216,7 @@ async fn drive(
                 phase: index,
                 at: Instant::now(),
             });
-            let runner = |live: &LiveSession, probe_kick| PhaseRunner {
+            let runner = live.as_ref().map(|live| PhaseRunner {
                 live: live.clone(),
                 phase_index: index,
                 phase: Arc::new(phase.clone()),
@@ -230,68 +229,21 @@ async fn drive(
                 no_answer_streak: no_answer_streak.clone(),
                 abort_after: scenario.abort_after,
                 control: control.clone(),
-                probe_kick,
+                probe_kick: None,
+            });
+            let context = PhaseContext {
+                index,
+                phase,
+                options,
+                timeout,
+                labels: &scenario.labels,
+                events: &events,
+                halt: &halt,
+                control: &control,
+                monitor: monitor.as_deref(),
+                runner,
             };
-            match (&phase.load, &live) {
-                (Load::ColdStart { iterations }, _) => {
-                    let label = label_index(scenario, COLDSTART_LABEL);
-                    // Without a session, no preflight has checked this phase.
-                    let check_with = live.is_none().then_some(&scenario.labels[..]);
-                    coldstart::run(
-                        check_with,
-                        index,
-                        phase,
-                        *iterations,
-                        label,
-                        options,
-                        timeout,
-                        &events,
-                        &halt,
-                        &control,
-                    )
-                    .await?;
-                }
-                (
-                    Load::Churn {
-                        sessions,
-                        calls_per_session,
-                        end,
-                    },
-                    Some(live),
-                ) => {
-                    churn::Churn {
-                        main: &live.current(),
-                        // Churn samples after every session instead.
-                        runner: runner(live, None),
-                        session_open_label: label_index(scenario, SESSION_OPEN_LABEL),
-                        options,
-                        monitor: monitor.as_deref(),
-                    }
-                    .run(*sessions, *calls_per_session, *end)
-                    .await?;
-                }
-                (
-                    Load::Robustness {
-                        rounds,
-                        huge_request_kb,
-                    },
-                    Some(live),
-                ) => {
-                    robustness::Robustness {
-                        runner: runner(live, None),
-                        options,
-                    }
-                    .run(*rounds, *huge_request_kb)
-                    .await?;
-                }
-                (_, Some(live)) => {
-                    let kick = monitor
-                        .as_ref()
-                        .and_then(|m| m.kick_every(phase.load.planned_calls()));
-                    runner(live, kick).run().await;
-                }
-                (_, None) => unreachable!("a session is opened whenever a phase needs one"),
-            }
+            phase.load.run(context).await?;
             let _ = events.send(Event::PhaseEnded {
                 phase: index,
                 at: Instant::now(),
@@ -353,7 +305,3 @@ const INTERRUPTED_GRACE: Duration = Duration::from_millis(300);
 
 /// Longest wait for the crash watch to report a crash at the end of a run.
 const CRASH_REPORT_WAIT: Duration = Duration::from_secs(5);
-
-fn label_index(scenario: &Scenario, label: &str) -> usize {
-    scenario.labels.iter().position(|l| l == label).unwrap_or(0)
-}

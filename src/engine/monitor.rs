@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::load::ProbeKick;
+use super::runner::ProbeKick;
 use crate::probe::TreeSampler;
 use crate::probe::sampler::Gone;
 use crate::stats::Event;

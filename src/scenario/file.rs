@@ -7,7 +7,8 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::calls::{RawCall, mix};
-use super::{Amount, Load, OnCrash, Phase, Scenario, SessionEnd};
+use super::load_keys::RawLoad;
+use super::{OnCrash, Phase, Scenario};
 use crate::acceptance::{Criteria, Criterion};
 
 #[derive(Debug, thiserror::Error)]
@@ -31,9 +32,6 @@ pub enum ScenarioError {
 
 const DEFAULT_TIMEOUT_MS: f64 = 30_000.0;
 const DEFAULT_PROBE_INTERVAL_MS: f64 = 250.0;
-/// The robustness phase's very large request: 4 MiB, past what a line
-/// reader with a fixed buffer takes, well within mcpstorm's own limits.
-const DEFAULT_HUGE_REQUEST_KB: u32 = 4096;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -65,29 +63,12 @@ struct RawPhase {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawLoad {
-    kind: Spanned<String>,
-    calls: Option<Spanned<i64>>,
-    workers: Option<Spanned<i64>>,
-    batches: Option<Spanned<i64>>,
-    rate: Option<Spanned<f64>>,
-    duration_s: Option<Spanned<f64>>,
-    iterations: Option<Spanned<i64>>,
-    sessions: Option<Spanned<i64>>,
-    calls_per_session: Option<Spanned<i64>>,
-    end: Option<Spanned<String>>,
-    rounds: Option<Spanned<i64>>,
-    huge_request_kb: Option<Spanned<i64>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawCriterionOptions {
     about: Option<String>,
 }
 
 /// Locates byte offsets in the file as line and column, and builds errors.
-pub(super) struct Source<'a> {
+pub(crate) struct Source<'a> {
     text: &'a str,
     file: &'a str,
 }
@@ -100,7 +81,7 @@ impl Source<'_> {
         (line, column)
     }
 
-    pub(super) fn error(
+    pub(crate) fn error(
         &self,
         offset: usize,
         key: &str,
@@ -116,7 +97,7 @@ impl Source<'_> {
         }
     }
 
-    pub(super) fn at<T>(
+    pub(crate) fn at<T>(
         &self,
         spanned: &Spanned<T>,
         key: &str,
@@ -154,61 +135,16 @@ impl Source<'_> {
     }
 }
 
-/// The largest whole number each key may take (the least is 1). Beyond these
-/// a value is a mistake, not a test: it would run for years, spawn more
-/// workers than any machine has threads, or not fit the counters that carry
-/// it (4294967297 workers wrapped to 1). The README's load table lists them.
-fn int_max(key: &str) -> u64 {
-    match key {
-        "workers" => 10_000,
-        "rounds" => 1_000,
-        "huge_request_kb" => 65_536,
-        "iterations" => 100_000,
-        // calls, batches, sessions, calls_per_session
-        _ => 1_000_000_000,
-    }
-}
-
-/// The range of each number with a fraction: (least, largest).
-fn f64_range(key: &str) -> (f64, f64) {
-    match key {
-        // Calls per second: one per 100 s and more; far beyond 100,000 the
-        // schedule would pile up calls faster than any server answers them.
-        "rate" => (0.01, 100_000.0),
-        // A week.
-        "duration_s" => (0.001, 604_800.0),
-        // timeout_ms, probe_interval_ms: 1 ms to a day.
-        _ => (1.0, 86_400_000.0),
-    }
-}
+/// The range of each number with a fraction given at the top of the file:
+/// `timeout_ms` and `probe_interval_ms`, 1 ms to a day.
+const MS_RANGE: (f64, f64) = (1.0, 86_400_000.0);
 
 /// A number as a person would write it: 1e300, not three hundred digits.
-fn shown(v: f64) -> String {
+pub(super) fn shown(v: f64) -> String {
     if v != 0.0 && !(1e-3..1e9).contains(&v.abs()) {
         format!("{v:e}")
     } else {
         v.to_string()
-    }
-}
-
-fn positive_int(
-    src: &Source,
-    value: &Option<Spanned<i64>>,
-    key: &str,
-    what: &str,
-) -> Result<Option<u64>, ScenarioError> {
-    let max = int_max(what);
-    match value {
-        None => Ok(None),
-        Some(v) if (1..=max as i64).contains(v.get_ref()) => Ok(Some(*v.get_ref() as u64)),
-        Some(v) => Err(src.at(
-            v,
-            key,
-            format!(
-                "{what} must be a whole number from 1 to {max}, got {}",
-                v.get_ref()
-            ),
-        )),
     }
 }
 
@@ -219,7 +155,7 @@ fn positive_f64(
     what: &str,
 ) -> Result<f64, ScenarioError> {
     let v = *value.get_ref();
-    let (least, largest) = f64_range(what);
+    let (least, largest) = MS_RANGE;
     if (least..=largest).contains(&v) {
         Ok(v)
     } else {
@@ -232,173 +168,6 @@ fn positive_f64(
             ),
         ))
     }
-}
-
-fn amount(src: &Source, raw: &RawLoad, key: &str) -> Result<Amount, ScenarioError> {
-    let calls = positive_int(src, &raw.calls, &format!("{key}.calls"), "calls")?;
-    let duration = raw
-        .duration_s
-        .as_ref()
-        .map(|d| positive_f64(src, d, &format!("{key}.duration_s"), "duration_s"))
-        .transpose()?;
-    match (calls, duration) {
-        (Some(n), None) => Ok(Amount::Calls(n)),
-        (None, Some(s)) => Ok(Amount::Duration(Duration::from_secs_f64(s))),
-        (Some(_), Some(_)) => Err(src.at(
-            &raw.kind,
-            key,
-            "give either `calls` or `duration_s`, not both",
-        )),
-        (None, None) => Err(src.at(&raw.kind, key, "needs `calls` or `duration_s`")),
-    }
-}
-
-fn load(src: &Source, raw: &Spanned<RawLoad>, key: &str) -> Result<Load, ScenarioError> {
-    let span = raw.span().start;
-    let raw = raw.get_ref();
-    let kind = raw.kind.get_ref().as_str();
-    let unexpected = |field: &str, present: bool| -> Result<(), ScenarioError> {
-        if present {
-            Err(src.error(
-                span,
-                &format!("{key}.{field}"),
-                format!("`{field}` does not apply to load kind \"{kind}\""),
-            ))
-        } else {
-            Ok(())
-        }
-    };
-    // A positive whole number this kind cannot do without.
-    let required = |field: &str, value: &Option<Spanned<i64>>| -> Result<u32, ScenarioError> {
-        let path = format!("{key}.{field}");
-        positive_int(src, value, &path, field)?
-            .map(|n| n as u32)
-            .ok_or_else(|| {
-                src.at(
-                    &raw.kind,
-                    &path,
-                    format!("load kind \"{kind}\" needs `{field}`"),
-                )
-            })
-    };
-    // The keys each kind reads; any other key given is a mistake to point at.
-    let accepted: &[&str] = match kind {
-        "sequential" => &["calls", "duration_s"],
-        "concurrent" => &["workers", "calls", "duration_s", "batches"],
-        "rate" => &["rate", "calls", "duration_s"],
-        "coldstart" => &["iterations"],
-        "churn" => &["sessions", "calls_per_session", "end"],
-        "robustness" => &["rounds", "huge_request_kb"],
-        _ => &[],
-    };
-    let given = [
-        ("calls", raw.calls.is_some()),
-        ("workers", raw.workers.is_some()),
-        ("batches", raw.batches.is_some()),
-        ("rate", raw.rate.is_some()),
-        ("duration_s", raw.duration_s.is_some()),
-        ("iterations", raw.iterations.is_some()),
-        ("sessions", raw.sessions.is_some()),
-        ("calls_per_session", raw.calls_per_session.is_some()),
-        ("end", raw.end.is_some()),
-        ("rounds", raw.rounds.is_some()),
-        ("huge_request_kb", raw.huge_request_kb.is_some()),
-    ];
-    if !accepted.is_empty() {
-        for (field, present) in given {
-            unexpected(field, present && !accepted.contains(&field))?;
-        }
-    }
-    Ok(match kind {
-        "sequential" => Load::Sequential {
-            amount: amount(src, raw, key)?,
-        },
-        "concurrent" => {
-            let workers = required("workers", &raw.workers)?;
-            match positive_int(src, &raw.batches, &format!("{key}.batches"), "batches")? {
-                Some(batches) => {
-                    unexpected("calls", raw.calls.is_some())?;
-                    unexpected("duration_s", raw.duration_s.is_some())?;
-                    Load::Batches {
-                        workers,
-                        batches: batches as u32,
-                    }
-                }
-                None => Load::Concurrent {
-                    workers,
-                    amount: amount(src, raw, key)?,
-                },
-            }
-        }
-        "rate" => {
-            let rate = raw.rate.as_ref().ok_or_else(|| {
-                src.at(
-                    &raw.kind,
-                    &format!("{key}.rate"),
-                    "load kind \"rate\" needs `rate` (calls per second)",
-                )
-            })?;
-            let per_second = positive_f64(src, rate, &format!("{key}.rate"), "rate")?;
-            Load::Rate {
-                per_second,
-                amount: amount(src, raw, key)?,
-            }
-        }
-        "coldstart" => {
-            let iterations = required("iterations", &raw.iterations)?;
-            Load::ColdStart { iterations }
-        }
-        "churn" => {
-            let sessions = required("sessions", &raw.sessions)?;
-            let calls_per_session = positive_int(
-                src,
-                &raw.calls_per_session,
-                &format!("{key}.calls_per_session"),
-                "calls_per_session",
-            )?
-            .unwrap_or(1);
-            let end = match &raw.end {
-                None => SessionEnd::Close,
-                Some(end) => match end.get_ref().as_str() {
-                    "close" => SessionEnd::Close,
-                    "abandon" => SessionEnd::Abandon,
-                    other => {
-                        return Err(src.at(
-                            end,
-                            &format!("{key}.end"),
-                            format!("unknown session end \"{other}\" (expected \"close\" or \"abandon\")"),
-                        ));
-                    }
-                },
-            };
-            Load::Churn {
-                sessions,
-                calls_per_session: calls_per_session as u32,
-                end,
-            }
-        }
-        "robustness" => {
-            let optional = |field: &str, value: &Option<Spanned<i64>>, default: u32| {
-                positive_int(src, value, &format!("{key}.{field}"), field)
-                    .map(|n| n.map_or(default, |n| n as u32))
-            };
-            Load::Robustness {
-                rounds: optional("rounds", &raw.rounds, 1)?,
-                huge_request_kb: optional(
-                    "huge_request_kb",
-                    &raw.huge_request_kb,
-                    DEFAULT_HUGE_REQUEST_KB,
-                )?,
-            }
-        }
-        other => {
-            return Err(src.at(
-                &raw.kind,
-                &format!("{key}.kind"),
-                format!("unknown load kind \"{other}\" (expected sequential, concurrent, rate, coldstart, churn or robustness)"),
-            ));
-        }
-    })
 }
 
 /// Turn a toml parse error into ours, naming the key at the error.
@@ -502,7 +271,7 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
                 format!("phase name \"{phase_name}\" is used twice"),
             ));
         }
-        let load = load(&src, &raw_phase.load, &format!("{key}.load"))?;
+        let load = crate::load::parse(&src, &raw_phase.load, &format!("{key}.load"))?;
         let mix = match (&raw_phase.call, &shared_mix) {
             (Some(own), _) => mix(&src, own, &format!("{key}.call"), span, &mut labels)?,
             (None, Some(shared)) => shared.clone(),
@@ -514,12 +283,8 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
                 ));
             }
         };
-        if matches!(load, Load::ColdStart { .. }) && mix.calls.is_empty() {
-            return Err(src.at(
-                &raw_phase.load,
-                &format!("{key}.call"),
-                "a cold-start phase needs a [[call]] naming its one call (auto mixes are for phases on a running server)",
-            ));
+        if let Err(why) = load.check_mix(&mix) {
+            return Err(src.at(&raw_phase.load, &format!("{key}.call"), why));
         }
         phases.push(Phase {
             warmup: raw_phase.warmup.unwrap_or(phase_name == "warmup"),
@@ -528,14 +293,11 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
             mix,
         });
     }
-    if phases
-        .iter()
-        .any(|p| matches!(p.load, Load::ColdStart { .. }))
-    {
-        labels.push(COLDSTART_LABEL.to_string());
-    }
-    if phases.iter().any(|p| matches!(p.load, Load::Churn { .. })) {
-        labels.push(SESSION_OPEN_LABEL.to_string());
+    // The labels the load models count their own events under, once each.
+    for label in phases.iter().filter_map(|p| p.load.own_label()) {
+        if !labels.iter().any(|l| l == label) {
+            labels.push(label.to_string());
+        }
     }
     // An automatic mix adds labels only the server can name: any label goes.
     let any_auto = phases.iter().any(|p| p.mix.auto.is_some());
@@ -558,11 +320,6 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
 /// Calls in a row without an answer (timeouts, transport errors) after
 /// which a run gives up on the server.
 pub const DEFAULT_ABORT_AFTER: u64 = 50;
-
-/// The label a whole cold-start iteration is counted under.
-pub const COLDSTART_LABEL: &str = "coldstart";
-/// The label the opening of a churned session is counted under.
-pub const SESSION_OPEN_LABEL: &str = "session/open";
 
 fn criteria(
     src: &Source,
@@ -643,20 +400,15 @@ method = "tools/list"
         assert!(s.phases[0].warmup && !s.phases[1].warmup);
         assert_eq!(s.labels, vec!["echo", "tools/list"]);
         assert_eq!(s.criteria.list.len(), 2);
-        assert_eq!(
-            s.phases[1].load,
-            Load::Concurrent {
-                workers: 2,
-                amount: Amount::Calls(10)
-            }
-        );
+        assert_eq!(s.phases[1].load.to_string(), "2 workers, 10 calls");
+        assert_eq!(s.phases[1].load.planned_calls(), Some(10));
     }
 
     #[test]
     fn errors_name_file_line_and_key() {
         let e = error_of(&GOOD.replace("workers = 2", "workers = \"two\""));
         assert!(e.starts_with("x.toml:8:"), "{e}");
-        assert!(e.contains("key `workers`"), "{e}");
+        assert!(e.contains("key `phase[1].load.workers`"), "{e}");
         let e = error_of(&GOOD.replace("workers = 2", "wrokers = 2"));
         assert!(e.starts_with("x.toml:8:"), "{e}");
         assert!(e.contains("wrokers"), "{e}");

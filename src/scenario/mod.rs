@@ -7,15 +7,17 @@ pub(crate) mod builtin;
 mod calls;
 pub mod file;
 mod json_text;
+pub mod load_keys;
 pub(crate) mod template;
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
 
 use crate::acceptance::Criteria;
-use crate::protocol::bad_input::BadInput;
+use crate::load::LoadModel;
 pub use file::ScenarioError;
 use template::{MixSchedule, Template};
 
@@ -51,7 +53,8 @@ pub struct Phase {
     pub name: String,
     /// Growth figures count from the end of the warm-up phases.
     pub warmup: bool,
-    pub load: Load,
+    /// How its calls are made (`crate::load`).
+    pub load: Arc<dyn LoadModel>,
     pub mix: CallMix,
 }
 
@@ -62,108 +65,21 @@ pub enum Amount {
     Duration(Duration),
 }
 
+impl Amount {
+    /// The calls it amounts to, when given as calls.
+    pub fn calls(self) -> Option<u64> {
+        match self {
+            Amount::Calls(n) => Some(n),
+            Amount::Duration(_) => None,
+        }
+    }
+}
+
 impl fmt::Display for Amount {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Amount::Calls(n) => write!(f, "{n} calls"),
             Amount::Duration(d) => write!(f, "{} s", d.as_secs_f64()),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Load {
-    /// One call at a time.
-    Sequential { amount: Amount },
-    /// N workers, each sending its next call as soon as the last one returns.
-    Concurrent { workers: u32, amount: Amount },
-    /// N workers × M batches: each batch sends N calls at once and waits for all.
-    Batches { workers: u32, batches: u32 },
-    /// Open model: calls sent on a fixed schedule whatever the server does;
-    /// latency counts from the scheduled send time.
-    Rate { per_second: f64, amount: Amount },
-    /// A fresh server per iteration: spawn → initialize → one call → exit.
-    ColdStart { iterations: u32 },
-    /// Session churn: one session after another, each opened, used for a few
-    /// calls and then ended as `end` says.
-    Churn {
-        sessions: u32,
-        calls_per_session: u32,
-        end: SessionEnd,
-    },
-    /// Robustness: every bad input of `protocol::bad_input` sent raw, each
-    /// followed by a well-formed call of the mix, `rounds` times over.
-    Robustness { rounds: u32, huge_request_kb: u32 },
-}
-
-/// How a churned session ends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SessionEnd {
-    /// Properly: `DELETE` over HTTP; closing stdin over stdio.
-    Close,
-    /// Dropped without a word, as a client that crashed or lost its network.
-    Abandon,
-}
-
-impl fmt::Display for SessionEnd {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            SessionEnd::Close => "closed",
-            SessionEnd::Abandon => "abandoned",
-        })
-    }
-}
-
-impl Load {
-    /// Calls the phase will make, when known in advance.
-    pub fn planned_calls(&self) -> Option<u64> {
-        match *self {
-            Load::Sequential {
-                amount: Amount::Calls(n),
-            }
-            | Load::Concurrent {
-                amount: Amount::Calls(n),
-                ..
-            } => Some(n),
-            Load::Batches { workers, batches } => Some(workers as u64 * batches as u64),
-            Load::Rate {
-                amount: Amount::Calls(n),
-                ..
-            } => Some(n),
-            Load::Rate {
-                per_second,
-                amount: Amount::Duration(d),
-            } => Some((per_second * d.as_secs_f64()).floor() as u64),
-            Load::ColdStart { iterations } => Some(iterations as u64),
-            // Each session's opening counts as a call of its own.
-            Load::Churn {
-                sessions,
-                calls_per_session,
-                ..
-            } => Some(sessions as u64 * (calls_per_session as u64 + 1)),
-            // One well-formed call after each bad input.
-            Load::Robustness { rounds, .. } => Some(rounds as u64 * BadInput::ALL.len() as u64),
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for Load {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Load::Sequential { amount } => write!(f, "sequential, {amount}"),
-            Load::Concurrent { workers, amount } => write!(f, "{workers} workers, {amount}"),
-            Load::Batches { workers, batches } => {
-                write!(f, "{workers} parallel × {batches} batches")
-            }
-            Load::Rate { per_second, amount } => write!(f, "{per_second} calls/s, {amount}"),
-            Load::ColdStart { iterations } => write!(f, "cold start × {iterations}"),
-            Load::Churn {
-                sessions,
-                calls_per_session,
-                end,
-            } => write!(f, "{sessions} sessions × {calls_per_session} calls, {end}"),
-            Load::Robustness { rounds, .. } => write!(f, "bad inputs × {rounds} rounds"),
         }
     }
 }

@@ -1,31 +1,92 @@
 //! Cold start: a fresh server for every iteration, timed as a whole and by
 //! stage — spawn, initialize, first call, exit.
 
+use std::fmt;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::load::{micros, send};
-use super::preflight::{self, Prepared};
-use super::{CancelToken, EngineError, LoadControl, RunOptions};
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
+
+use super::{LoadModel, ModelKind};
+use crate::engine::preflight::{self, Prepared};
+use crate::engine::{EngineError, PhaseContext, RunOptions, micros, send};
 use crate::protocol::outcome::{self, Classified};
 use crate::protocol::{Outcome, ProtocolChoice, ProtocolVersion, Session};
-use crate::scenario::Phase;
+use crate::scenario::file::ScenarioError;
+use crate::scenario::load_keys::LoadKeys;
 use crate::scenario::template::CallContext;
+use crate::scenario::{CallMix, Phase};
 use crate::stats::{ColdStartEvent, Event};
 use crate::transport::{ConnectOptions, Connection};
 
-#[allow(clippy::too_many_arguments)]
-pub async fn run(
-    check_with: Option<&[String]>,
-    phase_index: usize,
-    phase: &Phase,
-    iterations: u32,
-    label: usize,
-    options: &RunOptions,
-    timeout: Duration,
-    events: &tokio::sync::mpsc::UnboundedSender<Event>,
-    halt: &CancelToken,
-    control: &LoadControl,
-) -> Result<(), EngineError> {
+pub const MODEL: ModelKind = ModelKind {
+    kind: "coldstart",
+    keys: &["iterations"],
+    parse,
+};
+
+/// The label a whole cold-start iteration is counted under.
+pub const LABEL: &str = "coldstart";
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ColdStarts {
+    pub iterations: u32,
+}
+
+fn parse(keys: &LoadKeys) -> Result<Arc<dyn LoadModel>, ScenarioError> {
+    let iterations = keys.required_whole("iterations", 1..=100_000)? as u32;
+    Ok(Arc::new(ColdStarts { iterations }))
+}
+
+impl fmt::Display for ColdStarts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "cold start × {}", self.iterations)
+    }
+}
+
+impl LoadModel for ColdStarts {
+    fn planned_calls(&self) -> Option<u64> {
+        Some(u64::from(self.iterations))
+    }
+
+    /// Each iteration starts a server of its own.
+    fn uses_the_session(&self) -> bool {
+        false
+    }
+
+    fn own_label(&self) -> Option<&'static str> {
+        Some(LABEL)
+    }
+
+    fn check_mix(&self, mix: &CallMix) -> Result<(), &'static str> {
+        if mix.calls.is_empty() {
+            return Err(
+                "a cold-start phase needs a [[call]] naming its one call (auto mixes are for phases on a running server)",
+            );
+        }
+        Ok(())
+    }
+
+    fn run<'a>(&'a self, phase: PhaseContext<'a>) -> BoxFuture<'a, Result<(), EngineError>> {
+        run(phase, self.iterations).boxed()
+    }
+}
+
+async fn run(context: PhaseContext<'_>, iterations: u32) -> Result<(), EngineError> {
+    let PhaseContext {
+        index: phase_index,
+        phase,
+        options,
+        timeout,
+        events,
+        halt,
+        control,
+        ..
+    } = context;
+    // Without a session, no preflight has checked this phase.
+    let check_with = (!context.checked()).then_some(context.labels);
+    let label = context.label(LABEL);
     if !options.target.starts_server() {
         return Err(EngineError::ColdStartNeedsCommand);
     }
@@ -177,5 +238,21 @@ impl ColdStart<'_> {
         let forced = session.close(options.shutdown_grace).await.forced;
         event.exit_us = micros(answered.elapsed());
         Ok((event, forced))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{parse_error, parsed};
+
+    #[test]
+    fn plans_one_call_per_start_and_needs_no_session() {
+        let model = parsed(r#"kind = "coldstart", iterations = 12"#);
+        assert_eq!(model.planned_calls(), Some(12));
+        assert!(!model.uses_the_session());
+        assert_eq!(model.own_label(), Some(super::LABEL));
+        assert_eq!(model.to_string(), "cold start × 12");
+        let e = parse_error(r#"kind = "coldstart""#);
+        assert!(e.contains("needs `iterations`"), "{e}");
     }
 }

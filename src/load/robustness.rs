@@ -10,16 +10,22 @@
 //! on a fresh connection that never initialized: a new server process over
 //! stdio, a new client without a session over HTTP.
 
+use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
 use serde_json::Value;
 
-use super::load::PhaseRunner;
-use super::{EngineError, RunOptions};
+use super::{LoadModel, ModelKind};
+use crate::engine::{EngineError, PhaseContext, PhaseRunner, RunOptions};
 use crate::protocol::ProtocolVersion;
 use crate::protocol::bad_input::{Answer, BadInput, FrameContext};
 use crate::protocol::catalog;
 use crate::scenario::autogen;
+use crate::scenario::file::ScenarioError;
+use crate::scenario::load_keys::LoadKeys;
 use crate::scenario::template::CallContext;
 use crate::stats::Event;
 use crate::transport::Connection;
@@ -27,15 +33,67 @@ use crate::transport::Connection;
 /// How long a lost connection is given to show whether the server died.
 const LOSS_SETTLES: Duration = Duration::from_secs(1);
 
-pub struct Robustness<'a> {
+pub const MODEL: ModelKind = ModelKind {
+    kind: "robustness",
+    keys: &["rounds", "huge_request_kb"],
+    parse,
+};
+
+/// The very large request by default: 4 MiB, past what a line reader with a
+/// fixed buffer takes, well within mcpstorm's own limits.
+const DEFAULT_HUGE_REQUEST_KB: u64 = 4096;
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BadInputs {
+    pub rounds: u32,
+    pub huge_request_kb: u32,
+}
+
+fn parse(keys: &LoadKeys) -> Result<Arc<dyn LoadModel>, ScenarioError> {
+    let rounds = keys.whole("rounds", 1..=1_000)?.unwrap_or(1);
+    let huge_request_kb = keys
+        .whole("huge_request_kb", 1..=65_536)?
+        .unwrap_or(DEFAULT_HUGE_REQUEST_KB);
+    Ok(Arc::new(BadInputs {
+        rounds: rounds as u32,
+        huge_request_kb: huge_request_kb as u32,
+    }))
+}
+
+impl fmt::Display for BadInputs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "bad inputs × {} rounds", self.rounds)
+    }
+}
+
+impl LoadModel for BadInputs {
+    /// One well-formed call after each bad input.
+    fn planned_calls(&self) -> Option<u64> {
+        Some(u64::from(self.rounds) * BadInput::ALL.len() as u64)
+    }
+
+    fn run<'a>(&'a self, phase: PhaseContext<'a>) -> BoxFuture<'a, Result<(), EngineError>> {
+        async move {
+            Robustness {
+                runner: phase.runner()?,
+                options: phase.options,
+            }
+            .run(self.rounds, self.huge_request_kb)
+            .await
+        }
+        .boxed()
+    }
+}
+
+struct Robustness<'a> {
     /// Makes the well-formed calls between the probes; its live session is
     /// the one probed.
-    pub runner: PhaseRunner,
-    pub options: &'a RunOptions,
+    runner: PhaseRunner,
+    options: &'a RunOptions,
 }
 
 impl Robustness<'_> {
-    pub async fn run(&self, rounds: u32, huge_request_kb: u32) -> Result<(), EngineError> {
+    async fn run(&self, rounds: u32, huge_request_kb: u32) -> Result<(), EngineError> {
         let runner = &self.runner;
         let version = runner.live.current().version();
         let context = self.frame_context(huge_request_kb).await;
@@ -141,5 +199,22 @@ impl Robustness<'_> {
             }),
             huge_bytes: huge_request_kb as usize * 1024,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::parsed;
+    use crate::protocol::bad_input::BadInput;
+
+    #[test]
+    fn plans_one_call_after_each_bad_input() {
+        let model = parsed(r#"kind = "robustness", rounds = 3"#);
+        assert_eq!(model.planned_calls(), Some(3 * BadInput::ALL.len() as u64));
+        assert_eq!(model.to_string(), "bad inputs × 3 rounds");
+        assert_eq!(
+            parsed(r#"kind = "robustness""#).planned_calls(),
+            Some(BadInput::ALL.len() as u64)
+        );
     }
 }

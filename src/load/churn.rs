@@ -8,30 +8,123 @@
 //! process, so a new one is spawned each time, and "abandoned" means the
 //! client vanished: the process is killed instead of seeing its stdin close.
 
+use std::fmt;
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::crash::LiveSession;
-use super::load::{PhaseRunner, micros};
-use super::{EngineError, Monitor, RunOptions};
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
+
+use super::{LoadModel, ModelKind};
+use crate::engine::crash::LiveSession;
+use crate::engine::monitor::Monitor;
+use crate::engine::{EngineError, PhaseContext, PhaseRunner, RunOptions, micros};
 use crate::protocol::{Outcome, ProtocolChoice, Session, SetupError};
-use crate::scenario::SessionEnd;
+use crate::scenario::file::ScenarioError;
+use crate::scenario::load_keys::{LoadKeys, MAX_CALLS};
 use crate::stats::{CallEvent, Event};
 use crate::transport::Connection;
 
-pub struct Churn<'a> {
+pub const MODEL: ModelKind = ModelKind {
+    kind: "churn",
+    keys: &["sessions", "calls_per_session", "end"],
+    parse,
+};
+
+/// The label the opening of a churned session is counted under.
+pub const LABEL: &str = "session/open";
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SessionChurn {
+    pub sessions: u32,
+    pub calls_per_session: u32,
+    pub end: SessionEnd,
+}
+
+/// How a churned session ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionEnd {
+    /// Properly: `DELETE` over HTTP; closing stdin over stdio.
+    Close,
+    /// Dropped without a word, as a client that crashed or lost its network.
+    Abandon,
+}
+
+impl fmt::Display for SessionEnd {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SessionEnd::Close => "closed",
+            SessionEnd::Abandon => "abandoned",
+        })
+    }
+}
+
+fn parse(keys: &LoadKeys) -> Result<Arc<dyn LoadModel>, ScenarioError> {
+    let sessions = keys.required_whole("sessions", 1..=MAX_CALLS)? as u32;
+    let calls_per_session = keys.whole("calls_per_session", 1..=MAX_CALLS)?.unwrap_or(1) as u32;
+    let end = match keys.word("end", &["close", "abandon"])? {
+        Some("abandon") => SessionEnd::Abandon,
+        _ => SessionEnd::Close,
+    };
+    Ok(Arc::new(SessionChurn {
+        sessions,
+        calls_per_session,
+        end,
+    }))
+}
+
+impl fmt::Display for SessionChurn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} sessions × {} calls, {}",
+            self.sessions, self.calls_per_session, self.end
+        )
+    }
+}
+
+impl LoadModel for SessionChurn {
+    /// Each session's opening counts as a call of its own.
+    fn planned_calls(&self) -> Option<u64> {
+        Some(u64::from(self.sessions) * (u64::from(self.calls_per_session) + 1))
+    }
+
+    fn own_label(&self) -> Option<&'static str> {
+        Some(LABEL)
+    }
+
+    fn run<'a>(&'a self, phase: PhaseContext<'a>) -> BoxFuture<'a, Result<(), EngineError>> {
+        async move {
+            let runner = phase.runner()?;
+            let main = runner.live.current();
+            Churn {
+                main: &main,
+                // Churn samples after every session instead of as calls go.
+                runner,
+                session_open_label: phase.label(LABEL),
+                options: phase.options,
+                monitor: phase.monitor,
+            }
+            .run(self.sessions, self.calls_per_session, self.end)
+            .await
+        }
+        .boxed()
+    }
+}
+
+struct Churn<'a> {
     /// The main session: its connection is where new clients come from, and
     /// its revision is the one every churned session speaks.
-    pub main: &'a Session,
+    main: &'a Session,
     /// Runs the calls of each session (its session is swapped per session).
-    pub runner: PhaseRunner,
-    pub session_open_label: usize,
-    pub options: &'a RunOptions,
-    pub monitor: Option<&'a Monitor>,
+    runner: PhaseRunner,
+    session_open_label: usize,
+    options: &'a RunOptions,
+    monitor: Option<&'a Monitor>,
 }
 
 impl Churn<'_> {
-    pub async fn run(
+    async fn run(
         &self,
         sessions: u32,
         calls_per_session: u32,
@@ -110,5 +203,27 @@ impl Churn<'_> {
             mixup: false,
             message: failure.map(|e| format!("opening a session: {e}")),
         }));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{parse_error, parsed};
+
+    #[test]
+    fn plans_each_opening_and_its_calls() {
+        let model =
+            parsed(r#"kind = "churn", sessions = 30, calls_per_session = 4, end = "abandon""#);
+        assert_eq!(model.planned_calls(), Some(150));
+        assert_eq!(model.to_string(), "30 sessions × 4 calls, abandoned");
+        assert_eq!(model.own_label(), Some(super::LABEL));
+        let closed = parsed(r#"kind = "churn", sessions = 2"#);
+        assert_eq!(closed.planned_calls(), Some(4));
+        assert_eq!(closed.to_string(), "2 sessions × 1 calls, closed");
+        let e = parse_error(r#"kind = "churn", sessions = 2, end = "slam""#);
+        assert!(
+            e.contains(r#"end must be one of "close", "abandon", got "slam""#),
+            "{e}"
+        );
     }
 }
