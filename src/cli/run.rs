@@ -14,12 +14,13 @@ use super::mcp_json::ConfigServer;
 use super::{RunArgs, TargetArgs, TransportKind, exit, secrets};
 use crate::engine::{self, CancelToken, LoadControl, RunOptions, panics};
 use crate::report::{
-    self, Destination, JsonReport, Output, Report, ScenarioResult, TextSummary, Verdict, summary,
+    self, Destination, Finished, JsonReport, LiveFeed, Output, ProgressLine, Report, RunCommand,
+    RunStatus, ScenarioResult, TextSummary, Verdict,
 };
 use crate::scenario::{self, Scenario, builtin};
 use crate::stats::Snapshot;
 use crate::transport::{ConnectOptions, HttpTarget, ServerCommand, Target, custody};
-use crate::ui::{self, Command, Finished, RunStatus, TerminalGuard};
+use crate::ui;
 
 /// The server to test and how to reach it: an entry of --config; an HTTP
 /// endpoint (--url, --server-cmd, --pid, --transport http); the command after
@@ -114,6 +115,29 @@ pub fn target(args: &TargetArgs) -> Result<Target, String> {
         pid: args.pid,
         end_session,
     }))
+}
+
+/// Where the results go, in the order they are given them: the live view
+/// (the dashboard, or progress lines when headless), the JSON report
+/// (`--report`: its "written" line comes before the verdict), then the text
+/// summary (on stderr when stdout holds the report alone). A new output is
+/// one line here.
+fn outputs(interactive: bool, report: Option<Destination>) -> Vec<Box<dyn Output>> {
+    let mut outputs: Vec<Box<dyn Output>> = Vec::new();
+    if interactive {
+        outputs.push(Box::new(ui::Dashboard));
+    } else {
+        outputs.push(Box::new(ProgressLine));
+    }
+    let summary = TextSummary {
+        to_stderr: report.as_ref().is_some_and(Destination::is_stdout),
+        color: std::io::stdout().is_terminal(),
+    };
+    if let Some(destination) = report {
+        outputs.push(Box::new(JsonReport { destination }));
+    }
+    outputs.push(Box::new(summary));
+    outputs
 }
 
 /// How the run was stopped from outside, if it was.
@@ -243,7 +267,10 @@ impl Runner {
     }
 
     /// Carry out the dashboard's commands until it quits.
-    fn obey(&self, mut commands: mpsc::UnboundedReceiver<Command>) -> tokio::task::JoinHandle<()> {
+    fn obey(
+        &self,
+        mut commands: mpsc::UnboundedReceiver<RunCommand>,
+    ) -> tokio::task::JoinHandle<()> {
         let (halt, control, status, restart) = (
             self.halt.clone(),
             self.control.clone(),
@@ -253,14 +280,14 @@ impl Runner {
         tokio::spawn(async move {
             while let Some(command) = commands.recv().await {
                 match command {
-                    Command::Quit => {
+                    RunCommand::Quit => {
                         halt.set();
                         return;
                     }
-                    Command::TogglePause => control.set_paused(!control.is_paused()),
-                    Command::Raise => control.raise(),
-                    Command::Lower => control.lower(),
-                    Command::Restart => restart.notify_one(),
+                    RunCommand::TogglePause => control.set_paused(!control.is_paused()),
+                    RunCommand::Raise => control.raise(),
+                    RunCommand::Lower => control.lower(),
+                    RunCommand::Restart => restart.notify_one(),
                 }
                 status.send_modify(|s| {
                     s.paused = control.is_paused();
@@ -316,23 +343,6 @@ pub async fn run(args: RunArgs) -> ExitCode {
             return ExitCode::from(exit::SETUP);
         }
     };
-    // Where the results go: the JSON report first (its "written" line comes
-    // before the verdict), then the text summary — on stderr when stdout
-    // holds the report alone.
-    let summary = TextSummary {
-        to_stderr: destination.as_ref().is_some_and(Destination::is_stdout),
-        color: std::io::stdout().is_terminal(),
-    };
-    let mut outputs: Vec<Box<dyn Output>> = Vec::new();
-    if let Some(destination) = destination {
-        outputs.push(Box::new(JsonReport { destination }));
-    }
-    outputs.push(Box::new(summary));
-    let each_scenario = |result: &ScenarioResult| {
-        for output in &outputs {
-            output.scenario(result);
-        }
-    };
     let options = RunOptions {
         target: server.clone(),
         protocol: args.target.protocol_choice(),
@@ -351,6 +361,7 @@ pub async fn run(args: RunArgs) -> ExitCode {
     };
     let interactive = args.tui
         || (!args.headless && std::io::stdout().is_terminal() && std::io::stdin().is_terminal());
+    let mut outputs = outputs(interactive, destination);
     let target = report::ReportedTarget {
         transport: server.kind(),
         command: server.to_string(),
@@ -365,8 +376,29 @@ pub async fn run(args: RunArgs) -> ExitCode {
         ..RunStatus::default()
     });
     let halt = CancelToken::default();
+    // Before the dashboard takes the terminal: a signal from here on ends the
+    // run in order, the terminal restored.
     let ending = Arc::new(AtomicBool::new(false));
     let stop = watch_signals(halt.clone(), ending.clone(), interactive);
+    let (commands, commands_rx) = mpsc::unbounded_channel();
+    let feed = LiveFeed {
+        snapshots: snapshots_rx,
+        status: status_rx,
+        commands,
+        halt: halt.clone(),
+        over: CancelToken::default(),
+    };
+    let mut following = Vec::new();
+    for output in &mut outputs {
+        match output.follow(&feed) {
+            Ok(task) => following.extend(task),
+            Err(error) => {
+                eprintln!("mcpstorm: {error}");
+                return ExitCode::from(exit::SETUP);
+            }
+        }
+    }
+    let holds_the_terminal = outputs.iter().any(|o| o.holds_the_terminal());
     let runner = Runner {
         scenarios,
         options,
@@ -378,32 +410,29 @@ pub async fn run(args: RunArgs) -> ExitCode {
         restart: Arc::new(Notify::new()),
         interactive,
     };
-    let report = if interactive {
-        let mut guard = match TerminalGuard::enter() {
-            Ok(guard) => guard,
-            Err(error) => {
-                eprintln!("mcpstorm: cannot open the dashboard ({error}); use --headless");
-                return ExitCode::from(exit::SETUP);
+    let obeying = runner.obey(commands_rx);
+    let report = runner
+        .run_all(|result| {
+            if !holds_the_terminal {
+                outputs.iter().for_each(|output| output.scenario(result));
             }
-        };
-        let (commands, commands_rx) = mpsc::unbounded_channel();
-        let obeying = runner.obey(commands_rx);
-        let dashboard = ui::run(&mut guard, snapshots_rx, status_rx, commands, halt.clone());
-        let (shown, report) = tokio::join!(dashboard, runner.run_all(|_| {}));
-        obeying.abort();
-        drop(guard);
-        if let Err(error) = shown {
-            eprintln!("mcpstorm: the dashboard failed: {error}");
+        })
+        .await;
+    feed.over.set();
+    for task in following {
+        match task.await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => eprintln!("mcpstorm: {error}"),
+            Err(error) => eprintln!("mcpstorm: a live output stopped: {error}"),
         }
+    }
+    obeying.abort();
+    if holds_the_terminal {
         // The screen is back: leave the summaries where the person can read them.
-        report.scenarios.iter().for_each(each_scenario);
-        report
-    } else {
-        let progress = tokio::spawn(print_progress(snapshots_rx));
-        let report = runner.run_all(each_scenario).await;
-        progress.abort();
-        report
-    };
+        for result in &report.scenarios {
+            outputs.iter().for_each(|output| output.scenario(result));
+        }
+    }
     // The run is over: a signal now has nothing left to stop, and ends
     // mcpstorm at once (writing the report may wait, on a FIFO, for ever).
     ending.store(true, Ordering::SeqCst);
@@ -489,17 +518,4 @@ fn exit_at_once(stop: Stop, interactive: bool) -> ! {
         Stop::Hangup => exit::HANGUP,
         Stop::Interrupt | Stop::None => exit::INTERRUPTED,
     }))
-}
-
-/// A progress line on stderr at most once a second.
-async fn print_progress(mut snapshots: watch::Receiver<Arc<Snapshot>>) {
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
-    tick.tick().await;
-    loop {
-        tick.tick().await;
-        let snapshot = snapshots.borrow_and_update().clone();
-        if !snapshot.scenario.is_empty() && !snapshot.finished {
-            eprintln!("{}", summary::progress_line(&snapshot));
-        }
-    }
 }

@@ -2,11 +2,18 @@
 //! summary and the headless progress line.
 
 pub(crate) mod destination;
+mod json;
+pub mod live;
 pub mod output;
+mod progress;
 pub mod summary;
 
 pub use destination::Destination;
-pub use output::{JsonReport, Output, OutputError, TextSummary};
+pub use json::JsonReport;
+pub use live::{Finished, LiveFeed, RunCommand, RunStatus};
+pub use output::{Following, Output, OutputError};
+pub use progress::ProgressLine;
+pub use summary::TextSummary;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 

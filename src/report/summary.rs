@@ -1,12 +1,80 @@
-//! Human-readable output for headless runs: a one-line progress report and
-//! the end-of-scenario summary.
+//! The text summary output: each scenario's summary as it ends, and the
+//! run's verdict line, on stdout (on stderr when stdout carries the JSON
+//! report), PASS in green and FAIL in red on a terminal.
 
 use std::fmt::Write;
 
-use super::{ScenarioResult, Verdict};
+use super::{Output, OutputError, Report, ScenarioResult, Verdict};
 use crate::acceptance::CriterionState;
 use crate::protocol::untrusted::{QUOTE_CHARS, quote};
-use crate::stats::{CallStats, PhaseState, Snapshot};
+use crate::stats::{CallStats, PhaseState};
+
+pub struct TextSummary {
+    pub to_stderr: bool,
+    /// Colour the verdicts (stdout is a terminal).
+    pub color: bool,
+}
+
+impl TextSummary {
+    fn print(&self, text: &str) {
+        if self.to_stderr {
+            eprint!("{text}");
+        } else {
+            out!("{text}");
+        }
+    }
+}
+
+impl Output for TextSummary {
+    fn scenario(&self, result: &ScenarioResult) {
+        self.print(&scenario_summary(result, self.color));
+    }
+
+    fn finish(&self, report: &Report) -> Result<(), OutputError> {
+        let passed = report
+            .scenarios
+            .iter()
+            .filter(|s| s.verdict == Verdict::Pass)
+            .count();
+        self.print(&format!(
+            "mcpstorm: {} of {} scenario(s) passed — {}\n",
+            passed,
+            report.scenarios.len(),
+            verdict_word(report.verdict, false)
+        ));
+        Ok(())
+    }
+}
+
+/// A verdict's word, bold and coloured when `color`.
+fn verdict_word(verdict: Verdict, color: bool) -> String {
+    match verdict {
+        Verdict::Pass => paint("PASS", "1;32", color),
+        Verdict::Fail => paint("FAIL", "1;31", color),
+        Verdict::Error => "ERROR".to_string(),
+    }
+}
+
+/// A criterion's state, padded to `width`: a final PASS green, a final FAIL red.
+fn state_word(state: CriterionState, width: usize, color: bool) -> String {
+    let word = state.word();
+    let pad = " ".repeat(width.saturating_sub(word.len()));
+    let painted = match state {
+        CriterionState::Pass => paint(word, "32", color),
+        CriterionState::Fail => paint(word, "31", color),
+        _ => word.to_string(),
+    };
+    painted + &pad
+}
+
+/// `text` in the terminal's SGR style `code`, when `color`.
+fn paint(text: &str, code: &str, color: bool) -> String {
+    if color {
+        format!("\x1b[{code}m{text}\x1b[0m")
+    } else {
+        text.to_string()
+    }
+}
 
 /// Most processes of the tree listed one by one in a summary.
 const TREE_LINES: usize = 8;
@@ -22,49 +90,8 @@ pub fn ms(v: f64) -> String {
     }
 }
 
-fn percent(rate: Option<f64>) -> String {
+pub(super) fn percent(rate: Option<f64>) -> String {
     rate.map_or("-".into(), |r| format!("{:.2}%", r * 100.0))
-}
-
-/// One line, for stderr about once a second.
-pub fn progress_line(s: &Snapshot) -> String {
-    let mut line = format!("[{}] {:.0}s", s.scenario, s.elapsed_s);
-    if let Some(phase) = s.current_phase.and_then(|i| s.phases.get(i)) {
-        let _ = write!(line, " {} {}", phase.name, phase.stats.calls);
-        if let Some(planned) = phase.planned_calls {
-            let _ = write!(line, "/{planned}");
-        }
-    }
-    if let Some(window) = s.windows.last() {
-        let _ = write!(
-            line,
-            " · {:.0} calls/s · p95 {} ms",
-            window.calls_per_s,
-            ms(window.p95_ms)
-        );
-    }
-    let _ = write!(line, " · ok {}", percent(s.total.success_rate));
-    let r = &s.resources;
-    if let (Some(rss), Some(fds)) = (r.rss_current_mb, r.fds_current) {
-        let _ = write!(line, " · RSS {rss:.1} MB");
-        if let Some(growth) = r.rss_growth_mb {
-            let _ = write!(line, " ({growth:+.1})");
-        }
-        let _ = write!(line, " · FDs {fds}");
-    }
-    let count = |state| s.criteria.iter().filter(|c| c.state == state).count();
-    let _ = write!(
-        line,
-        " · criteria {} passing, {} failing, {} pending",
-        count(CriterionState::Passing),
-        count(CriterionState::Failing),
-        count(CriterionState::Pending)
-    );
-    let unmeasured = count(CriterionState::NotMeasured);
-    if unmeasured > 0 {
-        let _ = write!(line, ", {unmeasured} not measured");
-    }
-    line
 }
 
 fn stats_columns(stats: &CallStats) -> String {
@@ -83,14 +110,10 @@ fn stats_columns(stats: &CallStats) -> String {
 
 const HEADER: &str = "    calls       ok      p50      p90      p95      p99      max   calls/s";
 
-/// The full summary of one scenario.
-pub fn scenario_summary(result: &ScenarioResult) -> String {
+/// The full summary of one scenario, its verdicts coloured when `color`.
+pub fn scenario_summary(result: &ScenarioResult, color: bool) -> String {
     let mut out = String::new();
-    let verdict = match result.verdict {
-        Verdict::Pass => "PASS",
-        Verdict::Fail => "FAIL",
-        Verdict::Error => "ERROR",
-    };
+    let verdict = verdict_word(result.verdict, color);
     let _ = write!(out, "━━ {} ━━ {verdict}", result.name);
     match &result.incomplete {
         Some(why) => {
@@ -391,8 +414,8 @@ pub fn scenario_summary(result: &ScenarioResult) -> String {
         for c in &s.criteria {
             let _ = writeln!(
                 out,
-                "    {:<5} {:<40} {}",
-                c.state.word(),
+                "    {} {:<40} {}",
+                state_word(c.state, 5, color),
                 c.expression,
                 c.detail
             );
@@ -403,4 +426,57 @@ pub fn scenario_summary(result: &ScenarioResult) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stats::{CriterionStatus, Snapshot};
+
+    fn judged(states: &[CriterionState]) -> ScenarioResult {
+        let mut snapshot = Snapshot::default();
+        snapshot.total.calls = 1;
+        snapshot.finished = true;
+        snapshot.criteria = states
+            .iter()
+            .map(|&state| CriterionStatus {
+                expression: "crashes == 0".into(),
+                state,
+                value: None,
+                threshold: None,
+                detail: "crashes = 0".into(),
+                about: Some("a note saying FAIL and PASS ".into()),
+                caps: None,
+            })
+            .collect();
+        ScenarioResult::judged("s", "", "built-in", snapshot)
+    }
+
+    #[test]
+    fn verdicts_are_coloured_where_they_stand_and_nowhere_else() {
+        let result = judged(&[CriterionState::Pass, CriterionState::Fail]);
+        let plain = scenario_summary(&result, false);
+        assert!(!plain.contains('\x1b'), "{plain}");
+        assert!(plain.starts_with("━━ s ━━ FAIL\n"), "{plain}");
+        assert!(plain.contains("    PASS  crashes == 0"), "{plain}");
+        let painted = scenario_summary(&result, true);
+        assert!(
+            painted.starts_with("━━ s ━━ \x1b[1;31mFAIL\x1b[0m\n"),
+            "{painted}"
+        );
+        assert!(
+            painted.contains("    \x1b[32mPASS\x1b[0m  crashes == 0"),
+            "{painted}"
+        );
+        assert!(
+            painted.contains("    \x1b[31mFAIL\x1b[0m  crashes == 0"),
+            "{painted}"
+        );
+        // The scenario's own words are not painted, whatever they say.
+        assert!(
+            painted.contains("(a note saying FAIL and PASS )"),
+            "{painted}"
+        );
+        assert_eq!(painted.matches('\x1b').count(), 6, "{painted}");
+    }
 }

@@ -8,13 +8,13 @@ use std::time::Duration;
 use crossterm::event::{self, Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use tokio::sync::mpsc;
 
-use super::Command;
+use super::RunCommand;
 use super::view::ViewState;
 
 /// What a key did.
 #[derive(Debug, PartialEq)]
 pub enum Action {
-    Command(Command),
+    Command(RunCommand),
     Redraw,
     Nothing,
 }
@@ -77,12 +77,12 @@ pub fn action(event: &Event, state: &mut ViewState) -> Action {
 fn key_action(key: &KeyEvent, state: &mut ViewState) -> Action {
     let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
     match key.code {
-        KeyCode::Char('c') if ctrl => Action::Command(Command::Quit),
-        KeyCode::Char('q') | KeyCode::Char('Q') => Action::Command(Command::Quit),
-        KeyCode::Char('p') | KeyCode::Char(' ') => Action::Command(Command::TogglePause),
-        KeyCode::Char('+') | KeyCode::Char('=') => Action::Command(Command::Raise),
-        KeyCode::Char('-') | KeyCode::Char('_') => Action::Command(Command::Lower),
-        KeyCode::Char('r') => Action::Command(Command::Restart),
+        KeyCode::Char('c') if ctrl => Action::Command(RunCommand::Quit),
+        KeyCode::Char('q') | KeyCode::Char('Q') => Action::Command(RunCommand::Quit),
+        KeyCode::Char('p') | KeyCode::Char(' ') => Action::Command(RunCommand::TogglePause),
+        KeyCode::Char('+') | KeyCode::Char('=') => Action::Command(RunCommand::Raise),
+        KeyCode::Char('-') | KeyCode::Char('_') => Action::Command(RunCommand::Lower),
+        KeyCode::Char('r') => Action::Command(RunCommand::Restart),
         KeyCode::Char('?') | KeyCode::Char('h') => {
             state.help = !state.help;
             Action::Redraw
@@ -122,25 +122,28 @@ mod tests {
         let mut state = ViewState::default();
         assert_eq!(
             action(&press(KeyCode::Char('q')), &mut state),
-            Action::Command(Command::Quit)
+            Action::Command(RunCommand::Quit)
         );
         let ctrl_c = Event::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
-        assert_eq!(action(&ctrl_c, &mut state), Action::Command(Command::Quit));
+        assert_eq!(
+            action(&ctrl_c, &mut state),
+            Action::Command(RunCommand::Quit)
+        );
         assert_eq!(
             action(&press(KeyCode::Char('p')), &mut state),
-            Action::Command(Command::TogglePause)
+            Action::Command(RunCommand::TogglePause)
         );
         assert_eq!(
             action(&press(KeyCode::Char('+')), &mut state),
-            Action::Command(Command::Raise)
+            Action::Command(RunCommand::Raise)
         );
         assert_eq!(
             action(&press(KeyCode::Char('-')), &mut state),
-            Action::Command(Command::Lower)
+            Action::Command(RunCommand::Lower)
         );
         assert_eq!(
             action(&press(KeyCode::Char('r')), &mut state),
-            Action::Command(Command::Restart)
+            Action::Command(RunCommand::Restart)
         );
         action(&press(KeyCode::Tab), &mut state);
         assert_eq!(state.focus, Pane::Acceptance);

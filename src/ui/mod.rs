@@ -1,4 +1,6 @@
 //! The live dashboard: ratatui + crossterm, fed by the aggregator's snapshots.
+//! It is an output ([`Dashboard`]) that follows the run and holds the
+//! terminal until the person quits.
 //!
 //! The UI only reads (the newest snapshot on a watch channel) and sends
 //! commands (pause, load dial, restart, quit) that the load path picks up
@@ -18,18 +20,42 @@ use ratatui::DefaultTerminal;
 use tokio::sync::{mpsc, watch};
 
 use crate::engine::CancelToken;
+pub use crate::report::{Finished, RunCommand, RunStatus};
+use crate::report::{Following, LiveFeed, Output, OutputError};
 use crate::stats::Snapshot;
 use input::{Action, KeyReader};
-pub use view::{Finished, Pane, RunStatus, View, ViewState};
+pub use view::{Pane, View, ViewState};
 
-/// What the dashboard asks of the runner.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Command {
-    Quit,
-    TogglePause,
-    Raise,
-    Lower,
-    Restart,
+/// The dashboard as an output: it takes the terminal when the run begins
+/// and gives it back when the person quits or a signal stops the run. The
+/// final view stays until then.
+pub struct Dashboard;
+
+impl Output for Dashboard {
+    fn follow(&mut self, feed: &LiveFeed) -> Result<Option<Following>, OutputError> {
+        let mut guard = TerminalGuard::enter().map_err(|source| OutputError::Show {
+            what: "cannot open the dashboard (use --headless)",
+            source,
+        })?;
+        let feed = feed.clone();
+        Ok(Some(tokio::spawn(async move {
+            let commands = feed.commands.clone();
+            let shown = run(&mut guard, feed.snapshots, feed.status, commands, feed.halt).await;
+            drop(guard);
+            // A dashboard that failed cannot be quit from: the run stops.
+            if shown.is_err() {
+                let _ = feed.commands.send(RunCommand::Quit);
+            }
+            shown.map_err(|source| OutputError::Show {
+                what: "the dashboard failed",
+                source,
+            })
+        })))
+    }
+
+    fn holds_the_terminal(&self) -> bool {
+        true
+    }
 }
 
 /// The shortest time between two frames: at most ten a second.
@@ -38,12 +64,12 @@ const FRAME: Duration = Duration::from_millis(100);
 /// Owns the terminal while the dashboard shows; restores it when dropped, so a
 /// quit, an error or an unwinding panic all leave the terminal as it was.
 /// (`ratatui::try_init` also installs a panic hook that restores it first.)
-pub struct TerminalGuard {
-    pub terminal: DefaultTerminal,
+struct TerminalGuard {
+    terminal: DefaultTerminal,
 }
 
 impl TerminalGuard {
-    pub fn enter() -> std::io::Result<TerminalGuard> {
+    fn enter() -> std::io::Result<TerminalGuard> {
         Ok(TerminalGuard {
             terminal: ratatui::try_init()?,
         })
@@ -57,11 +83,11 @@ impl Drop for TerminalGuard {
 }
 
 /// Run the dashboard until the person quits or `halt` is set (a signal).
-pub async fn run(
+async fn run(
     guard: &mut TerminalGuard,
     mut snapshots: watch::Receiver<Arc<Snapshot>>,
     mut status: watch::Receiver<RunStatus>,
-    commands: mpsc::UnboundedSender<Command>,
+    commands: mpsc::UnboundedSender<RunCommand>,
     halt: CancelToken,
 ) -> std::io::Result<()> {
     let mut keys = KeyReader::start();
@@ -92,8 +118,8 @@ pub async fn run(
             }
             event = keys.next() => {
                 match event.map(|e| input::action(&e, &mut state)) {
-                    Some(Action::Command(Command::Quit)) | None => {
-                        let _ = commands.send(Command::Quit);
+                    Some(Action::Command(RunCommand::Quit)) | None => {
+                        let _ = commands.send(RunCommand::Quit);
                         return Ok(());
                     }
                     Some(Action::Command(command)) => {
