@@ -284,3 +284,32 @@ fn q_stops_at_once_while_calls_hang_on_a_stalled_server() {
     );
     common::assert_nothing_left(&stall);
 }
+
+#[test]
+fn a_dashboard_that_cannot_draw_stops_the_run_and_its_server() {
+    // The terminal's output goes to a pipe that closes after a few frames:
+    // drawing fails. The run used to go on without a screen and then wait,
+    // for ever, for a quit no one could give; now it stops, writes its
+    // report and stops its server.
+    let dir = tempfile::tempdir().unwrap();
+    let long = STEADY.replace("duration_s = 30", "duration_s = 600");
+    let scenario = common::scenario_file(dir.path(), "long.toml", &long);
+    let (report, exit) = (dir.path().join("report.json"), dir.path().join("exit"));
+    let marker = format!("--stall-at 1000000 --stall-ms 9{}", std::process::id());
+    let command = format!(
+        "{{ {bin} run {scenario} --tui --report {report} -- {bin} serve {marker}; echo $? > {exit}; }} \
+         | head -c 3000 > /dev/null; sleep 60",
+        bin = mcpstorm(),
+        scenario = scenario.display(),
+        report = report.display(),
+        exit = exit.display(),
+    );
+    let _tmux = Tmux::start(&command, 100, 30);
+    let code = wait_for_file(&exit, Duration::from_secs(60));
+    assert_eq!(code.trim(), "130");
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&report).expect("the report exists")).unwrap();
+    assert_eq!(report["interrupted"], true);
+    common::assert_server_stopped(&report["scenarios"][0]);
+    common::assert_nothing_left(&marker);
+}
