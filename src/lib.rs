@@ -27,6 +27,7 @@ macro_rules! outln {
 pub mod acceptance;
 pub mod builtin_server;
 pub mod cli;
+pub mod client;
 pub mod engine;
 pub mod load;
 pub mod probe;

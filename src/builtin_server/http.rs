@@ -28,11 +28,11 @@ use tokio::sync::mpsc;
 use super::faults::{FaultKnobs, FaultState};
 use super::memory::{Arena, ResidentBlock};
 use super::{ClientMessage, era, handle_request, handlers};
-use crate::protocol::jsonrpc::{self, RpcError, codes};
-use crate::transport::http::{
+use crate::protocol::http_headers::{
     MCP_METHOD, MCP_NAME, PROTOCOL_VERSION, SESSION_ID, header_text, mirrored_name,
 };
-use crate::transport::param_headers::{ParamHeaders, value_text};
+use crate::protocol::jsonrpc::{self, RpcError, codes};
+use crate::protocol::param_headers::{ParamHeaders, value_text};
 
 /// The MCP endpoint's path.
 pub const ENDPOINT: &str = "/mcp";

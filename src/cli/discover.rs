@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 
 use super::run::target;
 use super::{DiscoverArgs, TargetArgs, exit};
-use crate::protocol::Session;
-use crate::protocol::catalog::{self, Catalog, Tool};
+use crate::client::Session;
+use crate::client::catalog::{self, Catalog, Tool};
 use crate::protocol::untrusted::quote_lines;
 use crate::scenario::autogen;
 use crate::transport::{ConnectOptions, Connection};

@@ -10,8 +10,8 @@ use serde_json::Value;
 
 use super::discover::{argument_lines, read};
 use super::{InitArgs, exit};
+use crate::client::catalog::{Catalog, Tool};
 use crate::protocol::ServerInfo;
-use crate::protocol::catalog::{Catalog, Tool};
 use crate::protocol::untrusted::quote;
 use crate::scenario::autogen;
 

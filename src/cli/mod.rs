@@ -14,7 +14,8 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::acceptance::metrics::{METRICS, Scope};
 use crate::builtin_server::FaultKnobs;
-use crate::protocol::{ProtocolChoice, ProtocolVersion};
+use crate::client::ProtocolChoice;
+use crate::protocol::ProtocolVersion;
 use crate::scenario::{self, builtin};
 pub use crate::transport::TransportKind;
 use crate::transport::custody;

@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, watch};
 
-use crate::protocol::catalog;
-use crate::protocol::{ProtocolChoice, Session, SetupError};
+use crate::client::catalog;
+use crate::client::{ProtocolChoice, Session, SetupError};
 use crate::scenario::{OnCrash, Scenario};
 use crate::stats::{Aggregator, ConnectionHandles, Event, PhasePlan, RunPlan, Snapshot};
 use crate::transport::{ConnectError, ConnectOptions, Connection, Target};

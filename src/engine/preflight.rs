@@ -9,8 +9,8 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::EngineError;
-use crate::protocol::Session;
-use crate::protocol::catalog;
+use crate::client::Session;
+use crate::client::catalog;
 use crate::protocol::untrusted::{QUOTE_CHARS, quote};
 use crate::scenario::template::Template;
 use crate::scenario::{Phase, auto_mix};

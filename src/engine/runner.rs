@@ -9,9 +9,10 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use super::control::{CancelToken, LoadControl};
 use super::crash::LiveSession;
+use crate::client::Session;
+use crate::protocol::Outcome;
 use crate::protocol::jsonrpc::{Params, ResponseBody};
-use crate::protocol::outcome::{self, Classified, tool_text};
-use crate::protocol::{Outcome, Session};
+use crate::protocol::outcome::{Classified, tool_text};
 use crate::scenario::template::{CallContext, Rendered};
 use crate::scenario::{CallTemplate, Phase};
 use crate::stats::{CallEvent, Event};
@@ -85,7 +86,7 @@ impl PhaseRunner {
             Err(_) => Instant::now(),
         };
         let started = scheduled.unwrap_or(sent_at);
-        let mut classified = outcome::classify(&reply, template.is_tool_call());
+        let mut classified = crate::client::classify(&reply, template.is_tool_call());
         if classified.outcome == Outcome::TransportError
             && session
                 .connection()

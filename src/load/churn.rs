@@ -16,10 +16,11 @@ use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 
 use super::{LoadModel, ModelKind};
+use crate::client::{ProtocolChoice, Session, SetupError};
 use crate::engine::crash::LiveSession;
 use crate::engine::monitor::Monitor;
 use crate::engine::{EngineError, PhaseContext, PhaseRunner, RunOptions, micros};
-use crate::protocol::{Outcome, ProtocolChoice, Session, SetupError};
+use crate::protocol::Outcome;
 use crate::scenario::file::ScenarioError;
 use crate::scenario::load_keys::{LoadKeys, MAX_CALLS};
 use crate::stats::{CallEvent, Event};

@@ -9,10 +9,11 @@ use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 
 use super::{LoadModel, ModelKind};
+use crate::client::{ProtocolChoice, Session};
 use crate::engine::preflight::{self, Prepared};
 use crate::engine::{EngineError, PhaseContext, RunOptions, micros, send};
-use crate::protocol::outcome::{self, Classified};
-use crate::protocol::{Outcome, ProtocolChoice, ProtocolVersion, Session};
+use crate::protocol::outcome::Classified;
+use crate::protocol::{Outcome, ProtocolVersion};
 use crate::scenario::file::ScenarioError;
 use crate::scenario::load_keys::LoadKeys;
 use crate::scenario::template::CallContext;
@@ -230,7 +231,8 @@ impl ColdStart<'_> {
             Ok(reply) => reply.received_at,
             Err(_) => Instant::now(),
         };
-        let Classified { outcome, message } = outcome::classify(&reply, template.is_tool_call());
+        let Classified { outcome, message } =
+            crate::client::classify(&reply, template.is_tool_call());
         event.call_us = micros(answered.saturating_duration_since(initialized));
         event.total_us = micros(answered.saturating_duration_since(started));
         event.outcome = outcome;

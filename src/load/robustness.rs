@@ -19,16 +19,17 @@ use futures_util::future::BoxFuture;
 use serde_json::Value;
 
 use super::{LoadModel, ModelKind};
+use crate::client::catalog;
 use crate::engine::{EngineError, PhaseContext, PhaseRunner, RunOptions};
 use crate::protocol::ProtocolVersion;
 use crate::protocol::bad_input::{Answer, BadInput, FrameContext};
-use crate::protocol::catalog;
+use crate::protocol::jsonrpc::ResponseBody;
 use crate::scenario::autogen;
 use crate::scenario::file::ScenarioError;
 use crate::scenario::load_keys::LoadKeys;
 use crate::scenario::template::CallContext;
 use crate::stats::Event;
-use crate::transport::Connection;
+use crate::transport::{Connection, RawReply, RequestError};
 
 /// How long a lost connection is given to show whether the server died.
 const LOSS_SETTLES: Duration = Duration::from_secs(1);
@@ -152,13 +153,13 @@ impl Robustness<'_> {
         let timeout = self.runner.timeout;
         let main = self.runner.live.current();
         if input != BadInput::BeforeInitialize {
-            return Ok(Answer::of(main.connection().probe(build, timeout).await));
+            return Ok(answer_of(main.connection().probe(build, timeout).await));
         }
         let fresh = match main.connection().sibling() {
             Some(sibling) => sibling,
             None => Connection::open(&self.options.target, self.options.connect).await?,
         };
-        let answer = Answer::of(fresh.probe(build, timeout).await);
+        let answer = answer_of(fresh.probe(build, timeout).await);
         fresh.close(self.options.shutdown_grace).await;
         Ok(answer)
     }
@@ -199,6 +200,24 @@ impl Robustness<'_> {
             }),
             huge_bytes: huge_request_kb as usize * 1024,
         }
+    }
+}
+
+/// What a probe's exchange came to.
+fn answer_of(reply: Result<RawReply, RequestError>) -> Answer {
+    match reply {
+        Ok(RawReply::Response(ResponseBody::Error(error))) => Answer::Error(error.code),
+        Ok(RawReply::Response(ResponseBody::Result(result))) => {
+            if result.is_error() {
+                Answer::ToolError
+            } else {
+                Answer::Result
+            }
+        }
+        Ok(RawReply::Refused { status, code }) => Answer::Status { status, code },
+        Ok(RawReply::Response(ResponseBody::Unusable(why))) => Answer::Unreadable(why),
+        Err(RequestError::Timeout(after)) => Answer::Silence(after),
+        Err(other) => Answer::Lost(other.to_string()),
     }
 }
 

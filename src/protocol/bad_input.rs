@@ -12,10 +12,10 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::jsonrpc::{ResponseBody, codes};
-use super::session::dress;
+use super::jsonrpc::RawFrame;
+use super::jsonrpc::codes;
+use super::meta::dress;
 use super::version::{Era, ProtocolVersion};
-use crate::transport::{RawFrame, RawReply, RequestError};
 
 /// One kind of bad input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -257,24 +257,6 @@ pub enum Answer {
 }
 
 impl Answer {
-    /// What a probe's exchange came to.
-    pub fn of(reply: Result<RawReply, RequestError>) -> Answer {
-        match reply {
-            Ok(RawReply::Response(ResponseBody::Error(error))) => Answer::Error(error.code),
-            Ok(RawReply::Response(ResponseBody::Result(result))) => {
-                if result.is_error() {
-                    Answer::ToolError
-                } else {
-                    Answer::Result
-                }
-            }
-            Ok(RawReply::Refused { status, code }) => Answer::Status { status, code },
-            Ok(RawReply::Response(ResponseBody::Unusable(why))) => Answer::Unreadable(why),
-            Err(RequestError::Timeout(after)) => Answer::Silence(after),
-            Err(other) => Answer::Lost(other.to_string()),
-        }
-    }
-
     pub fn error_code(&self) -> Option<i64> {
         match self {
             Answer::Error(code)

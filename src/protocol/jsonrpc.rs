@@ -373,6 +373,14 @@ pub fn response_line(id: &Value, body: Result<Value, RpcError>) -> Vec<u8> {
     out
 }
 
+/// A frame sent as it is (the robustness probes): its bytes, and the method
+/// and params that HTTP headers mirror.
+pub struct RawFrame {
+    pub bytes: Vec<u8>,
+    pub method: Option<String>,
+    pub params: Option<Value>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

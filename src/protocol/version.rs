@@ -9,6 +9,15 @@
 use std::fmt;
 use std::str::FromStr;
 
+/// What the server told us about itself.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct ServerInfo {
+    pub name: String,
+    pub version: String,
+    /// The revision the session speaks.
+    pub protocol_version: String,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ProtocolVersion {
     V2024_11_05,

@@ -5,7 +5,7 @@
 use super::autogen;
 use super::template::{CallContext, Template, TemplateError};
 use super::{AutoMix as AutoMixEntry, CallMix, CallTemplate, Phase};
-use crate::protocol::catalog::Tool;
+use crate::client::catalog::Tool;
 use crate::protocol::untrusted::{QUOTE_CHARS, quote};
 
 /// Longest tool name shown as a label.

@@ -14,9 +14,10 @@ use super::correlator::{Correlator, Reply};
 use super::http::{HttpConnection, HttpOptions, HttpSetupError};
 use super::process::{ExitInfo, ServerCommand, ServerProcess, SpawnError};
 use super::stdio::{LineWatch, StderrTail, StdioConnection, StdioOptions, drain_output};
-use super::{RawFrame, RawReply, RequestError, TransportKind};
+use super::{RawReply, RequestError, TransportKind};
 use crate::probe::{listener, procfs};
 use crate::protocol::jsonrpc::Params;
+use crate::protocol::jsonrpc::RawFrame;
 use crate::protocol::untrusted::quote;
 
 /// Which server to test and how to reach it.

@@ -8,7 +8,6 @@ pub(crate) mod fd_limit;
 pub(crate) mod http;
 pub(crate) mod http_pool;
 pub(crate) mod outbox;
-pub(crate) mod param_headers;
 pub(crate) mod process;
 pub(crate) mod stdio;
 
@@ -19,8 +18,6 @@ pub use stdio::{StderrTail, StdioConnection, StdioOptions};
 
 use std::fmt;
 use std::time::Duration;
-
-use serde_json::Value;
 
 use crate::protocol::jsonrpc::ResponseBody;
 
@@ -56,14 +53,6 @@ impl fmt::Display for TransportKind {
             TransportKind::Http => "http",
         })
     }
-}
-
-/// A frame sent as it is (the robustness probes): its bytes, and the method
-/// and params that HTTP headers mirror.
-pub struct RawFrame {
-    pub bytes: Vec<u8>,
-    pub method: Option<String>,
-    pub params: Option<Value>,
 }
 
 /// What came back for a raw frame.

@@ -18,7 +18,8 @@ use tokio::process::ChildStdout;
 use super::correlator::{Correlator, Reply};
 use super::outbox::Outbox;
 use super::process::{Pipes, ServerCommand, ServerProcess, SpawnError, Stopped};
-use super::{RawFrame, RawReply, RequestError};
+use super::{RawReply, RequestError};
+use crate::protocol::jsonrpc::RawFrame;
 use crate::protocol::jsonrpc::{self, Params, sample_of};
 use crate::protocol::untrusted::quote;
 

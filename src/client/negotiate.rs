@@ -6,10 +6,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use super::jsonrpc::{Params, ResponseBody};
-use super::session::{ProtocolChoice, ServerInfo, SetupError, dress};
-use super::untrusted::{QUOTE_CHARS, quote, quote_fmt};
-use super::version::{Era, ProtocolVersion};
+use super::session::{ProtocolChoice, SetupError};
+use crate::protocol::jsonrpc::{Params, ResponseBody};
+use crate::protocol::meta::dress;
+use crate::protocol::untrusted::{QUOTE_CHARS, quote, quote_fmt};
+use crate::protocol::{Era, ProtocolVersion, ServerInfo};
 use crate::transport::{Connection, Reply, RequestError};
 
 /// Stderr lines quoted in setup errors.

@@ -23,7 +23,7 @@ use std::collections::HashMap;
 use http::{HeaderName, HeaderValue};
 use serde_json::Value;
 
-use super::http::header_safe;
+use super::http_headers::header_safe;
 
 /// The prefix of every parameter header.
 pub const PREFIX: &str = "mcp-param-";

@@ -6,11 +6,11 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::jsonrpc::ResponseBody;
 use super::session::Session;
-use super::version::Era;
+use crate::protocol::Era;
+use crate::protocol::jsonrpc::ResponseBody;
+use crate::protocol::param_headers::ParamHeaders;
 use crate::transport::RequestError;
-use crate::transport::param_headers::ParamHeaders;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Tool {
