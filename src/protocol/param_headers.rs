@@ -33,6 +33,26 @@ pub const ANNOTATION: &str = "x-mcp-header";
 /// Largest integer a header may carry: JavaScript's safe range.
 const SAFE_INTEGER: i64 = (1 << 53) - 1;
 
+/// Why a tool's `x-mcp-header` declarations break the rules; `at` is the
+/// property's path (or "the schema's root").
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum BadDeclaration {
+    #[error("{ANNOTATION} at {at} is not reachable through properties alone")]
+    Unreachable { at: String },
+    #[error("{ANNOTATION} at {at} is not a string")]
+    NotAString { at: String },
+    #[error("{ANNOTATION} {name:?} at {at} is not an HTTP token")]
+    NotAToken { name: String, at: String },
+    #[error(
+        "{ANNOTATION} {name:?} at {at} is on a property that is not a string, integer or boolean"
+    )]
+    NotPrimitive { name: String, at: String },
+    #[error("{ANNOTATION} {name:?} at {at} makes no valid header name")]
+    NoHeaderName { name: String, at: String },
+    #[error("{header} is declared twice (names ignore case)")]
+    Twice { header: HeaderName },
+}
+
 /// One declared header: its full name and the argument it mirrors.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Binding {
@@ -133,16 +153,15 @@ pub fn value_text(value: &Value) -> Option<String> {
 const DATA_KEYWORDS: [&str; 4] = ["const", "enum", "default", "examples"];
 
 /// The declarations of one `inputSchema`, checked against the rules.
-pub fn scan(schema: &Value) -> Result<Vec<Binding>, String> {
+pub fn scan(schema: &Value) -> Result<Vec<Binding>, BadDeclaration> {
     let mut bindings = Vec::new();
     walk(schema, &mut Vec::new(), true, &mut bindings)?;
     let mut seen = std::collections::HashSet::new();
     for binding in &bindings {
         if !seen.insert(binding.header.clone()) {
-            return Err(format!(
-                "{} is declared twice (names ignore case)",
-                binding.header
-            ));
+            return Err(BadDeclaration::Twice {
+                header: binding.header.clone(),
+            });
         }
     }
     Ok(bindings)
@@ -155,7 +174,7 @@ fn walk(
     path: &mut Vec<String>,
     reachable: bool,
     bindings: &mut Vec<Binding>,
-) -> Result<(), String> {
+) -> Result<(), BadDeclaration> {
     match schema {
         Value::Array(items) => {
             for item in items {
@@ -195,28 +214,27 @@ fn declaration(
     schema: &serde_json::Map<String, Value>,
     path: &[String],
     reachable: bool,
-) -> Result<Binding, String> {
+) -> Result<Binding, BadDeclaration> {
     let at = if path.is_empty() {
         "the schema's root".to_string()
     } else {
         path.join(".")
     };
     if !reachable || path.is_empty() {
-        return Err(format!(
-            "{ANNOTATION} at {at} is not reachable through properties alone"
-        ));
+        return Err(BadDeclaration::Unreachable { at });
     }
-    let name = declared
-        .as_str()
-        .ok_or_else(|| format!("{ANNOTATION} at {at} is not a string"))?;
+    let Some(name) = declared.as_str() else {
+        return Err(BadDeclaration::NotAString { at });
+    };
     let is_token = !name.is_empty()
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
     if !is_token {
-        return Err(format!(
-            "{ANNOTATION} {name:?} at {at} is not an HTTP token"
-        ));
+        return Err(BadDeclaration::NotAToken {
+            name: name.to_string(),
+            at,
+        });
     }
     let primitive = |t: &str| matches!(t, "string" | "integer" | "boolean");
     let typed = match schema.get("type") {
@@ -230,12 +248,17 @@ fn declaration(
         _ => false,
     };
     if !typed {
-        return Err(format!(
-            "{ANNOTATION} {name:?} at {at} is on a property that is not a string, integer or boolean"
-        ));
+        return Err(BadDeclaration::NotPrimitive {
+            name: name.to_string(),
+            at,
+        });
     }
-    let header = HeaderName::from_bytes(format!("{PREFIX}{name}").as_bytes())
-        .map_err(|_| format!("{ANNOTATION} {name:?} at {at} makes no valid header name"))?;
+    let Ok(header) = HeaderName::from_bytes(format!("{PREFIX}{name}").as_bytes()) else {
+        return Err(BadDeclaration::NoHeaderName {
+            name: name.to_string(),
+            at,
+        });
+    };
     Ok(Binding {
         header,
         path: path.to_vec(),
@@ -278,7 +301,7 @@ mod tests {
     #[test]
     fn declarations_that_break_the_rules_are_refused() {
         let refused = |schema: Value, why: &str| {
-            let error = scan(&schema).unwrap_err();
+            let error = scan(&schema).unwrap_err().to_string();
             assert!(error.contains(why), "{error}");
         };
         let property = |p: Value| json!({"type": "object", "properties": {"p": p}});

@@ -12,7 +12,36 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum DestinationError {
     #[error("--report {shown}: {why}")]
-    Unusable { shown: String, why: String },
+    Unusable {
+        shown: String,
+        #[source]
+        why: Unusable,
+    },
+}
+
+/// Why a report could not be written where `--report` says.
+#[derive(Debug, thiserror::Error)]
+pub enum Unusable {
+    #[error("is a directory: give a file name")]
+    Directory,
+    #[error("is not a file, a FIFO or a device")]
+    NotAFile,
+    #[error("{} is not a directory", .0.display())]
+    ParentNotADirectory(PathBuf),
+    #[error("directory {}: {source}", directory.display())]
+    NoDirectory {
+        directory: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot write in {}: {source}", directory.display())]
+    CannotWriteIn {
+        directory: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the path holds a NUL byte")]
+    NulByte,
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -33,13 +62,13 @@ impl Destination {
         if given.as_os_str() == "-" {
             return Ok(Destination::Stdout);
         }
-        let unusable = |why: String| DestinationError::Unusable {
+        let unusable = |why: Unusable| DestinationError::Unusable {
             shown: given.display().to_string(),
             why,
         };
-        let resolved = resolve(given).map_err(|e| unusable(e.to_string()))?;
+        let resolved = resolve(given).map_err(|e| unusable(e.into()))?;
         match fs::metadata(&resolved) {
-            Ok(meta) if meta.is_dir() => Err(unusable("is a directory: give a file name".into())),
+            Ok(meta) if meta.is_dir() => Err(unusable(Unusable::Directory)),
             Ok(meta) if meta.is_file() => {
                 let destination = Destination::File {
                     given: given.to_path_buf(),
@@ -54,7 +83,7 @@ impl Destination {
                     writable(&resolved).map_err(unusable)?;
                     Ok(Destination::Stream(given.to_path_buf()))
                 } else {
-                    Err(unusable("is not a file, a FIFO or a device".into()))
+                    Err(unusable(Unusable::NotAFile))
                 }
             }
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
@@ -65,7 +94,7 @@ impl Destination {
                 destination.probe().map_err(unusable)?;
                 Ok(destination)
             }
-            Err(error) => Err(unusable(error.to_string())),
+            Err(error) => Err(unusable(error.into())),
         }
     }
 
@@ -109,20 +138,20 @@ impl Destination {
 
     /// Create and remove the file the report will be written to first: the
     /// directory exists and can be written.
-    fn probe(&self) -> Result<(), String> {
+    fn probe(&self) -> Result<(), Unusable> {
         let Destination::File { resolved, .. } = self else {
             return Ok(());
         };
         let directory = parent(resolved);
         match fs::metadata(&directory) {
             Ok(meta) if meta.is_dir() => {}
-            Ok(_) => return Err(format!("{} is not a directory", directory.display())),
-            Err(error) => return Err(format!("directory {}: {error}", directory.display())),
+            Ok(_) => return Err(Unusable::ParentNotADirectory(directory)),
+            Err(source) => return Err(Unusable::NoDirectory { directory, source }),
         }
         let partial = partial_path(resolved);
         fs::write(&partial, b"")
             .and_then(|()| fs::remove_file(&partial))
-            .map_err(|error| format!("cannot write in {}: {error}", directory.display()))
+            .map_err(|source| Unusable::CannotWriteIn { directory, source })
     }
 }
 
@@ -164,15 +193,15 @@ fn partial_path(resolved: &Path) -> PathBuf {
 
 /// Whether this process may write `path` (without opening it: opening a
 /// FIFO waits for a reader).
-fn writable(path: &Path) -> Result<(), String> {
+fn writable(path: &Path) -> Result<(), Unusable> {
     let Ok(c_path) = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()) else {
-        return Err("the path holds a NUL byte".into());
+        return Err(Unusable::NulByte);
     };
     // SAFETY: access(2) with a NUL-terminated path that outlives the call.
     if unsafe { libc::access(c_path.as_ptr(), libc::W_OK) } == 0 {
         Ok(())
     } else {
-        Err(std::io::Error::last_os_error().to_string())
+        Err(std::io::Error::last_os_error().into())
     }
 }
 

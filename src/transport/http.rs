@@ -26,6 +26,7 @@ use hyper::body::Incoming;
 use serde_json::Value;
 use tokio::sync::oneshot;
 
+use super::connector;
 use super::correlator::{Correlator, Reply};
 use super::http_pool::{Lent, Pool, PoolError};
 use super::{RawReply, RequestError};
@@ -68,13 +69,19 @@ pub enum HttpSetupError {
     BadHeader(String),
 }
 
+/// A reply's body could not be read whole: the connection failed, or the
+/// body was larger than allowed.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct BodyError(Box<dyn std::error::Error + Send + Sync>);
+
 /// Parse a `--url` value.
 pub fn parse_url(text: &str) -> Result<Uri, HttpSetupError> {
     let url: Uri = text
         .parse()
         .map_err(|_| HttpSetupError::BadUrl(text.to_string()))?;
     match (url.scheme_str(), url.host()) {
-        (Some("http"), Some(_)) => Ok(url),
+        (Some(scheme), Some(_)) if connector::for_scheme(scheme).is_some() => Ok(url),
         (Some(_), Some(_)) => Err(HttpSetupError::NotHttp(text.to_string())),
         _ => Err(HttpSetupError::BadUrl(text.to_string())),
     }
@@ -597,12 +604,17 @@ impl Inner {
 
     /// A reply's body, up to `max` bytes. Read to its end, its connection
     /// goes back to the pool; cut short, it is closed.
-    async fn read_to_end(&self, body: Incoming, lent: Lent, max: usize) -> Result<Bytes, String> {
+    async fn read_to_end(
+        &self,
+        body: Incoming,
+        lent: Lent,
+        max: usize,
+    ) -> Result<Bytes, BodyError> {
         let read = Limited::new(body, max)
             .collect()
             .await
             .map(|collected| collected.to_bytes())
-            .map_err(|e| e.to_string())?;
+            .map_err(BodyError)?;
         self.pool.put_back(lent);
         Ok(read)
     }

@@ -18,7 +18,8 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
-use tokio::net::TcpStream;
+
+use super::connector::{self, Connector};
 
 type Sender = SendRequest<Full<Bytes>>;
 
@@ -28,6 +29,8 @@ type Sender = SendRequest<Full<Bytes>>;
 pub struct Lent(Sender);
 
 pub struct Pool {
+    /// What opens a connection (the URL's scheme chose it).
+    connector: &'static dyn Connector,
     /// Where connections go: the URL's host (no brackets) and port.
     host: String,
     port: u16,
@@ -54,12 +57,17 @@ pub enum PoolError {
 }
 
 impl Pool {
-    /// A pool for `url` (an `http://` URL, as `parse_url` checked).
+    /// A pool for `url`, whose scheme `parse_url` checked has a connector
+    /// (a scheme without one is refused there: this falls back to plain TCP).
     pub fn new(url: &Uri) -> Pool {
+        let connector = url
+            .scheme_str()
+            .and_then(connector::for_scheme)
+            .unwrap_or(&connector::PlainTcp);
         let host = url.host().unwrap_or("localhost");
         let port = url.port_u16();
         let host_header = match port {
-            Some(port) if port != 80 => format!("{host}:{port}"),
+            Some(port) if port != connector.default_port() => format!("{host}:{port}"),
             _ => host.to_string(),
         };
         let target = url
@@ -68,11 +76,12 @@ impl Pool {
             .parse()
             .unwrap_or_else(|_| Uri::from_static("/"));
         Pool {
+            connector,
             host: host
                 .trim_start_matches('[')
                 .trim_end_matches(']')
                 .to_string(),
-            port: port.unwrap_or(80),
+            port: port.unwrap_or(connector.default_port()),
             host_header: HeaderValue::from_str(&host_header)
                 .unwrap_or_else(|_| HeaderValue::from_static("localhost")),
             target,
@@ -143,11 +152,11 @@ impl Pool {
             address: format!("{}:{}", self.host, self.port),
             source,
         };
-        let stream = TcpStream::connect((self.host.as_str(), self.port))
+        let stream = self
+            .connector
+            .connect(&self.host, self.port)
             .await
             .map_err(failed)?;
-        // Small JSON-RPC messages must not wait for Nagle's algorithm.
-        stream.set_nodelay(true).map_err(failed)?;
         let (sender, connection) = http1::handshake(TokioIo::new(stream)).await?;
         // The connection's own task reads and writes its socket; it ends
         // when the connection closes or its last `SendRequest` is dropped.

@@ -2,6 +2,7 @@
 //! to requests by id.
 
 pub(crate) mod connection;
+pub(crate) mod connector;
 pub(crate) mod correlator;
 pub(crate) mod custody;
 pub(crate) mod fd_limit;
