@@ -39,43 +39,16 @@ pub struct ScenarioResult {
     pub verdict: Verdict,
     /// Why the scenario could not run, for `Verdict::Error`.
     pub error: Option<String>,
-    /// Why the run is incomplete (crash, interruption, skipped phases); an
-    /// incomplete run fails whatever its criteria say.
-    pub incomplete: Option<String>,
+    /// Why the run is incomplete; an incomplete run fails whatever its
+    /// criteria say. Reported as its sentence.
+    #[serde(serialize_with = "as_sentence")]
+    pub incomplete: Option<Incomplete>,
     pub result: Option<Snapshot>,
 }
 
 impl ScenarioResult {
     pub fn judged(name: &str, description: &str, source: &str, snapshot: Snapshot) -> Self {
-        let skipped: Vec<&str> = snapshot
-            .phases
-            .iter()
-            .filter(|p| p.state == PhaseState::Skipped)
-            .map(|p| p.name.as_str())
-            .collect();
-        // A crash the run recovered from (on_crash = "restart") leaves it
-        // complete: its criteria (`crashes == 0`, say) judge it.
-        let unrecovered = snapshot.crashes > snapshot.restarts_at_s.len() as u64;
-        let incomplete = if unrecovered {
-            Some(format!("the server crashed {} time(s)", snapshot.crashes))
-        } else if snapshot.interrupted {
-            Some("interrupted".to_string())
-        } else if let Some(aborted) = &snapshot.aborted {
-            Some(format!("aborted: {aborted}"))
-        } else if snapshot.not_sent > 0 {
-            Some(format!(
-                "mcpstorm could not send {} call(s): {}",
-                snapshot.not_sent,
-                snapshot.not_sent_why.as_deref().unwrap_or("a local limit")
-            ))
-        } else if !skipped.is_empty() {
-            Some(format!("phases not run: {}", skipped.join(", ")))
-        } else if snapshot.total.calls == 0 {
-            // Criteria that held over nothing say nothing: such a run cannot pass.
-            Some("no call was made: nothing was measured".to_string())
-        } else {
-            None
-        };
+        let incomplete = Incomplete::of(&snapshot);
         let verdict = if all_passed(&snapshot.criteria) && incomplete.is_none() {
             Verdict::Pass
         } else {
@@ -90,6 +63,86 @@ impl ScenarioResult {
             incomplete,
             result: Some(snapshot),
         }
+    }
+}
+
+/// How a run that did not complete ended, in order of precedence: what
+/// stopped it first is what is said.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Incomplete {
+    /// The server exited mid-run and was not started again.
+    Crashed { crashes: u64 },
+    /// Stopped by the person or a signal.
+    Interrupted,
+    /// The abort rule gave up on a server that stopped answering.
+    Aborted(String),
+    /// mcpstorm's own limits kept calls from being sent.
+    NotSent { calls: u64, why: Option<String> },
+    /// Phases that never ran.
+    PhasesSkipped(Vec<String>),
+    /// No call was made: criteria that held over nothing say nothing.
+    NothingMeasured,
+}
+
+impl Incomplete {
+    /// Why the run a snapshot ends is incomplete, if it is.
+    pub fn of(snapshot: &Snapshot) -> Option<Incomplete> {
+        let skipped: Vec<String> = snapshot
+            .phases
+            .iter()
+            .filter(|p| p.state == PhaseState::Skipped)
+            .map(|p| p.name.clone())
+            .collect();
+        // A crash the run recovered from (on_crash = "restart") leaves it
+        // complete: its criteria (`crashes == 0`, say) judge it.
+        let unrecovered = snapshot.crashes > snapshot.restarts_at_s.len() as u64;
+        Some(if unrecovered {
+            Incomplete::Crashed {
+                crashes: snapshot.crashes,
+            }
+        } else if snapshot.interrupted {
+            Incomplete::Interrupted
+        } else if let Some(aborted) = &snapshot.aborted {
+            Incomplete::Aborted(aborted.clone())
+        } else if snapshot.not_sent > 0 {
+            Incomplete::NotSent {
+                calls: snapshot.not_sent,
+                why: snapshot.not_sent_why.clone(),
+            }
+        } else if !skipped.is_empty() {
+            Incomplete::PhasesSkipped(skipped)
+        } else if snapshot.total.calls == 0 {
+            Incomplete::NothingMeasured
+        } else {
+            return None;
+        })
+    }
+}
+
+impl std::fmt::Display for Incomplete {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Incomplete::Crashed { crashes } => write!(f, "the server crashed {crashes} time(s)"),
+            Incomplete::Interrupted => f.write_str("interrupted"),
+            Incomplete::Aborted(why) => write!(f, "aborted: {why}"),
+            Incomplete::NotSent { calls, why } => write!(
+                f,
+                "mcpstorm could not send {calls} call(s): {}",
+                why.as_deref().unwrap_or("a local limit")
+            ),
+            Incomplete::PhasesSkipped(phases) => write!(f, "phases not run: {}", phases.join(", ")),
+            Incomplete::NothingMeasured => f.write_str("no call was made: nothing was measured"),
+        }
+    }
+}
+
+fn as_sentence<S: serde::Serializer>(
+    incomplete: &Option<Incomplete>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match incomplete {
+        Some(why) => serializer.collect_str(why),
+        None => serializer.serialize_none(),
     }
 }
 
@@ -157,9 +210,10 @@ mod tests {
     fn a_run_that_made_no_call_cannot_pass() {
         let result = ScenarioResult::judged("empty", "", "built-in", Snapshot::default());
         assert_eq!(result.verdict, Verdict::Fail);
+        assert_eq!(result.incomplete, Some(Incomplete::NothingMeasured));
         assert_eq!(
-            result.incomplete.as_deref(),
-            Some("no call was made: nothing was measured")
+            serde_json::to_value(&result).unwrap()["incomplete"],
+            "no call was made: nothing was measured"
         );
         let mut one_call = Snapshot::default();
         one_call.total.calls = 1;
