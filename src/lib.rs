@@ -2,9 +2,12 @@
 //!
 //! Data flows one way (docs/ARCHITECTURE.md has the layers and where to add
 //! things):
-//! scenario → [`engine`] → workers → [`transport`] → server process;
+//! scenario → engine → load model → client → transport → server process;
 //! call events and [`probe`] samples → [`stats`] aggregator → snapshots →
-//! [`acceptance`] verdicts → [`report`] and the live dashboard ([`ui`]).
+//! [`acceptance`] verdicts → the outputs ([`report`], the dashboard in [`ui`]).
+//!
+//! The public modules are what the integration tests, the benches and the
+//! binary use; the rest is crate-private, so rustc reports what nothing uses.
 
 /// `print!` to stdout, where a closed stdout (`mcpstorm metrics | head -1`, a
 /// CI log that went away) is not an error: what cannot be written is dropped
@@ -25,15 +28,15 @@ macro_rules! outln {
 }
 
 pub mod acceptance;
-pub mod builtin_server;
+pub(crate) mod builtin_server;
 pub mod cli;
-pub mod client;
-pub mod engine;
-pub mod load;
+pub(crate) mod client;
+pub(crate) mod engine;
+pub(crate) mod load;
 pub mod probe;
 pub mod protocol;
 pub mod report;
 pub mod scenario;
 pub mod stats;
-pub mod transport;
+pub(crate) mod transport;
 pub mod ui;

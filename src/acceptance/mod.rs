@@ -7,8 +7,8 @@
 //! when mcpstorm knows no server process (a bare HTTP URL): it is NOT
 //! MEASURED, shown as such, and neither passes nor fails the run.
 
-pub mod expr;
-pub mod metrics;
+pub(crate) mod expr;
+pub(crate) mod metrics;
 
 use crate::stats::Snapshot;
 use expr::{Comparison, MetricCall};

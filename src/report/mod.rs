@@ -3,10 +3,10 @@
 
 pub(crate) mod destination;
 mod json;
-pub mod live;
-pub mod output;
+mod live;
+mod output;
 mod progress;
-pub mod summary;
+pub(crate) mod summary;
 
 pub use destination::Destination;
 pub use json::JsonReport;

@@ -7,7 +7,7 @@ pub(crate) mod builtin;
 mod calls;
 pub mod file;
 mod json_text;
-pub mod load_keys;
+pub(crate) mod load_keys;
 pub(crate) mod template;
 
 use std::fmt;

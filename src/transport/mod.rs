@@ -13,9 +13,9 @@ pub(crate) mod process;
 pub(crate) mod stdio;
 
 pub use connection::{CloseReport, ConnectError, ConnectOptions, Connection, HttpTarget, Target};
-pub use correlator::{Correlator, Reply, WireCounters};
-pub use process::{ExitInfo, ServerCommand, ServerProcess, SpawnError};
-pub use stdio::{StderrTail, StdioConnection, StdioOptions};
+pub use correlator::{Correlator, Reply};
+pub use process::{ExitInfo, ServerCommand};
+pub use stdio::StderrTail;
 
 use std::fmt;
 use std::time::Duration;

@@ -11,7 +11,7 @@
 pub(crate) mod input;
 pub mod layout;
 pub(crate) mod panes;
-pub mod view;
+mod view;
 
 use std::sync::Arc;
 use std::time::Duration;
