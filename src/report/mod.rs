@@ -6,6 +6,7 @@ mod json;
 mod live;
 mod output;
 mod progress;
+mod schema;
 pub(crate) mod summary;
 
 pub use destination::Destination;
@@ -43,6 +44,8 @@ pub struct ScenarioResult {
     /// criteria say. Reported as its sentence.
     #[serde(serialize_with = "as_sentence")]
     pub incomplete: Option<Incomplete>,
+    /// What was measured: the final snapshot, reported as `schema` says.
+    #[serde(serialize_with = "schema::result")]
     pub result: Option<Snapshot>,
 }
 

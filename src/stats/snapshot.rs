@@ -1,6 +1,8 @@
 //! Snapshots: the immutable picture of a run that the aggregator publishes at a
 //! fixed rate. Acceptance, the headless printer, the dashboard and the JSON
-//! report all read these and nothing else, so they always agree.
+//! report all read these and nothing else, so they always agree. The report
+//! chooses what it writes of them (`report::schema`); the plain records
+//! inside (counts, points, members) it writes as they are.
 
 use serde::Serialize;
 
@@ -56,7 +58,7 @@ impl OutcomeCounts {
 }
 
 /// Calls of one phase, one label, or the whole run.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default)]
 pub struct CallStats {
     pub calls: u64,
     pub outcomes: OutcomeCounts,
@@ -66,10 +68,9 @@ pub struct CallStats {
     pub throughput_per_s: f64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct LabelStats {
     pub label: String,
-    #[serde(flatten)]
     pub stats: CallStats,
 }
 
@@ -82,7 +83,7 @@ pub enum PhaseState {
     Skipped,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct PhaseSnapshot {
     pub name: String,
     pub warmup: bool,
@@ -91,7 +92,6 @@ pub struct PhaseSnapshot {
     /// Calls (or iterations) the phase will make, when known in advance.
     pub planned_calls: Option<u64>,
     pub duration_s: f64,
-    #[serde(flatten)]
     pub stats: CallStats,
     pub per_label: Vec<LabelStats>,
     /// Open model: sends that left later than scheduled (by more than 2 ms).
@@ -242,7 +242,7 @@ pub struct TreeMember {
     pub cpu_percent: f64,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default)]
 pub struct ResourceSnapshot {
     /// False when nothing could be sampled (no process to watch yet, or none at all).
     pub sampled: bool,
@@ -286,7 +286,7 @@ pub struct ResourceSnapshot {
     pub series: Vec<ProbePoint>,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default)]
 pub struct WireSnapshot {
     pub responses: u64,
     pub duplicate_ids: u64,
@@ -321,7 +321,7 @@ pub struct StageMeans {
     pub exit_ms: f64,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default)]
 pub struct ColdStartSnapshot {
     pub iterations: u64,
     pub failed: u64,
@@ -336,7 +336,7 @@ pub struct ColdStartSnapshot {
     pub stage_means: StageMeans,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default)]
 pub struct Snapshot {
     pub scenario: String,
     pub elapsed_s: f64,
@@ -413,7 +413,7 @@ impl CriterionState {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct CriterionStatus {
     pub expression: String,
     pub state: CriterionState,
@@ -425,8 +425,8 @@ pub struct CriterionStatus {
     /// The scenario's words on why the criterion matters, if it gave any.
     pub about: Option<String>,
     /// The run-wide metric whose upper limit `threshold` is, when the
-    /// criterion reads `metric <= …` (for the dashboard's limit lines).
-    #[serde(skip)]
+    /// criterion reads `metric <= …` (for the dashboard's limit lines; not
+    /// in the report).
     pub caps: Option<String>,
 }
 
