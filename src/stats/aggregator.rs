@@ -6,7 +6,6 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, watch};
@@ -463,22 +462,22 @@ impl Aggregator {
             };
         };
         let counters = &connection.correlator.counters;
-        let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
+        let count = counters.read();
         WireSnapshot {
-            responses: load(&counters.responses),
-            duplicate_ids: load(&counters.duplicate_ids),
-            unknown_ids: load(&counters.unknown_ids),
-            missing_ids: load(&counters.missing_ids),
+            responses: count.responses,
+            duplicate_ids: count.duplicate_ids,
+            unknown_ids: count.unknown_ids,
+            missing_ids: count.missing_ids,
             mixups: self.mixups,
-            correlation_violations: counters.correlation_violations() + self.mixups,
-            late_responses: load(&counters.late_responses),
-            protocol_violations: load(&counters.protocol_violations),
-            notifications: load(&counters.notifications),
-            server_requests: load(&counters.server_requests),
+            correlation_violations: count.correlation_violations() + self.mixups,
+            late_responses: count.late_responses,
+            protocol_violations: count.protocol_violations,
+            notifications: count.notifications,
+            server_requests: count.server_requests,
             stderr_lines: connection.stderr.total_lines(),
-            sessions_expired: load(&counters.sessions_expired),
-            http_errors: load(&counters.http_errors),
-            cancellations_sent: load(&counters.cancellations_sent),
+            sessions_expired: count.sessions_expired,
+            http_errors: count.http_errors,
+            cancellations_sent: count.cancellations_sent,
             in_flight: connection.correlator.in_flight() as u64,
             violation_samples: counters.samples(),
         }

@@ -28,27 +28,69 @@ pub struct Reply {
 /// reader task writes, the stats aggregator reads, neither waits on the other.
 #[derive(Debug, Default)]
 pub struct WireCounters {
-    pub responses: AtomicU64,
-    pub duplicate_ids: AtomicU64,
-    pub unknown_ids: AtomicU64,
-    pub missing_ids: AtomicU64,
-    pub late_responses: AtomicU64,
-    pub protocol_violations: AtomicU64,
-    pub notifications: AtomicU64,
-    pub server_requests: AtomicU64,
+    pub(super) responses: AtomicU64,
+    pub(super) duplicate_ids: AtomicU64,
+    pub(super) unknown_ids: AtomicU64,
+    pub(super) missing_ids: AtomicU64,
+    pub(super) late_responses: AtomicU64,
+    pub(super) protocol_violations: AtomicU64,
+    pub(super) notifications: AtomicU64,
+    pub(super) server_requests: AtomicU64,
     /// HTTP: requests answered 404 for a session the server no longer knows.
-    pub sessions_expired: AtomicU64,
+    pub(super) sessions_expired: AtomicU64,
     /// HTTP: non-2xx answers that carried no JSON-RPC response for the request.
-    pub http_errors: AtomicU64,
+    pub(super) http_errors: AtomicU64,
     /// `notifications/cancelled` sent for calls given up on (timed out).
-    pub cancellations_sent: AtomicU64,
+    pub(super) cancellations_sent: AtomicU64,
     samples: Mutex<VecDeque<String>>,
+}
+
+/// The counters at one moment, read by the stats aggregator; only the
+/// transports count.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct WireCount {
+    pub responses: u64,
+    pub duplicate_ids: u64,
+    pub unknown_ids: u64,
+    pub missing_ids: u64,
+    pub late_responses: u64,
+    pub protocol_violations: u64,
+    pub notifications: u64,
+    pub server_requests: u64,
+    pub sessions_expired: u64,
+    pub http_errors: u64,
+    pub cancellations_sent: u64,
+}
+
+impl WireCount {
+    /// Ids that broke correlation: duplicate, unknown, missing.
+    pub fn correlation_violations(&self) -> u64 {
+        self.duplicate_ids + self.unknown_ids + self.missing_ids
+    }
 }
 
 /// How many violation samples are kept (the newest).
 const SAMPLES_KEPT: usize = 8;
 
 impl WireCounters {
+    /// Every counter, as it stands.
+    pub fn read(&self) -> WireCount {
+        let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        WireCount {
+            responses: load(&self.responses),
+            duplicate_ids: load(&self.duplicate_ids),
+            unknown_ids: load(&self.unknown_ids),
+            missing_ids: load(&self.missing_ids),
+            late_responses: load(&self.late_responses),
+            protocol_violations: load(&self.protocol_violations),
+            notifications: load(&self.notifications),
+            server_requests: load(&self.server_requests),
+            sessions_expired: load(&self.sessions_expired),
+            http_errors: load(&self.http_errors),
+            cancellations_sent: load(&self.cancellations_sent),
+        }
+    }
+
     /// Count a protocol violation and keep a sample of it.
     pub fn protocol_violation(&self, what: String) {
         self.protocol_violations.fetch_add(1, Ordering::Relaxed);
@@ -89,13 +131,6 @@ impl WireCounters {
             .lock()
             .map(|s| s.iter().cloned().collect())
             .unwrap_or_default()
-    }
-
-    /// Responses that did not match exactly one pending request.
-    pub fn correlation_violations(&self) -> u64 {
-        self.duplicate_ids.load(Ordering::Relaxed)
-            + self.unknown_ids.load(Ordering::Relaxed)
-            + self.missing_ids.load(Ordering::Relaxed)
     }
 }
 
@@ -307,7 +342,7 @@ mod tests {
         assert_eq!(w.unknown_ids.load(Ordering::Relaxed), 2);
         assert_eq!(w.missing_ids.load(Ordering::Relaxed), 1);
         assert_eq!(w.late_responses.load(Ordering::Relaxed), 1);
-        assert_eq!(w.correlation_violations(), 4);
+        assert_eq!(w.read().correlation_violations(), 4);
         assert_eq!(c.in_flight(), 0);
     }
 }
