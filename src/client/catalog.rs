@@ -142,9 +142,10 @@ pub async fn prompt_names(
 /// specification requires. Returns notes for the report: tools whose
 /// declarations are invalid, or a tool list that could not be read.
 pub async fn learn_param_headers(session: &Session, timeout: Duration) -> Vec<String> {
-    let Some(http) = session.connection().http() else {
+    let connection = session.connection();
+    if !connection.mirrors_params_in_headers() {
         return Vec::new();
-    };
+    }
     if session.version().era() != Era::Stateless {
         return Vec::new();
     }
@@ -157,7 +158,7 @@ pub async fn learn_param_headers(session: &Session, timeout: Duration) -> Vec<St
         .iter()
         .map(|tool| (tool.name.as_str(), &tool.input_schema));
     let (headers, rejected) = ParamHeaders::from_tools(declared);
-    http.set_param_headers(headers);
+    connection.set_param_headers(headers);
     rejected
 }
 

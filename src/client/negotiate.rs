@@ -92,7 +92,7 @@ async fn negotiate_auto(
         },
         other => other,
     };
-    if connection.http().is_some() {
+    if connection.carries_session_ids() {
         let probe_budget = timeout / 2;
         return match discover(connection, ProtocolVersion::LATEST, probe_budget).await? {
             Discovery::Modern { version, server } => Ok((version, server)),
@@ -381,9 +381,7 @@ pub(super) async fn initialize(
             });
         }
     };
-    if let Some(http) = connection.http() {
-        http.set_protocol_version(version.as_str());
-    }
+    connection.set_protocol_version(version.as_str());
     connection.notify("notifications/initialized", None).await;
     Ok((version, server_info(&result, version)))
 }

@@ -137,7 +137,7 @@ impl Session {
             Ok((version, server)) => {
                 let meta = meta(version);
                 Ok(Session {
-                    uses_sessions: connection.http().is_some_and(|h| h.has_session()),
+                    uses_sessions: connection.has_session(),
                     connection,
                     version,
                     server,
@@ -185,10 +185,7 @@ impl Session {
         params: Option<&dyn Params>,
         timeout: Duration,
     ) -> (Instant, Result<Reply, RequestError>) {
-        if self.uses_sessions
-            && let Some(http) = self.connection.http()
-            && !http.has_session()
-        {
+        if self.uses_sessions && !self.connection.has_session() {
             self.reopen(timeout).await;
         }
         let dressed = Dressed {
@@ -210,7 +207,7 @@ impl Session {
     /// version, as the specification requires. Concurrent callers wait for it.
     async fn reopen(&self, timeout: Duration) {
         let _one_at_a_time = self.reopening.lock().await;
-        if self.connection.http().is_some_and(|h| !h.has_session()) {
+        if self.connection.carries_session_ids() && !self.connection.has_session() {
             // A failure shows in the calls that follow, which go without a session.
             let _ = negotiate::initialize(&self.connection, self.version, timeout).await;
         }

@@ -2,22 +2,22 @@
 //! server mcpstorm spawned, or an HTTP endpoint (with, when mcpstorm knows
 //! it, the process behind it — spawned with `--server-cmd` or named with `--pid`).
 
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
+use futures_util::future::BoxFuture;
 use http::Uri;
 use serde_json::Value;
-use tokio::process::ChildStdin;
 
 use super::correlator::{Correlator, Reply};
-use super::http::{HttpConnection, HttpOptions, HttpSetupError};
+use super::http::HttpSetupError;
+use super::http_endpoint;
 use super::process::{ExitInfo, ServerCommand, ServerProcess, SpawnError};
-use super::stdio::{LineWatch, StderrTail, StdioConnection, StdioOptions, drain_output};
+use super::stdio::{StderrTail, StdioConnection, StdioOptions};
 use super::{RawReply, RequestError, TransportKind};
-use crate::probe::{listener, procfs};
-use crate::protocol::jsonrpc::Params;
-use crate::protocol::jsonrpc::RawFrame;
+use crate::probe::procfs;
+use crate::protocol::jsonrpc::{Params, RawFrame};
+use crate::protocol::param_headers::ParamHeaders;
 use crate::protocol::untrusted::quote;
 
 /// Which server to test and how to reach it.
@@ -152,7 +152,7 @@ fn output_note(tail: &[String]) -> String {
 
 /// Processes named by pid and short name (never their command lines, which
 /// may hold secrets): `pid 4242 (node)`.
-fn holders_shown(pids: &[u32]) -> String {
+pub(super) fn holders_shown(pids: &[u32]) -> String {
     if pids.is_empty() {
         return "a process mcpstorm cannot see (another user's, or in another namespace)"
             .to_string();
@@ -167,76 +167,104 @@ fn holders_shown(pids: &[u32]) -> String {
         .join(", ")
 }
 
-/// Who answers at `url`: the processes holding the sockets listening there
-/// must be in `root`'s tree. Unknowable (a remote host, a socket in another
-/// network namespace) passes.
-fn check_listener(url: &Uri, peer: SocketAddr, root: u32) -> Result<(), ConnectError> {
-    let inodes = listener::listening_inodes(peer);
-    if inodes.is_empty() {
-        return Ok(());
-    }
-    let holders = listener::holders(&inodes);
-    let tree = procfs::process_tree(root);
-    let outside: Vec<u32> = holders
-        .iter()
-        .copied()
-        .filter(|pid| !tree.contains(pid))
-        .collect();
-    let inside = holders.len() > outside.len();
-    // Outside holders sharing the port (SO_REUSEPORT) would get some of the calls.
-    if inside && outside.is_empty() {
-        return Ok(());
-    }
-    Err(ConnectError::NotInTree {
-        address: url.to_string(),
-        root,
-        outside,
-    })
-}
-
 /// Longest wait, once a server has exited, for its last output to be read
 /// (a child still holding the pipe would hold it open for ever).
-const LAST_WORDS_WAIT: Duration = Duration::from_millis(500);
+pub(super) const LAST_WORDS_WAIT: Duration = Duration::from_millis(500);
 
-/// Output lines quoted in errors.
-const OUTPUT_QUOTED: usize = 8;
+/// What every transport does. A [`Connection`] holds one; adding a
+/// transport is a file implementing this, a [`Target`] variant and its arm
+/// in [`Connection::open`].
+pub(crate) trait Transport: Send + Sync {
+    fn kind(&self) -> TransportKind;
 
-/// The process behind an HTTP endpoint.
-enum Host {
-    /// Started by mcpstorm; its stdin is held open (some servers exit on EOF).
-    Spawned {
-        process: ServerProcess,
-        _stdin: ChildStdin,
-    },
-    /// Named with `--pid`: measured, never stopped.
-    Existing(u32),
-    /// Not known: server-side figures are not measured.
-    Unknown,
-}
+    fn request<'a>(
+        &'a self,
+        method: &'a str,
+        params: Option<&'a dyn Params>,
+        timeout: Duration,
+    ) -> BoxFuture<'a, Result<Reply, RequestError>>;
 
-impl Host {
-    /// The process whose tree is measured, when known.
-    fn pid(&self) -> Option<u32> {
-        match self {
-            Host::Spawned { process, .. } => Some(process.pid()),
-            Host::Existing(pid) => Some(*pid),
-            Host::Unknown => None,
-        }
+    /// Send a raw frame built around a fresh id (a robustness probe).
+    fn probe<'a>(
+        &'a self,
+        build: Box<dyn FnOnce(u64) -> RawFrame + Send + 'a>,
+        timeout: Duration,
+    ) -> BoxFuture<'a, Result<RawReply, RequestError>>;
+
+    fn notify<'a>(&'a self, method: &'a str, params: Option<&'a Value>) -> BoxFuture<'a, ()>;
+
+    /// The URL the calls go to, to show (HTTP).
+    fn endpoint(&self) -> Option<String> {
+        None
     }
+
+    fn correlator(&self) -> Arc<Correlator>;
+
+    /// The server's output as mcpstorm reads it (empty when it did not start it).
+    fn output(&self) -> Arc<StderrTail>;
+
+    /// The process whose tree is measured, when known.
+    fn pid(&self) -> Option<u32>;
+
+    /// The process mcpstorm started, if any.
+    fn process(&self) -> Option<&ServerProcess>;
+
+    /// True once the server is known to be gone.
+    fn is_closed(&self) -> bool;
+
+    /// Resolves when the server is gone; never when that cannot be known.
+    fn wait_closed(&self) -> BoxFuture<'_, ()>;
+
+    /// Whether a failed call can come before the server's exit shows (a
+    /// refused HTTP connection): the exit is then given a moment to show.
+    fn exit_shows_late(&self) -> bool {
+        false
+    }
+
+    /// End the connection and stop what mcpstorm started.
+    fn close(&self, grace: Duration) -> BoxFuture<'_, CloseReport>;
+
+    /// Whether mcpstorm can start this server again (after a crash).
+    fn can_restart(&self) -> bool;
+
+    /// Another client of the same server, measuring and stopping nothing,
+    /// when sessions share a server (session churn).
+    fn sibling(&self) -> Option<Connection> {
+        None
+    }
+
+    /// Whether the server names sessions by an id the transport carries
+    /// (Streamable HTTP's `Mcp-Session-Id`): `initialize` opens one, and a
+    /// lost one must be opened again.
+    fn carries_session_ids(&self) -> bool {
+        false
+    }
+
+    /// A session id is held now.
+    fn has_session(&self) -> bool {
+        false
+    }
+
+    /// Drop the session without ending it (session churn's "abandon").
+    fn abandon_session(&self) {}
+
+    /// The revision negotiated, for transports that repeat it on every
+    /// message (HTTP's `MCP-Protocol-Version`).
+    fn set_protocol_version(&self, _version: &str) {}
+
+    /// Whether a call's params are mirrored into headers, so that tools'
+    /// declared `Mcp-Param-*` headers must be learnt (HTTP, stateless era).
+    fn mirrors_params_in_headers(&self) -> bool {
+        false
+    }
+
+    /// Tools' declared `Mcp-Param-*` headers.
+    fn set_param_headers(&self, _headers: ParamHeaders) {}
 }
 
-enum Kind {
-    Stdio(StdioConnection),
-    Http {
-        http: HttpConnection,
-        host: Host,
-        output: Arc<StderrTail>,
-        end_session: bool,
-    },
-}
-
+/// One connection to the server under test, whatever carries it.
 pub struct Connection {
-    kind: Kind,
+    transport: Box<dyn Transport>,
 }
 
 /// How the connection ended.
@@ -251,6 +279,12 @@ pub struct CloseReport {
 }
 
 impl Connection {
+    pub(super) fn new(transport: impl Transport + 'static) -> Connection {
+        Connection {
+            transport: Box::new(transport),
+        }
+    }
+
     pub async fn open(target: &Target, options: ConnectOptions) -> Result<Self, ConnectError> {
         Connection::open_sharing(target, options, Arc::default(), Arc::default()).await
     }
@@ -262,9 +296,7 @@ impl Connection {
         target: &Target,
         options: ConnectOptions,
     ) -> Result<Self, ConnectError> {
-        if let Kind::Http { host, .. } = &self.kind
-            && !matches!(host, Host::Spawned { .. })
-        {
+        if !self.transport.can_restart() {
             return Err(ConnectError::NotRestartable);
         }
         Connection::open_sharing(target, options, self.correlator(), self.output()).await
@@ -282,11 +314,9 @@ impl Connection {
                     max_message_bytes: options.max_message_bytes,
                 };
                 let stdio = StdioConnection::spawn_sharing(command, stdio, correlator, output)?;
-                Ok(Connection {
-                    kind: Kind::Stdio(stdio),
-                })
+                Ok(Connection::new(stdio))
             }
-            Target::Http(target) => open_http(target, options, correlator, output).await,
+            Target::Http(target) => http_endpoint::open(target, options, correlator, output).await,
         }
     }
 
@@ -296,75 +326,40 @@ impl Connection {
         params: Option<&dyn Params>,
         timeout: Duration,
     ) -> Result<Reply, RequestError> {
-        match &self.kind {
-            Kind::Stdio(stdio) => stdio.request(method, params, timeout).await,
-            Kind::Http { http, .. } => http.request(method, params, timeout).await,
-        }
+        self.transport.request(method, params, timeout).await
     }
 
-    /// Send a raw frame built around a fresh id (a robustness probe); see
-    /// `StdioConnection::probe` and `HttpConnection::probe`.
+    /// Send a raw frame built around a fresh id (a robustness probe).
     pub async fn probe(
         &self,
-        build: impl FnOnce(u64) -> RawFrame,
+        build: impl FnOnce(u64) -> RawFrame + Send,
         timeout: Duration,
     ) -> Result<RawReply, RequestError> {
-        match &self.kind {
-            Kind::Stdio(stdio) => stdio.probe(build, timeout).await,
-            Kind::Http { http, .. } => http.probe(build, timeout).await,
-        }
+        self.transport.probe(Box::new(build), timeout).await
     }
 
     pub async fn notify(&self, method: &str, params: Option<&Value>) {
-        match &self.kind {
-            Kind::Stdio(stdio) => stdio.notify(method, params),
-            Kind::Http { http, .. } => http.notify(method, params).await,
-        }
-    }
-
-    pub fn http(&self) -> Option<&HttpConnection> {
-        match &self.kind {
-            Kind::Http { http, .. } => Some(http),
-            Kind::Stdio(_) => None,
-        }
+        self.transport.notify(method, params).await
     }
 
     /// Over HTTP, the URL the calls go to, to show: its query (it may carry a
     /// token) as `?…`.
     pub fn endpoint(&self) -> Option<String> {
-        let url = self.http()?.url();
-        let shown = format!(
-            "http://{}{}",
-            url.authority().map_or("", |a| a.as_str()),
-            url.path()
-        );
-        Some(match url.query() {
-            Some(_) => format!("{shown}?…"),
-            None => shown,
-        })
+        self.transport.endpoint()
     }
 
     pub fn kind(&self) -> TransportKind {
-        match &self.kind {
-            Kind::Stdio(_) => TransportKind::Stdio,
-            Kind::Http { .. } => TransportKind::Http,
-        }
+        self.transport.kind()
     }
 
     pub fn correlator(&self) -> Arc<Correlator> {
-        match &self.kind {
-            Kind::Stdio(stdio) => stdio.correlator(),
-            Kind::Http { http, .. } => http.correlator(),
-        }
+        self.transport.correlator()
     }
 
     /// The server's output tail: stderr over stdio; stdout and stderr of a
     /// started HTTP server; empty when mcpstorm did not start it.
     pub fn output(&self) -> Arc<StderrTail> {
-        match &self.kind {
-            Kind::Stdio(stdio) => stdio.stderr_handle(),
-            Kind::Http { output, .. } => output.clone(),
-        }
+        self.transport.output()
     }
 
     pub fn output_tail(&self, n: usize) -> Vec<String> {
@@ -373,35 +368,18 @@ impl Connection {
 
     /// The process whose tree is measured, when known.
     pub fn pid(&self) -> Option<u32> {
-        match &self.kind {
-            Kind::Stdio(stdio) => Some(stdio.pid()),
-            Kind::Http { host, .. } => host.pid(),
-        }
+        self.transport.pid()
     }
 
     /// The process mcpstorm started, if any.
     pub fn process(&self) -> Option<&ServerProcess> {
-        match &self.kind {
-            Kind::Stdio(stdio) => Some(stdio.process()),
-            Kind::Http {
-                host: Host::Spawned { process, .. },
-                ..
-            } => Some(process),
-            Kind::Http { .. } => None,
-        }
+        self.transport.process()
     }
 
     /// True once the server is gone: its stdout closed (stdio), or its
     /// process exited (HTTP, when the process is known).
     pub fn is_closed(&self) -> bool {
-        match &self.kind {
-            Kind::Stdio(stdio) => stdio.is_closed(),
-            Kind::Http { host, .. } => match host {
-                Host::Spawned { process, .. } => process.exited().is_some(),
-                Host::Existing(pid) => !procfs::is_alive(*pid),
-                Host::Unknown => false,
-            },
-        }
+        self.transport.is_closed()
     }
 
     /// Whether the server is gone, after a call failed on the transport.
@@ -413,303 +391,58 @@ impl Connection {
         if self.is_closed() {
             return true;
         }
-        match &self.kind {
-            Kind::Http {
-                host: Host::Spawned { .. } | Host::Existing(_),
-                ..
-            } => tokio::time::timeout(settle, self.wait_closed())
+        self.transport.exit_shows_late()
+            && tokio::time::timeout(settle, self.wait_closed())
                 .await
-                .is_ok(),
-            _ => false,
-        }
+                .is_ok()
     }
 
     /// Resolves when the server is gone; never, for a bare URL.
     pub async fn wait_closed(&self) {
-        match &self.kind {
-            Kind::Stdio(stdio) => stdio.wait_closed().await,
-            Kind::Http { host, .. } => match host {
-                Host::Spawned { process, .. } => {
-                    process.exited_at_last().await;
-                }
-                Host::Existing(pid) => {
-                    while procfs::is_alive(*pid) {
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                    }
-                }
-                Host::Unknown => std::future::pending().await,
-            },
-        }
+        self.transport.wait_closed().await
     }
 
     /// End the connection: over stdio close stdin and stop the process tree;
     /// over HTTP end the session with `DELETE` (when `end_session`), then
     /// stop the server if mcpstorm started it.
     pub async fn close(&self, grace: Duration) -> CloseReport {
-        match &self.kind {
-            Kind::Stdio(stdio) => {
-                let stopped = stdio.close(grace).await;
-                self.output().wait_drained(LAST_WORDS_WAIT).await;
-                CloseReport {
-                    exit: Some(stopped.exit),
-                    // Signalled by mcpstorm: not a server that died of a
-                    // signal (a crash) before it was asked.
-                    forced: stopped.sent.is_some(),
-                    session_end: None,
-                }
-            }
-            Kind::Http {
-                http,
-                host,
-                end_session,
-                ..
-            } => {
-                http.wait_for_cancellations().await;
-                let alive = !self.is_closed();
-                let session_end = match (*end_session && alive, http.has_session()) {
-                    (true, true) => http.end_session().await,
-                    _ => None,
-                };
-                let stopped = match host {
-                    Host::Spawned { process, .. } => {
-                        let stopped = process.terminate(grace).await;
-                        self.output().wait_drained(LAST_WORDS_WAIT).await;
-                        Some(stopped)
-                    }
-                    _ => None,
-                };
-                CloseReport {
-                    exit: stopped.map(|s| s.exit),
-                    forced: stopped.is_some_and(|s| s.sent == Some(libc::SIGKILL)),
-                    session_end,
-                }
-            }
-        }
+        self.transport.close(grace).await
     }
 
     /// Another client of the same HTTP endpoint, with its own connection pool
     /// and session, measuring nothing and stopping nothing (session churn).
     /// `None` over stdio, where a new session is a new server process.
     pub fn sibling(&self) -> Option<Connection> {
-        let Kind::Http {
-            http, end_session, ..
-        } = &self.kind
-        else {
-            return None;
-        };
-        Some(Connection {
-            kind: Kind::Http {
-                http: http.sibling(),
-                host: Host::Unknown,
-                output: Arc::new(StderrTail::default()),
-                end_session: *end_session,
-            },
-        })
+        self.transport.sibling()
+    }
+
+    /// Whether the server names sessions by an id the transport carries.
+    pub fn carries_session_ids(&self) -> bool {
+        self.transport.carries_session_ids()
+    }
+
+    /// A session id is held now.
+    pub fn has_session(&self) -> bool {
+        self.transport.has_session()
     }
 
     /// Abandon an HTTP session: drop it without `DELETE` (session churn).
     pub fn abandon_session(&self) {
-        if let Some(http) = self.http() {
-            http.forget_session();
-        }
+        self.transport.abandon_session()
     }
-}
 
-async fn open_http(
-    target: &HttpTarget,
-    options: ConnectOptions,
-    correlator: Arc<Correlator>,
-    output: Arc<StderrTail>,
-) -> Result<Connection, ConnectError> {
-    // The address the server answered at while it was started, if it was:
-    // the listener check uses it rather than connect again.
-    let (host, url, answered_at) = match (&target.server, target.pid) {
-        (Some(command), _) => {
-            if let Some(url) = &target.url
-                && let Some(peer) = peer_address(url).await
-            {
-                let inodes = listener::listening_inodes(peer);
-                return Err(ConnectError::PortTaken {
-                    address: url.to_string(),
-                    holders: listener::holders(&inodes),
-                });
-            }
-            let (process, pipes) = ServerProcess::spawn(command)?;
-            let url = start_http_server(
-                &process,
-                pipes.stdout,
-                pipes.stderr,
-                &output,
-                target,
-                options,
-            )
-            .await;
-            let host = Host::Spawned {
-                process,
-                _stdin: pipes.stdin,
-            };
-            match url {
-                Ok((url, peer)) => (host, url, Some(peer)),
-                Err(error) => {
-                    if let Host::Spawned { process, .. } = &host {
-                        process.terminate(Duration::from_millis(500)).await;
-                    }
-                    return Err(error);
-                }
-            }
-        }
-        (None, pid) => {
-            let host = match pid {
-                Some(pid) if procfs::is_alive(pid) => Host::Existing(pid),
-                Some(pid) => return Err(ConnectError::NoSuchPid(pid)),
-                None => Host::Unknown,
-            };
-            let url = target.url.clone().ok_or(ConnectError::NoUrl)?;
-            (host, url, None)
-        }
-    };
-    if let Some(root) = host.pid()
-        && options.check_listener
-        && let Some(peer) = match answered_at {
-            Some(peer) => Some(peer),
-            None => peer_address(&url).await,
-        }
-        && let Err(error) = check_listener(&url, peer, root)
-    {
-        if let Host::Spawned { process, .. } = &host {
-            process.terminate(Duration::from_millis(500)).await;
-        }
-        return Err(error);
+    /// The revision negotiated (HTTP repeats it in a header).
+    pub fn set_protocol_version(&self, version: &str) {
+        self.transport.set_protocol_version(version)
     }
-    let options = HttpOptions {
-        url,
-        headers: target.headers.clone(),
-        max_message_bytes: options.max_message_bytes,
-    };
-    let http = HttpConnection::new_sharing(&options, correlator);
-    Ok(Connection {
-        kind: Kind::Http {
-            http,
-            host,
-            output,
-            end_session: target.end_session,
-        },
-    })
-}
 
-/// Drain a started HTTP server's output, learn its URL (given, or the first
-/// `http://` address it prints) and wait until it accepts connections: the
-/// URL, and the address the connection reached.
-async fn start_http_server(
-    process: &ServerProcess,
-    stdout: tokio::process::ChildStdout,
-    stderr: tokio::process::ChildStderr,
-    output: &Arc<StderrTail>,
-    target: &HttpTarget,
-    options: ConnectOptions,
-) -> Result<(Uri, SocketAddr), ConnectError> {
-    let printed: Arc<Mutex<Option<Uri>>> = Arc::new(Mutex::new(None));
-    let watcher = |printed: Arc<Mutex<Option<Uri>>>| -> LineWatch {
-        Box::new(move |line: &[u8]| {
-            if let Ok(mut slot) = printed.lock()
-                && slot.is_none()
-            {
-                *slot = find_url(&String::from_utf8_lossy(line));
-            }
-        })
-    };
-    let watch =
-        |printed: &Arc<Mutex<Option<Uri>>>| target.url.is_none().then(|| watcher(printed.clone()));
-    tokio::spawn(drain_output(stdout, output.clone(), watch(&printed)));
-    tokio::spawn(drain_output(stderr, output.clone(), watch(&printed)));
-    let started = Instant::now();
-    let not_ready = |what: String| ConnectError::NotReady {
-        what,
-        waited: options.startup_timeout,
-        output_tail: output.last(OUTPUT_QUOTED),
-    };
-    loop {
-        if let Some(exit) = process.exited() {
-            // Its last words may still be in the pipe.
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            return Err(ConnectError::ServerExited {
-                exit,
-                output_tail: output.last(OUTPUT_QUOTED),
-            });
-        }
-        let url = target
-            .url
-            .clone()
-            .or_else(|| printed.lock().ok().and_then(|p| p.clone()));
-        if let Some(url) = &url
-            && let Some(peer) = peer_address(url).await
-        {
-            return Ok((url.clone(), peer));
-        }
-        if started.elapsed() > options.startup_timeout {
-            return Err(not_ready(match url {
-                Some(url) => format!("the HTTP server did not accept connections at {url}"),
-                None => "the server printed no http:// address (give --url)".to_string(),
-            }));
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
+    /// Whether a call's params are mirrored into headers (HTTP).
+    pub fn mirrors_params_in_headers(&self) -> bool {
+        self.transport.mirrors_params_in_headers()
     }
-}
 
-/// The address a connection to `url` reaches, if one can be made now.
-async fn peer_address(url: &Uri) -> Option<SocketAddr> {
-    let host = url.host()?;
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    let port = url.port_u16().unwrap_or(80);
-    let stream = tokio::net::TcpStream::connect((host, port)).await.ok()?;
-    stream.peer_addr().ok()
-}
-
-/// The first `http://host:port/path` in a line of output. A wildcard host
-/// (`0.0.0.0`, `[::]`) becomes the matching loopback address.
-pub fn find_url(line: &str) -> Option<Uri> {
-    let start = line.find("http://")?;
-    let token: String = line[start..]
-        .chars()
-        .take_while(|c| !c.is_whitespace() && !matches!(c, '"' | '\'' | '<' | '>' | ')' | ','))
-        .collect();
-    let token = token.trim_end_matches(['.', ';']);
-    let token = token
-        .replacen("http://0.0.0.0", "http://127.0.0.1", 1)
-        .replacen("http://[::]", "http://[::1]", 1);
-    let url: Uri = token.parse().ok()?;
-    // Port 0 is the request for a port, not one (servers print it before the
-    // real address): waiting on it would wait the whole start-up timeout.
-    url.port_u16().filter(|&port| port != 0)?;
-    Some(url)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn finds_the_address_a_server_prints() {
-        let url = find_url("mcpstorm serve: listening on http://127.0.0.1:43111/mcp").unwrap();
-        assert_eq!(url.to_string(), "http://127.0.0.1:43111/mcp");
-        let wildcard =
-            find_url("INFO: Uvicorn running on http://0.0.0.0:8000 (Press CTRL+C)").unwrap();
-        assert_eq!(wildcard.host(), Some("127.0.0.1"));
-        assert_eq!(wildcard.port_u16(), Some(8000));
-        assert_eq!(
-            find_url("see \"http://[::]:9000/mcp\".")
-                .unwrap()
-                .to_string(),
-            "http://[::1]:9000/mcp"
-        );
-        assert!(find_url("listening on port 3001").is_none());
-        assert!(
-            find_url("binding http://127.0.0.1:0/mcp").is_none(),
-            "port 0 is not an address yet"
-        );
-        assert!(
-            find_url("docs at http://example.com/guide").is_none(),
-            "no port: not an address"
-        );
+    /// Tools' declared `Mcp-Param-*` headers (HTTP, stateless era).
+    pub fn set_param_headers(&self, headers: ParamHeaders) {
+        self.transport.set_param_headers(headers)
     }
 }

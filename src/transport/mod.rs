@@ -7,6 +7,7 @@ pub(crate) mod correlator;
 pub(crate) mod custody;
 pub(crate) mod fd_limit;
 pub(crate) mod http;
+mod http_endpoint;
 pub(crate) mod http_pool;
 pub(crate) mod outbox;
 pub(crate) mod process;

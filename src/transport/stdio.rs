@@ -11,14 +11,17 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
 use serde_json::Value;
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, BufReader};
 use tokio::process::ChildStdout;
 
+use super::connection::{CloseReport, LAST_WORDS_WAIT, Transport};
 use super::correlator::{Correlator, Reply};
 use super::outbox::Outbox;
 use super::process::{Pipes, ServerCommand, ServerProcess, SpawnError, Stopped};
-use super::{RawReply, RequestError};
+use super::{RawReply, RequestError, TransportKind};
 use crate::protocol::jsonrpc::RawFrame;
 use crate::protocol::jsonrpc::{self, Params, sample_of};
 use crate::protocol::untrusted::quote;
@@ -292,37 +295,89 @@ impl StdioConnection {
         })
     }
 
-    pub fn pid(&self) -> u32 {
-        self.process.pid()
-    }
-
-    /// True once the server's stdout has closed: nothing more will be answered.
-    pub fn is_closed(&self) -> bool {
-        self.closed.is_set()
-    }
-
     /// Resolves when the server's stdout closes.
     pub async fn wait_closed(&self) {
         let mut watch = self.closed.watch.subscribe();
         let _ = watch.wait_for(|closed| *closed).await;
     }
 
-    pub fn process(&self) -> &ServerProcess {
-        &self.process
-    }
-
-    pub fn stderr_handle(&self) -> Arc<StderrTail> {
-        self.stderr.clone()
-    }
-
-    pub fn correlator(&self) -> Arc<Correlator> {
-        self.correlator.clone()
-    }
-
     /// Close stdin (MCP's shutdown for stdio), then stop the process tree.
     pub async fn close(&self, grace: Duration) -> Stopped {
         self.outbox.close_stdin();
         self.process.stop(grace).await
+    }
+}
+
+impl Transport for StdioConnection {
+    fn kind(&self) -> TransportKind {
+        TransportKind::Stdio
+    }
+
+    fn request<'a>(
+        &'a self,
+        method: &'a str,
+        params: Option<&'a dyn Params>,
+        timeout: Duration,
+    ) -> BoxFuture<'a, Result<Reply, RequestError>> {
+        StdioConnection::request(self, method, params, timeout).boxed()
+    }
+
+    fn probe<'a>(
+        &'a self,
+        build: Box<dyn FnOnce(u64) -> RawFrame + Send + 'a>,
+        timeout: Duration,
+    ) -> BoxFuture<'a, Result<RawReply, RequestError>> {
+        StdioConnection::probe(self, build, timeout).boxed()
+    }
+
+    fn notify<'a>(&'a self, method: &'a str, params: Option<&'a Value>) -> BoxFuture<'a, ()> {
+        StdioConnection::notify(self, method, params);
+        std::future::ready(()).boxed()
+    }
+
+    fn correlator(&self) -> Arc<Correlator> {
+        self.correlator.clone()
+    }
+
+    fn output(&self) -> Arc<StderrTail> {
+        self.stderr.clone()
+    }
+
+    fn pid(&self) -> Option<u32> {
+        Some(self.process.pid())
+    }
+
+    fn process(&self) -> Option<&ServerProcess> {
+        Some(&self.process)
+    }
+
+    /// True once the server's stdout has closed: nothing more will be answered.
+    fn is_closed(&self) -> bool {
+        self.closed.is_set()
+    }
+
+    fn wait_closed(&self) -> BoxFuture<'_, ()> {
+        StdioConnection::wait_closed(self).boxed()
+    }
+
+    fn close(&self, grace: Duration) -> BoxFuture<'_, CloseReport> {
+        async move {
+            let stopped = StdioConnection::close(self, grace).await;
+            self.stderr.wait_drained(LAST_WORDS_WAIT).await;
+            CloseReport {
+                exit: Some(stopped.exit),
+                // Signalled by mcpstorm: not a server that died of a signal
+                // (a crash) before it was asked.
+                forced: stopped.sent.is_some(),
+                session_end: None,
+            }
+        }
+        .boxed()
+    }
+
+    /// mcpstorm spawned it: it can spawn it again.
+    fn can_restart(&self) -> bool {
+        true
     }
 }
 
