@@ -118,15 +118,40 @@ fn wait_for_file(path: &Path, limit: Duration) -> String {
     panic!("{} did not appear within {limit:?}", path.display());
 }
 
+/// A shell script in `dir` that starts the server as `body` says. A marker
+/// for `assert_nothing_left` goes in the script, not on the tmux command
+/// line: the tmux server and the pane's shell keep that line in their own.
+fn server_script(dir: &Path, body: &str) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join("server.sh");
+    std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path.display().to_string()
+}
+
 /// The command line for a run in tmux that records its exit code in `exit`.
-fn dashboard_command(scenario: &Path, report: &Path, exit: &Path, knobs: &str) -> String {
+/// `server` is the server's command line.
+fn dashboard_command(scenario: &Path, report: &Path, exit: &Path, server: &str) -> String {
     format!(
-        "{bin} run {scenario} --tui --report {report} -- {bin} serve {knobs}; echo $? > {exit}; sleep 60",
+        "{} ; sleep 60",
+        run_recording_exit(scenario, report, exit, server)
+    )
+}
+
+/// `mcpstorm run` in the dashboard, then its exit code written to `exit`.
+fn run_recording_exit(scenario: &Path, report: &Path, exit: &Path, server: &str) -> String {
+    format!(
+        "{bin} run {scenario} --tui --report {report} -- {server}; echo $? > {exit}",
         bin = mcpstorm(),
         scenario = scenario.display(),
         report = report.display(),
         exit = exit.display(),
     )
+}
+
+/// The built-in server with these fault knobs.
+fn serve(knobs: &str) -> String {
+    format!("{} serve {knobs}", mcpstorm())
 }
 
 const STEADY: &str = r#"
@@ -146,7 +171,11 @@ fn sigterm_restores_the_terminal_and_writes_the_report() {
     let dir = tempfile::tempdir().unwrap();
     let scenario = common::scenario_file(dir.path(), "steady.toml", STEADY);
     let (report, exit) = (dir.path().join("report.json"), dir.path().join("exit"));
-    let tmux = Tmux::start(&dashboard_command(&scenario, &report, &exit, ""), 100, 30);
+    let tmux = Tmux::start(
+        &dashboard_command(&scenario, &report, &exit, &serve("")),
+        100,
+        30,
+    );
     tmux.wait_for("PASSING crashes == 0", Duration::from_secs(60));
     // Anchored on the binary: the shell around it has the same words in its command line.
     let marker = format!("^{} run .*{}", mcpstorm(), report.display());
@@ -168,7 +197,7 @@ fn a_crashing_server_is_shown_and_the_dashboard_stays() {
     let scenario = common::scenario_file(dir.path(), "steady.toml", STEADY);
     let (report, exit) = (dir.path().join("report.json"), dir.path().join("exit"));
     let tmux = Tmux::start(
-        &dashboard_command(&scenario, &report, &exit, "--crash-after 60"),
+        &dashboard_command(&scenario, &report, &exit, &serve("--crash-after 60")),
         120,
         40,
     );
@@ -216,7 +245,7 @@ arguments = { message = "hi {seq}" }
     );
     let report = dir.path().join("report.json");
     let exit_file = dir.path().join("exit");
-    let command = dashboard_command(&scenario, &report, &exit_file, "--leak-kb 200");
+    let command = dashboard_command(&scenario, &report, &exit_file, &serve("--leak-kb 200"));
     let tmux = Tmux::start(&command, 120, 40);
 
     // 50 calls/s × 200 KB: the 50 MB allowance is gone about 5 s into the load.
@@ -259,8 +288,9 @@ fn q_stops_at_once_while_calls_hang_on_a_stalled_server() {
     let scenario = common::scenario_file(dir.path(), "steady.toml", STEADY);
     let (report, exit) = (dir.path().join("report.json"), dir.path().join("exit"));
     let stall = format!("--stall-at 20 --stall-ms 8{}", std::process::id());
+    let server = server_script(dir.path(), &format!("exec {}", serve(&stall)));
     let tmux = Tmux::start(
-        &dashboard_command(&scenario, &report, &exit, &stall),
+        &dashboard_command(&scenario, &report, &exit, &server),
         100,
         30,
     );
@@ -296,13 +326,10 @@ fn a_dashboard_that_cannot_draw_stops_the_run_and_its_server() {
     let scenario = common::scenario_file(dir.path(), "long.toml", &long);
     let (report, exit) = (dir.path().join("report.json"), dir.path().join("exit"));
     let marker = format!("--stall-at 1000000 --stall-ms 9{}", std::process::id());
+    let server = server_script(dir.path(), &format!("exec {}", serve(&marker)));
     let command = format!(
-        "{{ {bin} run {scenario} --tui --report {report} -- {bin} serve {marker}; echo $? > {exit}; }} \
-         | head -c 3000 > /dev/null; sleep 60",
-        bin = mcpstorm(),
-        scenario = scenario.display(),
-        report = report.display(),
-        exit = exit.display(),
+        "{{ {}; }} | head -c 3000 > /dev/null; sleep 60",
+        run_recording_exit(&scenario, &report, &exit, &server)
     );
     let _tmux = Tmux::start(&command, 100, 30);
     let code = wait_for_file(&exit, Duration::from_secs(60));
@@ -310,6 +337,36 @@ fn a_dashboard_that_cannot_draw_stops_the_run_and_its_server() {
     let report: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&report).expect("the report exists")).unwrap();
     assert_eq!(report["interrupted"], true);
-    common::assert_server_stopped(&report["scenarios"][0]);
+    // The pipe may break before the server has started (no result) or after.
+    let scenario = &report["scenarios"][0];
+    if !scenario["result"].is_null() {
+        common::assert_server_stopped(scenario);
+    }
+    common::assert_nothing_left(&marker);
+}
+
+#[test]
+fn quitting_while_the_server_starts_is_an_interruption() {
+    // The server takes 20 s to start; `q` a moment in stops the run. It was
+    // reported as a setup error (exit 2, "interrupted": false).
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = common::scenario_file(dir.path(), "steady.toml", STEADY);
+    let (report, exit) = (dir.path().join("report.json"), dir.path().join("exit"));
+    let marker = format!("sleep 20.{}", std::process::id());
+    let server = server_script(dir.path(), &format!("{marker}; exec {}", serve("")));
+    let tmux = Tmux::start(
+        &dashboard_command(&scenario, &report, &exit, &server),
+        100,
+        30,
+    );
+    tmux.wait_for("steady (1/1)", Duration::from_secs(60));
+    tmux.run(&["send-keys", "-t", "dash", "q"]);
+    let code = wait_for_file(&exit, Duration::from_secs(60));
+    assert_eq!(code.trim(), "130", "{}", tmux.screen());
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&report).expect("the report exists")).unwrap();
+    assert_eq!(report["interrupted"], true);
+    let scenario = &report["scenarios"][0];
+    assert_eq!(scenario["incomplete"], "interrupted");
     common::assert_nothing_left(&marker);
 }

@@ -12,10 +12,10 @@ use tokio::sync::{Notify, mpsc, watch};
 
 use super::mcp_json::ConfigServer;
 use super::{RunArgs, TargetArgs, TransportKind, exit, secrets};
-use crate::engine::{self, CancelToken, LoadControl, RunOptions, panics};
+use crate::engine::{self, CancelToken, EngineError, LoadControl, RunOptions, panics};
 use crate::report::{
-    self, Destination, Finished, JsonReport, LiveFeed, Output, ProgressLine, Report, RunCommand,
-    RunStatus, ScenarioResult, TextSummary, Verdict,
+    self, Destination, Finished, Incomplete, JsonReport, LiveFeed, Output, ProgressLine, Report,
+    RunCommand, RunStatus, ScenarioResult, TextSummary, Verdict,
 };
 use crate::scenario::{self, Scenario, builtin};
 use crate::stats::Snapshot;
@@ -242,6 +242,9 @@ impl Runner {
         if restarted.load(Ordering::Relaxed) {
             return None;
         }
+        // Stopped before it could start (the person quit while the server
+        // was starting): an interruption, not a setup error.
+        let interrupted = matches!(outcome, Err(EngineError::Interrupted(_)));
         let outcome = match (outcome, panics::since(panics_before)) {
             (_, Some(bug)) => Err(bug),
             (Ok(snapshot), None) => Ok(snapshot),
@@ -260,7 +263,7 @@ impl Runner {
                 source: scenario.source.clone(),
                 verdict: Verdict::Error,
                 error: Some(error),
-                incomplete: None,
+                incomplete: interrupted.then_some(Incomplete::Interrupted),
                 result: None,
             },
         })
@@ -440,10 +443,10 @@ pub async fn run(args: RunArgs) -> ExitCode {
     // Stopped before the end: by a signal, or by quitting the dashboard mid-run
     // (quitting the final view is not an interruption).
     let cut_short = report.scenarios.len() < scenario_count
-        || report
-            .scenarios
-            .iter()
-            .any(|s| s.result.as_ref().is_some_and(|r| r.interrupted));
+        || report.scenarios.iter().any(|s| {
+            s.incomplete == Some(Incomplete::Interrupted)
+                || s.result.as_ref().is_some_and(|r| r.interrupted)
+        });
     let stopped = match *stop.borrow() {
         Stop::None if halt.is_set() && cut_short => Stop::Interrupt,
         other => other,

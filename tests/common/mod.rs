@@ -229,11 +229,19 @@ pub fn assert_server_stopped(scenario: &Value) {
 }
 
 /// No process whose command line holds `marker` is running (`pgrep -f`).
+/// A marker that starts with `--` is a pattern, not an option (pgrep took
+/// it for one, failed, printed nothing, and the check passed whatever ran).
 pub fn assert_nothing_left(marker: &str) {
     let left = Command::new("pgrep")
-        .args(["-f", marker])
+        .args(["-a", "-f", "--", marker])
         .output()
         .expect("pgrep runs");
+    // 0: found some; 1: found none; anything else: pgrep could not look.
+    assert!(
+        matches!(left.status.code(), Some(0 | 1)),
+        "pgrep failed: {}",
+        String::from_utf8_lossy(&left.stderr)
+    );
     assert!(
         left.stdout.is_empty(),
         "server left running: {}",
