@@ -8,7 +8,7 @@ use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Axis, Block, Chart, Dataset, GraphType, Paragraph};
 
-use super::criterion_threshold;
+use super::{FD_LIMIT, RSS_GROWTH_LIMIT, criterion_threshold};
 use crate::report::summary::ms;
 use crate::stats::Snapshot;
 
@@ -230,7 +230,7 @@ pub fn memory(frame: &mut Frame, area: Rect, block: Block, s: &Snapshot) {
             baseline,
             x,
         ));
-        if let Some(allowed) = criterion_threshold(s, "rss_growth_mb") {
+        if let Some(allowed) = criterion_threshold(s, RSS_GROWTH_LIMIT) {
             series.push(level(
                 format!("limit {:.1}", baseline + allowed),
                 Color::Red,
@@ -273,7 +273,7 @@ pub fn fds(frame: &mut Frame, area: Rect, block: Block, s: &Snapshot) {
             r.series.iter().map(|p| (p.t_s, p.threads as f64)).collect(),
         ),
     ];
-    if let Some(limit) = criterion_threshold(s, "fd_max") {
+    if let Some(limit) = criterion_threshold(s, FD_LIMIT) {
         series.push(level(format!("limit {limit:.0}"), Color::Red, limit, x));
     }
     let block = titled(block, "", &series, "");

@@ -51,6 +51,11 @@ pub fn state_style(state: CriterionState) -> Style {
     }
 }
 
+/// The metrics whose limits the charts draw: the memory chart's allowed
+/// growth over the baseline, the descriptor chart's cap.
+pub const RSS_GROWTH_LIMIT: &str = "rss_growth_mb";
+pub const FD_LIMIT: &str = "fd_max";
+
 /// The limit a criterion puts on `metric` (`fd_max < 256` gives 256), for
 /// drawing it as a line.
 pub fn criterion_threshold(snapshot: &Snapshot, metric: &str) -> Option<f64> {
@@ -59,4 +64,17 @@ pub fn criterion_threshold(snapshot: &Snapshot, metric: &str) -> Option<f64> {
         .iter()
         .find(|c| c.caps.as_deref() == Some(metric))?
         .threshold
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::acceptance::metrics::METRICS;
+
+    #[test]
+    fn the_limits_drawn_are_metrics_a_criterion_can_name() {
+        for drawn in [RSS_GROWTH_LIMIT, FD_LIMIT] {
+            assert!(METRICS.iter().any(|m| m.name == drawn), "{drawn}");
+        }
+    }
 }
