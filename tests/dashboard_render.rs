@@ -173,6 +173,13 @@ fn leaking_run() -> Snapshot {
                 calls_spanned: 9600.0,
                 collections: 0,
             }),
+            retained_by_label: vec![LabelRetained {
+                label: "echo".into(),
+                kb_per_call: 10.2,
+                kb_per_call_low: 9.7,
+                kb_per_call_high: 10.7,
+            }],
+            retained_by_label_unmeasured: None,
             fds_start: Some(11),
             fds_baseline: Some(11),
             fds_current: Some(11),

@@ -217,3 +217,49 @@ arguments = { message = "x" }
         assert!(f64_at(p, "/calls") >= 1.0, "{name} made no call");
     }
 }
+
+#[test]
+fn the_tool_that_keeps_memory_is_named_with_its_size() {
+    // The built-in server keeps 64 KB for good on every `add` and nothing on
+    // `echo` or `sleep`. The three are called in turns (a phase each, twice
+    // over), so each one's calls move while the others' stand still: the
+    // retained floor is attributed to `add`, at 64 KB a call.
+    let turn = |name: &str, tool: &str, arguments: &str| {
+        format!(
+            "[[phase]]\nname = \"{name}\"\nload = {{ kind = \"rate\", rate = 400, calls = 240 }}\n\
+             [[phase.call]]\ntool = \"{tool}\"\narguments = {arguments}\n"
+        )
+    };
+    let mut scenario = String::from(
+        "name = \"which-tool\"\nprobe_interval_ms = 20\n\
+         [[phase]]\nname = \"warmup\"\nload = { kind = \"sequential\", calls = 100 }\n\
+         [[phase.call]]\ntool = \"echo\"\narguments = { message = \"w\" }\n",
+    );
+    for round in 1..=2 {
+        scenario += &turn(&format!("echo{round}"), "echo", "{ message = \"x\" }");
+        scenario += &turn(&format!("add{round}"), "add", "{ a = 1, b = 2 }");
+        scenario += &turn(&format!("sleep{round}"), "sleep", "{ ms = 0 }");
+    }
+    let run = run_text_against_target(&scenario, &["--leak-kb-tool", "add:64"]);
+    assert_eq!(run.code, 0, "{}", run.explain());
+    let resources = &run.scenario("which-tool")["result"]["resources"];
+    let by_label = resources["retained_by_label"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no attribution: {resources}"));
+    let kb = |label: &str| {
+        let entry = by_label
+            .iter()
+            .find(|e| e["label"] == label)
+            .unwrap_or_else(|| panic!("no {label} in {by_label:?}"));
+        f64_at(entry, "/kb_per_call")
+    };
+    let leak = kb("add");
+    assert!(
+        (leak - 64.0).abs() <= 6.4,
+        "add keeps 64 KB a call, read {leak}"
+    );
+    for clean in ["echo", "sleep"] {
+        let read = kb(clean);
+        assert!(read.abs() <= 6.4, "{clean} keeps nothing, read {read}");
+    }
+}

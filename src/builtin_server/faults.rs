@@ -29,6 +29,10 @@ pub struct FaultKnobs {
     /// Keep this many KB resident for good on every request (a memory leak).
     #[arg(long, value_name = "KB", default_value_t = 0)]
     pub leak_kb: u64,
+    /// Keep this many KB resident for good on every call of one tool:
+    /// `TOOL:KB`, repeatable (a leak only that tool has).
+    #[arg(long, value_name = "TOOL:KB", value_parser = tool_leak)]
+    pub leak_kb_tool: Vec<(String, u64)>,
     /// Open this many file descriptors on every request and never close them.
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub leak_fds: u32,
@@ -110,6 +114,22 @@ pub struct RequestFaults {
     pub huge_line: bool,
 }
 
+/// `--leak-kb-tool TOOL:KB`.
+fn tool_leak(text: &str) -> Result<(String, u64), String> {
+    let (tool, kb) = text
+        .rsplit_once(':')
+        .ok_or_else(|| format!("expected TOOL:KB, got {text:?}"))?;
+    let kb = kb
+        .parse::<u64>()
+        .ok()
+        .filter(|kb| (1..=1024 * 1024).contains(kb))
+        .ok_or_else(|| format!("KB must be a whole number from 1 to 1048576, got {kb:?}"))?;
+    if tool.is_empty() {
+        return Err(format!("expected TOOL:KB, got {text:?}"));
+    }
+    Ok((tool.to_string(), kb))
+}
+
 pub struct FaultState {
     knobs: FaultKnobs,
     requests: AtomicU64,
@@ -173,14 +193,23 @@ impl FaultState {
 
     /// Apply the knobs for one arriving request: memory and FDs are taken here,
     /// at once, so their effect is visible before the response is.
-    pub fn on_request(&self, is_tool_call: bool) -> RequestFaults {
+    /// `tool`: the tool a `tools/call` names.
+    pub fn on_request(&self, tool: Option<&str>) -> RequestFaults {
+        let is_tool_call = tool.is_some();
         let number = self.requests.fetch_add(1, Ordering::Relaxed) + 1;
         let knobs = &self.knobs;
         let crash = knobs.crash_after.is_some_and(|n| number > n);
-        if knobs.leak_kb > 0
+        let tool_leak_kb: u64 = knobs
+            .leak_kb_tool
+            .iter()
+            .filter(|(name, _)| Some(name.as_str()) == tool)
+            .map(|(_, kb)| kb)
+            .sum();
+        let leak_kb = knobs.leak_kb + tool_leak_kb;
+        if leak_kb > 0
             && let Ok(mut leaked) = self.leaked.lock()
         {
-            leaked.keep((knobs.leak_kb * 1024) as usize);
+            leaked.keep((leak_kb * 1024) as usize);
         }
         if knobs.leak_fds > 0
             && let Ok(mut fds) = self.leaked_fds.lock()
@@ -281,7 +310,7 @@ mod tests {
             log_every: Some(2),
             ..FaultKnobs::default()
         });
-        let delays: Vec<_> = (0..4).map(|_| state.on_request(false)).collect();
+        let delays: Vec<_> = (0..4).map(|_| state.on_request(None)).collect();
         assert_eq!(delays[0].delay, Duration::from_millis(2));
         assert_eq!(delays[2].delay, Duration::from_millis(3));
         assert_eq!(delays[3].delay, Duration::from_millis(4));

@@ -257,7 +257,10 @@ async fn handle_request(
         }
         _ => {}
     }
-    let faults = state.on_request(method == "tools/call");
+    let tool = (method == "tools/call")
+        .then(|| params.and_then(|p| p.get("name")).and_then(Value::as_str))
+        .map(|name| name.unwrap_or(""));
+    let faults = state.on_request(tool);
     if state.stderr_bytes() > 0 {
         flood_stderr(state.stderr_bytes(), faults.number);
     }

@@ -11,9 +11,9 @@ use serde::Serialize;
 use crate::protocol::ServerInfo;
 use crate::stats::{
     BadInputTally, CallStats, ChurnSnapshot, ColdStartSnapshot, CriterionState, CriterionStatus,
-    LabelStats, LatencySummary, OutcomeCounts, PhaseSnapshot, PhaseState, ProbePoint,
-    ResourceSnapshot, RssTrend, Snapshot, StageMeans, TreeChanges, TreeMember, WindowPoint,
-    WireSnapshot,
+    LabelRetained, LabelStats, LatencySummary, OutcomeCounts, PhaseSnapshot, PhaseState,
+    ProbePoint, ResourceSnapshot, RssTrend, Snapshot, StageMeans, TreeChanges, TreeMember,
+    WindowPoint, WireSnapshot,
 };
 
 /// `result`.
@@ -164,6 +164,8 @@ struct Resources<'a> {
     rss_max_mb: Option<f64>,
     rss_growth_mb: Option<f64>,
     rss_trend: Option<&'a RssTrend>,
+    retained_by_label: &'a [LabelRetained],
+    retained_by_label_unmeasured: Option<&'a str>,
     pss_start_mb: Option<f64>,
     pss_baseline_mb: Option<f64>,
     pss_current_mb: Option<f64>,
@@ -200,6 +202,8 @@ impl<'a> From<&'a ResourceSnapshot> for Resources<'a> {
             rss_max_mb: r.rss_max_mb,
             rss_growth_mb: r.rss_growth_mb,
             rss_trend: r.rss_trend.as_ref(),
+            retained_by_label: &r.retained_by_label,
+            retained_by_label_unmeasured: r.retained_by_label_unmeasured.as_deref(),
             pss_start_mb: r.pss_start_mb,
             pss_baseline_mb: r.pss_baseline_mb,
             pss_current_mb: r.pss_current_mb,

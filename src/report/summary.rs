@@ -7,7 +7,7 @@ use std::fmt::Write;
 use super::{Output, OutputError, Report, ScenarioResult, Verdict};
 use crate::acceptance::CriterionState;
 use crate::protocol::untrusted::{QUOTE_CHARS, quote};
-use crate::stats::{CallStats, PhaseState};
+use crate::stats::{CallStats, PhaseState, Snapshot};
 
 pub struct TextSummary {
     pub to_stderr: bool,
@@ -109,6 +109,43 @@ fn stats_columns(stats: &CallStats) -> String {
 }
 
 const HEADER: &str = "    calls       ok      p50      p90      p95      p99      max   calls/s";
+
+/// Labels listed one by one in the retained-memory line.
+const RETAINED_LABELS: usize = 8;
+
+/// What each tool keeps per call, the largest first, when more than one was
+/// called (with one, it is the trend above); or why it cannot be told yet.
+fn retained_by_label(out: &mut String, s: &Snapshot) {
+    let r = &s.resources;
+    let called = s.per_label.iter().filter(|l| l.stats.calls > 0).count();
+    if called < 2 {
+        return;
+    }
+    if let Some(why) = &r.retained_by_label_unmeasured {
+        let _ = writeln!(out, "    retained per call by tool: {why}");
+        return;
+    }
+    let mut by_size: Vec<_> = r.retained_by_label.iter().collect();
+    by_size.sort_by(|a, b| b.kb_per_call.total_cmp(&a.kb_per_call));
+    if by_size.is_empty() {
+        return;
+    }
+    let listed: Vec<String> = by_size
+        .iter()
+        .take(RETAINED_LABELS)
+        .map(|l| {
+            format!(
+                "{} {:+.1} KB ({:+.1} … {:+.1})",
+                l.label, l.kb_per_call, l.kb_per_call_low, l.kb_per_call_high
+            )
+        })
+        .collect();
+    let _ = writeln!(
+        out,
+        "    retained per call by tool (floor fit, 95 %): {}",
+        listed.join(", ")
+    );
+}
 
 /// The full summary of one scenario, its verdicts coloured when `color`.
 pub fn scenario_summary(result: &ScenarioResult, color: bool) -> String {
@@ -326,6 +363,7 @@ pub fn scenario_summary(result: &ScenarioResult, color: bool) -> String {
                 );
             }
         }
+        retained_by_label(&mut out, s);
         if let Some(changes) = &r.tree_changes {
             let _ = writeln!(
                 out,

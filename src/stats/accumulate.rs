@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use super::latency::LatencyHistogram;
-use super::series::Series;
+use super::series::{Mergeable, Series};
 use super::snapshot::*;
 use super::trend::{RssTrend, push_bounded, rss_trend};
 use crate::probe::{Member, ProbeSample};
@@ -252,9 +252,35 @@ pub(super) struct ProbeAcc {
     pub(super) self_rss_max: u64,
     pub(super) members: Vec<Member>,
     pub(super) tree: super::tree_watch::TreeWatch,
+    /// RSS with each label's calls made by then, for the per-label
+    /// attribution (`stats::attribution`).
+    pub(super) by_label: Series<LabelPoint>,
 }
 
 impl Default for Series<ProbePoint> {
+    fn default() -> Self {
+        Series::new(SERIES_POINTS)
+    }
+}
+
+/// A probe sample with every label's calls made by then. Merged, the lower
+/// RSS is kept with its counts: a trough survives the series' thinning.
+#[derive(Debug, Clone)]
+pub(super) struct LabelPoint {
+    pub(super) t_s: f64,
+    pub(super) rss_bytes: f64,
+    pub(super) calls: Vec<u64>,
+}
+
+impl Mergeable for LabelPoint {
+    fn merge(&mut self, later: &Self) {
+        if later.rss_bytes < self.rss_bytes {
+            *self = later.clone();
+        }
+    }
+}
+
+impl Default for Series<LabelPoint> {
     fn default() -> Self {
         Series::new(SERIES_POINTS)
     }

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 
 use super::accumulate::*;
+use super::attribution::retained_per_label;
 use super::event::{CallEvent, ConnectionHandles, Event};
 use super::series::Series;
 use super::snapshot::*;
@@ -369,6 +370,11 @@ impl Aggregator {
         probe.self_rss_max = probe.self_rss_max.max(sample.self_rss_bytes);
         let calls_done = self.total.outcomes.total();
         let rss_mb = sample.rss_bytes as f64 / MIB;
+        self.probe.by_label.push(LabelPoint {
+            t_s,
+            rss_bytes: sample.rss_bytes as f64,
+            calls: self.labels.iter().map(|l| l.outcomes.total()).collect(),
+        });
         self.probe.series.push(ProbePoint {
             t_s,
             calls_done,
@@ -384,6 +390,37 @@ impl Aggregator {
             self_rss_mb: sample.self_rss_bytes as f64 / MIB,
             self_cpu_percent: sample.self_cpu_percent,
         });
+    }
+
+    /// The retained floor attributed to the labels since the baseline, or
+    /// why it cannot be (yet).
+    fn retained_by_label(&self) -> (Vec<LabelRetained>, Option<String>) {
+        let Some((_, since)) = self.probe.baseline else {
+            return (Vec::new(), None);
+        };
+        let samples: Vec<(Vec<u64>, f64)> = self
+            .probe
+            .by_label
+            .points()
+            .into_iter()
+            .filter(|p| p.t_s >= since)
+            .map(|p| (p.calls, p.rss_bytes))
+            .collect();
+        match retained_per_label(&samples) {
+            Ok(found) => (
+                found
+                    .into_iter()
+                    .map(|r| LabelRetained {
+                        label: self.plan.labels.get(r.label).cloned().unwrap_or_default(),
+                        kb_per_call: r.kb_per_call,
+                        kb_per_call_low: r.kb_per_call_low,
+                        kb_per_call_high: r.kb_per_call_high,
+                    })
+                    .collect(),
+                None,
+            ),
+            Err(why) => (Vec::new(), Some(why.to_string())),
+        }
     }
 
     fn resources(&self) -> ResourceSnapshot {
@@ -410,6 +447,7 @@ impl Aggregator {
                 .collect();
             rss_trend(&points)
         });
+        let (retained_by_label, retained_by_label_unmeasured) = self.retained_by_label();
         ResourceSnapshot {
             sampled: true,
             unmeasured: None,
@@ -426,6 +464,8 @@ impl Aggregator {
             rss_max_mb: Some(mb(probe.rss_max)),
             rss_growth_mb: baseline.map(|b| mb(latest.rss_bytes) - mb(b.rss_bytes)),
             rss_trend: trend,
+            retained_by_label,
+            retained_by_label_unmeasured,
             pss_start_mb: probe.first.and_then(|s| s.pss_bytes).map(mb),
             pss_baseline_mb: baseline.and_then(|s| s.pss_bytes).map(mb),
             pss_current_mb: latest.pss_bytes.map(mb),

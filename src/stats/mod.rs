@@ -3,6 +3,7 @@
 
 mod accumulate;
 pub(crate) mod aggregator;
+pub(crate) mod attribution;
 pub(crate) mod event;
 pub(crate) mod latency;
 pub(crate) mod series;

@@ -219,6 +219,16 @@ impl Mergeable for ProbePoint {
     }
 }
 
+/// What one tool (or method) keeps per call: a slope of the retained floor.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LabelRetained {
+    pub label: String,
+    /// KB = 1024 bytes, with the 95 % interval.
+    pub kb_per_call: f64,
+    pub kb_per_call_low: f64,
+    pub kb_per_call_high: f64,
+}
+
 /// One process of the server's tree at the last sample.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct TreeMember {
@@ -258,6 +268,11 @@ pub struct ResourceSnapshot {
     pub rss_max_mb: Option<f64>,
     pub rss_growth_mb: Option<f64>,
     pub rss_trend: Option<RssTrend>,
+    /// The retained floor attributed to each label called since the
+    /// baseline (`stats::attribution`); empty with the reason in
+    /// `retained_by_label_unmeasured` when it cannot be told apart.
+    pub retained_by_label: Vec<LabelRetained>,
+    pub retained_by_label_unmeasured: Option<String>,
     /// PSS summed over the tree: a forked child's pages shared with its
     /// parent count once, where RSS counts them in each. `None` where
     /// smaps_rollup cannot be read.

@@ -44,20 +44,7 @@ pub fn rss_trend(points: &[(f64, f64)]) -> Option<RssTrend> {
     }
     let rss: Vec<f64> = points.iter().map(|p| p.1).collect();
     let drops = collections(&rss);
-    let mut end = points.len();
-    if let Some(&last_drop) = drops.last() {
-        let trough = last_drop + argmin(&rss[last_drop..]);
-        let tail = points.len() - 1 - trough;
-        let mut longest_cycle = drops[0];
-        for pair in drops.windows(2) {
-            longest_cycle = longest_cycle.max(pair[1] - pair[0]);
-        }
-        // A tail no longer than the cycles before it is an unfinished rise; a
-        // much longer one is growth and stays in.
-        if tail * 2 <= longest_cycle * 3 {
-            end = trough + 1;
-        }
-    }
+    let end = settled_end(&rss, &drops);
     let mut floor = rss.clone();
     for i in (0..floor.len().saturating_sub(1)).rev() {
         floor[i] = floor[i].min(floor[i + 1]);
@@ -81,6 +68,29 @@ pub fn rss_trend(points: &[(f64, f64)]) -> Option<RssTrend> {
         calls_spanned,
         collections: drops.len(),
     })
+}
+
+/// How many of the samples have a known floor: all of them, unless the run
+/// ends in the middle of a sawtooth rise like the earlier ones (whose floor
+/// is not known yet: it ends at the last trough). `drops` are the
+/// [`collections`] of `rss`.
+pub(super) fn settled_end(rss: &[f64], drops: &[usize]) -> usize {
+    let Some(&last_drop) = drops.last() else {
+        return rss.len();
+    };
+    let trough = last_drop + argmin(&rss[last_drop..]);
+    let tail = rss.len() - 1 - trough;
+    let mut longest_cycle = drops[0];
+    for pair in drops.windows(2) {
+        longest_cycle = longest_cycle.max(pair[1] - pair[0]);
+    }
+    // A tail no longer than the cycles before it is an unfinished rise; a
+    // much longer one is growth and stays in.
+    if tail * 2 <= longest_cycle * 3 {
+        trough + 1
+    } else {
+        rss.len()
+    }
 }
 
 /// Add a point to a series kept within `cap` points: when full, every other

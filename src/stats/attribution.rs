@@ -1,0 +1,357 @@
+//! Which tool keeps the memory: the server's retained floor attributed to
+//! the calls of each label.
+//!
+//! The model: at each point of the retained floor,
+//! `RSS ≈ base + Σ_label kb_per_call[label] × calls[label]`, fitted by least
+//! squares. The floor points are the troughs a garbage-collected heap falls
+//! back to (every sample, for a heap that does not saw), each with the calls
+//! of every label made by then: garbage collected later never counts, memory
+//! kept does.
+//!
+//! The fit can tell labels apart only when their calls did not keep the
+//! same proportions: called in turns (blocks of one tool at a time), each
+//! label's count moves while the others stand still. Called in a fixed mix,
+//! every count is the same multiple of time, and the fit says it cannot
+//! separate them instead of guessing.
+//!
+//! The interval is the least-squares one (the slope ± t × its standard
+//! error). Floor points are not independent draws (a floor holds between
+//! troughs), so it is narrower than the truth when the floor is noisy; the
+//! MEASUREMENT page says how many calls and cycles a resolution needs.
+
+use serde::Serialize;
+
+use super::trend::{collections, settled_end};
+
+/// What one label keeps per call.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct LabelRetention {
+    /// Index into the scenario's labels.
+    pub label: usize,
+    /// Retained KB per call of this label (KB = 1024 bytes), and its 95 %
+    /// interval.
+    pub kb_per_call: f64,
+    pub kb_per_call_low: f64,
+    pub kb_per_call_high: f64,
+}
+
+/// Why the floor could not be attributed to labels.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum NotAttributed {
+    #[error("{points} floor points for {labels} label(s): too few to fit")]
+    TooFewPoints { points: usize, labels: usize },
+    #[error(
+        "the tools' calls kept the same proportions: call them in turns (blocks of one at a \
+         time) to tell their memory apart"
+    )]
+    Inseparable,
+}
+
+/// Floor points needed beyond the number of values fitted.
+const SPARE_POINTS: usize = 3;
+
+/// A pivot this small, against the largest, makes the fit singular: some
+/// label's calls are a combination of the others'.
+const SINGULAR: f64 = 1e-9;
+
+/// `samples` are (calls of each label made by then, RSS bytes) in time
+/// order (a label missing from a sample had no calls yet). The result has an
+/// entry for every label called during the floor points.
+pub fn retained_per_label(
+    samples: &[(Vec<u64>, f64)],
+) -> Result<Vec<LabelRetention>, NotAttributed> {
+    let floor = floor_points(samples);
+    let (Some(first), Some(last)) = (floor.first(), floor.last()) else {
+        return Err(NotAttributed::TooFewPoints {
+            points: 0,
+            labels: 0,
+        });
+    };
+    // A label added during the run (an automatic mix's) has no count in the
+    // samples before it: none made yet.
+    let count = |point: &(Vec<u64>, f64), label: usize| point.0.get(label).copied().unwrap_or(0);
+    // Labels whose count moved between the first floor point and the last:
+    // the others have no slope to fit.
+    let called: Vec<usize> = (0..last.0.len())
+        .filter(|&l| count(last, l) > count(first, l))
+        .collect();
+    let unknowns = called.len() + 1;
+    if floor.len() < unknowns + SPARE_POINTS {
+        return Err(NotAttributed::TooFewPoints {
+            points: floor.len(),
+            labels: called.len(),
+        });
+    }
+    // Centred columns keep the normal equations well conditioned.
+    let columns: Vec<Vec<f64>> = called
+        .iter()
+        .map(|&l| {
+            let values: Vec<f64> = floor.iter().map(|p| count(p, l) as f64).collect();
+            let mean = values.iter().sum::<f64>() / values.len() as f64;
+            values.iter().map(|v| v - mean).collect()
+        })
+        .collect();
+    if !shares_moved(&columns) {
+        return Err(NotAttributed::Inseparable);
+    }
+    let kb: Vec<f64> = floor.iter().map(|p| p.1 / 1024.0).collect();
+    let mean_kb = kb.iter().sum::<f64>() / kb.len() as f64;
+    let y: Vec<f64> = kb.iter().map(|v| v - mean_kb).collect();
+    let k = columns.len();
+    let mut xtx = vec![vec![0.0; k]; k];
+    let mut xty = vec![0.0; k];
+    for i in 0..k {
+        for j in 0..k {
+            xtx[i][j] = dot(&columns[i], &columns[j]);
+        }
+        xty[i] = dot(&columns[i], &y);
+    }
+    let inverse = invert(&xtx).ok_or(NotAttributed::Inseparable)?;
+    let slopes: Vec<f64> = (0..k)
+        .map(|i| (0..k).map(|j| inverse[i][j] * xty[j]).sum())
+        .collect();
+    let residual: f64 = (0..y.len())
+        .map(|n| {
+            let fitted: f64 = (0..k).map(|i| slopes[i] * columns[i][n]).sum();
+            (y[n] - fitted).powi(2)
+        })
+        .sum();
+    let freedom = y.len() - unknowns;
+    let variance = residual / freedom as f64;
+    let t = t_975(freedom);
+    Ok(called
+        .iter()
+        .enumerate()
+        .map(|(i, &label)| {
+            let half = t * (variance * inverse[i][i]).max(0.0).sqrt();
+            LabelRetention {
+                label,
+                kb_per_call: slopes[i],
+                kb_per_call_low: slopes[i] - half,
+                kb_per_call_high: slopes[i] + half,
+            }
+        })
+        .collect())
+}
+
+/// Whether every label's share of the calls moved enough to be told apart:
+/// its count, less the part that follows the calls of all labels together,
+/// must swing by at least [`MIN_SWING_CALLS`]. A weighted mix keeps each
+/// share within a call or two of its weight; a fit on that turns noise into
+/// large retentions of either sign, with intervals that look sure.
+fn shares_moved(columns: &[Vec<f64>]) -> bool {
+    let points = columns.first().map_or(0, Vec::len);
+    let total: Vec<f64> = (0..points)
+        .map(|n| columns.iter().map(|c| c[n]).sum())
+        .collect();
+    let total_square = dot(&total, &total);
+    columns.iter().all(|column| {
+        let along = if total_square > 0.0 {
+            dot(column, &total) / total_square
+        } else {
+            0.0
+        };
+        let (low, high) = column
+            .iter()
+            .zip(&total)
+            .map(|(c, t)| c - along * t)
+            .fold((f64::MAX, f64::MIN), |(lo, hi), r| (lo.min(r), hi.max(r)));
+        high - low >= MIN_SWING_CALLS
+    })
+}
+
+/// The least swing of a label's count away from its share, in calls.
+const MIN_SWING_CALLS: f64 = 20.0;
+
+/// The points the floor is fitted to, in time order: the lowest sample of
+/// each collection cycle (from one fall of the memory to the next: the
+/// trough the heap went back to) when the memory saws; every sample when it
+/// does not. A run that ends in an unfinished rise ends at its last trough.
+/// Every trough counts, not only those no later one goes below: picking the
+/// lowest troughs would bias the floor down where it is noisy.
+fn floor_points(samples: &[(Vec<u64>, f64)]) -> Vec<&(Vec<u64>, f64)> {
+    let rss: Vec<f64> = samples.iter().map(|s| s.1).collect();
+    let drops = collections(&rss);
+    let end = settled_end(&rss, &drops);
+    if drops.is_empty() {
+        return samples[..end].iter().collect();
+    }
+    let mut bounds = vec![0];
+    bounds.extend(drops.iter().copied().filter(|&d| d < end));
+    bounds.push(end);
+    bounds
+        .windows(2)
+        .filter(|cycle| cycle[1] > cycle[0])
+        .filter_map(|cycle| {
+            samples[cycle[0]..cycle[1]]
+                .iter()
+                .min_by(|a, b| a.1.total_cmp(&b.1))
+        })
+        .collect()
+}
+
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// The inverse of a symmetric positive matrix by Gauss–Jordan elimination
+/// with partial pivoting; `None` when it is (nearly) singular.
+fn invert(matrix: &[Vec<f64>]) -> Option<Vec<Vec<f64>>> {
+    let n = matrix.len();
+    let scale = (0..n).map(|i| matrix[i][i].abs()).fold(0.0, f64::max);
+    if scale == 0.0 {
+        return None;
+    }
+    let mut a: Vec<Vec<f64>> = matrix.to_vec();
+    let mut inverse: Vec<Vec<f64>> = (0..n)
+        .map(|i| (0..n).map(|j| if i == j { 1.0 } else { 0.0 }).collect())
+        .collect();
+    for col in 0..n {
+        let pivot = (col..n).max_by(|&x, &y| a[x][col].abs().total_cmp(&a[y][col].abs()))?;
+        if a[pivot][col].abs() < SINGULAR * scale {
+            return None;
+        }
+        a.swap(col, pivot);
+        inverse.swap(col, pivot);
+        let p = a[col][col];
+        for j in 0..n {
+            a[col][j] /= p;
+            inverse[col][j] /= p;
+        }
+        for row in 0..n {
+            if row != col {
+                let factor = a[row][col];
+                if factor != 0.0 {
+                    for j in 0..n {
+                        a[row][j] -= factor * a[col][j];
+                        inverse[row][j] -= factor * inverse[col][j];
+                    }
+                }
+            }
+        }
+    }
+    Some(inverse)
+}
+
+/// Student's t at 97.5 % for `freedom` degrees of freedom, within 1 % from
+/// 3 up (1.96 + 2.4/ν + 3/ν²: 3.09 at 3, 2.56 at 5, 2.23 at 10, 2.04 at 30).
+fn t_975(freedom: usize) -> f64 {
+    let v = freedom.max(1) as f64;
+    1.96 + 2.4 / v + 3.0 / (v * v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIB: f64 = 1024.0 * 1024.0;
+
+    /// A server called in blocks of `block` calls of one label at a time,
+    /// rotating through `labels`, sampled every `every` calls: it keeps
+    /// `kept_kb[l]` per call of label `l`, and its heap saws by `saw_mb`
+    /// every `cycle` calls on top.
+    fn run(
+        kept_kb: &[f64],
+        calls: u64,
+        block: u64,
+        every: u64,
+        saw_mb: f64,
+        cycle: u64,
+    ) -> Vec<(Vec<u64>, f64)> {
+        let labels = kept_kb.len();
+        let mut counts = vec![0u64; labels];
+        let mut kept = 0.0;
+        let mut samples = Vec::new();
+        for call in 0..calls {
+            // Block 0: interleaved, one call of each label in turn.
+            let label = (call.checked_div(block).unwrap_or(call) % labels as u64) as usize;
+            counts[label] += 1;
+            kept += kept_kb[label] * 1024.0;
+            if (call + 1) % every == 0 {
+                let saw = saw_mb * MIB * ((call % cycle) as f64 / cycle as f64);
+                samples.push((counts.clone(), 50.0 * MIB + kept + saw));
+            }
+        }
+        samples
+    }
+
+    fn of(found: &[LabelRetention], label: usize) -> LabelRetention {
+        *found.iter().find(|r| r.label == label).expect("the label")
+    }
+
+    #[test]
+    fn the_leaking_tool_is_named_with_its_size_among_clean_ones() {
+        let samples = run(&[0.0, 0.0, 100.0], 6000, 100, 10, 0.0, 1);
+        let found = retained_per_label(&samples).unwrap();
+        let leak = of(&found, 2);
+        assert!((leak.kb_per_call - 100.0).abs() < 1.0, "{leak:?}");
+        for clean in [0, 1] {
+            let r = of(&found, clean);
+            assert!(r.kb_per_call.abs() < 1.0, "{r:?}");
+        }
+    }
+
+    #[test]
+    fn a_sawtooth_heap_does_not_hide_a_small_leak_or_make_one_up() {
+        // 1 KB per call of label 1 under a 40 MB sawtooth, its cycle in step
+        // with the samples or not. A trough is seen within one sample of
+        // the saw (up to 1.4 MB here): blocks long against the cycle make
+        // each label's share move by far more than that.
+        for cycle in [700, 733, 1111] {
+            let samples = run(&[0.0, 1.0, 0.0], 60_000, 2000, 25, 40.0, cycle);
+            let found = retained_per_label(&samples).unwrap();
+            let leak = of(&found, 1);
+            assert!((leak.kb_per_call - 1.0).abs() < 0.2, "{cycle}: {leak:?}");
+            assert!(leak.kb_per_call_low > 0.0, "{cycle}: {leak:?}");
+            for clean in [0, 2] {
+                let r = of(&found, clean);
+                assert!(r.kb_per_call.abs() < 0.2, "{cycle}: {r:?}");
+            }
+            // The sawtooth alone: nothing kept, nothing named.
+            let samples = run(&[0.0, 0.0, 0.0], 60_000, 2000, 25, 40.0, cycle);
+            for r in retained_per_label(&samples).unwrap() {
+                assert!(r.kb_per_call.abs() < 0.2, "{cycle}: {r:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn tools_called_in_fixed_proportions_cannot_be_told_apart() {
+        // Interleaved a, b, c, a, b, c…: every count is a third of the calls.
+        let samples = run(&[0.0, 0.0, 100.0], 6000, 0, 30, 0.0, 1);
+        assert_eq!(
+            retained_per_label(&samples),
+            Err(NotAttributed::Inseparable)
+        );
+    }
+
+    #[test]
+    fn too_few_points_say_so() {
+        let samples = run(&[0.0, 100.0], 40, 10, 10, 0.0, 1);
+        assert!(matches!(
+            retained_per_label(&samples),
+            Err(NotAttributed::TooFewPoints { .. })
+        ));
+        assert!(matches!(
+            retained_per_label(&[]),
+            Err(NotAttributed::TooFewPoints { .. })
+        ));
+    }
+
+    #[test]
+    fn the_t_quantile_is_close_to_the_table() {
+        for (freedom, table) in [
+            (3, 3.182),
+            (5, 2.571),
+            (10, 2.228),
+            (30, 2.042),
+            (120, 1.980),
+        ] {
+            let t = t_975(freedom);
+            assert!(
+                (t - table).abs() / table < 0.03,
+                "{freedom}: {t} vs {table}"
+            );
+        }
+    }
+}
