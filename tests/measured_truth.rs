@@ -240,9 +240,22 @@ fn the_tool_that_keeps_memory_is_named_with_its_size() {
         scenario += &turn(&format!("add{round}"), "add", "{ a = 1, b = 2 }");
         scenario += &turn(&format!("sleep{round}"), "sleep", "{ ms = 0 }");
     }
+    // Criteria can name the tool, or the worst one.
+    scenario += "[acceptance]\n\"rss_kb_per_call(echo) <= 8\" = {}\n\
+                 \"rss_kb_per_call(add) <= 8\" = {}\n\"rss_kb_per_call_worst <= 8\" = {}\n";
     let run = run_text_against_target(&scenario, &["--leak-kb-tool", "add:64"]);
-    assert_eq!(run.code, 0, "{}", run.explain());
-    let resources = &run.scenario("which-tool")["result"]["resources"];
+    assert_eq!(run.code, 1, "{}", run.explain());
+    let result = &run.scenario("which-tool")["result"];
+    let states: Vec<&str> = result["criteria"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, ["PASS", "FAIL", "FAIL"], "{}", result["criteria"]);
+    let worst = result["criteria"][2]["detail"].as_str().unwrap();
+    assert!(worst.contains("(add)"), "{worst}");
+    let resources = &result["resources"];
     let by_label = resources["retained_by_label"]
         .as_array()
         .unwrap_or_else(|| panic!("no attribution: {resources}"));

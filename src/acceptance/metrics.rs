@@ -2,8 +2,8 @@
 //! comes from in a snapshot. `mcpstorm metrics` prints this table.
 
 use crate::stats::{
-    BadInputTally, CallStats, ChurnSnapshot, ColdStartSnapshot, LatencySummary, ResourceSnapshot,
-    Snapshot,
+    BadInputTally, CallStats, ChurnSnapshot, ColdStartSnapshot, LabelRetained, LatencySummary,
+    ResourceSnapshot, Snapshot,
 };
 
 /// What scope a metric accepts.
@@ -15,6 +15,8 @@ pub enum Scope {
     Run,
     /// One phase, named: `name(phase)`.
     Phase,
+    /// One tool or method, named: `name(label)`.
+    Label,
 }
 
 pub struct MetricDef {
@@ -41,14 +43,20 @@ enum Read {
     /// A churn phase's memory figure: N/A when the transport cannot give it
     /// or the fit cannot conclude.
     ChurnMemory(fn(&ChurnSnapshot) -> Option<f64>),
+    /// What one label keeps per call (the floor attributed to the labels):
+    /// N/A without a process, or when the labels cannot be told apart.
+    Retained(fn(&LabelRetained) -> f64),
+    /// The largest of those over the labels, and which label it is.
+    RetainedWorst(fn(&LabelRetained) -> f64),
 }
 
 impl MetricDef {
     pub fn scope(&self) -> Scope {
         match self.read {
             Read::Calls(_) => Scope::Calls,
-            Read::Run(_) | Read::Process(_) | Read::Pss(_) => Scope::Run,
+            Read::Run(_) | Read::Process(_) | Read::Pss(_) | Read::RetainedWorst(_) => Scope::Run,
             Read::Churn(_) | Read::ChurnMemory(_) => Scope::Phase,
+            Read::Retained(_) => Scope::Label,
         }
     }
 }
@@ -92,6 +100,12 @@ metrics! {
         |r| r.rss_trend.map(|t| t.mb_per_1k_calls);
     "rss_trend_kb_per_call", Process, "KB", "memory retained per call (floor fit, sawtooth-proof)",
         |r| r.rss_trend.map(|t| t.kb_per_call);
+    "rss_kb_per_call", Retained, "KB",
+        "memory one tool or method keeps per call: the floor attributed to the labels (called in turns)",
+        |r| r.kb_per_call;
+    "rss_kb_per_call_worst", RetainedWorst, "KB",
+        "the most any one tool or method keeps per call (the detail names it)",
+        |r| r.kb_per_call;
     "pss_growth_mb", Pss, "MB", "server PSS now minus its baseline: a forked child's shared pages count once",
         |r| r.pss_growth_mb;
     "pss_max_mb", Pss, "MB", "highest server PSS sampled (whole tree)", |r| r.pss_max_mb;
@@ -164,6 +178,10 @@ pub fn unmeasured(name: &str, args: &[String], snapshot: &Snapshot) -> Option<St
             })
         }),
         Read::ChurnMemory(_) => churn_of(snapshot, args)?.retained_unmeasured.clone(),
+        Read::Retained(_) | Read::RetainedWorst(_) => resources
+            .unmeasured
+            .clone()
+            .or_else(|| resources.retained_by_label_unmeasured.clone()),
         Read::Calls(_) | Read::Run(_) | Read::Churn(_) => None,
     }
 }
@@ -201,6 +219,18 @@ pub fn check_scope(
             )),
             _ => Err(format!(
                 "metric `{}` takes one phase: {}(phase)",
+                def.name, def.name
+            )),
+        },
+        Scope::Label => match (args, labels) {
+            ([label], Some(labels)) if !labels.contains(label) => Err(format!(
+                "unknown tool or method `{label}` in `{}` (calls: {})",
+                def.name,
+                labels.join(", ")
+            )),
+            ([_], _) => Ok(()),
+            _ => Err(format!(
+                "metric `{}` takes one tool or method: {}(label)",
                 def.name, def.name
             )),
         },
@@ -281,7 +311,30 @@ pub fn value(name: &str, args: &[String], snapshot: &Snapshot) -> Option<f64> {
         Read::Run(read) => read(snapshot),
         Read::Process(read) | Read::Pss(read) => read(&snapshot.resources),
         Read::Churn(read) | Read::ChurnMemory(read) => read(churn_of(snapshot, args)?),
+        Read::Retained(read) => {
+            let label = args.first()?;
+            let retained = &snapshot.resources.retained_by_label;
+            retained.iter().find(|r| &r.label == label).map(read)
+        }
+        Read::RetainedWorst(read) => worst(snapshot, read).map(read),
     }
+}
+
+/// The label a run-wide metric picked out (the worst one's name), for the
+/// criterion's detail.
+pub fn which(name: &str, snapshot: &Snapshot) -> Option<String> {
+    match find(name)?.read {
+        Read::RetainedWorst(read) => worst(snapshot, read).map(|r| r.label.clone()),
+        _ => None,
+    }
+}
+
+fn worst(snapshot: &Snapshot, read: fn(&LabelRetained) -> f64) -> Option<&LabelRetained> {
+    snapshot
+        .resources
+        .retained_by_label
+        .iter()
+        .max_by(|a, b| read(a).total_cmp(&read(b)))
 }
 
 #[cfg(test)]
@@ -297,11 +350,15 @@ mod tests {
             assert!(names.insert(def.name), "{} twice in the table", def.name);
             let args: Vec<String> = match def.scope() {
                 Scope::Phase => vec!["load".into()],
+                Scope::Label => vec!["echo".into()],
                 _ => Vec::new(),
             };
             // No data yet (or no such phase): nothing, and no panic.
             let _ = value(def.name, &args, &snapshot);
-            let process = matches!(def.read, Read::Process(_) | Read::Pss(_));
+            let process = matches!(
+                def.read,
+                Read::Process(_) | Read::Pss(_) | Read::Retained(_) | Read::RetainedWorst(_)
+            );
             assert_eq!(
                 unmeasured(def.name, &args, &snapshot).is_some(),
                 process,

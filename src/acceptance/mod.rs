@@ -86,8 +86,10 @@ impl Criterion {
                 continue;
             }
             let unit = metrics::find(&call.name).map(|d| d.unit).unwrap_or("");
+            let which = metrics::which(&call.name, snapshot)
+                .map_or(String::new(), |label| format!(" ({label})"));
             parts.push(match lookup(call) {
-                Some(v) => format!("{shown} = {}{}", format_value(v), unit_suffix(unit)),
+                Some(v) => format!("{shown} = {}{}{which}", format_value(v), unit_suffix(unit)),
                 None => format!("{shown} = no data yet"),
             });
         }

@@ -338,6 +338,7 @@ pub fn main(cli: Cli) -> ExitCode {
                     Scope::Calls => format!("{}[(phase[, label])]", m.name),
                     Scope::Run => m.name.to_string(),
                     Scope::Phase => format!("{}(phase)", m.name),
+                    Scope::Label => format!("{}(label)", m.name),
                 };
                 let unit = if m.unit.is_empty() {
                     String::new()
