@@ -139,7 +139,7 @@ pub fn expand_auto(
             weights.push(auto.weight);
         }
         let mut phase = phase.clone();
-        phase.mix = CallMix::new(calls, weights, None);
+        phase.mix = CallMix::new(calls, weights, None).in_turns(phase.calls_per_turn);
         expanded.push(phase);
     }
     Ok(AutoMix {

@@ -8,7 +8,7 @@ use toml::Spanned;
 
 use super::calls::{RawCall, mix};
 use super::load_keys::RawLoad;
-use super::{OnCrash, Phase, Scenario};
+use super::{CallMix, OnCrash, Phase, Scenario};
 use crate::acceptance::{Criteria, Criterion};
 
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +57,8 @@ struct RawPhase {
     name: Spanned<String>,
     warmup: Option<bool>,
     load: Spanned<RawLoad>,
+    /// Make the mix's calls in turns of this many calls of one entry.
+    calls_per_turn: Option<Spanned<i64>>,
     /// A mix for this phase only, instead of the scenario's.
     call: Option<Vec<Spanned<RawCall>>>,
 }
@@ -283,11 +285,32 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
                 ));
             }
         };
+        let calls_per_turn = match &raw_phase.calls_per_turn {
+            None => None,
+            Some(v) if (1..=1_000_000).contains(v.get_ref()) => Some(*v.get_ref() as u64),
+            Some(v) => {
+                return Err(src.at(
+                    v,
+                    &format!("{key}.calls_per_turn"),
+                    format!(
+                        "calls_per_turn must be a whole number from 1 to 1000000, got {}",
+                        v.get_ref()
+                    ),
+                ));
+            }
+        };
+        // The phase's own counter: a shared mix's turns start with the phase.
+        let mix = if calls_per_turn.is_some() {
+            CallMix::new(mix.calls, mix.weights, mix.auto).in_turns(calls_per_turn)
+        } else {
+            mix
+        };
         if let Err(why) = load.check_mix(&mix) {
             return Err(src.at(&raw_phase.load, &format!("{key}.call"), why));
         }
         phases.push(Phase {
             warmup: raw_phase.warmup.unwrap_or(phase_name == "warmup"),
+            calls_per_turn,
             name: phase_name,
             load,
             mix,

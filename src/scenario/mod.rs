@@ -53,6 +53,9 @@ pub struct Phase {
     pub name: String,
     /// Growth figures count from the end of the warm-up phases.
     pub warmup: bool,
+    /// Calls in a row of one entry of the mix (`calls_per_turn`): the mix
+    /// in turns, so that what each tool keeps can be told apart.
+    pub calls_per_turn: Option<u64>,
     /// How its calls are made (`crate::load`).
     pub load: Arc<dyn LoadModel>,
     pub mix: CallMix,
@@ -129,12 +132,24 @@ pub struct CallMix {
 
 impl CallMix {
     pub fn new(calls: Vec<CallTemplate>, weights: Vec<u64>, auto: Option<AutoMix>) -> Self {
-        let schedule = MixSchedule::new(&weights);
+        let schedule = MixSchedule::new(&weights, 1);
         CallMix {
             calls,
             weights,
             schedule,
             auto,
+        }
+    }
+
+    /// The same calls made in turns of `calls_per_turn` calls of one entry
+    /// (a phase's `calls_per_turn`); `None` leaves them interleaved.
+    pub fn in_turns(self, calls_per_turn: Option<u64>) -> Self {
+        match calls_per_turn {
+            Some(turn) => CallMix {
+                schedule: MixSchedule::new(&self.weights, turn),
+                ..self
+            },
+            None => self,
         }
     }
 

@@ -302,15 +302,21 @@ fn render(value: &Value, ctx: &CallContext) -> Value {
 /// Weighted choice among the entries of a mix, deterministic and lock-free:
 /// a precomputed smooth weighted round-robin order, walked by sequence number.
 /// With weights 3 and 1 every four calls hold exactly three of the first.
+/// In turns, each step of that order lasts `turn` calls: one entry after
+/// another, in the same proportions, so that what each entry does to the
+/// server can be told apart (`stats::attribution`).
 #[derive(Debug, Clone)]
 pub struct MixSchedule {
     order: Vec<usize>,
+    /// Calls each step of the order lasts (1: interleaved).
+    turn: u64,
     next: std::sync::Arc<AtomicU64>,
 }
 
 impl MixSchedule {
-    /// `weights` must not all be zero; they are reduced by their common divisor.
-    pub fn new(weights: &[u64]) -> MixSchedule {
+    /// `weights` must not all be zero; they are reduced by their common
+    /// divisor. `turn`: calls in a row of one entry (1: interleaved).
+    pub fn new(weights: &[u64], turn: u64) -> MixSchedule {
         let divisor = weights.iter().copied().fold(0, gcd).max(1);
         let weights: Vec<i64> = weights.iter().map(|w| (w / divisor) as i64).collect();
         let total: i64 = weights.iter().sum();
@@ -333,13 +339,14 @@ impl MixSchedule {
         }
         MixSchedule {
             order,
+            turn: turn.max(1),
             next: std::sync::Arc::new(AtomicU64::new(0)),
         }
     }
 
     /// The entry for the next call.
     pub fn pick(&self) -> usize {
-        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        let n = self.next.fetch_add(1, Ordering::Relaxed) / self.turn;
         self.order[(n % self.order.len() as u64) as usize]
     }
 }
@@ -413,11 +420,31 @@ mod tests {
 
     #[test]
     fn mix_keeps_exact_proportions() {
-        let mix = MixSchedule::new(&[3, 1, 0]);
+        let mix = MixSchedule::new(&[3, 1, 0], 1);
         let picks: Vec<usize> = (0..400).map(|_| mix.pick()).collect();
         assert_eq!(picks.iter().filter(|&&p| p == 0).count(), 300);
         assert_eq!(picks.iter().filter(|&&p| p == 1).count(), 100);
         // Interleaved, not 300 of one then 100 of the other.
         assert!(picks[..4].contains(&1));
+    }
+
+    #[test]
+    fn in_turns_each_entry_gets_its_calls_in_a_row_in_the_same_proportions() {
+        let mix = MixSchedule::new(&[1, 1, 2], 50);
+        let picks: Vec<usize> = (0..800).map(|_| mix.pick()).collect();
+        assert_eq!(picks.iter().filter(|&&p| p == 2).count(), 400);
+        assert_eq!(picks.iter().filter(|&&p| p == 0).count(), 200);
+        // Runs of 50 (or 100 where one entry's steps follow each other).
+        let mut runs = Vec::new();
+        let mut length = 1;
+        for pair in picks.windows(2) {
+            if pair[0] == pair[1] {
+                length += 1;
+            } else {
+                runs.push(length);
+                length = 1;
+            }
+        }
+        assert!(runs.iter().all(|r| r % 50 == 0), "{runs:?}");
     }
 }
