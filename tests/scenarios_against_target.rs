@@ -127,6 +127,38 @@ fn a_slowdown_fails_the_p95_ratio_only() {
 }
 
 #[test]
+fn the_leak_hunt_names_the_one_tool_that_leaks() {
+    // Of the built-in server's read-only tools, only `add` keeps memory:
+    // 16 KB a call.
+    let run = run_against_target(&["leak-hunt"], &["--leak-kb-tool", "add:16"]);
+    assert_eq!(run.code, 1, "{}", run.explain());
+    let result = &run.scenario("leak-hunt")["result"];
+    let worst = result["criteria"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["expression"] == "rss_kb_per_call_worst <= 1")
+        .expect("the worst-tool criterion");
+    assert_eq!(worst["state"], "FAIL", "{worst}");
+    assert!(worst["detail"].as_str().unwrap().contains("(add)"), "{worst}");
+    let by_label = result["resources"]["retained_by_label"].as_array().unwrap();
+    assert!(by_label.len() >= 3, "{by_label:?}");
+    for entry in by_label {
+        let kb = f64_at(entry, "/kb_per_call");
+        let truth = if entry["label"] == "add" { 16.0 } else { 0.0 };
+        assert!((kb - truth).abs() <= 1.6, "{entry}: the truth is {truth}");
+    }
+}
+
+#[test]
+fn the_leak_hunt_raises_no_alarm_on_a_sawtooth() {
+    let run = run_against_target(&["leak-hunt"], &["--sawtooth-mb", "40"]);
+    assert_eq!(run.code, 0, "{}", run.explain());
+    let state = run.criterion("leak-hunt", "rss_kb_per_call_worst <= 1");
+    assert!(state == "PASS" || state == "NOT_MEASURED", "{state}");
+}
+
+#[test]
 fn a_sawtooth_fails_no_memory_criterion() {
     let run = run_against_target(&["memory-leak", "sequential"], &["--sawtooth-mb", "40"]);
     assert_eq!(run.code, 0, "{}", run.explain());

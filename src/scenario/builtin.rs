@@ -1,6 +1,7 @@
 //! The scenarios built into the binary, compiled in from `scenarios/`: the
 //! six reference load tests (sequential, concurrent, memory leak, latency
-//! stability, mixed, cold start), session churn, robustness, tools and the demo.
+//! stability, mixed, cold start), session churn, robustness, tools, the leak
+//! hunt and the demo.
 
 /// (name, TOML text), in the order they run when all are asked for.
 pub const BUILTIN: &[(&str, &str)] = &[
@@ -33,10 +34,11 @@ pub const BUILTIN: &[(&str, &str)] = &[
 ];
 
 /// Built-ins that are not reference tests, so not run by `mcpstorm run`
-/// without names: the dashboard demo (`mcpstorm` alone) and the automatic
-/// tour of any server's read-only tools.
+/// without names: the dashboard demo (`mcpstorm` alone), the automatic tour
+/// of any server's read-only tools and the hunt for the one that leaks.
 pub const EXTRAS: &[(&str, &str)] = &[
     ("tools", include_str!("../../scenarios/tools.toml")),
+    ("leak-hunt", include_str!("../../scenarios/leak-hunt.toml")),
     ("demo", include_str!("../../scenarios/demo.toml")),
 ];
 

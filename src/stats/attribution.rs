@@ -45,7 +45,19 @@ pub enum NotAttributed {
          time) to tell their memory apart"
     )]
     Inseparable,
+    #[error(
+        "the memory floor is too noisy to tell yet (±{half_width_kb:.1} KB a call at 95 %): \
+         more turns and collection cycles narrow it"
+    )]
+    Unsettled { half_width_kb: f64 },
 }
+
+/// The widest 95 % half-interval a figure may have to be given: half a KB
+/// a call, or a tenth of the figure when that is more. Wider, the noise of
+/// the floor (a sawtooth seen between samples) could make a clean tool read
+/// as a leak: the fit says it cannot tell yet instead.
+const RESOLUTION_KB: f64 = 0.5;
+const RESOLUTION_SHARE: f64 = 0.1;
 
 /// Floor points needed beyond the number of values fitted.
 const SPARE_POINTS: usize = 3;
@@ -119,7 +131,7 @@ pub fn retained_per_label(
     let freedom = y.len() - unknowns;
     let variance = residual / freedom as f64;
     let t = t_975(freedom);
-    Ok(called
+    let found: Vec<LabelRetention> = called
         .iter()
         .enumerate()
         .map(|(i, &label)| {
@@ -131,7 +143,21 @@ pub fn retained_per_label(
                 kb_per_call_high: slopes[i] + half,
             }
         })
-        .collect())
+        .collect();
+    let widest = found
+        .iter()
+        .map(|r| (r.kb_per_call_high - r.kb_per_call_low) / 2.0)
+        .fold(0.0, f64::max);
+    let too_wide = |r: &LabelRetention| {
+        let half = (r.kb_per_call_high - r.kb_per_call_low) / 2.0;
+        half > RESOLUTION_KB.max(RESOLUTION_SHARE * r.kb_per_call.abs())
+    };
+    if found.iter().any(too_wide) {
+        return Err(NotAttributed::Unsettled {
+            half_width_kb: widest,
+        });
+    }
+    Ok(found)
 }
 
 /// Whether every label's share of the calls moved enough to be told apart:
@@ -323,6 +349,17 @@ mod tests {
             retained_per_label(&samples),
             Err(NotAttributed::Inseparable)
         );
+    }
+
+    #[test]
+    fn a_floor_too_noisy_for_the_resolution_says_so_rather_than_guess() {
+        // The 1 KB leak under the 40 MB sawtooth, in short turns and few
+        // cycles: the interval is wider than half a KB a call.
+        let samples = run(&[0.0, 1.0, 0.0], 6_000, 200, 25, 40.0, 733);
+        assert!(matches!(
+            retained_per_label(&samples),
+            Err(NotAttributed::Unsettled { .. })
+        ));
     }
 
     #[test]
