@@ -140,7 +140,10 @@ fn the_leak_hunt_names_the_one_tool_that_leaks() {
         .find(|c| c["expression"] == "rss_kb_per_call_worst <= 1")
         .expect("the worst-tool criterion");
     assert_eq!(worst["state"], "FAIL", "{worst}");
-    assert!(worst["detail"].as_str().unwrap().contains("(add)"), "{worst}");
+    assert!(
+        worst["detail"].as_str().unwrap().contains("(add)"),
+        "{worst}"
+    );
     let by_label = result["resources"]["retained_by_label"].as_array().unwrap();
     assert!(by_label.len() >= 3, "{by_label:?}");
     for entry in by_label {

@@ -137,22 +137,48 @@ pub fn outcomes(frame: &mut Frame, area: Rect, block: Block, s: &Snapshot) {
 }
 
 pub fn per_label(frame: &mut Frame, area: Rect, block: Block, s: &Snapshot) {
-    let header = Row::new(["tool / method", "calls", "err", "p50", "p95", "p99"])
+    // Once memory is attributed to the tools, its column takes p99's place
+    // (the summary and the report keep p99).
+    let retained = &s.resources.retained_by_label;
+    let last = if retained.is_empty() {
+        "p99"
+    } else {
+        "KB/call"
+    };
+    let header = Row::new(["tool / method", "calls", "err", "p50", "p95", last])
         .style(Style::default().add_modifier(Modifier::BOLD));
+    let keeps = keeping_most(retained);
     let rows = s.per_label.iter().map(|l| {
         let latency = |pick: fn(&crate::stats::LatencySummary) -> f64| {
             l.stats.latency.as_ref().map_or("-".into(), |s| ms(pick(s)))
         };
         let errors = l.stats.outcomes.errors();
+        let marked = keeps.is_some_and(|k| k == l.label);
+        let last = if retained.is_empty() {
+            latency(|s| s.p99_ms)
+        } else {
+            retained
+                .iter()
+                .find(|r| r.label == l.label)
+                .map_or("-".into(), |r| format!("{:+.1}", r.kb_per_call))
+        };
         Row::new([
-            l.label.clone(),
+            if marked {
+                format!("▲ {}", l.label)
+            } else {
+                l.label.clone()
+            },
             l.stats.calls.to_string(),
             errors.to_string(),
             latency(|s| s.p50_ms),
             latency(|s| s.p95_ms),
-            latency(|s| s.p99_ms),
+            last,
         ])
-        .style(if errors > 0 {
+        .style(if marked {
+            Style::default()
+                .fg(Color::Magenta)
+                .add_modifier(Modifier::BOLD)
+        } else if errors > 0 {
             Style::default().fg(Color::Red)
         } else {
             Style::default()
@@ -164,13 +190,26 @@ pub fn per_label(frame: &mut Frame, area: Rect, block: Block, s: &Snapshot) {
         Constraint::Length(4),
         Constraint::Length(6),
         Constraint::Length(6),
-        Constraint::Length(6),
+        Constraint::Length(7),
     ];
     let table = Table::new(rows, widths)
         .header(header)
         .block(block.title(" Per tool / method (ms) "));
     frame.render_widget(table, area);
 }
+
+/// The tool that keeps the most memory per call, when it surely keeps some:
+/// its whole 95 % interval above half a KB a call.
+fn keeping_most(retained: &[crate::stats::LabelRetained]) -> Option<&str> {
+    retained
+        .iter()
+        .filter(|r| r.kb_per_call_low > KEEPS_KB)
+        .max_by(|a, b| a.kb_per_call.total_cmp(&b.kb_per_call))
+        .map(|r| r.label.as_str())
+}
+
+/// Memory a tool must surely keep per call to be marked, in KB.
+const KEEPS_KB: f64 = 0.5;
 
 /// The server's process tree: each member's RSS, its share, FDs, threads, CPU.
 pub fn processes(frame: &mut Frame, area: Rect, block: Block, s: &Snapshot) {
