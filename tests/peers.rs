@@ -609,3 +609,47 @@ arguments = { message = "still answering {seq}" }
     // Every well-formed call between the probes was answered.
     assert_eq!(f64_at(result, "/total/outcomes/ok"), 9.0);
 }
+
+#[test]
+fn the_leak_hunt_names_no_tool_of_server_everything() {
+    // Its V8 heap grows to its working size and saws by tens of MB: the
+    // whole-mix trend reads a few KB a call, but no tool keeps memory, and
+    // the hunt must not name one.
+    let run = run_against(
+        &["leak-hunt"],
+        &["--exclude", "trigger-long-running-operation"],
+        &everything(),
+    );
+    assert_eq!(run.code, 0, "{}", run.explain());
+    let state = run.criterion("leak-hunt", "rss_kb_per_call_worst <= 1");
+    assert!(state == "PASS" || state == "NOT_MEASURED", "{state}");
+    let called = run.scenario("leak-hunt")["result"]["per_label"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert!(called >= 3, "the hunt called {called} tool(s)");
+}
+
+#[test]
+fn the_leak_hunt_names_the_leaking_tool_of_a_python_mcp_server() {
+    // The official Python SDK's server, its `add` keeping 64 KB a call and
+    // `echo` nothing (neither is annotated read-only: both are named).
+    let mut server = python("py-mcp2");
+    server.extend(["stdio".into(), "--leak".into(), "add:64".into()]);
+    let run = run_against(
+        &["leak-hunt"],
+        &["--include", "echo", "--include", "add"],
+        &server,
+    );
+    assert_eq!(run.code, 1, "{}", run.explain());
+    let result = &run.scenario("leak-hunt")["result"];
+    let by_label = result["resources"]["retained_by_label"].as_array().unwrap();
+    assert_eq!(by_label.len(), 2, "{by_label:?}");
+    for entry in by_label {
+        let kb = f64_at(entry, "/kb_per_call");
+        let truth = if entry["label"] == "add" { 64.0 } else { 0.0 };
+        assert!((kb - truth).abs() <= 6.4, "{entry}: the truth is {truth}");
+    }
+    let worst = run.criterion("leak-hunt", "rss_kb_per_call_worst <= 1");
+    assert_eq!(worst, "FAIL");
+}

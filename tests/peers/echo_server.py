@@ -3,11 +3,29 @@
 With mcp 2.x it is an MCPServer (handshake era and 2026-07-28); with mcp 1.x a
 FastMCP (handshake era only).
 
-Usage: python echo_server.py [stdio]
+Usage: python echo_server.py [stdio] [--leak TOOL:KB]
        python echo_server.py streamable-http PORT   (always on 127.0.0.1, path /mcp)
+
+--leak TOOL:KB keeps KB for good on every call of that tool (a leak only it
+has, for the leak hunt's measured truth).
 """
 
 import sys
+
+args = sys.argv[1:]
+leak_tool, leak_kb = None, 0
+if "--leak" in args:
+    at = args.index("--leak")
+    leak_tool, kb = args[at + 1].rsplit(":", 1)
+    leak_kb = int(kb)
+    del args[at : at + 2]
+kept = []
+
+
+def keep(tool):
+    """Keep leak_kb KB resident (written, so the pages are really used)."""
+    if tool == leak_tool:
+        kept.append(bytearray(b"x" * (leak_kb * 1024)))
 
 try:
     from mcp.server.mcpserver import MCPServer as Server  # mcp 2.x
@@ -18,8 +36,8 @@ except ImportError:
 
     SDK = 1
 
-transport = sys.argv[1] if len(sys.argv) > 1 else "stdio"
-port = int(sys.argv[2]) if len(sys.argv) > 2 else 8000
+transport = args[0] if len(args) > 0 else "stdio"
+port = int(args[1]) if len(args) > 1 else 8000
 
 if SDK == 1:
     # FastMCP takes its HTTP settings in the constructor.
@@ -31,12 +49,14 @@ else:
 @server.tool()
 def echo(message: str) -> str:
     """Return the message."""
+    keep("echo")
     return message
 
 
 @server.tool()
 def add(a: float, b: float) -> float:
     """Add two numbers."""
+    keep("add")
     return a + b
 
 
