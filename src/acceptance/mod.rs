@@ -174,6 +174,7 @@ mod tests {
             load: String::new(),
             state: PhaseState::Done,
             planned_calls: None,
+            started_s: None,
             duration_s: 1.0,
             stats: CallStats {
                 calls: ok + failed,

@@ -91,6 +91,8 @@ pub struct PhaseSnapshot {
     pub state: PhaseState,
     /// Calls (or iterations) the phase will make, when known in advance.
     pub planned_calls: Option<u64>,
+    /// When it started, on the run clock (the charts mark it).
+    pub started_s: Option<f64>,
     pub duration_s: f64,
     pub stats: CallStats,
     pub per_label: Vec<LabelStats>,
@@ -273,6 +275,9 @@ pub struct ResourceSnapshot {
     /// `retained_by_label_unmeasured` when it cannot be told apart.
     pub retained_by_label: Vec<LabelRetained>,
     pub retained_by_label_unmeasured: Option<String>,
+    /// When the baseline was taken, on the run clock: the trend's floor is
+    /// drawn from there.
+    pub baseline_at_s: Option<f64>,
     /// PSS summed over the tree: a forked child's pages shared with its
     /// parent count once, where RSS counts them in each. `None` where
     /// smaps_rollup cannot be read.

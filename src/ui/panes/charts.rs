@@ -10,7 +10,7 @@ use ratatui::widgets::{Axis, Block, Chart, Dataset, GraphType, Paragraph};
 
 use super::{FD_LIMIT, RSS_GROWTH_LIMIT, criterion_threshold};
 use crate::report::summary::ms;
-use crate::stats::Snapshot;
+use crate::stats::{ProbePoint, ResourceSnapshot, Snapshot};
 
 /// One line on a chart. Its label goes on the pane's border in the line's
 /// colour (measured series on top, reference lines at the bottom): a legend
@@ -39,6 +39,68 @@ fn level(label: String, color: Color, y: f64, x: [f64; 2]) -> Series {
         points: vec![(x[0], y), (x[1], y)],
         reference: true,
     }
+}
+
+/// What the trend is fitted to, drawn under RSS: the floor from the
+/// baseline on (at each sample, the lowest RSS the server goes back to
+/// later) and the fitted line through it (the trend's slope per call, laid
+/// over the calls made by each sample).
+fn trend_evidence(r: &ResourceSnapshot) -> Vec<Series> {
+    let Some(since) = r.baseline_at_s else {
+        return Vec::new();
+    };
+    let after: Vec<_> = r.series.iter().filter(|p| p.t_s >= since).collect();
+    let mut floor: Vec<(f64, f64)> = after.iter().map(|p| (p.t_s, p.rss_min_mb)).collect();
+    for i in (0..floor.len().saturating_sub(1)).rev() {
+        floor[i].1 = floor[i].1.min(floor[i + 1].1);
+    }
+    let (Some(first), Some(&(_, start))) = (after.first(), floor.first()) else {
+        return Vec::new();
+    };
+    let mut evidence = vec![Series {
+        label: "floor".to_string(),
+        color: Color::Yellow,
+        points: floor,
+        reference: true,
+    }];
+    if let Some(trend) = &r.rss_trend {
+        let mb_per_call = trend.kb_per_call / 1024.0;
+        let calls_at = |p: &&ProbePoint| p.rss_min_calls.saturating_sub(first.rss_min_calls) as f64;
+        evidence.push(Series {
+            label: "fit".to_string(),
+            color: Color::Magenta,
+            points: after
+                .iter()
+                .map(|p| (p.t_s, start + mb_per_call * calls_at(p)))
+                .collect(),
+            reference: true,
+        });
+    }
+    evidence
+}
+
+/// Vertical marks where each phase after the first began, up to `top`.
+fn phase_marks(s: &Snapshot, series: &[Series]) -> Vec<Series> {
+    let top = series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.1))
+        .fold(0.0f64, f64::max);
+    s.phases
+        .iter()
+        .skip(1)
+        .filter_map(|p| p.started_s)
+        .enumerate()
+        .map(|(i, t)| Series {
+            label: if i == 0 {
+                "phases".to_string()
+            } else {
+                String::new()
+            },
+            color: Color::DarkGray,
+            points: vec![(t, 0.0), (t, top)],
+            reference: true,
+        })
+        .collect()
 }
 
 /// Vertical marks where the server was started again after a crash
@@ -239,6 +301,7 @@ pub fn memory(frame: &mut Frame, area: Rect, block: Block, s: &Snapshot) {
             ));
         }
     }
+    series.extend(trend_evidence(r));
     let floor = r
         .series
         .iter()
@@ -246,6 +309,7 @@ pub fn memory(frame: &mut Frame, area: Rect, block: Block, s: &Snapshot) {
         .fold(f64::MAX, f64::min);
     let marks = restart_marks(s, &series);
     series.extend(marks);
+    series.extend(phase_marks(s, &series));
     let block = titled(block, "", &series, &trend);
     draw_chart(frame, area, block, &series, x, "", (floor * 0.9).floor());
 }
