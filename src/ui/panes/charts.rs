@@ -79,48 +79,37 @@ fn trend_evidence(r: &ResourceSnapshot) -> Vec<Series> {
     evidence
 }
 
-/// Vertical marks where each phase after the first began, up to `top`.
+/// Vertical marks where each phase after the first began.
 fn phase_marks(s: &Snapshot, series: &[Series]) -> Vec<Series> {
-    let top = series
-        .iter()
-        .flat_map(|s| s.points.iter().map(|p| p.1))
-        .fold(0.0f64, f64::max);
-    s.phases
+    let starts: Vec<f64> = s
+        .phases
         .iter()
         .skip(1)
         .filter_map(|p| p.started_s)
-        .enumerate()
-        .map(|(i, t)| Series {
-            label: if i == 0 {
-                "phases".to_string()
-            } else {
-                String::new()
-            },
-            color: Color::DarkGray,
-            points: vec![(t, 0.0), (t, top)],
-            reference: true,
-        })
-        .collect()
+        .collect();
+    vertical_marks(&starts, "phases".to_string(), Color::DarkGray, series)
 }
 
 /// Vertical marks where the server was started again after a crash
-/// (on_crash = "restart"), up to `top`; one label for them all.
+/// (on_crash = "restart").
 fn restart_marks(s: &Snapshot, series: &[Series]) -> Vec<Series> {
+    let label = format!("restarted ×{}", s.restarts_at_s.len());
+    vertical_marks(&s.restarts_at_s, label, Color::Red, series)
+}
+
+/// A vertical line at each of `times`, up to the highest point of `series`;
+/// one label for them all.
+fn vertical_marks(times: &[f64], label: String, color: Color, series: &[Series]) -> Vec<Series> {
     let top = series
         .iter()
         .flat_map(|s| s.points.iter().map(|p| p.1))
         .fold(0.0f64, f64::max);
-    let count = s.restarts_at_s.len();
-    s.restarts_at_s
+    times
         .iter()
         .enumerate()
         .map(|(i, &t)| Series {
-            label: if i == 0 {
-                format!("restarted ×{count}")
-            } else {
-                String::new()
-            },
-            color: Color::Red,
+            label: if i == 0 { label.clone() } else { String::new() },
+            color,
             points: vec![(t, 0.0), (t, top)],
             reference: true,
         })
