@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 
 use super::accumulate::*;
-use super::attribution::retained_per_label;
+use super::attribution::{MEMORY, retained_per_label};
 use super::event::{CallEvent, ConnectionHandles, Event};
 use super::series::Series;
 use super::snapshot::*;
@@ -406,15 +406,15 @@ impl Aggregator {
             .filter(|p| p.t_s >= since)
             .map(|p| (p.calls, p.rss_bytes))
             .collect();
-        match retained_per_label(&samples) {
+        match retained_per_label(&samples, MEMORY) {
             Ok(found) => (
                 found
                     .into_iter()
                     .map(|r| LabelRetained {
                         label: self.plan.labels.get(r.label).cloned().unwrap_or_default(),
-                        kb_per_call: r.kb_per_call,
-                        kb_per_call_low: r.kb_per_call_low,
-                        kb_per_call_high: r.kb_per_call_high,
+                        kb_per_call: r.per_call,
+                        kb_per_call_low: r.low,
+                        kb_per_call_high: r.high,
                     })
                     .collect(),
                 None,

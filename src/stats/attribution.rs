@@ -28,12 +28,32 @@ use super::trend::{collections, settled_end};
 pub struct LabelRetention {
     /// Index into the scenario's labels.
     pub label: usize,
-    /// Retained KB per call of this label (KB = 1024 bytes), and its 95 %
+    /// Kept per call of this label, in the resource's unit, and its 95 %
     /// interval.
-    pub kb_per_call: f64,
-    pub kb_per_call_low: f64,
-    pub kb_per_call_high: f64,
+    pub per_call: f64,
+    pub low: f64,
+    pub high: f64,
 }
+
+/// What is attributed: the samples' raw values, the unit figures are given
+/// in, and the resolution below which a figure is withheld.
+#[derive(Debug, Clone, Copy)]
+pub struct Resource {
+    /// Raw units (of the samples) per unit reported.
+    pub raw_per_unit: f64,
+    pub unit: &'static str,
+    /// The widest 95 % half-interval a figure may have to be given, or a
+    /// tenth of the figure when that is more: wider, the floor's noise (a
+    /// sawtooth seen between samples) could make a clean tool read as a leak.
+    pub resolution: f64,
+}
+
+/// Memory, from RSS bytes, in KB (1024 bytes): half a KB a call.
+pub const MEMORY: Resource = Resource {
+    raw_per_unit: 1024.0,
+    unit: "KB",
+    resolution: 0.5,
+};
 
 /// Why the floor could not be attributed to labels.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -46,17 +66,13 @@ pub enum NotAttributed {
     )]
     Inseparable,
     #[error(
-        "the memory floor is too noisy to tell yet (±{half_width_kb:.1} KB a call at 95 %): \
-         more turns and collection cycles narrow it"
+        "the floor is too noisy to tell yet (±{half_width:.2} {unit} a call at 95 %): more \
+         turns and collection cycles narrow it"
     )]
-    Unsettled { half_width_kb: f64 },
+    Unsettled { half_width: f64, unit: &'static str },
 }
 
-/// The widest 95 % half-interval a figure may have to be given: half a KB
-/// a call, or a tenth of the figure when that is more. Wider, the noise of
-/// the floor (a sawtooth seen between samples) could make a clean tool read
-/// as a leak: the fit says it cannot tell yet instead.
-const RESOLUTION_KB: f64 = 0.5;
+/// The share of a figure its half-interval may always reach.
 const RESOLUTION_SHARE: f64 = 0.1;
 
 /// Floor points needed beyond the number of values fitted.
@@ -71,6 +87,7 @@ const SINGULAR: f64 = 1e-9;
 /// entry for every label called during the floor points.
 pub fn retained_per_label(
     samples: &[(Vec<u64>, f64)],
+    resource: Resource,
 ) -> Result<Vec<LabelRetention>, NotAttributed> {
     let floor = floor_points(samples);
     let (Some(first), Some(last)) = (floor.first(), floor.last()) else {
@@ -106,9 +123,9 @@ pub fn retained_per_label(
     if !shares_moved(&columns) {
         return Err(NotAttributed::Inseparable);
     }
-    let kb: Vec<f64> = floor.iter().map(|p| p.1 / 1024.0).collect();
-    let mean_kb = kb.iter().sum::<f64>() / kb.len() as f64;
-    let y: Vec<f64> = kb.iter().map(|v| v - mean_kb).collect();
+    let values: Vec<f64> = floor.iter().map(|p| p.1 / resource.raw_per_unit).collect();
+    let mean = values.iter().sum::<f64>() / values.len() as f64;
+    let y: Vec<f64> = values.iter().map(|v| v - mean).collect();
     let k = columns.len();
     let mut xtx = vec![vec![0.0; k]; k];
     let mut xty = vec![0.0; k];
@@ -138,23 +155,23 @@ pub fn retained_per_label(
             let half = t * (variance * inverse[i][i]).max(0.0).sqrt();
             LabelRetention {
                 label,
-                kb_per_call: slopes[i],
-                kb_per_call_low: slopes[i] - half,
-                kb_per_call_high: slopes[i] + half,
+                per_call: slopes[i],
+                low: slopes[i] - half,
+                high: slopes[i] + half,
             }
         })
         .collect();
     let widest = found
         .iter()
-        .map(|r| (r.kb_per_call_high - r.kb_per_call_low) / 2.0)
+        .map(|r| (r.high - r.low) / 2.0)
         .fold(0.0, f64::max);
     let too_wide = |r: &LabelRetention| {
-        let half = (r.kb_per_call_high - r.kb_per_call_low) / 2.0;
-        half > RESOLUTION_KB.max(RESOLUTION_SHARE * r.kb_per_call.abs())
+        (r.high - r.low) / 2.0 > resource.resolution.max(RESOLUTION_SHARE * r.per_call.abs())
     };
     if found.iter().any(too_wide) {
         return Err(NotAttributed::Unsettled {
-            half_width_kb: widest,
+            half_width: widest,
+            unit: resource.unit,
         });
     }
     Ok(found)
@@ -308,12 +325,12 @@ mod tests {
     #[test]
     fn the_leaking_tool_is_named_with_its_size_among_clean_ones() {
         let samples = run(&[0.0, 0.0, 100.0], 6000, 100, 10, 0.0, 1);
-        let found = retained_per_label(&samples).unwrap();
+        let found = retained_per_label(&samples, MEMORY).unwrap();
         let leak = of(&found, 2);
-        assert!((leak.kb_per_call - 100.0).abs() < 1.0, "{leak:?}");
+        assert!((leak.per_call - 100.0).abs() < 1.0, "{leak:?}");
         for clean in [0, 1] {
             let r = of(&found, clean);
-            assert!(r.kb_per_call.abs() < 1.0, "{r:?}");
+            assert!(r.per_call.abs() < 1.0, "{r:?}");
         }
     }
 
@@ -325,18 +342,18 @@ mod tests {
         // each label's share move by far more than that.
         for cycle in [700, 733, 1111] {
             let samples = run(&[0.0, 1.0, 0.0], 60_000, 2000, 25, 40.0, cycle);
-            let found = retained_per_label(&samples).unwrap();
+            let found = retained_per_label(&samples, MEMORY).unwrap();
             let leak = of(&found, 1);
-            assert!((leak.kb_per_call - 1.0).abs() < 0.2, "{cycle}: {leak:?}");
-            assert!(leak.kb_per_call_low > 0.0, "{cycle}: {leak:?}");
+            assert!((leak.per_call - 1.0).abs() < 0.2, "{cycle}: {leak:?}");
+            assert!(leak.low > 0.0, "{cycle}: {leak:?}");
             for clean in [0, 2] {
                 let r = of(&found, clean);
-                assert!(r.kb_per_call.abs() < 0.2, "{cycle}: {r:?}");
+                assert!(r.per_call.abs() < 0.2, "{cycle}: {r:?}");
             }
             // The sawtooth alone: nothing kept, nothing named.
             let samples = run(&[0.0, 0.0, 0.0], 60_000, 2000, 25, 40.0, cycle);
-            for r in retained_per_label(&samples).unwrap() {
-                assert!(r.kb_per_call.abs() < 0.2, "{cycle}: {r:?}");
+            for r in retained_per_label(&samples, MEMORY).unwrap() {
+                assert!(r.per_call.abs() < 0.2, "{cycle}: {r:?}");
             }
         }
     }
@@ -346,7 +363,7 @@ mod tests {
         // Interleaved a, b, c, a, b, c…: every count is a third of the calls.
         let samples = run(&[0.0, 0.0, 100.0], 6000, 0, 30, 0.0, 1);
         assert_eq!(
-            retained_per_label(&samples),
+            retained_per_label(&samples, MEMORY),
             Err(NotAttributed::Inseparable)
         );
     }
@@ -357,7 +374,7 @@ mod tests {
         // cycles: the interval is wider than half a KB a call.
         let samples = run(&[0.0, 1.0, 0.0], 6_000, 200, 25, 40.0, 733);
         assert!(matches!(
-            retained_per_label(&samples),
+            retained_per_label(&samples, MEMORY),
             Err(NotAttributed::Unsettled { .. })
         ));
     }
@@ -366,11 +383,11 @@ mod tests {
     fn too_few_points_say_so() {
         let samples = run(&[0.0, 100.0], 40, 10, 10, 0.0, 1);
         assert!(matches!(
-            retained_per_label(&samples),
+            retained_per_label(&samples, MEMORY),
             Err(NotAttributed::TooFewPoints { .. })
         ));
         assert!(matches!(
-            retained_per_label(&[]),
+            retained_per_label(&[], MEMORY),
             Err(NotAttributed::TooFewPoints { .. })
         ));
     }
