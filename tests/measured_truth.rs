@@ -264,24 +264,5 @@ arguments = { ms = 0 }
     assert_eq!(states, ["PASS", "FAIL", "FAIL"], "{}", result["criteria"]);
     let worst = result["criteria"][2]["detail"].as_str().unwrap();
     assert!(worst.contains("(add)"), "{worst}");
-    let resources = &result["resources"];
-    let by_label = resources["retained_by_label"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no attribution: {resources}"));
-    let kb = |label: &str| {
-        let entry = by_label
-            .iter()
-            .find(|e| e["label"] == label)
-            .unwrap_or_else(|| panic!("no {label} in {by_label:?}"));
-        f64_at(entry, "/kb_per_call")
-    };
-    let leak = kb("add");
-    assert!(
-        (leak - 64.0).abs() <= 6.4,
-        "add keeps 64 KB a call, read {leak}"
-    );
-    for clean in ["echo", "sleep"] {
-        let read = kb(clean);
-        assert!(read.abs() <= 6.4, "{clean} keeps nothing, read {read}");
-    }
+    common::assert_retained(result, "add", 64.0, 3);
 }

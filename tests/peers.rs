@@ -633,23 +633,26 @@ fn the_leak_hunt_names_no_tool_of_server_everything() {
 #[test]
 fn the_leak_hunt_names_the_leaking_tool_of_a_python_mcp_server() {
     // The official Python SDK's server, its `add` keeping 64 KB a call and
-    // `echo` nothing (neither is annotated read-only: both are named).
+    // `echo` nothing (neither is annotated read-only: both are named). The
+    // built-in hunt at half its rate: a Python server shares two cores with
+    // the other peer tests here, and one that falls behind an open model
+    // buffers the calls waiting for it, which blurs its floor (the hunt then
+    // says it cannot tell, rather than name a tool).
+    let dir = tempfile::tempdir().unwrap();
+    let hunt = std::fs::read_to_string(repo().join("scenarios/leak-hunt.toml"))
+        .expect("the built-in leak hunt")
+        .replace("rate = 200", "rate = 100")
+        .replace("calls_per_turn = 200", "calls_per_turn = 100");
+    let scenario = scenario_file(dir.path(), "hunt.toml", &hunt);
     let mut server = python("py-mcp2");
     server.extend(["stdio".into(), "--leak".into(), "add:64".into()]);
     let run = run_against(
-        &["leak-hunt"],
+        &[scenario.to_str().unwrap()],
         &["--include", "echo", "--include", "add"],
         &server,
     );
     assert_eq!(run.code, 1, "{}", run.explain());
-    let result = &run.scenario("leak-hunt")["result"];
-    let by_label = result["resources"]["retained_by_label"].as_array().unwrap();
-    assert_eq!(by_label.len(), 2, "{by_label:?}");
-    for entry in by_label {
-        let kb = f64_at(entry, "/kb_per_call");
-        let truth = if entry["label"] == "add" { 64.0 } else { 0.0 };
-        assert!((kb - truth).abs() <= 6.4, "{entry}: the truth is {truth}");
-    }
+    common::assert_retained(&run.scenario("leak-hunt")["result"], "add", 64.0, 2);
     let worst = run.criterion("leak-hunt", "rss_kb_per_call_worst <= 1");
     assert_eq!(worst, "FAIL");
 }

@@ -144,13 +144,7 @@ fn the_leak_hunt_names_the_one_tool_that_leaks() {
         worst["detail"].as_str().unwrap().contains("(add)"),
         "{worst}"
     );
-    let by_label = result["resources"]["retained_by_label"].as_array().unwrap();
-    assert!(by_label.len() >= 3, "{by_label:?}");
-    for entry in by_label {
-        let kb = f64_at(entry, "/kb_per_call");
-        let truth = if entry["label"] == "add" { 16.0 } else { 0.0 };
-        assert!((kb - truth).abs() <= 1.6, "{entry}: the truth is {truth}");
-    }
+    common::assert_retained(result, "add", 16.0, 3);
 }
 
 #[test]

@@ -318,3 +318,25 @@ impl Drop for HttpTarget {
         let _ = self.child.wait();
     }
 }
+
+/// The memory a scenario's result attributes to each tool agrees with the
+/// truth: `leaking` keeps `kb` a call, every other tool called keeps none,
+/// each within a tenth of `kb`; `tools` were attributed, no more, no less.
+pub fn assert_retained(result: &Value, leaking: &str, kb: f64, tools: usize) {
+    let by_label = result["resources"]["retained_by_label"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no attribution: {}", result["resources"]));
+    assert_eq!(by_label.len(), tools, "{by_label:?}");
+    assert!(
+        by_label.iter().any(|e| e["label"] == leaking),
+        "{leaking} not in {by_label:?}"
+    );
+    for entry in by_label {
+        let read = f64_at(entry, "/kb_per_call");
+        let truth = if entry["label"] == leaking { kb } else { 0.0 };
+        assert!(
+            (read - truth).abs() <= kb / 10.0,
+            "{entry}: the truth is {truth} KB a call"
+        );
+    }
+}
