@@ -87,6 +87,11 @@ fn every_builtin_checks_clean() {
             "latency-stability",
             "mixed",
             "coldstart",
+            "session-churn",
+            "robustness",
+            "tools",
+            "leak-hunt",
+            "demo",
         ])
         .output()
         .unwrap();
@@ -100,8 +105,8 @@ fn every_builtin_checks_clean() {
     let listed = String::from_utf8_lossy(&listed.stdout);
     assert_eq!(
         listed.lines().count(),
-        10,
-        "six reference scenarios, session churn, robustness, tools and demo: {listed}"
+        11,
+        "six reference scenarios, session churn, robustness, tools, leak hunt and demo: {listed}"
     );
     assert!(listed.lines().last().is_some_and(|l| l.starts_with("demo")));
 }
