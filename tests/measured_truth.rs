@@ -218,51 +218,92 @@ arguments = { message = "x" }
     }
 }
 
-#[test]
-fn the_tool_that_keeps_memory_is_named_with_its_size() {
-    // The built-in server keeps 64 KB for good on every `add` and nothing on
-    // `echo` or `sleep`. The mix is made in turns of 120 calls of one tool,
-    // so each one's calls move while the others' stand still: the retained
-    // floor is attributed to `add`, at 64 KB a call.
-    let mut scenario = String::from(
+/// echo, add and sleep in turns of 120 calls against the built-in server,
+/// after a warm-up, with these criteria.
+fn in_turns(criteria: &str) -> String {
+    format!(
         r#"
 name = "which-tool"
 probe_interval_ms = 20
 [[phase]]
 name = "warmup"
-load = { kind = "sequential", calls = 100 }
+load = {{ kind = "sequential", calls = 100 }}
 [[phase.call]]
 tool = "echo"
-arguments = { message = "w" }
+arguments = {{ message = "w" }}
 [[phase]]
 name = "hunt"
 calls_per_turn = 120
-load = { kind = "rate", rate = 400, calls = 1440 }
+load = {{ kind = "rate", rate = 400, calls = 1440 }}
 [[phase.call]]
 tool = "echo"
-arguments = { message = "x" }
+arguments = {{ message = "x" }}
 [[phase.call]]
 tool = "add"
-arguments = { a = 1, b = 2 }
+arguments = {{ a = 1, b = 2 }}
 [[phase.call]]
 tool = "sleep"
-arguments = { ms = 0 }
-"#,
-    );
-    // Criteria can name the tool, or the worst one.
-    scenario += "[acceptance]\n\"rss_kb_per_call(echo) <= 8\" = {}\n\
-                 \"rss_kb_per_call(add) <= 8\" = {}\n\"rss_kb_per_call_worst <= 8\" = {}\n";
-    let run = run_text_against_target(&scenario, &["--leak-kb-tool", "add:64"]);
-    assert_eq!(run.code, 1, "{}", run.explain());
-    let result = &run.scenario("which-tool")["result"];
-    let states: Vec<&str> = result["criteria"]
+arguments = {{ ms = 0 }}
+[acceptance]
+{criteria}
+"#
+    )
+}
+
+/// The states of a result's criteria, in order.
+fn states(result: &serde_json::Value) -> Vec<&str> {
+    result["criteria"]
         .as_array()
         .unwrap()
         .iter()
         .map(|c| c["state"].as_str().unwrap())
-        .collect();
-    assert_eq!(states, ["PASS", "FAIL", "FAIL"], "{}", result["criteria"]);
+        .collect()
+}
+
+#[test]
+fn the_tool_that_keeps_memory_is_named_with_its_size() {
+    // The built-in server keeps 64 KB for good on every `add` and nothing on
+    // `echo` or `sleep`. The mix is made in turns of 120 calls of one tool,
+    // so each one's calls move while the others' stand still: the retained
+    // floor is attributed to `add`, at 64 KB a call. Criteria can name the
+    // tool, or the worst one.
+    let scenario = in_turns(
+        "\"rss_kb_per_call(echo) <= 8\" = {}\n\"rss_kb_per_call(add) <= 8\" = {}\n\
+         \"rss_kb_per_call_worst <= 8\" = {}",
+    );
+    let run = run_text_against_target(&scenario, &["--leak-kb-tool", "add:64"]);
+    assert_eq!(run.code, 1, "{}", run.explain());
+    let result = &run.scenario("which-tool")["result"];
+    assert_eq!(
+        states(result),
+        ["PASS", "FAIL", "FAIL"],
+        "{}",
+        result["criteria"]
+    );
     let worst = result["criteria"][2]["detail"].as_str().unwrap();
     assert!(worst.contains("(add)"), "{worst}");
     common::assert_retained(result, "add", 64.0, 3);
+}
+
+#[test]
+fn the_tool_that_keeps_descriptors_open_is_named() {
+    // `add` opens a file descriptor on every call and never closes it.
+    let scenario =
+        in_turns("\"fds_per_call_worst <= 0.5\" = {}\n\"fds_per_call(echo) <= 0.1\" = {}");
+    let run = run_text_against_target(&scenario, &["--leak-fds-tool", "add:1"]);
+    assert_eq!(run.code, 1, "{}", run.explain());
+    let result = &run.scenario("which-tool")["result"];
+    assert_eq!(states(result), ["FAIL", "PASS"], "{}", result["criteria"]);
+    let worst = &result["criteria"][0];
+    assert!(
+        worst["detail"].as_str().unwrap().contains("(add)"),
+        "{worst}"
+    );
+    let by_label = result["resources"]["fds_by_label"].as_array().unwrap();
+    assert_eq!(by_label.len(), 3, "{by_label:?}");
+    for entry in by_label {
+        let read = f64_at(entry, "/fds_per_call");
+        let truth = if entry["label"] == "add" { 1.0 } else { 0.0 };
+        assert!((read - truth).abs() <= 0.1, "{entry}: the truth is {truth}");
+    }
 }

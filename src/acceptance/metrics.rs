@@ -2,7 +2,7 @@
 //! comes from in a snapshot. `mcpstorm metrics` prints this table.
 
 use crate::stats::{
-    BadInputTally, CallStats, ChurnSnapshot, ColdStartSnapshot, LabelRetained, LatencySummary,
+    BadInputTally, CallStats, ChurnSnapshot, ColdStartSnapshot, LabelPerCall, LatencySummary,
     ResourceSnapshot, Snapshot,
 };
 
@@ -43,20 +43,22 @@ enum Read {
     /// A churn phase's memory figure: N/A when the transport cannot give it
     /// or the fit cannot conclude.
     ChurnMemory(fn(&ChurnSnapshot) -> Option<f64>),
-    /// What one label keeps per call (the floor attributed to the labels):
-    /// N/A without a process, or when the labels cannot be told apart.
-    Retained(fn(&LabelRetained) -> f64),
+    /// What one label keeps per call of a resource (its floor attributed to
+    /// the labels): N/A without a process, or when the labels cannot be told
+    /// apart. The extractor picks the resource's figures and why they are
+    /// withheld.
+    PerLabel(fn(&ResourceSnapshot) -> Attributed<'_>),
     /// The largest of those over the labels, and which label it is.
-    RetainedWorst(fn(&LabelRetained) -> f64),
+    PerLabelWorst(fn(&ResourceSnapshot) -> Attributed<'_>),
 }
 
 impl MetricDef {
     pub fn scope(&self) -> Scope {
         match self.read {
             Read::Calls(_) => Scope::Calls,
-            Read::Run(_) | Read::Process(_) | Read::Pss(_) | Read::RetainedWorst(_) => Scope::Run,
+            Read::Run(_) | Read::Process(_) | Read::Pss(_) | Read::PerLabelWorst(_) => Scope::Run,
             Read::Churn(_) | Read::ChurnMemory(_) => Scope::Phase,
-            Read::Retained(_) => Scope::Label,
+            Read::PerLabel(_) => Scope::Label,
         }
     }
 }
@@ -100,12 +102,18 @@ metrics! {
         |r| r.rss_trend.map(|t| t.mb_per_1k_calls);
     "rss_trend_kb_per_call", Process, "KB", "memory retained per call (floor fit, sawtooth-proof)",
         |r| r.rss_trend.map(|t| t.kb_per_call);
-    "rss_kb_per_call", Retained, "KB",
+    "rss_kb_per_call", PerLabel, "KB",
         "memory one tool or method keeps per call: the floor attributed to the labels (called in turns)",
-        |r| r.kb_per_call;
-    "rss_kb_per_call_worst", RetainedWorst, "KB",
-        "the most any one tool or method keeps per call (the detail names it)",
-        |r| r.kb_per_call;
+        |r| (&r.retained_by_label, r.retained_by_label_unmeasured.as_deref());
+    "rss_kb_per_call_worst", PerLabelWorst, "KB",
+        "the most memory any one tool or method keeps per call (the detail names it)",
+        |r| (&r.retained_by_label, r.retained_by_label_unmeasured.as_deref());
+    "fds_per_call", PerLabel, "",
+        "file descriptors one tool or method keeps open per call (called in turns)",
+        |r| (&r.fds_by_label, r.fds_by_label_unmeasured.as_deref());
+    "fds_per_call_worst", PerLabelWorst, "",
+        "the most file descriptors any one tool or method keeps open per call (the detail names it)",
+        |r| (&r.fds_by_label, r.fds_by_label_unmeasured.as_deref());
     "pss_growth_mb", Pss, "MB", "server PSS now minus its baseline: a forked child's shared pages count once",
         |r| r.pss_growth_mb;
     "pss_max_mb", Pss, "MB", "highest server PSS sampled (whole tree)", |r| r.pss_max_mb;
@@ -178,10 +186,10 @@ pub fn unmeasured(name: &str, args: &[String], snapshot: &Snapshot) -> Option<St
             })
         }),
         Read::ChurnMemory(_) => churn_of(snapshot, args)?.retained_unmeasured.clone(),
-        Read::Retained(_) | Read::RetainedWorst(_) => resources
+        Read::PerLabel(pick) | Read::PerLabelWorst(pick) => resources
             .unmeasured
             .clone()
-            .or_else(|| resources.retained_by_label_unmeasured.clone()),
+            .or_else(|| pick(resources).1.map(String::from)),
         Read::Calls(_) | Read::Run(_) | Read::Churn(_) => None,
     }
 }
@@ -311,12 +319,15 @@ pub fn value(name: &str, args: &[String], snapshot: &Snapshot) -> Option<f64> {
         Read::Run(read) => read(snapshot),
         Read::Process(read) | Read::Pss(read) => read(&snapshot.resources),
         Read::Churn(read) | Read::ChurnMemory(read) => read(churn_of(snapshot, args)?),
-        Read::Retained(read) => {
+        Read::PerLabel(pick) => {
             let label = args.first()?;
-            let retained = &snapshot.resources.retained_by_label;
-            retained.iter().find(|r| &r.label == label).map(read)
+            let (figures, _) = pick(&snapshot.resources);
+            figures
+                .iter()
+                .find(|r| &r.label == label)
+                .map(|r| r.per_call)
         }
-        Read::RetainedWorst(read) => worst(snapshot, read).map(read),
+        Read::PerLabelWorst(pick) => worst(pick(&snapshot.resources).0).map(|r| r.per_call),
     }
 }
 
@@ -324,17 +335,18 @@ pub fn value(name: &str, args: &[String], snapshot: &Snapshot) -> Option<f64> {
 /// criterion's detail.
 pub fn which(name: &str, snapshot: &Snapshot) -> Option<String> {
     match find(name)?.read {
-        Read::RetainedWorst(read) => worst(snapshot, read).map(|r| r.label.clone()),
+        Read::PerLabelWorst(pick) => worst(pick(&snapshot.resources).0).map(|r| r.label.clone()),
         _ => None,
     }
 }
 
-fn worst(snapshot: &Snapshot, read: fn(&LabelRetained) -> f64) -> Option<&LabelRetained> {
-    snapshot
-        .resources
-        .retained_by_label
+/// A resource's figures per label, and why they are withheld if they are.
+type Attributed<'a> = (&'a [LabelPerCall], Option<&'a str>);
+
+fn worst(figures: &[LabelPerCall]) -> Option<&LabelPerCall> {
+    figures
         .iter()
-        .max_by(|a, b| read(a).total_cmp(&read(b)))
+        .max_by(|a, b| a.per_call.total_cmp(&b.per_call))
 }
 
 #[cfg(test)]
@@ -357,7 +369,7 @@ mod tests {
             let _ = value(def.name, &args, &snapshot);
             let process = matches!(
                 def.read,
-                Read::Process(_) | Read::Pss(_) | Read::Retained(_) | Read::RetainedWorst(_)
+                Read::Process(_) | Read::Pss(_) | Read::PerLabel(_) | Read::PerLabelWorst(_)
             );
             assert_eq!(
                 unmeasured(def.name, &args, &snapshot).is_some(),

@@ -33,6 +33,10 @@ pub struct FaultKnobs {
     /// `TOOL:KB`, repeatable (a leak only that tool has).
     #[arg(long, value_name = "TOOL:KB", value_parser = tool_leak)]
     pub leak_kb_tool: Vec<(String, u64)>,
+    /// Open this many file descriptors on every call of one tool and never
+    /// close them: `TOOL:N`, repeatable.
+    #[arg(long, value_name = "TOOL:N", value_parser = tool_leak)]
+    pub leak_fds_tool: Vec<(String, u64)>,
     /// Open this many file descriptors on every request and never close them.
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub leak_fds: u32,
@@ -114,7 +118,15 @@ pub struct RequestFaults {
     pub huge_line: bool,
 }
 
-/// `--leak-kb-tool TOOL:KB`.
+/// The amount a per-tool knob gives the tool called (summed over its entries).
+fn per_tool(knob: &[(String, u64)], tool: Option<&str>) -> u64 {
+    knob.iter()
+        .filter(|(name, _)| Some(name.as_str()) == tool)
+        .map(|(_, amount)| amount)
+        .sum()
+}
+
+/// `--leak-kb-tool TOOL:KB`, `--leak-fds-tool TOOL:N`.
 fn tool_leak(text: &str) -> Result<(String, u64), String> {
     let (tool, kb) = text
         .rsplit_once(':')
@@ -123,7 +135,9 @@ fn tool_leak(text: &str) -> Result<(String, u64), String> {
         .parse::<u64>()
         .ok()
         .filter(|kb| (1..=1024 * 1024).contains(kb))
-        .ok_or_else(|| format!("KB must be a whole number from 1 to 1048576, got {kb:?}"))?;
+        .ok_or_else(|| {
+            format!("the amount must be a whole number from 1 to 1048576, got {kb:?}")
+        })?;
     if tool.is_empty() {
         return Err(format!("expected TOOL:KB, got {text:?}"));
     }
@@ -199,22 +213,17 @@ impl FaultState {
         let number = self.requests.fetch_add(1, Ordering::Relaxed) + 1;
         let knobs = &self.knobs;
         let crash = knobs.crash_after.is_some_and(|n| number > n);
-        let tool_leak_kb: u64 = knobs
-            .leak_kb_tool
-            .iter()
-            .filter(|(name, _)| Some(name.as_str()) == tool)
-            .map(|(_, kb)| kb)
-            .sum();
-        let leak_kb = knobs.leak_kb + tool_leak_kb;
+        let leak_kb = knobs.leak_kb + per_tool(&knobs.leak_kb_tool, tool);
         if leak_kb > 0
             && let Ok(mut leaked) = self.leaked.lock()
         {
             leaked.keep((leak_kb * 1024) as usize);
         }
-        if knobs.leak_fds > 0
+        let leak_fds = u64::from(knobs.leak_fds) + per_tool(&knobs.leak_fds_tool, tool);
+        if leak_fds > 0
             && let Ok(mut fds) = self.leaked_fds.lock()
         {
-            fds.extend((0..knobs.leak_fds).filter_map(|_| File::open("/dev/null").ok()));
+            fds.extend((0..leak_fds).filter_map(|_| File::open("/dev/null").ok()));
         }
         if knobs.sawtooth_mb > 0 {
             self.add_garbage();

@@ -11,9 +11,9 @@ use serde::Serialize;
 use crate::protocol::ServerInfo;
 use crate::stats::{
     BadInputTally, CallStats, ChurnSnapshot, ColdStartSnapshot, CriterionState, CriterionStatus,
-    LabelRetained, LabelStats, LatencySummary, OutcomeCounts, PhaseSnapshot, PhaseState,
-    ProbePoint, ResourceSnapshot, RssTrend, Snapshot, StageMeans, TreeChanges, TreeMember,
-    WindowPoint, WireSnapshot,
+    LabelPerCall, LabelStats, LatencySummary, OutcomeCounts, PhaseSnapshot, PhaseState, ProbePoint,
+    ResourceSnapshot, RssTrend, Snapshot, StageMeans, TreeChanges, TreeMember, WindowPoint,
+    WireSnapshot,
 };
 
 /// `result`.
@@ -164,8 +164,10 @@ struct Resources<'a> {
     rss_max_mb: Option<f64>,
     rss_growth_mb: Option<f64>,
     rss_trend: Option<&'a RssTrend>,
-    retained_by_label: &'a [LabelRetained],
+    retained_by_label: Vec<KbPerCall<'a>>,
     retained_by_label_unmeasured: Option<&'a str>,
+    fds_by_label: Vec<FdsPerCall<'a>>,
+    fds_by_label_unmeasured: Option<&'a str>,
     pss_start_mb: Option<f64>,
     pss_baseline_mb: Option<f64>,
     pss_current_mb: Option<f64>,
@@ -202,8 +204,10 @@ impl<'a> From<&'a ResourceSnapshot> for Resources<'a> {
             rss_max_mb: r.rss_max_mb,
             rss_growth_mb: r.rss_growth_mb,
             rss_trend: r.rss_trend.as_ref(),
-            retained_by_label: &r.retained_by_label,
+            retained_by_label: r.retained_by_label.iter().map(KbPerCall::from).collect(),
             retained_by_label_unmeasured: r.retained_by_label_unmeasured.as_deref(),
+            fds_by_label: r.fds_by_label.iter().map(FdsPerCall::from).collect(),
+            fds_by_label_unmeasured: r.fds_by_label_unmeasured.as_deref(),
             pss_start_mb: r.pss_start_mb,
             pss_baseline_mb: r.pss_baseline_mb,
             pss_current_mb: r.pss_current_mb,
@@ -225,6 +229,46 @@ impl<'a> From<&'a ResourceSnapshot> for Resources<'a> {
             self_cpu_percent: r.self_cpu_percent,
             members: &r.members,
             series: &r.series,
+        }
+    }
+}
+
+/// Memory one tool keeps per call.
+#[derive(Serialize)]
+struct KbPerCall<'a> {
+    label: &'a str,
+    kb_per_call: f64,
+    kb_per_call_low: f64,
+    kb_per_call_high: f64,
+}
+
+impl<'a> From<&'a LabelPerCall> for KbPerCall<'a> {
+    fn from(l: &'a LabelPerCall) -> Self {
+        KbPerCall {
+            label: &l.label,
+            kb_per_call: l.per_call,
+            kb_per_call_low: l.low,
+            kb_per_call_high: l.high,
+        }
+    }
+}
+
+/// File descriptors one tool keeps open per call.
+#[derive(Serialize)]
+struct FdsPerCall<'a> {
+    label: &'a str,
+    fds_per_call: f64,
+    fds_per_call_low: f64,
+    fds_per_call_high: f64,
+}
+
+impl<'a> From<&'a LabelPerCall> for FdsPerCall<'a> {
+    fn from(l: &'a LabelPerCall) -> Self {
+        FdsPerCall {
+            label: &l.label,
+            fds_per_call: l.per_call,
+            fds_per_call_low: l.low,
+            fds_per_call_high: l.high,
         }
     }
 }

@@ -7,7 +7,7 @@ use std::fmt::Write;
 use super::{Output, OutputError, Report, ScenarioResult, Verdict};
 use crate::acceptance::CriterionState;
 use crate::protocol::untrusted::{QUOTE_CHARS, quote};
-use crate::stats::{CallStats, PhaseState, Snapshot};
+use crate::stats::{CallStats, LabelPerCall, PhaseState, Snapshot};
 
 pub struct TextSummary {
     pub to_stderr: bool,
@@ -110,41 +110,64 @@ fn stats_columns(stats: &CallStats) -> String {
 
 const HEADER: &str = "    calls       ok      p50      p90      p95      p99      max   calls/s";
 
-/// Labels listed one by one in the retained-memory line.
+/// Labels listed one by one in a kept-per-call line.
 const RETAINED_LABELS: usize = 8;
 
 /// What each tool keeps per call, the largest first, when more than one was
-/// called (with one, it is the trend above); or why it cannot be told yet.
-fn retained_by_label(out: &mut String, s: &Snapshot) {
+/// called (with one, it is the trend above): memory always (or why it
+/// cannot be told yet), file descriptors when some tool keeps any.
+fn kept_by_label(out: &mut String, s: &Snapshot) {
     let r = &s.resources;
     let called = s.per_label.iter().filter(|l| l.stats.calls > 0).count();
     if called < 2 {
         return;
     }
-    if let Some(why) = &r.retained_by_label_unmeasured {
-        let _ = writeln!(out, "    retained per call by tool: {why}");
-        return;
+    match &r.retained_by_label_unmeasured {
+        Some(why) => {
+            let _ = writeln!(out, "    retained per call by tool: {why}");
+        }
+        None => kept_line(
+            out,
+            "retained per call by tool",
+            "KB",
+            1,
+            &r.retained_by_label,
+        ),
     }
-    let mut by_size: Vec<_> = r.retained_by_label.iter().collect();
-    by_size.sort_by(|a, b| b.kb_per_call.total_cmp(&a.kb_per_call));
+    // A tool surely keeping descriptors: its whole interval above zero.
+    if r.fds_by_label.iter().any(|l| l.low > 0.0) {
+        kept_line(
+            out,
+            "file descriptors kept per call by tool",
+            "",
+            2,
+            &r.fds_by_label,
+        );
+    }
+}
+
+fn kept_line(out: &mut String, what: &str, unit: &str, decimals: usize, kept: &[LabelPerCall]) {
+    let mut by_size: Vec<_> = kept.iter().collect();
+    by_size.sort_by(|a, b| b.per_call.total_cmp(&a.per_call));
     if by_size.is_empty() {
         return;
     }
+    let unit = if unit.is_empty() {
+        String::new()
+    } else {
+        format!(" {unit}")
+    };
     let listed: Vec<String> = by_size
         .iter()
         .take(RETAINED_LABELS)
         .map(|l| {
             format!(
-                "{} {:+.1} KB ({:+.1} … {:+.1})",
-                l.label, l.kb_per_call, l.kb_per_call_low, l.kb_per_call_high
+                "{} {:+.decimals$}{unit} ({:+.decimals$} … {:+.decimals$})",
+                l.label, l.per_call, l.low, l.high
             )
         })
         .collect();
-    let _ = writeln!(
-        out,
-        "    retained per call by tool (floor fit, 95 %): {}",
-        listed.join(", ")
-    );
+    let _ = writeln!(out, "    {what} (floor fit, 95 %): {}", listed.join(", "));
 }
 
 /// The full summary of one scenario, its verdicts coloured when `color`.
@@ -363,7 +386,7 @@ pub fn scenario_summary(result: &ScenarioResult, color: bool) -> String {
                 );
             }
         }
-        retained_by_label(&mut out, s);
+        kept_by_label(&mut out, s);
         if let Some(changes) = &r.tree_changes {
             let _ = writeln!(
                 out,

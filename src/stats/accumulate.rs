@@ -264,11 +264,13 @@ impl Default for Series<ProbePoint> {
 }
 
 /// A probe sample with every label's calls made by then. Merged, the lower
-/// RSS is kept with its counts: a trough survives the series' thinning.
+/// RSS is kept with its counts (and its FDs): a trough survives the series'
+/// thinning.
 #[derive(Debug, Clone)]
 pub(super) struct LabelPoint {
     pub(super) t_s: f64,
     pub(super) rss_bytes: f64,
+    pub(super) fds: f64,
     pub(super) calls: Vec<u64>,
 }
 

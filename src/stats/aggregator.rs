@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 
 use super::accumulate::*;
-use super::attribution::{MEMORY, retained_per_label};
+use super::attribution::{DESCRIPTORS, MEMORY, Resource, retained_per_label};
 use super::event::{CallEvent, ConnectionHandles, Event};
 use super::series::Series;
 use super::snapshot::*;
@@ -373,6 +373,7 @@ impl Aggregator {
         self.probe.by_label.push(LabelPoint {
             t_s,
             rss_bytes: sample.rss_bytes as f64,
+            fds: f64::from(sample.fds),
             calls: self.labels.iter().map(|l| l.outcomes.total()).collect(),
         });
         self.probe.series.push(ProbePoint {
@@ -392,9 +393,13 @@ impl Aggregator {
         });
     }
 
-    /// The retained floor attributed to the labels since the baseline, or
+    /// A resource's floor attributed to the labels since the baseline, or
     /// why it cannot be (yet).
-    fn retained_by_label(&self) -> (Vec<LabelRetained>, Option<String>) {
+    fn attributed(
+        &self,
+        value: fn(&LabelPoint) -> f64,
+        resource: Resource,
+    ) -> (Vec<LabelPerCall>, Option<String>) {
         let Some((_, since)) = self.probe.baseline else {
             return (Vec::new(), None);
         };
@@ -404,17 +409,20 @@ impl Aggregator {
             .points()
             .into_iter()
             .filter(|p| p.t_s >= since)
-            .map(|p| (p.calls, p.rss_bytes))
+            .map(|p| {
+                let measured = value(&p);
+                (p.calls, measured)
+            })
             .collect();
-        match retained_per_label(&samples, MEMORY) {
+        match retained_per_label(&samples, resource) {
             Ok(found) => (
                 found
                     .into_iter()
-                    .map(|r| LabelRetained {
+                    .map(|r| LabelPerCall {
                         label: self.plan.labels.get(r.label).cloned().unwrap_or_default(),
-                        kb_per_call: r.per_call,
-                        kb_per_call_low: r.low,
-                        kb_per_call_high: r.high,
+                        per_call: r.per_call,
+                        low: r.low,
+                        high: r.high,
                     })
                     .collect(),
                 None,
@@ -447,7 +455,9 @@ impl Aggregator {
                 .collect();
             rss_trend(&points)
         });
-        let (retained_by_label, retained_by_label_unmeasured) = self.retained_by_label();
+        let (retained_by_label, retained_by_label_unmeasured) =
+            self.attributed(|p| p.rss_bytes, MEMORY);
+        let (fds_by_label, fds_by_label_unmeasured) = self.attributed(|p| p.fds, DESCRIPTORS);
         ResourceSnapshot {
             sampled: true,
             unmeasured: None,
@@ -466,6 +476,8 @@ impl Aggregator {
             rss_trend: trend,
             retained_by_label,
             retained_by_label_unmeasured,
+            fds_by_label,
+            fds_by_label_unmeasured,
             baseline_at_s: probe.baseline.map(|(_, at)| at),
             pss_start_mb: probe.first.and_then(|s| s.pss_bytes).map(mb),
             pss_baseline_mb: baseline.and_then(|s| s.pss_bytes).map(mb),

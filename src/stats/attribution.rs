@@ -72,6 +72,13 @@ pub enum NotAttributed {
     Unsettled { half_width: f64, unit: &'static str },
 }
 
+/// Open file descriptors: a twentieth of one a call.
+pub const DESCRIPTORS: Resource = Resource {
+    raw_per_unit: 1.0,
+    unit: "FDs",
+    resolution: 0.05,
+};
+
 /// The share of a figure its half-interval may always reach.
 const RESOLUTION_SHARE: f64 = 0.1;
 

@@ -221,14 +221,14 @@ impl Mergeable for ProbePoint {
     }
 }
 
-/// What one tool (or method) keeps per call: a slope of the retained floor.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct LabelRetained {
+/// What one tool (or method) keeps per call of a resource (memory in KB,
+/// file descriptors): a slope of its floor, with the 95 % interval.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LabelPerCall {
     pub label: String,
-    /// KB = 1024 bytes, with the 95 % interval.
-    pub kb_per_call: f64,
-    pub kb_per_call_low: f64,
-    pub kb_per_call_high: f64,
+    pub per_call: f64,
+    pub low: f64,
+    pub high: f64,
 }
 
 /// One process of the server's tree at the last sample.
@@ -273,8 +273,11 @@ pub struct ResourceSnapshot {
     /// The retained floor attributed to each label called since the
     /// baseline (`stats::attribution`); empty with the reason in
     /// `retained_by_label_unmeasured` when it cannot be told apart.
-    pub retained_by_label: Vec<LabelRetained>,
+    pub retained_by_label: Vec<LabelPerCall>,
     pub retained_by_label_unmeasured: Option<String>,
+    /// The same for open file descriptors, FDs per call.
+    pub fds_by_label: Vec<LabelPerCall>,
+    pub fds_by_label_unmeasured: Option<String>,
     /// When the baseline was taken, on the run clock: the trend's floor is
     /// drawn from there.
     pub baseline_at_s: Option<f64>,

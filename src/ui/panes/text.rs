@@ -160,7 +160,7 @@ pub fn per_label(frame: &mut Frame, area: Rect, block: Block, s: &Snapshot) {
             retained
                 .iter()
                 .find(|r| r.label == l.label)
-                .map_or("-".into(), |r| format!("{:+.1}", r.kb_per_call))
+                .map_or("-".into(), |r| format!("{:+.1}", r.per_call))
         };
         Row::new([
             if marked {
@@ -200,11 +200,11 @@ pub fn per_label(frame: &mut Frame, area: Rect, block: Block, s: &Snapshot) {
 
 /// The tool that keeps the most memory per call, when it surely keeps some:
 /// its whole 95 % interval above half a KB a call.
-fn keeping_most(retained: &[crate::stats::LabelRetained]) -> Option<&str> {
+fn keeping_most(retained: &[crate::stats::LabelPerCall]) -> Option<&str> {
     retained
         .iter()
-        .filter(|r| r.kb_per_call_low > KEEPS_KB)
-        .max_by(|a, b| a.kb_per_call.total_cmp(&b.kb_per_call))
+        .filter(|r| r.low > KEEPS_KB)
+        .max_by(|a, b| a.per_call.total_cmp(&b.per_call))
         .map(|r| r.label.as_str())
 }
 
