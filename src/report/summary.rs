@@ -114,18 +114,22 @@ const HEADER: &str = "    calls       ok      p50      p90      p95      p99    
 const RETAINED_LABELS: usize = 8;
 
 /// What each tool keeps per call, the largest first, when more than one was
-/// called (with one, it is the trend above): memory always (or why it
-/// cannot be told yet), file descriptors when some tool keeps any.
+/// called (with one, it is the trend above): memory when it could be told
+/// apart, or why not when the server surely kept some (the whole trend's
+/// interval above zero: then which tool is the question); file descriptors
+/// when some tool keeps any.
 fn kept_by_label(out: &mut String, s: &Snapshot) {
     let r = &s.resources;
     let called = s.per_label.iter().filter(|l| l.stats.calls > 0).count();
     if called < 2 {
         return;
     }
+    let kept_some = r.rss_trend.is_some_and(|t| t.kb_per_call_low > 0.0);
     match &r.retained_by_label_unmeasured {
-        Some(why) => {
+        Some(why) if kept_some => {
             let _ = writeln!(out, "    retained per call by tool: {why}");
         }
+        Some(_) => {}
         None => kept_line(
             out,
             "retained per call by tool",
@@ -539,5 +543,39 @@ mod tests {
             "{painted}"
         );
         assert_eq!(painted.matches('\x1b').count(), 6, "{painted}");
+    }
+
+    #[test]
+    fn why_tools_cannot_be_told_apart_is_said_only_when_memory_was_kept() {
+        let mut result = judged(&[CriterionState::Pass]);
+        let snapshot = result.result.as_mut().unwrap();
+        for label in ["echo", "add"] {
+            snapshot.per_label.push(crate::stats::LabelStats {
+                label: label.into(),
+                stats: crate::stats::CallStats {
+                    calls: 10,
+                    ..Default::default()
+                },
+            });
+        }
+        snapshot.resources.sampled = true;
+        snapshot.resources.retained_by_label_unmeasured = Some("kept the same proportions".into());
+        let line = "retained per call by tool: kept the same proportions";
+        assert!(!scenario_summary(&result, false).contains(line));
+        let trend = |low: f64| crate::stats::RssTrend {
+            kb_per_call: low + 1.0,
+            kb_per_call_low: low,
+            kb_per_call_high: low + 2.0,
+            mb_per_1k_calls: 0.0,
+            samples: 10,
+            calls_spanned: 100.0,
+            collections: 0,
+        };
+        let snapshot = result.result.as_mut().unwrap();
+        snapshot.resources.rss_trend = Some(trend(-0.5));
+        assert!(!scenario_summary(&result, false).contains(line));
+        let snapshot = result.result.as_mut().unwrap();
+        snapshot.resources.rss_trend = Some(trend(3.0));
+        assert!(scenario_summary(&result, false).contains(line));
     }
 }
