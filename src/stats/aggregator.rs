@@ -393,26 +393,21 @@ impl Aggregator {
         });
     }
 
-    /// A resource's floor attributed to the labels since the baseline, or
+    /// A resource's floor attributed to the labels, from `since_baseline`
+    /// (the label points after the baseline; `None` before there is one), or
     /// why it cannot be (yet).
     fn attributed(
         &self,
+        since_baseline: Option<&[&LabelPoint]>,
         value: fn(&LabelPoint) -> f64,
         resource: Resource,
     ) -> (Vec<LabelPerCall>, Option<String>) {
-        let Some((_, since)) = self.probe.baseline else {
+        let Some(points) = since_baseline else {
             return (Vec::new(), None);
         };
-        let samples: Vec<(Vec<u64>, f64)> = self
-            .probe
-            .by_label
-            .points()
-            .into_iter()
-            .filter(|p| p.t_s >= since)
-            .map(|p| {
-                let measured = value(&p);
-                (p.calls, measured)
-            })
+        let samples: Vec<(&[u64], f64)> = points
+            .iter()
+            .map(|p| (p.calls.as_slice(), value(p)))
             .collect();
         match retained_per_label(&samples, resource) {
             Ok(found) => (
@@ -455,9 +450,14 @@ impl Aggregator {
                 .collect();
             rss_trend(&points)
         });
+        // One pass over the series serves both resources, its counts borrowed.
+        let by_label: Option<Vec<&LabelPoint>> = probe
+            .baseline
+            .map(|(_, since)| probe.by_label.iter().filter(|p| p.t_s >= since).collect());
         let (retained_by_label, retained_by_label_unmeasured) =
-            self.attributed(|p| p.rss_bytes, MEMORY);
-        let (fds_by_label, fds_by_label_unmeasured) = self.attributed(|p| p.fds, DESCRIPTORS);
+            self.attributed(by_label.as_deref(), |p| p.rss_bytes, MEMORY);
+        let (fds_by_label, fds_by_label_unmeasured) =
+            self.attributed(by_label.as_deref(), |p| p.fds, DESCRIPTORS);
         ResourceSnapshot {
             sampled: true,
             unmeasured: None,

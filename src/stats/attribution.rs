@@ -89,11 +89,11 @@ const SPARE_POINTS: usize = 3;
 /// label's calls are a combination of the others'.
 const SINGULAR: f64 = 1e-9;
 
-/// `samples` are (calls of each label made by then, RSS bytes) in time
-/// order (a label missing from a sample had no calls yet). The result has an
-/// entry for every label called during the floor points.
-pub fn retained_per_label(
-    samples: &[(Vec<u64>, f64)],
+/// `samples` are (calls of each label made by then, the resource's raw
+/// value) in time order (a label missing from a sample had no calls yet).
+/// The result has an entry for every label called during the floor points.
+pub fn retained_per_label<C: AsRef<[u64]>>(
+    samples: &[(C, f64)],
     resource: Resource,
 ) -> Result<Vec<LabelRetention>, NotAttributed> {
     let floor = floor_points(samples);
@@ -105,10 +105,10 @@ pub fn retained_per_label(
     };
     // A label added during the run (an automatic mix's) has no count in the
     // samples before it: none made yet.
-    let count = |point: &(Vec<u64>, f64), label: usize| point.0.get(label).copied().unwrap_or(0);
+    let count = |point: &(C, f64), label: usize| point.0.as_ref().get(label).copied().unwrap_or(0);
     // Labels whose count moved between the first floor point and the last:
     // the others have no slope to fit.
-    let called: Vec<usize> = (0..last.0.len())
+    let called: Vec<usize> = (0..last.0.as_ref().len())
         .filter(|&l| count(last, l) > count(first, l))
         .collect();
     let unknowns = called.len() + 1;
@@ -219,7 +219,7 @@ const MIN_SWING_CALLS: f64 = 20.0;
 /// does not. A run that ends in an unfinished rise ends at its last trough.
 /// Every trough counts, not only those no later one goes below: picking the
 /// lowest troughs would bias the floor down where it is noisy.
-fn floor_points(samples: &[(Vec<u64>, f64)]) -> Vec<&(Vec<u64>, f64)> {
+fn floor_points<C>(samples: &[(C, f64)]) -> Vec<&(C, f64)> {
     let rss: Vec<f64> = samples.iter().map(|s| s.1).collect();
     let drops = collections(&rss);
     let end = settled_end(&rss, &drops);
@@ -394,7 +394,7 @@ mod tests {
             Err(NotAttributed::TooFewPoints { .. })
         ));
         assert!(matches!(
-            retained_per_label(&[], MEMORY),
+            retained_per_label::<Vec<u64>>(&[], MEMORY),
             Err(NotAttributed::TooFewPoints { .. })
         ));
     }

@@ -63,6 +63,13 @@ impl<T: Mergeable> Series<T> {
         self.span *= 2;
     }
 
+    /// Every stored point, plus the one still being filled, borrowed.
+    pub fn iter(&self) -> impl Iterator<Item = &T> {
+        self.points
+            .iter()
+            .chain(self.open.as_ref().map(|(open, _)| open))
+    }
+
     /// Every stored point, plus the one still being filled.
     pub fn points(&self) -> Vec<T> {
         let mut all = self.points.clone();
