@@ -45,10 +45,7 @@ pub fn rss_trend(points: &[(f64, f64)]) -> Option<RssTrend> {
     let rss: Vec<f64> = points.iter().map(|p| p.1).collect();
     let drops = collections(&rss);
     let end = settled_end(&rss, &drops);
-    let mut floor = rss.clone();
-    for i in (0..floor.len().saturating_sub(1)).rev() {
-        floor[i] = floor[i].min(floor[i + 1]);
-    }
+    let floor = retained_floor(&rss);
     let step = end.div_ceil(FIT_POINTS).max(1);
     let fit: Vec<(f64, f64)> = (0..end)
         .step_by(step)
@@ -68,6 +65,16 @@ pub fn rss_trend(points: &[(f64, f64)]) -> Option<RssTrend> {
         calls_spanned,
         collections: drops.len(),
     })
+}
+
+/// The retained floor of a series: at each point, the lowest value it goes
+/// back to from then on (the suffix minimum).
+pub fn retained_floor(values: &[f64]) -> Vec<f64> {
+    let mut floor = values.to_vec();
+    for i in (0..floor.len().saturating_sub(1)).rev() {
+        floor[i] = floor[i].min(floor[i + 1]);
+    }
+    floor
 }
 
 /// How many of the samples have a known floor: all of them, unless the run

@@ -10,6 +10,7 @@ use ratatui::widgets::{Axis, Block, Chart, Dataset, GraphType, Paragraph};
 
 use super::{FD_LIMIT, RSS_GROWTH_LIMIT, criterion_threshold};
 use crate::report::summary::ms;
+use crate::stats::trend::retained_floor;
 use crate::stats::{ProbePoint, ResourceSnapshot, Snapshot};
 
 /// One line on a chart. Its label goes on the pane's border in the line's
@@ -50,10 +51,12 @@ fn trend_evidence(r: &ResourceSnapshot) -> Vec<Series> {
         return Vec::new();
     };
     let after: Vec<_> = r.series.iter().filter(|p| p.t_s >= since).collect();
-    let mut floor: Vec<(f64, f64)> = after.iter().map(|p| (p.t_s, p.rss_min_mb)).collect();
-    for i in (0..floor.len().saturating_sub(1)).rev() {
-        floor[i].1 = floor[i].1.min(floor[i + 1].1);
-    }
+    let lows: Vec<f64> = after.iter().map(|p| p.rss_min_mb).collect();
+    let floor: Vec<(f64, f64)> = after
+        .iter()
+        .map(|p| p.t_s)
+        .zip(retained_floor(&lows))
+        .collect();
     let (Some(first), Some(&(_, start))) = (after.first(), floor.first()) else {
         return Vec::new();
     };
