@@ -8,7 +8,7 @@ use toml::Spanned;
 
 use super::calls::{RawCall, mix};
 use super::load_keys::RawLoad;
-use super::{CallMix, OnCrash, Phase, Scenario};
+use super::{OnCrash, Phase, Scenario};
 use crate::acceptance::{Criteria, Criterion};
 
 #[derive(Debug, thiserror::Error)]
@@ -299,12 +299,9 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
                 ));
             }
         };
-        // The phase's own counter: a shared mix's turns start with the phase.
-        let mix = if calls_per_turn.is_some() {
-            CallMix::new(mix.calls, mix.weights, mix.auto).in_turns(calls_per_turn)
-        } else {
-            mix
-        };
+        // In turns, the phase's schedule is its own (a fresh counter): a
+        // shared mix's turns start with the phase.
+        let mix = mix.in_turns(calls_per_turn);
         if let Err(why) = load.check_mix(&mix) {
             return Err(src.at(&raw_phase.load, &format!("{key}.call"), why));
         }
