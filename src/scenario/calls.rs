@@ -178,15 +178,7 @@ const MAX_WEIGHT: u64 = 10_000;
 fn weight(src: &Source, raw: &RawCall, key: &str) -> Result<u64, ScenarioError> {
     match &raw.weight {
         None => Ok(1),
-        Some(w) if (0..=MAX_WEIGHT as i64).contains(w.get_ref()) => Ok(*w.get_ref() as u64),
-        Some(w) => Err(src.at(
-            w,
-            &format!("{key}.weight"),
-            format!(
-                "weight must be a whole number from 0 to {MAX_WEIGHT}, got {}",
-                w.get_ref()
-            ),
-        )),
+        Some(w) => src.whole_in(w, &format!("{key}.weight"), "weight", 0..=MAX_WEIGHT),
     }
 }
 

@@ -108,6 +108,30 @@ impl Source<'_> {
         self.error(spanned.span().start, key, message)
     }
 
+    /// A whole number in `range`, or an error at it naming `path` and the
+    /// range (`name must be a whole number from 1 to 10, got 0`).
+    pub(super) fn whole_in(
+        &self,
+        value: &Spanned<i64>,
+        path: &str,
+        name: &str,
+        range: std::ops::RangeInclusive<u64>,
+    ) -> Result<u64, ScenarioError> {
+        match u64::try_from(*value.get_ref()) {
+            Ok(n) if range.contains(&n) => Ok(n),
+            _ => Err(self.at(
+                value,
+                path,
+                format!(
+                    "{name} must be a whole number from {} to {}, got {}",
+                    range.start(),
+                    range.end(),
+                    value.get_ref()
+                ),
+            )),
+        }
+    }
+
     /// The key written just before `offset` on its line (`workers` in
     /// `load = { workers = "x" }` for an offset inside `"x"`).
     pub(super) fn key_before(&self, offset: usize) -> Option<String> {
@@ -285,20 +309,14 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
                 ));
             }
         };
-        let calls_per_turn = match &raw_phase.calls_per_turn {
-            None => None,
-            Some(v) if (1..=1_000_000).contains(v.get_ref()) => Some(*v.get_ref() as u64),
-            Some(v) => {
-                return Err(src.at(
-                    v,
-                    &format!("{key}.calls_per_turn"),
-                    format!(
-                        "calls_per_turn must be a whole number from 1 to 1000000, got {}",
-                        v.get_ref()
-                    ),
-                ));
-            }
-        };
+        let calls_per_turn = raw_phase
+            .calls_per_turn
+            .as_ref()
+            .map(|v| {
+                let path = format!("{key}.calls_per_turn");
+                src.whole_in(v, &path, "calls_per_turn", 1..=1_000_000)
+            })
+            .transpose()?;
         // In turns, the phase's schedule is its own (a fresh counter): a
         // shared mix's turns start with the phase.
         let mix = mix.in_turns(calls_per_turn);
