@@ -63,6 +63,8 @@ fn criterion(
             .split_once(" <")
             .map(|(metric, _)| metric.to_string())
             .filter(|metric| !metric.contains(['(', ' '])),
+        changes: Vec::new(),
+        changes_not_listed: 0,
     }
 }
 
@@ -174,6 +176,7 @@ fn leaking_run() -> Snapshot {
                 samples: 48,
                 calls_spanned: 9600.0,
                 collections: 0,
+                settling: None,
             }),
             retained_by_label: vec![LabelPerCall {
                 label: "echo".into(),
@@ -278,6 +281,8 @@ fn leaking_run() -> Snapshot {
                 detail: "p95(load) = no data yet; p95(warmup) = 0.9000 ms".into(),
                 about: None,
                 caps: None,
+                changes: Vec::new(),
+                changes_not_listed: 0,
             },
         ],
     }
@@ -408,6 +413,24 @@ fn reduced_layout_keeps_the_essentials_at_80x24() {
         assert!(screen.contains(text), "no {text}:\n{screen}");
     }
     insta::assert_snapshot!("reduced_80x24", screen);
+}
+
+#[test]
+fn a_settling_criterion_says_so_and_the_words_stay_in_one_column() {
+    let mut snapshot = leaking_run();
+    snapshot.criteria[0].state = CriterionState::Settling;
+    snapshot.criteria[0].detail = "settling: no collection seen in 4 s".into();
+    let screen = render(snapshot, &status(false), &ViewState::default(), 160, 50);
+    let expression = &leaking_run().criteria[0].expression;
+    assert!(
+        screen.contains(&format!("SETTLING {expression}")),
+        "{screen}"
+    );
+    assert!(screen.contains("PASSING  fd_max < 256"), "{screen}");
+    assert!(
+        screen.contains("         settling: no collection seen in 4 s"),
+        "{screen}"
+    );
 }
 
 #[test]

@@ -307,3 +307,78 @@ fn the_tool_that_keeps_descriptors_open_is_named() {
         assert!((read - truth).abs() <= 0.1, "{entry}: the truth is {truth}");
     }
 }
+
+/// 2 s of warm-up, then 20 s, of echo calls at 100 a second, the server's
+/// memory probed every 50 ms: against a 20 MB sawtooth of 64 KB a call (a
+/// collection every 3.2 s, none in the warm-up), the trend is judged against
+/// a quarter of a KB a call.
+const SOAK: &str = r#"
+name = "soak"
+probe_interval_ms = 50
+[[phase]]
+name = "warmup"
+load = { kind = "rate", rate = 100, duration_s = 2 }
+[[phase]]
+name = "load"
+load = { kind = "rate", rate = 100, duration_s = 20 }
+[[call]]
+tool = "echo"
+arguments = { message = "x" }
+[acceptance]
+"rss_trend_kb_per_call <= 0.25" = {}
+"#;
+
+const SAWTOOTH: [&str; 4] = ["--sawtooth-mb", "20", "--sawtooth-kb-per-call", "64"];
+
+/// The states a criterion went through, in order.
+fn changes(criterion: &serde_json::Value) -> Vec<&str> {
+    criterion["changes"]
+        .as_array()
+        .expect("the criterion's changes")
+        .iter()
+        .map(|c| c["state"].as_str().unwrap_or(""))
+        .collect()
+}
+
+#[test]
+fn a_sawtooth_settles_as_no_leak_without_ever_failing() {
+    // The first rise after the warm-up climbs 64 KB a call until the first
+    // collection: it used to read FAILING until then.
+    let run = run_text_against_target(SOAK, &SAWTOOTH);
+    let trend = run.criterion_value("soak", "rss_trend_kb_per_call <= 0.25");
+    let states = changes(trend);
+    assert!(!states.contains(&"FAILING"), "{trend}");
+    assert!(states.contains(&"SETTLING"), "{trend}");
+    let last = states.last().copied().unwrap_or("");
+    assert!(last == "PASS" || last == "NOT_MEASURED", "{trend}");
+    assert_eq!(run.code, 0, "{}", run.explain());
+    // Growth counts from the floor: between nothing and one sawtooth's
+    // height, wherever the warm-up ended (from its last sample, it read
+    // -20 MB when that sat on a peak).
+    let growth = f64_at(
+        &run.scenario("soak")["result"]["resources"],
+        "/rss_growth_mb",
+    );
+    assert!((-0.5..=21.0).contains(&growth), "growth {growth} MB");
+}
+
+#[test]
+fn a_small_leak_under_a_sawtooth_settles_as_failing_and_stays() {
+    let mut knobs = SAWTOOTH.to_vec();
+    knobs.extend(["--leak-kb", "1"]);
+    let run = run_text_against_target(SOAK, &knobs);
+    let trend = run.criterion_value("soak", "rss_trend_kb_per_call <= 0.25");
+    let states = changes(trend);
+    // Settling first (the first rise is no evidence), then FAILING for good.
+    assert_eq!(
+        states,
+        ["PENDING", "SETTLING", "FAILING", "FAIL"],
+        "{trend}"
+    );
+    assert_eq!(run.code, 1, "{}", run.explain());
+    let kb = f64_at(
+        &run.scenario("soak")["result"]["resources"],
+        "/rss_trend/kb_per_call",
+    );
+    assert!((0.8..=1.2).contains(&kb), "{kb} KB a call");
+}

@@ -1,9 +1,10 @@
 //! The metrics a criterion can name, what each means, and where its value
 //! comes from in a snapshot. `mcpstorm metrics` prints this table.
 
+use super::range::Range;
 use crate::stats::{
     BadInputTally, CallStats, ChurnSnapshot, ColdStartSnapshot, LabelPerCall, LatencySummary,
-    ResourceSnapshot, Snapshot,
+    NotAttributed, ResourceSnapshot, Snapshot,
 };
 
 /// What scope a metric accepts.
@@ -36,6 +37,10 @@ enum Read {
     Run(fn(&Snapshot) -> Option<f64>),
     /// The server's process tree: N/A when mcpstorm knows no process.
     Process(fn(&ResourceSnapshot) -> Option<f64>),
+    /// The server's memory trend, in this many units per KB a call: a
+    /// process figure with a 95 % interval, settling until the floor is
+    /// known (`stats::trend::Settling`).
+    Trend(f64),
     /// PSS of the tree: N/A, too, when smaps_rollup cannot be read.
     Pss(fn(&ResourceSnapshot) -> Option<f64>),
     /// A churn phase's count.
@@ -56,7 +61,11 @@ impl MetricDef {
     pub fn scope(&self) -> Scope {
         match self.read {
             Read::Calls(_) => Scope::Calls,
-            Read::Run(_) | Read::Process(_) | Read::Pss(_) | Read::PerLabelWorst(_) => Scope::Run,
+            Read::Run(_)
+            | Read::Process(_)
+            | Read::Trend(_)
+            | Read::Pss(_)
+            | Read::PerLabelWorst(_) => Scope::Run,
             Read::Churn(_) | Read::ChurnMemory(_) => Scope::Phase,
             Read::PerLabel(_) => Scope::Label,
         }
@@ -98,22 +107,22 @@ metrics! {
         |r| r.rss_growth_mb;
     "rss_max_mb", Process, "MB", "highest server RSS sampled", |r| r.rss_max_mb;
     "rss_baseline_mb", Process, "MB", "server RSS after warm-up (or at start)", |r| r.rss_baseline_mb;
-    "rss_trend_mb_per_1k_calls", Process, "MB", "memory retained per 1000 calls (floor fit, sawtooth-proof)",
-        |r| r.rss_trend.map(|t| t.mb_per_1k_calls);
-    "rss_trend_kb_per_call", Process, "KB", "memory retained per call (floor fit, sawtooth-proof)",
-        |r| r.rss_trend.map(|t| t.kb_per_call);
+    "rss_trend_mb_per_1k_calls", Trend, "MB", "memory retained per 1000 calls (floor fit, sawtooth-proof)",
+        MB_PER_1K_CALLS_PER_KB;
+    "rss_trend_kb_per_call", Trend, "KB", "memory retained per call (floor fit, sawtooth-proof)",
+        1.0;
     "rss_kb_per_call", PerLabel, "KB",
         "memory one tool or method keeps per call: the floor attributed to the labels (called in turns)",
-        |r| (&r.retained_by_label, r.retained_by_label_unmeasured.as_deref());
+        |r| (&r.retained_by_label, r.retained_by_label_unmeasured.as_ref());
     "rss_kb_per_call_worst", PerLabelWorst, "KB",
         "the most memory any one tool or method keeps per call (the detail names it)",
-        |r| (&r.retained_by_label, r.retained_by_label_unmeasured.as_deref());
+        |r| (&r.retained_by_label, r.retained_by_label_unmeasured.as_ref());
     "fds_per_call", PerLabel, "",
         "file descriptors one tool or method keeps open per call (called in turns)",
-        |r| (&r.fds_by_label, r.fds_by_label_unmeasured.as_deref());
+        |r| (&r.fds_by_label, r.fds_by_label_unmeasured.as_ref());
     "fds_per_call_worst", PerLabelWorst, "",
         "the most file descriptors any one tool or method keeps open per call (the detail names it)",
-        |r| (&r.fds_by_label, r.fds_by_label_unmeasured.as_deref());
+        |r| (&r.fds_by_label, r.fds_by_label_unmeasured.as_ref());
     "pss_growth_mb", Pss, "MB", "server PSS now minus its baseline: a forked child's shared pages count once",
         |r| r.pss_growth_mb;
     "pss_max_mb", Pss, "MB", "highest server PSS sampled (whole tree)", |r| r.pss_max_mb;
@@ -177,7 +186,7 @@ fn bad_inputs(snapshot: &Snapshot, count: fn(&BadInputTally) -> u64) -> Option<f
 pub fn unmeasured(name: &str, args: &[String], snapshot: &Snapshot) -> Option<String> {
     let resources = &snapshot.resources;
     match find(name)?.read {
-        Read::Process(_) => resources.unmeasured.clone(),
+        Read::Process(_) | Read::Trend(_) => resources.unmeasured.clone(),
         Read::Pss(_) => resources.unmeasured.clone().or_else(|| {
             (resources.sampled && resources.pss_current_mb.is_none()).then(|| {
                 "PSS cannot be read for every process of the tree (/proc/PID/smaps_rollup: \
@@ -186,10 +195,16 @@ pub fn unmeasured(name: &str, args: &[String], snapshot: &Snapshot) -> Option<St
             })
         }),
         Read::ChurnMemory(_) => churn_of(snapshot, args)?.retained_unmeasured.clone(),
-        Read::PerLabel(pick) | Read::PerLabelWorst(pick) => resources
-            .unmeasured
-            .clone()
-            .or_else(|| pick(resources).1.map(String::from)),
+        // Only a fixed mix is for good: too few points, or too noisy a
+        // floor, is evidence still settling.
+        Read::PerLabel(pick) | Read::PerLabelWorst(pick) => {
+            resources.unmeasured.clone().or_else(|| {
+                pick(resources)
+                    .1
+                    .filter(|why| **why == NotAttributed::Inseparable)
+                    .map(ToString::to_string)
+            })
+        }
         Read::Calls(_) | Read::Run(_) | Read::Churn(_) => None,
     }
 }
@@ -318,6 +333,7 @@ pub fn value(name: &str, args: &[String], snapshot: &Snapshot) -> Option<f64> {
         Read::Calls(read) => read(&scoped_calls(snapshot, args)?),
         Read::Run(read) => read(snapshot),
         Read::Process(read) | Read::Pss(read) => read(&snapshot.resources),
+        Read::Trend(per_kb) => snapshot.resources.rss_trend.map(|t| t.kb_per_call * per_kb),
         Read::Churn(read) | Read::ChurnMemory(read) => read(churn_of(snapshot, args)?),
         Read::PerLabel(pick) => {
             let label = args.first()?;
@@ -340,8 +356,64 @@ pub fn which(name: &str, snapshot: &Snapshot) -> Option<String> {
     }
 }
 
+/// Why a metric's figure is not yet evidence enough to judge, while more
+/// is coming: the memory trend before its floor is known, a per-label figure
+/// too noisy to give yet. Live, its criterion is SETTLING; at the end, a
+/// figure is judged as it stands (the reason is shown) and a missing one is
+/// N/A.
+pub fn settling(name: &str, snapshot: &Snapshot) -> Option<String> {
+    let resources = &snapshot.resources;
+    match find(name)?.read {
+        Read::Trend(_) => resources
+            .rss_trend
+            .and_then(|t| t.settling)
+            .map(|s| s.to_string()),
+        Read::PerLabel(pick) | Read::PerLabelWorst(pick) => pick(resources)
+            .1
+            .filter(|why| **why != NotAttributed::Inseparable)
+            .map(ToString::to_string),
+        _ => None,
+    }
+}
+
+/// A metric's 95 % interval where it has one (a fitted figure), else its
+/// value as a point; `None` while there is no data for it.
+pub fn range(name: &str, args: &[String], snapshot: &Snapshot) -> Option<Range> {
+    let resources = &snapshot.resources;
+    let interval = match find(name)?.read {
+        Read::Trend(per_kb) => resources
+            .rss_trend
+            .map(|t| Range::between(t.kb_per_call_low * per_kb, t.kb_per_call_high * per_kb)),
+        Read::PerLabel(pick) => {
+            let label = args.first()?;
+            let figure = pick(resources).0.iter().find(|r| &r.label == label)?;
+            Some(Range::between(figure.low, figure.high))
+        }
+        // The worst label's interval reaches as low and as high as any
+        // label's does.
+        Read::PerLabelWorst(pick) => {
+            let figures = pick(resources).0;
+            let low = figures.iter().map(|r| r.low).reduce(f64::max)?;
+            let high = figures.iter().map(|r| r.high).reduce(f64::max)?;
+            Some(Range::between(low, high))
+        }
+        Read::ChurnMemory(_) => {
+            let churn = churn_of(snapshot, args)?;
+            churn
+                .retained_kb_per_session
+                .and(churn.retained_kb_low.zip(churn.retained_kb_high))
+                .map(|(low, high)| Range::between(low, high))
+        }
+        _ => None,
+    };
+    interval.or_else(|| value(name, args, snapshot).map(Range::point))
+}
+
 /// A resource's figures per label, and why they are withheld if they are.
-type Attributed<'a> = (&'a [LabelPerCall], Option<&'a str>);
+type Attributed<'a> = (&'a [LabelPerCall], Option<&'a NotAttributed>);
+
+/// `rss_trend_mb_per_1k_calls` per KB a call: 1000 calls, 1024 KB a MB.
+const MB_PER_1K_CALLS_PER_KB: f64 = 1000.0 / 1024.0;
 
 fn worst(figures: &[LabelPerCall]) -> Option<&LabelPerCall> {
     figures
@@ -369,7 +441,11 @@ mod tests {
             let _ = value(def.name, &args, &snapshot);
             let process = matches!(
                 def.read,
-                Read::Process(_) | Read::Pss(_) | Read::PerLabel(_) | Read::PerLabelWorst(_)
+                Read::Process(_)
+                    | Read::Trend(_)
+                    | Read::Pss(_)
+                    | Read::PerLabel(_)
+                    | Read::PerLabelWorst(_)
             );
             assert_eq!(
                 unmeasured(def.name, &args, &snapshot).is_some(),

@@ -9,6 +9,7 @@
 
 pub(crate) mod expr;
 pub(crate) mod metrics;
+pub(crate) mod range;
 
 use crate::stats::Snapshot;
 use expr::{Comparison, MetricCall};
@@ -58,27 +59,30 @@ impl Criterion {
         let threshold = self.comparison.rhs.eval(&lookup);
         let mut used = self.comparison.lhs.metrics();
         used.extend(self.comparison.rhs.metrics());
+        let status = |state, detail| CriterionStatus {
+            expression: self.text.clone(),
+            state,
+            value,
+            threshold,
+            detail,
+            about: self.about.clone(),
+            caps: self.comparison.upper_limit_of().map(String::from),
+            changes: Vec::new(),
+            changes_not_listed: 0,
+        };
         if let Some(reason) = used
             .iter()
             .find_map(|m| metrics::unmeasured(&m.name, &m.args, snapshot))
         {
             return CriterionStatus {
-                expression: self.text.clone(),
-                state: CriterionState::NotMeasured,
                 value: None,
-                threshold,
-                detail: reason,
-                about: self.about.clone(),
-                caps: self.comparison.upper_limit_of().map(String::from),
+                ..status(CriterionState::NotMeasured, reason)
             };
         }
-        let state = match (value, threshold, finished) {
-            (Some(v), Some(t), false) if self.comparison.cmp.holds(v, t) => CriterionState::Passing,
-            (Some(_), Some(_), false) => CriterionState::Failing,
-            (Some(v), Some(t), true) if self.comparison.cmp.holds(v, t) => CriterionState::Pass,
-            (_, _, true) => CriterionState::Fail,
-            _ => CriterionState::Pending,
-        };
+        let settling = used
+            .iter()
+            .find_map(|m| metrics::settling(&m.name, snapshot));
+        let (state, caveat) = self.judge(snapshot, value.zip(threshold), settling, finished);
         let mut parts: Vec<String> = Vec::new();
         for call in used {
             let shown = call.to_string();
@@ -88,19 +92,74 @@ impl Criterion {
             let unit = metrics::find(&call.name).map(|d| d.unit).unwrap_or("");
             let which = metrics::which(&call.name, snapshot)
                 .map_or(String::new(), |label| format!(" ({label})"));
+            let interval = metrics::range(&call.name, &call.args, snapshot)
+                .filter(|r| r.low < r.high)
+                .map_or(String::new(), |r| {
+                    format!(
+                        " (95 %: {} to {})",
+                        format_value(r.low),
+                        format_value(r.high)
+                    )
+                });
             parts.push(match lookup(call) {
-                Some(v) => format!("{shown} = {}{}{which}", format_value(v), unit_suffix(unit)),
+                Some(v) => format!(
+                    "{shown} = {}{}{which}{interval}",
+                    format_value(v),
+                    unit_suffix(unit)
+                ),
                 None => format!("{shown} = no data yet"),
             });
         }
-        CriterionStatus {
-            expression: self.text.clone(),
-            state,
-            value,
-            threshold,
-            detail: parts.join("; "),
-            about: self.about.clone(),
-            caps: self.comparison.upper_limit_of().map(String::from),
+        parts.extend(caveat);
+        status(state, parts.join("; "))
+    }
+
+    /// The state, and why it is not (yet) a plain verdict when it is not.
+    /// `figures` are the two sides' values, when both have one. A comparison
+    /// over figures with an interval is decided only when it holds, or
+    /// fails, over the whole interval (`range`).
+    fn judge(
+        &self,
+        snapshot: &Snapshot,
+        figures: Option<(f64, f64)>,
+        settling: Option<String>,
+        finished: bool,
+    ) -> (CriterionState, Option<String>) {
+        use CriterionState::*;
+        let lookup = |m: &MetricCall| metrics::range(&m.name, &m.args, snapshot);
+        let decided = match (
+            self.comparison.lhs.eval_range(&lookup),
+            self.comparison.rhs.eval_range(&lookup),
+        ) {
+            (Some(lhs), Some(rhs)) => self.comparison.cmp.decide(lhs, rhs),
+            // Unbounded (a divisor that may be zero): the figures decide.
+            _ => figures.map(|(v, t)| self.comparison.cmp.holds(v, t)),
+        };
+        const SPANS: &str = "the 95 % interval spans the limit: a longer run narrows it";
+        match (finished, figures, settling) {
+            (false, _, Some(why)) => (Settling, Some(format!("settling: {why}"))),
+            (false, None, None) => (Pending, None),
+            (false, Some(_), None) => match decided {
+                Some(true) => (Passing, None),
+                Some(false) => (Failing, None),
+                None => (Settling, Some(format!("settling: {SPANS}"))),
+            },
+            // A check that never looked at anything has not passed; a
+            // figure withheld for want of evidence is not measured.
+            (true, None, None) => (Fail, None),
+            (true, None, Some(why)) => (
+                NotMeasured,
+                Some(format!("not settled by the end of the run: {why}")),
+            ),
+            // At the end, a figure is judged as it stands, its caveat shown.
+            (true, Some(_), why) => {
+                let caveat = why.map(|why| format!("not settled: {why}"));
+                match decided {
+                    Some(true) => (Pass, caveat),
+                    Some(false) => (Fail, caveat),
+                    None => (NotMeasured, Some(format!("undecided: {SPANS}"))),
+                }
+            }
         }
     }
 }
@@ -160,7 +219,10 @@ pub fn all_passed(statuses: &[CriterionStatus]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stats::{CallStats, OutcomeCounts, PhaseSnapshot, PhaseState};
+    use crate::stats::trend::Settling as TrendSettling;
+    use crate::stats::{
+        CallStats, LabelPerCall, NotAttributed, OutcomeCounts, PhaseSnapshot, PhaseState, RssTrend,
+    };
 
     fn phase(name: &str, ok: u64, failed: u64) -> PhaseSnapshot {
         let outcomes = OutcomeCounts {
@@ -210,6 +272,101 @@ mod tests {
         snapshot.phases[1] = phase("load", 100, 0);
         assert_eq!(c.evaluate(&snapshot, false).state, CriterionState::Passing);
         assert_eq!(c.evaluate(&snapshot, true).state, CriterionState::Pass);
+    }
+
+    fn trend(low: f64, high: f64, settling: Option<TrendSettling>) -> RssTrend {
+        RssTrend {
+            kb_per_call: (low + high) / 2.0,
+            kb_per_call_low: low,
+            kb_per_call_high: high,
+            mb_per_1k_calls: (low + high) / 2.0 * 1000.0 / 1024.0,
+            samples: 20,
+            calls_spanned: 1000.0,
+            collections: 3,
+            settling,
+        }
+    }
+
+    #[test]
+    fn a_memory_trend_settles_before_it_passes_or_fails() {
+        use CriterionState::*;
+        let c = Criterion::compile("rss_trend_kb_per_call <= 1", &[], Some(&[])).unwrap();
+        let mut snapshot = Snapshot::default();
+        snapshot.resources.sampled = true;
+        let judged = |snapshot: &Snapshot, finished| {
+            let status = c.evaluate(snapshot, finished);
+            (status.state, status.detail)
+        };
+        // The first rise of a garbage-collected heap: not yet evidence.
+        let first_rise = TrendSettling::FirstRise {
+            rising_s: 4.0,
+            needed_s: 15.0,
+        };
+        snapshot.resources.rss_trend = Some(trend(50.0, 60.0, Some(first_rise)));
+        let (state, detail) = judged(&snapshot, false);
+        assert_eq!(state, Settling);
+        assert!(
+            detail.contains("settling: no collection seen in 4 s"),
+            "{detail}"
+        );
+        assert!(detail.contains("(95 %: 50 to 60)"), "{detail}");
+        // At the end, the figure is judged as it stands, the caveat shown.
+        let (state, detail) = judged(&snapshot, true);
+        assert_eq!(state, Fail);
+        assert!(detail.contains("not settled: no collection"), "{detail}");
+        // Settled: the interval must clear the limit on one side.
+        snapshot.resources.rss_trend = Some(trend(0.6, 1.4, None));
+        let (state, detail) = judged(&snapshot, false);
+        assert_eq!(state, Settling);
+        assert!(detail.contains("spans the limit"), "{detail}");
+        assert_eq!(judged(&snapshot, true).0, NotMeasured);
+        snapshot.resources.rss_trend = Some(trend(1.1, 1.4, None));
+        assert_eq!(judged(&snapshot, false).0, Failing);
+        assert_eq!(judged(&snapshot, true).0, Fail);
+        snapshot.resources.rss_trend = Some(trend(-0.2, 0.3, None));
+        assert_eq!(judged(&snapshot, false).0, Passing);
+        assert_eq!(judged(&snapshot, true).0, Pass);
+        // The same in MB per 1000 calls.
+        let per_1k = Criterion::compile("rss_trend_mb_per_1k_calls <= 0.5", &[], None).unwrap();
+        assert_eq!(per_1k.evaluate(&snapshot, false).state, Passing);
+        snapshot.resources.rss_trend = Some(trend(0.3, 0.6, None));
+        assert_eq!(per_1k.evaluate(&snapshot, false).state, Settling);
+    }
+
+    #[test]
+    fn a_per_tool_figure_too_noisy_yet_settles_and_a_fixed_mix_is_not_measured() {
+        use CriterionState::*;
+        let c = Criterion::compile("rss_kb_per_call_worst <= 1", &[], None).unwrap();
+        let mut snapshot = Snapshot::default();
+        snapshot.resources.sampled = true;
+        snapshot.resources.retained_by_label_unmeasured = Some(NotAttributed::Unsettled {
+            half_width: 3.0,
+            unit: "KB",
+        });
+        assert_eq!(c.evaluate(&snapshot, false).state, Settling);
+        let end = c.evaluate(&snapshot, true);
+        assert_eq!(end.state, NotMeasured);
+        assert!(
+            end.detail.contains("not settled by the end"),
+            "{}",
+            end.detail
+        );
+        snapshot.resources.retained_by_label_unmeasured = Some(NotAttributed::Inseparable);
+        assert_eq!(c.evaluate(&snapshot, false).state, NotMeasured);
+        // The worst tool's interval reaches as high as any tool's.
+        snapshot.resources.retained_by_label_unmeasured = None;
+        let figure = |label: &str, per_call: f64, half: f64| LabelPerCall {
+            label: label.into(),
+            per_call,
+            low: per_call - half,
+            high: per_call + half,
+        };
+        snapshot.resources.retained_by_label = vec![figure("a", 0.2, 0.1), figure("b", 0.1, 1.0)];
+        assert_eq!(c.evaluate(&snapshot, false).state, Settling);
+        snapshot.resources.retained_by_label = vec![figure("a", 0.2, 0.1), figure("b", 3.0, 1.0)];
+        let failing = c.evaluate(&snapshot, false);
+        assert_eq!(failing.state, Failing);
+        assert!(failing.detail.contains("(b)"), "{}", failing.detail);
     }
 
     #[test]

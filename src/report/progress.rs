@@ -72,6 +72,10 @@ pub fn progress_line(s: &Snapshot) -> String {
         count(CriterionState::Failing),
         count(CriterionState::Pending)
     );
+    let settling = count(CriterionState::Settling);
+    if settling > 0 {
+        let _ = write!(line, ", {settling} settling");
+    }
     let unmeasured = count(CriterionState::NotMeasured);
     if unmeasured > 0 {
         let _ = write!(line, ", {unmeasured} not measured");

@@ -12,8 +12,8 @@ use crate::protocol::ServerInfo;
 use crate::stats::{
     BadInputTally, CallStats, ChurnSnapshot, ColdStartSnapshot, CriterionState, CriterionStatus,
     LabelPerCall, LabelStats, LatencySummary, OutcomeCounts, PhaseSnapshot, PhaseState, ProbePoint,
-    ResourceSnapshot, RssTrend, Snapshot, StageMeans, TreeChanges, TreeMember, WindowPoint,
-    WireSnapshot,
+    ResourceSnapshot, RssTrend, Snapshot, StageMeans, StateChange, TreeChanges, TreeMember,
+    WindowPoint, WireSnapshot,
 };
 
 /// `result`.
@@ -164,10 +164,11 @@ struct Resources<'a> {
     rss_max_mb: Option<f64>,
     rss_growth_mb: Option<f64>,
     rss_trend: Option<&'a RssTrend>,
+    rss_trend_settling: Option<String>,
     retained_by_label: Vec<KbPerCall<'a>>,
-    retained_by_label_unmeasured: Option<&'a str>,
+    retained_by_label_unmeasured: Option<String>,
     fds_by_label: Vec<FdsPerCall<'a>>,
-    fds_by_label_unmeasured: Option<&'a str>,
+    fds_by_label_unmeasured: Option<String>,
     pss_start_mb: Option<f64>,
     pss_baseline_mb: Option<f64>,
     pss_current_mb: Option<f64>,
@@ -204,10 +205,14 @@ impl<'a> From<&'a ResourceSnapshot> for Resources<'a> {
             rss_max_mb: r.rss_max_mb,
             rss_growth_mb: r.rss_growth_mb,
             rss_trend: r.rss_trend.as_ref(),
+            rss_trend_settling: r.rss_trend.and_then(|t| t.settling).map(|s| s.to_string()),
             retained_by_label: r.retained_by_label.iter().map(KbPerCall::from).collect(),
-            retained_by_label_unmeasured: r.retained_by_label_unmeasured.as_deref(),
+            retained_by_label_unmeasured: r
+                .retained_by_label_unmeasured
+                .as_ref()
+                .map(|e| e.to_string()),
             fds_by_label: r.fds_by_label.iter().map(FdsPerCall::from).collect(),
-            fds_by_label_unmeasured: r.fds_by_label_unmeasured.as_deref(),
+            fds_by_label_unmeasured: r.fds_by_label_unmeasured.as_ref().map(|e| e.to_string()),
             pss_start_mb: r.pss_start_mb,
             pss_baseline_mb: r.pss_baseline_mb,
             pss_current_mb: r.pss_current_mb,
@@ -351,6 +356,8 @@ struct Criterion<'a> {
     threshold: Option<f64>,
     detail: &'a str,
     about: Option<&'a str>,
+    changes: &'a [StateChange],
+    changes_not_listed: u64,
 }
 
 impl<'a> From<&'a CriterionStatus> for Criterion<'a> {
@@ -362,6 +369,8 @@ impl<'a> From<&'a CriterionStatus> for Criterion<'a> {
             threshold: c.threshold,
             detail: &c.detail,
             about: c.about.as_deref(),
+            changes: &c.changes,
+            changes_not_listed: c.changes_not_listed,
         }
     }
 }
@@ -390,6 +399,8 @@ mod tests {
             about: None,
             // The dashboard's limit line: not a report field.
             caps: Some("rss_growth_mb".into()),
+            changes: Vec::new(),
+            changes_not_listed: 0,
         });
         let written = serde_json::to_value(Measured::from(&snapshot)).unwrap();
         let criterion = &written["criteria"][0];

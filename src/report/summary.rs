@@ -343,9 +343,16 @@ pub fn scenario_summary(result: &ScenarioResult, color: bool) -> String {
         if let Some(t) = &r.rss_trend {
             let _ = write!(
                 out,
-                " · trend {:+.2} MB/1k calls ({:+.1} KB/call)",
-                t.mb_per_1k_calls, t.kb_per_call
+                " · trend {:+.2} MB/1k calls ({:+.1} KB/call, 95 % {:+.1} to {:+.1})",
+                t.mb_per_1k_calls, t.kb_per_call, t.kb_per_call_low, t.kb_per_call_high
             );
+            if let Some(why) = t.settling {
+                let _ = write!(
+                    out,
+                    "
+    trend not settled: {why}"
+                );
+            }
         }
         if let Some(pss) = r.pss_current_mb {
             let _ = write!(
@@ -496,7 +503,7 @@ pub fn scenario_summary(result: &ScenarioResult, color: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stats::{CriterionStatus, Snapshot};
+    use crate::stats::{CriterionStatus, NotAttributed, Snapshot};
 
     fn judged(states: &[CriterionState]) -> ScenarioResult {
         let mut snapshot = Snapshot::default();
@@ -512,6 +519,8 @@ mod tests {
                 detail: "crashes = 0".into(),
                 about: Some("a note saying FAIL and PASS ".into()),
                 caps: None,
+                changes: Vec::new(),
+                changes_not_listed: 0,
             })
             .collect();
         ScenarioResult::judged("s", "", "built-in", snapshot)
@@ -559,9 +568,9 @@ mod tests {
             });
         }
         snapshot.resources.sampled = true;
-        snapshot.resources.retained_by_label_unmeasured = Some("kept the same proportions".into());
-        let line = "retained per call by tool: kept the same proportions";
-        assert!(!scenario_summary(&result, false).contains(line));
+        snapshot.resources.retained_by_label_unmeasured = Some(NotAttributed::Inseparable);
+        let line = format!("retained per call by tool: {}", NotAttributed::Inseparable);
+        assert!(!scenario_summary(&result, false).contains(&line));
         let trend = |low: f64| crate::stats::RssTrend {
             kb_per_call: low + 1.0,
             kb_per_call_low: low,
@@ -570,12 +579,13 @@ mod tests {
             samples: 10,
             calls_spanned: 100.0,
             collections: 0,
+            settling: None,
         };
         let snapshot = result.result.as_mut().unwrap();
         snapshot.resources.rss_trend = Some(trend(-0.5));
-        assert!(!scenario_summary(&result, false).contains(line));
+        assert!(!scenario_summary(&result, false).contains(&line));
         let snapshot = result.result.as_mut().unwrap();
         snapshot.resources.rss_trend = Some(trend(3.0));
-        assert!(scenario_summary(&result, false).contains(line));
+        assert!(scenario_summary(&result, false).contains(&line));
     }
 }

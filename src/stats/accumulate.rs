@@ -244,6 +244,10 @@ pub(super) struct ProbeAcc {
     /// A restarted server is a new process: its first sample is the baseline
     /// growth and trend count from.
     pub(super) rebaseline: bool,
+    /// The lowest RSS, and PSS, sampled since the baseline: growth counts
+    /// from this floor, not from a sample that may sit on a sawtooth's peak.
+    pub(super) rss_floor: Option<u64>,
+    pub(super) pss_floor: Option<u64>,
     pub(super) rss_max: u64,
     pub(super) pss_max: Option<u64>,
     pub(super) fds_max: u32,
@@ -255,6 +259,27 @@ pub(super) struct ProbeAcc {
     /// RSS with each label's calls made by then, for the per-label
     /// attribution (`stats::attribution`).
     pub(super) by_label: Series<LabelPoint>,
+}
+
+impl ProbeAcc {
+    /// Growth and trend count from `sample`, taken at `at_s` on the run clock.
+    pub(super) fn set_baseline(&mut self, sample: ProbeSample, at_s: f64) {
+        self.baseline = Some((sample, at_s));
+        self.rss_floor = Some(sample.rss_bytes);
+        self.pss_floor = sample.pss_bytes;
+    }
+
+    /// Lower the floor to `sample` where it is lower.
+    pub(super) fn lower_floor(&mut self, sample: &ProbeSample) {
+        if self.baseline.is_none() {
+            return;
+        }
+        self.rss_floor = self.rss_floor.map(|floor| floor.min(sample.rss_bytes));
+        self.pss_floor = match (self.pss_floor, sample.pss_bytes) {
+            (Some(floor), Some(pss)) => Some(floor.min(pss)),
+            (floor, pss) => floor.or(pss),
+        };
+    }
 }
 
 impl Default for Series<ProbePoint> {

@@ -11,11 +11,12 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 
 use super::accumulate::*;
-use super::attribution::{DESCRIPTORS, MEMORY, Resource, retained_per_label};
+use super::attribution::{DESCRIPTORS, MEMORY, NotAttributed, Resource, retained_per_label};
 use super::event::{CallEvent, ConnectionHandles, Event};
 use super::series::Series;
 use super::snapshot::*;
-use super::trend::rss_trend;
+use super::trend::{RssTrend, rss_trend, settling};
+use super::verdict_history::VerdictHistory;
 use crate::protocol::untrusted::quote;
 
 /// Longest note kept (a crash's note quotes the server's last stderr lines).
@@ -55,6 +56,8 @@ pub const UNMEASURED: &str =
 pub struct Aggregator {
     plan: RunPlan,
     judge: Box<dyn Judge>,
+    /// When each criterion's state changed.
+    verdicts: VerdictHistory,
     started: Instant,
     phases: Vec<PhaseAcc>,
     current_phase: Option<usize>,
@@ -101,6 +104,7 @@ impl Aggregator {
         Aggregator {
             plan,
             judge,
+            verdicts: VerdictHistory::default(),
             started,
             phases,
             current_phase: None,
@@ -295,7 +299,8 @@ impl Aggregator {
             && self.probe.baseline.is_none()
             && let Some(latest) = self.probe.latest
         {
-            self.probe.baseline = Some((latest, self.elapsed_s(at)));
+            let at_s = self.elapsed_s(at);
+            self.probe.set_baseline(latest, at_s);
             self.probe.tree.take_baseline(&self.probe.members);
         }
     }
@@ -354,8 +359,9 @@ impl Aggregator {
         let probe = &mut self.probe;
         if probe.rebaseline {
             probe.rebaseline = false;
-            probe.baseline = Some((sample, t_s));
+            probe.set_baseline(sample, t_s);
         }
+        probe.lower_floor(&sample);
         probe.samples += 1;
         probe.first.get_or_insert(sample);
         probe.latest = Some(sample);
@@ -401,7 +407,7 @@ impl Aggregator {
         since_baseline: Option<&[&LabelPoint]>,
         value: fn(&LabelPoint) -> f64,
         resource: Resource,
-    ) -> (Vec<LabelPerCall>, Option<String>) {
+    ) -> (Vec<LabelPerCall>, Option<NotAttributed>) {
         let Some(points) = since_baseline else {
             return (Vec::new(), None);
         };
@@ -422,7 +428,7 @@ impl Aggregator {
                     .collect(),
                 None,
             ),
-            Err(why) => (Vec::new(), Some(why.to_string())),
+            Err(why) => (Vec::new(), Some(why)),
         }
     }
 
@@ -443,12 +449,17 @@ impl Aggregator {
         let series = probe.series.points();
         let baseline = probe.baseline.map(|(sample, _)| sample);
         let trend = probe.baseline.and_then(|(_, since)| {
-            let points: Vec<(f64, f64)> = series
+            let window: Vec<&ProbePoint> = series.iter().filter(|p| p.t_s >= since).collect();
+            let points: Vec<(f64, f64)> = window
                 .iter()
-                .filter(|p| p.t_s >= since)
                 .map(|p| (p.rss_min_calls as f64, p.rss_min_mb * MIB))
                 .collect();
-            rss_trend(&points)
+            let times: Vec<f64> = window.iter().map(|p| p.t_s).collect();
+            let rss: Vec<f64> = points.iter().map(|p| p.1).collect();
+            rss_trend(&points).map(|trend| RssTrend {
+                settling: settling(&times, &rss),
+                ..trend
+            })
         });
         // One pass over the series serves both resources, its counts borrowed.
         let by_label: Option<Vec<&LabelPoint>> = probe
@@ -469,10 +480,12 @@ impl Aggregator {
                 .or(self.connection.as_ref().and_then(|c| c.pid)),
             samples: probe.samples,
             rss_start_mb: probe.first.map(|s| mb(s.rss_bytes)),
-            rss_baseline_mb: baseline.map(|s| mb(s.rss_bytes)),
+            rss_baseline_mb: probe.rss_floor.map(mb),
             rss_current_mb: Some(mb(latest.rss_bytes)),
             rss_max_mb: Some(mb(probe.rss_max)),
-            rss_growth_mb: baseline.map(|b| mb(latest.rss_bytes) - mb(b.rss_bytes)),
+            rss_growth_mb: probe
+                .rss_floor
+                .map(|floor| mb(latest.rss_bytes) - mb(floor)),
             rss_trend: trend,
             retained_by_label,
             retained_by_label_unmeasured,
@@ -480,13 +493,13 @@ impl Aggregator {
             fds_by_label_unmeasured,
             baseline_at_s: probe.baseline.map(|(_, at)| at),
             pss_start_mb: probe.first.and_then(|s| s.pss_bytes).map(mb),
-            pss_baseline_mb: baseline.and_then(|s| s.pss_bytes).map(mb),
+            pss_baseline_mb: probe.pss_floor.map(mb),
             pss_current_mb: latest.pss_bytes.map(mb),
             pss_max_mb: probe.pss_max.map(mb),
-            pss_growth_mb: baseline
-                .and_then(|b| b.pss_bytes)
+            pss_growth_mb: probe
+                .pss_floor
                 .zip(latest.pss_bytes)
-                .map(|(then, now)| mb(now) - mb(then)),
+                .map(|(floor, now)| mb(now) - mb(floor)),
             fds_start: probe.first.map(|s| s.fds),
             fds_baseline: baseline.map(|s| s.fds),
             fds_current: Some(latest.fds),
@@ -664,6 +677,8 @@ impl Aggregator {
             criteria: Vec::new(),
         };
         snapshot.criteria = self.judge.judge(&snapshot, finished);
+        self.verdicts
+            .record(snapshot.elapsed_s, &mut snapshot.criteria);
         snapshot
     }
 }
@@ -768,6 +783,21 @@ mod tests {
         assert_eq!(s.resources.rss_max_mb, Some(45.0));
         assert_eq!(s.resources.processes_max, Some(1));
         assert!(s.phases.iter().all(|p| p.state == PhaseState::Done));
+    }
+
+    #[test]
+    fn growth_counts_from_the_floor_not_from_a_baseline_on_a_peak() {
+        let mut agg = aggregator();
+        let now = Instant::now();
+        agg.apply(Event::PhaseStarted { phase: 0, at: now });
+        // The warm-up ends on a sawtooth's peak; the heap then collects.
+        agg.apply(probe(60));
+        agg.apply(Event::PhaseStarted { phase: 1, at: now });
+        agg.apply(probe(20));
+        agg.apply(probe(35));
+        let s = agg.snapshot(false);
+        assert_eq!(s.resources.rss_baseline_mb, Some(20.0));
+        assert_eq!(s.resources.rss_growth_mb, Some(15.0));
     }
 
     #[test]

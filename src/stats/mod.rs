@@ -10,8 +10,10 @@ pub(crate) mod series;
 pub mod snapshot;
 pub(crate) mod tree_watch;
 pub(crate) mod trend;
+mod verdict_history;
 
 pub use aggregator::{Aggregator, PhasePlan, RunPlan};
+pub use attribution::NotAttributed;
 pub use event::{CallEvent, ColdStartEvent, ConnectionHandles, Event};
 pub use latency::{LatencyHistogram, LatencySummary};
 pub use snapshot::*;

@@ -6,9 +6,11 @@
 
 use serde::Serialize;
 
+use super::attribution::NotAttributed;
 use super::latency::LatencySummary;
 use super::series::Mergeable;
 use super::trend::RssTrend;
+pub use super::verdict_history::StateChange;
 use crate::protocol::{Outcome, ServerInfo};
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
@@ -274,10 +276,10 @@ pub struct ResourceSnapshot {
     /// baseline (`stats::attribution`); empty with the reason in
     /// `retained_by_label_unmeasured` when it cannot be told apart.
     pub retained_by_label: Vec<LabelPerCall>,
-    pub retained_by_label_unmeasured: Option<String>,
+    pub retained_by_label_unmeasured: Option<NotAttributed>,
     /// The same for open file descriptors, FDs per call.
     pub fds_by_label: Vec<LabelPerCall>,
-    pub fds_by_label_unmeasured: Option<String>,
+    pub fds_by_label_unmeasured: Option<NotAttributed>,
     /// When the baseline was taken, on the run clock: the trend's floor is
     /// drawn from there.
     pub baseline_at_s: Option<f64>,
@@ -410,6 +412,10 @@ impl Snapshot {
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum CriterionState {
     Pending,
+    /// A figure with too little evidence behind it yet to pass or fail: a
+    /// memory trend before its floor is known, or an interval that spans
+    /// the limit. Live only.
+    Settling,
     Passing,
     Failing,
     Pass,
@@ -423,6 +429,7 @@ impl CriterionState {
     pub fn word(self) -> &'static str {
         match self {
             CriterionState::Pending => "PENDING",
+            CriterionState::Settling => "SETTLING",
             CriterionState::Passing => "PASSING",
             CriterionState::Failing => "FAILING",
             CriterionState::Pass => "PASS",
@@ -451,6 +458,10 @@ pub struct CriterionStatus {
     /// criterion reads `metric <= …` (for the dashboard's limit lines; not
     /// in the report).
     pub caps: Option<String>,
+    /// When its state changed during the run (the first 100 changes), and
+    /// how many more changes there were.
+    pub changes: Vec<StateChange>,
+    pub changes_not_listed: u64,
 }
 
 /// What judges a snapshot: the scenario's acceptance criteria.

@@ -29,6 +29,68 @@ pub struct RssTrend {
     pub calls_spanned: f64,
     /// Collections (large drops) seen in the samples.
     pub collections: usize,
+    /// Why the floor is not known well enough yet to judge the trend (the
+    /// server's trend only: see [`settling`]); in the report as
+    /// `rss_trend_settling`.
+    #[serde(skip)]
+    pub settling: Option<Settling>,
+}
+
+/// How long memory must rise with no collection before the rise is taken as
+/// growth, at least (or half as long again as the one cycle seen).
+pub const RISE_TAKEN_AS_GROWTH_S: f64 = 15.0;
+
+/// Why a memory trend is not yet evidence enough to judge. Its floor is
+/// known where the heap has been seen to fall back: before that, a
+/// garbage-collected heap's rise looks exactly like a leak.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Settling {
+    /// No collection seen, and the memory has risen for less time than it
+    /// takes to be taken as growth.
+    FirstRise { rising_s: f64, needed_s: f64 },
+    /// One collection: the floor needs a second trough to compare with.
+    OneCollection { rising_s: f64, needed_s: f64 },
+}
+
+impl std::fmt::Display for Settling {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Settling::FirstRise { rising_s, needed_s } => write!(
+                f,
+                "no collection seen in {rising_s:.0} s: a garbage-collected heap's first rise \
+                 looks like a leak (taken as growth after {needed_s:.0} s without one)"
+            ),
+            Settling::OneCollection { rising_s, needed_s } => write!(
+                f,
+                "one collection seen: the floor needs a second to compare with ({rising_s:.0} \
+                 s since; taken as growth after {needed_s:.0} s without one)"
+            ),
+        }
+    }
+}
+
+/// Whether the trend of `rss` (sampled at `times_s`, the trend's window) is
+/// evidence enough: settled once two collections show the floor twice, or
+/// once the memory has risen without one for longer than a collection could
+/// take to come ([`RISE_TAKEN_AS_GROWTH_S`], or half again the cycle seen
+/// before the one collection).
+pub fn settling(times_s: &[f64], rss: &[f64]) -> Option<Settling> {
+    let drops = collections(rss);
+    if drops.len() >= 2 {
+        return None;
+    }
+    let (&start, &now) = (times_s.first()?, times_s.last()?);
+    let fell_at = drops.first().and_then(|&i| times_s.get(i)).copied();
+    let rising_s = now - fell_at.unwrap_or(start);
+    let cycle_s = fell_at.map_or(0.0, |at| at - start);
+    let needed_s = RISE_TAKEN_AS_GROWTH_S.max(1.5 * cycle_s);
+    if rising_s >= needed_s {
+        return None;
+    }
+    Some(match fell_at {
+        None => Settling::FirstRise { rising_s, needed_s },
+        Some(_) => Settling::OneCollection { rising_s, needed_s },
+    })
 }
 
 /// Fewest samples, and fewest calls spanned, before a trend is given.
@@ -64,6 +126,7 @@ pub fn rss_trend(points: &[(f64, f64)]) -> Option<RssTrend> {
         samples: fit.len(),
         calls_spanned,
         collections: drops.len(),
+        settling: None,
     })
 }
 
@@ -277,5 +340,46 @@ mod tests {
     #[test]
     fn too_little_data_gives_no_trend() {
         assert!(rss_trend(&series(30, |_| BASE)).is_none());
+    }
+
+    /// Samples every 0.25 s for `seconds`, RSS as a function of time.
+    fn timed(seconds: f64, rss_at: impl Fn(f64) -> f64) -> (Vec<f64>, Vec<f64>) {
+        let times: Vec<f64> = (0..=(seconds * 4.0) as usize)
+            .map(|i| i as f64 / 4.0)
+            .collect();
+        let rss = times.iter().map(|&t| rss_at(t)).collect();
+        (times, rss)
+    }
+
+    #[test]
+    fn a_rise_settles_at_the_second_collection_or_after_long_enough_without_one() {
+        // A 40 MB sawtooth with an 8 s cycle.
+        let saw = |t: f64| BASE + (t % 8.0) * 5.0 * MIB;
+        let (times, rss) = timed(7.0, saw);
+        assert!(matches!(
+            settling(&times, &rss),
+            Some(Settling::FirstRise { .. })
+        ));
+        let (times, rss) = timed(12.0, saw);
+        // One fall, 8 s in: the next is not due before 12 s after it.
+        let Some(Settling::OneCollection { needed_s, .. }) = settling(&times, &rss) else {
+            panic!("{:?}", settling(&times, &rss));
+        };
+        assert_eq!(needed_s, RISE_TAKEN_AS_GROWTH_S);
+        assert_eq!(settling(&timed(17.0, saw).0, &timed(17.0, saw).1), None);
+        // A steady leak with no collection settles after the time a
+        // collection could take, not before.
+        let leak = |t: f64| BASE + t * MIB;
+        let (times, rss) = timed(RISE_TAKEN_AS_GROWTH_S - 1.0, leak);
+        assert!(settling(&times, &rss).is_some());
+        let (times, rss) = timed(RISE_TAKEN_AS_GROWTH_S, leak);
+        assert_eq!(settling(&times, &rss), None);
+        // One long cycle seen: the rise after it must outlast it by half.
+        let slow = |t: f64| BASE + (t % 20.0) * MIB;
+        let (times, rss) = timed(35.0, slow);
+        let Some(Settling::OneCollection { needed_s, .. }) = settling(&times, &rss) else {
+            panic!("{:?}", settling(&times, &rss));
+        };
+        assert_eq!(needed_s, 30.0);
     }
 }

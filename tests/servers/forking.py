@@ -7,7 +7,8 @@ MODE is one of:
   wrapper       a wrapper that holds 30 MB, and starts `forking.py leaky` as
                 its server; at the server's 60th call the wrapper frees its
                 30 MB, while the server keeps 100 KB of every call after its
-                50th: the tree's sum grows by about 5 MB over a leak of 35 MB
+                50th: the tree's sum ends about 5 MB above where the load
+                began, 35 MB above its floor after the free
   leaky         the server `wrapper` starts
   spawner       each call takes 5 ms; at its 10th call it starts a child
                 (`sleep 30`), at its 300th it stops it: the tree changes

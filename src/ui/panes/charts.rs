@@ -266,7 +266,11 @@ pub fn memory(frame: &mut Frame, area: Rect, block: Block, s: &Snapshot) {
     if let Some(growth) = r.rss_growth_mb {
         current.push_str(&format!(" ({growth:+.1})"));
     }
+    // A trend whose floor is not known yet says so: it is no evidence.
     let trend = match &r.rss_trend {
+        Some(t) if t.settling.is_some() => {
+            format!(" · trend {:+.2} MB/1k settling", t.mb_per_1k_calls)
+        }
         Some(t) => format!(" · trend {:+.2} MB/1k", t.mb_per_1k_calls),
         None => " · trend pending".to_string(),
     };

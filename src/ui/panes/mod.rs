@@ -39,6 +39,7 @@ pub fn draw(frame: &mut Frame, area: Rect, pane: Pane, focused: bool, snapshot: 
 pub fn state_style(state: CriterionState) -> Style {
     let color = match state {
         CriterionState::Pending => Color::Yellow,
+        CriterionState::Settling => Color::Cyan,
         CriterionState::NotMeasured => Color::DarkGray,
         CriterionState::Passing | CriterionState::Pass => Color::Green,
         CriterionState::Failing | CriterionState::Fail => Color::Red,

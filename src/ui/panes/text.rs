@@ -20,9 +20,17 @@ pub fn acceptance(frame: &mut Frame, area: Rect, block: Block, s: &Snapshot) {
     // with the left-hand value at its end, so no criterion drops out of view.
     let rows = area.height.saturating_sub(2) as usize;
     let roomy = s.criteria.len() * 2 <= rows;
+    // The words in one column, a space after the longest shown (SETTLING).
+    let column = s
+        .criteria
+        .iter()
+        .map(|c| c.state.word().len() + 1)
+        .max()
+        .unwrap_or(0)
+        .max(8);
     for c in &s.criteria {
         let mut line = vec![
-            Span::styled(format!("{:<8}", c.state.word()), state_style(c.state)),
+            Span::styled(format!("{:<column$}", c.state.word()), state_style(c.state)),
             Span::styled(
                 c.expression.clone(),
                 Style::default().add_modifier(Modifier::BOLD),
@@ -31,7 +39,7 @@ pub fn acceptance(frame: &mut Frame, area: Rect, block: Block, s: &Snapshot) {
         if roomy {
             lines.push(Line::from(line));
             lines.push(Line::styled(
-                format!("        {}", c.detail),
+                format!("{:column$}{}", "", c.detail),
                 Style::default().fg(Color::Gray),
             ));
         } else {
