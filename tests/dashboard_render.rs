@@ -128,6 +128,7 @@ fn leaking_run() -> Snapshot {
                 max_send_lag_ms: 0.0,
                 churn: None,
                 bad_inputs: None,
+                memory: None,
             },
             PhaseSnapshot {
                 name: "load".into(),
@@ -143,6 +144,7 @@ fn leaking_run() -> Snapshot {
                 max_send_lag_ms: 0.0,
                 churn: None,
                 bad_inputs: None,
+                memory: None,
             },
         ],
         current_phase: Some(1),
@@ -431,6 +433,31 @@ fn a_settling_criterion_says_so_and_the_words_stay_in_one_column() {
         screen.contains("         settling: no collection seen in 4 s"),
         "{screen}"
     );
+}
+
+#[test]
+fn a_tool_that_keeps_descriptors_gets_a_column_and_is_marked() {
+    let mut snapshot = leaking_run();
+    snapshot.resources.retained_by_label.clear();
+    let figure = |label: &str, per_call: f64| LabelPerCall {
+        label: label.into(),
+        per_call,
+        low: per_call - 0.02,
+        high: per_call + 0.02,
+    };
+    snapshot.resources.fds_by_label = vec![figure("echo", 0.0), figure("add", 1.0)];
+    let screen = render(snapshot, &status(false), &ViewState::default(), 160, 50);
+    assert!(screen.contains("FDs/call"), "{screen}");
+    let add = screen
+        .lines()
+        .find(|l| l.contains("▲ add"))
+        .unwrap_or_else(|| panic!("add not marked:\n{screen}"));
+    assert!(add.contains("+1.00"), "{add}");
+    // Nobody keeps any: no column.
+    let mut clean = leaking_run();
+    clean.resources.fds_by_label = vec![figure("echo", 0.0), figure("add", 0.0)];
+    let screen = render(clean, &status(false), &ViewState::default(), 160, 50);
+    assert!(!screen.contains("FDs/call"), "{screen}");
 }
 
 #[test]

@@ -382,3 +382,41 @@ fn a_small_leak_under_a_sawtooth_settles_as_failing_and_stays() {
     );
     assert!((0.8..=1.2).contains(&kb), "{kb} KB a call");
 }
+
+#[test]
+fn each_phase_has_its_own_memory_figures() {
+    // Only `add` keeps memory, 64 KB a call, and only the second phase
+    // calls it: the whole run's trend halves it, the phase's own reads it.
+    let run = run_text_against_target(
+        r#"
+name = "phased"
+[[phase]]
+name = "clean"
+load = { kind = "sequential", calls = 300 }
+call = [{ tool = "echo", arguments = { message = "x" } }]
+[[phase]]
+name = "leaky"
+load = { kind = "sequential", calls = 300 }
+call = [{ tool = "add", arguments = { a = 1, b = 2 } }]
+"#,
+        &["--leak-kb-tool", "add:64"],
+    );
+    assert_eq!(run.code, 0, "{}", run.explain());
+    let phases = &run.scenario("phased")["result"]["phases"];
+    let kb = |phase: usize| f64_at(&phases[phase]["memory"], "/rss_trend/kb_per_call");
+    assert!(kb(0).abs() <= 6.4, "clean phase: {} KB/call", kb(0));
+    assert!(
+        (57.6..=70.4).contains(&kb(1)),
+        "leaky phase: {} KB/call",
+        kb(1)
+    );
+    // 300 calls × 64 KB = 18.75 MB in the leaky phase, next to nothing before.
+    let growth = |phase: usize| f64_at(&phases[phase]["memory"], "/rss_growth_mb");
+    assert!(growth(0) < 3.0, "clean phase grew {} MB", growth(0));
+    assert!(
+        (16.0..=22.0).contains(&growth(1)),
+        "leaky phase grew {} MB",
+        growth(1)
+    );
+    assert!(run.stdout.contains("by phase: clean"), "{}", run.stdout);
+}

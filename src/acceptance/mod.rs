@@ -250,6 +250,7 @@ mod tests {
             max_send_lag_ms: 0.0,
             churn: None,
             bad_inputs: None,
+            memory: None,
         }
     }
 
@@ -306,7 +307,7 @@ mod tests {
         let (state, detail) = judged(&snapshot, false);
         assert_eq!(state, Settling);
         assert!(
-            detail.contains("settling: no collection seen in 4 s"),
+            detail.contains("settling: no collection seen in 4.0 s"),
             "{detail}"
         );
         assert!(detail.contains("(95 %: 50 to 60)"), "{detail}");

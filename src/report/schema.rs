@@ -11,9 +11,9 @@ use serde::Serialize;
 use crate::protocol::ServerInfo;
 use crate::stats::{
     BadInputTally, CallStats, ChurnSnapshot, ColdStartSnapshot, CriterionState, CriterionStatus,
-    LabelPerCall, LabelStats, LatencySummary, OutcomeCounts, PhaseSnapshot, PhaseState, ProbePoint,
-    ResourceSnapshot, RssTrend, Snapshot, StageMeans, StateChange, TreeChanges, TreeMember,
-    WindowPoint, WireSnapshot,
+    LabelPerCall, LabelStats, LatencySummary, OutcomeCounts, PhaseMemory, PhaseSnapshot,
+    PhaseState, ProbePoint, ResourceSnapshot, RssTrend, Snapshot, StageMeans, StateChange,
+    TreeChanges, TreeMember, WindowPoint, WireSnapshot,
 };
 
 /// `result`.
@@ -131,6 +131,30 @@ struct Phase<'a> {
     max_send_lag_ms: f64,
     churn: Option<&'a ChurnSnapshot>,
     bad_inputs: Option<&'a [BadInputTally]>,
+    memory: Option<PhaseMemoryOut<'a>>,
+}
+
+/// A phase's own memory figures.
+#[derive(Serialize)]
+struct PhaseMemoryOut<'a> {
+    rss_growth_mb: f64,
+    rss_trend: Option<&'a RssTrend>,
+    rss_trend_settling: Option<String>,
+}
+
+impl<'a> From<&'a PhaseMemory> for PhaseMemoryOut<'a> {
+    fn from(m: &'a PhaseMemory) -> Self {
+        PhaseMemoryOut {
+            rss_growth_mb: m.rss_growth_mb,
+            rss_trend: m.rss_trend.as_ref(),
+            rss_trend_settling: settling(&m.rss_trend),
+        }
+    }
+}
+
+/// Why a trend is not settled yet, in words.
+fn settling(trend: &Option<RssTrend>) -> Option<String> {
+    trend.and_then(|t| t.settling).map(|s| s.to_string())
 }
 
 impl<'a> From<&'a PhaseSnapshot> for Phase<'a> {
@@ -148,6 +172,7 @@ impl<'a> From<&'a PhaseSnapshot> for Phase<'a> {
             max_send_lag_ms: p.max_send_lag_ms,
             churn: p.churn.as_ref(),
             bad_inputs: p.bad_inputs.as_deref(),
+            memory: p.memory.as_ref().map(PhaseMemoryOut::from),
         }
     }
 }
@@ -205,7 +230,7 @@ impl<'a> From<&'a ResourceSnapshot> for Resources<'a> {
             rss_max_mb: r.rss_max_mb,
             rss_growth_mb: r.rss_growth_mb,
             rss_trend: r.rss_trend.as_ref(),
-            rss_trend_settling: r.rss_trend.and_then(|t| t.settling).map(|s| s.to_string()),
+            rss_trend_settling: settling(&r.rss_trend),
             retained_by_label: r.retained_by_label.iter().map(KbPerCall::from).collect(),
             retained_by_label_unmeasured: r
                 .retained_by_label_unmeasured

@@ -113,6 +113,38 @@ const HEADER: &str = "    calls       ok      p50      p90      p95      p99    
 /// Labels listed one by one in a kept-per-call line.
 const RETAINED_LABELS: usize = 8;
 
+/// Each phase's own growth and trend, when there is more than one phase:
+/// a leak that only one phase's calls cause shows there at full strength,
+/// where the whole run's trend dilutes it.
+fn memory_by_phase(out: &mut String, s: &Snapshot) {
+    let phases: Vec<_> = s
+        .phases
+        .iter()
+        .filter_map(|p| Some((p, p.memory?)))
+        .collect();
+    if phases.len() < 2 {
+        return;
+    }
+    let figures: Vec<String> = phases
+        .iter()
+        .map(|(p, m)| {
+            let trend = m.rss_trend.map_or(String::new(), |t| {
+                let settling = if t.settling.is_some() {
+                    ", not settled"
+                } else {
+                    ""
+                };
+                format!(
+                    ", {:+.1} KB/call (95 % {:+.1} to {:+.1}{settling})",
+                    t.kb_per_call, t.kb_per_call_low, t.kb_per_call_high
+                )
+            });
+            format!("{} {:+.1} MB{trend}", p.name, m.rss_growth_mb)
+        })
+        .collect();
+    let _ = writeln!(out, "    by phase: {}", figures.join(" · "));
+}
+
 /// What each tool keeps per call, the largest first, when more than one was
 /// called (with one, it is the trend above): memory when it could be told
 /// apart, or why not when the server surely kept some (the whole trend's
@@ -397,6 +429,7 @@ pub fn scenario_summary(result: &ScenarioResult, color: bool) -> String {
                 );
             }
         }
+        memory_by_phase(&mut out, s);
         kept_by_label(&mut out, s);
         if let Some(changes) = &r.tree_changes {
             let _ = writeln!(

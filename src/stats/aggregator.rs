@@ -15,7 +15,7 @@ use super::attribution::{DESCRIPTORS, MEMORY, NotAttributed, Resource, retained_
 use super::event::{CallEvent, ConnectionHandles, Event};
 use super::series::Series;
 use super::snapshot::*;
-use super::trend::{RssTrend, rss_trend, settling};
+use super::trend::{RssTrend, server_trend};
 use super::verdict_history::VerdictHistory;
 use crate::protocol::untrusted::quote;
 
@@ -432,6 +432,32 @@ impl Aggregator {
         }
     }
 
+    /// The server's memory over a phase that ran from `started` (until
+    /// `ended`, or now).
+    fn phase_memory(
+        &self,
+        started: Option<Instant>,
+        ended: Option<Instant>,
+    ) -> Option<PhaseMemory> {
+        let from = self.elapsed_s(started?);
+        let until = ended.map_or(f64::INFINITY, |at| self.elapsed_s(at));
+        let window: Vec<&ProbePoint> = self
+            .probe
+            .series
+            .iter()
+            .filter(|p| p.t_s >= from && p.t_s <= until)
+            .collect();
+        let last = window.last()?;
+        let lowest = window
+            .iter()
+            .map(|p| p.rss_min_mb)
+            .fold(f64::INFINITY, f64::min);
+        Some(PhaseMemory {
+            rss_growth_mb: last.rss_mb - lowest,
+            rss_trend: window_trend(window.iter().copied()),
+        })
+    }
+
     fn resources(&self) -> ResourceSnapshot {
         let probe = &self.probe;
         let Some(latest) = probe.latest else {
@@ -448,19 +474,9 @@ impl Aggregator {
         let mb = |bytes: u64| bytes as f64 / MIB;
         let series = probe.series.points();
         let baseline = probe.baseline.map(|(sample, _)| sample);
-        let trend = probe.baseline.and_then(|(_, since)| {
-            let window: Vec<&ProbePoint> = series.iter().filter(|p| p.t_s >= since).collect();
-            let points: Vec<(f64, f64)> = window
-                .iter()
-                .map(|p| (p.rss_min_calls as f64, p.rss_min_mb * MIB))
-                .collect();
-            let times: Vec<f64> = window.iter().map(|p| p.t_s).collect();
-            let rss: Vec<f64> = points.iter().map(|p| p.1).collect();
-            rss_trend(&points).map(|trend| RssTrend {
-                settling: settling(&times, &rss),
-                ..trend
-            })
-        });
+        let trend = probe
+            .baseline
+            .and_then(|(_, since)| window_trend(series.iter().filter(|p| p.t_s >= since)));
         // One pass over the series serves both resources, its counts borrowed.
         let by_label: Option<Vec<&LabelPoint>> = probe
             .baseline
@@ -632,6 +648,7 @@ impl Aggregator {
                             .map(|(input, acc)| acc.tally(*input))
                             .collect()
                     }),
+                    memory: self.phase_memory(p.started, p.ended),
                 }
             })
             .collect();
@@ -681,6 +698,15 @@ impl Aggregator {
             .record(snapshot.elapsed_s, &mut snapshot.criteria);
         snapshot
     }
+}
+
+/// The server's trend over some of the probe's points: calls against the
+/// lowest RSS each point saw.
+fn window_trend<'a>(window: impl Iterator<Item = &'a ProbePoint>) -> Option<RssTrend> {
+    let (times, points): (Vec<f64>, Vec<(f64, f64)>) = window
+        .map(|p| (p.t_s, (p.rss_min_calls as f64, p.rss_min_mb * MIB)))
+        .unzip();
+    server_trend(&times, &points)
 }
 
 #[cfg(test)]

@@ -105,6 +105,18 @@ pub struct PhaseSnapshot {
     pub churn: Option<ChurnSnapshot>,
     /// Robustness phases only: per bad input, what the server did.
     pub bad_inputs: Option<Vec<BadInputTally>>,
+    /// The server's memory over this phase alone, once sampled in it.
+    pub memory: Option<PhaseMemory>,
+}
+
+/// The server's memory over one phase: the phase's own growth and trend, so
+/// a leak that only one phase's calls cause is seen there at full strength.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct PhaseMemory {
+    /// RSS at the phase's last sample minus the lowest sample of the phase.
+    pub rss_growth_mb: f64,
+    /// The floor fit over the phase's samples (`None` with too few).
+    pub rss_trend: Option<RssTrend>,
 }
 
 /// What the server did with one kind of bad input, over a robustness phase.

@@ -57,12 +57,12 @@ impl std::fmt::Display for Settling {
         match self {
             Settling::FirstRise { rising_s, needed_s } => write!(
                 f,
-                "no collection seen in {rising_s:.0} s: a garbage-collected heap's first rise \
+                "no collection seen in {rising_s:.1} s: a garbage-collected heap's first rise \
                  looks like a leak (taken as growth after {needed_s:.0} s without one)"
             ),
             Settling::OneCollection { rising_s, needed_s } => write!(
                 f,
-                "one collection seen: the floor needs a second to compare with ({rising_s:.0} \
+                "one collection seen: the floor needs a second to compare with ({rising_s:.1} \
                  s since; taken as growth after {needed_s:.0} s without one)"
             ),
         }
@@ -127,6 +127,17 @@ pub fn rss_trend(points: &[(f64, f64)]) -> Option<RssTrend> {
         calls_spanned,
         collections: drops.len(),
         settling: None,
+    })
+}
+
+/// The server's trend over samples taken at `times_s`, `points` being
+/// (calls completed, RSS bytes): [`rss_trend`] with whether it is
+/// [`settling`].
+pub fn server_trend(times_s: &[f64], points: &[(f64, f64)]) -> Option<RssTrend> {
+    let rss: Vec<f64> = points.iter().map(|p| p.1).collect();
+    rss_trend(points).map(|trend| RssTrend {
+        settling: settling(times_s, &rss),
+        ..trend
     })
 }
 

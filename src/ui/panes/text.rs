@@ -153,15 +153,25 @@ pub fn per_label(frame: &mut Frame, area: Rect, block: Block, s: &Snapshot) {
     } else {
         "KB/call"
     };
-    let header = Row::new(["tool / method", "calls", "err", "p50", "p95", last])
-        .style(Style::default().add_modifier(Modifier::BOLD));
-    let keeps = keeping_most(retained);
+    // Descriptors per call get a column of their own once some tool surely
+    // keeps them (rare, and then the question).
+    let fds = &s.resources.fds_by_label;
+    let fds_kept = fds.iter().any(|f| f.low > KEEPS_FDS);
+    let mut header = vec!["tool / method", "calls", "err", "p50", "p95", last];
+    if fds_kept {
+        header.push("FDs/call");
+    }
+    let header = Row::new(header).style(Style::default().add_modifier(Modifier::BOLD));
+    let keeps = keeping_most(retained, KEEPS_KB);
+    let keeps_fds = keeping_most(fds, KEEPS_FDS);
     let rows = s.per_label.iter().map(|l| {
         let latency = |pick: fn(&crate::stats::LatencySummary) -> f64| {
             l.stats.latency.as_ref().map_or("-".into(), |s| ms(pick(s)))
         };
         let errors = l.stats.outcomes.errors();
-        let marked = keeps.is_some_and(|k| k == l.label);
+        let marked = [keeps, keeps_fds]
+            .iter()
+            .any(|k| k.is_some_and(|k| k == l.label));
         let last = if retained.is_empty() {
             latency(|s| s.p99_ms)
         } else {
@@ -170,7 +180,7 @@ pub fn per_label(frame: &mut Frame, area: Rect, block: Block, s: &Snapshot) {
                 .find(|r| r.label == l.label)
                 .map_or("-".into(), |r| format!("{:+.1}", r.per_call))
         };
-        Row::new([
+        let mut cells = vec![
             if marked {
                 format!("▲ {}", l.label)
             } else {
@@ -181,8 +191,15 @@ pub fn per_label(frame: &mut Frame, area: Rect, block: Block, s: &Snapshot) {
             latency(|s| s.p50_ms),
             latency(|s| s.p95_ms),
             last,
-        ])
-        .style(if marked {
+        ];
+        if fds_kept {
+            cells.push(
+                fds.iter()
+                    .find(|f| f.label == l.label)
+                    .map_or("-".into(), |f| format!("{:+.2}", f.per_call)),
+            );
+        }
+        Row::new(cells).style(if marked {
             Style::default()
                 .fg(Color::Magenta)
                 .add_modifier(Modifier::BOLD)
@@ -192,7 +209,7 @@ pub fn per_label(frame: &mut Frame, area: Rect, block: Block, s: &Snapshot) {
             Style::default()
         })
     });
-    let widths = [
+    let mut widths = vec![
         Constraint::Fill(1),
         Constraint::Length(6),
         Constraint::Length(4),
@@ -200,24 +217,29 @@ pub fn per_label(frame: &mut Frame, area: Rect, block: Block, s: &Snapshot) {
         Constraint::Length(6),
         Constraint::Length(7),
     ];
+    if fds_kept {
+        widths.push(Constraint::Length(8));
+    }
     let table = Table::new(rows, widths)
         .header(header)
         .block(block.title(" Per tool / method (ms) "));
     frame.render_widget(table, area);
 }
 
-/// The tool that keeps the most memory per call, when it surely keeps some:
-/// its whole 95 % interval above half a KB a call.
-fn keeping_most(retained: &[crate::stats::LabelPerCall]) -> Option<&str> {
-    retained
-        .iter()
-        .filter(|r| r.low > KEEPS_KB)
+/// The tool that keeps the most of a resource per call, when it surely
+/// keeps some: its whole 95 % interval above `at_least` a call.
+fn keeping_most(kept: &[crate::stats::LabelPerCall], at_least: f64) -> Option<&str> {
+    kept.iter()
+        .filter(|r| r.low > at_least)
         .max_by(|a, b| a.per_call.total_cmp(&b.per_call))
         .map(|r| r.label.as_str())
 }
 
 /// Memory a tool must surely keep per call to be marked, in KB.
 const KEEPS_KB: f64 = 0.5;
+/// Descriptors a tool must surely keep per call to be marked (the
+/// attribution's resolution).
+const KEEPS_FDS: f64 = 0.05;
 
 /// The server's process tree: each member's RSS, its share, FDs, threads, CPU.
 pub fn processes(frame: &mut Frame, area: Rect, block: Block, s: &Snapshot) {
