@@ -216,7 +216,9 @@ const MIN_SWING_CALLS: f64 = 20.0;
 /// The points the floor is fitted to, in time order: the lowest sample of
 /// each collection cycle (from one fall of the memory to the next: the
 /// trough the heap went back to) when the memory saws; every sample when it
-/// does not. A run that ends in an unfinished rise ends at its last trough.
+/// does not. A run that ends in an unfinished rise ends at its last trough;
+/// the samples before the first fall are left out, since the window may
+/// start anywhere on a rise (its lowest sample there is no trough).
 /// Every trough counts, not only those no later one goes below: picking the
 /// lowest troughs would bias the floor down where it is noisy.
 fn floor_points<C>(samples: &[(C, f64)]) -> Vec<&(C, f64)> {
@@ -226,8 +228,7 @@ fn floor_points<C>(samples: &[(C, f64)]) -> Vec<&(C, f64)> {
     if drops.is_empty() {
         return samples[..end].iter().collect();
     }
-    let mut bounds = vec![0];
-    bounds.extend(drops.iter().copied().filter(|&d| d < end));
+    let mut bounds: Vec<usize> = drops.iter().copied().filter(|&d| d < end).collect();
     bounds.push(end);
     bounds
         .windows(2)
@@ -362,6 +363,21 @@ mod tests {
             for r in retained_per_label(&samples, MEMORY).unwrap() {
                 assert!(r.per_call.abs() < 0.2, "{cycle}: {r:?}");
             }
+        }
+    }
+
+    #[test]
+    fn a_window_that_starts_mid_rise_does_not_take_the_rise_for_a_trough() {
+        // The baseline falls where it falls: here half-way up a 40 MB rise.
+        // That first, partial cycle's lowest sample is no trough (20 MB of
+        // garbage sit on it) and must not be fitted as one.
+        let samples = run(&[0.0, 1.0, 0.0], 60_000, 2000, 25, 40.0, 700);
+        let found = retained_per_label(&samples[14..], MEMORY).unwrap();
+        let leak = of(&found, 1);
+        assert!((leak.per_call - 1.0).abs() < 0.2, "{leak:?}");
+        for clean in [0, 2] {
+            let r = of(&found, clean);
+            assert!(r.per_call.abs() < 0.2, "{r:?}");
         }
     }
 
