@@ -420,3 +420,31 @@ call = [{ tool = "add", arguments = { a = 1, b = 2 } }]
     );
     assert!(run.stdout.contains("by phase: clean"), "{}", run.stdout);
 }
+
+#[test]
+fn a_capped_open_model_keeps_no_more_calls_in_flight_than_its_cap() {
+    // 40 calls due at 100 a second on a server that answers in 100 ms: at
+    // most 2 in flight make 20 a second at best, so the phase takes 2 s
+    // (uncapped, 0.5 s); each call waits its turn, late.
+    let run = run_text_against_target(
+        r#"
+name = "capped"
+[[phase]]
+name = "load"
+load = { kind = "rate", rate = 100, calls = 40, max_in_flight = 2 }
+[[call]]
+tool = "echo"
+arguments = { message = "x" }
+"#,
+        &["--latency-ms", "100"],
+    );
+    assert_eq!(run.code, 0, "{}", run.explain());
+    let phase = &run.scenario("capped")["result"]["phases"][0];
+    let seconds = f64_at(phase, "/duration_s");
+    assert!(
+        seconds >= 1.9,
+        "40 calls, 2 at a time, 100 ms each, in {seconds} s"
+    );
+    assert!(f64_at(phase, "/late_sends") >= 30.0, "{phase}");
+    assert_eq!(phase["load"], "100 calls/s, 40 calls, at most 2 in flight");
+}

@@ -641,8 +641,7 @@ fn the_leak_hunt_names_the_leaking_tool_of_a_python_mcp_server() {
     let dir = tempfile::tempdir().unwrap();
     let hunt = std::fs::read_to_string(repo().join("scenarios/leak-hunt.toml"))
         .expect("the built-in leak hunt")
-        .replace("rate = 200", "rate = 100")
-        .replace("calls_per_turn = 200", "calls_per_turn = 100");
+        .replace("rate = 200", "rate = 100");
     let scenario = scenario_file(dir.path(), "hunt.toml", &hunt);
     let mut server = python("py-mcp2");
     server.extend(["stdio".into(), "--leak".into(), "add:64".into()]);

@@ -1,6 +1,8 @@
 //! `kind = "rate"`: the open model. Calls are due one interval apart and
-//! sent then, whatever the server is doing, with no cap on calls in flight;
-//! a call's latency counts from its due time, so a stall cannot hide.
+//! sent then, whatever the server is doing, with no cap on calls in flight
+//! unless `max_in_flight` sets one (then a due call waits for a call to end,
+//! in mcpstorm rather than in a slow server's input); a call's latency
+//! counts from its due time, so a stall cannot hide either way.
 //!
 //! The schedule is kept by a task of its own with a [`Pacer`]
 //! (microsecond-precise), on a runtime worker rather than on the thread that
@@ -25,7 +27,7 @@ use crate::scenario::load_keys::LoadKeys;
 
 pub const MODEL: ModelKind = ModelKind {
     kind: "rate",
-    keys: &["rate", "calls", "duration_s"],
+    keys: &["rate", "calls", "duration_s", "max_in_flight"],
     parse,
 };
 
@@ -33,10 +35,15 @@ pub const MODEL: ModelKind = ModelKind {
 /// would pile up calls faster than any server answers them.
 const RATE: RangeInclusive<f64> = 0.01..=100_000.0;
 
+/// Calls in flight at most, when capped.
+const MAX_IN_FLIGHT: RangeInclusive<u64> = 1..=100_000;
+
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Rate {
     pub per_second: f64,
     pub amount: Amount,
+    /// A due call waits while this many are in flight.
+    pub max_in_flight: Option<u64>,
 }
 
 fn parse(keys: &LoadKeys) -> Result<Arc<dyn LoadModel>, ScenarioError> {
@@ -46,12 +53,17 @@ fn parse(keys: &LoadKeys) -> Result<Arc<dyn LoadModel>, ScenarioError> {
     Ok(Arc::new(Rate {
         per_second,
         amount: keys.amount()?,
+        max_in_flight: keys.whole("max_in_flight", MAX_IN_FLIGHT)?,
     }))
 }
 
 impl fmt::Display for Rate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} calls/s, {}", self.per_second, self.amount)
+        write!(f, "{} calls/s, {}", self.per_second, self.amount)?;
+        match self.max_in_flight {
+            Some(most) => write!(f, ", at most {most} in flight"),
+            None => Ok(()),
+        }
     }
 }
 
@@ -64,17 +76,27 @@ impl LoadModel for Rate {
     }
 
     fn run<'a>(&'a self, phase: PhaseContext<'a>) -> BoxFuture<'a, Result<(), EngineError>> {
-        let (per_second, amount) = (self.per_second, self.amount);
+        let rate = *self;
         async move {
             let runner = phase.sampling_runner()?;
-            let _ = tokio::spawn(keep_schedule(runner, per_second, amount)).await;
+            let _ = tokio::spawn(keep_schedule(runner, rate)).await;
             Ok(())
         }
         .boxed()
     }
 }
 
-async fn keep_schedule(runner: PhaseRunner, per_second: f64, amount: Amount) {
+async fn keep_schedule(runner: PhaseRunner, rate: Rate) {
+    let Rate {
+        per_second,
+        amount,
+        max_in_flight,
+    } = rate;
+    let cap = max_in_flight.map(|most| {
+        Arc::new(tokio::sync::Semaphore::new(
+            usize::try_from(most).unwrap_or(usize::MAX),
+        ))
+    });
     let mut pacer = match Pacer::new() {
         Ok(pacer) => pacer,
         Err(error) => {
@@ -118,13 +140,23 @@ async fn keep_schedule(runner: PhaseRunner, per_second: f64, amount: Amount) {
                 break;
             }
         }
+        // Capped: wait for a call to end; the call is still due when it
+        // was, so the wait shows in its latency and as a late send.
+        let permit = match &cap {
+            Some(cap) => tokio::select! {
+                biased;
+                _ = runner.halt.wait() => break,
+                permit = cap.clone().acquire_owned() => permit.ok(),
+            },
+            None => None,
+        };
         let caller = runner.clone();
         let done = in_flight.clone();
         // Boxed: the call's future is large, and tokio would otherwise
         // copy it whole into the task and again through its stages.
         tokio::spawn(Box::pin(async move {
             caller.call(0, Some(due)).await;
-            drop(done);
+            drop((done, permit));
         }));
         sent += 1;
         due += step;
@@ -147,5 +179,12 @@ mod tests {
         assert_eq!(counted.planned_calls(), Some(3));
         let e = parse_error(r#"kind = "rate", calls = 3"#);
         assert!(e.contains("needs `rate` (calls per second)"), "{e}");
+        let capped = parsed(r#"kind = "rate", rate = 10, calls = 3, max_in_flight = 4"#);
+        assert_eq!(
+            capped.to_string(),
+            "10 calls/s, 3 calls, at most 4 in flight"
+        );
+        let e = parse_error(r#"kind = "rate", rate = 10, calls = 3, max_in_flight = 0"#);
+        assert!(e.contains("max_in_flight"), "{e}");
     }
 }

@@ -139,7 +139,8 @@ pub fn expand_auto(
             weights.push(auto.weight);
         }
         let mut phase = phase.clone();
-        phase.mix = CallMix::new(calls, weights, None).in_turns(phase.calls_per_turn);
+        phase.mix =
+            CallMix::new(calls, weights, None).in_turns(phase.turns, phase.load.planned_calls());
         expanded.push(phase);
     }
     Ok(AutoMix {

@@ -8,7 +8,7 @@ use toml::Spanned;
 
 use super::calls::{RawCall, mix};
 use super::load_keys::RawLoad;
-use super::{OnCrash, Phase, Scenario};
+use super::{OnCrash, Phase, Scenario, Turns};
 use crate::acceptance::{Criteria, Criterion};
 
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +59,8 @@ struct RawPhase {
     load: Spanned<RawLoad>,
     /// Make the mix's calls in turns of this many calls of one entry.
     calls_per_turn: Option<Spanned<i64>>,
+    /// Or in this many turns of each entry over the phase.
+    turns_each: Option<Spanned<i64>>,
     /// A mix for this phase only, instead of the scenario's.
     call: Option<Vec<Spanned<RawCall>>>,
 }
@@ -171,6 +173,43 @@ pub(super) fn shown(v: f64) -> String {
         format!("{v:e}")
     } else {
         v.to_string()
+    }
+}
+
+/// A phase's turns: `calls_per_turn` or `turns_each` (one of them), range
+/// checked; `turns_each` only where the phase's calls are planned (it
+/// divides them).
+fn phase_turns(
+    src: &Source,
+    raw: &RawPhase,
+    key: &str,
+    planned_calls: Option<u64>,
+) -> Result<Option<Turns>, ScenarioError> {
+    match (&raw.calls_per_turn, &raw.turns_each) {
+        (Some(_), Some(each)) => Err(src.at(
+            each,
+            &format!("{key}.turns_each"),
+            "give calls_per_turn or turns_each, not both",
+        )),
+        (Some(calls), None) => {
+            let path = format!("{key}.calls_per_turn");
+            let calls = src.whole_in(calls, &path, "calls_per_turn", 1..=1_000_000)?;
+            Ok(Some(Turns::Calls(calls)))
+        }
+        (None, Some(spanned)) => {
+            let path = format!("{key}.turns_each");
+            let each = src.whole_in(spanned, &path, "turns_each", 1..=1_000)?;
+            if planned_calls.is_none() {
+                return Err(src.at(
+                    spanned,
+                    &path,
+                    "turns_each divides the phase's calls among the turns: give the load its \
+                     calls (calls = N, or a rate with duration_s), or use calls_per_turn",
+                ));
+            }
+            Ok(Some(Turns::Each(each)))
+        }
+        (None, None) => Ok(None),
     }
 }
 
@@ -309,23 +348,16 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
                 ));
             }
         };
-        let calls_per_turn = raw_phase
-            .calls_per_turn
-            .as_ref()
-            .map(|v| {
-                let path = format!("{key}.calls_per_turn");
-                src.whole_in(v, &path, "calls_per_turn", 1..=1_000_000)
-            })
-            .transpose()?;
+        let turns = phase_turns(&src, raw_phase, &key, load.planned_calls())?;
         // In turns, the phase's schedule is its own (a fresh counter): a
         // shared mix's turns start with the phase.
-        let mix = mix.in_turns(calls_per_turn);
+        let mix = mix.in_turns(turns, load.planned_calls());
         if let Err(why) = load.check_mix(&mix) {
             return Err(src.at(&raw_phase.load, &format!("{key}.call"), why));
         }
         phases.push(Phase {
             warmup: raw_phase.warmup.unwrap_or(phase_name == "warmup"),
-            calls_per_turn,
+            turns,
             name: phase_name,
             load,
             mix,
@@ -440,6 +472,52 @@ method = "tools/list"
         assert_eq!(s.criteria.list.len(), 2);
         assert_eq!(s.phases[1].load.to_string(), "2 workers, 10 calls");
         assert_eq!(s.phases[1].load.planned_calls(), Some(10));
+    }
+
+    #[test]
+    fn turns_each_shares_the_phase_among_the_turns_of_every_entry() {
+        // 10 calls in two rounds of echo (weight 3) and tools/list (1):
+        // 4 steps a round, 8 turns, 1 call each.
+        let s = parse(
+            &GOOD.replace("name = \"load\"", "name = \"load\"\nturns_each = 2"),
+            "x.toml",
+        )
+        .unwrap();
+        assert_eq!(s.phases[1].turns, Some(Turns::Each(2)));
+        let rate = GOOD
+            .replace(
+                "{ kind = \"concurrent\", workers = 2, calls = 10 }",
+                "{ kind = \"rate\", rate = 100, duration_s = 8 }",
+            )
+            .replace("name = \"load\"", "name = \"load\"\nturns_each = 2");
+        let s = parse(&rate, "x.toml").unwrap();
+        // 800 calls, 8 turns of 100: by weight, echo's three and
+        // tools/list's one in each round.
+        let picks: Vec<usize> = (0..800).map(|_| s.phases[1].mix.schedule.pick()).collect();
+        for turn in picks.chunks(100) {
+            assert!(turn.iter().all(|&p| p == turn[0]), "{turn:?}");
+        }
+        assert_eq!(picks.iter().filter(|&&p| p == 1).count(), 200);
+    }
+
+    #[test]
+    fn turns_each_needs_planned_calls_and_excludes_calls_per_turn() {
+        let e = error_of(&GOOD.replace(
+            "{ kind = \"concurrent\", workers = 2, calls = 10 }",
+            "{ kind = \"concurrent\", workers = 2, duration_s = 10 }\nturns_each = 2",
+        ));
+        assert!(e.contains("key `phase[1].turns_each`"), "{e}");
+        assert!(e.contains("give the load its calls"), "{e}");
+        let e = error_of(&GOOD.replace(
+            "name = \"load\"",
+            "name = \"load\"\nturns_each = 2\ncalls_per_turn = 5",
+        ));
+        assert!(e.contains("not both"), "{e}");
+        let e = error_of(&GOOD.replace("name = \"load\"", "name = \"load\"\nturns_each = 0"));
+        assert!(
+            e.contains("turns_each must be a whole number from 1 to 1000, got 0"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -53,12 +53,23 @@ pub struct Phase {
     pub name: String,
     /// Growth figures count from the end of the warm-up phases.
     pub warmup: bool,
-    /// Calls in a row of one entry of the mix (`calls_per_turn`): the mix
-    /// in turns, so that what each tool keeps can be told apart.
-    pub calls_per_turn: Option<u64>,
+    /// The mix in turns of one entry at a time (`calls_per_turn` or
+    /// `turns_each`), so that what each tool keeps can be told apart.
+    pub turns: Option<Turns>,
     /// How its calls are made (`crate::load`).
     pub load: Arc<dyn LoadModel>,
     pub mix: CallMix,
+}
+
+/// How long a phase's turns are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Turns {
+    /// `calls_per_turn = N`: N calls in a row of one entry.
+    Calls(u64),
+    /// `turns_each = N`: each entry gets N turns over the phase, as long as
+    /// its planned calls allow (the longer a turn, the more each tool's
+    /// share of the calls swings, and the finer what it keeps is told).
+    Each(u64),
 }
 
 /// How much work a phase does.
@@ -141,15 +152,23 @@ impl CallMix {
         }
     }
 
-    /// The same calls made in turns of `calls_per_turn` calls of one entry
-    /// (a phase's `calls_per_turn`); `None` leaves them interleaved.
-    pub fn in_turns(self, calls_per_turn: Option<u64>) -> Self {
-        match calls_per_turn {
-            Some(turn) => CallMix {
-                schedule: MixSchedule::new(&self.weights, turn),
-                ..self
-            },
-            None => self,
+    /// The same calls made in turns of one entry at a time (a phase's
+    /// `turns`, over its `planned_calls`); `None` leaves them interleaved.
+    pub fn in_turns(self, turns: Option<Turns>, planned_calls: Option<u64>) -> Self {
+        let turn = match turns {
+            Some(Turns::Calls(calls)) => calls,
+            // A round gives every entry its turns by weight; the phase
+            // makes `each` rounds. Checked when the scenario is read: a
+            // phase in `turns_each` plans its calls.
+            Some(Turns::Each(each)) => {
+                let steps = MixSchedule::new(&self.weights, 1).steps();
+                planned_calls.unwrap_or(0) / (steps * each).max(1)
+            }
+            None => return self,
+        };
+        CallMix {
+            schedule: MixSchedule::new(&self.weights, turn.max(1)),
+            ..self
         }
     }
 

@@ -344,6 +344,11 @@ impl MixSchedule {
         }
     }
 
+    /// Steps in one round of the order: one turn of each entry by weight.
+    pub fn steps(&self) -> u64 {
+        self.order.len() as u64
+    }
+
     /// The entry for the next call.
     pub fn pick(&self) -> usize {
         let n = self.next.fetch_add(1, Ordering::Relaxed) / self.turn;

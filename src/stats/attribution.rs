@@ -46,13 +46,18 @@ pub struct Resource {
     /// tenth of the figure when that is more: wider, the floor's noise (a
     /// sawtooth seen between samples) could make a clean tool read as a leak.
     pub resolution: f64,
+    /// The least spread of the floor's points, in units: what a trough is
+    /// measured to (the late troughs' test never takes less).
+    pub noise_floor: f64,
 }
 
-/// Memory, from RSS bytes, in KB (1024 bytes): half a KB a call.
+/// Memory, from RSS bytes, in KB (1024 bytes): half a KB a call; a page
+/// is the least noise a trough has.
 pub const MEMORY: Resource = Resource {
     raw_per_unit: 1024.0,
     unit: "KB",
     resolution: 0.5,
+    noise_floor: 4.0,
 };
 
 /// Why the floor could not be attributed to labels.
@@ -77,6 +82,7 @@ pub const DESCRIPTORS: Resource = Resource {
     raw_per_unit: 1.0,
     unit: "FDs",
     resolution: 0.05,
+    noise_floor: 1.0,
 };
 
 /// The share of a figure its half-interval may always reach.
@@ -96,7 +102,7 @@ pub fn retained_per_label<C: AsRef<[u64]>>(
     samples: &[(C, f64)],
     resource: Resource,
 ) -> Result<Vec<LabelRetention>, NotAttributed> {
-    let floor = floor_points(samples);
+    let mut floor = floor_points(samples);
     let (Some(first), Some(last)) = (floor.first(), floor.last()) else {
         return Err(NotAttributed::TooFewPoints {
             points: 0,
@@ -112,59 +118,48 @@ pub fn retained_per_label<C: AsRef<[u64]>>(
         .filter(|&l| count(last, l) > count(first, l))
         .collect();
     let unknowns = called.len() + 1;
-    if floor.len() < unknowns + SPARE_POINTS {
-        return Err(NotAttributed::TooFewPoints {
-            points: floor.len(),
-            labels: called.len(),
-        });
-    }
-    // Centred columns keep the normal equations well conditioned.
-    let columns: Vec<Vec<f64>> = called
-        .iter()
-        .map(|&l| {
-            let values: Vec<f64> = floor.iter().map(|p| count(p, l) as f64).collect();
-            let mean = values.iter().sum::<f64>() / values.len() as f64;
-            values.iter().map(|v| v - mean).collect()
-        })
-        .collect();
-    if !shares_moved(&columns) {
-        return Err(NotAttributed::Inseparable);
-    }
-    let values: Vec<f64> = floor.iter().map(|p| p.1 / resource.raw_per_unit).collect();
-    let mean = values.iter().sum::<f64>() / values.len() as f64;
-    let y: Vec<f64> = values.iter().map(|v| v - mean).collect();
-    let k = columns.len();
-    let mut xtx = vec![vec![0.0; k]; k];
-    let mut xty = vec![0.0; k];
-    for i in 0..k {
-        for j in 0..k {
-            xtx[i][j] = dot(&columns[i], &columns[j]);
+    let all_points = floor.len();
+    let fit = loop {
+        if floor.len() < unknowns + SPARE_POINTS {
+            return Err(NotAttributed::TooFewPoints {
+                points: floor.len(),
+                labels: called.len(),
+            });
         }
-        xty[i] = dot(&columns[i], &y);
-    }
-    let inverse = invert(&xtx).ok_or(NotAttributed::Inseparable)?;
-    let slopes: Vec<f64> = (0..k)
-        .map(|i| (0..k).map(|j| inverse[i][j] * xty[j]).sum())
-        .collect();
-    let residual: f64 = (0..y.len())
-        .map(|n| {
-            let fitted: f64 = (0..k).map(|i| slopes[i] * columns[i][n]).sum();
-            (y[n] - fitted).powi(2)
-        })
-        .sum();
-    let freedom = y.len() - unknowns;
-    let variance = residual / freedom as f64;
+        // Centred columns keep the normal equations well conditioned.
+        let columns: Vec<Vec<f64>> = called
+            .iter()
+            .map(|&l| centred(floor.iter().map(|p| count(p, l) as f64)))
+            .collect();
+        if !shares_moved(&columns) {
+            return Err(NotAttributed::Inseparable);
+        }
+        let y = centred(floor.iter().map(|p| p.1 / resource.raw_per_unit));
+        let fit = least_squares(&columns, &y).ok_or(NotAttributed::Inseparable)?;
+        let late = late_troughs(&fit.residuals, resource.noise_floor);
+        let left = floor.len() - late.iter().filter(|&&l| l).count();
+        if left == floor.len() || left < unknowns + SPARE_POINTS || left * 4 < all_points * 3 {
+            break fit;
+        }
+        let mut index = 0;
+        floor.retain(|_| {
+            index += 1;
+            !late[index - 1]
+        });
+    };
+    let freedom = fit.residuals.len() - unknowns;
+    let variance = fit.residuals.iter().map(|r| r * r).sum::<f64>() / freedom as f64;
     let t = t_975(freedom);
     let found: Vec<LabelRetention> = called
         .iter()
         .enumerate()
         .map(|(i, &label)| {
-            let half = t * (variance * inverse[i][i]).max(0.0).sqrt();
+            let half = t * (variance * fit.inverse[i][i]).max(0.0).sqrt();
             LabelRetention {
                 label,
-                per_call: slopes[i],
-                low: slopes[i] - half,
-                high: slopes[i] + half,
+                per_call: fit.slopes[i],
+                low: fit.slopes[i] - half,
+                high: fit.slopes[i] + half,
             }
         })
         .collect();
@@ -183,6 +178,66 @@ pub fn retained_per_label<C: AsRef<[u64]>>(
     }
     Ok(found)
 }
+
+/// Values less their mean.
+fn centred(values: impl Iterator<Item = f64>) -> Vec<f64> {
+    let values: Vec<f64> = values.collect();
+    let mean = values.iter().sum::<f64>() / values.len().max(1) as f64;
+    values.iter().map(|v| v - mean).collect()
+}
+
+/// A least-squares fit of `y` on `columns` (both centred).
+struct Fit {
+    slopes: Vec<f64>,
+    /// Each point's `y` less its fitted value.
+    residuals: Vec<f64>,
+    /// The inverse of the normal equations' matrix (for the intervals).
+    inverse: Vec<Vec<f64>>,
+}
+
+/// `None` when the columns are (nearly) dependent.
+fn least_squares(columns: &[Vec<f64>], y: &[f64]) -> Option<Fit> {
+    let k = columns.len();
+    let mut xtx = vec![vec![0.0; k]; k];
+    let mut xty = vec![0.0; k];
+    for i in 0..k {
+        for j in 0..k {
+            xtx[i][j] = dot(&columns[i], &columns[j]);
+        }
+        xty[i] = dot(&columns[i], y);
+    }
+    let inverse = invert(&xtx)?;
+    let slopes: Vec<f64> = (0..k)
+        .map(|i| (0..k).map(|j| inverse[i][j] * xty[j]).sum())
+        .collect();
+    let residuals = (0..y.len())
+        .map(|n| y[n] - (0..k).map(|i| slopes[i] * columns[i][n]).sum::<f64>())
+        .collect();
+    Some(Fit {
+        slopes,
+        residuals,
+        inverse,
+    })
+}
+
+/// The troughs seen late: a trough is the lowest the memory went back to,
+/// so a sample taken late after the collection (the probe delayed on a busy
+/// machine) reads high, megabytes above the others, and never low. Those far
+/// above the fit (beyond [`LATE_SPREADS`] robust spreads: 1.4826 × the
+/// median absolute deviation, at least `noise_floor`) are marked.
+fn late_troughs(residuals: &[f64], noise_floor: f64) -> Vec<bool> {
+    let median = |values: &mut Vec<f64>| {
+        values.sort_unstable_by(f64::total_cmp);
+        values.get(values.len() / 2).copied().unwrap_or(0.0)
+    };
+    let middle = median(&mut residuals.to_vec());
+    let spread = 1.4826 * median(&mut residuals.iter().map(|r| (r - middle).abs()).collect());
+    let limit = middle + LATE_SPREADS * spread.max(noise_floor);
+    residuals.iter().map(|&r| r > limit).collect()
+}
+
+/// How far above the fit a trough must be to be taken as seen late.
+const LATE_SPREADS: f64 = 4.0;
 
 /// Whether every label's share of the calls moved enough to be told apart:
 /// its count, less the part that follows the calls of all labels together,
@@ -378,6 +433,57 @@ mod tests {
         for clean in [0, 2] {
             let r = of(&found, clean);
             assert!(r.per_call.abs() < 0.2, "{r:?}");
+        }
+    }
+
+    #[test]
+    fn a_collection_sampled_half_way_is_no_trough() {
+        // Every fall is seen once half-way down (the heap handing back its
+        // garbage a piece at a time): that sample is no trough.
+        let mut samples = run(&[0.0, 1.0, 0.0], 60_000, 2000, 25, 40.0, 700);
+        let mut index = 1;
+        while index < samples.len() {
+            if samples[index].1 < samples[index - 1].1 - 10.0 * MIB {
+                let halfway = (samples[index - 1].1 + samples[index].1) / 2.0;
+                let counts = samples[index].0.clone();
+                samples.insert(index, (counts, halfway));
+                index += 1;
+            }
+            index += 1;
+        }
+        let found = retained_per_label(&samples, MEMORY).unwrap();
+        let leak = of(&found, 1);
+        assert!((leak.per_call - 1.0).abs() < 0.2, "{leak:?}");
+    }
+
+    #[test]
+    fn troughs_seen_late_are_left_out() {
+        // On a busy machine the probe sometimes sleeps through the bottom
+        // of a cycle: after every fifth collection, no sample for 250 calls
+        // (14 MB of garbage back on the heap when it wakes).
+        let samples = run(&[0.0, 1.0, 0.0], 60_000, 2000, 25, 40.0, 700);
+        let mut late = Vec::new();
+        let mut collections = 0;
+        let mut skip = 0;
+        for (index, sample) in samples.iter().enumerate() {
+            if index > 0 && sample.1 < samples[index - 1].1 - 10.0 * MIB {
+                collections += 1;
+                if collections % 5 == 0 {
+                    skip = 10;
+                }
+            }
+            if skip > 0 {
+                skip -= 1;
+            } else {
+                late.push(sample.clone());
+            }
+        }
+        let found = retained_per_label(&late, MEMORY).unwrap();
+        let leak = of(&found, 1);
+        assert!((leak.per_call - 1.0).abs() < 0.2, "{leak:?}");
+        assert!(leak.high - leak.low < 0.4, "{leak:?}");
+        for clean in [0, 2] {
+            assert!(of(&found, clean).per_call.abs() < 0.2, "{found:?}");
         }
     }
 

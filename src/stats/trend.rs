@@ -189,7 +189,9 @@ pub fn push_bounded(points: &mut Vec<(f64, f64)>, point: (f64, f64), cap: usize)
 
 /// Where the memory fell, as collections do: the indices of falls of a
 /// quarter of the series' whole range, and at least 1 MB, from the highest
-/// point since the last fall.
+/// point since the last fall. A fall seen over several samples (the heap
+/// handed back a piece at a time, or sampled in the middle of it) is one
+/// collection: a new one needs the memory to have risen since.
 pub fn collections(rss: &[f64]) -> Vec<usize> {
     let Some(&first) = rss.first() else {
         return Vec::new();
@@ -200,11 +202,16 @@ pub fn collections(rss: &[f64]) -> Vec<usize> {
     let drop = ((high - low) * 0.25).max(MIB);
     let mut drops = Vec::new();
     let mut peak = first;
+    let mut rose = true;
     for (i, &v) in rss.iter().enumerate().skip(1) {
         if peak - v >= drop {
-            drops.push(i);
+            if rose {
+                drops.push(i);
+            }
+            rose = false;
             peak = v;
         } else {
+            rose |= v > peak;
             peak = peak.max(v);
         }
     }
@@ -346,6 +353,16 @@ mod tests {
         });
         let trend = rss_trend(&points).unwrap();
         assert!((trend.kb_per_call - 100.0).abs() < 10.0, "{trend:?}");
+    }
+
+    #[test]
+    fn a_fall_seen_over_several_samples_is_one_collection() {
+        // Each fall is caught half-way once: 40 → 25 → 5.
+        let rss: Vec<f64> = [10, 20, 30, 40, 25, 5, 10, 20, 30, 40, 22, 5, 10]
+            .iter()
+            .map(|&mb| f64::from(mb) * MIB)
+            .collect();
+        assert_eq!(collections(&rss), vec![4, 10]);
     }
 
     #[test]
