@@ -16,10 +16,6 @@ pub fn acceptance(frame: &mut Frame, area: Rect, block: Block, s: &Snapshot) {
     if s.criteria.is_empty() {
         lines.push(Line::raw("no criteria in this scenario"));
     }
-    // Two lines per criterion (the figures under it) when they fit; else one,
-    // with the left-hand value at its end, so no criterion drops out of view.
-    let rows = area.height.saturating_sub(2) as usize;
-    let roomy = s.criteria.len() * 2 <= rows;
     // The words in one column, a space after the longest shown (SETTLING).
     let column = s
         .criteria
@@ -28,7 +24,22 @@ pub fn acceptance(frame: &mut Frame, area: Rect, block: Block, s: &Snapshot) {
         .max()
         .unwrap_or(0)
         .max(8);
-    for c in &s.criteria {
+    // The figures under each criterion, whole (wrapped: why a figure is
+    // still settling is the end of its line) when they fit; else their
+    // first line; else one line per criterion, with the left-hand value at
+    // its end, so no criterion drops out of view.
+    let rows = area.height.saturating_sub(2) as usize;
+    let width = (area.width.saturating_sub(2) as usize).saturating_sub(column);
+    let mut details: Vec<Vec<String>> = s
+        .criteria
+        .iter()
+        .map(|c| wrap_words(&c.detail, width))
+        .collect();
+    if details.iter().map(|d| d.len() + 1).sum::<usize>() > rows {
+        details.iter_mut().for_each(|d| d.truncate(1));
+    }
+    let roomy = s.criteria.len() * 2 <= rows;
+    for (c, detail) in s.criteria.iter().zip(&details) {
         let mut line = vec![
             Span::styled(format!("{:<column$}", c.state.word()), state_style(c.state)),
             Span::styled(
@@ -38,10 +49,12 @@ pub fn acceptance(frame: &mut Frame, area: Rect, block: Block, s: &Snapshot) {
         ];
         if roomy {
             lines.push(Line::from(line));
-            lines.push(Line::styled(
-                format!("{:column$}{}", "", c.detail),
-                Style::default().fg(Color::Gray),
-            ));
+            for part in detail {
+                lines.push(Line::styled(
+                    format!("{:column$}{part}", ""),
+                    Style::default().fg(Color::Gray),
+                ));
+            }
         } else {
             let value = c.value.map_or("no data yet".to_string(), format_value);
             line.push(Span::styled(
@@ -54,6 +67,38 @@ pub fn acceptance(frame: &mut Frame, area: Rect, block: Block, s: &Snapshot) {
     let passing = s.criteria.iter().filter(|c| !c.state.is_failure()).count();
     let title = format!(" Acceptance {passing}/{} ok ", s.criteria.len());
     frame.render_widget(Paragraph::new(lines).block(block.title(title)), area);
+}
+
+/// `text` in lines of at most `width` characters, broken between words (a
+/// word longer than a line is cut); at least one line.
+fn wrap_words(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut lines = vec![String::new()];
+    for word in text.split(' ') {
+        let mut word: Vec<char> = word.chars().collect();
+        loop {
+            let Some(line) = lines.last_mut() else {
+                break;
+            };
+            let used = line.chars().count();
+            let gap = usize::from(used > 0);
+            if used + gap + word.len() <= width {
+                if gap == 1 {
+                    line.push(' ');
+                }
+                line.extend(word.drain(..));
+                break;
+            }
+            if used == 0 {
+                // Longer than a whole line: cut it.
+                let rest = word.split_off(width);
+                line.extend(word.drain(..));
+                word = rest;
+            }
+            lines.push(String::new());
+        }
+    }
+    lines
 }
 
 pub fn outcomes(frame: &mut Frame, area: Rect, block: Block, s: &Snapshot) {
@@ -339,4 +384,18 @@ pub fn stderr(frame: &mut Frame, area: Rect, block: Block, s: &Snapshot) {
             .wrap(Wrap { trim: false }),
         area,
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wrap_words;
+
+    #[test]
+    fn words_wrap_within_the_width_and_a_long_one_is_cut() {
+        assert_eq!(wrap_words("a bb ccc", 4), ["a bb", "ccc"]);
+        assert_eq!(wrap_words("abcdefghij x", 4), ["abcd", "efgh", "ij x"]);
+        assert_eq!(wrap_words("", 4), [""]);
+        assert_eq!(wrap_words("é é é", 3), ["é é", "é"]);
+        assert_eq!(wrap_words("word", 0), ["w", "o", "r", "d"]);
+    }
 }
