@@ -266,12 +266,21 @@ pub fn memory(frame: &mut Frame, area: Rect, block: Block, s: &Snapshot) {
     if let Some(growth) = r.rss_growth_mb {
         current.push_str(&format!(" ({growth:+.1})"));
     }
-    // A trend whose floor is not known yet says so: it is no evidence.
+    // The trend with how sure it is: its 95 % half-interval and the
+    // collections seen, or that its floor is not known yet (no evidence).
     let trend = match &r.rss_trend {
-        Some(t) if t.settling.is_some() => {
-            format!(" · trend {:+.2} MB/1k settling", t.mb_per_1k_calls)
+        Some(t) => {
+            let half = (t.kb_per_call_high - t.kb_per_call_low) / 2.0 * 1000.0 / 1024.0;
+            let evidence = if t.settling.is_some() {
+                "settling".to_string()
+            } else {
+                format!("{} GC", t.collections)
+            };
+            format!(
+                " · trend {:+.2} MB/1k ±{half:.2} · {evidence}",
+                t.mb_per_1k_calls
+            )
         }
-        Some(t) => format!(" · trend {:+.2} MB/1k", t.mb_per_1k_calls),
         None => " · trend pending".to_string(),
     };
     let first = r.series[0].t_s;
