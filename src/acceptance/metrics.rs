@@ -103,10 +103,11 @@ metrics! {
         |c| Some(c.late_sends as f64);
     "min_success_rate_per_label", Calls, "", "the lowest success rate of any tool or method",
         |c| c.labels.iter().filter_map(|l| l.stats.success_rate).reduce(f64::min).or(c.stats.success_rate);
-    "rss_growth_mb", Process, "MB", "server RSS now minus its baseline (after warm-up)",
+    "rss_growth_mb", Process, "MB", "server RSS now minus its baseline (the floor since the warm-up)",
         |r| r.rss_growth_mb;
     "rss_max_mb", Process, "MB", "highest server RSS sampled", |r| r.rss_max_mb;
-    "rss_baseline_mb", Process, "MB", "server RSS after warm-up (or at start)", |r| r.rss_baseline_mb;
+    "rss_baseline_mb", Process, "MB", "server RSS floor since the warm-up (or the start): the lowest sampled",
+        |r| r.rss_baseline_mb;
     "rss_trend_mb_per_1k_calls", Trend, "MB", "memory retained per 1000 calls (floor fit, sawtooth-proof)",
         MB_PER_1K_CALLS_PER_KB;
     "rss_trend_kb_per_call", Trend, "KB", "memory retained per call (floor fit, sawtooth-proof)",
