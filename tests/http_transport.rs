@@ -341,3 +341,30 @@ fn a_port_0_address_printed_before_the_real_one_is_passed_over() {
     assert_eq!(run.code, 0, "{}", run.explain());
     assert!(run.wall.as_secs() < 15, "waited {:?}", run.wall);
 }
+
+#[test]
+fn the_leak_hunt_names_the_leaking_tool_over_http_in_both_eras() {
+    // The built-in hunt, shortened (3 s to warm up, 12 s in turns): `add`
+    // keeps 16 KB a call, in a server reached over HTTP.
+    let dir = tempfile::tempdir().unwrap();
+    let hunt = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/leak-hunt.toml"),
+    )
+    .expect("the built-in leak hunt")
+    .replace("duration_s = 10", "duration_s = 3")
+    .replace("duration_s = 30", "duration_s = 12");
+    let scenario = common::scenario_file(dir.path(), "hunt.toml", &hunt);
+    for (era, version) in [("stateless", "2026-07-28"), ("handshake", "2025-11-25")] {
+        let target = HttpTarget::start(&["--era", era, "--leak-kb-tool", "add:16"]);
+        let run = run(&[
+            scenario.to_str().unwrap(),
+            "--url",
+            &target.url,
+            "--pid",
+            &target.pid(),
+        ]);
+        assert_eq!(run.code, 1, "{era}: {}", run.explain());
+        assert_eq!(server_of(&run, "leak-hunt")["protocol_version"], version);
+        common::assert_retained(&run.scenario("leak-hunt")["result"], "add", 16.0, 3);
+    }
+}
