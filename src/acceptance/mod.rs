@@ -221,7 +221,8 @@ mod tests {
     use super::*;
     use crate::stats::trend::Settling as TrendSettling;
     use crate::stats::{
-        CallStats, LabelPerCall, NotAttributed, OutcomeCounts, PhaseSnapshot, PhaseState, RssTrend,
+        CallStats, ChurnSnapshot, LabelPerCall, NotAttributed, OutcomeCounts, PhaseSnapshot,
+        PhaseState, RssTrend,
     };
 
     fn phase(name: &str, ok: u64, failed: u64) -> PhaseSnapshot {
@@ -368,6 +369,31 @@ mod tests {
         let failing = c.evaluate(&snapshot, false);
         assert_eq!(failing.state, Failing);
         assert!(failing.detail.contains("(b)"), "{}", failing.detail);
+    }
+
+    #[test]
+    fn memory_kept_per_session_is_judged_over_its_interval() {
+        use CriterionState::*;
+        let phases = vec!["churn".to_string()];
+        let c = Criterion::compile("retained_kb_per_session(churn) <= 12", &phases, None).unwrap();
+        let mut snapshot = Snapshot::default();
+        snapshot.phases = vec![phase("churn", 10, 0)];
+        let kept = |low: f64, high: f64| ChurnSnapshot {
+            sessions: 500,
+            retained_kb_per_session: Some((low + high) / 2.0),
+            retained_kb_low: Some(low),
+            retained_kb_high: Some(high),
+            collections: 4,
+            cycle_sessions: None,
+            retained_unmeasured: None,
+        };
+        snapshot.phases[0].churn = Some(kept(5.0, 15.0));
+        assert_eq!(c.evaluate(&snapshot, false).state, Settling);
+        assert_eq!(c.evaluate(&snapshot, true).state, NotMeasured);
+        snapshot.phases[0].churn = Some(kept(13.0, 15.0));
+        assert_eq!(c.evaluate(&snapshot, false).state, Failing);
+        snapshot.phases[0].churn = Some(kept(5.0, 11.0));
+        assert_eq!(c.evaluate(&snapshot, true).state, Pass);
     }
 
     #[test]
