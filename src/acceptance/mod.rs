@@ -376,8 +376,10 @@ mod tests {
         use CriterionState::*;
         let phases = vec!["churn".to_string()];
         let c = Criterion::compile("retained_kb_per_session(churn) <= 12", &phases, None).unwrap();
-        let mut snapshot = Snapshot::default();
-        snapshot.phases = vec![phase("churn", 10, 0)];
+        let mut snapshot = Snapshot {
+            phases: vec![phase("churn", 10, 0)],
+            ..Snapshot::default()
+        };
         let kept = |low: f64, high: f64| ChurnSnapshot {
             sessions: 500,
             retained_kb_per_session: Some((low + high) / 2.0),
