@@ -154,8 +154,9 @@ fn the_leak_hunt_names_a_1_kb_leak_under_a_40_mb_sawtooth() {
     // over `add` keeping 1 KB. On a quiet machine `add` reads 0.9–1.1; on
     // one this busy (the other tests, and whatever else runs) the probe runs
     // late and the troughs blur, so what is asserted is what load cannot
-    // change: the tool named, and every figure's interval (widened by half,
-    // a margin the noise does not cross) holding the truth.
+    // change: either the floor was too noisy and the hunt says so (N/A,
+    // naming nothing), or the tool is named and every figure's interval
+    // (widened by half, a margin the noise does not cross) holds the truth.
     let run = run_against_target(
         &["leak-hunt"],
         &[
@@ -171,6 +172,13 @@ fn the_leak_hunt_names_a_1_kb_leak_under_a_40_mb_sawtooth() {
     let by_label = result["resources"]["retained_by_label"]
         .as_array()
         .unwrap_or_else(|| panic!("no attribution: {}", result["resources"]));
+    if by_label.is_empty() {
+        let why = result["resources"]["retained_by_label_unmeasured"].to_string();
+        assert!(why.contains("too noisy to tell yet"), "{why}");
+        let worst = run.criterion("leak-hunt", "rss_kb_per_call_worst <= 1");
+        assert_eq!(worst, "NOT_MEASURED");
+        return;
+    }
     assert_eq!(by_label.len(), 3, "{by_label:?}");
     let kb = |entry: &Value| f64_at(entry, "/kb_per_call");
     // Named: the most, and surely some.
