@@ -148,7 +148,7 @@ fn memory_by_phase(out: &mut String, s: &Snapshot) {
 /// What each tool keeps per call, the largest first, when more than one was
 /// called (with one, it is the trend above): memory when it could be told
 /// apart, or why not when the server surely kept some (the whole trend's
-/// interval above zero: then which tool is the question); file descriptors
+/// interval above half a KB a call: then which tool is the question); file descriptors
 /// when some tool keeps any.
 fn kept_by_label(out: &mut String, s: &Snapshot) {
     let r = &s.resources;
@@ -156,7 +156,10 @@ fn kept_by_label(out: &mut String, s: &Snapshot) {
     if called < 2 {
         return;
     }
-    let kept_some = r.rss_trend.is_some_and(|t| t.kb_per_call_low > 0.0);
+    // Surely more than the attribution's resolution: an allocator settling
+    // in (a few hundredths of a KB a call) raises no question of which tool.
+    let resolution = crate::stats::attribution::MEMORY.resolution;
+    let kept_some = r.rss_trend.is_some_and(|t| t.kb_per_call_low > resolution);
     match &r.retained_by_label_unmeasured {
         Some(why) if kept_some => {
             let _ = writeln!(out, "    retained per call by tool: {why}");
@@ -616,6 +619,11 @@ mod tests {
         };
         let snapshot = result.result.as_mut().unwrap();
         snapshot.resources.rss_trend = Some(trend(-0.5));
+        assert!(!scenario_summary(&result, false).contains(&line));
+        // A healthy allocator settling in: surely above zero, not above
+        // what a tool could be told to keep.
+        let snapshot = result.result.as_mut().unwrap();
+        snapshot.resources.rss_trend = Some(trend(0.03));
         assert!(!scenario_summary(&result, false).contains(&line));
         let snapshot = result.result.as_mut().unwrap();
         snapshot.resources.rss_trend = Some(trend(3.0));
