@@ -69,13 +69,13 @@ impl std::fmt::Display for Settling {
     }
 }
 
-/// Whether the trend of `rss` (sampled at `times_s`, the trend's window) is
-/// evidence enough: settled once two collections show the floor twice, or
-/// once the memory has risen without one for longer than a collection could
-/// take to come ([`RISE_TAKEN_AS_GROWTH_S`], or half again the cycle seen
-/// before the one collection).
-pub fn settling(times_s: &[f64], rss: &[f64]) -> Option<Settling> {
-    let drops = collections(rss);
+/// Whether a trend over samples taken at `times_s` (the trend's window),
+/// with collections at `drops`, is evidence enough: settled once two
+/// collections show the floor twice, or once the memory has risen without
+/// one for longer than a collection could take to come
+/// ([`RISE_TAKEN_AS_GROWTH_S`], or half again the cycle seen before the one
+/// collection).
+pub fn settling(times_s: &[f64], drops: &[usize]) -> Option<Settling> {
     if drops.len() >= 2 {
         return None;
     }
@@ -101,13 +101,29 @@ const FIT_POINTS: usize = 64;
 
 /// `points` are (calls completed, RSS bytes) in time order.
 pub fn rss_trend(points: &[(f64, f64)]) -> Option<RssTrend> {
+    let rss: Vec<f64> = points.iter().map(|p| p.1).collect();
+    fitted(points, &rss, &collections(&rss))
+}
+
+/// The server's trend over samples taken at `times_s`, `points` being
+/// (calls completed, RSS bytes): [`rss_trend`] with whether it is
+/// [`settling`], the collections found once for both.
+pub fn server_trend(times_s: &[f64], points: &[(f64, f64)]) -> Option<RssTrend> {
+    let rss: Vec<f64> = points.iter().map(|p| p.1).collect();
+    let drops = collections(&rss);
+    fitted(points, &rss, &drops).map(|trend| RssTrend {
+        settling: settling(times_s, &drops),
+        ..trend
+    })
+}
+
+/// The floor fit of `points`, whose RSS is `rss` and its collections `drops`.
+fn fitted(points: &[(f64, f64)], rss: &[f64], drops: &[usize]) -> Option<RssTrend> {
     if points.len() < MIN_SAMPLES {
         return None;
     }
-    let rss: Vec<f64> = points.iter().map(|p| p.1).collect();
-    let drops = collections(&rss);
-    let end = settled_end(&rss, &drops);
-    let floor = retained_floor(&rss);
+    let end = settled_end(rss, drops);
+    let floor = retained_floor(rss);
     let step = end.div_ceil(FIT_POINTS).max(1);
     let fit: Vec<(f64, f64)> = (0..end)
         .step_by(step)
@@ -127,17 +143,6 @@ pub fn rss_trend(points: &[(f64, f64)]) -> Option<RssTrend> {
         calls_spanned,
         collections: drops.len(),
         settling: None,
-    })
-}
-
-/// The server's trend over samples taken at `times_s`, `points` being
-/// (calls completed, RSS bytes): [`rss_trend`] with whether it is
-/// [`settling`].
-pub fn server_trend(times_s: &[f64], points: &[(f64, f64)]) -> Option<RssTrend> {
-    let rss: Vec<f64> = points.iter().map(|p| p.1).collect();
-    rss_trend(points).map(|trend| RssTrend {
-        settling: settling(times_s, &rss),
-        ..trend
     })
 }
 
@@ -370,43 +375,44 @@ mod tests {
         assert!(rss_trend(&series(30, |_| BASE)).is_none());
     }
 
-    /// Samples every 0.25 s for `seconds`, RSS as a function of time.
-    fn timed(seconds: f64, rss_at: impl Fn(f64) -> f64) -> (Vec<f64>, Vec<f64>) {
+    /// Samples every 0.25 s for `seconds`, RSS as a function of time: their
+    /// times and the collections in them.
+    fn timed(seconds: f64, rss_at: impl Fn(f64) -> f64) -> (Vec<f64>, Vec<usize>) {
         let times: Vec<f64> = (0..=(seconds * 4.0) as usize)
             .map(|i| i as f64 / 4.0)
             .collect();
-        let rss = times.iter().map(|&t| rss_at(t)).collect();
-        (times, rss)
+        let rss: Vec<f64> = times.iter().map(|&t| rss_at(t)).collect();
+        (times, collections(&rss))
     }
 
     #[test]
     fn a_rise_settles_at_the_second_collection_or_after_long_enough_without_one() {
         // A 40 MB sawtooth with an 8 s cycle.
         let saw = |t: f64| BASE + (t % 8.0) * 5.0 * MIB;
-        let (times, rss) = timed(7.0, saw);
+        let (times, drops) = timed(7.0, saw);
         assert!(matches!(
-            settling(&times, &rss),
+            settling(&times, &drops),
             Some(Settling::FirstRise { .. })
         ));
-        let (times, rss) = timed(12.0, saw);
+        let (times, drops) = timed(12.0, saw);
         // One fall, 8 s in: the next is not due before 12 s after it.
-        let Some(Settling::OneCollection { needed_s, .. }) = settling(&times, &rss) else {
-            panic!("{:?}", settling(&times, &rss));
+        let Some(Settling::OneCollection { needed_s, .. }) = settling(&times, &drops) else {
+            panic!("{:?}", settling(&times, &drops));
         };
         assert_eq!(needed_s, RISE_TAKEN_AS_GROWTH_S);
         assert_eq!(settling(&timed(17.0, saw).0, &timed(17.0, saw).1), None);
         // A steady leak with no collection settles after the time a
         // collection could take, not before.
         let leak = |t: f64| BASE + t * MIB;
-        let (times, rss) = timed(RISE_TAKEN_AS_GROWTH_S - 1.0, leak);
-        assert!(settling(&times, &rss).is_some());
-        let (times, rss) = timed(RISE_TAKEN_AS_GROWTH_S, leak);
-        assert_eq!(settling(&times, &rss), None);
+        let (times, drops) = timed(RISE_TAKEN_AS_GROWTH_S - 1.0, leak);
+        assert!(settling(&times, &drops).is_some());
+        let (times, drops) = timed(RISE_TAKEN_AS_GROWTH_S, leak);
+        assert_eq!(settling(&times, &drops), None);
         // One long cycle seen: the rise after it must outlast it by half.
         let slow = |t: f64| BASE + (t % 20.0) * MIB;
-        let (times, rss) = timed(35.0, slow);
-        let Some(Settling::OneCollection { needed_s, .. }) = settling(&times, &rss) else {
-            panic!("{:?}", settling(&times, &rss));
+        let (times, drops) = timed(35.0, slow);
+        let Some(Settling::OneCollection { needed_s, .. }) = settling(&times, &drops) else {
+            panic!("{:?}", settling(&times, &drops));
         };
         assert_eq!(needed_s, 30.0);
     }
