@@ -161,8 +161,7 @@ impl CallMix {
             // makes `each` rounds. Checked when the scenario is read: a
             // phase in `turns_each` plans its calls.
             Some(Turns::Each(each)) => {
-                let steps = MixSchedule::new(&self.weights, 1).steps();
-                planned_calls.unwrap_or(0) / (steps * each).max(1)
+                planned_calls.unwrap_or(0) / (self.schedule.steps() * each).max(1)
             }
             None => return self,
         };
