@@ -202,7 +202,7 @@ pub fn unmeasured(name: &str, args: &[String], snapshot: &Snapshot) -> Option<St
             resources.unmeasured.clone().or_else(|| {
                 pick(resources)
                     .1
-                    .filter(|why| **why == NotAttributed::Inseparable)
+                    .filter(|why| why.is_for_good())
                     .map(ToString::to_string)
             })
         }
@@ -371,7 +371,7 @@ pub fn settling(name: &str, snapshot: &Snapshot) -> Option<String> {
             .map(|s| s.to_string()),
         Read::PerLabel(pick) | Read::PerLabelWorst(pick) => pick(resources)
             .1
-            .filter(|why| **why != NotAttributed::Inseparable)
+            .filter(|why| !why.is_for_good())
             .map(ToString::to_string),
         _ => None,
     }

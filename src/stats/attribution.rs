@@ -77,6 +77,14 @@ pub enum NotAttributed {
     Unsettled { half_width: f64, unit: &'static str },
 }
 
+impl NotAttributed {
+    /// True when no more evidence can give a figure (the calls kept fixed
+    /// proportions); false when more can (too few points, too noisy yet).
+    pub fn is_for_good(&self) -> bool {
+        *self == NotAttributed::Inseparable
+    }
+}
+
 /// Open file descriptors: a twentieth of one a call.
 pub const DESCRIPTORS: Resource = Resource {
     raw_per_unit: 1.0,

@@ -10,6 +10,7 @@ use super::state_style;
 use crate::acceptance::format_value;
 use crate::report::summary::ms;
 use crate::stats::Snapshot;
+use crate::stats::attribution::{DESCRIPTORS, MEMORY};
 
 pub fn acceptance(frame: &mut Frame, area: Rect, block: Block, s: &Snapshot) {
     let mut lines = Vec::new();
@@ -277,11 +278,10 @@ fn keeping_most(kept: &[crate::stats::LabelPerCall], at_least: f64) -> Option<&s
         .map(|r| r.label.as_str())
 }
 
-/// Memory a tool must surely keep per call to be marked, in KB.
-const KEEPS_KB: f64 = 0.5;
-/// Descriptors a tool must surely keep per call to be marked (the
-/// attribution's resolution).
-const KEEPS_FDS: f64 = 0.05;
+/// What a tool must surely keep per call to be marked: the attribution's
+/// resolution (the summary asks which tool from the same figure).
+const KEEPS_KB: f64 = MEMORY.resolution;
+const KEEPS_FDS: f64 = DESCRIPTORS.resolution;
 
 /// The server's process tree: each member's RSS, its share, FDs, threads, CPU.
 pub fn processes(frame: &mut Frame, area: Rect, block: Block, s: &Snapshot) {
