@@ -336,14 +336,7 @@ pub fn value(name: &str, args: &[String], snapshot: &Snapshot) -> Option<f64> {
         Read::Process(read) | Read::Pss(read) => read(&snapshot.resources),
         Read::Trend(per_kb) => snapshot.resources.rss_trend.map(|t| t.kb_per_call * per_kb),
         Read::Churn(read) | Read::ChurnMemory(read) => read(churn_of(snapshot, args)?),
-        Read::PerLabel(pick) => {
-            let label = args.first()?;
-            let (figures, _) = pick(&snapshot.resources);
-            figures
-                .iter()
-                .find(|r| &r.label == label)
-                .map(|r| r.per_call)
-        }
+        Read::PerLabel(pick) => label_figure(pick, args, &snapshot.resources).map(|r| r.per_call),
         Read::PerLabelWorst(pick) => worst(pick(&snapshot.resources).0).map(|r| r.per_call),
     }
 }
@@ -386,9 +379,7 @@ pub fn range(name: &str, args: &[String], snapshot: &Snapshot) -> Option<Range> 
             .rss_trend
             .map(|t| Range::between(t.kb_per_call_low * per_kb, t.kb_per_call_high * per_kb)),
         Read::PerLabel(pick) => {
-            let label = args.first()?;
-            let figure = pick(resources).0.iter().find(|r| &r.label == label)?;
-            Some(Range::between(figure.low, figure.high))
+            label_figure(pick, args, resources).map(|r| Range::between(r.low, r.high))
         }
         // The worst label's interval reaches as low and as high as any
         // label's does.
@@ -415,6 +406,16 @@ type Attributed<'a> = (&'a [LabelPerCall], Option<&'a NotAttributed>);
 
 /// `rss_trend_mb_per_1k_calls` per KB a call: 1000 calls, 1024 KB a MB.
 const MB_PER_1K_CALLS_PER_KB: f64 = 1000.0 / 1024.0;
+
+/// The figure of the label a `name(label)` metric names.
+fn label_figure<'a>(
+    pick: fn(&ResourceSnapshot) -> Attributed<'_>,
+    args: &[String],
+    resources: &'a ResourceSnapshot,
+) -> Option<&'a LabelPerCall> {
+    let label = args.first()?;
+    pick(resources).0.iter().find(|r| &r.label == label)
+}
 
 fn worst(figures: &[LabelPerCall]) -> Option<&LabelPerCall> {
     figures
