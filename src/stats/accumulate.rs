@@ -275,10 +275,19 @@ impl ProbeAcc {
             return;
         }
         self.rss_floor = self.rss_floor.map(|floor| floor.min(sample.rss_bytes));
-        self.pss_floor = match (self.pss_floor, sample.pss_bytes) {
-            (Some(floor), Some(pss)) => Some(floor.min(pss)),
-            (floor, pss) => floor.or(pss),
-        };
+        self.pss_floor = either_or_both(self.pss_floor, sample.pss_bytes, u64::min);
+    }
+}
+
+/// `pick` of the two when both are known, else whichever is.
+pub(super) fn either_or_both(
+    a: Option<u64>,
+    b: Option<u64>,
+    pick: fn(u64, u64) -> u64,
+) -> Option<u64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(pick(a, b)),
+        (a, b) => a.or(b),
     }
 }
 

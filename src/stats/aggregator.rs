@@ -366,10 +366,7 @@ impl Aggregator {
         probe.first.get_or_insert(sample);
         probe.latest = Some(sample);
         probe.rss_max = probe.rss_max.max(sample.rss_bytes);
-        probe.pss_max = match (probe.pss_max, sample.pss_bytes) {
-            (Some(max), Some(pss)) => Some(max.max(pss)),
-            (max, pss) => max.or(pss),
-        };
+        probe.pss_max = either_or_both(probe.pss_max, sample.pss_bytes, u64::max);
         probe.fds_max = probe.fds_max.max(sample.fds);
         probe.threads_max = probe.threads_max.max(sample.threads);
         probe.cpu_max = probe.cpu_max.max(sample.cpu_percent);
