@@ -105,7 +105,7 @@ arguments = { message = "hi {seq}", region = "Zürich-{seq}" }
 #[test]
 fn handshake_sessions_are_kept_reopened_after_a_404_and_deleted_at_the_end() {
     let target = HttpTarget::start(&["--era", "handshake", "--session-expire-after", "200"]);
-    let run = run(&["sequential", "--url", &target.url, "--pid", &target.pid()]);
+    let run = target.run("sequential", &[]);
     assert_eq!(
         server_of(&run, "sequential")["protocol_version"],
         "2025-11-25"
@@ -178,7 +178,7 @@ fn a_bare_url_says_server_figures_are_not_measured_and_does_not_fail_on_them() {
 #[test]
 fn a_server_named_by_pid_is_measured_as_proc_reads_it() {
     let target = HttpTarget::start(&["--leak-kb", "100"]);
-    let run = run(&["sequential", "--url", &target.url, "--pid", &target.pid()]);
+    let run = target.run("sequential", &[]);
     assert_eq!(
         run.code,
         1,
@@ -361,13 +361,7 @@ fn the_leak_hunt_names_the_leaking_tool_over_http_in_both_eras() {
             let scenario = &scenario;
             threads.spawn(move || {
                 let target = HttpTarget::start(&["--era", era, "--leak-kb-tool", "add:16"]);
-                let run = run(&[
-                    scenario.to_str().unwrap(),
-                    "--url",
-                    &target.url,
-                    "--pid",
-                    &target.pid(),
-                ]);
+                let run = target.run(scenario.to_str().unwrap(), &[]);
                 assert_eq!(run.code, 1, "{era}: {}", run.explain());
                 assert_eq!(server_of(&run, "leak-hunt")["protocol_version"], version);
                 common::assert_retained(&run.scenario("leak-hunt")["result"], "add", 16.0, 3);

@@ -124,13 +124,7 @@ fn a_server_mcpstorm_did_not_start_cannot_be_restarted_and_the_run_says_so() {
     let target = HttpTarget::start(&["--crash-after", "300"]);
     let dir = tempfile::tempdir().unwrap();
     let scenario = scenario_file(dir.path(), "restart.toml", SCENARIO);
-    let run = run(&[
-        scenario.to_str().unwrap(),
-        "--url",
-        &target.url,
-        "--pid",
-        &target.pid(),
-    ]);
+    let run = target.run(scenario.to_str().unwrap(), &[]);
     assert_eq!(run.code, 1, "{}", run.explain());
     let scenario = run.scenario("restart");
     assert!(

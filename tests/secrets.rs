@@ -157,15 +157,7 @@ fn secrets_can_be_given_off_the_command_line() {
         &format!("Authorization: Bearer {token}\n"),
     );
     let header_file = header_file.to_string_lossy().into_owned();
-    let run = run(&[
-        "sequential",
-        "--url",
-        &target.url,
-        "--pid",
-        &target.pid(),
-        "--header-file",
-        &header_file,
-    ]);
+    let run = target.run("sequential", &["--header-file", &header_file]);
     assert_eq!(run.code, 0, "{}", run.explain());
     assert!(!run.stdout.contains(token) && !run.stderr.contains(token));
 

@@ -288,6 +288,14 @@ impl HttpTarget {
         self.child.id().to_string()
     }
 
+    /// `mcpstorm run SCENARIO ARGS` against this target, measured by its pid.
+    pub fn run(&self, scenario: &str, args: &[&str]) -> Run {
+        let pid = self.pid();
+        let mut all = vec![scenario, "--url", &self.url, "--pid", &pid];
+        all.extend(args);
+        run(&all)
+    }
+
     /// One raw POST, as a client that ignores the specification would send it.
     pub fn raw_post(&self, headers: &[&str], body: &str) -> String {
         let address = self.url.trim_start_matches("http://");
