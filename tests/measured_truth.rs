@@ -252,11 +252,15 @@ arguments = {{ ms = 0 }}
 
 /// The states of a result's criteria, in order.
 fn states(result: &serde_json::Value) -> Vec<&str> {
-    result["criteria"]
-        .as_array()
-        .unwrap()
+    states_in(&result["criteria"])
+}
+
+/// The `state` of each entry of a list (criteria, or one's changes).
+fn states_in(list: &serde_json::Value) -> Vec<&str> {
+    list.as_array()
+        .unwrap_or_else(|| panic!("not a list: {list}"))
         .iter()
-        .map(|c| c["state"].as_str().unwrap())
+        .map(|entry| entry["state"].as_str().expect("a state"))
         .collect()
 }
 
@@ -332,12 +336,7 @@ const SAWTOOTH: [&str; 4] = ["--sawtooth-mb", "20", "--sawtooth-kb-per-call", "6
 
 /// The states a criterion went through, in order.
 fn changes(criterion: &serde_json::Value) -> Vec<&str> {
-    criterion["changes"]
-        .as_array()
-        .expect("the criterion's changes")
-        .iter()
-        .map(|c| c["state"].as_str().unwrap_or(""))
-        .collect()
+    states_in(&criterion["changes"])
 }
 
 #[test]
