@@ -171,6 +171,7 @@ fn leaking_run() -> Snapshot {
             rss_max_mb: Some(110.0),
             rss_growth_mb: Some(96.0),
             rss_trend: Some(RssTrend {
+                steady_for_s: Some(42.0),
                 kb_per_call: 10.2,
                 kb_per_call_low: 9.8,
                 kb_per_call_high: 10.6,
@@ -185,6 +186,7 @@ fn leaking_run() -> Snapshot {
                 per_call: 10.2,
                 low: 9.7,
                 high: 10.7,
+                resolved: true,
             }],
             retained_by_label_unmeasured: None,
             fds_by_label: Vec::new(),
@@ -444,6 +446,7 @@ fn a_tool_that_keeps_descriptors_gets_a_column_and_is_marked() {
         per_call,
         low: per_call - 0.02,
         high: per_call + 0.02,
+        resolved: true,
     };
     snapshot.resources.fds_by_label = vec![figure("echo", 0.0), figure("add", 1.0)];
     let screen = render(snapshot, &status(false), &ViewState::default(), 160, 50);
@@ -458,6 +461,60 @@ fn a_tool_that_keeps_descriptors_gets_a_column_and_is_marked() {
     clean.resources.fds_by_label = vec![figure("echo", 0.0), figure("add", 0.0)];
     let screen = render(clean, &status(false), &ViewState::default(), 160, 50);
     assert!(!screen.contains("FDs/call"), "{screen}");
+}
+
+#[test]
+fn a_figure_not_resolved_yet_shows_as_its_range_and_marks_no_one() {
+    let mut snapshot = leaking_run();
+    // echo's figure is known to ±3 KB: given, as a range, but not enough to
+    // name it (nor to clear it).
+    snapshot.resources.retained_by_label = vec![LabelPerCall {
+        label: "echo".into(),
+        per_call: 2.4,
+        low: -0.6,
+        high: 5.4,
+        resolved: false,
+    }];
+    let screen = render(snapshot, &status(false), &ViewState::default(), 160, 50);
+    let echo = screen
+        .lines()
+        .find(|l| l.contains("echo") && l.contains("±"))
+        .unwrap_or_else(|| panic!("echo's range missing:\n{screen}"));
+    assert!(echo.contains("+2.4±3.0"), "{echo}");
+    assert!(!screen.contains("▲"), "{screen}");
+    assert!(screen.contains("± not resolved yet"), "{screen}");
+}
+
+#[test]
+fn no_tool_is_marked_while_the_memory_floor_is_settling() {
+    let mut snapshot = leaking_run();
+    let trend = snapshot.resources.rss_trend.as_mut().expect("a trend");
+    trend.settling = Some(Settling::FirstRise {
+        rising_s: 3.0,
+        needed_s: 15.0,
+    });
+    let screen = render(snapshot, &status(false), &ViewState::default(), 160, 50);
+    assert!(!screen.contains("▲"), "{screen}");
+    assert!(screen.contains("KB/call settling"), "{screen}");
+    // Settled, the same figure marks its tool.
+    let screen = render(
+        leaking_run(),
+        &status(false),
+        &ViewState::default(),
+        160,
+        50,
+    );
+    assert!(screen.contains("▲ echo"), "{screen}");
+    // And the memory pane says how long the trend has held (its title
+    // whole at this width).
+    let screen = render(
+        leaking_run(),
+        &status(false),
+        &ViewState::default(),
+        220,
+        50,
+    );
+    assert!(screen.contains("0 GC · steady 42 s"), "{screen}");
 }
 
 #[test]

@@ -154,9 +154,10 @@ fn the_leak_hunt_names_a_1_kb_leak_under_a_40_mb_sawtooth() {
     // over `add` keeping 1 KB. On a quiet machine `add` reads 0.9–1.1; on
     // one this busy (the other tests, and whatever else runs) the probe runs
     // late and the troughs blur, so what is asserted is what load cannot
-    // change: either the floor was too noisy and the hunt says so (N/A,
-    // naming nothing), or the tool is named and every figure's interval
-    // (widened by half, a margin the noise does not cross) holds the truth.
+    // change: every tool's figure is given, and its interval (widened by
+    // half, a margin the noise does not cross) holds the truth; where the
+    // floor is noisy the intervals are wide and not resolved, naming
+    // nothing; where `add` is surely above the resolution it is the most.
     let run = run_against_target(
         &["leak-hunt"],
         &[
@@ -172,21 +173,13 @@ fn the_leak_hunt_names_a_1_kb_leak_under_a_40_mb_sawtooth() {
     let by_label = result["resources"]["retained_by_label"]
         .as_array()
         .unwrap_or_else(|| panic!("no attribution: {}", result["resources"]));
-    if by_label.is_empty() {
-        let why = result["resources"]["retained_by_label_unmeasured"].to_string();
-        assert!(why.contains("too noisy to tell yet"), "{why}");
-        let worst = run.criterion("leak-hunt", "rss_kb_per_call_worst <= 1");
-        assert_eq!(worst, "NOT_MEASURED");
-        return;
-    }
-    assert_eq!(by_label.len(), 3, "{by_label:?}");
+    assert_eq!(by_label.len(), 3, "{}", result["resources"]);
     let kb = |entry: &Value| f64_at(entry, "/kb_per_call");
-    // Named: the most, and surely some.
     let add = by_label
         .iter()
         .find(|l| l["label"] == "add")
-        .unwrap_or_else(|| panic!("add not named: {by_label:?}"));
-    assert!(f64_at(add, "/kb_per_call_low") > 0.0, "{by_label:?}");
+        .unwrap_or_else(|| panic!("no figure for add: {by_label:?}"));
+    let add_named = f64_at(add, "/kb_per_call_low") > 0.5;
     for entry in by_label {
         let truth = if entry["label"] == "add" { 1.0 } else { 0.0 };
         let (low, high) = (
@@ -199,7 +192,10 @@ fn the_leak_hunt_names_a_1_kb_leak_under_a_40_mb_sawtooth() {
             "{entry}: the truth is {truth} KB a call"
         );
         if entry["label"] != "add" {
-            assert!(kb(entry) < kb(add), "{by_label:?}");
+            assert!(f64_at(entry, "/kb_per_call_low") <= 0.5, "{by_label:?}");
+            if add_named {
+                assert!(kb(entry) < kb(add), "{by_label:?}");
+            }
         }
     }
 }

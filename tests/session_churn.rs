@@ -115,6 +115,18 @@ fn a_collection_cycle_longer_than_the_fit_is_said_not_read_as_memory_kept() {
     );
     assert!(said.contains("cannot conclude"), "{said}");
     assert!(said.contains("Churn at least"), "{said}");
+    // Live, while more sessions could still conclude, the criterion is
+    // SETTLING (it read N/A, as if for good), and never FAILING on a
+    // cycle's rise.
+    let criterion = run.criterion_value("session-churn", "retained_kb_per_session(closed) <= 32");
+    let states: Vec<&str> = criterion["changes"]
+        .as_array()
+        .expect("the criterion's changes")
+        .iter()
+        .filter_map(|c| c["state"].as_str())
+        .collect();
+    assert!(!states.contains(&"FAILING"), "{criterion}");
+    assert!(states.contains(&"SETTLING"), "{criterion}");
     // With cycles four times shorter, two fit in the half-phase: it concludes,
     // and a closed session keeps nothing while an abandoned one keeps its 16 KB.
     let run = churn_over_http(&[

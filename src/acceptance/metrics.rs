@@ -3,8 +3,8 @@
 
 use super::range::Range;
 use crate::stats::{
-    BadInputTally, CallStats, ChurnSnapshot, ColdStartSnapshot, LabelPerCall, LatencySummary,
-    NotAttributed, ResourceSnapshot, Snapshot,
+    Attribution, BadInputTally, CallStats, ChurnSnapshot, ColdStartSnapshot, LabelPerCall,
+    LatencySummary, ResourceSnapshot, Snapshot,
 };
 
 /// What scope a metric accepts.
@@ -41,6 +41,10 @@ enum Read {
     /// process figure with a 95 % interval, settling until the floor is
     /// known (`stats::trend::Settling`).
     Trend(f64),
+    /// The server's memory growth, counted to the floor it stands on now: a
+    /// process figure, settling while the trend's floor is not known (a
+    /// heap's first rise looks like growth until it falls back).
+    Growth(fn(&ResourceSnapshot) -> Option<f64>),
     /// PSS of the tree: N/A, too, when smaps_rollup cannot be read.
     Pss(fn(&ResourceSnapshot) -> Option<f64>),
     /// A churn phase's count.
@@ -50,11 +54,11 @@ enum Read {
     ChurnMemory(fn(&ChurnSnapshot) -> Option<f64>),
     /// What one label keeps per call of a resource (its floor attributed to
     /// the labels): N/A without a process, or when the labels cannot be told
-    /// apart. The extractor picks the resource's figures and why they are
-    /// withheld.
-    PerLabel(fn(&ResourceSnapshot) -> Attributed<'_>),
+    /// apart; settling while the memory's floor is not known. The extractor
+    /// picks the resource's [`Attribution`].
+    PerLabel(fn(&ResourceSnapshot) -> Attribution<'_>),
     /// The largest of those over the labels, and which label it is.
-    PerLabelWorst(fn(&ResourceSnapshot) -> Attributed<'_>),
+    PerLabelWorst(fn(&ResourceSnapshot) -> Attribution<'_>),
 }
 
 impl MetricDef {
@@ -63,6 +67,7 @@ impl MetricDef {
             Read::Calls(_) => Scope::Calls,
             Read::Run(_)
             | Read::Process(_)
+            | Read::Growth(_)
             | Read::Trend(_)
             | Read::Pss(_)
             | Read::PerLabelWorst(_) => Scope::Run,
@@ -103,7 +108,8 @@ metrics! {
         |c| Some(c.late_sends as f64);
     "min_success_rate_per_label", Calls, "", "the lowest success rate of any tool or method",
         |c| c.labels.iter().filter_map(|l| l.stats.success_rate).reduce(f64::min).or(c.stats.success_rate);
-    "rss_growth_mb", Process, "MB", "server RSS now minus its baseline (the floor since the warm-up)",
+    "rss_growth_mb", Growth, "MB",
+        "server RSS floor now (a sawtooth's last trough) minus its baseline (the floor since the warm-up)",
         |r| r.rss_growth_mb;
     "rss_max_mb", Process, "MB", "highest server RSS sampled", |r| r.rss_max_mb;
     "rss_baseline_mb", Process, "MB", "server RSS floor since the warm-up (or the start): the lowest sampled",
@@ -114,16 +120,16 @@ metrics! {
         1.0;
     "rss_kb_per_call", PerLabel, "KB",
         "memory one tool or method keeps per call: the floor attributed to the labels (called in turns)",
-        |r| (&r.retained_by_label, r.retained_by_label_unmeasured.as_ref());
+        ResourceSnapshot::retained_attribution;
     "rss_kb_per_call_worst", PerLabelWorst, "KB",
         "the most memory any one tool or method keeps per call (the detail names it)",
-        |r| (&r.retained_by_label, r.retained_by_label_unmeasured.as_ref());
+        ResourceSnapshot::retained_attribution;
     "fds_per_call", PerLabel, "",
         "file descriptors one tool or method keeps open per call (called in turns)",
-        |r| (&r.fds_by_label, r.fds_by_label_unmeasured.as_ref());
+        ResourceSnapshot::fds_attribution;
     "fds_per_call_worst", PerLabelWorst, "",
         "the most file descriptors any one tool or method keeps open per call (the detail names it)",
-        |r| (&r.fds_by_label, r.fds_by_label_unmeasured.as_ref());
+        ResourceSnapshot::fds_attribution;
     "pss_growth_mb", Pss, "MB", "server PSS now minus its baseline: a forked child's shared pages count once",
         |r| r.pss_growth_mb;
     "pss_max_mb", Pss, "MB", "highest server PSS sampled (whole tree)", |r| r.pss_max_mb;
@@ -187,7 +193,7 @@ fn bad_inputs(snapshot: &Snapshot, count: fn(&BadInputTally) -> u64) -> Option<f
 pub fn unmeasured(name: &str, args: &[String], snapshot: &Snapshot) -> Option<String> {
     let resources = &snapshot.resources;
     match find(name)?.read {
-        Read::Process(_) | Read::Trend(_) => resources.unmeasured.clone(),
+        Read::Process(_) | Read::Growth(_) | Read::Trend(_) => resources.unmeasured.clone(),
         Read::Pss(_) => resources.unmeasured.clone().or_else(|| {
             (resources.sampled && resources.pss_current_mb.is_none()).then(|| {
                 "PSS cannot be read for every process of the tree (/proc/PID/smaps_rollup: \
@@ -196,12 +202,12 @@ pub fn unmeasured(name: &str, args: &[String], snapshot: &Snapshot) -> Option<St
             })
         }),
         Read::ChurnMemory(_) => churn_of(snapshot, args)?.retained_unmeasured.clone(),
-        // Only a fixed mix is for good: too few points, or too noisy a
-        // floor, is evidence still settling.
+        // Only a fixed mix is for good: too few points, or a floor not known
+        // yet, is evidence still settling.
         Read::PerLabel(pick) | Read::PerLabelWorst(pick) => {
             resources.unmeasured.clone().or_else(|| {
                 pick(resources)
-                    .1
+                    .withheld
                     .filter(|why| why.is_for_good())
                     .map(ToString::to_string)
             })
@@ -333,11 +339,11 @@ pub fn value(name: &str, args: &[String], snapshot: &Snapshot) -> Option<f64> {
     match find(name)?.read {
         Read::Calls(read) => read(&scoped_calls(snapshot, args)?),
         Read::Run(read) => read(snapshot),
-        Read::Process(read) | Read::Pss(read) => read(&snapshot.resources),
+        Read::Process(read) | Read::Growth(read) | Read::Pss(read) => read(&snapshot.resources),
         Read::Trend(per_kb) => snapshot.resources.rss_trend.map(|t| t.kb_per_call * per_kb),
         Read::Churn(read) | Read::ChurnMemory(read) => read(churn_of(snapshot, args)?),
         Read::PerLabel(pick) => label_figure(pick, args, &snapshot.resources).map(|r| r.per_call),
-        Read::PerLabelWorst(pick) => worst(pick(&snapshot.resources).0).map(|r| r.per_call),
+        Read::PerLabelWorst(pick) => worst(pick(&snapshot.resources).figures).map(|r| r.per_call),
     }
 }
 
@@ -345,27 +351,36 @@ pub fn value(name: &str, args: &[String], snapshot: &Snapshot) -> Option<f64> {
 /// criterion's detail.
 pub fn which(name: &str, snapshot: &Snapshot) -> Option<String> {
     match find(name)?.read {
-        Read::PerLabelWorst(pick) => worst(pick(&snapshot.resources).0).map(|r| r.label.clone()),
+        Read::PerLabelWorst(pick) => {
+            worst(pick(&snapshot.resources).figures).map(|r| r.label.clone())
+        }
         _ => None,
     }
 }
 
 /// Why a metric's figure is not yet evidence enough to judge, while more
-/// is coming: the memory trend before its floor is known, a per-label figure
-/// too noisy to give yet. Live, its criterion is SETTLING; at the end, a
+/// is coming: the memory trend before its floor is known, the figures per
+/// label before there are enough floor points (or while the floor is not
+/// known). Live, its criterion is SETTLING; at the end, a
 /// figure is judged as it stands (the reason is shown) and a missing one is
 /// N/A.
-pub fn settling(name: &str, snapshot: &Snapshot) -> Option<String> {
+pub fn settling(name: &str, args: &[String], snapshot: &Snapshot) -> Option<String> {
     let resources = &snapshot.resources;
     match find(name)?.read {
-        Read::Trend(_) => resources
+        Read::ChurnMemory(_) => churn_of(snapshot, args)?.retained_settling.clone(),
+        Read::Trend(_) | Read::Growth(_) => resources
             .rss_trend
             .and_then(|t| t.settling)
             .map(|s| s.to_string()),
-        Read::PerLabel(pick) | Read::PerLabelWorst(pick) => pick(resources)
-            .1
-            .filter(|why| !why.is_for_good())
-            .map(ToString::to_string),
+        Read::PerLabel(pick) | Read::PerLabelWorst(pick) => {
+            let attribution = pick(resources);
+            attribution.settling.map(|s| s.to_string()).or_else(|| {
+                attribution
+                    .withheld
+                    .filter(|why| !why.is_for_good())
+                    .map(ToString::to_string)
+            })
+        }
         _ => None,
     }
 }
@@ -384,7 +399,7 @@ pub fn range(name: &str, args: &[String], snapshot: &Snapshot) -> Option<Range> 
         // The worst label's interval reaches as low and as high as any
         // label's does.
         Read::PerLabelWorst(pick) => {
-            let figures = pick(resources).0;
+            let figures = pick(resources).figures;
             let low = figures.iter().map(|r| r.low).reduce(f64::max)?;
             let high = figures.iter().map(|r| r.high).reduce(f64::max)?;
             Some(Range::between(low, high))
@@ -401,20 +416,17 @@ pub fn range(name: &str, args: &[String], snapshot: &Snapshot) -> Option<Range> 
     interval.or_else(|| value(name, args, snapshot).map(Range::point))
 }
 
-/// A resource's figures per label, and why they are withheld if they are.
-type Attributed<'a> = (&'a [LabelPerCall], Option<&'a NotAttributed>);
-
 /// `rss_trend_mb_per_1k_calls` per KB a call: 1000 calls, 1024 KB a MB.
 const MB_PER_1K_CALLS_PER_KB: f64 = 1000.0 / 1024.0;
 
 /// The figure of the label a `name(label)` metric names.
 fn label_figure<'a>(
-    pick: fn(&ResourceSnapshot) -> Attributed<'_>,
+    pick: fn(&ResourceSnapshot) -> Attribution<'_>,
     args: &[String],
     resources: &'a ResourceSnapshot,
 ) -> Option<&'a LabelPerCall> {
     let label = args.first()?;
-    pick(resources).0.iter().find(|r| &r.label == label)
+    pick(resources).figures.iter().find(|r| &r.label == label)
 }
 
 fn worst(figures: &[LabelPerCall]) -> Option<&LabelPerCall> {
@@ -444,6 +456,7 @@ mod tests {
             let process = matches!(
                 def.read,
                 Read::Process(_)
+                    | Read::Growth(_)
                     | Read::Trend(_)
                     | Read::Pss(_)
                     | Read::PerLabel(_)

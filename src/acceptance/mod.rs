@@ -81,7 +81,7 @@ impl Criterion {
         }
         let settling = used
             .iter()
-            .find_map(|m| metrics::settling(&m.name, snapshot));
+            .find_map(|m| metrics::settling(&m.name, &m.args, snapshot));
         let (state, caveat) = self.judge(snapshot, value.zip(threshold), settling, finished);
         let mut parts: Vec<String> = Vec::new();
         for call in used {
@@ -278,6 +278,7 @@ mod tests {
 
     fn trend(low: f64, high: f64, settling: Option<TrendSettling>) -> RssTrend {
         RssTrend {
+            steady_for_s: None,
             kb_per_call: (low + high) / 2.0,
             kb_per_call_low: low,
             kb_per_call_high: high,
@@ -341,9 +342,9 @@ mod tests {
         let c = Criterion::compile("rss_kb_per_call_worst <= 1", &[], None).unwrap();
         let mut snapshot = Snapshot::default();
         snapshot.resources.sampled = true;
-        snapshot.resources.retained_by_label_unmeasured = Some(NotAttributed::Unsettled {
-            half_width: 3.0,
-            unit: "KB",
+        snapshot.resources.retained_by_label_unmeasured = Some(NotAttributed::TooFewPoints {
+            points: 4,
+            labels: 3,
         });
         assert_eq!(c.evaluate(&snapshot, false).state, Settling);
         let end = c.evaluate(&snapshot, true);
@@ -362,6 +363,7 @@ mod tests {
             per_call,
             low: per_call - half,
             high: per_call + half,
+            resolved: half <= 0.5,
         };
         snapshot.resources.retained_by_label = vec![figure("a", 0.2, 0.1), figure("b", 0.1, 1.0)];
         assert_eq!(c.evaluate(&snapshot, false).state, Settling);
@@ -369,6 +371,30 @@ mod tests {
         let failing = c.evaluate(&snapshot, false);
         assert_eq!(failing.state, Failing);
         assert!(failing.detail.contains("(b)"), "{}", failing.detail);
+        // While the memory's floor is not known (a heap's first rise), the
+        // same figures settle; at the end they are judged as they stand.
+        snapshot.resources.rss_trend = Some(crate::stats::RssTrend {
+            steady_for_s: None,
+            kb_per_call: 1.0,
+            kb_per_call_low: 0.5,
+            kb_per_call_high: 1.5,
+            mb_per_1k_calls: 1.0,
+            samples: 10,
+            calls_spanned: 100.0,
+            collections: 0,
+            settling: Some(crate::stats::Settling::FirstRise {
+                rising_s: 3.0,
+                needed_s: 15.0,
+            }),
+        });
+        assert_eq!(c.evaluate(&snapshot, false).state, Settling);
+        let end = c.evaluate(&snapshot, true);
+        assert_eq!(end.state, Fail);
+        assert!(end.detail.contains("not settled"), "{}", end.detail);
+        // Descriptors do not saw: their figures do not wait for the floor.
+        let fds = Criterion::compile("fds_per_call_worst <= 1", &[], None).unwrap();
+        snapshot.resources.fds_by_label = snapshot.resources.retained_by_label.clone();
+        assert_eq!(fds.evaluate(&snapshot, false).state, Failing);
     }
 
     #[test]
@@ -388,6 +414,7 @@ mod tests {
             collections: 4,
             cycle_sessions: None,
             retained_unmeasured: None,
+            retained_settling: None,
         };
         snapshot.phases[0].churn = Some(kept(5.0, 15.0));
         assert_eq!(c.evaluate(&snapshot, false).state, Settling);
@@ -396,6 +423,12 @@ mod tests {
         assert_eq!(c.evaluate(&snapshot, false).state, Failing);
         snapshot.phases[0].churn = Some(kept(5.0, 11.0));
         assert_eq!(c.evaluate(&snapshot, true).state, Pass);
+        // A heap's first rise, while the phase runs: settling, however sure
+        // the interval, never FAILING.
+        let mut rising = kept(300.0, 340.0);
+        rising.retained_settling = Some("no collection seen in 3.0 s".into());
+        snapshot.phases[0].churn = Some(rising);
+        assert_eq!(c.evaluate(&snapshot, false).state, Settling);
     }
 
     #[test]

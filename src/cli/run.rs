@@ -481,14 +481,16 @@ fn watch_signals(
 ) -> watch::Receiver<Stop> {
     use tokio::signal::unix::{SignalKind, signal};
     let (tx, rx) = watch::channel(Stop::None);
+    // Registered here, before the task first runs: a signal that came before
+    // a busy runtime got round to it killed mcpstorm without its report.
+    let (Ok(mut interrupt), Ok(mut terminate), Ok(mut hangup)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+    ) else {
+        return rx;
+    };
     tokio::spawn(async move {
-        let (Ok(mut interrupt), Ok(mut terminate), Ok(mut hangup)) = (
-            signal(SignalKind::interrupt()),
-            signal(SignalKind::terminate()),
-            signal(SignalKind::hangup()),
-        ) else {
-            return;
-        };
         loop {
             let stop = tokio::select! {
                 _ = interrupt.recv() => Stop::Interrupt,

@@ -270,6 +270,7 @@ struct KbPerCall<'a> {
     kb_per_call: f64,
     kb_per_call_low: f64,
     kb_per_call_high: f64,
+    resolved: bool,
 }
 
 impl<'a> From<&'a LabelPerCall> for KbPerCall<'a> {
@@ -279,6 +280,7 @@ impl<'a> From<&'a LabelPerCall> for KbPerCall<'a> {
             kb_per_call: l.per_call,
             kb_per_call_low: l.low,
             kb_per_call_high: l.high,
+            resolved: l.resolved,
         }
     }
 }
@@ -290,6 +292,7 @@ struct FdsPerCall<'a> {
     fds_per_call: f64,
     fds_per_call_low: f64,
     fds_per_call_high: f64,
+    resolved: bool,
 }
 
 impl<'a> From<&'a LabelPerCall> for FdsPerCall<'a> {
@@ -299,6 +302,7 @@ impl<'a> From<&'a LabelPerCall> for FdsPerCall<'a> {
             fds_per_call: l.per_call,
             fds_per_call_low: l.low,
             fds_per_call_high: l.high,
+            resolved: l.resolved,
         }
     }
 }

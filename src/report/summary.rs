@@ -7,7 +7,8 @@ use std::fmt::Write;
 use super::{Output, OutputError, Report, ScenarioResult, Verdict};
 use crate::acceptance::CriterionState;
 use crate::protocol::untrusted::{QUOTE_CHARS, quote};
-use crate::stats::{CallStats, LabelPerCall, PhaseState, Snapshot};
+use crate::stats::attribution::{DESCRIPTORS, MEMORY, Resource};
+use crate::stats::{Attribution, CallStats, LabelPerCall, PhaseState, Snapshot};
 
 pub struct TextSummary {
     pub to_stderr: bool,
@@ -158,7 +159,7 @@ fn kept_by_label(out: &mut String, s: &Snapshot) {
     }
     // Surely more than the attribution's resolution: an allocator settling
     // in (a few hundredths of a KB a call) raises no question of which tool.
-    let resolution = crate::stats::attribution::MEMORY.resolution;
+    let resolution = MEMORY.resolution;
     let kept_some = r.rss_trend.is_some_and(|t| t.kb_per_call_low > resolution);
     match &r.retained_by_label_unmeasured {
         Some(why) if kept_some => {
@@ -169,8 +170,8 @@ fn kept_by_label(out: &mut String, s: &Snapshot) {
             out,
             "retained per call by tool",
             "KB",
-            1,
-            &r.retained_by_label,
+            MEMORY,
+            r.retained_attribution(),
         ),
     }
     // A tool surely keeping descriptors: its whole interval above zero.
@@ -179,18 +180,19 @@ fn kept_by_label(out: &mut String, s: &Snapshot) {
             out,
             "file descriptors kept per call by tool",
             "",
-            2,
-            &r.fds_by_label,
+            DESCRIPTORS,
+            r.fds_attribution(),
         );
     }
 }
 
-fn kept_line(out: &mut String, what: &str, unit: &str, decimals: usize, kept: &[LabelPerCall]) {
-    let mut by_size: Vec<_> = kept.iter().collect();
+fn kept_line(out: &mut String, what: &str, unit: &str, resource: Resource, kept: Attribution) {
+    let mut by_size: Vec<_> = kept.figures.iter().collect();
     by_size.sort_by(|a, b| b.per_call.total_cmp(&a.per_call));
     if by_size.is_empty() {
         return;
     }
+    let decimals = resource.decimals;
     let unit = if unit.is_empty() {
         String::new()
     } else {
@@ -207,6 +209,65 @@ fn kept_line(out: &mut String, what: &str, unit: &str, decimals: usize, kept: &[
         })
         .collect();
     let _ = writeln!(out, "    {what} (floor fit, 95 %): {}", listed.join(", "));
+    let verdict = kept_verdict(&by_size, &unit, resource);
+    // At the end the figures stand as they are; this says they may still be
+    // a heap's first rise.
+    let caveat = if kept.settling.is_some() {
+        "floor not settled (as the trend): "
+    } else {
+        ""
+    };
+    let _ = writeln!(out, "      → {caveat}{verdict}");
+}
+
+/// What the figures say, in words: the labels surely keeping more than the
+/// resolution (named), those resolved and not (cleared, with the most any
+/// may keep), those whose interval is still too wide to say either.
+fn kept_verdict(by_size: &[&LabelPerCall], unit: &str, resource: Resource) -> String {
+    let decimals = resource.decimals;
+    // "a", "a and b", "a, b and c"; and the verb that agrees.
+    let names = |figures: &[&&LabelPerCall]| {
+        let mut names: Vec<&str> = figures.iter().map(|l| l.label.as_str()).collect();
+        let last = names.pop().unwrap_or_default();
+        if names.is_empty() {
+            last.to_string()
+        } else {
+            format!("{} and {last}", names.join(", "))
+        }
+    };
+    let keep = |figures: &[&&LabelPerCall]| if figures.len() == 1 { "keeps" } else { "keep" };
+    let (named, rest): (Vec<&&LabelPerCall>, Vec<_>) =
+        by_size.iter().partition(|l| l.low > resource.resolution);
+    let (cleared, open): (Vec<&&LabelPerCall>, Vec<_>) = rest.into_iter().partition(|l| l.resolved);
+    let mut said = Vec::new();
+    if !named.is_empty() {
+        said.push(format!(
+            "{} {} {}",
+            names(&named),
+            keep(&named),
+            resource.kept
+        ));
+    }
+    if let Some(most) = cleared.iter().map(|l| l.high).reduce(f64::max) {
+        let who = if named.is_empty() && open.is_empty() {
+            "no tool keeps".to_string()
+        } else {
+            format!("{} {} no", names(&cleared), keep(&cleared))
+        };
+        said.push(format!(
+            "{who} more than {:.decimals$}{unit} a call",
+            most.max(0.0)
+        ));
+    }
+    if let Some(widest) = open.iter().map(|l| (l.high - l.low) / 2.0).reduce(f64::max) {
+        said.push(format!(
+            "not resolved for {} (±{widest:.decimals$}{unit} a call, resolution {:.decimals$}): \
+             more turns and collection cycles narrow it",
+            names(&open),
+            resource.resolution
+        ));
+    }
+    said.join("; ")
 }
 
 /// The full summary of one scenario, its verdicts coloured when `color`.
@@ -378,9 +439,13 @@ pub fn scenario_summary(result: &ScenarioResult, color: bool) -> String {
         if let Some(t) = &r.rss_trend {
             let _ = write!(
                 out,
-                " · trend {:+.2} MB/1k calls ({:+.1} KB/call, 95 % {:+.1} to {:+.1})",
+                " · trend {:+.2} MB/1k calls ({:+.1} KB/call, 95 % {:+.1} to {:+.1}",
                 t.mb_per_1k_calls, t.kb_per_call, t.kb_per_call_low, t.kb_per_call_high
             );
+            if let Some(steady) = t.steady_for_s.filter(|_| t.settling.is_none()) {
+                let _ = write!(out, "; steady {steady:.0} s");
+            }
+            out.push(')');
             if let Some(why) = t.settling {
                 let _ = write!(
                     out,
@@ -591,6 +656,96 @@ mod tests {
     }
 
     #[test]
+    fn the_tools_figures_name_the_keeper_clear_the_others_and_say_what_is_unresolved() {
+        let mut result = judged(&[CriterionState::Pass]);
+        let snapshot = result.result.as_mut().unwrap();
+        for label in ["echo", "add", "sleep"] {
+            snapshot.per_label.push(crate::stats::LabelStats {
+                label: label.into(),
+                stats: crate::stats::CallStats {
+                    calls: 10,
+                    ..Default::default()
+                },
+            });
+        }
+        snapshot.resources.sampled = true;
+        let figure = |label: &str, per_call: f64, half: f64, resolved| LabelPerCall {
+            label: label.into(),
+            per_call,
+            low: per_call - half,
+            high: per_call + half,
+            resolved,
+        };
+        let verdict = |result: &ScenarioResult, figures: Vec<LabelPerCall>| {
+            let mut result = result.clone();
+            result.result.as_mut().unwrap().resources.retained_by_label = figures;
+            let text = scenario_summary(&result, false);
+            text.lines()
+                .skip_while(|l| !l.contains("retained per call by tool"))
+                .nth(1)
+                .unwrap_or_else(|| panic!("no verdict line:\n{text}"))
+                .to_string()
+        };
+        let line = verdict(
+            &result,
+            vec![
+                figure("echo", 0.0, 0.1, true),
+                figure("add", 16.0, 0.2, true),
+                figure("sleep", 0.1, 0.2, true),
+            ],
+        );
+        assert_eq!(
+            line,
+            "      → add keeps memory; sleep and echo keep no more than 0.3 KB a call"
+        );
+        let line = verdict(
+            &result,
+            vec![
+                figure("echo", 0.0, 0.1, true),
+                figure("add", 0.1, 0.2, true),
+                figure("sleep", -0.1, 0.2, true),
+            ],
+        );
+        assert_eq!(line, "      → no tool keeps more than 0.3 KB a call");
+        let line = verdict(
+            &result,
+            vec![
+                figure("echo", 2.4, 3.0, false),
+                figure("add", 16.0, 0.2, true),
+                figure("sleep", 0.0, 0.1, true),
+            ],
+        );
+        assert!(
+            line.starts_with("      → add keeps memory; sleep keeps no more than 0.1 KB"),
+            "{line}"
+        );
+        assert!(
+            line.ends_with("not resolved for echo (±3.0 KB a call, resolution 0.5): more turns and collection cycles narrow it"),
+            "{line}"
+        );
+        // A floor not known yet: the figures stand, with the caveat.
+        result.result.as_mut().unwrap().resources.rss_trend = Some(crate::stats::RssTrend {
+            steady_for_s: None,
+            kb_per_call: 5.0,
+            kb_per_call_low: 4.0,
+            kb_per_call_high: 6.0,
+            mb_per_1k_calls: 5.0,
+            samples: 10,
+            calls_spanned: 100.0,
+            collections: 0,
+            settling: Some(crate::stats::Settling::FirstRise {
+                rising_s: 3.0,
+                needed_s: 15.0,
+            }),
+        });
+        let line = verdict(&result, vec![figure("add", 16.0, 0.2, true)]);
+        assert_eq!(
+            line,
+            "      → floor not settled (as the trend): add keeps memory"
+        );
+    }
+
+    #[test]
     fn why_tools_cannot_be_told_apart_is_said_only_when_memory_was_kept() {
         let mut result = judged(&[CriterionState::Pass]);
         let snapshot = result.result.as_mut().unwrap();
@@ -608,6 +763,7 @@ mod tests {
         let line = format!("retained per call by tool: {}", NotAttributed::Inseparable);
         assert!(!scenario_summary(&result, false).contains(&line));
         let trend = |low: f64| crate::stats::RssTrend {
+            steady_for_s: None,
             kb_per_call: low + 1.0,
             kb_per_call_low: low,
             kb_per_call_high: low + 2.0,

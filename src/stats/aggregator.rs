@@ -15,7 +15,8 @@ use super::attribution::{DESCRIPTORS, MEMORY, NotAttributed, Resource, retained_
 use super::event::{CallEvent, ConnectionHandles, Event};
 use super::series::Series;
 use super::snapshot::*;
-use super::trend::{RssTrend, server_trend};
+use super::steadiness::Steadiness;
+use super::trend::{RISE_TAKEN_AS_GROWTH_S, RssTrend, Settling, floor_now, server_trend};
 use super::verdict_history::VerdictHistory;
 use crate::protocol::untrusted::quote;
 
@@ -58,6 +59,8 @@ pub struct Aggregator {
     judge: Box<dyn Judge>,
     /// When each criterion's state changed.
     verdicts: VerdictHistory,
+    /// How long the server's memory trend has held, snapshot to snapshot.
+    steadiness: Steadiness,
     started: Instant,
     phases: Vec<PhaseAcc>,
     current_phase: Option<usize>,
@@ -105,6 +108,7 @@ impl Aggregator {
             plan,
             judge,
             verdicts: VerdictHistory::default(),
+            steadiness: Steadiness::default(),
             started,
             phases,
             current_phase: None,
@@ -421,6 +425,7 @@ impl Aggregator {
                         per_call: r.per_call,
                         low: r.low,
                         high: r.high,
+                        resolved: r.resolved,
                     })
                     .collect(),
                 None,
@@ -444,13 +449,12 @@ impl Aggregator {
             .iter()
             .filter(|p| p.t_s >= from && p.t_s <= until)
             .collect();
-        let last = window.last()?;
         let lowest = window
             .iter()
             .map(|p| p.rss_min_mb)
             .fold(f64::INFINITY, f64::min);
         Some(PhaseMemory {
-            rss_growth_mb: last.rss_mb - lowest,
+            rss_growth_mb: window_floor_now(&window)? - lowest,
             rss_trend: window_trend(window.iter().copied()),
         })
     }
@@ -471,9 +475,12 @@ impl Aggregator {
         let mb = |bytes: u64| bytes as f64 / MIB;
         let series = probe.series.points();
         let baseline = probe.baseline.map(|(sample, _)| sample);
-        let trend = probe
+        let since_baseline: Option<Vec<&ProbePoint>> = probe
             .baseline
-            .and_then(|(_, since)| window_trend(series.iter().filter(|p| p.t_s >= since)));
+            .map(|(_, since)| series.iter().filter(|p| p.t_s >= since).collect());
+        let trend = since_baseline
+            .as_ref()
+            .and_then(|window| window_trend(window.iter().copied()));
         // One pass over the series serves both resources, its counts borrowed.
         let by_label: Option<Vec<&LabelPoint>> = probe
             .baseline
@@ -498,7 +505,8 @@ impl Aggregator {
             rss_max_mb: Some(mb(probe.rss_max)),
             rss_growth_mb: probe
                 .rss_floor
-                .map(|floor| mb(latest.rss_bytes) - mb(floor)),
+                .zip(since_baseline.as_deref().and_then(window_floor_now))
+                .map(|(floor, now_mb)| now_mb - mb(floor)),
             rss_trend: trend,
             retained_by_label,
             retained_by_label_unmeasured,
@@ -623,10 +631,26 @@ impl Aggregator {
                     max_send_lag_ms: p.max_send_lag_us as f64 / 1000.0,
                     churn: (p.churn.sessions > 0).then(|| {
                         let fit = p.churn.retained();
-                        let unmeasured = self.churn_unmeasured().or_else(|| {
-                            let ended_without_figure = state == PhaseState::Done && fit.is_none();
-                            p.churn.inconclusive(cycle, ended_without_figure)
-                        });
+                        let ended_without_figure = state == PhaseState::Done && fit.is_none();
+                        let inconclusive = p.churn.inconclusive(cycle, ended_without_figure);
+                        // While the phase runs, more sessions may conclude:
+                        // no evidence yet, rather than none for good.
+                        let (unmeasured, settling) = match self.churn_unmeasured() {
+                            Some(why) => (Some(why), None),
+                            None if state == PhaseState::Running => {
+                                let first_rise = (cycle.is_none()
+                                    && seconds < RISE_TAKEN_AS_GROWTH_S)
+                                    .then(|| {
+                                        Settling::FirstRise {
+                                            rising_s: seconds,
+                                            needed_s: RISE_TAKEN_AS_GROWTH_S,
+                                        }
+                                        .to_string()
+                                    });
+                                (None, inconclusive.or(first_rise))
+                            }
+                            None => (inconclusive, None),
+                        };
                         ChurnSnapshot {
                             sessions: p.churn.sessions,
                             retained_kb_per_session: fit
@@ -637,6 +661,7 @@ impl Aggregator {
                             collections: fit.map_or(0, |t| t.collections),
                             cycle_sessions: cycle,
                             retained_unmeasured: unmeasured,
+                            retained_settling: settling,
                         }
                     }),
                     bad_inputs: (!p.bad_inputs.is_empty()).then(|| {
@@ -690,6 +715,11 @@ impl Aggregator {
             notes: self.notes.clone(),
             criteria: Vec::new(),
         };
+        if let Some(trend) = snapshot.resources.rss_trend.as_mut() {
+            let baseline_at_s = snapshot.resources.baseline_at_s;
+            self.steadiness
+                .record(baseline_at_s, snapshot.elapsed_s, trend);
+        }
         snapshot.criteria = self.judge.judge(&snapshot, finished);
         self.verdicts
             .record(snapshot.elapsed_s, &mut snapshot.criteria);
@@ -699,6 +729,13 @@ impl Aggregator {
 
 /// The server's trend over some of the probe's points: calls against the
 /// lowest RSS each point saw.
+/// The floor the memory stands on at the end of `window`, in MB
+/// (`trend::floor_now` of its lowest samples).
+fn window_floor_now(window: &[&ProbePoint]) -> Option<f64> {
+    let rss: Vec<f64> = window.iter().map(|p| p.rss_min_mb).collect();
+    floor_now(&rss)
+}
+
 fn window_trend<'a>(window: impl Iterator<Item = &'a ProbePoint>) -> Option<RssTrend> {
     let (times, points): (Vec<f64>, Vec<(f64, f64)>) = window
         .map(|p| (p.t_s, (p.rss_min_calls as f64, p.rss_min_mb * MIB)))

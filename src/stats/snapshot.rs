@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::attribution::NotAttributed;
 use super::latency::LatencySummary;
 use super::series::Mergeable;
-use super::trend::RssTrend;
+use super::trend::{RssTrend, Settling};
 pub use super::verdict_history::StateChange;
 use crate::protocol::{Outcome, ServerInfo};
 
@@ -156,6 +156,12 @@ pub struct ChurnSnapshot {
     /// Why the retained memory cannot be measured, or the fit cannot
     /// conclude, when that is so (the criterion is then N/A).
     pub retained_unmeasured: Option<String>,
+    /// Why the figure is no evidence yet while the phase runs (a
+    /// garbage-collected heap's first rise, or fewer cycles fitted than it
+    /// takes): its criteria are SETTLING. Never set once the phase is done
+    /// (the reason is then `retained_unmeasured`, if it still holds).
+    #[serde(skip)]
+    pub retained_settling: Option<String>,
 }
 
 /// One point of the latency time line (one second, or several merged).
@@ -243,6 +249,40 @@ pub struct LabelPerCall {
     pub per_call: f64,
     pub low: f64,
     pub high: f64,
+    /// Narrow enough to name the label as keeping the resource or clear it
+    /// (`stats::attribution`): a wider figure is shown as its range.
+    pub resolved: bool,
+}
+
+/// A resource's figures per label as criteria and outputs read them: the
+/// figures, why there are none, and why they are not evidence yet.
+#[derive(Debug, Clone, Copy)]
+pub struct Attribution<'a> {
+    pub figures: &'a [LabelPerCall],
+    pub withheld: Option<&'a NotAttributed>,
+    /// The memory's floor is not known yet (the trend's reason: the troughs
+    /// are the same evidence); `None` for descriptors, which do not saw.
+    pub settling: Option<Settling>,
+}
+
+impl ResourceSnapshot {
+    /// Memory kept per call of each label.
+    pub fn retained_attribution(&self) -> Attribution<'_> {
+        Attribution {
+            figures: &self.retained_by_label,
+            withheld: self.retained_by_label_unmeasured.as_ref(),
+            settling: self.rss_trend.and_then(|t| t.settling),
+        }
+    }
+
+    /// File descriptors kept per call of each label.
+    pub fn fds_attribution(&self) -> Attribution<'_> {
+        Attribution {
+            figures: &self.fds_by_label,
+            withheld: self.fds_by_label_unmeasured.as_ref(),
+            settling: None,
+        }
+    }
 }
 
 /// One process of the server's tree at the last sample.

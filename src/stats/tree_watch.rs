@@ -7,7 +7,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::Serialize;
 
-use super::trend::{push_bounded, rss_trend};
+use super::accumulate::either_or_both;
+use super::trend::{floor_now, push_bounded, rss_trend};
 use crate::probe::sampler::Member;
 
 /// Most processes remembered by pid: a server that forks for every call
@@ -33,9 +34,10 @@ pub struct TreeChanges {
     pub examples: Vec<String>,
 }
 
-/// A member's memory at the baseline (or when it first appeared after it).
+/// A member's lowest memory since the baseline (or since it first appeared
+/// after it): its growth counts from this floor, as the tree's does.
 #[derive(Debug, Clone, Copy)]
-struct Start {
+struct Floor {
     rss_bytes: u64,
     pss_bytes: Option<u64>,
 }
@@ -47,7 +49,7 @@ pub struct TreeWatch {
     processes_max: u32,
     /// Set once growth counts (the end of the warm-up).
     baseline_taken: bool,
-    starts: HashMap<u32, Start>,
+    floors: HashMap<u32, Floor>,
     /// (calls completed, RSS bytes) of each followed process since the baseline.
     series: HashMap<u32, Vec<(f64, f64)>>,
 }
@@ -63,10 +65,15 @@ impl TreeWatch {
             if self.seen.len() < MAX_REMEMBERED || self.seen.contains_key(&member.pid) {
                 self.seen.insert(member.pid, member.name.clone());
             }
-            if self.baseline_taken && self.starts.len() < MAX_REMEMBERED {
-                self.starts
+            if self.baseline_taken
+                && (self.floors.len() < MAX_REMEMBERED || self.floors.contains_key(&member.pid))
+            {
+                let floor = self
+                    .floors
                     .entry(member.pid)
-                    .or_insert_with(|| start(member));
+                    .or_insert_with(|| floor(member));
+                floor.rss_bytes = floor.rss_bytes.min(member.rss_bytes);
+                floor.pss_bytes = either_or_both(floor.pss_bytes, member.pss_bytes, u64::min);
             }
             if self.baseline_taken
                 && (self.series.len() < TRENDED || self.series.contains_key(&member.pid))
@@ -84,7 +91,7 @@ impl TreeWatch {
     /// Growth counts from here: each member's memory now.
     pub fn take_baseline(&mut self, members: &[Member]) {
         self.baseline_taken = true;
-        self.starts = members.iter().map(|m| (m.pid, start(m))).collect();
+        self.floors = members.iter().map(|m| (m.pid, floor(m))).collect();
         self.series.clear();
     }
 
@@ -103,18 +110,28 @@ impl TreeWatch {
         self.processes_max
     }
 
-    /// Growth of `member` since the baseline: RSS and PSS, in MB.
+    /// Growth of `member` since the baseline: RSS and PSS, in MB. A
+    /// followed process's RSS growth is counted as the tree's is, from its
+    /// floor since the baseline to the floor it stands on now, so a
+    /// garbage-collected server's sawtooth does not swing it.
     pub fn growth_mb(&self, member: &Member) -> (Option<f64>, Option<f64>) {
-        let Some(start) = self.starts.get(&member.pid) else {
+        let Some(floor) = self.floors.get(&member.pid) else {
             return (None, None);
         };
-        let mb = |bytes: u64| bytes as f64 / (1024.0 * 1024.0);
+        let mb = |bytes: f64| bytes / (1024.0 * 1024.0);
+        let rss: Vec<f64> = self
+            .series
+            .get(&member.pid)
+            .map(|points| points.iter().map(|p| p.1).collect())
+            .unwrap_or_default();
+        let now = floor_now(&rss).unwrap_or(member.rss_bytes as f64);
+        let mb_of = |bytes: u64| mb(bytes as f64);
         (
-            Some(mb(member.rss_bytes) - mb(start.rss_bytes)),
+            Some(mb(now) - mb_of(floor.rss_bytes)),
             member
                 .pss_bytes
-                .zip(start.pss_bytes)
-                .map(|(now, then)| mb(now) - mb(then)),
+                .zip(floor.pss_bytes)
+                .map(|(now, then)| mb_of(now) - mb_of(then)),
         )
     }
 
@@ -143,8 +160,8 @@ impl TreeWatch {
     }
 }
 
-fn start(member: &Member) -> Start {
-    Start {
+fn floor(member: &Member) -> Floor {
+    Floor {
         rss_bytes: member.rss_bytes,
         pss_bytes: member.pss_bytes,
     }
@@ -166,12 +183,28 @@ mod tests {
     }
 
     #[test]
+    fn a_members_sawtooth_is_no_growth_wherever_it_stands() {
+        // The baseline on a 40 MB peak, the last sample on another: its
+        // floor is where it was (it read -30 from the baseline sample, and
+        // +30 on a peak against the floor).
+        let mut watch = TreeWatch::default();
+        let node = |mb: u64| member(7, "node", mb);
+        watch.take_baseline(&[node(50)]);
+        for (calls, mb) in (0..40u64).map(|i| (i * 10, 10 + (i % 8) * 5)) {
+            watch.observe(&[node(mb)], calls);
+        }
+        watch.observe(&[node(45)], 400);
+        assert_eq!(watch.growth_mb(&node(45)).0, Some(0.0));
+    }
+
+    #[test]
     fn sees_forks_come_and_go_and_each_members_growth() {
         let mut watch = TreeWatch::default();
         let wrapper = member(10, "uv", 40);
         watch.observe(std::slice::from_ref(&wrapper), 0);
         watch.take_baseline(std::slice::from_ref(&wrapper));
-        // The wrapper frees 30 MB; its server, new since the baseline, grows.
+        // The wrapper frees 30 MB (it keeps nothing: its floor went down
+        // with it); its server, new since the baseline, grows.
         let (wrapper_now, server_then) = (member(10, "uv", 10), member(11, "python3", 20));
         watch.observe(&[wrapper_now.clone(), server_then], 10);
         let server_now = member(11, "python3", 60);
@@ -184,7 +217,7 @@ mod tests {
             20,
         );
         watch.observe(&[wrapper_now.clone(), server_now.clone()], 30);
-        assert_eq!(watch.growth_mb(&wrapper_now), (Some(-30.0), Some(-15.0)));
+        assert_eq!(watch.growth_mb(&wrapper_now), (Some(0.0), Some(0.0)));
         assert_eq!(watch.growth_mb(&server_now), (Some(40.0), Some(20.0)));
         assert_eq!(watch.processes_max(), 3);
         let changes = watch.changes(&[wrapper_now, server_now]).expect("changed");

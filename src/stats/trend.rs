@@ -34,6 +34,10 @@ pub struct RssTrend {
     /// `rss_trend_settling`.
     #[serde(skip)]
     pub settling: Option<Settling>,
+    /// How long the estimate has stayed within the interval it has now, in
+    /// seconds (the server's trend only: `stats::steadiness`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub steady_for_s: Option<f64>,
 }
 
 /// How long memory must rise with no collection before the rise is taken as
@@ -143,6 +147,7 @@ fn fitted(points: &[(f64, f64)], rss: &[f64], drops: &[usize]) -> Option<RssTren
         calls_spanned,
         collections: drops.len(),
         settling: None,
+        steady_for_s: None,
     })
 }
 
@@ -177,6 +182,21 @@ pub(super) fn settled_end(rss: &[f64], drops: &[usize]) -> usize {
     } else {
         rss.len()
     }
+}
+
+/// The floor a series of RSS stands on now: the lowest it fell back to
+/// since its last collection while the rise after it is no longer than the
+/// cycles before (an unfinished sawtooth rise: garbage, not growth), else
+/// the latest value (no collection seen, or a rise long enough to be growth).
+/// Growth counted to it does not swing with a sawtooth's peaks.
+pub fn floor_now(rss: &[f64]) -> Option<f64> {
+    let latest = *rss.last()?;
+    let end = settled_end(rss, &collections(rss));
+    Some(if end < rss.len() {
+        rss[end - 1]
+    } else {
+        latest
+    })
 }
 
 /// Add a point to a series kept within `cap` points: when full, every other
@@ -368,6 +388,38 @@ mod tests {
             .map(|&mb| f64::from(mb) * MIB)
             .collect();
         assert_eq!(collections(&rss), vec![4, 10]);
+    }
+
+    #[test]
+    fn the_floor_now_holds_through_a_sawtooth_and_follows_growth() {
+        // A 40 MB sawtooth every 160 calls: wherever the series ends, the
+        // floor is the trough, not the peak.
+        for calls in [500, 560, 600, 630] {
+            let rss: Vec<f64> = series(calls, |c| BASE + (c % 160.0) * 256.0 * 1024.0)
+                .iter()
+                .map(|p| p.1)
+                .collect();
+            assert_eq!(floor_now(&rss), Some(BASE), "{calls} calls");
+        }
+        // No collection: the latest value.
+        let rss: Vec<f64> = series(500, |c| BASE + c * 1024.0)
+            .iter()
+            .map(|p| p.1)
+            .collect();
+        assert_eq!(floor_now(&rss), rss.last().copied());
+        // A rise far longer than the cycles before it is growth.
+        let rss: Vec<f64> = series(2000, |c| {
+            if c < 480.0 {
+                BASE + (c % 160.0) * 256.0 * 1024.0
+            } else {
+                BASE + (c - 480.0) * 64.0 * 1024.0
+            }
+        })
+        .iter()
+        .map(|p| p.1)
+        .collect();
+        assert_eq!(floor_now(&rss), rss.last().copied());
+        assert_eq!(floor_now(&[]), None);
     }
 
     #[test]

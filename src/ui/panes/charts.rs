@@ -266,15 +266,16 @@ pub fn memory(frame: &mut Frame, area: Rect, block: Block, s: &Snapshot) {
     if let Some(growth) = r.rss_growth_mb {
         current.push_str(&format!(" ({growth:+.1})"));
     }
-    // The trend with how sure it is: its 95 % half-interval and the
-    // collections seen, or that its floor is not known yet (no evidence).
+    // The trend with how sure it is: its 95 % half-interval, the
+    // collections seen and how long it has held, or that its floor is not
+    // known yet (no evidence).
     let trend = match &r.rss_trend {
         Some(t) => {
             let half = (t.kb_per_call_high - t.kb_per_call_low) / 2.0 * 1000.0 / 1024.0;
-            let evidence = if t.settling.is_some() {
-                "settling".to_string()
-            } else {
-                format!("{} GC", t.collections)
+            let evidence = match (t.settling, t.steady_for_s) {
+                (Some(_), _) => "settling".to_string(),
+                (None, Some(steady)) => format!("{} GC · steady {steady:.0} s", t.collections),
+                (None, None) => format!("{} GC", t.collections),
             };
             format!(
                 " · trend {:+.2} MB/1k ±{half:.2} · {evidence}",

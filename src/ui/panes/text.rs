@@ -4,13 +4,13 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Paragraph, Row, Table, Wrap};
+use ratatui::widgets::{Block, Cell, Paragraph, Row, Table, Wrap};
 
 use super::state_style;
 use crate::acceptance::format_value;
 use crate::report::summary::ms;
-use crate::stats::Snapshot;
 use crate::stats::attribution::{DESCRIPTORS, MEMORY};
+use crate::stats::{LabelPerCall, Snapshot};
 
 pub fn acceptance(frame: &mut Frame, area: Rect, block: Block, s: &Snapshot) {
     let mut lines = Vec::new();
@@ -205,42 +205,44 @@ pub fn per_label(frame: &mut Frame, area: Rect, block: Block, s: &Snapshot) {
         header.push("FDs/call");
     }
     let header = Row::new(header).style(Style::default().add_modifier(Modifier::BOLD));
-    let keeps = keeping_most(retained, KEEPS_KB);
+    // While the memory's floor is not known (a heap's first rise), no tool
+    // is marked by it.
+    let memory_settling = s.resources.rss_trend.is_some_and(|t| t.settling.is_some());
+    let keeps = keeping_most(retained, KEEPS_KB).filter(|_| !memory_settling);
     let keeps_fds = keeping_most(fds, KEEPS_FDS);
     let rows = s.per_label.iter().map(|l| {
         let latency = |pick: fn(&crate::stats::LatencySummary) -> f64| {
-            l.stats.latency.as_ref().map_or("-".into(), |s| ms(pick(s)))
+            Cell::from(l.stats.latency.as_ref().map_or("-".into(), |s| ms(pick(s))))
         };
         let errors = l.stats.outcomes.errors();
         let marked = [keeps, keeps_fds]
             .iter()
             .any(|k| k.is_some_and(|k| k == l.label));
+        let figure = |figures: &[LabelPerCall], decimals| {
+            figures
+                .iter()
+                .find(|r| r.label == l.label)
+                .map_or(Cell::from("-"), |r| figure_cell(r, decimals))
+        };
         let last = if retained.is_empty() {
             latency(|s| s.p99_ms)
         } else {
-            retained
-                .iter()
-                .find(|r| r.label == l.label)
-                .map_or("-".into(), |r| format!("{:+.1}", r.per_call))
+            figure(retained, MEMORY.decimals)
         };
         let mut cells = vec![
-            if marked {
+            Cell::from(if marked {
                 format!("▲ {}", l.label)
             } else {
                 l.label.clone()
-            },
-            l.stats.calls.to_string(),
-            errors.to_string(),
+            }),
+            Cell::from(l.stats.calls.to_string()),
+            Cell::from(errors.to_string()),
             latency(|s| s.p50_ms),
             latency(|s| s.p95_ms),
             last,
         ];
         if fds_kept {
-            cells.push(
-                fds.iter()
-                    .find(|f| f.label == l.label)
-                    .map_or("-".into(), |f| format!("{:+.2}", f.per_call)),
-            );
+            cells.push(figure(fds, DESCRIPTORS.decimals));
         }
         Row::new(cells).style(if marked {
             Style::default()
@@ -252,26 +254,47 @@ pub fn per_label(frame: &mut Frame, area: Rect, block: Block, s: &Snapshot) {
             Style::default()
         })
     });
+    // A figure not resolved yet is wider: its half-interval follows it.
+    let unresolved = retained.iter().chain(fds.iter()).any(|r| !r.resolved);
+    let figure_width = if unresolved { 10 } else { 7 };
     let mut widths = vec![
         Constraint::Fill(1),
         Constraint::Length(6),
         Constraint::Length(4),
         Constraint::Length(6),
         Constraint::Length(6),
-        Constraint::Length(7),
+        Constraint::Length(figure_width),
     ];
     if fds_kept {
-        widths.push(Constraint::Length(8));
+        widths.push(Constraint::Length(figure_width.max(8)));
     }
+    let title = if memory_settling && !retained.is_empty() {
+        " Per tool / method (ms) · KB/call settling "
+    } else if unresolved {
+        " Per tool / method (ms) · ± not resolved yet "
+    } else {
+        " Per tool / method (ms) "
+    };
     let table = Table::new(rows, widths)
         .header(header)
-        .block(block.title(" Per tool / method (ms) "));
+        .block(block.title(title));
     frame.render_widget(table, area);
+}
+
+/// A tool's figure per call: resolved, the figure; not yet, the figure and
+/// its 95 % half-interval, greyed (neither named nor cleared by it).
+fn figure_cell(r: &LabelPerCall, decimals: usize) -> Cell<'static> {
+    if r.resolved {
+        return Cell::from(format!("{:+.decimals$}", r.per_call));
+    }
+    let half = (r.high - r.low) / 2.0;
+    Cell::from(format!("{:+.decimals$}±{half:.decimals$}", r.per_call))
+        .style(Style::default().fg(Color::DarkGray))
 }
 
 /// The tool that keeps the most of a resource per call, when it surely
 /// keeps some: its whole 95 % interval above `at_least` a call.
-fn keeping_most(kept: &[crate::stats::LabelPerCall], at_least: f64) -> Option<&str> {
+fn keeping_most(kept: &[LabelPerCall], at_least: f64) -> Option<&str> {
     kept.iter()
         .filter(|r| r.low > at_least)
         .max_by(|a, b| a.per_call.total_cmp(&b.per_call))
