@@ -330,6 +330,7 @@ tool = "echo"
 arguments = { message = "x" }
 [acceptance]
 "rss_trend_kb_per_call <= 0.25" = {}
+"rss_growth_mb <= 10" = {}
 "#;
 
 const SAWTOOTH: [&str; 4] = ["--sawtooth-mb", "20", "--sawtooth-kb-per-call", "64"];
@@ -351,14 +352,19 @@ fn a_sawtooth_settles_as_no_leak_without_ever_failing() {
     let last = states.last().copied().unwrap_or("");
     assert!(last == "PASS" || last == "NOT_MEASURED", "{trend}");
     assert_eq!(run.code, 0, "{}", run.explain());
-    // Growth counts from the floor: between nothing and one sawtooth's
-    // height, wherever the warm-up ended (from its last sample, it read
-    // -20 MB when that sat on a peak).
+    // Growth counts from the floor since the warm-up (from the warm-up's
+    // last sample, it read -20 MB when that sat on a peak) to the floor the
+    // memory stands on now (to the last sample, it swung up to the
+    // sawtooth's 20 MB and failed a 10 MB limit on every peak).
     let growth = f64_at(
         &run.scenario("soak")["result"]["resources"],
         "/rss_growth_mb",
     );
-    assert!((-0.5..=21.0).contains(&growth), "growth {growth} MB");
+    assert!((-0.5..=5.0).contains(&growth), "growth {growth} MB");
+    let limit = run.criterion_value("soak", "rss_growth_mb <= 10");
+    let states = changes(limit);
+    assert!(!states.contains(&"FAILING"), "{limit}");
+    assert_eq!(states.last().copied(), Some("PASS"), "{limit}");
 }
 
 #[test]

@@ -623,6 +623,16 @@ fn the_leak_hunt_names_no_tool_of_server_everything() {
     assert_eq!(run.code, 0, "{}", run.explain());
     let state = run.criterion("leak-hunt", "rss_kb_per_call_worst <= 1");
     assert!(state == "PASS" || state == "NOT_MEASURED", "{state}");
+    // Each tool's figure is given (wide, while its heap still grows to its
+    // working size), and none is surely above the resolution.
+    let resources = &run.scenario("leak-hunt")["result"]["resources"];
+    for figure in resources["retained_by_label"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        assert!(f64_at(figure, "/kb_per_call_low") <= 0.5, "named: {figure}");
+    }
     let called = run.scenario("leak-hunt")["result"]["per_label"]
         .as_array()
         .unwrap()

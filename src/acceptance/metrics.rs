@@ -368,10 +368,18 @@ pub fn settling(name: &str, args: &[String], snapshot: &Snapshot) -> Option<Stri
     let resources = &snapshot.resources;
     match find(name)?.read {
         Read::ChurnMemory(_) => churn_of(snapshot, args)?.retained_settling.clone(),
-        Read::Trend(_) | Read::Growth(_) => resources
+        Read::Trend(_) => resources
             .rss_trend
             .and_then(|t| t.settling)
             .map(|s| s.to_string()),
+        // Growth has a figure from the first sample after the baseline; its
+        // floor is known no sooner than the trend's.
+        Read::Growth(_) => match resources.rss_trend {
+            Some(trend) => trend.settling.map(|s| s.to_string()),
+            None => resources.rss_growth_mb.map(|_| {
+                "too few samples since the baseline to know the memory's floor".to_string()
+            }),
+        },
         Read::PerLabel(pick) | Read::PerLabelWorst(pick) => {
             let attribution = pick(resources);
             attribution.settling.map(|s| s.to_string()).or_else(|| {

@@ -260,10 +260,14 @@ fn kept_verdict(by_size: &[&LabelPerCall], unit: &str, resource: Resource) -> St
         ));
     }
     if let Some(widest) = open.iter().map(|l| (l.high - l.low) / 2.0).reduce(f64::max) {
+        let which = if open.len() > 1 && open.len() == by_size.len() {
+            "any tool".to_string()
+        } else {
+            names(&open)
+        };
         said.push(format!(
-            "not resolved for {} (±{widest:.decimals$}{unit} a call, resolution {:.decimals$}): \
+            "not resolved for {which} (±{widest:.decimals$}{unit} a call, resolution {:.decimals$}): \
              more turns and collection cycles narrow it",
-            names(&open),
             resource.resolution
         ));
     }
@@ -722,6 +726,18 @@ mod tests {
         assert!(
             line.ends_with("not resolved for echo (±3.0 KB a call, resolution 0.5): more turns and collection cycles narrow it"),
             "{line}"
+        );
+        let line = verdict(
+            &result,
+            vec![
+                figure("echo", 2.4, 3.0, false),
+                figure("add", 0.1, 2.0, false),
+            ],
+        );
+        assert_eq!(
+            line,
+            "      → not resolved for any tool (±3.0 KB a call, resolution 0.5): more turns and \
+             collection cycles narrow it"
         );
         // A floor not known yet: the figures stand, with the caveat.
         result.result.as_mut().unwrap().resources.rss_trend = Some(crate::stats::RssTrend {

@@ -732,8 +732,9 @@ impl Aggregator {
 /// The floor the memory stands on at the end of `window`, in MB
 /// (`trend::floor_now` of its lowest samples).
 fn window_floor_now(window: &[&ProbePoint]) -> Option<f64> {
-    let rss: Vec<f64> = window.iter().map(|p| p.rss_min_mb).collect();
-    floor_now(&rss)
+    // In bytes: a collection is a fall of at least a MB.
+    let rss: Vec<f64> = window.iter().map(|p| p.rss_min_mb * MIB).collect();
+    floor_now(&rss).map(|bytes| bytes / MIB)
 }
 
 fn window_trend<'a>(window: impl Iterator<Item = &'a ProbePoint>) -> Option<RssTrend> {
@@ -857,7 +858,14 @@ mod tests {
         agg.apply(probe(35));
         let s = agg.snapshot(false);
         assert_eq!(s.resources.rss_baseline_mb, Some(20.0));
-        assert_eq!(s.resources.rss_growth_mb, Some(15.0));
+        // Rising again after the collection, no longer than the cycle
+        // before: garbage, not growth yet (the floor stands at 20).
+        assert_eq!(s.resources.rss_growth_mb, Some(0.0));
+        // Rising for longer than that: growth, to the latest sample.
+        agg.apply(probe(40));
+        agg.apply(probe(45));
+        let s = agg.snapshot(false);
+        assert_eq!(s.resources.rss_growth_mb, Some(25.0));
     }
 
     #[test]
