@@ -343,6 +343,101 @@ fn render(
     text
 }
 
+/// The foreground colour of the first cell where `text` starts on screen.
+fn colour_of(
+    snapshot: Snapshot,
+    width: u16,
+    height: u16,
+    text: &str,
+) -> Option<ratatui::style::Color> {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+    let snapshot = Arc::new(snapshot);
+    let status = status(false);
+    let state = ViewState::default();
+    let view = View {
+        snapshot: &snapshot,
+        status: &status,
+        state: &state,
+    };
+    terminal.draw(|frame| layout::draw(frame, &view)).unwrap();
+    let buffer = terminal.backend().buffer();
+    for y in 0..buffer.area.height {
+        let row: Vec<&str> = (0..buffer.area.width)
+            .map(|x| buffer[(x, y)].symbol())
+            .collect();
+        let line = row.concat();
+        if let Some(at) = line.find(text) {
+            let column = line[..at].chars().count() as u16;
+            return Some(buffer[(column, y)].fg);
+        }
+    }
+    None
+}
+
+#[test]
+fn the_success_rate_is_coloured_by_the_criteria_that_judge_it() {
+    use ratatui::style::Color;
+    // 98.57 % against `success_rate >= 0.999`, failing: red, though it is
+    // above the 99 % the colour used to be fixed at; passing: green; with
+    // no criterion on it, neither.
+    for (state, colour) in [
+        (Some(CriterionState::Failing), Color::Red),
+        (Some(CriterionState::Passing), Color::Green),
+        (None, Color::Reset),
+    ] {
+        let mut snapshot = leaking_run();
+        if let Some(state) = state {
+            snapshot
+                .criteria
+                .push(criterion("success_rate >= 0.999", state, "", 0.9857, 0.999));
+        }
+        assert_eq!(
+            colour_of(snapshot, 160, 50, "98.57 %"),
+            Some(colour),
+            "{state:?}"
+        );
+    }
+}
+
+#[test]
+fn no_number_is_cut_and_no_line_is_blank_at_any_size() {
+    let mut snapshot = leaking_run();
+    snapshot.resources.threads_current = Some(11_111);
+    // The same error five times: one line, counted.
+    snapshot.recent_errors = vec!["echo: no response within 30s".into(); 5];
+    for (width, height) in [(80, 24), (100, 36), (120, 40), (200, 60)] {
+        let screen = render(
+            snapshot.clone(),
+            &status(false),
+            &ViewState::default(),
+            width,
+            height,
+        );
+        // The threads' figure whole or not at all.
+        assert!(
+            !screen.contains("threads 1 ") && !screen.contains("threads 1┐"),
+            "{width}x{height}:\n{screen}"
+        );
+        for cut in ["threads 11┐", "threads 111┐", "threads 1111┐"] {
+            assert!(!screen.contains(cut), "{width}x{height}:\n{screen}");
+        }
+        // Acceptance counts each state; a pending one is not "ok".
+        assert!(screen.contains("1 PENDING"), "{width}x{height}:\n{screen}");
+        assert!(!screen.contains("3/3 ok") && !screen.contains("2/3 ok"));
+        assert_eq!(
+            screen.matches("echo: no response").count(),
+            1,
+            "{width}x{height}:\n{screen}"
+        );
+        assert!(screen.contains("✗ ×5 echo"), "{width}x{height}:\n{screen}");
+        // A label and its figure are never split over two lines.
+        assert!(
+            !screen.contains("isError│") && !screen.contains("│3    "),
+            "{width}x{height}:\n{screen}"
+        );
+    }
+}
+
 #[test]
 fn full_layout_shows_every_pane_and_figure() {
     let screen = render(

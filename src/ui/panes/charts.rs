@@ -8,6 +8,7 @@ use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Axis, Block, Chart, Dataset, GraphType, Paragraph};
 
+use super::title::{Part, fit};
 use super::{FD_LIMIT, RSS_GROWTH_LIMIT, criterion_threshold};
 use crate::report::summary::ms;
 use crate::stats::trend::retained_floor;
@@ -119,30 +120,28 @@ fn vertical_marks(times: &[f64], label: String, color: Color, series: &[Series])
         .collect()
 }
 
-/// `prefix` and the labels of the series that are (or are not) references,
-/// each in its colour.
-fn labels<'a>(prefix: &str, series: &[Series], references: bool, suffix: &str) -> Line<'a> {
-    let mut spans = vec![Span::raw(format!(" {prefix}"))];
-    let chosen = series
+/// The labels of the series that are (or are not) references, each in its
+/// colour, as title parts.
+fn label_parts(series: &[Series], references: bool) -> Vec<Part> {
+    series
         .iter()
-        .filter(|s| s.reference == references && !s.label.is_empty());
-    for (i, s) in chosen.enumerate() {
-        if i > 0 {
-            spans.push(Span::raw(" · "));
-        }
-        spans.push(Span::styled(s.label.clone(), Style::default().fg(s.color)));
-    }
-    spans.push(Span::raw(format!("{suffix} ")));
-    Line::from(spans)
+        .filter(|s| s.reference == references && !s.label.is_empty())
+        .map(|s| Part::new(s.label.clone(), Style::default().fg(s.color)))
+        .collect()
 }
 
-/// The pane's block with the series' labels on its borders.
-fn titled<'a>(block: Block<'a>, prefix: &str, series: &[Series], suffix: &str) -> Block<'a> {
-    let block = block.title(labels(prefix, series, false, suffix));
-    if series.iter().any(|s| s.reference) {
-        block.title_bottom(labels("", series, true, ""))
-    } else {
+/// The pane's block with its title parts on top (`top`: the measured
+/// series' labels with the pane's figures, most important first) and the
+/// reference lines' labels at the bottom, each fitted to `area`'s width.
+fn titled<'a>(block: Block<'a>, area: Rect, top: Vec<Part>, series: &[Series]) -> Block<'a> {
+    // Between the corners.
+    let width = usize::from(area.width.saturating_sub(2));
+    let block = block.title(fit(&top, width));
+    let references = label_parts(series, true);
+    if references.is_empty() {
         block
+    } else {
+        block.title_bottom(fit(&references, width))
     }
 }
 
@@ -191,6 +190,12 @@ fn draw_chart(
             y_label(top),
         ]));
     frame.render_widget(chart, area);
+}
+
+/// A number with its sign, as short as [`short_number`].
+fn signed_short(v: f64) -> String {
+    let sign = if v < 0.0 { "-" } else { "+" };
+    format!("{sign}{}", short_number(v.abs()))
 }
 
 /// A number short enough for an axis label.
@@ -253,7 +258,11 @@ pub fn latency(frame: &mut Frame, area: Rect, block: Block, s: &Snapshot) {
     }
     let marks = restart_marks(s, &series);
     series.extend(marks);
-    let block = titled(block, "Latency ms now: ", &series, "");
+    let mut top = label_parts(&series, false);
+    if let Some(first) = top.first_mut() {
+        *first = std::mem::take(first).after(Part::plain("Latency ms now: "));
+    }
+    let block = titled(block, area, top, &series);
     draw_chart(frame, area, block, &series, x, "", 0.0);
 }
 
@@ -262,28 +271,42 @@ pub fn memory(frame: &mut Frame, area: Rect, block: Block, s: &Snapshot) {
     if !r.sampled || r.series.is_empty() {
         return waiting(frame, area, block, not_sampled(s));
     }
-    let mut current = format!("RSS {:.1} MB", r.rss_current_mb.unwrap_or(0.0));
-    if let Some(growth) = r.rss_growth_mb {
-        current.push_str(&format!(" ({growth:+.1})"));
-    }
+    let rss_mb = r.rss_current_mb.unwrap_or(0.0);
+    let (current, short) = match r.rss_growth_mb {
+        Some(growth) => (
+            format!("RSS {rss_mb:.1} MB ({growth:+.1})"),
+            format!("RSS {rss_mb:.0} MB ({growth:+.0})"),
+        ),
+        None => (format!("RSS {rss_mb:.1} MB"), format!("RSS {rss_mb:.0} MB")),
+    };
     // The trend with how sure it is: its 95 % half-interval, the
     // collections seen and how long it has held, or that its floor is not
-    // known yet (no evidence).
-    let trend = match &r.rss_trend {
+    // known yet (no evidence). Per call in KB, as its criteria read it.
+    let mut trend: Vec<Part> = Vec::new();
+    match &r.rss_trend {
         Some(t) => {
-            let half = (t.kb_per_call_high - t.kb_per_call_low) / 2.0 * 1000.0 / 1024.0;
-            let evidence = match (t.settling, t.steady_for_s) {
-                (Some(_), _) => "settling".to_string(),
-                (None, Some(steady)) => format!("{} GC · steady {steady:.0} s", t.collections),
-                (None, None) => format!("{} GC", t.collections),
-            };
-            format!(
-                " · trend {:+.2} MB/1k ±{half:.2} · {evidence}",
-                t.mb_per_1k_calls
-            )
+            let half = (t.kb_per_call_high - t.kb_per_call_low) / 2.0;
+            let kb = t.kb_per_call;
+            trend.push(
+                Part::plain(format!("trend {kb:+.2} KB/call ±{half:.2}"))
+                    .or(format!("{kb:+.2}±{half:.2} KB/call"))
+                    .or(format!(
+                        "{}±{} KB/call",
+                        signed_short(kb),
+                        short_number(half)
+                    )),
+            );
+            if t.settling.is_some() {
+                trend.push(Part::plain("settling"));
+            } else {
+                trend.push(Part::plain(format!("{} GC", t.collections)));
+                if let Some(steady) = t.steady_for_s {
+                    trend.push(Part::plain(format!("steady {steady:.0} s")));
+                }
+            }
         }
-        None => " · trend pending".to_string(),
-    };
+        None => trend.push(Part::plain("trend pending")),
+    }
     let first = r.series[0].t_s;
     let x = time_bounds(first, r.series[r.series.len() - 1].t_s);
     let mut series = vec![measured(
@@ -316,7 +339,12 @@ pub fn memory(frame: &mut Frame, area: Rect, block: Block, s: &Snapshot) {
     let marks = restart_marks(s, &series);
     series.extend(marks);
     series.extend(phase_marks(s, &series));
-    let block = titled(block, "", &series, &trend);
+    let mut top = label_parts(&series, false);
+    if let Some(first) = top.first_mut() {
+        *first = std::mem::take(first).or(short);
+    }
+    top.extend(trend);
+    let block = titled(block, area, top, &series);
     draw_chart(frame, area, block, &series, x, "", (floor * 0.9).floor());
 }
 
@@ -346,7 +374,7 @@ pub fn fds(frame: &mut Frame, area: Rect, block: Block, s: &Snapshot) {
     if let Some(limit) = criterion_threshold(s, FD_LIMIT) {
         series.push(level(format!("limit {limit:.0}"), Color::Red, limit, x));
     }
-    let block = titled(block, "", &series, "");
+    let block = titled(block, area, label_parts(&series, false), &series);
     draw_chart(frame, area, block, &series, x, "", 0.0);
 }
 

@@ -3,6 +3,7 @@
 
 mod charts;
 mod text;
+mod title;
 
 use ratatui::Frame;
 use ratatui::layout::Rect;

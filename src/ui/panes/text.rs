@@ -7,6 +7,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Cell, Paragraph, Row, Table, Wrap};
 
 use super::state_style;
+use super::title::{Part, fit, fits};
+use crate::acceptance::CriterionState;
 use crate::acceptance::format_value;
 use crate::report::summary::ms;
 use crate::stats::attribution::{DESCRIPTORS, MEMORY};
@@ -27,8 +29,9 @@ pub fn acceptance(frame: &mut Frame, area: Rect, block: Block, s: &Snapshot) {
         .max(8);
     // The figures under each criterion, whole (wrapped: why a figure is
     // still settling is the end of its line) when they fit; else their
-    // first line; else one line per criterion, with the left-hand value at
-    // its end, so no criterion drops out of view.
+    // first line; else one line per criterion, its left-hand value before
+    // the expression, so no criterion drops out of view and a narrow pane
+    // cuts the expression's end, never the figure.
     let rows = area.height.saturating_sub(2) as usize;
     let width = (area.width.saturating_sub(2) as usize).saturating_sub(column);
     let mut details: Vec<Vec<String>> = s
@@ -41,15 +44,13 @@ pub fn acceptance(frame: &mut Frame, area: Rect, block: Block, s: &Snapshot) {
     }
     let roomy = s.criteria.len() * 2 <= rows;
     for (c, detail) in s.criteria.iter().zip(&details) {
-        let mut line = vec![
-            Span::styled(format!("{:<column$}", c.state.word()), state_style(c.state)),
-            Span::styled(
-                c.expression.clone(),
-                Style::default().add_modifier(Modifier::BOLD),
-            ),
-        ];
+        let state = Span::styled(format!("{:<column$}", c.state.word()), state_style(c.state));
+        let expression = Span::styled(
+            c.expression.clone(),
+            Style::default().add_modifier(Modifier::BOLD),
+        );
         if roomy {
-            lines.push(Line::from(line));
+            lines.push(Line::from(vec![state, expression]));
             for part in detail {
                 lines.push(Line::styled(
                     format!("{:column$}{part}", ""),
@@ -57,17 +58,47 @@ pub fn acceptance(frame: &mut Frame, area: Rect, block: Block, s: &Snapshot) {
                 ));
             }
         } else {
-            let value = c.value.map_or("no data yet".to_string(), format_value);
-            line.push(Span::styled(
-                format!("  ({value})"),
-                Style::default().fg(Color::Gray),
-            ));
-            lines.push(Line::from(line));
+            let value = c.value.map_or("no data".to_string(), format_value);
+            lines.push(Line::from(vec![
+                state,
+                Span::styled(format!("{value} "), Style::default().fg(Color::Gray)),
+                expression,
+            ]));
         }
     }
-    let passing = s.criteria.iter().filter(|c| !c.state.is_failure()).count();
-    let title = format!(" Acceptance {passing}/{} ok ", s.criteria.len());
-    frame.render_widget(Paragraph::new(lines).block(block.title(title)), area);
+    // The count of each state beside the pane's name, or under the pane
+    // when they do not fit whole beside it.
+    let width = usize::from(area.width.saturating_sub(2));
+    let name = Part::plain("Acceptance");
+    let counts = state_counts(s);
+    let mut title = vec![name.clone()];
+    title.extend(counts.iter().cloned());
+    let block = if fits(&title, width) {
+        block.title(fit(&title, width))
+    } else {
+        block
+            .title(fit(&[name], width))
+            .title_bottom(fit(&counts, width))
+    };
+    frame.render_widget(Paragraph::new(lines).block(block), area);
+}
+
+/// How many criteria are in each state, in the words the rows use,
+/// failures first: a pending or settling criterion is not counted as
+/// passing.
+fn state_counts(s: &Snapshot) -> Vec<Part> {
+    use CriterionState::*;
+    let mut parts = Vec::new();
+    for state in [Fail, Failing, Pass, Passing, Settling, Pending, NotMeasured] {
+        let n = s.criteria.iter().filter(|c| c.state == state).count();
+        if n > 0 {
+            parts.push(Part::new(
+                format!("{n} {}", state.word()),
+                state_style(state),
+            ));
+        }
+    }
+    parts
 }
 
 /// `text` in lines of at most `width` characters, broken between words (a
@@ -102,49 +133,69 @@ fn wrap_words(text: &str, width: usize) -> Vec<String> {
 pub fn outcomes(frame: &mut Frame, area: Rect, block: Block, s: &Snapshot) {
     let o = &s.total.outcomes;
     let rate = s.total.success_rate;
+    // Green or red only as the criteria on it judge it: no fixed cut-off.
     let rate_style = match rate {
-        Some(r) if r >= 0.99 => Style::default().fg(Color::Green),
-        Some(_) => Style::default().fg(Color::Red),
+        Some(_) => success_judged(s).map_or(Style::default(), |state| {
+            Style::default().fg(state_style(state).fg.unwrap_or(Color::Reset))
+        }),
         None => Style::default().fg(Color::DarkGray),
     }
     .add_modifier(Modifier::BOLD);
-    let mut lines = vec![Line::from(vec![
-        Span::raw("success "),
-        Span::styled(
-            rate.map_or("-".into(), |r| format!("{:.2} %", r * 100.0)),
-            rate_style,
-        ),
-        Span::raw(format!("  of {} calls", s.total.calls)),
-    ])];
+    let width = usize::from(area.width.saturating_sub(2));
+    let mut lines = pack(
+        vec![
+            vec![
+                Span::raw("success "),
+                Span::styled(
+                    rate.map_or("-".into(), |r| format!("{:.2} %", r * 100.0)),
+                    rate_style,
+                ),
+            ],
+            vec![Span::raw(format!("of {} calls", s.total.calls))],
+        ],
+        width,
+    );
     let count = |label: &str, n: u64| {
         let style = if n > 0 && label != "ok" {
             Style::default().fg(Color::Red)
         } else {
             Style::default()
         };
-        Span::styled(format!("{label} {n}  "), style)
+        vec![Span::styled(format!("{label} {n}"), style)]
     };
-    lines.push(Line::from(vec![
-        count("ok", o.ok),
-        count("JSON-RPC error", o.jsonrpc_error),
-        count("isError", o.tool_error),
-    ]));
-    lines.push(Line::from(vec![
-        count("timeout", o.timeout),
-        count("transport", o.transport_error),
-        count("protocol", o.protocol_error),
-    ]));
+    lines.extend(pack(
+        vec![
+            count("ok", o.ok),
+            count("JSON-RPC error", o.jsonrpc_error),
+            count("isError", o.tool_error),
+        ],
+        width,
+    ));
+    lines.extend(pack(
+        vec![
+            count("timeout", o.timeout),
+            count("transport", o.transport_error),
+            count("protocol", o.protocol_error),
+        ],
+        width,
+    ));
     let w = &s.wire;
-    lines.push(Line::from(vec![
-        count("id mix-ups", w.correlation_violations),
-        count("bad lines", w.protocol_violations),
-        Span::raw(format!("notifications {}", w.notifications)),
-    ]));
+    lines.extend(pack(
+        vec![
+            count("id mix-ups", w.correlation_violations),
+            count("bad lines", w.protocol_violations),
+            vec![Span::raw(format!("notifications {}", w.notifications))],
+        ],
+        width,
+    ));
     if w.sessions_expired + w.http_errors > 0 {
-        lines.push(Line::from(vec![
-            count("sessions lost (404)", w.sessions_expired),
-            count("HTTP errors", w.http_errors),
-        ]));
+        lines.extend(pack(
+            vec![
+                count("sessions lost (404)", w.sessions_expired),
+                count("HTTP errors", w.http_errors),
+            ],
+            width,
+        ));
     }
     // Robustness phases: each bad input the server mishandled, by name.
     for tally in s
@@ -173,11 +224,21 @@ pub fn outcomes(frame: &mut Frame, area: Rect, block: Block, s: &Snapshot) {
             Style::default().fg(Color::Red).add_modifier(Modifier::BOLD),
         ));
     }
+    // The newest first; the same message once, with how many times.
+    let mut errors: Vec<(&String, usize)> = Vec::new();
     for error in s.recent_errors.iter().rev() {
-        lines.push(Line::styled(
-            format!("✗ {error}"),
-            Style::default().fg(Color::Red),
-        ));
+        match errors.iter_mut().find(|(seen, _)| *seen == error) {
+            Some((_, times)) => *times += 1,
+            None => errors.push((error, 1)),
+        }
+    }
+    for (error, times) in errors {
+        let text = if times > 1 {
+            format!("✗ ×{times} {error}")
+        } else {
+            format!("✗ {error}")
+        };
+        lines.push(Line::styled(text, Style::default().fg(Color::Red)));
     }
     frame.render_widget(
         Paragraph::new(lines)
@@ -185,6 +246,57 @@ pub fn outcomes(frame: &mut Frame, area: Rect, block: Block, s: &Snapshot) {
             .wrap(Wrap { trim: true }),
         area,
     );
+}
+
+/// The state of the criteria that judge the success rate (`success_rate`,
+/// `error_rate`): failing if any fails, passing if all pass; `None` when
+/// none judges it, or they are still out.
+fn success_judged(s: &Snapshot) -> Option<CriterionState> {
+    let judging: Vec<CriterionState> = s
+        .criteria
+        .iter()
+        .filter(|c| {
+            c.expression
+                .split(|ch: char| !(ch.is_alphanumeric() || ch == '_'))
+                .any(|word| word == "success_rate" || word == "error_rate")
+        })
+        .map(|c| c.state)
+        .collect();
+    if let Some(failed) = judging.iter().find(|state| state.is_failure()) {
+        return Some(*failed);
+    }
+    judging
+        .iter()
+        .all(|state| matches!(state, CriterionState::Passing | CriterionState::Pass))
+        .then(|| judging.first().copied())
+        .flatten()
+}
+
+/// Items (each a few spans kept together: a label and its figure) on as
+/// few lines of `width` as they fit, two spaces apart: a line is never
+/// broken inside an item, and never ends in spaces that would wrap into a
+/// blank line.
+fn pack(items: Vec<Vec<Span<'static>>>, width: usize) -> Vec<Line<'static>> {
+    let mut lines: Vec<Line> = Vec::new();
+    let mut current: Vec<Span> = Vec::new();
+    let mut used = 0;
+    for item in items {
+        let columns: usize = item.iter().map(|s| s.content.chars().count()).sum();
+        if used > 0 && used + 2 + columns > width {
+            lines.push(Line::from(std::mem::take(&mut current)));
+            used = 0;
+        }
+        if used > 0 {
+            current.push(Span::raw("  "));
+            used += 2;
+        }
+        current.extend(item);
+        used += columns;
+    }
+    if !current.is_empty() {
+        lines.push(Line::from(current));
+    }
+    lines
 }
 
 pub fn per_label(frame: &mut Frame, area: Rect, block: Block, s: &Snapshot) {
@@ -268,13 +380,13 @@ pub fn per_label(frame: &mut Frame, area: Rect, block: Block, s: &Snapshot) {
     if fds_kept {
         widths.push(Constraint::Length(figure_width.max(8)));
     }
-    let title = if memory_settling && !retained.is_empty() {
-        " Per tool / method (ms) · KB/call settling "
+    let mut title = vec![Part::plain("Per tool / method (ms)").or("Per tool (ms)")];
+    if memory_settling && !retained.is_empty() {
+        title.push(Part::plain("KB/call settling"));
     } else if unresolved {
-        " Per tool / method (ms) · ± not resolved yet "
-    } else {
-        " Per tool / method (ms) "
-    };
+        title.push(Part::plain("± not resolved yet"));
+    }
+    let title = fit(&title, usize::from(area.width.saturating_sub(2)));
     let table = Table::new(rows, widths)
         .header(header)
         .block(block.title(title));
@@ -309,7 +421,11 @@ const KEEPS_FDS: f64 = DESCRIPTORS.resolution;
 /// The server's process tree: each member's RSS, its share, FDs, threads, CPU.
 pub fn processes(frame: &mut Frame, area: Rect, block: Block, s: &Snapshot) {
     let members = &s.resources.members;
-    let block = block.title(format!(" Process tree ({}) ", members.len()));
+    let block = block.title(fit(
+        &[Part::plain(format!("Process tree ({})", members.len()))
+            .or(format!("Tree ({})", members.len()))],
+        usize::from(area.width.saturating_sub(2)),
+    ));
     if members.is_empty() {
         let why = s
             .resources
@@ -408,7 +524,7 @@ pub fn stderr(frame: &mut Frame, area: Rect, block: Block, s: &Snapshot) {
 
 #[cfg(test)]
 mod tests {
-    use super::wrap_words;
+    use super::*;
 
     #[test]
     fn words_wrap_within_the_width_and_a_long_one_is_cut() {
@@ -417,5 +533,37 @@ mod tests {
         assert_eq!(wrap_words("", 4), [""]);
         assert_eq!(wrap_words("é é é", 3), ["é é", "é"]);
         assert_eq!(wrap_words("word", 0), ["w", "o", "r", "d"]);
+    }
+
+    fn texts(lines: &[Line]) -> Vec<String> {
+        lines
+            .iter()
+            .map(|l| l.spans.iter().map(|s| s.content.as_ref()).collect())
+            .collect()
+    }
+
+    #[test]
+    fn items_are_packed_whole_and_no_line_ends_in_spaces() {
+        let items = || {
+            ["ok 276", "JSON-RPC error 0", "isError 3"]
+                .map(|t| vec![Span::raw(t)])
+                .to_vec()
+        };
+        // Exactly as wide as the three: one line, no spaces after (they
+        // wrapped into a blank line).
+        assert_eq!(
+            texts(&pack(items(), 35)),
+            ["ok 276  JSON-RPC error 0  isError 3"]
+        );
+        // One column less: the last item whole on the next line.
+        assert_eq!(
+            texts(&pack(items(), 34)),
+            ["ok 276  JSON-RPC error 0", "isError 3"]
+        );
+        // Narrower than an item: it stands alone (the pane cuts it).
+        assert_eq!(
+            texts(&pack(items(), 5)),
+            ["ok 276", "JSON-RPC error 0", "isError 3"]
+        );
     }
 }
