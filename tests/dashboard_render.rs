@@ -61,8 +61,8 @@ fn criterion(
         // `metric <= …` caps the metric, as the criterion language decides.
         caps: expression
             .split_once(" <")
-            .map(|(metric, _)| metric.to_string())
-            .filter(|metric| !metric.contains(['(', ' '])),
+            .map(|(metric, _)| metric.split('(').next().unwrap_or(metric).to_string())
+            .filter(|metric| !metric.contains(' ')),
         changes: Vec::new(),
         changes_not_listed: 0,
     }
@@ -115,6 +115,7 @@ fn leaking_run() -> Snapshot {
         }),
         phases: vec![
             PhaseSnapshot {
+                follows_the_dial: true,
                 name: "warmup".into(),
                 warmup: true,
                 load: "sequential, 50 calls".into(),
@@ -131,6 +132,7 @@ fn leaking_run() -> Snapshot {
                 memory: None,
             },
             PhaseSnapshot {
+                follows_the_dial: true,
                 name: "load".into(),
                 warmup: false,
                 load: "4 workers, 500 calls".into(),
@@ -253,6 +255,8 @@ fn leaking_run() -> Snapshot {
         forced_stops: 0,
         abort_after: Some(50),
         restarts_at_s: Vec::new(),
+        control_changes: Vec::new(),
+        control_changes_not_listed: 0,
         recent_errors: vec![
             "add: isError: injected failure (--fail-rate) on request 140".into(),
             "echo: no response within 30s".into(),
@@ -400,6 +404,15 @@ fn the_success_rate_is_coloured_by_the_criteria_that_judge_it() {
 }
 
 #[test]
+fn live_values_are_in_the_terminals_own_colour_readable_on_light_backgrounds() {
+    // Palette grey (7) vanished on Solarized light.
+    assert_eq!(
+        colour_of(leaking_run(), 160, 50, "rss_growth_mb = 96 MB"),
+        Some(ratatui::style::Color::Reset)
+    );
+}
+
+#[test]
 fn no_number_is_cut_and_no_line_is_blank_at_any_size() {
     let mut snapshot = leaking_run();
     snapshot.resources.threads_current = Some(11_111);
@@ -436,6 +449,57 @@ fn no_number_is_cut_and_no_line_is_blank_at_any_size() {
             "{width}x{height}:\n{screen}"
         );
     }
+}
+
+#[test]
+fn the_latency_pane_draws_the_limit_of_the_figure_a_criterion_caps() {
+    let mut snapshot = leaking_run();
+    snapshot.criteria.push(criterion(
+        "p99(load) <= 3 * p99(warmup)",
+        CriterionState::Passing,
+        "",
+        3.2,
+        9.6,
+    ));
+    let screen = render(snapshot, &status(false), &ViewState::default(), 160, 50);
+    assert!(screen.contains("p99 limit 9.60"), "{screen}");
+    // Not the warm-up p95 it used to draw whatever the criterion compared.
+    assert!(!screen.contains("warm-up p95"), "{screen}");
+    // A limit far above the figures is named, not drawn (it would flatten
+    // them): the axis stays the figures'.
+    let mut snapshot = leaking_run();
+    snapshot.criteria.push(criterion(
+        "p99(load) <= 200",
+        CriterionState::Passing,
+        "",
+        3.2,
+        200.0,
+    ));
+    let screen = render(snapshot, &status(false), &ViewState::default(), 160, 50);
+    assert!(screen.contains("p99 limit 200 ↑"), "{screen}");
+    assert!(!screen.contains("┃220"), "{screen}");
+}
+
+#[test]
+fn progress_never_reads_past_its_plan_and_a_dial_a_phase_ignores_says_so() {
+    let mut snapshot = leaking_run();
+    let current = snapshot.current_phase.expect("a phase running");
+    // The dial raised the load: more calls than planned at ×1.
+    snapshot.phases[current].stats.calls = 612;
+    let mut dialed = status(false);
+    dialed.load_scale = 1.25;
+    let screen = render(snapshot.clone(), &dialed, &ViewState::default(), 160, 50);
+    assert!(screen.contains("612 calls"), "{screen}");
+    assert!(!screen.contains("612/500"), "{screen}");
+    assert!(screen.contains("load ×1.25"), "{screen}");
+    assert!(!screen.contains("not for this phase"), "{screen}");
+    // A sequential phase keeps one call at a time, and the header says so.
+    snapshot.phases[current].follows_the_dial = false;
+    let screen = render(snapshot, &dialed, &ViewState::default(), 160, 50);
+    assert!(
+        screen.contains("load ×1.25 (not for this phase: one call at a time)"),
+        "{screen}"
+    );
 }
 
 #[test]
@@ -477,7 +541,8 @@ fn full_layout_shows_every_pane_and_figure() {
     assert!(screen.contains("sequential  PASS"), "{screen}");
     // Latency now, the warm-up baseline the criterion uses.
     assert!(screen.contains("p95 1.70"), "{screen}");
-    assert!(screen.contains("warm-up p95 0.900"), "{screen}");
+    // No latency limit known yet (its criterion is pending): none drawn.
+    assert!(!screen.contains("limit 1.8"), "{screen}");
     // Memory: current, growth, trend, baseline and the limit line.
     assert!(screen.contains("RSS 110.0 MB (+96.0)"), "{screen}");
     assert!(screen.contains("baseline 14.0"), "{screen}");

@@ -370,3 +370,47 @@ fn quitting_while_the_server_starts_is_an_interruption() {
     assert_eq!(scenario["incomplete"], "interrupted");
     common::assert_nothing_left(&marker);
 }
+
+#[test]
+fn a_pause_and_a_load_change_are_in_the_report_and_the_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = common::scenario_file(dir.path(), "steady.toml", STEADY);
+    let report = dir.path().join("report.json");
+    let exit_file = dir.path().join("exit");
+    let command = dashboard_command(&scenario, &report, &exit_file, &serve(""));
+    let tmux = Tmux::start(&command, 120, 40);
+    tmux.wait_for("steady (1/1) · phase load", Duration::from_secs(60));
+    tmux.run(&["send-keys", "-t", "dash", "p"]);
+    tmux.wait_for("PAUSED", Duration::from_secs(20));
+    tmux.run(&["send-keys", "-t", "dash", "p"]);
+    tmux.run(&["send-keys", "-t", "dash", "+"]);
+    tmux.wait_for("load ×1.25", Duration::from_secs(20));
+    tmux.run(&["send-keys", "-t", "dash", "q"]);
+    wait_for_file(&exit_file, Duration::from_secs(60));
+    tmux.wait_for_normal_screen(Duration::from_secs(20));
+    let after = tmux.wait_for("report written to", Duration::from_secs(20));
+    assert!(
+        after.contains("paused and load, as set by hand: at "),
+        "{after}"
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&report).expect("the report exists")).unwrap();
+    let changes = report["scenarios"][0]["result"]["control_changes"]
+        .as_array()
+        .expect("control_changes")
+        .clone();
+    let states: Vec<(bool, f64)> = changes
+        .iter()
+        .map(|c| (c["paused"] == true, c["load_scale"].as_f64().unwrap()))
+        .collect();
+    assert_eq!(
+        states,
+        [(true, 1.0), (false, 1.0), (false, 1.25)],
+        "{changes:?}"
+    );
+    let times: Vec<f64> = changes
+        .iter()
+        .map(|c| c["at_s"].as_f64().unwrap())
+        .collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "{times:?}");
+}

@@ -130,11 +130,12 @@ pub struct Comparison {
 }
 
 impl Comparison {
-    /// The run-wide metric this criterion caps, when it reads `metric < …`
-    /// or `metric <= …` (the dashboard draws the cap as a limit line).
+    /// The metric this criterion caps, when it reads `metric < …` or
+    /// `metric <= …`, in any scope (`p95(load) <= …` caps p95): the
+    /// dashboard draws the cap as a limit line on that metric's chart.
     pub fn upper_limit_of(&self) -> Option<&str> {
         match (&self.lhs, self.cmp) {
-            (Expr::Metric(call), Cmp::Lt | Cmp::Le) if call.args.is_empty() => Some(&call.name),
+            (Expr::Metric(call), Cmp::Lt | Cmp::Le) => Some(&call.name),
             _ => None,
         }
     }
@@ -454,11 +455,8 @@ mod tests {
         assert_eq!(caps("fd_max < 256"), Some("fd_max".into()));
         assert_eq!(caps("rss_growth_mb <= 50"), Some("rss_growth_mb".into()));
         assert_eq!(caps("rss_growth_mb >= 50"), None);
-        assert_eq!(
-            caps("p95(load) <= 2 * p95(warmup)"),
-            None,
-            "a phase's, not the run's"
-        );
+        // In a scope too: the latency chart draws p95's limit.
+        assert_eq!(caps("p95(load) <= 2 * p95(warmup)"), Some("p95".into()));
         assert_eq!(caps("2 * fd_max < 256"), None);
     }
 

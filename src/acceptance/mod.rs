@@ -232,6 +232,7 @@ mod tests {
             ..Default::default()
         };
         PhaseSnapshot {
+            follows_the_dial: true,
             name: name.into(),
             warmup: false,
             load: String::new(),

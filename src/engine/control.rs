@@ -66,6 +66,16 @@ pub struct LoadControl {
     scale_permille: Arc<AtomicU32>,
     /// When the current pause began, and all paused time before it.
     pause_clock: Arc<Mutex<(Option<Instant>, Duration)>>,
+    /// Bumped at every pause, resume and turn of the dial: the run records
+    /// each (`changes`).
+    changed: Arc<watch::Sender<u64>>,
+}
+
+/// Pause and load as a person set them, at one moment.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ControlState {
+    pub paused: bool,
+    pub load_scale: f64,
 }
 
 impl Default for LoadControl {
@@ -74,6 +84,7 @@ impl Default for LoadControl {
             paused: Arc::new(watch::channel(false).0),
             scale_permille: Arc::new(AtomicU32::new(1000)),
             pause_clock: Arc::new(Mutex::new((None, Duration::ZERO))),
+            changed: Arc::new(watch::channel(0).0),
         }
     }
 }
@@ -90,7 +101,24 @@ impl LoadControl {
                 _ => {}
             }
         }
-        self.paused.send_replace(paused);
+        let was = self.paused.send_replace(paused);
+        if was != paused {
+            self.changed.send_modify(|n| *n += 1);
+        }
+    }
+
+    /// Pause and load now.
+    pub fn state(&self) -> ControlState {
+        ControlState {
+            paused: self.is_paused(),
+            load_scale: self.scale(),
+        }
+    }
+
+    /// Each change of pause or load from now on, as it happens (a change
+    /// seen late is seen as the state then).
+    pub fn changes(&self) -> watch::Receiver<u64> {
+        self.changed.subscribe()
     }
 
     pub fn is_paused(&self) -> bool {
@@ -135,7 +163,9 @@ impl LoadControl {
 
     fn set_scale(&self, scale: f64) {
         let permille = (scale.clamp(DIAL_MIN, DIAL_MAX) * 1000.0).round() as u32;
-        self.scale_permille.store(permille, Ordering::Relaxed);
+        if self.scale_permille.swap(permille, Ordering::Relaxed) != permille {
+            self.changed.send_modify(|n| *n += 1);
+        }
     }
 
     /// `base` workers (or a rate) scaled by the dial, at least 1 worker.

@@ -81,10 +81,40 @@ fn plan(scenario: &Scenario) -> RunPlan {
                 warmup: p.warmup,
                 load: p.load.to_string(),
                 planned_calls: p.load.planned_calls(),
+                follows_the_dial: p.load.follows_the_dial(),
             })
             .collect(),
         labels: scenario.labels.clone(),
         abort_after: scenario.abort_after,
+    }
+}
+
+/// Send each pause, resume and turn of the load dial to the aggregator, for
+/// the report and the charts (the state at the start, if not as written).
+async fn record_control(control: LoadControl, events: mpsc::UnboundedSender<Event>) {
+    // False once the aggregator is gone.
+    let send = |state: control::ControlState| {
+        events
+            .send(Event::Control {
+                at: Instant::now(),
+                paused: state.paused,
+                load_scale: state.load_scale,
+            })
+            .is_ok()
+    };
+    let mut changes = control.changes();
+    let mut last = control.state();
+    if (last.paused || last.load_scale != 1.0) && !send(last) {
+        return;
+    }
+    while changes.changed().await.is_ok() {
+        let state = control.state();
+        if state != last {
+            last = state;
+            if !send(state) {
+                return;
+            }
+        }
     }
 }
 
@@ -101,7 +131,11 @@ pub async fn run_scenario(
     let (events, events_rx) = mpsc::unbounded_channel();
     let aggregator = Aggregator::new(plan(scenario), Box::new(scenario.criteria.clone()));
     let aggregated = tokio::spawn(aggregator.run(events_rx, publish, options.snapshot_interval));
+    let recorder = tokio::spawn(record_control(control.clone(), events.clone()));
     let result = drive(scenario, options, events, halt, control).await;
+    // Its sender too, so that the aggregator sees the end.
+    recorder.abort();
+    let _ = recorder.await;
     // `drive` has dropped its sender: the aggregator drains and finishes.
     let snapshot = aggregated.await.unwrap_or_default();
     result.map(|()| snapshot)

@@ -16,9 +16,27 @@ use crate::scenario::Amount;
 /// How often a closed loop looks at the load dial.
 const DIAL_CHECK: Duration = Duration::from_millis(100);
 
-/// Run `workers` workers until the shared budget of calls (or the time) is
-/// used up. The dial adds workers or retires them between calls.
-pub(super) async fn run(runner: &PhaseRunner, workers: u32, amount: Amount) {
+/// How many workers a closed loop runs.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Workers {
+    /// So many, whatever the dial says (a sequential phase's one).
+    Fixed(u32),
+    /// So many at the dial's 1.0: the dial adds workers or retires them
+    /// between calls.
+    Dialed(u32),
+}
+
+/// The workers wanted now, as the dial stands.
+fn workers_now(workers: Workers, control: &crate::engine::LoadControl) -> u32 {
+    match workers {
+        Workers::Fixed(n) => n,
+        Workers::Dialed(n) => control.scaled_workers(n),
+    }
+}
+
+/// Run the workers until the shared budget of calls (or the time) is used
+/// up.
+pub(super) async fn run(runner: &PhaseRunner, workers: Workers, amount: Amount) {
     let budget = Arc::new(AtomicU64::new(match amount {
         Amount::Calls(n) => n,
         Amount::Duration(_) => u64::MAX,
@@ -28,7 +46,7 @@ pub(super) async fn run(runner: &PhaseRunner, workers: u32, amount: Amount) {
     let mut next_worker = 0u64;
     let mut tasks = JoinSet::new();
     loop {
-        let target = runner.control.scaled_workers(workers);
+        let target = workers_now(workers, &runner.control);
         // Work is left while calls are (or time is): a worker that stopped
         // at the deadline must not be started again (it would stop at
         // once, and the loop would spin on it for ever).
@@ -42,7 +60,7 @@ pub(super) async fn run(runner: &PhaseRunner, workers: u32, amount: Amount) {
             let worker = Worker {
                 runner: runner.clone(),
                 index: next_worker,
-                base_workers: workers,
+                workers,
                 budget: budget.clone(),
                 amount,
                 clock: clock.clone(),
@@ -67,7 +85,7 @@ pub(super) async fn run(runner: &PhaseRunner, workers: u32, amount: Amount) {
 struct Worker {
     runner: PhaseRunner,
     index: u64,
-    base_workers: u32,
+    workers: Workers,
     budget: Arc<AtomicU64>,
     amount: Amount,
     clock: Arc<ActiveClock>,
@@ -101,7 +119,7 @@ impl Worker {
     /// Leave when the dial asks for fewer workers than are running. Workers
     /// race to count themselves out; the exchange lets exactly one win per slot.
     fn retire_if_surplus(&self) -> bool {
-        let target = self.runner.control.scaled_workers(self.base_workers);
+        let target = workers_now(self.workers, &self.runner.control);
         let active = self.active.load(Ordering::Relaxed);
         active > target
             && self

@@ -10,7 +10,8 @@ use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use tokio::task::JoinSet;
 
-use super::{LoadModel, ModelKind, closed_loop};
+use super::closed_loop::{self, Workers};
+use super::{LoadModel, ModelKind};
 use crate::engine::{EngineError, PhaseContext, PhaseRunner};
 use crate::scenario::Amount;
 use crate::scenario::file::ScenarioError;
@@ -79,7 +80,9 @@ impl LoadModel for Concurrent {
         async move {
             let runner = phase.sampling_runner()?;
             match self.pace {
-                Pace::Closed(amount) => closed_loop::run(&runner, self.workers, amount).await,
+                Pace::Closed(amount) => {
+                    closed_loop::run(&runner, Workers::Dialed(self.workers), amount).await
+                }
                 Pace::Batches(batches) => run_batches(&runner, self.workers, batches).await,
             }
             Ok(())

@@ -32,6 +32,13 @@ pub trait LoadModel: fmt::Display + fmt::Debug + Send + Sync {
     /// how often the probe samples as calls go).
     fn planned_calls(&self) -> Option<u64>;
 
+    /// Whether the load dial (`+`, `-`) changes it. A sequential phase makes
+    /// one call at a time by definition: more workers would make it a
+    /// concurrent one under its name.
+    fn follows_the_dial(&self) -> bool {
+        true
+    }
+
     /// Whether it makes its calls on the run's session. A model that starts
     /// servers of its own (cold start) does not, and a scenario of such
     /// phases alone opens none.

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 
-use super::{LoadModel, ModelKind, closed_loop};
+use super::closed_loop::{self, Workers};
+use super::{LoadModel, ModelKind};
 use crate::engine::{EngineError, PhaseContext};
 use crate::scenario::Amount;
 use crate::scenario::file::ScenarioError;
@@ -41,9 +42,13 @@ impl LoadModel for Sequential {
         self.amount.calls()
     }
 
+    fn follows_the_dial(&self) -> bool {
+        false
+    }
+
     fn run<'a>(&'a self, phase: PhaseContext<'a>) -> BoxFuture<'a, Result<(), EngineError>> {
         async move {
-            closed_loop::run(&phase.sampling_runner()?, 1, self.amount).await;
+            closed_loop::run(&phase.sampling_runner()?, Workers::Fixed(1), self.amount).await;
             Ok(())
         }
         .boxed()

@@ -10,10 +10,10 @@ use serde::Serialize;
 
 use crate::protocol::ServerInfo;
 use crate::stats::{
-    BadInputTally, CallStats, ChurnSnapshot, ColdStartSnapshot, CriterionState, CriterionStatus,
-    LabelPerCall, LabelStats, LatencySummary, OutcomeCounts, PhaseMemory, PhaseSnapshot,
-    PhaseState, ProbePoint, ResourceSnapshot, RssTrend, Snapshot, StageMeans, StateChange,
-    TreeChanges, TreeMember, WindowPoint, WireSnapshot,
+    BadInputTally, CallStats, ChurnSnapshot, ColdStartSnapshot, ControlChange, CriterionState,
+    CriterionStatus, LabelPerCall, LabelStats, LatencySummary, OutcomeCounts, PhaseMemory,
+    PhaseSnapshot, PhaseState, ProbePoint, ResourceSnapshot, RssTrend, Snapshot, StageMeans,
+    StateChange, TreeChanges, TreeMember, WindowPoint, WireSnapshot,
 };
 
 /// `result`.
@@ -40,6 +40,8 @@ pub struct Measured<'a> {
     forced_stops: u64,
     abort_after: Option<u64>,
     restarts_at_s: &'a [f64],
+    control_changes: &'a [ControlChange],
+    control_changes_not_listed: u64,
     recent_errors: &'a [String],
     stderr_tail: &'a [String],
     notes: &'a [String],
@@ -70,6 +72,8 @@ impl<'a> From<&'a Snapshot> for Measured<'a> {
             forced_stops: s.forced_stops,
             abort_after: s.abort_after,
             restarts_at_s: &s.restarts_at_s,
+            control_changes: &s.control_changes,
+            control_changes_not_listed: s.control_changes_not_listed,
             recent_errors: &s.recent_errors,
             stderr_tail: &s.stderr_tail,
             notes: &s.notes,

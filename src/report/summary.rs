@@ -586,6 +586,26 @@ pub fn scenario_summary(result: &ScenarioResult, color: bool) -> String {
     for note in &s.notes {
         let _ = writeln!(out, "  note: {note}");
     }
+    if !s.control_changes.is_empty() {
+        let changes: Vec<String> = s
+            .control_changes
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let before = i.checked_sub(1).and_then(|b| s.control_changes.get(b));
+                format!("at {:.1} s {}", c.at_s, c.describe(before))
+            })
+            .collect();
+        let more = match s.control_changes_not_listed {
+            0 => String::new(),
+            n => format!(" (and {n} more)"),
+        };
+        let _ = writeln!(
+            out,
+            "  paused and load, as set by hand: {}{more}",
+            changes.join(" · ")
+        );
+    }
     if !s.criteria.is_empty() {
         let _ = writeln!(out, "  criteria:");
         for c in &s.criteria {

@@ -21,6 +21,9 @@ use super::verdict_history::VerdictHistory;
 use crate::protocol::untrusted::quote;
 
 /// Longest note kept (a crash's note quotes the server's last stderr lines).
+/// Pauses and load changes listed; later ones are counted.
+const CONTROL_CHANGES_LISTED: usize = 1000;
+
 const NOTE_CHARS: usize = 2_000;
 use crate::probe::ProbeSample;
 
@@ -48,6 +51,8 @@ pub struct PhasePlan {
     pub warmup: bool,
     pub load: String,
     pub planned_calls: Option<u64>,
+    /// Whether the load dial changes it (`LoadModel::follows_the_dial`).
+    pub follows_the_dial: bool,
 }
 
 /// Shown wherever a server-side figure would be.
@@ -83,6 +88,9 @@ pub struct Aggregator {
     restarts_at_s: Vec<f64>,
     recent_errors: VecDeque<String>,
     notes: Vec<String>,
+    /// Pauses and turns of the load dial (`Event::Control`).
+    control_changes: Vec<ControlChange>,
+    control_changes_not_listed: u64,
 }
 
 impl Aggregator {
@@ -132,6 +140,8 @@ impl Aggregator {
             restarts_at_s: Vec::new(),
             recent_errors: VecDeque::new(),
             notes: Vec::new(),
+            control_changes: Vec::new(),
+            control_changes_not_listed: 0,
         }
     }
 
@@ -279,6 +289,22 @@ impl Aggregator {
             // Notes may quote the server (a tool's name, its words): kept
             // bounded, and safe to show.
             Event::Note(note) => self.notes.push(quote(&note, NOTE_CHARS)),
+            Event::Control {
+                at,
+                paused,
+                load_scale,
+            } => {
+                let change = ControlChange {
+                    at_s: self.elapsed_s(at),
+                    paused,
+                    load_scale,
+                };
+                if self.control_changes.len() < CONTROL_CHANGES_LISTED {
+                    self.control_changes.push(change);
+                } else {
+                    self.control_changes_not_listed += 1;
+                }
+            }
             Event::ForcedStop => self.forced_stops += 1,
             Event::Interrupted => self.interrupted = true,
             Event::Aborted(why) => {
@@ -623,6 +649,7 @@ impl Aggregator {
                     load: p.plan.load.clone(),
                     state,
                     planned_calls: p.plan.planned_calls,
+                    follows_the_dial: p.plan.follows_the_dial,
                     started_s: p.started.map(|at| self.elapsed_s(at)),
                     duration_s: seconds,
                     stats: p.calls.stats(seconds),
@@ -706,6 +733,8 @@ impl Aggregator {
             forced_stops: self.forced_stops,
             abort_after: self.plan.abort_after,
             restarts_at_s: self.restarts_at_s.clone(),
+            control_changes: self.control_changes.clone(),
+            control_changes_not_listed: self.control_changes_not_listed,
             recent_errors: self.recent_errors.iter().cloned().collect(),
             stderr_tail: self
                 .connection
@@ -761,6 +790,7 @@ mod tests {
 
     fn aggregator() -> Aggregator {
         let phase = |name: &str, warmup| PhasePlan {
+            follows_the_dial: true,
             name: name.into(),
             warmup,
             load: "sequential".into(),

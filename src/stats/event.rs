@@ -104,6 +104,12 @@ pub enum Event {
     },
     /// A line for the report's notes (abort reasons and the like).
     Note(String),
+    /// A person paused, resumed or turned the load dial: the state since.
+    Control {
+        at: Instant,
+        paused: bool,
+        load_scale: f64,
+    },
     /// The abort rule stopped the load: why.
     Aborted(String),
     /// A server did not exit when asked and had to be killed.

@@ -93,6 +93,9 @@ pub struct PhaseSnapshot {
     pub state: PhaseState,
     /// Calls (or iterations) the phase will make, when known in advance.
     pub planned_calls: Option<u64>,
+    /// Whether the load dial changes it (a sequential phase's one worker
+    /// stays one).
+    pub follows_the_dial: bool,
     /// When it started, on the run clock (the charts mark it).
     pub started_s: Option<f64>,
     pub duration_s: f64,
@@ -285,6 +288,30 @@ impl ResourceSnapshot {
     }
 }
 
+/// Pause and load as a person set them, from `at_s` on the run clock.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct ControlChange {
+    pub at_s: f64,
+    pub paused: bool,
+    /// Load relative to the scenario's (1.0 as written).
+    pub load_scale: f64,
+}
+
+impl ControlChange {
+    /// What changed, in words, given the state before.
+    pub fn describe(&self, before: Option<&ControlChange>) -> String {
+        let was_paused = before.is_some_and(|b| b.paused);
+        let was_scale = before.map_or(1.0, |b| b.load_scale);
+        if self.paused != was_paused {
+            if self.paused { "paused" } else { "resumed" }.to_string()
+        } else if self.load_scale != was_scale {
+            format!("load ×{:.2}", self.load_scale)
+        } else {
+            "no change".to_string()
+        }
+    }
+}
+
 /// One process of the server's tree at the last sample.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct TreeMember {
@@ -447,6 +474,10 @@ pub struct Snapshot {
     /// When the server was started again after a crash (on_crash =
     /// "restart"), on the run clock in seconds.
     pub restarts_at_s: Vec<f64>,
+    /// Each pause, resume and turn of the load dial, in order (the first
+    /// 1,000), and how many more there were.
+    pub control_changes: Vec<ControlChange>,
+    pub control_changes_not_listed: u64,
     pub recent_errors: Vec<String>,
     pub stderr_tail: Vec<String>,
     pub notes: Vec<String>,
@@ -506,9 +537,9 @@ pub struct CriterionStatus {
     pub detail: String,
     /// The scenario's words on why the criterion matters, if it gave any.
     pub about: Option<String>,
-    /// The run-wide metric whose upper limit `threshold` is, when the
-    /// criterion reads `metric <= …` (for the dashboard's limit lines; not
-    /// in the report).
+    /// The metric whose upper limit `threshold` is, when the criterion
+    /// reads `metric <= …` in any scope (for the dashboard's limit lines;
+    /// not in the report).
     pub caps: Option<String>,
     /// When its state changed during the run (the first 100 changes), and
     /// how many more changes there were.

@@ -10,6 +10,7 @@ use ratatui::widgets::{Block, Clear, Gauge, Paragraph};
 use super::panes;
 use super::view::{Pane, View};
 use crate::report::Verdict;
+use crate::stats::PhaseState;
 
 /// Below this size only the header and the acceptance list are shown.
 const MIN_GRID: (u16, u16) = (60, 18);
@@ -157,12 +158,18 @@ fn draw_header(frame: &mut Frame, area: Rect, view: &View) {
         if wide {
             first.push_str(&format!(" · {}", phase.load));
         }
+        let calls = phase.stats.calls;
         match phase.planned_calls {
-            Some(planned) if planned > 0 => {
-                let ratio = (phase.stats.calls as f64 / planned as f64).min(1.0);
-                progress = Some((ratio, format!("{}/{planned}", phase.stats.calls)));
+            // Done, or past the plan (the dial raised the load; a robustness
+            // phase skips the inputs its protocol era has no place for): the
+            // calls made, never "282924/270000".
+            Some(planned) if planned > 0 && phase.state != PhaseState::Done && calls <= planned => {
+                progress = Some((calls as f64 / planned as f64, format!("{calls}/{planned}")));
             }
-            _ => first.push_str(&format!(" · {} calls", phase.stats.calls)),
+            Some(planned) if planned > 0 => {
+                progress = Some((1.0, format!("{calls} calls")));
+            }
+            _ => first.push_str(&format!(" · {calls} calls")),
         }
     }
     first.push_str(&format!(" · {:.1} s", s.elapsed_s));
@@ -175,7 +182,8 @@ fn draw_header(frame: &mut Frame, area: Rect, view: &View) {
             Gauge::default()
                 .ratio(ratio)
                 .label(label)
-                .gauge_style(Style::default().fg(Color::Cyan).bg(Color::DarkGray)),
+                // Black, not grey, behind the figure: readable on light terminals too.
+                .gauge_style(Style::default().fg(Color::Cyan).bg(Color::Black)),
             gauge,
         );
     }
@@ -195,8 +203,14 @@ fn draw_header(frame: &mut Frame, area: Rect, view: &View) {
             Style::default().add_modifier(Modifier::BOLD),
         )];
         if (status.load_scale - 1.0).abs() > 1e-9 {
+            // Said when the phase running does not follow the dial.
+            let ignored = if phase.is_some_and(|p| !p.follows_the_dial) {
+                " (not for this phase: one call at a time)"
+            } else {
+                ""
+            };
             spans.push(Span::styled(
-                format!(" · load ×{:.2}", status.load_scale),
+                format!(" · load ×{:.2}{ignored}", status.load_scale),
                 Style::default().fg(Color::Cyan),
             ));
         }

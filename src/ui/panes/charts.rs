@@ -94,6 +94,20 @@ fn phase_marks(s: &Snapshot, series: &[Series]) -> Vec<Series> {
     vertical_marks(&starts, "phases".to_string(), Color::DarkGray, series)
 }
 
+/// How far above the highest figure a limit may be and still be drawn.
+const OFF_THE_CHART: f64 = 3.0;
+
+/// Vertical marks where a person paused, resumed or turned the load dial.
+fn control_marks(s: &Snapshot, series: &[Series]) -> Vec<Series> {
+    let times: Vec<f64> = s.control_changes.iter().map(|c| c.at_s).collect();
+    // One label for them all: the last change.
+    let count = s.control_changes.len();
+    let label = s.control_changes.last().map_or(String::new(), |last| {
+        last.describe(count.checked_sub(2).and_then(|i| s.control_changes.get(i)))
+    });
+    vertical_marks(&times, label, Color::Blue, series)
+}
+
 /// Vertical marks where the server was started again after a crash
 /// (on_crash = "restart").
 fn restart_marks(s: &Snapshot, series: &[Series]) -> Vec<Series> {
@@ -236,27 +250,35 @@ pub fn latency(frame: &mut Frame, area: Rect, block: Block, s: &Snapshot) {
         line("p99", Color::Magenta, |w| w.p99_ms),
         line("max", Color::DarkGray, |w| w.max_ms),
     ];
-    // The warm-up baseline, where a criterion compares against it.
-    let warmup_used = s.criteria.iter().any(|c| {
-        s.phases
-            .iter()
-            .any(|p| p.warmup && c.expression.contains(&format!("({}", p.name)))
-    });
-    if warmup_used
-        && let Some(baseline) = s
-            .phases
-            .iter()
-            .find(|p| p.warmup)
-            .and_then(|p| p.stats.latency)
-    {
-        series.push(level(
-            format!("warm-up p95 {}", ms(baseline.p95_ms)),
-            Color::Cyan,
-            baseline.p95_ms,
-            x,
-        ));
+    // Each latency criterion's own limit, for the figure it caps
+    // (`p99(load) <= 3 * p99(warmup)` draws p99's), as the memory and
+    // descriptor limits are drawn.
+    // A limit far above the figures is named, not drawn: drawn, it would
+    // flatten them against the floor.
+    let highest = series
+        .iter()
+        .flat_map(|line| line.points.iter().map(|p| p.1))
+        .fold(0.0f64, f64::max);
+    for c in &s.criteria {
+        let (Some(metric), Some(limit)) = (c.caps.as_deref(), c.threshold) else {
+            continue;
+        };
+        let drawn = format!("{metric} ");
+        if series.iter().any(|line| line.label.starts_with(&drawn)) {
+            let label = format!("{metric} limit {}", ms(limit));
+            series.push(if limit <= OFF_THE_CHART * highest {
+                level(label, Color::Red, limit, x)
+            } else {
+                Series {
+                    points: Vec::new(),
+                    ..level(format!("{label} ↑"), Color::Red, limit, x)
+                }
+            });
+        }
     }
     let marks = restart_marks(s, &series);
+    series.extend(marks);
+    let marks = control_marks(s, &series);
     series.extend(marks);
     let mut top = label_parts(&series, false);
     if let Some(first) = top.first_mut() {
@@ -337,6 +359,8 @@ pub fn memory(frame: &mut Frame, area: Rect, block: Block, s: &Snapshot) {
         .map(|p| p.rss_min_mb)
         .fold(f64::MAX, f64::min);
     let marks = restart_marks(s, &series);
+    series.extend(marks);
+    let marks = control_marks(s, &series);
     series.extend(marks);
     series.extend(phase_marks(s, &series));
     let mut top = label_parts(&series, false);

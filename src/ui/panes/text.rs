@@ -51,17 +51,16 @@ pub fn acceptance(frame: &mut Frame, area: Rect, block: Block, s: &Snapshot) {
         );
         if roomy {
             lines.push(Line::from(vec![state, expression]));
+            // The terminal's own colour, not grey: readable on a light
+            // background too.
             for part in detail {
-                lines.push(Line::styled(
-                    format!("{:column$}{part}", ""),
-                    Style::default().fg(Color::Gray),
-                ));
+                lines.push(Line::raw(format!("{:column$}{part}", "")));
             }
         } else {
             let value = c.value.map_or("no data".to_string(), format_value);
             lines.push(Line::from(vec![
                 state,
-                Span::styled(format!("{value} "), Style::default().fg(Color::Gray)),
+                Span::raw(format!("{value} ")),
                 expression,
             ]));
         }
