@@ -705,7 +705,7 @@ fn enter_enlarges_the_focused_pane_and_help_lists_the_keys() {
     let state = ViewState {
         focus: Pane::PerLabel,
         zoomed: true,
-        help: false,
+        ..ViewState::default()
     };
     let screen = render(leaking_run(), &status(false), &state, 80, 24);
     assert!(screen.contains("Per tool / method"), "{screen}");
@@ -748,7 +748,7 @@ fn no_size_makes_it_panic() {
         ViewState {
             zoomed: true,
             focus: Pane::Memory,
-            help: false,
+            ..ViewState::default()
         },
         ViewState {
             help: true,

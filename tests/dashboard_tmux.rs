@@ -414,3 +414,41 @@ fn a_pause_and_a_load_change_are_in_the_report_and_the_summary() {
         .collect();
     assert!(times.windows(2).all(|w| w[0] <= w[1]), "{times:?}");
 }
+
+#[test]
+fn r_on_the_final_view_asks_first_and_never_overwrites_the_finished_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let short = STEADY.replace("duration_s = 30", "duration_s = 1");
+    let scenario = common::scenario_file(dir.path(), "short.toml", &short);
+    let report = dir.path().join("report.json");
+    let exit_file = dir.path().join("exit");
+    let command = dashboard_command(&scenario, &report, &exit_file, &serve(""));
+    let tmux = Tmux::start(&command, 120, 40);
+    tmux.wait_for("RESULT", Duration::from_secs(60));
+    // The finished run is on disk before the final view waits.
+    let first = wait_for_file(&report, Duration::from_secs(20));
+    let first: serde_json::Value = serde_json::from_str(&first).expect("valid JSON");
+    assert_eq!(first["run"], 1);
+    assert_eq!(first["verdict"], "PASS");
+    // One `r` asks; another key stays.
+    tmux.run(&["send-keys", "-t", "dash", "r"]);
+    tmux.wait_for("r again: run everything again", Duration::from_secs(20));
+    tmux.run(&["send-keys", "-t", "dash", "x"]);
+    tmux.wait_for("r run again", Duration::from_secs(20));
+    // Twice: the second run starts, and is quit half-way.
+    tmux.run(&["send-keys", "-t", "dash", "r"]);
+    tmux.wait_for("r again: run everything again", Duration::from_secs(20));
+    tmux.run(&["send-keys", "-t", "dash", "r"]);
+    tmux.wait_for("p pause", Duration::from_secs(20));
+    tmux.run(&["send-keys", "-t", "dash", "q"]);
+    wait_for_file(&exit_file, Duration::from_secs(60));
+    // The first run's report is as it was; the second's is beside it.
+    let kept: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&report).unwrap()).expect("valid JSON");
+    assert_eq!(kept, first);
+    let second = dir.path().join("report.2.json");
+    let second: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&second).expect("the second run's report"))
+            .expect("valid JSON");
+    assert_eq!(second["run"], 2);
+}

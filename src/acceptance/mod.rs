@@ -374,20 +374,7 @@ mod tests {
         assert!(failing.detail.contains("(b)"), "{}", failing.detail);
         // While the memory's floor is not known (a heap's first rise), the
         // same figures settle; at the end they are judged as they stand.
-        snapshot.resources.rss_trend = Some(crate::stats::RssTrend {
-            steady_for_s: None,
-            kb_per_call: 1.0,
-            kb_per_call_low: 0.5,
-            kb_per_call_high: 1.5,
-            mb_per_1k_calls: 1.0,
-            samples: 10,
-            calls_spanned: 100.0,
-            collections: 0,
-            settling: Some(crate::stats::Settling::FirstRise {
-                rising_s: 3.0,
-                needed_s: 15.0,
-            }),
-        });
+        snapshot.resources.rss_trend = Some(crate::stats::RssTrend::on_a_first_rise(1.0, 0.5));
         assert_eq!(c.evaluate(&snapshot, false).state, Settling);
         let end = c.evaluate(&snapshot, true);
         assert_eq!(end.state, Fail);

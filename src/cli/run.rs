@@ -165,10 +165,19 @@ struct Runner {
 }
 
 impl Runner {
-    /// Run every scenario; returns the report of the last complete pass.
-    async fn run_all(&self, on_result: impl Fn(&ScenarioResult)) -> Report {
+    /// Run every scenario; returns the report of the last run (each `r` on
+    /// the final view starts another, numbered). `on_run_over` gets each run
+    /// that reached the final view, before it waits.
+    async fn run_all(
+        &self,
+        on_result: impl Fn(&ScenarioResult),
+        on_run_over: impl Fn(&Report),
+    ) -> Report {
+        let mut run = 0;
         loop {
+            run += 1;
             let mut report = Report::new(self.target.clone());
+            report.run = run;
             self.status.send_modify(|s| {
                 s.finished.clear();
                 s.all_done = false;
@@ -202,6 +211,7 @@ impl Runner {
             if !self.interactive || self.halt.is_set() {
                 return report;
             }
+            on_run_over(&report);
             // The final view stays until the person quits or asks for a rerun.
             tokio::select! {
                 _ = self.halt.wait() => return report,
@@ -414,12 +424,24 @@ pub async fn run(args: RunArgs) -> ExitCode {
         interactive,
     };
     let obeying = runner.obey(commands_rx);
+    // Said once the dashboard has let go of the screen.
+    let run_over_errors = std::cell::RefCell::new(Vec::new());
     let report = runner
-        .run_all(|result| {
-            if !holds_the_terminal {
-                outputs.iter().for_each(|output| output.scenario(result));
-            }
-        })
+        .run_all(
+            |result| {
+                if !holds_the_terminal {
+                    outputs.iter().for_each(|output| output.scenario(result));
+                }
+            },
+            |report| {
+                for output in &outputs {
+                    // Said when the run ends: the dashboard holds the screen.
+                    if let Err(error) = output.run_over(report) {
+                        run_over_errors.borrow_mut().push(error.to_string());
+                    }
+                }
+            },
+        )
         .await;
     feed.over.set();
     for task in following {
@@ -430,6 +452,9 @@ pub async fn run(args: RunArgs) -> ExitCode {
         }
     }
     obeying.abort();
+    for error in run_over_errors.take() {
+        eprintln!("mcpstorm: {error}");
+    }
     if holds_the_terminal {
         // The screen is back: leave the summaries where the person can read them.
         for result in &report.scenarios {

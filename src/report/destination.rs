@@ -108,6 +108,20 @@ impl Destination {
         }
     }
 
+    /// Where run `run` of the session goes: the first here; a later one
+    /// (run again from the dashboard) in a file beside it, its number
+    /// before the extension (`report.json`, `report.2.json`). Standard
+    /// output and streams take every run.
+    pub fn numbered(&self, run: u32) -> Destination {
+        match self {
+            Destination::File { given, resolved } if run > 1 => Destination::File {
+                given: numbered_path(given, run),
+                resolved: numbered_path(resolved, run),
+            },
+            other => other.clone(),
+        }
+    }
+
     pub fn is_stdout(&self) -> bool {
         *self == Destination::Stdout
     }
@@ -153,6 +167,16 @@ impl Destination {
             .and_then(|()| fs::remove_file(&partial))
             .map_err(|source| Unusable::CannotWriteIn { directory, source })
     }
+}
+
+/// `path` with `.{run}` before its extension (or at its end).
+fn numbered_path(path: &Path, run: u32) -> PathBuf {
+    let stem = path.file_stem().unwrap_or_default().to_string_lossy();
+    let name = match path.extension() {
+        Some(extension) => format!("{stem}.{run}.{}", extension.to_string_lossy()),
+        None => format!("{stem}.{run}"),
+    };
+    path.with_file_name(name)
 }
 
 /// Follow symlinks (a dangling one names the file to create).
@@ -227,5 +251,25 @@ mod tests {
         assert_eq!(parent(Path::new("report.json")), PathBuf::from("."));
         let partial = partial_path(Path::new("report.json"));
         assert!(partial.starts_with("."), "{partial:?}");
+    }
+
+    #[test]
+    fn a_later_run_is_numbered_beside_the_first() {
+        let file = Destination::File {
+            given: PathBuf::from("out/report.json"),
+            resolved: PathBuf::from("/work/out/report.json"),
+        };
+        assert_eq!(file.numbered(1), file);
+        assert_eq!(file.numbered(2).shown(), "out/report.2.json");
+        let Destination::File { resolved, .. } = file.numbered(3) else {
+            panic!("a file");
+        };
+        assert_eq!(resolved, PathBuf::from("/work/out/report.3.json"));
+        let bare = Destination::File {
+            given: PathBuf::from("report"),
+            resolved: PathBuf::from("/work/report"),
+        };
+        assert_eq!(bare.numbered(2).shown(), "report.2");
+        assert_eq!(Destination::Stdout.numbered(2), Destination::Stdout);
     }
 }

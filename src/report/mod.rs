@@ -168,6 +168,9 @@ pub struct Report {
     /// Seconds since the Unix epoch when the run started.
     pub started_at_unix_s: u64,
     pub target: ReportedTarget,
+    /// Which run of the session this is: 1, then 2, 3… for each `r` on the
+    /// dashboard's final view (each written to a file of its own).
+    pub run: u32,
     pub interrupted: bool,
     pub verdict: Verdict,
     pub scenarios: Vec<ScenarioResult>,
@@ -182,6 +185,7 @@ impl Report {
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs()),
             target,
+            run: 1,
             interrupted: false,
             verdict: Verdict::Pass,
             scenarios: Vec::new(),

@@ -46,6 +46,13 @@ pub trait Output {
     /// once the screen is back).
     fn scenario(&self, _result: &ScenarioResult) {}
 
+    /// Every scenario has run, and the dashboard's final view waits for the
+    /// person (who may run everything again with `r`): an output that keeps
+    /// the results writes them now, so that none are lost.
+    fn run_over(&self, _report: &Report) -> Result<(), OutputError> {
+        Ok(())
+    }
+
     /// The run is over.
     fn finish(&self, _report: &Report) -> Result<(), OutputError> {
         Ok(())

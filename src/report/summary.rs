@@ -679,13 +679,13 @@ mod tests {
         assert_eq!(painted.matches('\x1b').count(), 6, "{painted}");
     }
 
-    #[test]
-    fn the_tools_figures_name_the_keeper_clear_the_others_and_say_what_is_unresolved() {
+    /// A passing run that called `labels` ten times each, its server sampled.
+    fn calling(labels: &[&str]) -> ScenarioResult {
         let mut result = judged(&[CriterionState::Pass]);
         let snapshot = result.result.as_mut().unwrap();
-        for label in ["echo", "add", "sleep"] {
+        for label in labels {
             snapshot.per_label.push(crate::stats::LabelStats {
-                label: label.into(),
+                label: label.to_string(),
                 stats: crate::stats::CallStats {
                     calls: 10,
                     ..Default::default()
@@ -693,6 +693,12 @@ mod tests {
             });
         }
         snapshot.resources.sampled = true;
+        result
+    }
+
+    #[test]
+    fn the_tools_figures_name_the_keeper_clear_the_others_and_say_what_is_unresolved() {
+        let mut result = calling(&["echo", "add", "sleep"]);
         let figure = |label: &str, per_call: f64, half: f64, resolved| LabelPerCall {
             label: label.into(),
             per_call,
@@ -760,20 +766,8 @@ mod tests {
              collection cycles narrow it"
         );
         // A floor not known yet: the figures stand, with the caveat.
-        result.result.as_mut().unwrap().resources.rss_trend = Some(crate::stats::RssTrend {
-            steady_for_s: None,
-            kb_per_call: 5.0,
-            kb_per_call_low: 4.0,
-            kb_per_call_high: 6.0,
-            mb_per_1k_calls: 5.0,
-            samples: 10,
-            calls_spanned: 100.0,
-            collections: 0,
-            settling: Some(crate::stats::Settling::FirstRise {
-                rising_s: 3.0,
-                needed_s: 15.0,
-            }),
-        });
+        result.result.as_mut().unwrap().resources.rss_trend =
+            Some(crate::stats::RssTrend::on_a_first_rise(5.0, 1.0));
         let line = verdict(&result, vec![figure("add", 16.0, 0.2, true)]);
         assert_eq!(
             line,
@@ -783,18 +777,8 @@ mod tests {
 
     #[test]
     fn why_tools_cannot_be_told_apart_is_said_only_when_memory_was_kept() {
-        let mut result = judged(&[CriterionState::Pass]);
+        let mut result = calling(&["echo", "add"]);
         let snapshot = result.result.as_mut().unwrap();
-        for label in ["echo", "add"] {
-            snapshot.per_label.push(crate::stats::LabelStats {
-                label: label.into(),
-                stats: crate::stats::CallStats {
-                    calls: 10,
-                    ..Default::default()
-                },
-            });
-        }
-        snapshot.resources.sampled = true;
         snapshot.resources.retained_by_label_unmeasured = Some(NotAttributed::Inseparable);
         let line = format!("retained per call by tool: {}", NotAttributed::Inseparable);
         assert!(!scenario_summary(&result, false).contains(&line));

@@ -151,6 +151,28 @@ fn fitted(points: &[(f64, f64)], rss: &[f64], drops: &[usize]) -> Option<RssTren
     })
 }
 
+impl RssTrend {
+    /// A trend of `kb_per_call` ± `half` on a heap's first rise (3 s of
+    /// 15), for the tests of what settles.
+    #[cfg(test)]
+    pub(crate) fn on_a_first_rise(kb_per_call: f64, half: f64) -> RssTrend {
+        RssTrend {
+            kb_per_call,
+            kb_per_call_low: kb_per_call - half,
+            kb_per_call_high: kb_per_call + half,
+            mb_per_1k_calls: kb_per_call * 1000.0 / 1024.0,
+            samples: 10,
+            calls_spanned: 100.0,
+            collections: 0,
+            settling: Some(Settling::FirstRise {
+                rising_s: 3.0,
+                needed_s: 15.0,
+            }),
+            steady_for_s: None,
+        }
+    }
+}
+
 /// The retained floor of a series: at each point, the lowest value it goes
 /// back to from then on (the suffix minimum).
 pub fn retained_floor(values: &[f64]) -> Vec<f64> {

@@ -65,13 +65,24 @@ impl Drop for KeyReader {
 }
 
 /// Apply one terminal event to the view, or turn it into a command.
-pub fn action(event: &Event, state: &mut ViewState) -> Action {
+/// `final_view`: every scenario has run, and the verdict is on screen.
+pub fn action(event: &Event, state: &mut ViewState, final_view: bool) -> Action {
     let key = match event {
         Event::Key(key) if key.kind == KeyEventKind::Press => key,
         Event::Resize(..) => return Action::Redraw,
         _ => return Action::Nothing,
     };
-    key_action(key, state)
+    // On the final view, `r` runs everything again only when pressed twice:
+    // the finished run is not thrown away by one stray key.
+    let confirming = std::mem::take(&mut state.confirm_rerun);
+    if final_view && key.code == KeyCode::Char('r') && !confirming {
+        state.confirm_rerun = true;
+        return Action::Redraw;
+    }
+    match key_action(key, state) {
+        Action::Nothing if confirming => Action::Redraw,
+        other => other,
+    }
 }
 
 fn key_action(key: &KeyEvent, state: &mut ViewState) -> Action {
@@ -121,39 +132,66 @@ mod tests {
     fn keys_map_to_commands_and_view_changes() {
         let mut state = ViewState::default();
         assert_eq!(
-            action(&press(KeyCode::Char('q')), &mut state),
+            action(&press(KeyCode::Char('q')), &mut state, false),
             Action::Command(RunCommand::Quit)
         );
         let ctrl_c = Event::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
         assert_eq!(
-            action(&ctrl_c, &mut state),
+            action(&ctrl_c, &mut state, false),
             Action::Command(RunCommand::Quit)
         );
         assert_eq!(
-            action(&press(KeyCode::Char('p')), &mut state),
+            action(&press(KeyCode::Char('p')), &mut state, false),
             Action::Command(RunCommand::TogglePause)
         );
         assert_eq!(
-            action(&press(KeyCode::Char('+')), &mut state),
+            action(&press(KeyCode::Char('+')), &mut state, false),
             Action::Command(RunCommand::Raise)
         );
         assert_eq!(
-            action(&press(KeyCode::Char('-')), &mut state),
+            action(&press(KeyCode::Char('-')), &mut state, false),
             Action::Command(RunCommand::Lower)
         );
         assert_eq!(
-            action(&press(KeyCode::Char('r')), &mut state),
+            action(&press(KeyCode::Char('r')), &mut state, false),
             Action::Command(RunCommand::Restart)
         );
-        action(&press(KeyCode::Tab), &mut state);
+        action(&press(KeyCode::Tab), &mut state, false);
         assert_eq!(state.focus, Pane::Acceptance);
-        action(&press(KeyCode::BackTab), &mut state);
+        action(&press(KeyCode::BackTab), &mut state, false);
         assert_eq!(state.focus, Pane::Latency);
-        action(&press(KeyCode::Enter), &mut state);
+        action(&press(KeyCode::Enter), &mut state, false);
         assert!(state.zoomed);
-        action(&press(KeyCode::Char('?')), &mut state);
+        action(&press(KeyCode::Char('?')), &mut state, false);
         assert!(state.help);
-        action(&press(KeyCode::Esc), &mut state);
+        action(&press(KeyCode::Esc), &mut state, false);
         assert!(!state.help && !state.zoomed);
+    }
+
+    #[test]
+    fn a_rerun_from_the_final_view_asks_first() {
+        let mut state = ViewState::default();
+        let r = press(KeyCode::Char('r'));
+        // Once: asks.
+        assert_eq!(action(&r, &mut state, true), Action::Redraw);
+        assert!(state.confirm_rerun);
+        // Twice: runs again.
+        assert_eq!(
+            action(&r, &mut state, true),
+            Action::Command(RunCommand::Restart)
+        );
+        assert!(!state.confirm_rerun);
+        // Once, then another key: stays (and the key does what it does).
+        action(&r, &mut state, true);
+        assert_eq!(
+            action(&press(KeyCode::Char('x')), &mut state, true),
+            Action::Redraw
+        );
+        assert!(!state.confirm_rerun);
+        action(&r, &mut state, true);
+        assert_eq!(
+            action(&press(KeyCode::Char('q')), &mut state, true),
+            Action::Command(RunCommand::Quit)
+        );
     }
 }

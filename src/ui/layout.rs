@@ -234,8 +234,17 @@ fn draw_header(frame: &mut Frame, area: Rect, view: &View) {
         frame.render_widget(Paragraph::new(Line::from(spans)), rows[1]);
     }
 
-    // Line 3: the verdicts so far, or the final verdict, and the key hint.
-    if rows.len() > 2 {
+    // Line 3: the verdicts so far, or the final verdict, and the key hint;
+    // or the question `r` asked on the final view.
+    if rows.len() > 2 && view.state.confirm_rerun {
+        let question = Line::styled(
+            "r again: run everything again (this run's report stays as written) · any other key: stay",
+            Style::default()
+                .fg(Color::Yellow)
+                .add_modifier(Modifier::BOLD),
+        );
+        frame.render_widget(Paragraph::new(question), rows[2]);
+    } else if rows.len() > 2 {
         let mut spans = Vec::new();
         if let Some(overall) = status.overall() {
             spans.push(Span::styled(

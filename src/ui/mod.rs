@@ -117,7 +117,8 @@ async fn run(
                 dirty = true;
             }
             event = keys.next() => {
-                match event.map(|e| input::action(&e, &mut state)) {
+                let final_view = status.borrow().all_done;
+                match event.map(|e| input::action(&e, &mut state, final_view)) {
                     Some(Action::Command(RunCommand::Quit)) | None => {
                         let _ = commands.send(RunCommand::Quit);
                         return Ok(());

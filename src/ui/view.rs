@@ -49,6 +49,9 @@ pub struct ViewState {
     pub focus: Pane,
     pub zoomed: bool,
     pub help: bool,
+    /// `r` was pressed once on the final view: a second runs everything
+    /// again, any other key stays.
+    pub confirm_rerun: bool,
 }
 
 impl Default for ViewState {
@@ -57,6 +60,7 @@ impl Default for ViewState {
             focus: Pane::Latency,
             zoomed: false,
             help: false,
+            confirm_rerun: false,
         }
     }
 }
