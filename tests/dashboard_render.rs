@@ -503,6 +503,34 @@ fn progress_never_reads_past_its_plan_and_a_dial_a_phase_ignores_says_so() {
 }
 
 #[test]
+fn a_second_with_no_call_done_reads_as_such_and_the_final_view_the_whole_run() {
+    // Paused, or every call stuck: the last second finished none. Its
+    // latency is not 0 ms.
+    let mut stalled = leaking_run();
+    for w in stalled.windows.iter_mut().rev().take(3) {
+        *w = WindowPoint {
+            t_s: w.t_s,
+            span_s: 1.0,
+            ..WindowPoint::default()
+        };
+    }
+    stalled.wire.in_flight = 4;
+    let screen = render(stalled, &status(false), &ViewState::default(), 160, 50);
+    assert!(
+        screen.contains("Latency ms: no call finished in 3 s · 4 in flight"),
+        "{screen}"
+    );
+    assert!(!screen.contains("p50 0.000"), "{screen}");
+    // Over: the whole run's figures, not its last fraction of a second.
+    let mut over = leaking_run();
+    over.finished = true;
+    let screen = render(over, &status(true), &ViewState::default(), 160, 50);
+    assert!(screen.contains("Latency ms, whole run: p50"), "{screen}");
+    assert!(!screen.contains("calls/s now"), "{screen}");
+    assert!(screen.contains("calls/s on average"), "{screen}");
+}
+
+#[test]
 fn full_layout_shows_every_pane_and_figure() {
     let screen = render(
         leaking_run(),

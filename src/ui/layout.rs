@@ -190,16 +190,21 @@ fn draw_header(frame: &mut Frame, area: Rect, view: &View) {
 
     // Line 2: target, transport, protocol, throughput now and on average.
     if rows.len() > 1 {
-        let now = s.windows.last().map_or(0.0, |w| w.calls_per_s);
+        // Once the run is over, its last second is a fraction of one: the
+        // average alone.
+        let now = (!s.finished).then(|| s.windows.last().map_or(0.0, |w| w.calls_per_s));
         let protocol = s
             .server
             .as_ref()
             .map_or("-".to_string(), |i| i.protocol_version.clone());
         let mut spans = vec![Span::styled(
-            format!(
-                "{now:.0} calls/s now, {:.0} on average",
-                s.total.throughput_per_s
-            ),
+            match now {
+                Some(now) => format!(
+                    "{now:.0} calls/s now, {:.0} on average",
+                    s.total.throughput_per_s
+                ),
+                None => format!("{:.0} calls/s on average", s.total.throughput_per_s),
+            },
             Style::default().add_modifier(Modifier::BOLD),
         )];
         if (status.load_scale - 1.0).abs() > 1e-9 {

@@ -12,7 +12,7 @@ use super::title::{Part, fit};
 use super::{FD_LIMIT, RSS_GROWTH_LIMIT, criterion_threshold};
 use crate::report::summary::ms;
 use crate::stats::trend::retained_floor;
-use crate::stats::{ProbePoint, ResourceSnapshot, Snapshot};
+use crate::stats::{ProbePoint, ResourceSnapshot, Snapshot, WindowPoint};
 
 /// One line on a chart. Its label goes on the pane's border in the line's
 /// colour (measured series on top, reference lines at the bottom): a legend
@@ -237,11 +237,17 @@ pub fn latency(frame: &mut Frame, area: Rect, block: Block, s: &Snapshot) {
         return waiting(frame, area, block, "waiting for the first calls…");
     };
     let x = time_bounds(first.t_s - first.span_s, last.t_s);
+    // A second in which no call finished has no latency (not 0 ms): it is
+    // left out of the lines, and "now" says so.
     let line = |name: &str, color, pick: fn(&crate::stats::WindowPoint) -> f64| {
         measured(
             format!("{name} {}", ms(pick(last))),
             color,
-            s.windows.iter().map(|w| (w.t_s, pick(w))).collect(),
+            s.windows
+                .iter()
+                .filter(|w| w.calls > 0)
+                .map(|w| (w.t_s, pick(w)))
+                .collect(),
         )
     };
     let mut series = vec![
@@ -280,12 +286,65 @@ pub fn latency(frame: &mut Frame, area: Rect, block: Block, s: &Snapshot) {
     series.extend(marks);
     let marks = control_marks(s, &series);
     series.extend(marks);
-    let mut top = label_parts(&series, false);
-    if let Some(first) = top.first_mut() {
-        *first = std::mem::take(first).after(Part::plain("Latency ms now: "));
-    }
+    let top = latency_title(s, last, &series);
     let block = titled(block, area, top, &series);
     draw_chart(frame, area, block, &series, x, "", 0.0);
+}
+
+/// The latency figures in the title: the last second's while the run goes
+/// (or that no call finished in it, and how many are in flight); the whole
+/// run's once it is over (the last second is a fraction of one by then).
+fn latency_title(s: &Snapshot, last: &WindowPoint, series: &[Series]) -> Vec<Part> {
+    let colours: Vec<Color> = series.iter().map(|line| line.color).collect();
+    let figure = |i: usize, name: &str, value: f64| {
+        Part::new(
+            format!("{name} {}", ms(value)),
+            Style::default().fg(colours.get(i).copied().unwrap_or(Color::Reset)),
+        )
+    };
+    let figures = |prefix: &str, p50, p95, p99, max| {
+        let mut parts = vec![figure(0, "p50", p50).after(Part::plain(prefix))];
+        parts.extend([
+            figure(1, "p95", p95),
+            figure(2, "p99", p99),
+            figure(3, "max", max),
+        ]);
+        parts
+    };
+    if s.finished
+        && let Some(run) = s.total.latency
+    {
+        return figures(
+            "Latency ms, whole run: ",
+            run.p50_ms,
+            run.p95_ms,
+            run.p99_ms,
+            run.max_ms,
+        );
+    }
+    if last.calls == 0 {
+        let since = s
+            .windows
+            .iter()
+            .rev()
+            .find(|w| w.calls > 0)
+            .map_or(0.0, |w| w.t_s);
+        let mut parts = vec![Part::plain(format!(
+            "Latency ms: no call finished in {:.0} s",
+            s.elapsed_s - since
+        ))];
+        if s.wire.in_flight > 0 {
+            parts.push(Part::plain(format!("{} in flight", s.wire.in_flight)));
+        }
+        return parts;
+    }
+    figures(
+        "Latency ms now: ",
+        last.p50_ms,
+        last.p95_ms,
+        last.p99_ms,
+        last.max_ms,
+    )
 }
 
 pub fn memory(frame: &mut Frame, area: Rect, block: Block, s: &Snapshot) {
