@@ -531,6 +531,38 @@ fn a_second_with_no_call_done_reads_as_such_and_the_final_view_the_whole_run() {
 }
 
 #[test]
+fn the_per_tool_pane_says_what_it_cannot_show_and_shortens_names_in_the_middle() {
+    // server-everything's nine tools, its slow one last: more rows than the
+    // pane has at 120x40.
+    let mut snapshot = leaking_run();
+    snapshot.resources.retained_by_label.clear();
+    snapshot.per_label = (0..9)
+        .map(|i| LabelStats {
+            label: format!("get-resource-links-{i}"),
+            stats: calls(10, 0, 0, latency(0.5, 1.0, 2.0, 3.0, 10)),
+        })
+        .collect();
+    let screen = render(snapshot, &status(false), &ViewState::default(), 120, 40);
+    assert!(
+        screen.contains("Per tool / method (ms) · 7 of 9"),
+        "{screen}"
+    );
+    assert!(screen.contains("get-reso…-links-0"), "{screen}");
+    // Wide, the title says where the rest are.
+    let mut wide = leaking_run();
+    wide.per_label = (0..40)
+        .map(|i| LabelStats {
+            label: format!("tool-{i}"),
+            stats: calls(10, 0, 0, latency(0.5, 1.0, 2.0, 3.0, 10)),
+        })
+        .collect();
+    let screen = render(wide, &status(false), &ViewState::default(), 200, 60);
+    assert!(screen.contains("of 40 shown: Enter enlarges"), "{screen}");
+    // A figure is a whole column or none: the error share as a share.
+    assert!(screen.contains("err %"), "{screen}");
+}
+
+#[test]
 fn full_layout_shows_every_pane_and_figure() {
     let screen = render(
         leaking_run(),

@@ -254,7 +254,15 @@ mod tests {
             .spawn()
             .unwrap();
         let pid = child.id();
-        let found = tagged_anywhere(&tag);
+        // A vfork parent resumes while exec is still setting up the child's
+        // memory, and /proc/PID/environ reads empty for that moment (longer
+        // on a busy machine): look until it is there.
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let mut found = tagged_anywhere(&tag);
+        while found.is_empty() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+            found = tagged_anywhere(&tag);
+        }
         let other = tagged_anywhere(&format!("{tag}0"));
         let _ = child.kill();
         let _ = child.wait();

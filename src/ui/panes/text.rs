@@ -302,19 +302,41 @@ pub fn per_label(frame: &mut Frame, area: Rect, block: Block, s: &Snapshot) {
     // Once memory is attributed to the tools, its column takes p99's place
     // (the summary and the report keep p99).
     let retained = &s.resources.retained_by_label;
-    let last = if retained.is_empty() {
-        "p99"
-    } else {
-        "KB/call"
-    };
     // Descriptors per call get a column of their own once some tool surely
     // keeps them (rare, and then the question).
     let fds = &s.resources.fds_by_label;
     let fds_kept = fds.iter().any(|f| f.low > KEEPS_FDS);
-    let mut header = vec!["tool / method", "calls", "err", "p50", "p95", last];
+    // A figure not resolved yet is wider: its half-interval follows it.
+    let unresolved = retained.iter().chain(fds.iter()).any(|r| !r.resolved);
+    let figure_width = if unresolved { 10 } else { 7 };
+    // The columns, most wanted first; those the pane has no room for (the
+    // name keeps at least NAME_COLUMNS) are left out, never squeezed.
+    // What a tool keeps, once known, is what the pane is looked at for.
+    let mut columns = vec![Column::Calls, Column::ErrorShare];
     if fds_kept {
-        header.push("FDs/call");
+        columns.push(Column::Fds(figure_width.max(8)));
     }
+    if !retained.is_empty() {
+        columns.push(Column::Kept(figure_width));
+    }
+    columns.push(Column::P95);
+    if retained.is_empty() {
+        columns.push(Column::P99);
+    }
+    columns.extend([Column::P50, Column::Max]);
+    let inner = usize::from(area.width.saturating_sub(2));
+    let mut used = NAME_COLUMNS;
+    columns.retain(|column| {
+        let needed = usize::from(column.width()) + 1;
+        let fits = used + needed <= inner;
+        if fits {
+            used += needed;
+        }
+        fits
+    });
+    let name_width = inner.saturating_sub(used - NAME_COLUMNS).max(1);
+    let mut header = vec![Cell::from("tool / method")];
+    header.extend(columns.iter().map(|c| Cell::from(c.header())));
     let header = Row::new(header).style(Style::default().add_modifier(Modifier::BOLD));
     // While the memory's floor is not known (a heap's first rise), no tool
     // is marked by it.
@@ -322,39 +344,17 @@ pub fn per_label(frame: &mut Frame, area: Rect, block: Block, s: &Snapshot) {
     let keeps = keeping_most(retained, KEEPS_KB).filter(|_| !memory_settling);
     let keeps_fds = keeping_most(fds, KEEPS_FDS);
     let rows = s.per_label.iter().map(|l| {
-        let latency = |pick: fn(&crate::stats::LatencySummary) -> f64| {
-            Cell::from(l.stats.latency.as_ref().map_or("-".into(), |s| ms(pick(s))))
-        };
         let errors = l.stats.outcomes.errors();
         let marked = [keeps, keeps_fds]
             .iter()
             .any(|k| k.is_some_and(|k| k == l.label));
-        let figure = |figures: &[LabelPerCall], decimals| {
-            figures
-                .iter()
-                .find(|r| r.label == l.label)
-                .map_or(Cell::from("-"), |r| figure_cell(r, decimals))
-        };
-        let last = if retained.is_empty() {
-            latency(|s| s.p99_ms)
+        let name = if marked {
+            format!("▲ {}", l.label)
         } else {
-            figure(retained, MEMORY.decimals)
+            l.label.clone()
         };
-        let mut cells = vec![
-            Cell::from(if marked {
-                format!("▲ {}", l.label)
-            } else {
-                l.label.clone()
-            }),
-            Cell::from(l.stats.calls.to_string()),
-            Cell::from(errors.to_string()),
-            latency(|s| s.p50_ms),
-            latency(|s| s.p95_ms),
-            last,
-        ];
-        if fds_kept {
-            cells.push(figure(fds, DESCRIPTORS.decimals));
-        }
+        let mut cells = vec![Cell::from(shortened_in_the_middle(&name, name_width))];
+        cells.extend(columns.iter().map(|column| column.cell(l, retained, fds)));
         Row::new(cells).style(if marked {
             Style::default()
                 .fg(Color::Magenta)
@@ -365,31 +365,132 @@ pub fn per_label(frame: &mut Frame, area: Rect, block: Block, s: &Snapshot) {
             Style::default()
         })
     });
-    // A figure not resolved yet is wider: its half-interval follows it.
-    let unresolved = retained.iter().chain(fds.iter()).any(|r| !r.resolved);
-    let figure_width = if unresolved { 10 } else { 7 };
-    let mut widths = vec![
-        Constraint::Fill(1),
-        Constraint::Length(6),
-        Constraint::Length(4),
-        Constraint::Length(6),
-        Constraint::Length(6),
-        Constraint::Length(figure_width),
-    ];
-    if fds_kept {
-        widths.push(Constraint::Length(figure_width.max(8)));
-    }
+    let mut widths = vec![Constraint::Fill(1)];
+    widths.extend(columns.iter().map(|c| Constraint::Length(c.width())));
     let mut title = vec![Part::plain("Per tool / method (ms)").or("Per tool (ms)")];
+    // More tools than rows: say how many are not shown, and where they are.
+    let rows_shown = usize::from(area.height.saturating_sub(3));
+    if s.per_label.len() > rows_shown {
+        title.push(
+            Part::plain(format!(
+                "{rows_shown} of {} shown: Enter enlarges",
+                s.per_label.len()
+            ))
+            .or(format!("{rows_shown} of {}", s.per_label.len())),
+        );
+    }
     if memory_settling && !retained.is_empty() {
         title.push(Part::plain("KB/call settling"));
     } else if unresolved {
         title.push(Part::plain("± not resolved yet"));
     }
-    let title = fit(&title, usize::from(area.width.saturating_sub(2)));
+    let title = fit(&title, inner);
     let table = Table::new(rows, widths)
         .header(header)
         .block(block.title(title));
     frame.render_widget(table, area);
+}
+
+/// The least a tool's name keeps of the Per tool pane.
+const NAME_COLUMNS: usize = 12;
+
+/// A column of the Per tool pane.
+#[derive(Debug, Clone, Copy)]
+enum Column {
+    Calls,
+    ErrorShare,
+    P50,
+    P95,
+    P99,
+    Max,
+    /// Memory kept per call, this wide.
+    Kept(u16),
+    /// Descriptors kept per call, this wide.
+    Fds(u16),
+}
+
+impl Column {
+    fn header(self) -> &'static str {
+        match self {
+            Column::Calls => "calls",
+            Column::ErrorShare => "err %",
+            Column::P50 => "p50",
+            Column::P95 => "p95",
+            Column::P99 => "p99",
+            Column::Max => "max",
+            Column::Kept(_) => "KB/call",
+            Column::Fds(_) => "FDs/call",
+        }
+    }
+
+    fn width(self) -> u16 {
+        match self {
+            Column::Calls => 7,
+            Column::ErrorShare | Column::P50 | Column::P95 | Column::P99 | Column::Max => 6,
+            Column::Kept(width) | Column::Fds(width) => width,
+        }
+    }
+
+    fn cell(
+        self,
+        l: &crate::stats::LabelStats,
+        retained: &[LabelPerCall],
+        fds: &[LabelPerCall],
+    ) -> Cell<'static> {
+        let latency = |pick: fn(&crate::stats::LatencySummary) -> f64| {
+            Cell::from(l.stats.latency.as_ref().map_or("-".into(), |s| ms(pick(s))))
+        };
+        let figure = |figures: &[LabelPerCall], decimals| {
+            figures
+                .iter()
+                .find(|r| r.label == l.label)
+                .map_or(Cell::from("-"), |r| figure_cell(r, decimals))
+        };
+        match self {
+            Column::Calls => Cell::from(l.stats.calls.to_string()),
+            Column::ErrorShare => Cell::from(error_share(l.stats.outcomes.errors(), l.stats.calls)),
+            Column::P50 => latency(|s| s.p50_ms),
+            Column::P95 => latency(|s| s.p95_ms),
+            Column::P99 => latency(|s| s.p99_ms),
+            Column::Max => latency(|s| s.max_ms),
+            Column::Kept(_) => figure(retained, MEMORY.decimals),
+            Column::Fds(_) => figure(fds, DESCRIPTORS.decimals),
+        }
+    }
+}
+
+/// Errors as a share of calls, in per cent: two decimals below 1 %, one
+/// above; "0" for none.
+fn error_share(errors: u64, calls: u64) -> String {
+    if errors == 0 || calls == 0 {
+        return "0".to_string();
+    }
+    let share = errors as f64 * 100.0 / calls as f64;
+    if share < 1.0 {
+        format!("{share:.2}")
+    } else {
+        format!("{share:.1}")
+    }
+}
+
+/// `text` in at most `width` columns, its middle replaced by "…" when it is
+/// longer (`get-res…-links`): the start and the end of a name tell tools
+/// apart more often than its middle.
+fn shortened_in_the_middle(text: &str, width: usize) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    if chars.len() <= width {
+        return text.to_string();
+    }
+    if width <= 1 {
+        return "…".chars().take(width).collect();
+    }
+    let kept = width - 1;
+    let head = kept.div_ceil(2);
+    let tail = kept - head;
+    let mut out: String = chars[..head].iter().collect();
+    out.push('…');
+    out.extend(&chars[chars.len() - tail..]);
+    out
 }
 
 /// A tool's figure per call: resolved, the figure; not yet, the figure and
@@ -564,5 +665,20 @@ mod tests {
             texts(&pack(items(), 5)),
             ["ok 276", "JSON-RPC error 0", "isError 3"]
         );
+    }
+
+    #[test]
+    fn names_are_shortened_in_the_middle_and_errors_given_as_a_share() {
+        assert_eq!(
+            shortened_in_the_middle("get-resource-links", 14),
+            "get-res…-links"
+        );
+        assert_eq!(shortened_in_the_middle("echo", 14), "echo");
+        assert_eq!(shortened_in_the_middle("abcdef", 5), "ab…ef");
+        assert_eq!(shortened_in_the_middle("abcdef", 1), "…");
+        assert_eq!(shortened_in_the_middle("abcdef", 0), "");
+        assert_eq!(error_share(0, 10), "0");
+        assert_eq!(error_share(1, 201), "0.50");
+        assert_eq!(error_share(3, 79), "3.8");
     }
 }
