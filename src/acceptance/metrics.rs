@@ -401,15 +401,13 @@ pub fn range(name: &str, args: &[String], snapshot: &Snapshot) -> Option<Range> 
         Read::Trend(per_kb) => resources
             .rss_trend
             .map(|t| Range::between(t.kb_per_call_low * per_kb, t.kb_per_call_high * per_kb)),
-        Read::PerLabel(pick) => {
-            label_figure(pick, args, resources).map(|r| Range::between(r.low, r.high))
-        }
+        Read::PerLabel(pick) => label_figure(pick, args, resources).map(judged_range),
         // The worst label's interval reaches as low and as high as any
         // label's does.
         Read::PerLabelWorst(pick) => {
-            let figures = pick(resources).figures;
-            let low = figures.iter().map(|r| r.low).reduce(f64::max)?;
-            let high = figures.iter().map(|r| r.high).reduce(f64::max)?;
+            let ranges: Vec<Range> = pick(resources).figures.iter().map(judged_range).collect();
+            let low = ranges.iter().map(|r| r.low).reduce(f64::max)?;
+            let high = ranges.iter().map(|r| r.high).reduce(f64::max)?;
             Some(Range::between(low, high))
         }
         Read::ChurnMemory(_) => {
@@ -435,6 +433,20 @@ fn label_figure<'a>(
 ) -> Option<&'a LabelPerCall> {
     let label = args.first()?;
     pick(resources).figures.iter().find(|r| &r.label == label)
+}
+
+/// What a label's figure lets a criterion conclude: its interval when it is
+/// resolved; when not, from no more than zero up to its top. A figure too
+/// wide to name its label cannot show that the label keeps anything (its
+/// low end may sit above zero by a bias a noisy floor puts there: a hunt on
+/// server-everything once failed on one), only that it keeps no more than
+/// its top.
+fn judged_range(figure: &LabelPerCall) -> Range {
+    if figure.resolved {
+        Range::between(figure.low, figure.high)
+    } else {
+        Range::between(figure.low.min(0.0), figure.high)
+    }
 }
 
 fn worst(figures: &[LabelPerCall]) -> Option<&LabelPerCall> {

@@ -368,7 +368,12 @@ mod tests {
         };
         snapshot.resources.retained_by_label = vec![figure("a", 0.2, 0.1), figure("b", 0.1, 1.0)];
         assert_eq!(c.evaluate(&snapshot, false).state, Settling);
+        // Not resolved (±1 on 3), b's interval cannot show it keeps
+        // anything: it may still be a noisy floor's bias.
         snapshot.resources.retained_by_label = vec![figure("a", 0.2, 0.1), figure("b", 3.0, 1.0)];
+        assert_eq!(c.evaluate(&snapshot, false).state, Settling);
+        assert_eq!(c.evaluate(&snapshot, true).state, NotMeasured);
+        snapshot.resources.retained_by_label = vec![figure("a", 0.2, 0.1), figure("b", 3.0, 0.3)];
         let failing = c.evaluate(&snapshot, false);
         assert_eq!(failing.state, Failing);
         assert!(failing.detail.contains("(b)"), "{}", failing.detail);

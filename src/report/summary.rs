@@ -236,8 +236,9 @@ fn kept_verdict(by_size: &[&LabelPerCall], unit: &str, resource: Resource) -> St
         }
     };
     let keep = |figures: &[&&LabelPerCall]| if figures.len() == 1 { "keeps" } else { "keep" };
-    let (named, rest): (Vec<&&LabelPerCall>, Vec<_>) =
-        by_size.iter().partition(|l| l.low > resource.resolution);
+    let (named, rest): (Vec<&&LabelPerCall>, Vec<_>) = by_size
+        .iter()
+        .partition(|l| l.resolved && l.low > resource.resolution);
     let (cleared, open): (Vec<&&LabelPerCall>, Vec<_>) = rest.into_iter().partition(|l| l.resolved);
     let mut said = Vec::new();
     if !named.is_empty() {

@@ -505,10 +505,11 @@ fn figure_cell(r: &LabelPerCall, decimals: usize) -> Cell<'static> {
 }
 
 /// The tool that keeps the most of a resource per call, when it surely
-/// keeps some: its whole 95 % interval above `at_least` a call.
+/// keeps some: its figure resolved, its whole 95 % interval above
+/// `at_least` a call.
 fn keeping_most(kept: &[LabelPerCall], at_least: f64) -> Option<&str> {
     kept.iter()
-        .filter(|r| r.low > at_least)
+        .filter(|r| r.resolved && r.low > at_least)
         .max_by(|a, b| a.per_call.total_cmp(&b.per_call))
         .map(|r| r.label.as_str())
 }
