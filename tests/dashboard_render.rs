@@ -802,6 +802,39 @@ fn an_empty_run_and_paused_load_render() {
 }
 
 #[test]
+fn tab_at_80x24_never_focuses_a_pane_that_is_not_on_screen() {
+    // The reduced grid has room for four panes: the focused one takes the
+    // last place when it is not among the first three.
+    for pane in Pane::ALL {
+        let state = ViewState {
+            focus: pane,
+            ..ViewState::default()
+        };
+        let screen = render(leaking_run(), &status(false), &state, 80, 24);
+        let title = match pane {
+            Pane::Latency => "Latency",
+            Pane::Acceptance => "Acceptance",
+            Pane::Memory => "RSS",
+            Pane::Fds => "FDs",
+            Pane::Outcomes => "Outcomes",
+            Pane::PerLabel => "Per tool",
+            Pane::Processes => "Process tree",
+            Pane::Stderr => "Server stderr",
+        };
+        // The focused pane's border is the thick one.
+        let focused = screen
+            .lines()
+            .find(|l| l.contains(&format!("┏ {title}")))
+            .unwrap_or_else(|| panic!("{pane:?} not on screen, or not focused:\n{screen}"));
+        assert!(focused.contains(title), "{focused}");
+        // The three that answer "is it holding up?" stay.
+        for kept in ["Latency", "Acceptance", "RSS"] {
+            assert!(screen.contains(kept), "{pane:?}:\n{screen}");
+        }
+    }
+}
+
+#[test]
 fn no_size_makes_it_panic() {
     let states = [
         ViewState::default(),

@@ -45,7 +45,7 @@ pub fn draw(frame: &mut Frame, view: &View) {
     if view.state.zoomed {
         panes::draw(frame, body, focus, true, snapshot);
     } else {
-        for (pane, rect) in grid(body, area) {
+        for (pane, rect) in grid(body, area, focus) {
             panes::draw(frame, rect, pane, pane == focus, snapshot);
         }
     }
@@ -54,10 +54,12 @@ pub fn draw(frame: &mut Frame, view: &View) {
     }
 }
 
-/// The panes that fit, and where.
-fn grid(body: Rect, screen: Rect) -> Vec<(Pane, Rect)> {
+/// The panes that fit, and where. A screen too small for every pane shows
+/// the focused one in the place of the least wanted: Tab never moves the
+/// focus to a pane that is not on screen.
+fn grid(body: Rect, screen: Rect, focus: Pane) -> Vec<(Pane, Rect)> {
     if screen.width < MIN_GRID.0 || screen.height < MIN_GRID.1 {
-        return vec![(Pane::Acceptance, body)];
+        return vec![(focus, body)];
     }
     if screen.width >= FULL_GRID.0 && screen.height >= FULL_GRID.1 {
         let [top, middle, bottom] = Layout::vertical([
@@ -99,11 +101,16 @@ fn grid(body: Rect, screen: Rect) -> Vec<(Pane, Rect)> {
         Layout::horizontal([Constraint::Percentage(55), Constraint::Fill(1)]).areas(top);
     let [memory, outcomes] =
         Layout::horizontal([Constraint::Percentage(55), Constraint::Fill(1)]).areas(bottom);
+    let last = if [Pane::Latency, Pane::Acceptance, Pane::Memory].contains(&focus) {
+        Pane::Outcomes
+    } else {
+        focus
+    };
     vec![
         (Pane::Latency, latency),
         (Pane::Acceptance, acceptance),
         (Pane::Memory, memory),
-        (Pane::Outcomes, outcomes),
+        (last, outcomes),
     ]
 }
 
