@@ -831,7 +831,22 @@ fn tab_at_80x24_never_focuses_a_pane_that_is_not_on_screen() {
         for kept in ["Latency", "Acceptance", "RSS"] {
             assert!(screen.contains(kept), "{pane:?}:\n{screen}");
         }
-    }
+    } // Too small for the grid: one pane, the acceptance list first, then
+    // whichever Tab moves to, and it is the focused one.
+    let state = |focus| ViewState {
+        focus,
+        ..ViewState::default()
+    };
+    let tiny = render(leaking_run(), &status(false), &state(Pane::Latency), 50, 16);
+    assert!(tiny.contains("┏ Acceptance"), "{tiny}");
+    let tiny = render(
+        leaking_run(),
+        &status(false),
+        &state(Pane::Outcomes),
+        50,
+        16,
+    );
+    assert!(tiny.contains("┏ Outcomes"), "{tiny}");
 }
 
 #[test]

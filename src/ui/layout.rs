@@ -45,8 +45,10 @@ pub fn draw(frame: &mut Frame, view: &View) {
     if view.state.zoomed {
         panes::draw(frame, body, focus, true, snapshot);
     } else {
-        for (pane, rect) in grid(body, area, focus) {
-            panes::draw(frame, rect, pane, pane == focus, snapshot);
+        let panes = grid(body, area, focus);
+        let alone = panes.len() == 1;
+        for (pane, rect) in panes {
+            panes::draw(frame, rect, pane, alone || pane == focus, snapshot);
         }
     }
     if view.state.help {
@@ -59,7 +61,14 @@ pub fn draw(frame: &mut Frame, view: &View) {
 /// focus to a pane that is not on screen.
 fn grid(body: Rect, screen: Rect, focus: Pane) -> Vec<(Pane, Rect)> {
     if screen.width < MIN_GRID.0 || screen.height < MIN_GRID.1 {
-        return vec![(focus, body)];
+        // Room for one: the acceptance list, or the pane Tab moved to (the
+        // first focus, latency's, starts on the list here).
+        let shown = if focus == Pane::Latency {
+            Pane::Acceptance
+        } else {
+            focus
+        };
+        return vec![(shown, body)];
     }
     if screen.width >= FULL_GRID.0 && screen.height >= FULL_GRID.1 {
         let [top, middle, bottom] = Layout::vertical([
