@@ -16,15 +16,14 @@ use super::event::{CallEvent, ConnectionHandles, Event};
 use super::series::Series;
 use super::snapshot::*;
 use super::steadiness::Steadiness;
-use super::trend::{RISE_TAKEN_AS_GROWTH_S, RssTrend, Settling, floor_now, server_trend};
+use super::trend::{RISE_TAKEN_AS_GROWTH_S, RssTrend, Settling, server_memory};
 use super::verdict_history::VerdictHistory;
 use crate::protocol::untrusted::quote;
 
 /// Longest note kept (a crash's note quotes the server's last stderr lines).
+const NOTE_CHARS: usize = 2_000;
 /// Pauses and load changes listed; later ones are counted.
 const CONTROL_CHANGES_LISTED: usize = 1000;
-
-const NOTE_CHARS: usize = 2_000;
 use crate::probe::ProbeSample;
 
 const RECENT_ERRORS: usize = 8;
@@ -479,9 +478,10 @@ impl Aggregator {
             .iter()
             .map(|p| p.rss_min_mb)
             .fold(f64::INFINITY, f64::min);
+        let (rss_trend, floor_now_mb) = window_memory(&window);
         Some(PhaseMemory {
-            rss_growth_mb: window_floor_now(&window)? - lowest,
-            rss_trend: window_trend(window.iter().copied()),
+            rss_growth_mb: floor_now_mb? - lowest,
+            rss_trend,
         })
     }
 
@@ -501,12 +501,10 @@ impl Aggregator {
         let mb = |bytes: u64| bytes as f64 / MIB;
         let series = probe.series.points();
         let baseline = probe.baseline.map(|(sample, _)| sample);
-        let since_baseline: Option<Vec<&ProbePoint>> = probe
-            .baseline
-            .map(|(_, since)| series.iter().filter(|p| p.t_s >= since).collect());
-        let trend = since_baseline
-            .as_ref()
-            .and_then(|window| window_trend(window.iter().copied()));
+        let (trend, floor_now_mb) = probe.baseline.map_or((None, None), |(_, since)| {
+            let window: Vec<&ProbePoint> = series.iter().filter(|p| p.t_s >= since).collect();
+            window_memory(&window)
+        });
         // One pass over the series serves both resources, its counts borrowed.
         let by_label: Option<Vec<&LabelPoint>> = probe
             .baseline
@@ -531,7 +529,7 @@ impl Aggregator {
             rss_max_mb: Some(mb(probe.rss_max)),
             rss_growth_mb: probe
                 .rss_floor
-                .zip(since_baseline.as_deref().and_then(window_floor_now))
+                .zip(floor_now_mb)
                 .map(|(floor, now_mb)| now_mb - mb(floor)),
             rss_trend: trend,
             retained_by_label,
@@ -756,21 +754,17 @@ impl Aggregator {
     }
 }
 
-/// The server's trend over some of the probe's points: calls against the
-/// lowest RSS each point saw.
-/// The floor the memory stands on at the end of `window`, in MB
-/// (`trend::floor_now` of its lowest samples).
-fn window_floor_now(window: &[&ProbePoint]) -> Option<f64> {
+/// The server's memory over some of the probe's points (calls against the
+/// lowest RSS each point saw): its trend, and the floor it stands on at the
+/// end of them, in MB.
+fn window_memory(window: &[&ProbePoint]) -> (Option<RssTrend>, Option<f64>) {
     // In bytes: a collection is a fall of at least a MB.
-    let rss: Vec<f64> = window.iter().map(|p| p.rss_min_mb * MIB).collect();
-    floor_now(&rss).map(|bytes| bytes / MIB)
-}
-
-fn window_trend<'a>(window: impl Iterator<Item = &'a ProbePoint>) -> Option<RssTrend> {
     let (times, points): (Vec<f64>, Vec<(f64, f64)>) = window
+        .iter()
         .map(|p| (p.t_s, (p.rss_min_calls as f64, p.rss_min_mb * MIB)))
         .unzip();
-    server_trend(&times, &points)
+    let (trend, floor_now) = server_memory(&times, &points);
+    (trend, floor_now.map(|bytes| bytes / MIB))
 }
 
 #[cfg(test)]

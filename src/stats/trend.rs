@@ -109,16 +109,18 @@ pub fn rss_trend(points: &[(f64, f64)]) -> Option<RssTrend> {
     fitted(points, &rss, &collections(&rss))
 }
 
-/// The server's trend over samples taken at `times_s`, `points` being
-/// (calls completed, RSS bytes): [`rss_trend`] with whether it is
-/// [`settling`], the collections found once for both.
-pub fn server_trend(times_s: &[f64], points: &[(f64, f64)]) -> Option<RssTrend> {
+/// The server's memory over samples taken at `times_s`, `points` being
+/// (calls completed, RSS bytes): its trend ([`rss_trend`] with whether it is
+/// [`settling`]) and the floor it stands on at the end ([`floor_now`]), the
+/// collections found once for all three.
+pub fn server_memory(times_s: &[f64], points: &[(f64, f64)]) -> (Option<RssTrend>, Option<f64>) {
     let rss: Vec<f64> = points.iter().map(|p| p.1).collect();
     let drops = collections(&rss);
-    fitted(points, &rss, &drops).map(|trend| RssTrend {
+    let trend = fitted(points, &rss, &drops).map(|trend| RssTrend {
         settling: settling(times_s, &drops),
         ..trend
-    })
+    });
+    (trend, floor_at_end(&rss, &drops))
 }
 
 /// The floor fit of `points`, whose RSS is `rss` and its collections `drops`.
@@ -212,8 +214,13 @@ pub(super) fn settled_end(rss: &[f64], drops: &[usize]) -> usize {
 /// the latest value (no collection seen, or a rise long enough to be growth).
 /// Growth counted to it does not swing with a sawtooth's peaks.
 pub fn floor_now(rss: &[f64]) -> Option<f64> {
+    floor_at_end(rss, &collections(rss))
+}
+
+/// [`floor_now`] of `rss`, its collections `drops` found already.
+fn floor_at_end(rss: &[f64], drops: &[usize]) -> Option<f64> {
     let latest = *rss.last()?;
-    let end = settled_end(rss, &collections(rss));
+    let end = settled_end(rss, drops);
     Some(if end < rss.len() {
         rss[end - 1]
     } else {
