@@ -127,6 +127,7 @@ fn leaking_run() -> Snapshot {
                 per_label: Vec::new(),
                 late_sends: 0,
                 max_send_lag_ms: 0.0,
+                target_per_s: None,
                 churn: None,
                 bad_inputs: None,
                 memory: None,
@@ -144,6 +145,7 @@ fn leaking_run() -> Snapshot {
                 per_label: Vec::new(),
                 late_sends: 0,
                 max_send_lag_ms: 0.0,
+                target_per_s: None,
                 churn: None,
                 bad_inputs: None,
                 memory: None,
@@ -255,6 +257,9 @@ fn leaking_run() -> Snapshot {
         forced_stops: 0,
         abort_after: Some(50),
         restarts_at_s: Vec::new(),
+        crashes_at_s: Vec::new(),
+        stalls: Vec::new(),
+        stalls_not_listed: 0,
         control_changes: Vec::new(),
         control_changes_not_listed: 0,
         recent_errors: vec![
@@ -816,6 +821,7 @@ fn tab_at_80x24_never_focuses_a_pane_that_is_not_on_screen() {
             Pane::Acceptance => "Acceptance",
             Pane::Memory => "RSS",
             Pane::Fds => "FDs",
+            Pane::Throughput => "Throughput",
             Pane::Outcomes => "Outcomes",
             Pane::PerLabel => "Per tool",
             Pane::Processes => "Process tree",
@@ -898,4 +904,169 @@ fn a_long_stderr_line_is_shown_cut_not_dropped() {
             "{width}x{height}:\n{screen}"
         );
     }
+}
+
+/// The pane `pane` enlarged at `width`×`height`.
+fn enlarged(snapshot: Snapshot, pane: Pane, width: u16, height: u16) -> String {
+    let state = ViewState {
+        focus: pane,
+        zoomed: true,
+        ..ViewState::default()
+    };
+    render(snapshot, &status(false), &state, width, height)
+}
+
+const CHARTS: [Pane; 4] = [Pane::Latency, Pane::Memory, Pane::Fds, Pane::Throughput];
+
+#[test]
+fn every_chart_runs_on_the_run_clock_and_marks_what_happened() {
+    let mut snapshot = leaking_run();
+    // The server sampled from 3 s on only: its charts still start at 0.
+    snapshot.resources.series.retain(|p| p.t_s >= 3.0);
+    snapshot.control_changes = vec![ControlChange {
+        at_s: 5.0,
+        paused: true,
+        load_scale: 1.0,
+    }];
+    snapshot.crashes = 1;
+    snapshot.crashes_at_s = vec![8.0];
+    snapshot.restarts_at_s = vec![8.5];
+    snapshot.stalls = vec![Stall {
+        at_s: 10.0,
+        lasted_s: 1.2,
+    }];
+    for pane in CHARTS {
+        let screen = enlarged(snapshot.clone(), pane, 160, 40);
+        let axis = screen
+            .lines()
+            .find(|l| l.contains("0s") && l.contains("12s"))
+            .unwrap_or_else(|| panic!("{pane:?}: no 0s … 12s axis\n{screen}"));
+        assert!(
+            axis.trim_start_matches('┃').trim_start().starts_with("0s"),
+            "{axis}"
+        );
+        for mark in [
+            "phases",
+            "paused",
+            "crashed ×1",
+            "restarted ×1",
+            "mcpstorm stalled 1.2 s",
+        ] {
+            assert!(screen.contains(mark), "{pane:?}: no {mark}\n{screen}");
+        }
+    }
+}
+
+#[test]
+fn a_run_of_a_fifth_of_a_second_fills_its_chart() {
+    let mut snapshot = leaking_run();
+    snapshot.elapsed_s = 0.2;
+    snapshot.windows.truncate(1);
+    snapshot.windows[0].t_s = 0.2;
+    snapshot.windows[0].span_s = 0.2;
+    snapshot.resources.series.truncate(1);
+    snapshot.phases.truncate(1);
+    let screen = enlarged(snapshot, Pane::Latency, 120, 40);
+    assert!(
+        screen.contains("0.0s") && screen.contains("0.2s"),
+        "{screen}"
+    );
+    assert!(
+        !screen.contains("1.0s") && !screen.contains(" 1s"),
+        "{screen}"
+    );
+}
+
+#[test]
+fn throughput_draws_the_target_the_dial_set_and_how_the_generator_keeps_up() {
+    let mut snapshot = leaking_run();
+    let load = &mut snapshot.phases[1];
+    load.load = "1000 calls/s, 30 s".into();
+    load.target_per_s = Some(1000.0);
+    load.late_sends = 3;
+    load.max_send_lag_ms = 12.0;
+    snapshot.control_changes = vec![ControlChange {
+        at_s: 6.0,
+        paused: false,
+        load_scale: 0.5,
+    }];
+    let screen = enlarged(snapshot.clone(), Pane::Throughput, 160, 40);
+    assert!(screen.contains("Throughput 800 calls/s now"), "{screen}");
+    // The dial halved 1000/s at 6 s: the target now is 500/s.
+    assert!(screen.contains("target 500/s"), "{screen}");
+    assert!(screen.contains("load ×0.50"), "{screen}");
+    assert!(screen.contains("late sends 3 (worst 12.00 ms)"), "{screen}");
+    assert!(screen.contains("mcpstorm CPU 4 %"), "{screen}");
+    // A closed model has no target, and no schedule to be late on.
+    let screen = enlarged(leaking_run(), Pane::Throughput, 160, 40);
+    assert!(!screen.contains("target"), "{screen}");
+    assert!(!screen.contains("late sends"), "{screen}");
+}
+
+#[test]
+fn one_spike_turns_the_latency_axis_logarithmic() {
+    let screen = enlarged(leaking_run(), Pane::Latency, 120, 40);
+    assert!(!screen.contains("log scale"), "{screen}");
+    // A 7 s stall among sub-millisecond calls: on a linear axis every
+    // other second would lie flat on the floor.
+    let mut snapshot = leaking_run();
+    snapshot.windows[6].max_ms = 7000.0;
+    snapshot.windows[6].p99_ms = 7000.0;
+    let screen = enlarged(snapshot, Pane::Latency, 120, 40);
+    assert!(screen.contains("log scale"), "{screen}");
+    // The p50 line is not flattened: it spans more than one row.
+    let rows_with_lines = screen
+        .lines()
+        .filter(|l| l.chars().any(|c| ('\u{2801}'..='\u{28ff}').contains(&c)))
+        .count();
+    assert!(rows_with_lines >= 10, "{screen}");
+}
+
+#[test]
+fn without_colours_nothing_is_coloured_and_the_lines_are_tagged() {
+    let mut terminal = Terminal::new(TestBackend::new(160, 50)).unwrap();
+    let snapshot = Arc::new(leaking_run());
+    let mut status = status(true);
+    status.finished[0].verdict = Verdict::Fail;
+    let state = ViewState {
+        monochrome: true,
+        ..ViewState::default()
+    };
+    let view = View {
+        snapshot: &snapshot,
+        status: &status,
+        state: &state,
+    };
+    terminal.draw(|frame| layout::draw(frame, &view)).unwrap();
+    let buffer = terminal.backend().buffer();
+    use ratatui::style::{Color, Modifier};
+    assert!(
+        buffer
+            .content
+            .iter()
+            .all(|c| c.fg == Color::Reset && c.bg == Color::Reset)
+    );
+    let rows: Vec<String> = (0..buffer.area.height)
+        .map(|y| {
+            (0..buffer.area.width)
+                .map(|x| buffer[(x, y)].symbol())
+                .collect()
+        })
+        .collect();
+    let screen = rows.join("\n");
+    // Each latency line's name at its end, inside the latency pane.
+    for tag in ["p50", "p95", "p99", "max"] {
+        assert!(
+            rows.iter().any(|r| r.contains(&format!("{tag}┃"))),
+            "{tag}\n{screen}"
+        );
+    }
+    // A verdict badge is reversed rather than coloured.
+    let (y, row) = rows
+        .iter()
+        .enumerate()
+        .find(|(_, r)| r.contains(" FAIL "))
+        .expect("a FAIL badge");
+    let x = row[..row.find(" FAIL ").unwrap()].chars().count() as u16 + 1;
+    assert!(buffer[(x, y as u16)].modifier.contains(Modifier::REVERSED));
 }

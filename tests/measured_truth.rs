@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{f64_at, run_text_against_target};
+use common::{f64_at, mcpstorm, run_meanwhile, run_text_against_target, scenario_file};
 
 #[test]
 fn a_fixed_latency_is_reported_as_such() {
@@ -72,6 +72,60 @@ fn a_stall_shows_in_p99_under_the_open_model() {
     let latency = &closed.scenario("stall")["result"]["phases"][0]["latency"];
     assert!(f64_at(latency, "/max_ms") >= 500.0, "{latency}");
     assert!(f64_at(latency, "/p99_ms") < 100.0, "{latency}");
+}
+
+#[test]
+fn a_stall_of_mcpstorm_itself_is_reported_as_its_own_not_the_servers() {
+    // mcpstorm stopped (SIGSTOP) for 1.5 s in a 100 calls/s run: the calls
+    // due then are late by the stop, and the report says that mcpstorm,
+    // not the server, stood still, and when.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = scenario_file(
+        dir.path(),
+        "stall.toml",
+        &stall_scenario(r#"{ kind = "rate", rate = 100, duration_s = 5 }"#),
+    );
+    let args = [
+        file.to_string_lossy().into_owned(),
+        "--".into(),
+        mcpstorm().into(),
+        "serve".into(),
+    ];
+    let signal = |pid: u32, which: &str| {
+        let sent = std::process::Command::new("kill")
+            .args([which, &pid.to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(sent.success(), "kill {which} {pid}");
+    };
+    let run = run_meanwhile(&args, |pid| {
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        signal(pid, "-STOP");
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        signal(pid, "-CONT");
+    });
+    assert_eq!(run.code, 0, "{}", run.explain());
+    let result = &run.scenario("stall")["result"];
+    let stalls = result["stalls"].as_array().expect("stalls listed");
+    // The stop, and nothing else that long: a busy machine may delay the
+    // watch by tens of milliseconds, never by a second.
+    let long: Vec<_> = stalls
+        .iter()
+        .filter(|s| f64_at(s, "/lasted_s") >= 1.0)
+        .collect();
+    assert_eq!(long.len(), 1, "{stalls:?}");
+    let lasted = f64_at(long[0], "/lasted_s");
+    assert!((1.3..3.0).contains(&lasted), "{stalls:?}");
+    assert!(
+        run.stdout.contains("mcpstorm itself stalled"),
+        "{}",
+        run.stdout
+    );
+    // The calls due during the stop were timed through it.
+    assert!(
+        f64_at(result, "/total/latency/max_ms") >= 1000.0,
+        "{result}"
+    );
 }
 
 #[test]

@@ -233,6 +233,7 @@ mod tests {
         };
         PhaseSnapshot {
             follows_the_dial: true,
+            target_per_s: None,
             name: name.into(),
             warmup: false,
             load: String::new(),

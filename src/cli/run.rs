@@ -131,7 +131,7 @@ fn outputs(interactive: bool, report: Option<Destination>) -> Vec<Box<dyn Output
     }
     let summary = TextSummary {
         to_stderr: report.as_ref().is_some_and(Destination::is_stdout),
-        color: std::io::stdout().is_terminal(),
+        color: std::io::stdout().is_terminal() && !crate::report::colours_declined(),
     };
     if let Some(destination) = report {
         outputs.push(Box::new(JsonReport { destination }));

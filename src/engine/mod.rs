@@ -9,6 +9,7 @@ pub(crate) mod panics;
 mod phase;
 pub(crate) mod preflight;
 mod runner;
+mod stall_watch;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -82,6 +83,7 @@ fn plan(scenario: &Scenario) -> RunPlan {
                 load: p.load.to_string(),
                 planned_calls: p.load.planned_calls(),
                 follows_the_dial: p.load.follows_the_dial(),
+                target_per_s: p.load.target_per_s(),
             })
             .collect(),
         labels: scenario.labels.clone(),
@@ -132,8 +134,10 @@ pub async fn run_scenario(
     let aggregator = Aggregator::new(plan(scenario), Box::new(scenario.criteria.clone()));
     let aggregated = tokio::spawn(aggregator.run(events_rx, publish, options.snapshot_interval));
     let recorder = tokio::spawn(record_control(control.clone(), events.clone()));
+    let stall_watch = stall_watch::start(events.clone());
     let result = drive(scenario, options, events, halt, control).await;
-    // Its sender too, so that the aggregator sees the end.
+    // Their senders too, so that the aggregator sees the end.
+    drop(stall_watch);
     recorder.abort();
     let _ = recorder.await;
     // `drive` has dropped its sender: the aggregator drains and finishes.

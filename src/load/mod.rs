@@ -39,6 +39,13 @@ pub trait LoadModel: fmt::Display + fmt::Debug + Send + Sync {
         true
     }
 
+    /// The calls per second it sets out to send, before the load dial: an
+    /// open model's rate. A closed model has none (it sends as fast as
+    /// answers come back).
+    fn target_per_s(&self) -> Option<f64> {
+        None
+    }
+
     /// Whether it makes its calls on the run's session. A model that starts
     /// servers of its own (cold start) does not, and a scenario of such
     /// phases alone opens none.

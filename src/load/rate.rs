@@ -68,6 +68,10 @@ impl fmt::Display for Rate {
 }
 
 impl LoadModel for Rate {
+    fn target_per_s(&self) -> Option<f64> {
+        Some(self.per_second)
+    }
+
     fn planned_calls(&self) -> Option<u64> {
         Some(match self.amount {
             Amount::Calls(n) => n,

@@ -149,6 +149,12 @@ fn as_sentence<S: serde::Serializer>(
     }
 }
 
+/// Whether the person asked for no colours: `NO_COLOR` set to anything
+/// but the empty string (no-color.org).
+pub fn colours_declined() -> bool {
+    std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty())
+}
+
 /// The server as the report names it (its `target` field).
 #[derive(Debug, Clone, Serialize)]
 pub struct ReportedTarget {

@@ -12,7 +12,7 @@ use crate::protocol::ServerInfo;
 use crate::stats::{
     BadInputTally, CallStats, ChurnSnapshot, ColdStartSnapshot, ControlChange, CriterionState,
     CriterionStatus, LabelPerCall, LabelStats, LatencySummary, OutcomeCounts, PhaseMemory,
-    PhaseSnapshot, PhaseState, ProbePoint, ResourceSnapshot, RssTrend, Snapshot, StageMeans,
+    PhaseSnapshot, PhaseState, ProbePoint, ResourceSnapshot, RssTrend, Snapshot, StageMeans, Stall,
     StateChange, TreeChanges, TreeMember, WindowPoint, WireSnapshot,
 };
 
@@ -40,6 +40,9 @@ pub struct Measured<'a> {
     forced_stops: u64,
     abort_after: Option<u64>,
     restarts_at_s: &'a [f64],
+    crashes_at_s: &'a [f64],
+    stalls: &'a [Stall],
+    stalls_not_listed: u64,
     control_changes: &'a [ControlChange],
     control_changes_not_listed: u64,
     recent_errors: &'a [String],
@@ -72,6 +75,9 @@ impl<'a> From<&'a Snapshot> for Measured<'a> {
             forced_stops: s.forced_stops,
             abort_after: s.abort_after,
             restarts_at_s: &s.restarts_at_s,
+            crashes_at_s: &s.crashes_at_s,
+            stalls: &s.stalls,
+            stalls_not_listed: s.stalls_not_listed,
             control_changes: &s.control_changes,
             control_changes_not_listed: s.control_changes_not_listed,
             recent_errors: &s.recent_errors,
@@ -131,6 +137,7 @@ struct Phase<'a> {
     #[serde(flatten)]
     calls: Calls<'a>,
     per_label: Vec<Label<'a>>,
+    target_per_s: Option<f64>,
     late_sends: u64,
     max_send_lag_ms: f64,
     churn: Option<&'a ChurnSnapshot>,
@@ -172,6 +179,7 @@ impl<'a> From<&'a PhaseSnapshot> for Phase<'a> {
             duration_s: p.duration_s,
             calls: Calls::from(&p.stats),
             per_label: p.per_label.iter().map(Label::from).collect(),
+            target_per_s: p.target_per_s,
             late_sends: p.late_sends,
             max_send_lag_ms: p.max_send_lag_ms,
             churn: p.churn.as_ref(),

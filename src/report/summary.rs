@@ -276,6 +276,27 @@ fn kept_verdict(by_size: &[&LabelPerCall], unit: &str, resource: Resource) -> St
 }
 
 /// The full summary of one scenario, its verdicts coloured when `color`.
+/// The times mcpstorm itself did not run, in words: the latency of the
+/// calls in flight then is not the server's alone.
+pub fn stalls_line(s: &Snapshot) -> Option<String> {
+    let count = s.stalls.len() as u64 + s.stalls_not_listed;
+    let longest = s
+        .stalls
+        .iter()
+        .max_by(|a, b| a.lasted_s.total_cmp(&b.lasted_s))?;
+    let total_s: f64 = s.stalls.iter().map(|stall| stall.lasted_s).sum();
+    let listed = if s.stalls_not_listed > 0 {
+        " in those listed"
+    } else {
+        ""
+    };
+    Some(format!(
+        "mcpstorm itself stalled {count} time(s), {total_s:.1} s in all{listed}, the longest \
+         {:.1} s at {:.1} s: calls in flight then were timed through it, not slowed by the server",
+        longest.lasted_s, longest.at_s
+    ))
+}
+
 pub fn scenario_summary(result: &ScenarioResult, color: bool) -> String {
     let mut out = String::new();
     let verdict = verdict_word(result.verdict, color);
@@ -606,6 +627,9 @@ pub fn scenario_summary(result: &ScenarioResult, color: bool) -> String {
             "  paused and load, as set by hand: {}{more}",
             changes.join(" · ")
         );
+    }
+    if let Some(stalls) = stalls_line(s) {
+        let _ = writeln!(out, "  {stalls}");
     }
     if !s.criteria.is_empty() {
         let _ = writeln!(out, "  criteria:");

@@ -22,8 +22,9 @@ use crate::protocol::untrusted::quote;
 
 /// Longest note kept (a crash's note quotes the server's last stderr lines).
 const NOTE_CHARS: usize = 2_000;
-/// Pauses and load changes listed; later ones are counted.
-const CONTROL_CHANGES_LISTED: usize = 1000;
+/// Pauses and load changes, crashes, stalls listed (each kind); later
+/// ones are counted.
+const MARKS_LISTED: usize = 1000;
 use crate::probe::ProbeSample;
 
 const RECENT_ERRORS: usize = 8;
@@ -52,6 +53,8 @@ pub struct PhasePlan {
     pub planned_calls: Option<u64>,
     /// Whether the load dial changes it (`LoadModel::follows_the_dial`).
     pub follows_the_dial: bool,
+    /// An open model's arrival rate (`LoadModel::target_per_s`).
+    pub target_per_s: Option<f64>,
 }
 
 /// Shown wherever a server-side figure would be.
@@ -85,6 +88,9 @@ pub struct Aggregator {
     interrupted: bool,
     forced_stops: u64,
     restarts_at_s: Vec<f64>,
+    crashes_at_s: Vec<f64>,
+    stalls: Vec<Stall>,
+    stalls_not_listed: u64,
     recent_errors: VecDeque<String>,
     notes: Vec<String>,
     /// Pauses and turns of the load dial (`Event::Control`).
@@ -137,6 +143,9 @@ impl Aggregator {
             interrupted: false,
             forced_stops: 0,
             restarts_at_s: Vec::new(),
+            crashes_at_s: Vec::new(),
+            stalls: Vec::new(),
+            stalls_not_listed: 0,
             recent_errors: VecDeque::new(),
             notes: Vec::new(),
             control_changes: Vec::new(),
@@ -270,6 +279,9 @@ impl Aggregator {
             Event::Crash { at, description } => {
                 self.crashes += 1;
                 let t = self.elapsed_s(at);
+                if self.crashes_at_s.len() < MARKS_LISTED {
+                    self.crashes_at_s.push(t);
+                }
                 self.notes.push(format!("at {t:.1} s: {description}"));
             }
             Event::Restarted { at, pid } => {
@@ -298,10 +310,21 @@ impl Aggregator {
                     paused,
                     load_scale,
                 };
-                if self.control_changes.len() < CONTROL_CHANGES_LISTED {
+                if self.control_changes.len() < MARKS_LISTED {
                     self.control_changes.push(change);
                 } else {
                     self.control_changes_not_listed += 1;
+                }
+            }
+            Event::Stalled { at, lasted } => {
+                let stall = Stall {
+                    at_s: self.elapsed_s(at),
+                    lasted_s: lasted.as_secs_f64(),
+                };
+                if self.stalls.len() < MARKS_LISTED {
+                    self.stalls.push(stall);
+                } else {
+                    self.stalls_not_listed += 1;
                 }
             }
             Event::ForcedStop => self.forced_stops += 1,
@@ -654,6 +677,7 @@ impl Aggregator {
                     per_label: label_stats(&p.labels, seconds),
                     late_sends: p.late_sends,
                     max_send_lag_ms: p.max_send_lag_us as f64 / 1000.0,
+                    target_per_s: p.plan.target_per_s,
                     churn: (p.churn.sessions > 0).then(|| {
                         let fit = p.churn.retained();
                         let ended_without_figure = state == PhaseState::Done && fit.is_none();
@@ -731,6 +755,9 @@ impl Aggregator {
             forced_stops: self.forced_stops,
             abort_after: self.plan.abort_after,
             restarts_at_s: self.restarts_at_s.clone(),
+            crashes_at_s: self.crashes_at_s.clone(),
+            stalls: self.stalls.clone(),
+            stalls_not_listed: self.stalls_not_listed,
             control_changes: self.control_changes.clone(),
             control_changes_not_listed: self.control_changes_not_listed,
             recent_errors: self.recent_errors.iter().cloned().collect(),
@@ -789,6 +816,7 @@ mod tests {
             warmup,
             load: "sequential".into(),
             planned_calls: Some(4),
+            target_per_s: None,
         };
         Aggregator::new(
             RunPlan {

@@ -97,6 +97,13 @@ pub enum Event {
         answer: String,
         as_expected: bool,
     },
+    /// mcpstorm itself did not run from `at` for `lasted` (the host
+    /// stopped it, or starved it of CPU): calls in flight then look slow
+    /// for no fault of the server's.
+    Stalled {
+        at: Instant,
+        lasted: std::time::Duration,
+    },
     /// The server exited while the run needed it.
     Crash {
         at: Instant,

@@ -104,6 +104,8 @@ pub struct PhaseSnapshot {
     /// Open model: sends that left later than scheduled (by more than 2 ms).
     pub late_sends: u64,
     pub max_send_lag_ms: f64,
+    /// An open model's arrival rate, calls/s, before the load dial.
+    pub target_per_s: Option<f64>,
     /// Churn phases only.
     pub churn: Option<ChurnSnapshot>,
     /// Robustness phases only: per bad input, what the server did.
@@ -417,6 +419,13 @@ pub struct WireSnapshot {
     pub violation_samples: Vec<String>,
 }
 
+/// A time mcpstorm itself did not run (`engine::stall_watch`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Stall {
+    pub at_s: f64,
+    pub lasted_s: f64,
+}
+
 #[derive(Debug, Clone, Copy, Default, Serialize)]
 pub struct StageMeans {
     pub spawn_ms: f64,
@@ -474,6 +483,12 @@ pub struct Snapshot {
     /// When the server was started again after a crash (on_crash =
     /// "restart"), on the run clock in seconds.
     pub restarts_at_s: Vec<f64>,
+    /// When the server exited while the run needed it, on the run clock.
+    pub crashes_at_s: Vec<f64>,
+    /// When mcpstorm itself did not run (the first 1,000), and how many
+    /// more times: latency over these spans is not the server's alone.
+    pub stalls: Vec<Stall>,
+    pub stalls_not_listed: u64,
     /// Each pause, resume and turn of the load dial, in order (the first
     /// 1,000), and how many more there were.
     pub control_changes: Vec<ControlChange>,

@@ -42,17 +42,41 @@ pub fn draw(frame: &mut Frame, view: &View) {
     draw_header(frame, header, view);
     let snapshot = view.snapshot.as_ref();
     let focus = view.state.focus;
+    let monochrome = view.state.monochrome;
     if view.state.zoomed {
-        panes::draw(frame, body, focus, true, snapshot);
+        panes::draw(frame, body, focus, true, snapshot, monochrome);
     } else {
         let panes = grid(body, area, focus);
         let alone = panes.len() == 1;
         for (pane, rect) in panes {
-            panes::draw(frame, rect, pane, alone || pane == focus, snapshot);
+            panes::draw(
+                frame,
+                rect,
+                pane,
+                alone || pane == focus,
+                snapshot,
+                monochrome,
+            );
         }
     }
     if view.state.help {
         draw_help(frame, area);
+    }
+    if monochrome {
+        without_colours(frame.buffer_mut());
+    }
+}
+
+/// NO_COLOR: every colour taken off. What a coloured background marked (a
+/// verdict, the progress bar's done part) is reversed text instead; the
+/// black behind the progress bar's rest is no mark.
+fn without_colours(buffer: &mut ratatui::buffer::Buffer) {
+    for cell in buffer.content.iter_mut() {
+        if !matches!(cell.bg, Color::Reset | Color::Black) {
+            cell.modifier.insert(Modifier::REVERSED);
+        }
+        cell.fg = Color::Reset;
+        cell.bg = Color::Reset;
     }
 }
 
@@ -79,9 +103,10 @@ fn grid(body: Rect, screen: Rect, focus: Pane) -> Vec<(Pane, Rect)> {
         .areas(body);
         let [latency, acceptance] =
             Layout::horizontal([Constraint::Percentage(60), Constraint::Fill(1)]).areas(top);
-        let [memory, fds, outcomes] = Layout::horizontal([
-            Constraint::Percentage(42),
-            Constraint::Percentage(25),
+        let [memory, fds, throughput, outcomes] = Layout::horizontal([
+            Constraint::Percentage(30),
+            Constraint::Percentage(18),
+            Constraint::Percentage(20),
             Constraint::Fill(1),
         ])
         .areas(middle);
@@ -96,6 +121,7 @@ fn grid(body: Rect, screen: Rect, focus: Pane) -> Vec<(Pane, Rect)> {
             (Pane::Acceptance, acceptance),
             (Pane::Memory, memory),
             (Pane::Fds, fds),
+            (Pane::Throughput, throughput),
             (Pane::Outcomes, outcomes),
             (Pane::PerLabel, per_label),
             (Pane::Processes, processes),

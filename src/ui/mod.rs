@@ -91,7 +91,10 @@ async fn run(
     halt: CancelToken,
 ) -> std::io::Result<()> {
     let mut keys = KeyReader::start();
-    let mut state = ViewState::default();
+    let mut state = ViewState {
+        monochrome: crate::report::colours_declined(),
+        ..ViewState::default()
+    };
     let mut dirty = true;
     let mut snapshots_open = true;
     let mut status_open = true;

@@ -14,6 +14,7 @@ pub enum Pane {
     Acceptance,
     Memory,
     Fds,
+    Throughput,
     Outcomes,
     PerLabel,
     Processes,
@@ -21,11 +22,12 @@ pub enum Pane {
 }
 
 impl Pane {
-    pub const ALL: [Pane; 8] = [
+    pub const ALL: [Pane; 9] = [
         Pane::Latency,
         Pane::Acceptance,
         Pane::Memory,
         Pane::Fds,
+        Pane::Throughput,
         Pane::Outcomes,
         Pane::PerLabel,
         Pane::Processes,
@@ -52,6 +54,9 @@ pub struct ViewState {
     /// `r` was pressed once on the final view: a second runs everything
     /// again, any other key stays.
     pub confirm_rerun: bool,
+    /// No colours (NO_COLOR is set): highlights are reversed text, and the
+    /// charts tag their lines.
+    pub monochrome: bool,
 }
 
 impl Default for ViewState {
@@ -61,6 +66,7 @@ impl Default for ViewState {
             zoomed: false,
             help: false,
             confirm_rerun: false,
+            monochrome: false,
         }
     }
 }

@@ -136,6 +136,22 @@ pub fn run_within<S: AsRef<str>>(limit: Option<std::time::Duration>, args: &[S])
     finish(output, &report, dir, started.elapsed())
 }
 
+/// [`run`], with `meanwhile` given mcpstorm's pid while it runs (to send it
+/// signals, say).
+pub fn run_meanwhile<S: AsRef<str>>(args: &[S], meanwhile: impl FnOnce(u32)) -> Run {
+    let (full, report, dir) = run_arguments(args);
+    let started = std::time::Instant::now();
+    let child = Command::new(mcpstorm())
+        .args(&full)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("mcpstorm runs");
+    meanwhile(child.id());
+    let output = child.wait_with_output().expect("mcpstorm ends");
+    finish(output, &report, dir, started.elapsed())
+}
+
 /// `run ARGS` as `run` builds it: `--headless` first, `--report` (into a
 /// fresh temporary directory) before any `--`.
 fn run_arguments<S: AsRef<str>>(args: &[S]) -> (Vec<String>, PathBuf, tempfile::TempDir) {

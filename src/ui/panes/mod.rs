@@ -1,8 +1,11 @@
 //! One function per pane; each draws into the area it is given from the
 //! snapshot alone.
 
-mod charts;
+mod chart;
+mod latency;
+mod resources;
 mod text;
+mod throughput;
 mod title;
 
 use ratatui::Frame;
@@ -14,8 +17,16 @@ use super::view::Pane;
 use crate::acceptance::CriterionState;
 use crate::stats::Snapshot;
 
-/// Draw `pane` into `area`, highlighted when it has the focus.
-pub fn draw(frame: &mut Frame, area: Rect, pane: Pane, focused: bool, snapshot: &Snapshot) {
+/// Draw `pane` into `area`, highlighted when it has the focus; `monochrome`
+/// (NO_COLOR): the charts tag their lines, since colour cannot tell them apart.
+pub fn draw(
+    frame: &mut Frame,
+    area: Rect,
+    pane: Pane,
+    focused: bool,
+    snapshot: &Snapshot,
+    monochrome: bool,
+) {
     let block = if focused {
         Block::bordered()
             .border_type(BorderType::Thick)
@@ -25,9 +36,10 @@ pub fn draw(frame: &mut Frame, area: Rect, pane: Pane, focused: bool, snapshot: 
     }
     .title_style(Style::default().add_modifier(Modifier::BOLD));
     match pane {
-        Pane::Latency => charts::latency(frame, area, block, snapshot),
-        Pane::Memory => charts::memory(frame, area, block, snapshot),
-        Pane::Fds => charts::fds(frame, area, block, snapshot),
+        Pane::Latency => latency::latency(frame, area, block, snapshot, monochrome),
+        Pane::Memory => resources::memory(frame, area, block, snapshot, monochrome),
+        Pane::Fds => resources::fds(frame, area, block, snapshot, monochrome),
+        Pane::Throughput => throughput::throughput(frame, area, block, snapshot, monochrome),
         Pane::Acceptance => text::acceptance(frame, area, block, snapshot),
         Pane::Outcomes => text::outcomes(frame, area, block, snapshot),
         Pane::PerLabel => text::per_label(frame, area, block, snapshot),

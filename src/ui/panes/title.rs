@@ -66,30 +66,33 @@ pub fn fits(parts: &[Part], width: usize) -> bool {
 }
 
 /// `parts` joined by " · ", after a space (and before one, where there is
-/// room), in at most `width` columns. In order, each part takes its longest
-/// form that still leaves room for the next part's shortest, or else its
-/// longest form that fits, and is the last; a part that does not fit at all
-/// is left out with those after it, and " …" says so where there is room.
+/// room), in at most `width` columns. As many parts are shown as fit in
+/// their shortest forms (in order: one that does not fit ends the title,
+/// and " …" says so where there is room); then each, in order, takes its
+/// longest form that leaves room for the shortest forms of the rest shown.
 /// Empty when not even the first part fits.
 pub fn fit(parts: &[Part], width: usize) -> Line<'static> {
     let room = width.saturating_sub(1);
     let separator = SEPARATOR.chars().count();
     let shortest = |p: &Part| p.forms.last().map_or(0, |f| columns(f));
-    let mut used = 0;
-    let mut spans = vec![Span::raw(" ")];
-    let mut shown = 0;
+    // How many fit at all, and the columns each one's shortest form needs
+    // (its separator included).
+    let mut needed: Vec<usize> = Vec::new();
     for (index, part) in parts.iter().enumerate() {
         let gap = if index == 0 { 0 } else { separator };
-        let next = parts.get(index + 1).map(|p| separator + shortest(p));
-        let fits = |form: &&Vec<Span>| used + gap + columns(form) <= room;
-        let leaves_room =
-            |form: &&Vec<Span>| next.is_some_and(|next| used + gap + columns(form) + next <= room);
-        let Some(form) = part
-            .forms
-            .iter()
-            .find(leaves_room)
-            .or_else(|| part.forms.iter().find(fits))
-        else {
+        if needed.iter().sum::<usize>() + gap + shortest(part) > room {
+            break;
+        }
+        needed.push(gap + shortest(part));
+    }
+    let shown = needed.len();
+    let mut used = 0;
+    let mut spans = vec![Span::raw(" ")];
+    for (index, part) in parts.iter().take(shown).enumerate() {
+        let gap = if index == 0 { 0 } else { separator };
+        let rest: usize = needed[index + 1..].iter().sum();
+        let fits = |form: &&Vec<Span>| used + gap + columns(form) + rest <= room;
+        let Some(form) = part.forms.iter().find(fits) else {
             break;
         };
         if gap > 0 {
@@ -97,10 +100,6 @@ pub fn fit(parts: &[Part], width: usize) -> Line<'static> {
         }
         used += gap + columns(form);
         spans.extend(form.iter().cloned());
-        shown += 1;
-        if next.is_none_or(|next| used + next > room) {
-            break;
-        }
     }
     if shown == 0 && !parts.is_empty() {
         return Line::default();
