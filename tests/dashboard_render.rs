@@ -313,12 +313,15 @@ fn status(all_done: bool) -> RunStatus {
             Finished {
                 name: "sequential".into(),
                 verdict: Verdict::Pass,
+                reasons: Vec::new(),
             },
             Finished {
                 name: "concurrent".into(),
                 verdict: Verdict::Pass,
+                reasons: Vec::new(),
             },
         ],
+        description: "Leaks 200 KB a call on purpose: watch the memory pane.".into(),
         all_done,
         setup_error: None,
     }
@@ -581,6 +584,7 @@ fn full_layout_shows_every_pane_and_figure() {
         "Acceptance",
         "RSS",
         "FDs",
+        "Throughput",
         "Outcomes",
         "Per tool / method",
         "Server stderr",
@@ -608,8 +612,12 @@ fn full_layout_shows_every_pane_and_figure() {
     assert!(screen.contains("p95 1.70"), "{screen}");
     // No latency limit known yet (its criterion is pending): none drawn.
     assert!(!screen.contains("limit 1.8"), "{screen}");
-    // Memory: current, growth, trend, baseline and the limit line.
-    assert!(screen.contains("RSS 110.0 MB (+96.0)"), "{screen}");
+    // Memory: current, growth, trend (the RSS shortened to keep it),
+    // baseline and the limit line.
+    assert!(
+        screen.contains("RSS 110 MB (+96) · +10.20±0.40 KB/call"),
+        "{screen}"
+    );
     assert!(screen.contains("baseline 14.0"), "{screen}");
     assert!(screen.contains("limit 64.0"), "{screen}");
     assert!(screen.contains("FDs 11 (max 11)"), "{screen}");
@@ -757,12 +765,85 @@ fn the_final_view_shows_the_verdict_prominently() {
     done.finished.push(Finished {
         name: "memory-leak".into(),
         verdict: Verdict::Fail,
+        reasons: vec!["FAIL rss_growth_mb <= 50: rss_growth_mb = 96 MB".into()],
     });
-    let screen = render(snapshot, &done, &ViewState::default(), 120, 40);
+    let screen = render(snapshot.clone(), &done, &ViewState::default(), 120, 40);
+    insta::assert_snapshot!("final_120x40", screen);
     assert!(screen.contains("RESULT  FAIL"), "{screen}");
-    assert!(screen.contains("FAIL    rss_growth_mb <= 50"), "{screen}");
-    assert!(screen.contains("PASS    fd_max < 256"), "{screen}");
     assert!(screen.contains("q quit · r run again"), "{screen}");
+    // On top: the verdict, how many scenarios failed, and why.
+    assert!(
+        screen.contains("1 of 3 scenario(s) did not pass"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("✗ memory-leak: FAIL rss_growth_mb <= 50: rss_growth_mb = 96 MB"),
+        "{screen}"
+    );
+    // Each phase's whole-run figures: calls, success, p50 … max.
+    let row = |name: &str| {
+        screen
+            .lines()
+            .find(|l| l.trim_start_matches('│').starts_with(name))
+            .unwrap_or_else(|| panic!("no row {name}\n{screen}"))
+            .to_string()
+    };
+    let load = row("load ");
+    for figure in ["230", "98.26%", "0.450", "1.60", "3.10", "6.40"] {
+        assert!(load.contains(figure), "{figure}: {load}");
+    }
+    assert!(row("warmup").contains("0.300"), "{screen}");
+    assert!(
+        screen.contains("growth +96.0 MB · trend +10.20 KB/call"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("on purpose: watch the memory pane"),
+        "{screen}"
+    );
+    // Every size keeps the verdict and the reason.
+    for (width, height) in [(80, 24), (100, 36), (200, 60)] {
+        let screen = render(
+            snapshot.clone(),
+            &done,
+            &ViewState::default(),
+            width,
+            height,
+        );
+        assert!(
+            screen.contains("RESULT  FAIL"),
+            "{width}x{height}\n{screen}"
+        );
+        assert!(
+            screen.contains("✗ memory-leak: FAIL rss_growth_mb"),
+            "{width}x{height}\n{screen}"
+        );
+    }
+    insta::assert_snapshot!(
+        "final_200x60",
+        render(snapshot, &done, &ViewState::default(), 200, 60)
+    );
+}
+
+#[test]
+fn a_scenario_says_what_it_does_as_it_starts() {
+    let mut starting = leaking_run();
+    starting.elapsed_s = 3.0;
+    let screen = render(starting, &status(false), &ViewState::default(), 120, 40);
+    assert!(screen.contains("About this scenario"), "{screen}");
+    assert!(
+        screen.contains("Leaks 200 KB a call on purpose: watch the memory pane."),
+        "{screen}"
+    );
+    // After its first seconds the panes are whole again.
+    let screen = render(
+        leaking_run(),
+        &status(false),
+        &ViewState::default(),
+        120,
+        40,
+    );
+    assert!(!screen.contains("About this scenario"), "{screen}");
 }
 
 #[test]

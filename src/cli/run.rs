@@ -186,7 +186,10 @@ impl Runner {
             let mut index = 0;
             while index < self.scenarios.len() && !self.halt.is_set() {
                 let scenario = &self.scenarios[index];
-                self.status.send_modify(|s| s.scenario_index = index);
+                self.status.send_modify(|s| {
+                    s.scenario_index = index;
+                    s.description = scenario.description.clone();
+                });
                 let Some(result) = self.run_one(scenario).await else {
                     continue; // restarted: the same scenario again, fresh server
                 };
@@ -196,6 +199,7 @@ impl Runner {
                     s.finished.push(Finished {
                         name: result.name.clone(),
                         verdict: result.verdict,
+                        reasons: result.reasons(),
                     });
                     if setup_failed {
                         s.setup_error = result.error.clone();

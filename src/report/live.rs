@@ -41,6 +41,8 @@ pub enum RunCommand {
 pub struct Finished {
     pub name: String,
     pub verdict: Verdict,
+    /// Why it did not pass (`ScenarioResult::reasons`), for the final view.
+    pub reasons: Vec<String>,
 }
 
 /// The run as the runner sees it (published on a watch channel).
@@ -49,6 +51,8 @@ pub struct RunStatus {
     /// Position of the scenario being shown, from 0, and how many there are.
     pub scenario_index: usize,
     pub scenario_count: usize,
+    /// The scenario's own words on what it does, shown as it starts.
+    pub description: String,
     pub target: String,
     pub transport: String,
     pub paused: bool,

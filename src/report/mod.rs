@@ -21,7 +21,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 
 use crate::acceptance::all_passed;
-use crate::stats::{PhaseState, Snapshot};
+use crate::stats::{CriterionState, PhaseState, Snapshot};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "UPPERCASE")]
@@ -66,6 +66,24 @@ impl ScenarioResult {
             incomplete,
             result: Some(snapshot),
         }
+    }
+
+    /// Why it did not pass, one line each: the error that kept it from
+    /// running, why the run is incomplete, each criterion that failed with
+    /// its figures (or was not measured). Empty when it passed.
+    pub fn reasons(&self) -> Vec<String> {
+        let mut reasons: Vec<String> = self.error.iter().cloned().collect();
+        reasons.extend(self.incomplete.as_ref().map(ToString::to_string));
+        if let Some(snapshot) = &self.result {
+            reasons.extend(
+                snapshot
+                    .criteria
+                    .iter()
+                    .filter(|c| c.state != CriterionState::Pass)
+                    .map(|c| format!("{} {}: {}", c.state.word(), c.expression, c.detail)),
+            );
+        }
+        reasons
     }
 }
 

@@ -95,7 +95,7 @@ pub(super) fn percent(rate: Option<f64>) -> String {
     rate.map_or("-".into(), |r| format!("{:.2}%", r * 100.0))
 }
 
-fn stats_columns(stats: &CallStats) -> String {
+pub fn stats_columns(stats: &CallStats) -> String {
     let mut out = format!("{:>7} {:>8}", stats.calls, percent(stats.success_rate));
     match &stats.latency {
         Some(l) => {
@@ -109,7 +109,7 @@ fn stats_columns(stats: &CallStats) -> String {
     out
 }
 
-const HEADER: &str = "    calls       ok      p50      p90      p95      p99      max   calls/s";
+pub const HEADER: &str = "  calls       ok      p50      p90      p95      p99      max   calls/s";
 
 /// Labels listed one by one in a kept-per-call line.
 const RETAINED_LABELS: usize = 8;

@@ -9,7 +9,6 @@ use ratatui::widgets::{Block, Clear, Gauge, Paragraph};
 
 use super::panes;
 use super::view::{Pane, View};
-use crate::report::Verdict;
 use crate::stats::PhaseState;
 
 /// Below this size only the header and the acceptance list are shown.
@@ -46,7 +45,25 @@ pub fn draw(frame: &mut Frame, view: &View) {
     if view.state.zoomed {
         panes::draw(frame, body, focus, true, snapshot, monochrome);
     } else {
-        let panes = grid(body, area, focus);
+        // The final view: the result on top, as tall as it needs (at most
+        // half the screen), the panes below it.
+        let body = if view.status.all_done {
+            let wanted = panes::result::height(snapshot, view.status, body.width);
+            let [result, rest] = Layout::vertical([
+                Constraint::Length(wanted.min(body.height / 2)),
+                Constraint::Fill(1),
+            ])
+            .areas(body);
+            panes::result::result(frame, result, snapshot, view.status);
+            rest
+        } else {
+            body
+        };
+        let screen = Rect {
+            height: body.height + HEADER_HEIGHT,
+            ..body
+        };
+        let panes = grid(body, screen, focus);
         let alone = panes.len() == 1;
         for (pane, rect) in panes {
             panes::draw(
@@ -58,6 +75,10 @@ pub fn draw(frame: &mut Frame, view: &View) {
                 monochrome,
             );
         }
+    }
+    // Not over a pane the person enlarged to look at.
+    if !view.status.all_done && !view.state.zoomed && snapshot.elapsed_s < DESCRIPTION_SHOWN_S {
+        draw_description(frame, body, &view.status.description);
     }
     if view.state.help {
         draw_help(frame, area);
@@ -104,9 +125,9 @@ fn grid(body: Rect, screen: Rect, focus: Pane) -> Vec<(Pane, Rect)> {
         let [latency, acceptance] =
             Layout::horizontal([Constraint::Percentage(60), Constraint::Fill(1)]).areas(top);
         let [memory, fds, throughput, outcomes] = Layout::horizontal([
-            Constraint::Percentage(30),
-            Constraint::Percentage(18),
-            Constraint::Percentage(20),
+            Constraint::Percentage(34),
+            Constraint::Percentage(15),
+            Constraint::Percentage(17),
             Constraint::Fill(1),
         ])
         .areas(middle);
@@ -147,21 +168,6 @@ fn grid(body: Rect, screen: Rect, focus: Pane) -> Vec<(Pane, Rect)> {
         (Pane::Memory, memory),
         (last, outcomes),
     ]
-}
-
-fn verdict_span(verdict: Verdict) -> Span<'static> {
-    let (word, color) = match verdict {
-        Verdict::Pass => ("PASS", Color::Green),
-        Verdict::Fail => ("FAIL", Color::Red),
-        Verdict::Error => ("ERROR", Color::Red),
-    };
-    Span::styled(
-        format!(" {word} "),
-        Style::default()
-            .fg(Color::Black)
-            .bg(color)
-            .add_modifier(Modifier::BOLD),
-    )
 }
 
 fn draw_header(frame: &mut Frame, area: Rect, view: &View) {
@@ -298,7 +304,7 @@ fn draw_header(frame: &mut Frame, area: Rect, view: &View) {
                 "RESULT ",
                 Style::default().add_modifier(Modifier::BOLD),
             ));
-            spans.push(verdict_span(overall));
+            spans.push(panes::verdict_badge(overall));
             if let Some(error) = &status.setup_error {
                 spans.push(Span::styled(
                     format!(" {error}"),
@@ -309,7 +315,7 @@ fn draw_header(frame: &mut Frame, area: Rect, view: &View) {
         }
         for finished in &status.finished {
             spans.push(Span::raw(format!("{} ", finished.name)));
-            spans.push(verdict_span(finished.verdict));
+            spans.push(panes::verdict_badge(finished.verdict));
             spans.push(Span::raw(" "));
         }
         let hint = if status.all_done {
@@ -320,6 +326,52 @@ fn draw_header(frame: &mut Frame, area: Rect, view: &View) {
         spans.push(Span::styled(hint, Style::default().fg(Color::DarkGray)));
         frame.render_widget(Paragraph::new(Line::from(spans)), rows[2]);
     }
+}
+
+/// How long a scenario's description stays on screen once it starts.
+const DESCRIPTION_SHOWN_S: f64 = 8.0;
+/// Rows of a description shown at most.
+const DESCRIPTION_ROWS: u16 = 6;
+
+/// The scenario's own words on what it does, over the bottom of the panes
+/// for its first seconds (its criteria are pending then anyway).
+fn draw_description(frame: &mut Frame, body: Rect, description: &str) {
+    let text: Vec<Line> = description
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(|l| Line::raw(l.to_string()))
+        .collect();
+    if text.is_empty() || body.height < 8 {
+        return;
+    }
+    let inner_width = body.width.saturating_sub(2).max(1);
+    let rows: u16 = text
+        .iter()
+        .map(|l| {
+            u16::try_from(l.width())
+                .unwrap_or(u16::MAX)
+                .div_ceil(inner_width)
+                .max(1)
+        })
+        .sum();
+    let height = (rows.min(DESCRIPTION_ROWS) + 2).min(body.height / 2);
+    let area = Rect {
+        y: body.bottom() - height,
+        height,
+        ..body
+    };
+    frame.render_widget(Clear, area);
+    frame.render_widget(
+        Paragraph::new(text)
+            .wrap(ratatui::widgets::Wrap { trim: true })
+            .block(
+                Block::bordered()
+                    .border_style(Style::default().fg(Color::Cyan))
+                    .title(" About this scenario "),
+            ),
+        area,
+    );
 }
 
 fn draw_help(frame: &mut Frame, area: Rect) {

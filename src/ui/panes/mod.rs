@@ -4,6 +4,7 @@
 mod chart;
 mod latency;
 mod resources;
+pub mod result;
 mod text;
 mod throughput;
 mod title;
@@ -11,10 +12,12 @@ mod title;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::Span;
 use ratatui::widgets::{Block, BorderType};
 
 use super::view::Pane;
 use crate::acceptance::CriterionState;
+use crate::report::Verdict;
 use crate::stats::Snapshot;
 
 /// Draw `pane` into `area`, highlighted when it has the focus; `monochrome`
@@ -46,6 +49,22 @@ pub fn draw(
         Pane::Processes => text::processes(frame, area, block, snapshot),
         Pane::Stderr => text::stderr(frame, area, block, snapshot),
     }
+}
+
+/// A verdict as a badge: its word, black on its colour.
+pub fn verdict_badge(verdict: Verdict) -> Span<'static> {
+    let (word, color) = match verdict {
+        Verdict::Pass => ("PASS", Color::Green),
+        Verdict::Fail => ("FAIL", Color::Red),
+        Verdict::Error => ("ERROR", Color::Red),
+    };
+    Span::styled(
+        format!(" {word} "),
+        Style::default()
+            .fg(Color::Black)
+            .bg(color)
+            .add_modifier(Modifier::BOLD),
+    )
 }
 
 /// Colour of a criterion state; the word itself is always printed too.

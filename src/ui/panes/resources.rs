@@ -164,7 +164,10 @@ pub fn fds(frame: &mut Frame, area: Rect, block: Block, s: &Snapshot, monochrome
         series.push(level(format!("limit {limit:.0}"), Color::Red, limit, x));
     }
     series.extend(moments(s));
-    let top = label_parts(&series, &[Kind::Measured]);
+    let mut top = label_parts(&series, &[Kind::Measured]);
+    if let Some(first) = top.first_mut() {
+        *first = std::mem::take(first).or(format!("FDs {}", r.fds_current.unwrap_or(0)));
+    }
     let block = titled(block, area, top, Vec::new(), &series);
     let scale = Scale::Linear { floor: 0.0 };
     draw_chart(frame, area, block, &series, x, scale, monochrome);
