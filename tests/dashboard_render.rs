@@ -9,7 +9,7 @@ use mcpstorm::protocol::ServerInfo;
 use mcpstorm::report::Verdict;
 use mcpstorm::stats::*;
 use mcpstorm::ui::layout;
-use mcpstorm::ui::{Finished, Pane, RunStatus, View, ViewState};
+use mcpstorm::ui::{Finished, Pane, RunStatus, SortBy, View, ViewState};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
@@ -226,6 +226,8 @@ fn leaking_run() -> Snapshot {
                     fds: 3,
                     threads: 1,
                     cpu_percent: 0.0,
+                    rss_growth_mb: Some(0.0),
+                    command: Some("sh -c \"node server.js --api-key <redacted>\"".into()),
                     ..TreeMember::default()
                 },
                 TreeMember {
@@ -238,6 +240,8 @@ fn leaking_run() -> Snapshot {
                     fds: 8,
                     threads: 6,
                     cpu_percent: 35.0,
+                    rss_growth_mb: Some(94.5),
+                    command: Some("node server.js --api-key <redacted>".into()),
                     ..TreeMember::default()
                 },
             ],
@@ -552,7 +556,7 @@ fn the_per_tool_pane_says_what_it_cannot_show_and_shortens_names_in_the_middle()
         .collect();
     let screen = render(snapshot, &status(false), &ViewState::default(), 120, 40);
     assert!(
-        screen.contains("Per tool / method (ms) · 7 of 9"),
+        screen.contains("Per tool / method (ms) · 1–7 of 9"),
         "{screen}"
     );
     assert!(screen.contains("get-reso…-links-0"), "{screen}");
@@ -565,7 +569,7 @@ fn the_per_tool_pane_says_what_it_cannot_show_and_shortens_names_in_the_middle()
         })
         .collect();
     let screen = render(wide, &status(false), &ViewState::default(), 200, 60);
-    assert!(screen.contains("of 40 shown: Enter enlarges"), "{screen}");
+    assert!(screen.contains("of 40: ↑↓ scroll"), "{screen}");
     // A figure is a whole column or none: the error share as a share.
     assert!(screen.contains("err %"), "{screen}");
 }
@@ -631,7 +635,10 @@ fn full_layout_shows_every_pane_and_figure() {
     // The tree: the wrapper and, under it, the server with its share.
     assert!(screen.contains("4242 sh"), "{screen}");
     assert!(screen.contains("  4243 node"), "{screen}");
-    assert!(screen.contains("108.5  99"), "{screen}");
+    assert!(
+        screen.contains("  4243 node    108.5  +94.5  8"),
+        "{screen}"
+    );
     insta::assert_snapshot!("full_120x40", screen);
 }
 
@@ -1150,4 +1157,94 @@ fn without_colours_nothing_is_coloured_and_the_lines_are_tagged() {
         .expect("a FAIL badge");
     let x = row[..row.find(" FAIL ").unwrap()].chars().count() as u16 + 1;
     assert!(buffer[(x, y as u16)].modifier.contains(Modifier::REVERSED));
+}
+
+#[test]
+fn the_per_tool_table_sorts_and_scrolls_to_the_tool_that_was_out_of_sight() {
+    // server-everything's nine tools, its 10 s one ninth: out of sight in
+    // the 7 rows the pane has at 120x40.
+    let mut snapshot = leaking_run();
+    snapshot.resources.retained_by_label.clear();
+    snapshot.per_label = (0..9)
+        .map(|i| LabelStats {
+            label: format!("tool-{i}"),
+            stats: if i == 8 {
+                calls(3, 0, 0, latency(10_000.0, 10_000.0, 10_000.0, 10_010.0, 3))
+            } else {
+                calls(10 + i, 0, 0, latency(0.5, 1.0, 2.0, 3.0, 10))
+            },
+        })
+        .collect();
+    let at = |state: &ViewState| render(snapshot.clone(), &status(false), state, 120, 40);
+    assert!(!at(&ViewState::default()).contains("tool-8"));
+    // Sorted by p95 (s pressed three times: calls, err %, p95), it is first.
+    let by_p95 = ViewState {
+        sort: SortBy::P95,
+        ..ViewState::default()
+    };
+    let screen = at(&by_p95);
+    let first_row = screen
+        .lines()
+        .skip_while(|l| !l.contains("│tool / method"))
+        .nth(1)
+        .unwrap_or_default();
+    assert!(first_row.contains("tool-8"), "{screen}");
+    assert!(screen.contains("by p95"), "{screen}");
+    // Listed, scrolled to the end (focused): rows 3 to 9.
+    let scrolled = ViewState {
+        focus: Pane::PerLabel,
+        scroll: 50,
+        ..ViewState::default()
+    };
+    let screen = at(&scrolled);
+    assert!(screen.contains("tool-8"), "{screen}");
+    assert!(!screen.contains("tool-1 "), "{screen}");
+    assert!(screen.contains("3–9 of 9"), "{screen}");
+    // By calls: the most called first (tool-7, 17 calls).
+    let by_calls = ViewState {
+        sort: SortBy::Calls,
+        ..ViewState::default()
+    };
+    let screen = at(&by_calls);
+    let first_row = screen
+        .lines()
+        .skip_while(|l| !l.contains("│tool / method"))
+        .nth(1)
+        .unwrap_or_default();
+    assert!(first_row.contains("tool-7"), "{screen}");
+}
+
+#[test]
+fn the_process_tree_enlarged_shows_command_lines_and_scrolls() {
+    let enlarged = ViewState {
+        focus: Pane::Processes,
+        zoomed: true,
+        ..ViewState::default()
+    };
+    let screen = render(leaking_run(), &status(false), &enlarged, 120, 40);
+    insta::assert_snapshot!("processes_enlarged_120x40", screen);
+    assert!(
+        screen.contains("    node server.js --api-key <redacted>"),
+        "{screen}"
+    );
+    // A tree taller than the pane scrolls.
+    let mut tall = leaking_run();
+    let template = tall.resources.members[1].clone();
+    tall.resources.members = (0..40)
+        .map(|i| TreeMember {
+            pid: 5000 + i,
+            ..template.clone()
+        })
+        .collect();
+    let scrolled = ViewState {
+        scroll: 1000,
+        ..enlarged
+    };
+    let screen = render(tall, &status(false), &scrolled, 120, 40);
+    assert!(screen.contains("5039 node"), "{screen}");
+    assert!(!screen.contains("5000 node"), "{screen}");
+    assert!(
+        screen.contains("of 40") || screen.contains("–40"),
+        "{screen}"
+    );
 }

@@ -171,3 +171,55 @@ fn secrets_can_be_given_off_the_command_line() {
     assert_eq!(code, 2, "{text}");
     assert!(text.contains("line 2") && !text.contains(SECRET), "{text}");
 }
+
+#[test]
+fn a_child_given_a_secret_in_its_arguments_shows_it_redacted() {
+    // A wrapper hands the key to a helper process on its command line, as
+    // `sh -c '… $KEY'` does: the tree's command lines (the report's, the
+    // enlarged Process tree's) hide it, by value and by the argument's name.
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report.json");
+    let server = format!(
+        "python3 -c 'import time; time.sleep(60)' \"$API_KEY\" --auth-token=plain-visible & \
+         exec {} serve",
+        mcpstorm()
+    );
+    let output = Command::new(mcpstorm())
+        .env("API_KEY", SECRET)
+        .args([
+            "run",
+            "--headless",
+            "sequential",
+            "--env",
+            "API_KEY",
+            "--report",
+        ])
+        .arg(&report)
+        .args(["--", "sh", "-c", &server])
+        .output()
+        .expect("mcpstorm runs");
+    let text = common::said(&output);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    let written = std::fs::read_to_string(&report).expect("a report");
+    assert!(!written.contains(SECRET), "{written}");
+    let report: serde_json::Value = serde_json::from_str(&written).expect("JSON");
+    let commands: Vec<&str> = report["scenarios"][0]["result"]["resources"]["members"]
+        .as_array()
+        .expect("members")
+        .iter()
+        .filter_map(|m| m["command"].as_str())
+        .collect();
+    let helper = commands
+        .iter()
+        .find(|c| c.contains("time.sleep(60)"))
+        .unwrap_or_else(|| panic!("no helper among {commands:?}"));
+    assert!(
+        helper.ends_with("<redacted> --auth-token=<redacted>"),
+        "{helper}"
+    );
+    // The server itself is shown whole.
+    assert!(
+        commands.iter().any(|c| c.ends_with(" serve")),
+        "{commands:?}"
+    );
+}

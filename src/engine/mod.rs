@@ -204,8 +204,11 @@ async fn drive(
             let _ = events.send(Event::Note(note));
         }
         monitor = conn.pid().map(|pid| {
-            let focus = options.measure_process.clone();
-            Arc::new(Monitor::start(pid, focus, probe_interval, events.clone()))
+            let shown = (
+                options.measure_process.clone(),
+                Arc::from(options.target.secrets()),
+            );
+            Arc::new(Monitor::start(pid, shown, probe_interval, events.clone()))
         });
         let session = LiveSession::new(opened, scenario.on_crash == OnCrash::Restart);
         crash_watch = Some(crash::watch(

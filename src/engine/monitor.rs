@@ -25,6 +25,8 @@ pub struct Monitor {
     sampler: Arc<Mutex<Option<TreeSampler>>>,
     /// `--measure-process`, kept for the server that replaces a crashed one.
     focus: Option<String>,
+    /// Hidden in the command lines shown (`Target::secrets`).
+    secrets: Arc<[String]>,
     events: mpsc::UnboundedSender<Event>,
     kick: Arc<tokio::sync::Notify>,
     interval: Duration,
@@ -34,16 +36,21 @@ pub struct Monitor {
 impl Monitor {
     pub fn start(
         pid: u32,
-        focus: Option<String>,
+        (focus, secrets): (Option<String>, Arc<[String]>),
         interval: Duration,
         events: mpsc::UnboundedSender<Event>,
     ) -> Monitor {
-        let sampler = Arc::new(Mutex::new(Some(TreeSampler::focused(pid, focus.clone()))));
+        let sampler = Arc::new(Mutex::new(Some(TreeSampler::focused(
+            pid,
+            focus.clone(),
+            secrets.clone(),
+        ))));
         let kick = Arc::new(tokio::sync::Notify::new());
         let task = sampling(sampler.clone(), events.clone(), kick.clone(), interval);
         Monitor {
             sampler,
             focus,
+            secrets,
             events,
             kick,
             interval,
@@ -55,7 +62,11 @@ impl Monitor {
     /// sampling loop ended when the old process went away: start it again.
     pub fn retarget(&self, pid: u32) {
         if let Ok(mut slot) = self.sampler.lock() {
-            *slot = Some(TreeSampler::focused(pid, self.focus.clone()));
+            *slot = Some(TreeSampler::focused(
+                pid,
+                self.focus.clone(),
+                self.secrets.clone(),
+            ));
         }
         if let Ok(mut task) = self.task.lock() {
             task.abort();

@@ -1,5 +1,6 @@
 //! Watching the server from outside: its whole process tree, sampled from `/proc`.
 
+pub(crate) mod command_line;
 pub(crate) mod listener;
 pub mod procfs;
 pub(crate) mod sampler;

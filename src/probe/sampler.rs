@@ -3,9 +3,10 @@
 //! CPU from the change in consumed ticks between two samples.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::procfs;
+use super::{command_line, procfs};
 
 /// One sample of the server's tree and of mcpstorm itself.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -34,6 +35,9 @@ pub struct Member {
     pub fds: u32,
     pub threads: u32,
     pub cpu_percent: f64,
+    /// Its command line, secrets redacted (`command_line`); read once per
+    /// process and shared, not copied, by each sample.
+    pub command: Option<Arc<str>>,
 }
 
 /// CPU is measured over at least this long: the kernel counts CPU time in
@@ -119,12 +123,17 @@ pub struct TreeSampler {
     pss_at: Option<Instant>,
     tree_cpu: CpuMemory,
     self_cpu: CpuMemory,
+    /// Each member's command line, read when it is first seen.
+    commands: HashMap<u32, Option<Arc<str>>>,
+    /// What is redacted from command lines: the values mcpstorm was given
+    /// as secrets.
+    secrets: Arc<[String]>,
 }
 
 impl TreeSampler {
     /// A sampler of the subtree of the first process under `root` whose
     /// command line contains `focus` (the whole tree without one).
-    pub fn focused(root: u32, focus: Option<String>) -> Self {
+    pub fn focused(root: u32, focus: Option<String>, secrets: Arc<[String]>) -> Self {
         let mut sampler = TreeSampler {
             root,
             focus,
@@ -135,6 +144,8 @@ impl TreeSampler {
             pss_at: None,
             tree_cpu: CpuMemory::new(),
             self_cpu: CpuMemory::new(),
+            commands: HashMap::new(),
+            secrets,
         };
         // Prime the CPU counters so the first real sample has a baseline.
         let _ = sampler.sample();
@@ -195,6 +206,15 @@ impl TreeSampler {
                 .collect();
             self.pss_at = Some(Instant::now());
         }
+        // Command lines of members gone are forgotten; new ones read.
+        let alive: std::collections::HashSet<u32> = usages.iter().map(|u| u.pid).collect();
+        self.commands.retain(|pid, _| alive.contains(pid));
+        for u in &usages {
+            if !self.commands.contains_key(&u.pid) {
+                let command = command_line::read(u.pid, &self.secrets).map(Arc::from);
+                self.commands.insert(u.pid, command);
+            }
+        }
         let me = procfs::read_usage(std::process::id()).unwrap_or_default();
         self.tree_cpu
             .update(usages.iter().map(|u| (u.pid, u.cpu_ticks)));
@@ -215,6 +235,7 @@ impl TreeSampler {
                 fds: u.fds,
                 threads: u.threads,
                 cpu_percent: self.tree_cpu.percent(u.pid),
+                command: self.commands.get(&u.pid).cloned().flatten(),
             })
             .collect();
         let totals = ProbeSample {
@@ -274,7 +295,7 @@ mod tests {
         };
         let ticks = || procfs::read_stat(busy).map_or(0, |stat| stat.cpu_ticks);
         let (wall_start, ticks_start) = (Instant::now(), ticks());
-        let mut sampler = TreeSampler::focused(shell, None);
+        let mut sampler = TreeSampler::focused(shell, None, Arc::from(Vec::new()));
         let (primed_at, ticks_primed) = (Instant::now(), ticks());
         // At least 20 ticks (200 ms of CPU) and one CPU window, however long
         // the machine takes to give them.

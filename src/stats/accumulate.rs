@@ -430,6 +430,7 @@ pub(super) fn tree_members(
                 fds: m.fds,
                 threads: m.threads,
                 cpu_percent: m.cpu_percent,
+                command: m.command.clone(),
             }
         })
         .collect()

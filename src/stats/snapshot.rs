@@ -335,6 +335,8 @@ pub struct TreeMember {
     pub fds: u32,
     pub threads: u32,
     pub cpu_percent: f64,
+    /// Its command line, secrets redacted (`probe::command_line`).
+    pub command: Option<std::sync::Arc<str>>,
 }
 
 #[derive(Debug, Clone, Default)]

@@ -46,6 +46,28 @@ pub struct HttpTarget {
 }
 
 impl Target {
+    /// The values given as secrets (environment values of a server it
+    /// starts, header values), hidden wherever mcpstorm shows what it read
+    /// from outside (a process's command line).
+    pub fn secrets(&self) -> Vec<String> {
+        let command = match self {
+            Target::Stdio(command) => Some(command),
+            Target::Http(http) => http.server.as_ref(),
+        };
+        let mut secrets: Vec<String> = command
+            .iter()
+            .flat_map(|c| c.env.iter().map(|(_, value)| value.clone()))
+            .collect();
+        if let Target::Http(http) = self {
+            secrets.extend(
+                http.headers
+                    .iter()
+                    .filter_map(|(_, value)| value.to_str().ok().map(String::from)),
+            );
+        }
+        secrets
+    }
+
     pub fn kind(&self) -> TransportKind {
         match self {
             Target::Stdio(_) => TransportKind::Stdio,

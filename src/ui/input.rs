@@ -100,12 +100,24 @@ fn key_action(key: &KeyEvent, state: &mut ViewState) -> Action {
         }
         KeyCode::Tab => {
             state.focus = state.focus.next();
+            state.scroll = 0;
             Action::Redraw
         }
         KeyCode::BackTab => {
             state.focus = state.focus.previous();
+            state.scroll = 0;
             Action::Redraw
         }
+        KeyCode::Char('s') => {
+            state.sort = state.sort.next();
+            Action::Redraw
+        }
+        // Drawing keeps the offset within the table.
+        KeyCode::Down | KeyCode::Char('j') => scrolled(state, |at| at.saturating_add(1)),
+        KeyCode::Up | KeyCode::Char('k') => scrolled(state, |at| at.saturating_sub(1)),
+        KeyCode::PageDown => scrolled(state, |at| at.saturating_add(PAGE)),
+        KeyCode::PageUp => scrolled(state, |at| at.saturating_sub(PAGE)),
+        KeyCode::Home => scrolled(state, |_| 0),
         KeyCode::Enter => {
             state.zoomed = !state.zoomed;
             Action::Redraw
@@ -118,6 +130,23 @@ fn key_action(key: &KeyEvent, state: &mut ViewState) -> Action {
         _ => Action::Nothing,
     }
 }
+
+/// Rows PageUp and PageDown move by.
+const PAGE: usize = 10;
+
+/// Scroll the focused table, when it has rows to scroll.
+fn scrolled(state: &mut ViewState, to: impl Fn(usize) -> usize) -> Action {
+    if !state.focus.scrolls() {
+        return Action::Nothing;
+    }
+    // Drawing clamps the offset to the table: the view's offset is clamped
+    // to a bound no table reaches, so a held key cannot run it up forever.
+    state.scroll = to(state.scroll).min(MAX_SCROLL);
+    Action::Redraw
+}
+
+/// More rows than any table holds (tools are bounded well below this).
+const MAX_SCROLL: usize = 100_000;
 
 #[cfg(test)]
 mod tests {
@@ -193,5 +222,32 @@ mod tests {
             action(&press(KeyCode::Char('q')), &mut state, true),
             Action::Command(RunCommand::Quit)
         );
+    }
+
+    #[test]
+    fn s_sorts_and_the_arrows_scroll_only_a_focused_table() {
+        use crate::ui::view::SortBy;
+        let mut state = ViewState::default();
+        action(&press(KeyCode::Char('s')), &mut state, false);
+        assert_eq!(state.sort, SortBy::Calls);
+        // Latency has no rows to scroll.
+        assert_eq!(
+            action(&press(KeyCode::Down), &mut state, false),
+            Action::Nothing
+        );
+        state.focus = Pane::PerLabel;
+        action(&press(KeyCode::PageDown), &mut state, false);
+        action(&press(KeyCode::Down), &mut state, false);
+        assert_eq!(state.scroll, PAGE + 1);
+        action(&press(KeyCode::Up), &mut state, false);
+        assert_eq!(state.scroll, PAGE);
+        // A held key never runs the offset up without bound.
+        for _ in 0..MAX_SCROLL {
+            action(&press(KeyCode::PageDown), &mut state, false);
+        }
+        assert_eq!(state.scroll, MAX_SCROLL);
+        // Another pane starts at its top.
+        action(&press(KeyCode::Tab), &mut state, false);
+        assert_eq!(state.scroll, 0);
     }
 }

@@ -24,6 +24,14 @@ pub const KEYS: &[(&str, &str)] = &[
     ("r", "restart the scenario with a fresh server"),
     ("Tab, Shift-Tab", "move the focus between panes"),
     ("Enter", "enlarge the focused pane (again: back)"),
+    (
+        "↑ ↓ PgUp PgDn",
+        "scroll the focused table (Per tool, Process tree)",
+    ),
+    (
+        "s",
+        "sort the Per tool table (calls, err %, p95, max, KB/call)",
+    ),
     ("?", "show / hide this help"),
 ];
 
@@ -41,9 +49,8 @@ pub fn draw(frame: &mut Frame, view: &View) {
     draw_header(frame, header, view);
     let snapshot = view.snapshot.as_ref();
     let focus = view.state.focus;
-    let monochrome = view.state.monochrome;
     if view.state.zoomed {
-        panes::draw(frame, body, focus, true, snapshot, monochrome);
+        panes::draw(frame, body, focus, true, snapshot, view.state);
     } else {
         // The final view: the result on top, as tall as it needs (at most
         // half the screen), the panes below it.
@@ -72,7 +79,7 @@ pub fn draw(frame: &mut Frame, view: &View) {
                 pane,
                 alone || pane == focus,
                 snapshot,
-                monochrome,
+                view.state,
             );
         }
     }
@@ -83,7 +90,7 @@ pub fn draw(frame: &mut Frame, view: &View) {
     if view.state.help {
         draw_help(frame, area);
     }
-    if monochrome {
+    if view.state.monochrome {
         without_colours(frame.buffer_mut());
     }
 }

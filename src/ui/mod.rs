@@ -24,7 +24,7 @@ pub use crate::report::{Finished, RunCommand, RunStatus};
 use crate::report::{Following, LiveFeed, Output, OutputError};
 use crate::stats::Snapshot;
 use input::{Action, KeyReader};
-pub use view::{Pane, View, ViewState};
+pub use view::{Pane, SortBy, View, ViewState};
 
 /// The dashboard as an output: it takes the terminal when the run begins
 /// and gives it back when the person quits or a signal stops the run. The

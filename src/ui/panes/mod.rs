@@ -3,6 +3,8 @@
 
 mod chart;
 mod latency;
+mod per_label;
+mod processes;
 mod resources;
 pub mod result;
 mod text;
@@ -15,21 +17,25 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::Span;
 use ratatui::widgets::{Block, BorderType};
 
-use super::view::Pane;
+use super::view::{Pane, ViewState};
 use crate::acceptance::CriterionState;
 use crate::report::Verdict;
 use crate::stats::Snapshot;
 
-/// Draw `pane` into `area`, highlighted when it has the focus; `monochrome`
-/// (NO_COLOR): the charts tag their lines, since colour cannot tell them apart.
+/// Draw `pane` into `area`, highlighted when it has the focus, as the view
+/// choices have it: the focused table's order and offset; without colours
+/// (NO_COLOR) the charts tag their lines, since colour cannot tell them apart.
 pub fn draw(
     frame: &mut Frame,
     area: Rect,
     pane: Pane,
     focused: bool,
     snapshot: &Snapshot,
-    monochrome: bool,
+    state: &ViewState,
 ) {
+    let monochrome = state.monochrome;
+    // Only the focused table is scrolled.
+    let scroll = if focused { state.scroll } else { 0 };
     let block = if focused {
         Block::bordered()
             .border_type(BorderType::Thick)
@@ -45,8 +51,15 @@ pub fn draw(
         Pane::Throughput => throughput::throughput(frame, area, block, snapshot, monochrome),
         Pane::Acceptance => text::acceptance(frame, area, block, snapshot),
         Pane::Outcomes => text::outcomes(frame, area, block, snapshot),
-        Pane::PerLabel => text::per_label(frame, area, block, snapshot),
-        Pane::Processes => text::processes(frame, area, block, snapshot),
+        Pane::PerLabel => per_label::per_label(frame, area, block, snapshot, state.sort, scroll),
+        Pane::Processes => processes::processes(
+            frame,
+            area,
+            block,
+            snapshot,
+            scroll,
+            focused && state.zoomed,
+        ),
         Pane::Stderr => text::stderr(frame, area, block, snapshot),
     }
 }
@@ -82,6 +95,30 @@ pub fn state_style(state: CriterionState) -> Style {
     } else {
         style.add_modifier(Modifier::BOLD)
     }
+}
+
+/// The columns of a table that fit `inner` columns beside its first (which
+/// keeps at least `first_keeps`), most wanted first: those without room
+/// are left out whole, never squeezed (a squeezed cell cuts its digits).
+pub fn columns_that_fit<T>(
+    columns: impl IntoIterator<Item = T>,
+    width: impl Fn(&T) -> u16,
+    first_keeps: usize,
+    inner: usize,
+) -> Vec<T> {
+    let mut used = first_keeps;
+    columns
+        .into_iter()
+        .filter(|column| {
+            // Each column after a space.
+            let needed = usize::from(width(column)) + 1;
+            let fits = used + needed <= inner;
+            if fits {
+                used += needed;
+            }
+            fits
+        })
+        .collect()
 }
 
 /// The metrics whose limits the charts draw: the memory chart's allowed
