@@ -345,18 +345,10 @@ fn render(
         snapshot: &snapshot,
         status,
         state,
+        notice: None,
     };
     terminal.draw(|frame| layout::draw(frame, &view)).unwrap();
-    let buffer = terminal.backend().buffer();
-    let mut text = String::new();
-    for y in 0..buffer.area.height {
-        let row: String = (0..buffer.area.width)
-            .map(|x| buffer[(x, y)].symbol())
-            .collect();
-        text.push_str(row.trim_end());
-        text.push('\n');
-    }
-    text
+    mcpstorm::ui::screen_file::plain(terminal.backend().buffer())
 }
 
 /// The foreground colour of the first cell where `text` starts on screen.
@@ -374,6 +366,7 @@ fn colour_of(
         snapshot: &snapshot,
         status: &status,
         state: &state,
+        notice: None,
     };
     terminal.draw(|frame| layout::draw(frame, &view)).unwrap();
     let buffer = terminal.backend().buffer();
@@ -1124,6 +1117,7 @@ fn without_colours_nothing_is_coloured_and_the_lines_are_tagged() {
         snapshot: &snapshot,
         status: &status,
         state: &state,
+        notice: None,
     };
     terminal.draw(|frame| layout::draw(frame, &view)).unwrap();
     let buffer = terminal.backend().buffer();

@@ -205,10 +205,9 @@ fn a_crashing_server_is_shown_and_the_dashboard_stays() {
     let screen = tmux.wait_for("RESULT  FAIL", Duration::from_secs(60));
     assert!(screen.contains("FAIL    crashes == 0"), "{screen}");
     assert!(screen.contains("server crashed 1 time(s)"), "{screen}");
-    // The crash note in full: focus the stderr pane (7 × Tab) and enlarge it.
-    for _ in 0..7 {
-        tmux.run(&["send-keys", "-t", "dash", "Tab"]);
-    }
+    // The crash note in full: focus the stderr pane (the last: Shift-Tab
+    // from the first) and enlarge it.
+    tmux.run(&["send-keys", "-t", "dash", "BTab"]);
     tmux.run(&["send-keys", "-t", "dash", "Enter"]);
     let enlarged = tmux.wait_for("server exited mid-run", Duration::from_secs(20));
     assert!(enlarged.contains("exit code 70"), "{enlarged}");
@@ -451,4 +450,50 @@ fn r_on_the_final_view_asks_first_and_never_overwrites_the_finished_run() {
         serde_json::from_slice(&std::fs::read(&second).expect("the second run's report"))
             .expect("valid JSON");
     assert_eq!(second["run"], 2);
+}
+
+#[test]
+fn w_saves_the_screen_with_its_colours_and_the_figures_so_far() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = common::scenario_file(dir.path(), "steady.toml", STEADY);
+    let report = dir.path().join("report.json");
+    let exit_file = dir.path().join("exit");
+    // The files go to the working directory: the test's own.
+    let command = format!(
+        "cd {} && {}",
+        dir.path().display(),
+        dashboard_command(&scenario, &report, &exit_file, &serve(""))
+    );
+    let tmux = Tmux::start(&command, 120, 40);
+    tmux.wait_for("steady (1/1) · phase load", Duration::from_secs(60));
+    tmux.run(&["send-keys", "-t", "dash", "w"]);
+    tmux.wait_for("saved the screen to", Duration::from_secs(20));
+    // A second press never overwrites the first.
+    tmux.run(&["send-keys", "-t", "dash", "w"]);
+    tmux.wait_for("mcpstorm-screen-2.txt", Duration::from_secs(20));
+    tmux.run(&["send-keys", "-t", "dash", "q"]);
+    wait_for_file(&exit_file, Duration::from_secs(60));
+    let text = wait_for_file(
+        &dir.path().join("mcpstorm-screen-1.txt"),
+        Duration::from_secs(5),
+    );
+    assert!(text.contains("steady (1/1) · phase load"), "{text}");
+    assert!(text.contains("Latency ms"), "{text}");
+    assert_eq!(text.lines().count(), 40, "{text}");
+    let coloured = wait_for_file(
+        &dir.path().join("mcpstorm-screen-1.ansi"),
+        Duration::from_secs(5),
+    );
+    assert!(coloured.contains("\x1b[0;1"), "no escapes: {coloured}");
+    let figures = wait_for_file(
+        &dir.path().join("mcpstorm-screen-1.json"),
+        Duration::from_secs(5),
+    );
+    let figures: serde_json::Value = serde_json::from_str(&figures).expect("valid JSON");
+    assert_eq!(figures["name"], "steady");
+    assert!(
+        figures["result"]["total"]["calls"].as_u64().unwrap_or(0) > 0,
+        "{figures}"
+    );
+    assert!(dir.path().join("mcpstorm-screen-2.txt").exists());
 }

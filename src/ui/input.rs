@@ -15,6 +15,8 @@ use super::view::ViewState;
 #[derive(Debug, PartialEq)]
 pub enum Action {
     Command(RunCommand),
+    /// Save what is on screen (and the figures so far) to files.
+    SaveScreen,
     Redraw,
     Nothing,
 }
@@ -108,6 +110,7 @@ fn key_action(key: &KeyEvent, state: &mut ViewState) -> Action {
             state.scroll = 0;
             Action::Redraw
         }
+        KeyCode::Char('w') => Action::SaveScreen,
         KeyCode::Char('s') => {
             state.sort = state.sort.next();
             Action::Redraw

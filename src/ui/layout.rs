@@ -32,6 +32,10 @@ pub const KEYS: &[(&str, &str)] = &[
         "s",
         "sort the Per tool table (calls, err %, p95, max, KB/call)",
     ),
+    (
+        "w",
+        "save the screen (text, colours, figures) to files here",
+    ),
     ("?", "show / hide this help"),
 ];
 
@@ -296,7 +300,15 @@ fn draw_header(frame: &mut Frame, area: Rect, view: &View) {
 
     // Line 3: the verdicts so far, or the final verdict, and the key hint;
     // or the question `r` asked on the final view.
-    if rows.len() > 2 && view.state.confirm_rerun {
+    if let (true, Some(notice)) = (rows.len() > 2, view.notice) {
+        let said = Line::styled(
+            notice.to_string(),
+            Style::default()
+                .fg(Color::Green)
+                .add_modifier(Modifier::BOLD),
+        );
+        frame.render_widget(Paragraph::new(said), rows[2]);
+    } else if rows.len() > 2 && view.state.confirm_rerun {
         let question = Line::styled(
             "r again: run everything again (this run's report stays as written) · any other key: stay",
             Style::default()

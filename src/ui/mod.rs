@@ -11,6 +11,7 @@
 pub(crate) mod input;
 pub mod layout;
 pub(crate) mod panes;
+pub mod screen_file;
 mod view;
 
 use std::sync::Arc;
@@ -58,6 +59,35 @@ impl Output for Dashboard {
     }
 }
 
+/// How long the word on a saved screen stays.
+const NOTICE_SHOWN: Duration = Duration::from_secs(6);
+
+/// Save the screen as it is drawn now (`screen_file`) into the working
+/// directory; what happened, in words.
+fn save_screen(
+    terminal: &DefaultTerminal,
+    snapshots: &watch::Receiver<Arc<Snapshot>>,
+    status: &watch::Receiver<RunStatus>,
+    state: &ViewState,
+) -> String {
+    let snapshot = snapshots.borrow().clone();
+    let run_status = status.borrow().clone();
+    let view = View {
+        snapshot: &snapshot,
+        status: &run_status,
+        state,
+        notice: None,
+    };
+    let size = terminal.size().unwrap_or_default();
+    match screen_file::save(&view, size.width, size.height, std::path::Path::new(".")) {
+        Ok(path) => format!(
+            "saved the screen to {} (and .ansi, and the figures so far in .json)",
+            path.display()
+        ),
+        Err(e) => format!("could not save the screen here: {e}"),
+    }
+}
+
 /// The shortest time between two frames: at most ten a second.
 const FRAME: Duration = Duration::from_millis(100);
 
@@ -96,6 +126,8 @@ async fn run(
         ..ViewState::default()
     };
     let mut dirty = true;
+    // What `w` did, and until when it is said.
+    let mut notice: Option<(String, tokio::time::Instant)> = None;
     let mut snapshots_open = true;
     let mut status_open = true;
     let mut frames = tokio::time::interval(FRAME);
@@ -103,10 +135,19 @@ async fn run(
     loop {
         tokio::select! {
             _ = frames.tick() => {
+                if notice.as_ref().is_some_and(|(_, until)| *until <= tokio::time::Instant::now()) {
+                    notice = None;
+                    dirty = true;
+                }
                 if dirty {
                     let snapshot = snapshots.borrow().clone();
                     let run_status = status.borrow().clone();
-                    let view = View { snapshot: &snapshot, status: &run_status, state: &state };
+                    let view = View {
+                        snapshot: &snapshot,
+                        status: &run_status,
+                        state: &state,
+                        notice: notice.as_ref().map(|(text, _)| text.as_str()),
+                    };
                     guard.terminal.draw(|frame| layout::draw(frame, &view))?;
                     dirty = false;
                 }
@@ -130,6 +171,11 @@ async fn run(
                         let _ = commands.send(command);
                     }
                     Some(Action::Redraw) => dirty = true,
+                    Some(Action::SaveScreen) => {
+                        let said = save_screen(&guard.terminal, &snapshots, &status, &state);
+                        notice = Some((said, tokio::time::Instant::now() + NOTICE_SHOWN));
+                        dirty = true;
+                    }
                     Some(Action::Nothing) => {}
                 }
             }

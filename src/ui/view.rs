@@ -126,4 +126,7 @@ pub struct View<'a> {
     pub snapshot: &'a Arc<Snapshot>,
     pub status: &'a RunStatus,
     pub state: &'a ViewState,
+    /// A passing word for the person (where `w` saved the screen), shown
+    /// in place of the key hint.
+    pub notice: Option<&'a str>,
 }
