@@ -1078,6 +1078,24 @@ fn throughput_draws_the_target_the_dial_set_and_how_the_generator_keeps_up() {
     assert!(screen.contains("load ×0.50"), "{screen}");
     assert!(screen.contains("late sends 3 (worst 12.00 ms)"), "{screen}");
     assert!(screen.contains("mcpstorm CPU 4 %"), "{screen}");
+    // The header says the target as the dial set it; the latency chart,
+    // that late sends were mcpstorm's doing.
+    let mut dialled = status(false);
+    dialled.load_scale = 0.5;
+    let latency_view = ViewState {
+        focus: Pane::Latency,
+        zoomed: true,
+        ..ViewState::default()
+    };
+    let screen = render(snapshot, &dialled, &latency_view, 160, 40);
+    assert!(
+        screen.contains("load ×0.50 (target 500 calls/s)"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("mcpstorm sent 3 late (worst 12.00 ms)"),
+        "{screen}"
+    );
     // A closed model has no target, and no schedule to be late on.
     let screen = enlarged(leaking_run(), Pane::Throughput, 160, 40);
     assert!(!screen.contains("target"), "{screen}");
@@ -1241,4 +1259,50 @@ fn the_process_tree_enlarged_shows_command_lines_and_scrolls() {
         screen.contains("of 40") || screen.contains("–40"),
         "{screen}"
     );
+}
+
+#[test]
+fn every_view_at_every_size() {
+    // Kept as snapshots, to be read when a change moves anything.
+    let live = leaking_run();
+    for (width, height) in [(100, 36), (200, 60)] {
+        insta::assert_snapshot!(
+            format!("live_{width}x{height}"),
+            render(
+                live.clone(),
+                &status(false),
+                &ViewState::default(),
+                width,
+                height
+            )
+        );
+    }
+    let mut over = leaking_run();
+    over.finished = true;
+    let mut done = status(true);
+    done.finished.push(Finished {
+        name: "memory-leak".into(),
+        verdict: Verdict::Fail,
+        reasons: vec!["FAILING rss_growth_mb <= 50: rss_growth_mb = 96 MB".into()],
+    });
+    for (width, height) in [(80, 24), (100, 36)] {
+        insta::assert_snapshot!(
+            format!("final_{width}x{height}"),
+            render(over.clone(), &done, &ViewState::default(), width, height)
+        );
+    }
+    for pane in [
+        Pane::Latency,
+        Pane::Acceptance,
+        Pane::Memory,
+        Pane::Fds,
+        Pane::Throughput,
+        Pane::Outcomes,
+        Pane::PerLabel,
+    ] {
+        insta::assert_snapshot!(
+            format!("enlarged_{pane:?}_120x40").to_lowercase(),
+            enlarged(live.clone(), pane, 120, 40)
+        );
+    }
 }

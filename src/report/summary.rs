@@ -91,11 +91,11 @@ pub fn ms(v: f64) -> String {
     }
 }
 
-pub(super) fn percent(rate: Option<f64>) -> String {
+pub fn percent(rate: Option<f64>) -> String {
     rate.map_or("-".into(), |r| format!("{:.2}%", r * 100.0))
 }
 
-pub fn stats_columns(stats: &CallStats) -> String {
+fn stats_columns(stats: &CallStats) -> String {
     let mut out = format!("{:>7} {:>8}", stats.calls, percent(stats.success_rate));
     match &stats.latency {
         Some(l) => {
@@ -109,7 +109,7 @@ pub fn stats_columns(stats: &CallStats) -> String {
     out
 }
 
-pub const HEADER: &str = "  calls       ok      p50      p90      p95      p99      max   calls/s";
+const HEADER: &str = "  calls       ok      p50      p90      p95      p99      max   calls/s";
 
 /// Labels listed one by one in a kept-per-call line.
 const RETAINED_LABELS: usize = 8;

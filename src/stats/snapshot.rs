@@ -502,6 +502,17 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// Sends an open model made late over the run, and the worst lag in ms.
+    pub fn sends_late(&self) -> (u64, f64) {
+        let late = self.phases.iter().map(|p| p.late_sends).sum();
+        let worst = self
+            .phases
+            .iter()
+            .map(|p| p.max_send_lag_ms)
+            .fold(0.0, f64::max);
+        (late, worst)
+    }
+
     pub fn phase_index(&self, name: &str) -> Option<usize> {
         self.phases.iter().position(|p| p.name == name)
     }

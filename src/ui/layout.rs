@@ -273,8 +273,15 @@ fn draw_header(frame: &mut Frame, area: Rect, view: &View) {
             } else {
                 ""
             };
+            // An open model's rate as the dial made it.
+            let target = phase
+                .filter(|p| p.follows_the_dial)
+                .and_then(|p| p.target_per_s)
+                .map_or(String::new(), |rate| {
+                    format!(" (target {:.0} calls/s)", rate * status.load_scale)
+                });
             spans.push(Span::styled(
-                format!(" · load ×{:.2}{ignored}", status.load_scale),
+                format!(" · load ×{:.2}{target}{ignored}", status.load_scale),
                 Style::default().fg(Color::Cyan),
             ));
         }

@@ -88,6 +88,17 @@ fn time_label(t: f64, end: f64) -> String {
     }
 }
 
+/// The time axis' labels: its ends, and its middle where the chart is wide
+/// enough for three labels not to run into each other.
+fn time_labels(x: [f64; 2], width: u16) -> Vec<Span<'static>> {
+    let label = |t: f64| Span::raw(time_label(t, x[1]));
+    if width >= 40 {
+        vec![label(x[0]), label((x[0] + x[1]) / 2.0), label(x[1])]
+    } else {
+        vec![label(x[0]), label(x[1])]
+    }
+}
+
 /// Marks for what happened when, the same on every chart: each phase after
 /// the first, each pause, resume and turn of the dial, each crash and
 /// restart, each time mcpstorm itself stalled. One label per kind.
@@ -293,11 +304,7 @@ pub fn draw_chart(
     let chart = Chart::new(datasets)
         .block(block)
         .legend_position(None)
-        .x_axis(Axis::default().bounds(x).labels(vec![
-            Span::raw(time_label(x[0], x[1])),
-            Span::raw(time_label((x[0] + x[1]) / 2.0, x[1])),
-            Span::raw(time_label(x[1], x[1])),
-        ]))
+        .x_axis(Axis::default().bounds(x).labels(time_labels(x, area.width)))
         .y_axis(Axis::default().bounds([bottom, top]).labels(vec![
             y_label(bottom),
             y_label((bottom + top) / 2.0),

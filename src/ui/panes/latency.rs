@@ -73,10 +73,22 @@ pub fn latency(frame: &mut Frame, area: Rect, block: Block, s: &Snapshot, monoch
     }
     series.extend(moments(s));
     let top = latency_title(s, last, &series);
-    let bottom = match scale {
+    let mut bottom = match scale {
         Scale::Log => vec![Part::plain("log scale")],
         Scale::Linear { .. } => Vec::new(),
     };
+    // Calls sent late are timed from when they were due: mcpstorm's delay
+    // is in their latency, and it says so here, where it shows.
+    let (late, worst) = s.sends_late();
+    if late > 0 {
+        bottom.push(
+            Part::new(
+                format!("mcpstorm sent {late} late (worst {} ms)", ms(worst)),
+                Style::default().fg(Color::Yellow),
+            )
+            .or(format!("{late} sent late")),
+        );
+    }
     let block = titled(block, area, top, bottom, &series);
     draw_chart(frame, area, block, &series, x, scale, monochrome);
 }

@@ -8,9 +8,9 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Wrap};
 
-use crate::report::summary::{HEADER, stats_columns};
+use crate::report::summary::{ms, percent};
 use crate::report::{RunStatus, Verdict};
-use crate::stats::{PhaseState, Snapshot};
+use crate::stats::{CallStats, PhaseState, Snapshot};
 
 /// Reasons listed at most; the rest are counted.
 const REASONS_SHOWN: usize = 8;
@@ -46,7 +46,7 @@ pub fn lines(s: &Snapshot, status: &RunStatus) -> Vec<Line<'static>> {
             .chain([title.chars().count()])
             .max()
             .unwrap_or(0);
-        lines.push(Line::styled(format!("{title:<width$}{HEADER}"), bold));
+        lines.push(Line::styled(format!("{title:<width$}{COLUMNS}"), bold));
         for phase in s.phases.iter().filter(|p| p.state != PhaseState::Pending) {
             let skipped = if phase.state == PhaseState::Skipped {
                 "  (skipped)"
@@ -56,7 +56,7 @@ pub fn lines(s: &Snapshot, status: &RunStatus) -> Vec<Line<'static>> {
             lines.push(Line::raw(format!(
                 "{:<width$}{}{skipped}",
                 phase.name,
-                stats_columns(&phase.stats)
+                columns(&phase.stats)
             )));
         }
         lines.push(Line::raw(memory_line(s)));
@@ -68,6 +68,23 @@ pub fn lines(s: &Snapshot, status: &RunStatus) -> Vec<Line<'static>> {
         ));
     }
     lines
+}
+
+/// The phase table's columns: narrower than the summary's, to fit 80
+/// columns.
+const COLUMNS: &str = "   calls      ok     p50     p95     p99     max";
+
+fn columns(stats: &CallStats) -> String {
+    let mut out = format!("{:>8}{:>8}", stats.calls, percent(stats.success_rate));
+    match &stats.latency {
+        Some(l) => {
+            for v in [l.p50_ms, l.p95_ms, l.p99_ms, l.max_ms] {
+                out.push_str(&format!("{:>8}", ms(v)));
+            }
+        }
+        None => out.push_str(&format!("{:>8}", "-").repeat(4)),
+    }
+    out
 }
 
 fn verdict_line(status: &RunStatus) -> Line<'static> {

@@ -124,13 +124,8 @@ fn generator_health(s: &Snapshot) -> Vec<Part> {
     if let Some(cpu) = s.resources.self_cpu_percent {
         parts.push(Part::plain(format!("mcpstorm CPU {cpu:.0} %")));
     }
-    let late: u64 = s.phases.iter().map(|p| p.late_sends).sum();
     if s.phases.iter().any(|p| p.target_per_s.is_some()) {
-        let worst = s
-            .phases
-            .iter()
-            .map(|p| p.max_send_lag_ms)
-            .fold(0.0, f64::max);
+        let (late, worst) = s.sends_late();
         let style = if late > 0 {
             Style::default().fg(Color::Yellow)
         } else {
