@@ -362,11 +362,9 @@ const DESCRIPTION_ROWS: u16 = 6;
 /// The scenario's own words on what it does, over the bottom of the panes
 /// for its first seconds (its criteria are pending then anyway).
 fn draw_description(frame: &mut Frame, body: Rect, description: &str) {
-    let text: Vec<Line> = description
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .map(|l| Line::raw(l.to_string()))
+    let text: Vec<Line> = panes::paragraphs(description)
+        .into_iter()
+        .map(Line::raw)
         .collect();
     if text.is_empty() || body.height < 8 {
         return;

@@ -121,6 +121,16 @@ pub fn columns_that_fit<T>(
         .collect()
 }
 
+/// A scenario's description as paragraphs: its lines joined (the file's
+/// line breaks are its author's editor's, not the screen's), blank lines
+/// between paragraphs kept as breaks.
+pub fn paragraphs(text: &str) -> Vec<String> {
+    text.split("\n\n")
+        .map(|p| p.split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|p| !p.is_empty())
+        .collect()
+}
+
 /// The metrics whose limits the charts draw: the memory chart's allowed
 /// growth over the baseline, the descriptor chart's cap.
 pub const RSS_GROWTH_LIMIT: &str = "rss_growth_mb";
@@ -139,6 +149,15 @@ pub fn criterion_threshold(snapshot: &Snapshot, metric: &str) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_description_is_reflowed_into_its_paragraphs() {
+        assert_eq!(
+            paragraphs("One line\nbroken.\n\n  Two. \n"),
+            ["One line broken.", "Two."]
+        );
+        assert!(paragraphs(" \n ").is_empty());
+    }
     use crate::acceptance::metrics::METRICS;
 
     #[test]

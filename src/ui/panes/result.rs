@@ -61,9 +61,9 @@ pub fn lines(s: &Snapshot, status: &RunStatus) -> Vec<Line<'static>> {
         }
         lines.push(Line::raw(memory_line(s)));
     }
-    for line in status.description.lines().filter(|l| !l.trim().is_empty()) {
+    for paragraph in super::paragraphs(&status.description) {
         lines.push(Line::styled(
-            line.trim().to_string(),
+            paragraph,
             Style::default().fg(Color::DarkGray),
         ));
     }
@@ -98,6 +98,7 @@ fn verdict_line(status: &RunStatus) -> Line<'static> {
         (_, 0) => "no scenario finished".to_string(),
         (0, 1) => "the scenario passed".to_string(),
         (0, n) => format!("all {n} scenarios passed"),
+        (_, 1) => "the scenario did not pass".to_string(),
         (f, n) => format!("{f} of {n} scenario(s) did not pass"),
     };
     // The verdict's badge is on the header's line just above.
