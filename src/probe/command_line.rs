@@ -22,6 +22,7 @@ const SECRET_NAMES: &[&str] = &[
     "passwd",
     "key",
     "auth",
+    "bearer",
     "credential",
     "cookie",
     "session",
@@ -102,6 +103,10 @@ mod tests {
                 &secrets
             ),
             "node s.js --auth=<redacted> --api-key <redacted> --port 80 Bearer:<redacted>"
+        );
+        assert_eq!(
+            shown(&args("serve --require-bearer t0k"), &[]),
+            "serve --require-bearer <redacted>"
         );
         // A flag named like a secret followed by another flag keeps it.
         assert_eq!(

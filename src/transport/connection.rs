@@ -47,7 +47,8 @@ pub struct HttpTarget {
 
 impl Target {
     /// The values given as secrets (environment values of a server it
-    /// starts, header values), hidden wherever mcpstorm shows what it read
+    /// starts, header values and the credential after an auth scheme's
+    /// name), hidden wherever mcpstorm shows what it read
     /// from outside (a process's command line).
     pub fn secrets(&self) -> Vec<String> {
         let command = match self {
@@ -59,11 +60,13 @@ impl Target {
             .flat_map(|c| c.env.iter().map(|(_, value)| value.clone()))
             .collect();
         if let Target::Http(http) = self {
-            secrets.extend(
-                http.headers
-                    .iter()
-                    .filter_map(|(_, value)| value.to_str().ok().map(String::from)),
-            );
+            for value in http.headers.iter().filter_map(|(_, v)| v.to_str().ok()) {
+                // `Bearer TOKEN`: the token alone is what a command line holds.
+                if let Some((_scheme, credential)) = value.split_once(' ') {
+                    secrets.push(credential.trim().to_string());
+                }
+                secrets.push(value.to_string());
+            }
         }
         secrets
     }
