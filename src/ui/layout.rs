@@ -369,16 +369,7 @@ fn draw_description(frame: &mut Frame, body: Rect, description: &str) {
     if text.is_empty() || body.height < 8 {
         return;
     }
-    let inner_width = body.width.saturating_sub(2).max(1);
-    let rows: u16 = text
-        .iter()
-        .map(|l| {
-            u16::try_from(l.width())
-                .unwrap_or(u16::MAX)
-                .div_ceil(inner_width)
-                .max(1)
-        })
-        .sum();
+    let rows = panes::wrapped_rows(&text, body.width.saturating_sub(2));
     let height = (rows.min(DESCRIPTION_ROWS) + 2).min(body.height / 2);
     let area = Rect {
         y: body.bottom() - height,

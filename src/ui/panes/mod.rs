@@ -14,7 +14,7 @@ mod title;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
-use ratatui::text::Span;
+use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType};
 
 use super::view::{Pane, ViewState};
@@ -119,6 +119,20 @@ pub fn columns_that_fit<T>(
             fits
         })
         .collect()
+}
+
+/// The rows `lines` take wrapped at `width` columns (at least one each).
+pub fn wrapped_rows(lines: &[Line], width: u16) -> u16 {
+    let width = width.max(1);
+    lines
+        .iter()
+        .map(|l| {
+            u16::try_from(l.width())
+                .unwrap_or(u16::MAX)
+                .div_ceil(width)
+                .max(1)
+        })
+        .fold(0u16, u16::saturating_add)
 }
 
 /// A scenario's description as paragraphs: its lines joined (the file's

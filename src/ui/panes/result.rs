@@ -144,16 +144,7 @@ fn memory_line(s: &Snapshot) -> String {
 
 /// The rows the panel needs at `width`, borders included.
 pub fn height(s: &Snapshot, status: &RunStatus, width: u16) -> u16 {
-    let inner = width.saturating_sub(2).max(1);
-    let rows: u16 = lines(s, status)
-        .iter()
-        .map(|l| {
-            u16::try_from(l.width())
-                .unwrap_or(u16::MAX)
-                .div_ceil(inner)
-                .max(1)
-        })
-        .sum();
+    let rows = super::wrapped_rows(&lines(s, status), width.saturating_sub(2));
     rows.saturating_add(2)
 }
 
