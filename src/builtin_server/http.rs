@@ -63,6 +63,8 @@ pub struct HttpServeArgs {
     /// Over HTTP: answer 401 unless the request has `Authorization: Bearer TOKEN`.
     #[arg(long, value_name = "TOKEN")]
     pub require_bearer: Option<String>,
+    #[command(flatten)]
+    pub tls: super::tls::TlsServeArgs,
 }
 
 struct SessionState {
@@ -91,6 +93,7 @@ pub async fn serve_http(knobs: FaultKnobs, args: HttpServeArgs) -> std::io::Resu
     let Some(address) = args.http else {
         return Ok(());
     };
+    let tls = super::tls::acceptor(&args.tls)?;
     let listener = TcpListener::bind(address).await?;
     let bound = listener.local_addr()?;
     if !bound.ip().is_loopback() {
@@ -100,7 +103,8 @@ pub async fn serve_http(knobs: FaultKnobs, args: HttpServeArgs) -> std::io::Resu
         );
     }
     // The line mcpstorm (and a person) reads the address from.
-    println!("mcpstorm serve: listening on http://{bound}{ENDPOINT}");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    println!("mcpstorm serve: listening on {scheme}://{bound}{ENDPOINT}");
     use std::io::Write;
     std::io::stdout().flush()?;
     let server = Arc::new(Server {
@@ -113,18 +117,36 @@ pub async fn serve_http(knobs: FaultKnobs, args: HttpServeArgs) -> std::io::Resu
         let (stream, _) = listener.accept().await?;
         let _ = stream.set_nodelay(true);
         let server = server.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
-            let connection = Arc::new(ConnectionState::default());
-            let service = service_fn(move |request| {
-                let server = server.clone();
-                let connection = connection.clone();
-                async move { Ok::<_, Infallible>(server.handle(request, &connection).await) }
-            });
-            let _ = http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
+            match tls {
+                // A client that fails its handshake is dropped: its
+                // connection never reaches HTTP.
+                Some(tls) => {
+                    if let Ok(stream) = tls.accept(stream).await {
+                        serve_connection(server, stream).await;
+                    }
+                }
+                None => serve_connection(server, stream).await,
+            }
         });
     }
+}
+
+/// Serve one connection's requests until it closes.
+async fn serve_connection<S>(server: Arc<Server>, stream: S)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let connection = Arc::new(ConnectionState::default());
+    let service = service_fn(move |request| {
+        let server = server.clone();
+        let connection = connection.clone();
+        async move { Ok::<_, Infallible>(server.handle(request, &connection).await) }
+    });
+    let _ = http1::Builder::new()
+        .serve_connection(TokioIo::new(stream), service)
+        .await;
 }
 
 type Reply = Response<Full<Bytes>>;

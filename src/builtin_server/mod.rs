@@ -9,6 +9,7 @@ pub(crate) mod faults;
 pub(crate) mod handlers;
 pub(crate) mod http;
 pub(crate) mod memory;
+pub(crate) mod tls;
 
 use std::sync::Arc;
 

@@ -157,8 +157,9 @@ pub struct TargetArgs {
     /// (blank lines and # comments skipped; repeatable).
     #[arg(long = "env-file", value_name = "FILE")]
     pub env_files: Vec<PathBuf>,
-    /// Test a Streamable HTTP endpoint, e.g. http://127.0.0.1:3001/mcp. A
-    /// user:password@ in it is sent as Basic auth and shown as user:<redacted>@.
+    /// Test a Streamable HTTP endpoint, e.g. http://127.0.0.1:3001/mcp (or
+    /// https://). A user:password@ in it is sent as Basic auth and shown as
+    /// user:<redacted>@.
     #[arg(long, value_name = "URL")]
     pub url: Option<String>,
     /// HTTP header sent with every request, 'Name: value' (repeatable; values
@@ -171,7 +172,7 @@ pub struct TargetArgs {
     pub header_files: Vec<PathBuf>,
     /// Over HTTP: start this server for the run (one command line, quoted as
     /// a shell would) and measure its process tree; it is stopped at the end.
-    /// Without --url, its address is the first http:// URL it prints. A
+    /// Without --url, its address is the first http(s):// URL it prints. A
     /// command after `--` together with --url or --transport http does the same.
     #[arg(long, value_name = "COMMAND", conflicts_with = "server")]
     pub server_cmd: Option<String>,
@@ -183,6 +184,15 @@ pub struct TargetArgs {
     /// Over HTTP: leave the session open at the end instead of ending it with DELETE.
     #[arg(long)]
     pub keep_session: bool,
+    /// https://: trust this CA's certificates (PEM) beside the platform's and
+    /// the Mozilla roots: a private CA.
+    #[arg(long, value_name = "FILE")]
+    pub cacert: Option<PathBuf>,
+    /// https://: accept any server certificate (a self-signed one): who
+    /// answers is not checked, and the summary and the report say so.
+    #[arg(long)]
+    pub insecure: bool,
+
     /// stdio, or http; http is implied by --url, --server-cmd and --pid.
     /// `--transport http` alone runs the built-in target over HTTP.
     #[arg(long, value_enum, value_name = "KIND")]

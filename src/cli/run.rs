@@ -19,7 +19,7 @@ use crate::report::{
 };
 use crate::scenario::{self, Scenario, builtin};
 use crate::stats::Snapshot;
-use crate::transport::{ConnectOptions, HttpTarget, ServerCommand, Target, custody};
+use crate::transport::{ConnectOptions, HttpTarget, ServerCommand, Target, TlsOptions, custody};
 use crate::ui;
 
 /// The server to test and how to reach it: an entry of --config; an HTTP
@@ -27,6 +27,10 @@ use crate::ui;
 /// `--`; or this binary's `serve`.
 pub fn target(args: &TargetArgs) -> Result<Target, String> {
     let end_session = !args.keep_session;
+    let tls = TlsOptions {
+        ca_file: args.cacert.clone(),
+        insecure: args.insecure,
+    };
     let environment = secrets::environment(args)?;
     let mut headers = secrets::headers(args)?;
     let given_url = args.url.as_deref().map(secrets::url).transpose()?;
@@ -62,6 +66,7 @@ pub fn target(args: &TargetArgs) -> Result<Target, String> {
                     server: None,
                     pid: args.pid,
                     end_session,
+                    tls,
                 }))
             }
         };
@@ -114,6 +119,7 @@ pub fn target(args: &TargetArgs) -> Result<Target, String> {
         server,
         pid: args.pid,
         end_session,
+        tls,
     }))
 }
 
@@ -382,6 +388,7 @@ pub async fn run(args: RunArgs) -> ExitCode {
     let target = report::ReportedTarget {
         transport: server.kind(),
         command: server.to_string(),
+        tls_unverified: matches!(&server, Target::Http(http) if http.tls.insecure),
     };
     let (snapshots, snapshots_rx) = watch::channel(Arc::new(Snapshot::default()));
     let scenario_count = scenarios.len();

@@ -179,6 +179,8 @@ pub struct ReportedTarget {
     pub transport: crate::transport::TransportKind,
     /// The server command, environment values redacted.
     pub command: String,
+    /// `--insecure`: the server's TLS certificate was not checked.
+    pub tls_unverified: bool,
 }
 
 /// The version of the report's layout (docs/REPORT.md): raised when a field

@@ -37,6 +37,12 @@ impl Output for TextSummary {
             .iter()
             .filter(|s| s.verdict == Verdict::Pass)
             .count();
+        if report.target.tls_unverified {
+            self.print(
+                "mcpstorm: warning: --insecure: the server's TLS certificate was not checked; \
+                 who answered these calls is not known\n",
+            );
+        }
         self.print(&format!(
             "mcpstorm: {} of {} scenario(s) passed — {}\n",
             passed,

@@ -43,6 +43,8 @@ pub struct HttpTarget {
     pub pid: Option<u32>,
     /// End the session with `DELETE` when the run ends.
     pub end_session: bool,
+    /// How an `https://` endpoint is reached.
+    pub tls: super::TlsOptions,
 }
 
 impl Target {
@@ -129,6 +131,8 @@ pub enum ConnectError {
     Spawn(#[from] SpawnError),
     #[error(transparent)]
     Http(#[from] HttpSetupError),
+    #[error(transparent)]
+    Tls(#[from] super::tls::TlsSetupError),
     #[error("the HTTP server exited before accepting connections ({exit}){}", output_note(.output_tail))]
     ServerExited {
         exit: ExitInfo,

@@ -26,9 +26,10 @@ use hyper::body::Incoming;
 use serde_json::Value;
 use tokio::sync::oneshot;
 
-use super::connector;
+use super::connector::{self, Connector, PlainTcp};
 use super::correlator::{Correlator, Reply};
 use super::http_pool::{Lent, Pool, PoolError};
+use super::tls::TlsConnector;
 use super::{RawReply, RequestError};
 use crate::protocol::http_headers::{MCP_METHOD, PROTOCOL_VERSION, SESSION_ID, message_headers};
 use crate::protocol::jsonrpc::{self, Incoming as Message, Params, RawFrame, sample_of};
@@ -53,6 +54,8 @@ pub struct HttpOptions {
     pub headers: Vec<(HeaderName, HeaderValue)>,
     /// Largest reply accepted (a JSON body, or one whole SSE stream).
     pub max_message_bytes: usize,
+    /// How `https://` connections are made (`None` for `http://`).
+    pub tls: Option<Arc<TlsConnector>>,
 }
 
 /// Why a URL or header given on the command line cannot be used.
@@ -60,10 +63,7 @@ pub struct HttpOptions {
 pub enum HttpSetupError {
     #[error("--url {0:?} is not a valid URL")]
     BadUrl(String),
-    #[error(
-        "--url {0:?}: only http:// is supported (for an https server, point \
-         mcpstorm at a local plain-HTTP proxy in front of it)"
-    )]
+    #[error("--url {0:?}: only http:// and https:// are supported")]
     NotHttp(String),
     #[error("--header {0:?}: expected 'Name: value' with a valid header name and value")]
     BadHeader(String),
@@ -81,7 +81,7 @@ pub fn parse_url(text: &str) -> Result<Uri, HttpSetupError> {
         .parse()
         .map_err(|_| HttpSetupError::BadUrl(text.to_string()))?;
     match (url.scheme_str(), url.host()) {
-        (Some(scheme), Some(_)) if connector::for_scheme(scheme).is_some() => Ok(url),
+        (Some(scheme), Some(_)) if connector::known_scheme(scheme) => Ok(url),
         (Some(_), Some(_)) => Err(HttpSetupError::NotHttp(text.to_string())),
         _ => Err(HttpSetupError::BadUrl(text.to_string())),
     }
@@ -139,12 +139,18 @@ impl HttpConnection {
         for (name, value) in &options.headers {
             headers.append(name.clone(), value.clone());
         }
+        // `https://` runs over the run's TLS connector (the endpoint made
+        // one for an https URL); anything else over plain TCP.
+        let connector: Arc<dyn Connector> = match &options.tls {
+            Some(tls) if options.url.scheme_str() == Some(tls.scheme()) => tls.clone(),
+            _ => Arc::new(PlainTcp),
+        };
         HttpConnection::with(
             options.url.clone(),
             headers,
             options.max_message_bytes,
             correlator,
-            Arc::default(),
+            (Arc::default(), connector),
         )
     }
 
@@ -157,7 +163,7 @@ impl HttpConnection {
             inner.headers.clone(),
             inner.max_message_bytes,
             inner.correlator.clone(),
-            inner.param_headers.clone(),
+            (inner.param_headers.clone(), inner.pool.connector()),
         )
     }
 
@@ -166,11 +172,11 @@ impl HttpConnection {
         headers: HeaderMap,
         max_message_bytes: usize,
         correlator: Arc<Correlator>,
-        param_headers: Arc<OnceLock<ParamHeaders>>,
+        (param_headers, connector): (Arc<OnceLock<ParamHeaders>>, Arc<dyn Connector>),
     ) -> HttpConnection {
         HttpConnection {
             inner: Arc::new(Inner {
-                pool: Pool::new(&url),
+                pool: Pool::new(&url, connector),
                 url,
                 headers,
                 max_message_bytes,
@@ -714,8 +720,9 @@ mod tests {
     #[test]
     fn urls_and_headers_are_checked_and_values_never_shown() {
         assert!(parse_url("http://127.0.0.1:8080/mcp").is_ok());
+        assert!(parse_url("https://example.com/mcp").is_ok());
         assert!(matches!(
-            parse_url("https://example.com/mcp"),
+            parse_url("ftp://example.com/mcp"),
             Err(HttpSetupError::NotHttp(_))
         ));
         assert!(parse_url("not a url").is_err());

@@ -21,6 +21,7 @@ use super::correlator::{Correlator, Reply};
 use super::http::{HttpConnection, HttpOptions};
 use super::process::ServerProcess;
 use super::stdio::{LineWatch, StderrTail, drain_output};
+use super::tls::TlsConnector;
 use super::{RawReply, RequestError, TransportKind};
 use crate::probe::{listener, procfs};
 use crate::protocol::jsonrpc::{Params, RawFrame};
@@ -92,7 +93,8 @@ impl Transport for HttpEndpoint {
     fn endpoint(&self) -> Option<String> {
         let url = self.http.url();
         let shown = format!(
-            "http://{}{}",
+            "{}://{}{}",
+            url.scheme_str().unwrap_or("http"),
             url.authority().map_or("", |a| a.as_str()),
             url.path()
         );
@@ -283,10 +285,16 @@ pub(super) async fn open(
         }
         return Err(error);
     }
+    // TLS set up once the URL is known (a started server prints it).
+    let tls = match url.scheme_str() {
+        Some("https") => Some(Arc::new(TlsConnector::new(&target.tls)?)),
+        _ => None,
+    };
     let options = HttpOptions {
         url,
         headers: target.headers.clone(),
         max_message_bytes: options.max_message_bytes,
+        tls,
     };
     let http = HttpConnection::new_sharing(&options, correlator);
     Ok(Connection::new(HttpEndpoint {
@@ -349,7 +357,9 @@ async fn start_http_server(
         if started.elapsed() > options.startup_timeout {
             return Err(not_ready(match url {
                 Some(url) => format!("the HTTP server did not accept connections at {url}"),
-                None => "the server printed no http:// address (give --url)".to_string(),
+                None => {
+                    "the server printed no http:// or https:// address (give --url)".to_string()
+                }
             }));
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
@@ -360,23 +370,31 @@ async fn start_http_server(
 async fn peer_address(url: &Uri) -> Option<SocketAddr> {
     let host = url.host()?;
     let host = host.trim_start_matches('[').trim_end_matches(']');
-    let port = url.port_u16().unwrap_or(80);
+    let default_port = if url.scheme_str() == Some("https") {
+        443
+    } else {
+        80
+    };
+    let port = url.port_u16().unwrap_or(default_port);
     let stream = tokio::net::TcpStream::connect((host, port)).await.ok()?;
     stream.peer_addr().ok()
 }
 
-/// The first `http://host:port/path` in a line of output. A wildcard host
-/// (`0.0.0.0`, `[::]`) becomes the matching loopback address.
+/// The first `http://host:port/path` (or `https://`) in a line of output.
+/// A wildcard host (`0.0.0.0`, `[::]`) becomes the matching loopback address.
 pub fn find_url(line: &str) -> Option<Uri> {
-    let start = line.find("http://")?;
+    let start = [line.find("http://"), line.find("https://")]
+        .into_iter()
+        .flatten()
+        .min()?;
     let token: String = line[start..]
         .chars()
         .take_while(|c| !c.is_whitespace() && !matches!(c, '"' | '\'' | '<' | '>' | ')' | ','))
         .collect();
     let token = token.trim_end_matches(['.', ';']);
     let token = token
-        .replacen("http://0.0.0.0", "http://127.0.0.1", 1)
-        .replacen("http://[::]", "http://[::1]", 1);
+        .replacen("://0.0.0.0", "://127.0.0.1", 1)
+        .replacen("://[::]", "://[::1]", 1);
     let url: Uri = token.parse().ok()?;
     // Port 0 is the request for a port, not one (servers print it before the
     // real address): waiting on it would wait the whole start-up timeout.
@@ -419,6 +437,8 @@ mod tests {
     fn finds_the_address_a_server_prints() {
         let url = find_url("mcpstorm serve: listening on http://127.0.0.1:43111/mcp").unwrap();
         assert_eq!(url.to_string(), "http://127.0.0.1:43111/mcp");
+        let url = find_url("listening on https://0.0.0.0:8443/mcp (TLS)").unwrap();
+        assert_eq!(url.to_string(), "https://127.0.0.1:8443/mcp");
         let wildcard =
             find_url("INFO: Uvicorn running on http://0.0.0.0:8000 (Press CTRL+C)").unwrap();
         assert_eq!(wildcard.host(), Some("127.0.0.1"));

@@ -8,7 +8,7 @@
 //! spawned per request to put the connection back). One endpoint needs none
 //! of that: a stack of idle connections behind a mutex.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -19,7 +19,7 @@ use hyper::body::Incoming;
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
 
-use super::connector::{self, Connector};
+use super::connector::Connector;
 
 type Sender = SendRequest<Full<Bytes>>;
 
@@ -30,7 +30,7 @@ pub struct Lent(Sender);
 
 pub struct Pool {
     /// What opens a connection (the URL's scheme chose it).
-    connector: &'static dyn Connector,
+    connector: Arc<dyn Connector>,
     /// Where connections go: the URL's host (no brackets) and port.
     host: String,
     port: u16,
@@ -57,17 +57,14 @@ pub enum PoolError {
 }
 
 impl Pool {
-    /// A pool for `url`, whose scheme `parse_url` checked has a connector
-    /// (a scheme without one is refused there: this falls back to plain TCP).
-    pub fn new(url: &Uri) -> Pool {
-        let connector = url
-            .scheme_str()
-            .and_then(connector::for_scheme)
-            .unwrap_or(&connector::PlainTcp);
+    /// A pool for `url`, its connections opened by `connector` (the one
+    /// its scheme names).
+    pub fn new(url: &Uri, connector: Arc<dyn Connector>) -> Pool {
         let host = url.host().unwrap_or("localhost");
         let port = url.port_u16();
+        let default_port = connector.default_port();
         let host_header = match port {
-            Some(port) if port != connector.default_port() => format!("{host}:{port}"),
+            Some(port) if port != default_port => format!("{host}:{port}"),
             _ => host.to_string(),
         };
         let target = url
@@ -81,12 +78,17 @@ impl Pool {
                 .trim_start_matches('[')
                 .trim_end_matches(']')
                 .to_string(),
-            port: port.unwrap_or(connector.default_port()),
+            port: port.unwrap_or(default_port),
             host_header: HeaderValue::from_str(&host_header)
                 .unwrap_or_else(|_| HeaderValue::from_static("localhost")),
             target,
             idle: Mutex::default(),
         }
+    }
+
+    /// What opens this pool's connections.
+    pub fn connector(&self) -> Arc<dyn Connector> {
+        self.connector.clone()
     }
 
     /// Send `request` (its URI and `Host` are set here) on an idle
@@ -168,22 +170,25 @@ impl Pool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::transport::connector::PlainTcp;
     use http_body_util::BodyExt;
     use std::convert::Infallible;
-    use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use tokio::net::TcpListener;
 
     #[test]
     fn requests_carry_the_host_and_the_origin_form_target() {
-        let pool = Pool::new(&"http://127.0.0.1:8080/mcp?x=1".parse().unwrap());
+        let pool = Pool::new(
+            &"http://127.0.0.1:8080/mcp?x=1".parse().unwrap(),
+            Arc::new(PlainTcp),
+        );
         assert_eq!(pool.host_header, "127.0.0.1:8080");
         assert_eq!(pool.target, "/mcp?x=1");
         assert_eq!((pool.host.as_str(), pool.port), ("127.0.0.1", 8080));
-        let pool = Pool::new(&"http://[::1]/".parse().unwrap());
+        let pool = Pool::new(&"http://[::1]/".parse().unwrap(), Arc::new(PlainTcp));
         assert_eq!(pool.host_header, "[::1]");
         assert_eq!((pool.host.as_str(), pool.port), ("::1", 80));
-        let pool = Pool::new(&"http://localhost:80".parse().unwrap());
+        let pool = Pool::new(&"http://localhost:80".parse().unwrap(), Arc::new(PlainTcp));
         assert_eq!(pool.host_header, "localhost");
         assert_eq!(pool.target, "/");
     }
@@ -235,7 +240,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn one_connection_serves_calls_in_turn_and_one_per_call_in_flight() {
         let (url, accepted) = counting_server().await;
-        let pool = Arc::new(Pool::new(&url));
+        let pool = Arc::new(Pool::new(&url, Arc::new(PlainTcp)));
         for _ in 0..50 {
             let (status, text) = exchange(&pool, b"{}".to_vec()).await;
             assert_eq!(status, 200);
@@ -291,7 +296,7 @@ mod tests {
                 held.push(stream);
             }
         });
-        let pool = Pool::new(&url);
+        let pool = Pool::new(&url, Arc::new(PlainTcp));
         let (status, _) = exchange(&pool, vec![b' '; 4 << 20]).await;
         assert_eq!(status, 413);
         let next = tokio::time::timeout(Duration::from_secs(5), exchange(&pool, b"{}".to_vec()));
@@ -304,7 +309,7 @@ mod tests {
     #[tokio::test]
     async fn an_abandoned_request_closes_its_connection() {
         let (url, accepted) = counting_server().await;
-        let pool = Pool::new(&url);
+        let pool = Pool::new(&url, Arc::new(PlainTcp));
         exchange(&pool, b"{}".to_vec()).await;
         // Given up before the answer was read: the lent connection is dropped.
         let request = Request::new(Full::new(Bytes::from_static(b"{}")));
@@ -319,7 +324,10 @@ mod tests {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let address = listener.local_addr().unwrap();
         drop(listener);
-        let pool = Pool::new(&format!("http://{address}/mcp").parse().unwrap());
+        let pool = Pool::new(
+            &format!("http://{address}/mcp").parse().unwrap(),
+            Arc::new(PlainTcp),
+        );
         let request = Request::new(Full::new(Bytes::new()));
         let error = pool.send(request).await.err().expect("refused");
         assert_eq!(error.to_string(), format!("connecting to {address}"));

@@ -12,11 +12,13 @@ pub(crate) mod http_pool;
 pub(crate) mod outbox;
 pub(crate) mod process;
 pub(crate) mod stdio;
+pub(crate) mod tls;
 
 pub use connection::{CloseReport, ConnectError, ConnectOptions, Connection, HttpTarget, Target};
 pub use correlator::{Correlator, Reply};
 pub use process::{ExitInfo, ServerCommand};
 pub use stdio::StderrTail;
+pub use tls::TlsOptions;
 
 use std::fmt;
 use std::time::Duration;

@@ -1,0 +1,90 @@
+//! The built-in target over TLS (`serve --http ADDR --tls-cert … --tls-key
+//! …`, or `--tls-self-signed DIR`): what mcpstorm's `https://` client is
+//! tested against. The self-signed mode makes a private CA and a
+//! certificate it signs for localhost, 127.0.0.1 and ::1, and writes the
+//! CA's certificate to DIR/ca.pem for the client's `--cacert`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+use rustls::ServerConfig;
+use rustls::crypto::ring;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tokio_rustls::TlsAcceptor;
+
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct TlsServeArgs {
+    /// Over HTTP: serve TLS with this certificate chain (PEM), with --tls-key.
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "tls_key",
+        conflicts_with = "tls_self_signed"
+    )]
+    pub tls_cert: Option<PathBuf>,
+    /// Over HTTP: the private key of --tls-cert (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Over HTTP: serve TLS with a certificate for localhost, 127.0.0.1 and
+    /// ::1 signed by a private CA made now, whose certificate is written to
+    /// DIR/ca.pem (give it to the client: --cacert DIR/ca.pem).
+    #[arg(long, value_name = "DIR")]
+    pub tls_self_signed: Option<PathBuf>,
+}
+
+/// The acceptor the arguments ask for; `None` for plain HTTP.
+pub fn acceptor(args: &TlsServeArgs) -> std::io::Result<Option<TlsAcceptor>> {
+    let (chain, key) = match (&args.tls_cert, &args.tls_key, &args.tls_self_signed) {
+        (Some(cert), Some(key), _) => (read_chain(cert)?, read_key(key)?),
+        (_, _, Some(dir)) => self_signed(dir)?,
+        _ => return Ok(None),
+    };
+    let config = ServerConfig::builder_with_provider(Arc::new(ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map_err(std::io::Error::other)?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .map_err(std::io::Error::other)?;
+    let mut config = config;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Some(TlsAcceptor::from(Arc::new(config))))
+}
+
+fn read_chain(path: &Path) -> std::io::Result<Vec<CertificateDer<'static>>> {
+    CertificateDer::pem_file_iter(path)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| std::io::Error::other(format!("{}: {e}", path.display())))
+}
+
+fn read_key(path: &Path) -> std::io::Result<PrivateKeyDer<'static>> {
+    PrivateKeyDer::from_pem_file(path)
+        .map_err(|e| std::io::Error::other(format!("{}: {e}", path.display())))
+}
+
+/// A private CA (its certificate written to `dir`/ca.pem) and a certificate
+/// it signs for the loopback names.
+fn self_signed(
+    dir: &Path,
+) -> std::io::Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)> {
+    let failed = |e: rcgen::Error| std::io::Error::other(format!("making a certificate: {e}"));
+    let ca_key = KeyPair::generate().map_err(failed)?;
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).map_err(failed)?;
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "mcpstorm serve test CA");
+    let ca_cert = ca_params.self_signed(&ca_key).map_err(failed)?;
+    let issuer = Issuer::new(ca_params, ca_key);
+    let leaf_key = KeyPair::generate().map_err(failed)?;
+    let names = vec!["localhost".to_string(), "127.0.0.1".into(), "::1".into()];
+    let leaf = CertificateParams::new(names)
+        .map_err(failed)?
+        .signed_by(&leaf_key, &issuer)
+        .map_err(failed)?;
+    std::fs::create_dir_all(dir)?;
+    std::fs::write(dir.join("ca.pem"), ca_cert.pem())?;
+    let key = PrivateKeyDer::try_from(leaf_key.serialize_der()).map_err(std::io::Error::other)?;
+    Ok((vec![leaf.der().clone(), ca_cert.der().clone()], key))
+}

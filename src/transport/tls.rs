@@ -1,0 +1,232 @@
+//! `https://`: TLS over TCP with rustls. The server's certificate is checked
+//! against the platform's roots and the Mozilla roots (webpki-roots), plus a
+//! private CA given with `--cacert`; `--insecure` checks nothing (said in the
+//! summary and the report). ALPN offers HTTP/1.1, the protocol the
+//! connection pool speaks.
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::{CryptoProvider, ring};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+
+use super::connector::{Connector, Stream, tcp};
+
+/// How `https://` connections are made, as the command line says.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TlsOptions {
+    /// A private CA's certificates (PEM), trusted beside the usual roots.
+    pub ca_file: Option<PathBuf>,
+    /// Accept any certificate: a self-signed server, at the cost of knowing
+    /// nothing of who answers.
+    pub insecure: bool,
+}
+
+/// Why TLS could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsSetupError {
+    #[error("--cacert {path}: {why}")]
+    CaFile { path: String, why: String },
+    #[error("TLS: {0}")]
+    Rustls(#[from] rustls::Error),
+}
+
+/// The `https` connector, configured once per run.
+#[derive(Clone)]
+pub struct TlsConnector {
+    connector: tokio_rustls::TlsConnector,
+}
+
+impl TlsConnector {
+    pub fn new(options: &TlsOptions) -> Result<TlsConnector, TlsSetupError> {
+        let provider = Arc::new(ring::default_provider());
+        let builder = ClientConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()?;
+        let builder = if options.insecure {
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(AcceptAnything(provider)))
+        } else {
+            builder.with_root_certificates(roots(options.ca_file.as_deref())?)
+        };
+        let mut config = builder.with_no_client_auth();
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(TlsConnector {
+            connector: tokio_rustls::TlsConnector::from(Arc::new(config)),
+        })
+    }
+}
+
+/// The platform's roots and the Mozilla roots, and the private CA's.
+fn roots(ca_file: Option<&Path>) -> Result<RootCertStore, TlsSetupError> {
+    let mut roots = RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    // A platform store that cannot be read leaves the Mozilla roots.
+    let native = rustls_native_certs::load_native_certs();
+    roots.add_parsable_certificates(native.certs);
+    if let Some(path) = ca_file {
+        let shown = path.display().to_string();
+        let certs = certificates(path).map_err(|why| TlsSetupError::CaFile {
+            path: shown.clone(),
+            why,
+        })?;
+        for cert in certs {
+            roots.add(cert).map_err(|e| TlsSetupError::CaFile {
+                path: shown.clone(),
+                why: format!("not a CA certificate rustls accepts: {e}"),
+            })?;
+        }
+    }
+    Ok(roots)
+}
+
+/// Every certificate of a PEM file: at least one.
+fn certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
+    let shown = path.display();
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
+        .map_err(|e| format!("{shown}: {e}"))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("{shown}: {e}"))?;
+    if certs.is_empty() {
+        return Err(format!("{shown}: no certificate in it (PEM expected)"));
+    }
+    Ok(certs)
+}
+
+impl std::fmt::Debug for TlsConnector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TlsConnector")
+    }
+}
+
+impl Connector for TlsConnector {
+    fn scheme(&self) -> &'static str {
+        "https"
+    }
+
+    fn default_port(&self) -> u16 {
+        443
+    }
+
+    fn connect<'a>(
+        &'a self,
+        host: &'a str,
+        port: u16,
+    ) -> BoxFuture<'a, io::Result<Box<dyn Stream>>> {
+        async move {
+            let name = ServerName::try_from(host.to_string())
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+            let stream = tcp(host, port).await?;
+            let tls = self
+                .connector
+                .connect(name, stream)
+                .await
+                .map_err(refused)?;
+            Ok(Box::new(tls) as Box<dyn Stream>)
+        }
+        .boxed()
+    }
+}
+
+/// A handshake that failed on the server's certificate says what to do.
+fn refused(error: io::Error) -> io::Error {
+    let certificate = error
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        .is_some_and(|e| matches!(e, rustls::Error::InvalidCertificate(_)));
+    if !certificate {
+        return error;
+    }
+    io::Error::new(
+        error.kind(),
+        format!(
+            "the server's TLS certificate was refused: {error} (a private CA: --cacert FILE; \
+             a self-signed certificate: --insecure)"
+        ),
+    )
+}
+
+/// `--insecure`: every certificate accepted, signatures still checked to be
+/// well formed (the handshake needs them).
+#[derive(Debug)]
+struct AcceptAnything(Arc<CryptoProvider>);
+
+impl ServerCertVerifier for AcceptAnything {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_or_empty_ca_file_is_named() {
+        let missing = TlsOptions {
+            ca_file: Some("/nonexistent/ca.pem".into()),
+            ..TlsOptions::default()
+        };
+        let error = TlsConnector::new(&missing)
+            .expect_err("refused")
+            .to_string();
+        assert!(error.contains("/nonexistent/ca.pem"), "{error}");
+        let dir = std::env::temp_dir().join(format!("mcpstorm-tls-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let empty = dir.join("empty.pem");
+        std::fs::write(&empty, "not a certificate\n").unwrap();
+        let error = TlsConnector::new(&TlsOptions {
+            ca_file: Some(empty),
+            ..TlsOptions::default()
+        })
+        .expect_err("refused")
+        .to_string();
+        assert!(error.contains("no certificate"), "{error}");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

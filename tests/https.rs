@@ -1,0 +1,99 @@
+//! `https://` against the built-in target serving TLS with a private CA it
+//! makes (`serve --tls-self-signed DIR`), all on loopback: trusted with
+//! `--cacert`, refused without it (saying what to do), accepted with
+//! `--insecure` and flagged in the summary and the report.
+
+mod common;
+
+use common::{mcpstorm, run};
+
+/// `run sequential` against a TLS target started for the run, with `extra`
+/// flags; the CA's certificate goes to `dir`/ca.pem.
+fn over_tls(dir: &std::path::Path, extra: &[&str]) -> common::Run {
+    let server = format!(
+        "{} serve --http 127.0.0.1:0 --tls-self-signed {}",
+        mcpstorm(),
+        dir.display()
+    );
+    let mut args = vec!["sequential", "--server-cmd", &server];
+    args.extend_from_slice(extra);
+    run(&args)
+}
+
+#[test]
+fn a_private_ca_given_with_cacert_is_trusted() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    let run = over_tls(dir.path(), &["--cacert", ca.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.explain());
+    let result = &run.scenario("sequential")["result"];
+    let endpoint = result["endpoint"].as_str().unwrap_or_default();
+    assert!(endpoint.starts_with("https://127.0.0.1:"), "{endpoint}");
+    let total = &result["total"];
+    assert_eq!(total["outcomes"]["ok"], total["calls"], "{}", total);
+    assert!(total["calls"].as_u64().unwrap_or(0) > 0, "{}", total);
+    assert_eq!(run.report()["target"]["tls_unverified"], false);
+    assert!(!run.stdout.contains("--insecure"), "{}", run.stdout);
+}
+
+#[test]
+fn an_unknown_issuer_is_a_setup_error_that_says_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = over_tls(dir.path(), &[]);
+    assert_eq!(run.code, 2, "{}", run.explain());
+    let said = format!("{}{}", run.stdout, run.stderr);
+    assert!(said.contains("certificate was refused"), "{said}");
+    assert!(said.contains("UnknownIssuer"), "{said}");
+    assert!(said.contains("--cacert FILE"), "{said}");
+}
+
+#[test]
+fn insecure_accepts_a_self_signed_server_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = over_tls(dir.path(), &["--insecure"]);
+    assert_eq!(run.code, 0, "{}", run.explain());
+    assert_eq!(run.report()["target"]["tls_unverified"], true);
+    let said = format!("{}{}", run.stdout, run.stderr);
+    assert!(
+        said.contains("--insecure: the server's TLS certificate was not checked"),
+        "{said}"
+    );
+}
+
+#[test]
+fn a_cacert_that_is_not_a_certificate_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let bogus = common::scenario_file(dir.path(), "bogus.pem", "hello\n");
+    let run = over_tls(dir.path(), &["--cacert", bogus.to_str().unwrap()]);
+    assert_eq!(run.code, 2, "{}", run.explain());
+    let said = format!("{}{}", run.stdout, run.stderr);
+    assert!(said.contains("bogus.pem"), "{said}");
+    assert!(said.contains("no certificate"), "{said}");
+}
+
+#[test]
+fn the_target_serves_a_certificate_given_in_files() {
+    // A certificate for localhost and 127.0.0.1, made here; the client
+    // trusts it as its own CA.
+    let dir = tempfile::tempdir().unwrap();
+    let made = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()])
+        .expect("a certificate");
+    let cert = dir.path().join("cert.pem");
+    let key = dir.path().join("key.pem");
+    std::fs::write(&cert, made.cert.pem()).unwrap();
+    std::fs::write(&key, made.signing_key.serialize_pem()).unwrap();
+    let server = format!(
+        "{} serve --http 127.0.0.1:0 --tls-cert {} --tls-key {}",
+        mcpstorm(),
+        cert.display(),
+        key.display()
+    );
+    let run = run(&[
+        "sequential",
+        "--server-cmd",
+        &server,
+        "--cacert",
+        cert.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.explain());
+}
