@@ -253,7 +253,9 @@ fn an_http_server_that_dies_or_never_listens_is_a_clear_setup_error() {
     ]);
     assert_eq!(silent.code, 2, "{}", silent.explain());
     assert!(
-        silent.stdout.contains("printed no http:// address"),
+        silent
+            .stdout
+            .contains("printed no http:// or https:// address"),
         "{}",
         silent.explain()
     );

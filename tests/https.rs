@@ -97,3 +97,48 @@ fn the_target_serves_a_certificate_given_in_files() {
     ]);
     assert_eq!(run.code, 0, "{}", run.explain());
 }
+
+#[test]
+fn opening_a_connection_is_counted_apart_from_the_calls() {
+    // Every TLS handshake waits 1.5 s at the server: the calls that opened
+    // a connection would read as 1.5 s slow if it were theirs.
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    let server = format!(
+        "{} serve --http 127.0.0.1:0 --tls-self-signed {} --tls-accept-delay-ms 1500",
+        mcpstorm(),
+        dir.path().display()
+    );
+    let run = run(&[
+        "concurrent",
+        "--server-cmd",
+        &server,
+        "--cacert",
+        ca.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.explain());
+    let result = &run.scenario("concurrent")["result"];
+    let wire = &result["wire"];
+    let opened = wire["connections_opened"].as_u64().unwrap_or(0);
+    // Kept alive: far fewer connections than calls.
+    let responses = wire["responses"].as_u64().unwrap_or(0);
+    assert!(opened >= 1 && opened * 2 <= responses, "{wire}");
+    assert!(
+        common::f64_at(wire, "/connection_setup_max_ms") >= 1500.0,
+        "{wire}"
+    );
+    assert!(
+        common::f64_at(wire, "/connection_setup_p50_ms") >= 1500.0,
+        "{wire}"
+    );
+    let slowest = common::f64_at(result, "/total/latency/max_ms");
+    assert!(
+        slowest < 1500.0,
+        "a call carried the handshake: {slowest} ms"
+    );
+    assert!(
+        run.stdout.contains("connections: ") && run.stdout.contains("not in the calls' latency"),
+        "{}",
+        run.stdout
+    );
+}

@@ -94,6 +94,7 @@ pub async fn serve_http(knobs: FaultKnobs, args: HttpServeArgs) -> std::io::Resu
         return Ok(());
     };
     let tls = super::tls::acceptor(&args.tls)?;
+    let handshake_delay = std::time::Duration::from_millis(args.tls.tls_accept_delay_ms);
     let listener = TcpListener::bind(address).await?;
     let bound = listener.local_addr()?;
     if !bound.ip().is_loopback() {
@@ -123,6 +124,7 @@ pub async fn serve_http(knobs: FaultKnobs, args: HttpServeArgs) -> std::io::Resu
                 // A client that fails its handshake is dropped: its
                 // connection never reaches HTTP.
                 Some(tls) => {
+                    tokio::time::sleep(handshake_delay).await;
                     if let Ok(stream) = tls.accept(stream).await {
                         serve_connection(server, stream).await;
                     }

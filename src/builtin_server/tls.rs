@@ -32,6 +32,10 @@ pub struct TlsServeArgs {
     /// DIR/ca.pem (give it to the client: --cacert DIR/ca.pem).
     #[arg(long, value_name = "DIR")]
     pub tls_self_signed: Option<PathBuf>,
+    /// Over TLS: wait this long before each handshake (a slow TLS
+    /// terminator: its time belongs to the connection, not to any call).
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    pub tls_accept_delay_ms: u64,
 }
 
 /// The acceptor the arguments ask for; `None` for plain HTTP.

@@ -337,6 +337,10 @@ struct Wire<'a> {
     cancellations_sent: u64,
     in_flight: u64,
     violation_samples: &'a [String],
+    connections_opened: u64,
+    connection_setup_p50_ms: Option<f64>,
+    connection_setup_p99_ms: Option<f64>,
+    connection_setup_max_ms: Option<f64>,
 }
 
 impl<'a> From<&'a WireSnapshot> for Wire<'a> {
@@ -358,6 +362,10 @@ impl<'a> From<&'a WireSnapshot> for Wire<'a> {
             cancellations_sent: w.cancellations_sent,
             in_flight: w.in_flight,
             violation_samples: &w.violation_samples,
+            connections_opened: w.connections_opened,
+            connection_setup_p50_ms: w.connection_setup_p50_ms,
+            connection_setup_p99_ms: w.connection_setup_p99_ms,
+            connection_setup_max_ms: w.connection_setup_max_ms,
         }
     }
 }

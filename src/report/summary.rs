@@ -570,6 +570,20 @@ pub fn scenario_summary(result: &ScenarioResult, color: bool) -> String {
             w.cancellations_sent
         );
     }
+    if let (Some(p50), Some(p99), Some(max)) = (
+        w.connection_setup_p50_ms,
+        w.connection_setup_p99_ms,
+        w.connection_setup_max_ms,
+    ) {
+        let _ = writeln!(
+            out,
+            "  connections: {} opened, setup p50 {} · p99 {} · max {} ms (TCP, TLS and HTTP handshakes; not in the calls' latency)",
+            w.connections_opened,
+            ms(p50),
+            ms(p99),
+            ms(max)
+        );
+    }
     if w.sessions_expired + w.http_errors > 0 {
         let _ = writeln!(
             out,

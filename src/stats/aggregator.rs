@@ -597,6 +597,7 @@ impl Aggregator {
         };
         let counters = &connection.correlator.counters;
         let count = counters.read();
+        let setups = counters.connection_setups();
         WireSnapshot {
             responses: count.responses,
             duplicate_ids: count.duplicate_ids,
@@ -614,6 +615,10 @@ impl Aggregator {
             cancellations_sent: count.cancellations_sent,
             in_flight: connection.correlator.in_flight() as u64,
             violation_samples: counters.samples(),
+            connections_opened: setups.map_or(0, |s| s.opened),
+            connection_setup_p50_ms: setups.map(|s| s.p50_ms),
+            connection_setup_p99_ms: setups.map(|s| s.p99_ms),
+            connection_setup_max_ms: setups.map(|s| s.max_ms),
         }
     }
 

@@ -419,6 +419,12 @@ pub struct WireSnapshot {
     pub cancellations_sent: u64,
     pub in_flight: u64,
     pub violation_samples: Vec<String>,
+    /// HTTP: connections opened, and how long they took (TCP connect, TLS
+    /// and HTTP handshakes): not counted in any call's latency.
+    pub connections_opened: u64,
+    pub connection_setup_p50_ms: Option<f64>,
+    pub connection_setup_p99_ms: Option<f64>,
+    pub connection_setup_max_ms: Option<f64>,
 }
 
 /// A time mcpstorm itself did not run (`engine::stall_watch`).

@@ -43,6 +43,18 @@ pub struct WireCounters {
     /// `notifications/cancelled` sent for calls given up on (timed out).
     pub(super) cancellations_sent: AtomicU64,
     samples: Mutex<VecDeque<String>>,
+    /// HTTP: how long each connection took to open (TCP connect, TLS and
+    /// HTTP handshakes), in microseconds: counted apart from calls.
+    connection_setups: Mutex<Option<hdrhistogram::Histogram<u64>>>,
+}
+
+/// How long connections took to open: their count and spread, in ms.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ConnectionSetups {
+    pub opened: u64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
 }
 
 /// The counters at one moment, read by the stats aggregator; only the
@@ -89,6 +101,34 @@ impl WireCounters {
             http_errors: load(&self.http_errors),
             cancellations_sent: load(&self.cancellations_sent),
         }
+    }
+
+    /// A connection was opened, taking `setup`.
+    pub fn connection_opened(&self, setup: std::time::Duration) {
+        if let Ok(mut setups) = self.connection_setups.lock() {
+            // 1 µs to an hour, 3 significant digits (a setup beyond is
+            // clamped): valid bounds, cannot fail.
+            let histogram = setups.get_or_insert_with(|| {
+                hdrhistogram::Histogram::new_with_bounds(1, 3_600_000_000, 3)
+                    .expect("static histogram bounds are valid")
+            });
+            let micros = u64::try_from(setup.as_micros()).unwrap_or(u64::MAX);
+            histogram.saturating_record(micros.max(1));
+        }
+    }
+
+    /// The connections opened so far and how long they took; `None` before
+    /// the first (stdio opens none).
+    pub fn connection_setups(&self) -> Option<ConnectionSetups> {
+        let setups = self.connection_setups.lock().ok()?;
+        let histogram = setups.as_ref()?;
+        let ms = |micros: u64| micros as f64 / 1000.0;
+        Some(ConnectionSetups {
+            opened: histogram.len(),
+            p50_ms: ms(histogram.value_at_quantile(0.5)),
+            p99_ms: ms(histogram.value_at_quantile(0.99)),
+            max_ms: ms(histogram.max()),
+        })
     }
 
     /// Count a protocol violation and keep a sample of it.

@@ -395,10 +395,13 @@ impl HttpConnection {
         let (response, lent) = inner
             .send(Method::POST, body, headers, sent_session.clone())
             .await?;
+        // Opening a connection is not the call's latency: it is counted
+        // apart (`connection_opened`), and taken off the answer's time.
+        let setup = lent.setup().unwrap_or_default();
         let status = response.status();
         if !status.is_success() {
             return self
-                .failed_status(id, response, lent, sent_session, reply)
+                .failed_status(id, (response, lent, setup), sent_session, reply)
                 .await;
         }
         inner.adopt_session(&response);
@@ -409,7 +412,9 @@ impl HttpConnection {
             .unwrap_or("")
             .to_ascii_lowercase();
         if content_type.starts_with("text/event-stream") {
-            return Ok(self.read_events(response.into_body(), lent, reply).await);
+            return Ok(self
+                .read_events(response.into_body(), (lent, setup), reply)
+                .await);
         }
         if status == StatusCode::ACCEPTED || status == StatusCode::NO_CONTENT {
             return Err(RequestError::Protocol(format!(
@@ -425,8 +430,7 @@ impl HttpConnection {
             .read_to_end(response.into_body(), lent, inner.max_message_bytes)
             .await
             .map_err(|e| RequestError::Protocol(format!("reading the JSON reply: {e}")))?;
-        let received_at = Instant::now();
-        inner.route(&body, received_at);
+        inner.route(&body, arrived(setup));
         Ok(reply.try_recv().ok())
     }
 
@@ -438,8 +442,7 @@ impl HttpConnection {
     async fn failed_status(
         &self,
         id: u64,
-        response: Response<Incoming>,
-        lent: Lent,
+        (response, lent, setup): (Response<Incoming>, Lent, Duration),
         sent_session: Option<HeaderValue>,
         reply: &mut oneshot::Receiver<Reply>,
     ) -> Result<Option<Reply>, RequestError> {
@@ -449,7 +452,7 @@ impl HttpConnection {
             .read_to_end(response.into_body(), lent, ERROR_BODY_BYTES)
             .await
             .unwrap_or_default();
-        let received_at = Instant::now();
+        let received_at = arrived(setup);
         let error_message = match jsonrpc::classify(&body) {
             Message::Response {
                 id: Some(answered),
@@ -499,7 +502,7 @@ impl HttpConnection {
     async fn read_events(
         &self,
         body: Incoming,
-        lent: Lent,
+        (lent, setup): (Lent, Duration),
         reply: &mut oneshot::Receiver<Reply>,
     ) -> Option<Reply> {
         let max = self.inner.max_message_bytes;
@@ -518,7 +521,7 @@ impl HttpConnection {
         let mut events = Box::pin(bounded.eventsource());
         loop {
             match events.next().await {
-                Some(Ok(event)) => self.on_event(&event.data),
+                Some(Ok(event)) => self.on_event(&event.data, setup),
                 Some(Err(error)) => {
                     self.inner
                         .correlator
@@ -537,7 +540,7 @@ impl HttpConnection {
                     let drain = async {
                         while let Some(event) = events.next().await {
                             let Ok(event) = event else { return false };
-                            this.on_event(&event.data);
+                            this.on_event(&event.data, setup);
                         }
                         true
                     };
@@ -550,12 +553,12 @@ impl HttpConnection {
         }
     }
 
-    fn on_event(&self, data: &str) {
+    fn on_event(&self, data: &str, setup: Duration) {
         // An event without data (a priming event, a keep-alive) carries no message.
         if data.trim().is_empty() {
             return;
         }
-        if let Some(answer) = self.inner.route(data.as_bytes(), Instant::now()) {
+        if let Some(answer) = self.inner.route(data.as_bytes(), arrived(setup)) {
             // A server request on the stream (handshake era): answer it with a POST.
             let inner = self.inner.clone();
             tokio::spawn(async move {
@@ -563,6 +566,13 @@ impl HttpConnection {
             });
         }
     }
+}
+
+/// When an answer arriving now counts as arrived: now, less the time its
+/// connection took to open (`setup`, counted apart).
+fn arrived(setup: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_sub(setup).unwrap_or(now)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -657,7 +667,13 @@ impl Inner {
             headers.insert(PROTOCOL_VERSION, version);
         }
         *request.headers_mut() = headers;
-        self.pool.send(request).await.map_err(|error| match &error {
+        let sent = self.pool.send(request).await;
+        if let Ok((_, lent)) = &sent
+            && let Some(setup) = lent.setup()
+        {
+            self.correlator.counters.connection_opened(setup);
+        }
+        sent.map_err(|error| match &error {
             PoolError::Connect { source, .. } if super::fd_limit::is_exhaustion(source) => {
                 RequestError::LocalLimit(format!(
                     "mcpstorm ran out of file descriptors ({source}; its limit is {}): \

@@ -9,7 +9,7 @@
 //! of that: a stack of idle connections behind a mutex.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::header::HOST;
@@ -26,7 +26,20 @@ type Sender = SendRequest<Full<Bytes>>;
 /// A connection lent for one exchange. Give it back with [`Pool::put_back`]
 /// once the reply's body has been read to its end; dropped instead, its
 /// connection closes (which is how an abandoned HTTP/1 request is cancelled).
-pub struct Lent(Sender);
+pub struct Lent {
+    sender: Sender,
+    /// Opened for this exchange: how long that took (TCP connect, TLS and
+    /// HTTP handshakes).
+    setup: Option<Duration>,
+}
+
+impl Lent {
+    /// How long opening its connection took, when it was opened for this
+    /// exchange (a kept-alive one was not).
+    pub fn setup(&self) -> Option<Duration> {
+        self.setup
+    }
+}
 
 pub struct Pool {
     /// What opens a connection (the URL's scheme chose it).
@@ -100,12 +113,17 @@ impl Pool {
         *request.uri_mut() = self.target.clone();
         request.headers_mut().insert(HOST, self.host_header.clone());
         loop {
-            let (mut sender, reused) = match self.idle_connection().await {
-                Some(sender) => (sender, true),
-                None => (self.connect().await?, false),
+            let (mut sender, setup) = match self.idle_connection().await {
+                Some(sender) => (sender, None),
+                None => {
+                    let opening = Instant::now();
+                    let sender = self.connect().await?;
+                    (sender, Some(opening.elapsed()))
+                }
             };
+            let reused = setup.is_none();
             match sender.try_send_request(request).await {
-                Ok(response) => return Ok((response, Lent(sender))),
+                Ok(response) => return Ok((response, Lent { sender, setup })),
                 Err(mut failed) => match failed.take_message() {
                     // A kept-alive connection the server closed as the request
                     // was queued: nothing was written, so it is safe to send
@@ -120,11 +138,11 @@ impl Pool {
     /// Keep a connection whose reply has been read to its end, for the next
     /// request.
     pub fn put_back(&self, lent: Lent) {
-        if lent.0.is_closed() {
+        if lent.sender.is_closed() {
             return;
         }
         if let Ok(mut idle) = self.idle.lock() {
-            idle.push(lent.0);
+            idle.push(lent.sender);
         }
     }
 
