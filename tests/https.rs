@@ -142,3 +142,53 @@ fn opening_a_connection_is_counted_apart_from_the_calls() {
         run.stdout
     );
 }
+
+#[test]
+fn mutual_tls_presents_the_client_certificate_the_server_asks_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = format!(
+        "{} serve --http 127.0.0.1:0 --tls-self-signed {} --tls-client-ca self-signed",
+        mcpstorm(),
+        dir.path().display()
+    );
+    let file = |name: &str| dir.path().join(name).to_string_lossy().into_owned();
+    let (ca, cert, key) = (file("ca.pem"), file("client.pem"), file("client.key"));
+    // Without a client certificate the server refuses the handshake.
+    let refused = run(&["sequential", "--server-cmd", &server, "--cacert", &ca]);
+    assert_eq!(refused.code, 2, "{}", refused.explain());
+    assert!(
+        refused
+            .stdout
+            .contains("asks for a client certificate: --cert FILE --key FILE"),
+        "{}",
+        refused.explain()
+    );
+    // With the one its CA signed, the calls go through.
+    let accepted = run(&[
+        "sequential",
+        "--server-cmd",
+        &server,
+        "--cacert",
+        &ca,
+        "--cert",
+        &cert,
+        "--key",
+        &key,
+    ]);
+    assert_eq!(accepted.code, 0, "{}", accepted.explain());
+    // A key that is not PEM is named.
+    let bogus = common::scenario_file(dir.path(), "bogus.key", "not a key\n");
+    let named = run(&[
+        "sequential",
+        "--server-cmd",
+        &server,
+        "--cacert",
+        &ca,
+        "--cert",
+        &cert,
+        "--key",
+        bogus.to_str().unwrap(),
+    ]);
+    assert_eq!(named.code, 2, "{}", named.explain());
+    assert!(named.stdout.contains("bogus.key"), "{}", named.explain());
+}

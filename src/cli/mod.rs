@@ -192,6 +192,13 @@ pub struct TargetArgs {
     /// answers is not checked, and the summary and the report say so.
     #[arg(long)]
     pub insecure: bool,
+    /// https://: present this client certificate chain (PEM), with --key:
+    /// mutual TLS.
+    #[arg(long, value_name = "FILE", requires = "key")]
+    pub cert: Option<PathBuf>,
+    /// https://: the private key of --cert (PEM).
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    pub key: Option<PathBuf>,
 
     /// stdio, or http; http is implied by --url, --server-cmd and --pid.
     /// `--transport http` alone runs the built-in target over HTTP.

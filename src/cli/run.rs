@@ -27,10 +27,11 @@ use crate::ui;
 /// `--`; or this binary's `serve`.
 pub fn target(args: &TargetArgs) -> Result<Target, String> {
     let end_session = !args.keep_session;
-    let tls = TlsOptions {
+    let tls = Arc::new(TlsOptions {
         ca_file: args.cacert.clone(),
         insecure: args.insecure,
-    };
+        client_cert: args.cert.clone().zip(args.key.clone()),
+    });
     let environment = secrets::environment(args)?;
     let mut headers = secrets::headers(args)?;
     let given_url = args.url.as_deref().map(secrets::url).transpose()?;
@@ -66,7 +67,7 @@ pub fn target(args: &TargetArgs) -> Result<Target, String> {
                     server: None,
                     pid: args.pid,
                     end_session,
-                    tls,
+                    tls: tls.clone(),
                 }))
             }
         };

@@ -43,8 +43,9 @@ pub struct HttpTarget {
     pub pid: Option<u32>,
     /// End the session with `DELETE` when the run ends.
     pub end_session: bool,
-    /// How an `https://` endpoint is reached.
-    pub tls: super::TlsOptions,
+    /// How an `https://` endpoint is reached (shared: the target is cloned
+    /// for each restart and sibling).
+    pub tls: std::sync::Arc<super::TlsOptions>,
 }
 
 impl Target {

@@ -721,10 +721,27 @@ impl Inner {
 fn describe_client_error(error: &PoolError, url: &Uri) -> String {
     let mut text = format!("HTTP request to {url} failed");
     let mut source: Option<&dyn std::error::Error> = Some(error);
+    let mut client_certificate_asked = false;
     while let Some(cause) = source {
         text.push_str(": ");
         text.push_str(&cause.to_string());
+        // rustls' error travels inside an io::Error, whose chain skips it.
+        let tls = cause.downcast_ref::<rustls::Error>().or_else(|| {
+            cause
+                .downcast_ref::<std::io::Error>()
+                .and_then(|e| e.get_ref())
+                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        });
+        client_certificate_asked |= matches!(
+            tls,
+            Some(rustls::Error::AlertReceived(
+                rustls::AlertDescription::CertificateRequired
+            ))
+        );
         source = cause.source();
+    }
+    if client_certificate_asked {
+        text.push_str(" (the server asks for a client certificate: --cert FILE --key FILE)");
     }
     text
 }

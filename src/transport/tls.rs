@@ -1,8 +1,9 @@
 //! `https://`: TLS over TCP with rustls. The server's certificate is checked
 //! against the platform's roots and the Mozilla roots (webpki-roots), plus a
 //! private CA given with `--cacert`; `--insecure` checks nothing (said in the
-//! summary and the report). ALPN offers HTTP/1.1, the protocol the
-//! connection pool speaks.
+//! summary and the report); `--cert` / `--key` present a client certificate
+//! (mutual TLS). ALPN offers HTTP/1.1, the protocol the connection pool
+//! speaks.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -13,7 +14,7 @@ use futures_util::future::BoxFuture;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, ring};
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
 use super::connector::{Connector, Stream, tcp};
@@ -26,6 +27,8 @@ pub struct TlsOptions {
     /// Accept any certificate: a self-signed server, at the cost of knowing
     /// nothing of who answers.
     pub insecure: bool,
+    /// A client certificate chain and its private key (PEM), for mutual TLS.
+    pub client_cert: Option<(PathBuf, PathBuf)>,
 }
 
 /// Why TLS could not be set up.
@@ -33,6 +36,8 @@ pub struct TlsOptions {
 pub enum TlsSetupError {
     #[error("--cacert {path}: {why}")]
     CaFile { path: String, why: String },
+    #[error("--cert / --key: {0}")]
+    ClientCert(String),
     #[error("TLS: {0}")]
     Rustls(#[from] rustls::Error),
 }
@@ -55,7 +60,17 @@ impl TlsConnector {
         } else {
             builder.with_root_certificates(roots(options.ca_file.as_deref())?)
         };
-        let mut config = builder.with_no_client_auth();
+        let mut config = match &options.client_cert {
+            Some((cert, key)) => {
+                let chain = certificates(cert).map_err(TlsSetupError::ClientCert)?;
+                let key = PrivateKeyDer::from_pem_file(key)
+                    .map_err(|e| TlsSetupError::ClientCert(format!("{}: {e}", key.display())))?;
+                builder
+                    .with_client_auth_cert(chain, key)
+                    .map_err(|e| TlsSetupError::ClientCert(e.to_string()))?
+            }
+            None => builder.with_no_client_auth(),
+        };
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
         Ok(TlsConnector {
             connector: tokio_rustls::TlsConnector::from(Arc::new(config)),
