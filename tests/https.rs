@@ -192,3 +192,48 @@ fn mutual_tls_presents_the_client_certificate_the_server_asks_for() {
     assert_eq!(named.code, 2, "{}", named.explain());
     assert!(named.stdout.contains("bogus.key"), "{}", named.explain());
 }
+
+#[test]
+fn a_proxy_the_environment_names_is_refused_not_bypassed() {
+    // Refused before any connection: `.invalid` never resolves, and nothing
+    // is sent if the check holds.
+    let output = std::process::Command::new(mcpstorm())
+        .env("HTTPS_PROXY", "http://proxy.invalid:3128")
+        .env_remove("NO_PROXY")
+        .env_remove("no_proxy")
+        .args([
+            "run",
+            "--headless",
+            "sequential",
+            "--url",
+            "https://mcp.invalid/mcp",
+        ])
+        .output()
+        .expect("mcpstorm runs");
+    let said = common::said(&output);
+    assert_eq!(output.status.code(), Some(2), "{said}");
+    assert!(said.contains("HTTPS_PROXY is set"), "{said}");
+    assert!(said.contains("add mcp.invalid to NO_PROXY"), "{said}");
+    // Loopback is never proxied: the TLS target still answers.
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    let server = format!(
+        "{} serve --http 127.0.0.1:0 --tls-self-signed {}",
+        mcpstorm(),
+        dir.path().display()
+    );
+    let output = std::process::Command::new(mcpstorm())
+        .env("HTTPS_PROXY", "http://proxy.invalid:3128")
+        .args([
+            "run",
+            "--headless",
+            "sequential",
+            "--server-cmd",
+            &server,
+            "--cacert",
+        ])
+        .arg(&ca)
+        .output()
+        .expect("mcpstorm runs");
+    assert_eq!(output.status.code(), Some(0), "{}", common::said(&output));
+}

@@ -134,6 +134,12 @@ pub enum ConnectError {
     Http(#[from] HttpSetupError),
     #[error(transparent)]
     Tls(#[from] super::tls::TlsSetupError),
+    #[error(
+        "{variable} is set, and mcpstorm does not go through proxies: it would reach \
+         {host} directly, around the proxy (a proxy between would be measured as the \
+         server). Unset {variable} for this run, or add {host} to NO_PROXY"
+    )]
+    Proxied { variable: String, host: String },
     #[error("the HTTP server exited before accepting connections ({exit}){}", output_note(.output_tail))]
     ServerExited {
         exit: ExitInfo,

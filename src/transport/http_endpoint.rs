@@ -20,8 +20,9 @@ use super::connection::{
 use super::correlator::{Correlator, Reply};
 use super::http::{HttpConnection, HttpOptions};
 use super::process::ServerProcess;
+use super::proxy;
 use super::stdio::{LineWatch, StderrTail, drain_output};
-use super::tls::TlsConnector;
+use super::tls::{TlsConnector, TlsOptions};
 use super::{RawReply, RequestError, TransportKind};
 use crate::probe::{listener, procfs};
 use crate::protocol::jsonrpc::{Params, RawFrame};
@@ -285,10 +286,17 @@ pub(super) async fn open(
         }
         return Err(error);
     }
-    // TLS set up once the URL is known (a started server prints it).
-    let tls = match url.scheme_str() {
-        Some("https") => Some(Arc::new(TlsConnector::new(&target.tls)?)),
-        _ => None,
+    // A proxy the environment names for this URL is refused, not bypassed
+    // unsaid; TLS is set up once the URL is known (a started server prints
+    // it). Either failing stops a server started for the run.
+    let tls = match reachable(&url, &target.tls) {
+        Ok(tls) => tls,
+        Err(error) => {
+            if let Host::Spawned { process, .. } = &host {
+                process.terminate(Duration::from_millis(500)).await;
+            }
+            return Err(error);
+        }
     };
     let options = HttpOptions {
         url,
@@ -303,6 +311,23 @@ pub(super) async fn open(
         output,
         end_session: target.end_session,
     }))
+}
+
+/// How `url` is reached: refused when a proxy would be bypassed; over
+/// `https://`, the TLS connector `options` configure.
+fn reachable(url: &Uri, options: &TlsOptions) -> Result<Option<Arc<TlsConnector>>, ConnectError> {
+    if let (Some(scheme), Some(name)) = (url.scheme_str(), url.host())
+        && let Some(variable) = proxy::would_route(scheme, name, &|v| std::env::var(v).ok())
+    {
+        return Err(ConnectError::Proxied {
+            variable,
+            host: name.to_string(),
+        });
+    }
+    Ok(match url.scheme_str() {
+        Some("https") => Some(Arc::new(TlsConnector::new(options)?)),
+        _ => None,
+    })
 }
 
 /// Drain a started HTTP server's output, learn its URL (given, or the first

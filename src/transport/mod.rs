@@ -11,6 +11,7 @@ mod http_endpoint;
 pub(crate) mod http_pool;
 pub(crate) mod outbox;
 pub(crate) mod process;
+pub(crate) mod proxy;
 pub(crate) mod stdio;
 pub(crate) mod tls;
 
