@@ -141,6 +141,7 @@ fn opening_a_connection_is_counted_apart_from_the_calls() {
         "{}",
         run.stdout
     );
+    assert!(run.stdout.contains(" resumed"), "{}", run.stdout);
 }
 
 #[test]
@@ -159,7 +160,7 @@ fn mutual_tls_presents_the_client_certificate_the_server_asks_for() {
     assert!(
         refused
             .stdout
-            .contains("asks for a client certificate: --cert FILE --key FILE"),
+            .contains("asked for a client certificate: --cert FILE --key FILE"),
         "{}",
         refused.explain()
     );

@@ -341,6 +341,8 @@ struct Wire<'a> {
     connection_setup_p50_ms: Option<f64>,
     connection_setup_p99_ms: Option<f64>,
     connection_setup_max_ms: Option<f64>,
+    tls_handshakes: u64,
+    tls_resumed: u64,
 }
 
 impl<'a> From<&'a WireSnapshot> for Wire<'a> {
@@ -366,6 +368,8 @@ impl<'a> From<&'a WireSnapshot> for Wire<'a> {
             connection_setup_p50_ms: w.connection_setup_p50_ms,
             connection_setup_p99_ms: w.connection_setup_p99_ms,
             connection_setup_max_ms: w.connection_setup_max_ms,
+            tls_handshakes: w.tls_handshakes,
+            tls_resumed: w.tls_resumed,
         }
     }
 }

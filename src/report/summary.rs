@@ -575,9 +575,13 @@ pub fn scenario_summary(result: &ScenarioResult, color: bool) -> String {
         w.connection_setup_p99_ms,
         w.connection_setup_max_ms,
     ) {
+        let tls = match w.tls_handshakes {
+            0 => String::new(),
+            n => format!(" · TLS handshakes {n}, {} resumed", w.tls_resumed),
+        };
         let _ = writeln!(
             out,
-            "  connections: {} opened, setup p50 {} · p99 {} · max {} ms (TCP, TLS and HTTP handshakes; not in the calls' latency)",
+            "  connections: {} opened, setup p50 {} · p99 {} · max {} ms (TCP, TLS and HTTP handshakes; not in the calls' latency){tls}",
             w.connections_opened,
             ms(p50),
             ms(p99),

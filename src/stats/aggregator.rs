@@ -619,6 +619,8 @@ impl Aggregator {
             connection_setup_p50_ms: setups.map(|s| s.p50_ms),
             connection_setup_p99_ms: setups.map(|s| s.p99_ms),
             connection_setup_max_ms: setups.map(|s| s.max_ms),
+            tls_handshakes: setups.map_or(0, |s| s.tls_handshakes),
+            tls_resumed: setups.map_or(0, |s| s.tls_resumed),
         }
     }
 

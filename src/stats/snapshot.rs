@@ -425,6 +425,9 @@ pub struct WireSnapshot {
     pub connection_setup_p50_ms: Option<f64>,
     pub connection_setup_p99_ms: Option<f64>,
     pub connection_setup_max_ms: Option<f64>,
+    /// Over TLS: handshakes, and those that resumed a session.
+    pub tls_handshakes: u64,
+    pub tls_resumed: u64,
 }
 
 /// A time mcpstorm itself did not run (`engine::stall_watch`).

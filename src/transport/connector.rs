@@ -14,6 +14,13 @@ use tokio::net::TcpStream;
 pub trait Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Stream for T {}
 
+/// A connection opened: the stream, and over TLS whether its handshake
+/// resumed an earlier session (an abbreviated handshake) or was a full one.
+pub struct Connected {
+    pub stream: Box<dyn Stream>,
+    pub tls_resumed: Option<bool>,
+}
+
 pub trait Connector: Send + Sync {
     /// The URL scheme it serves.
     fn scheme(&self) -> &'static str;
@@ -21,12 +28,14 @@ pub trait Connector: Send + Sync {
     /// The port a URL without one means.
     fn default_port(&self) -> u16;
 
+    /// What may explain a failed exchange, from what opening connections
+    /// saw (a TLS server that asked for a client certificate).
+    fn failure_hint(&self) -> Option<&'static str> {
+        None
+    }
+
     /// Open a stream to `host` (no brackets around an IPv6 address) and `port`.
-    fn connect<'a>(
-        &'a self,
-        host: &'a str,
-        port: u16,
-    ) -> BoxFuture<'a, io::Result<Box<dyn Stream>>>;
+    fn connect<'a>(&'a self, host: &'a str, port: u16) -> BoxFuture<'a, io::Result<Connected>>;
 }
 
 /// The URL schemes mcpstorm has a connector for.
@@ -57,12 +66,14 @@ impl Connector for PlainTcp {
         80
     }
 
-    fn connect<'a>(
-        &'a self,
-        host: &'a str,
-        port: u16,
-    ) -> BoxFuture<'a, io::Result<Box<dyn Stream>>> {
-        async move { Ok(Box::new(tcp(host, port).await?) as Box<dyn Stream>) }.boxed()
+    fn connect<'a>(&'a self, host: &'a str, port: u16) -> BoxFuture<'a, io::Result<Connected>> {
+        async move {
+            Ok(Connected {
+                stream: Box::new(tcp(host, port).await?),
+                tls_resumed: None,
+            })
+        }
+        .boxed()
     }
 }
 

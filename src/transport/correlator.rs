@@ -46,6 +46,9 @@ pub struct WireCounters {
     /// HTTP: how long each connection took to open (TCP connect, TLS and
     /// HTTP handshakes), in microseconds: counted apart from calls.
     connection_setups: Mutex<Option<hdrhistogram::Histogram<u64>>>,
+    /// TLS handshakes, and those that resumed an earlier session.
+    tls_handshakes: AtomicU64,
+    tls_resumed: AtomicU64,
 }
 
 /// How long connections took to open: their count and spread, in ms.
@@ -55,6 +58,9 @@ pub struct ConnectionSetups {
     pub p50_ms: f64,
     pub p99_ms: f64,
     pub max_ms: f64,
+    /// TLS handshakes among them, and how many resumed a session.
+    pub tls_handshakes: u64,
+    pub tls_resumed: u64,
 }
 
 /// The counters at one moment, read by the stats aggregator; only the
@@ -103,8 +109,15 @@ impl WireCounters {
         }
     }
 
-    /// A connection was opened, taking `setup`.
-    pub fn connection_opened(&self, setup: std::time::Duration) {
+    /// A connection was opened, taking `setup`; over TLS, `tls_resumed`
+    /// says whether its handshake resumed a session.
+    pub fn connection_opened(&self, setup: std::time::Duration, tls_resumed: Option<bool>) {
+        if let Some(resumed) = tls_resumed {
+            self.tls_handshakes.fetch_add(1, Ordering::Relaxed);
+            if resumed {
+                self.tls_resumed.fetch_add(1, Ordering::Relaxed);
+            }
+        }
         if let Ok(mut setups) = self.connection_setups.lock() {
             // 1 µs to an hour, 3 significant digits (a setup beyond is
             // clamped): valid bounds, cannot fail.
@@ -128,6 +141,8 @@ impl WireCounters {
             p50_ms: ms(histogram.value_at_quantile(0.5)),
             p99_ms: ms(histogram.value_at_quantile(0.99)),
             max_ms: ms(histogram.max()),
+            tls_handshakes: self.tls_handshakes.load(Ordering::Relaxed),
+            tls_resumed: self.tls_resumed.load(Ordering::Relaxed),
         })
     }
 

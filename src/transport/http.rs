@@ -397,7 +397,7 @@ impl HttpConnection {
             .await?;
         // Opening a connection is not the call's latency: it is counted
         // apart (`connection_opened`), and taken off the answer's time.
-        let setup = lent.setup().unwrap_or_default();
+        let setup = lent.setup().map_or(Duration::ZERO, |s| s.took);
         let status = response.status();
         if !status.is_success() {
             return self
@@ -671,7 +671,9 @@ impl Inner {
         if let Ok((_, lent)) = &sent
             && let Some(setup) = lent.setup()
         {
-            self.correlator.counters.connection_opened(setup);
+            self.correlator
+                .counters
+                .connection_opened(setup.took, setup.tls_resumed);
         }
         sent.map_err(|error| match &error {
             PoolError::Connect { source, .. } if super::fd_limit::is_exhaustion(source) => {
@@ -681,7 +683,13 @@ impl Inner {
                     super::fd_limit::own().map_or("unknown".to_string(), |n| n.to_string())
                 ))
             }
-            _ => RequestError::Http(describe_client_error(&error, &self.url)),
+            _ => {
+                let mut text = describe_client_error(&error, &self.url);
+                if let Some(hint) = self.pool.connector().failure_hint() {
+                    text.push_str(&format!(" ({hint})"));
+                }
+                RequestError::Http(text)
+            }
         })
     }
 
@@ -721,27 +729,10 @@ impl Inner {
 fn describe_client_error(error: &PoolError, url: &Uri) -> String {
     let mut text = format!("HTTP request to {url} failed");
     let mut source: Option<&dyn std::error::Error> = Some(error);
-    let mut client_certificate_asked = false;
     while let Some(cause) = source {
         text.push_str(": ");
         text.push_str(&cause.to_string());
-        // rustls' error travels inside an io::Error, whose chain skips it.
-        let tls = cause.downcast_ref::<rustls::Error>().or_else(|| {
-            cause
-                .downcast_ref::<std::io::Error>()
-                .and_then(|e| e.get_ref())
-                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-        });
-        client_certificate_asked |= matches!(
-            tls,
-            Some(rustls::Error::AlertReceived(
-                rustls::AlertDescription::CertificateRequired
-            ))
-        );
         source = cause.source();
-    }
-    if client_certificate_asked {
-        text.push_str(" (the server asks for a client certificate: --cert FILE --key FILE)");
     }
     text
 }

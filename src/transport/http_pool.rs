@@ -28,15 +28,23 @@ type Sender = SendRequest<Full<Bytes>>;
 /// connection closes (which is how an abandoned HTTP/1 request is cancelled).
 pub struct Lent {
     sender: Sender,
-    /// Opened for this exchange: how long that took (TCP connect, TLS and
-    /// HTTP handshakes).
-    setup: Option<Duration>,
+    /// Opened for this exchange: how.
+    setup: Option<Setup>,
+}
+
+/// How a connection was opened.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Setup {
+    /// TCP connect, TLS and HTTP handshakes.
+    pub took: Duration,
+    /// Over TLS: its handshake resumed an earlier session.
+    pub tls_resumed: Option<bool>,
 }
 
 impl Lent {
-    /// How long opening its connection took, when it was opened for this
-    /// exchange (a kept-alive one was not).
-    pub fn setup(&self) -> Option<Duration> {
+    /// How its connection was opened, when it was opened for this exchange
+    /// (a kept-alive one was not).
+    pub fn setup(&self) -> Option<Setup> {
         self.setup
     }
 }
@@ -117,8 +125,9 @@ impl Pool {
                 Some(sender) => (sender, None),
                 None => {
                     let opening = Instant::now();
-                    let sender = self.connect().await?;
-                    (sender, Some(opening.elapsed()))
+                    let (sender, tls_resumed) = self.connect().await?;
+                    let took = opening.elapsed();
+                    (sender, Some(Setup { took, tls_resumed }))
                 }
             };
             let reused = setup.is_none();
@@ -167,21 +176,22 @@ impl Pool {
         }
     }
 
-    async fn connect(&self) -> Result<Sender, PoolError> {
+    /// A new connection, and over TLS whether its handshake resumed.
+    async fn connect(&self) -> Result<(Sender, Option<bool>), PoolError> {
         let failed = |source| PoolError::Connect {
             address: format!("{}:{}", self.host, self.port),
             source,
         };
-        let stream = self
+        let connected = self
             .connector
             .connect(&self.host, self.port)
             .await
             .map_err(failed)?;
-        let (sender, connection) = http1::handshake(TokioIo::new(stream)).await?;
+        let (sender, connection) = http1::handshake(TokioIo::new(connected.stream)).await?;
         // The connection's own task reads and writes its socket; it ends
         // when the connection closes or its last `SendRequest` is dropped.
         tokio::spawn(connection);
-        Ok(sender)
+        Ok((sender, connected.tls_resumed))
     }
 }
 

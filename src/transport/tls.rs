@@ -11,13 +11,14 @@ use std::sync::Arc;
 
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
+use rustls::client::ResolvesClientCert;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, ring};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls::{ClientConfig, DigitallySignedStruct, HandshakeKind, RootCertStore, SignatureScheme};
 
-use super::connector::{Connector, Stream, tcp};
+use super::connector::{Connected, Connector, tcp};
 
 /// How `https://` connections are made, as the command line says.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -46,6 +47,8 @@ pub enum TlsSetupError {
 #[derive(Clone)]
 pub struct TlsConnector {
     connector: tokio_rustls::TlsConnector,
+    /// Without a client certificate: whether a server asked for one.
+    asked: Option<Arc<AskedForCertificate>>,
 }
 
 impl TlsConnector {
@@ -71,9 +74,21 @@ impl TlsConnector {
             }
             None => builder.with_no_client_auth(),
         };
+        // Without a certificate, a server's request for one is noted: a
+        // server that requires one refuses after the handshake, at a moment
+        // that varies, as a broken connection that needs explaining (and a
+        // server that only offers client authentication goes on).
+        let asked = options
+            .client_cert
+            .is_none()
+            .then(|| Arc::new(AskedForCertificate::default()));
+        if let Some(asked) = &asked {
+            config.client_auth_cert_resolver = asked.clone();
+        }
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
         Ok(TlsConnector {
             connector: tokio_rustls::TlsConnector::from(Arc::new(config)),
+            asked,
         })
     }
 }
@@ -125,15 +140,18 @@ impl Connector for TlsConnector {
         "https"
     }
 
+    fn failure_hint(&self) -> Option<&'static str> {
+        self.asked
+            .as_ref()
+            .is_some_and(|a| a.asked())
+            .then_some("the server asked for a client certificate: --cert FILE --key FILE")
+    }
+
     fn default_port(&self) -> u16 {
         443
     }
 
-    fn connect<'a>(
-        &'a self,
-        host: &'a str,
-        port: u16,
-    ) -> BoxFuture<'a, io::Result<Box<dyn Stream>>> {
+    fn connect<'a>(&'a self, host: &'a str, port: u16) -> BoxFuture<'a, io::Result<Connected>> {
         async move {
             let name = ServerName::try_from(host.to_string())
                 .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
@@ -143,9 +161,39 @@ impl Connector for TlsConnector {
                 .connect(name, stream)
                 .await
                 .map_err(refused)?;
-            Ok(Box::new(tls) as Box<dyn Stream>)
+            let resumed = tls.get_ref().1.handshake_kind() == Some(HandshakeKind::Resumed);
+            Ok(Connected {
+                stream: Box::new(tls),
+                tls_resumed: Some(resumed),
+            })
         }
         .boxed()
+    }
+}
+
+/// No client certificate to give: notes that a server asked for one, and
+/// gives none.
+#[derive(Debug, Default)]
+struct AskedForCertificate(std::sync::atomic::AtomicBool);
+
+impl AskedForCertificate {
+    fn asked(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+impl ResolvesClientCert for AskedForCertificate {
+    fn resolve(
+        &self,
+        _root_hint_subjects: &[&[u8]],
+        _sigschemes: &[SignatureScheme],
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+        None
+    }
+
+    fn has_certs(&self) -> bool {
+        false
     }
 }
 
