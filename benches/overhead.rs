@@ -4,11 +4,12 @@
 //! 1. The floor: a request/response ping-pong of the same byte sizes as an
 //!    MCP `echo` call, over a pipe pair between two processes (this program
 //!    re-run as the peer) and over loopback TCP — what the machine allows.
-//! 2. A bare client against the built-in target, over stdio and over HTTP:
+//! 2. A bare client against the built-in target, over stdio, HTTP and HTTPS:
 //!    the same bytes mcpstorm sends, from one blocking thread with nothing
 //!    around them. The floor plus the target's own work; what mcpstorm adds
 //!    is its distance from this row.
-//! 3. mcpstorm against the target's `echo`, over stdio and Streamable HTTP:
+//! 3. mcpstorm against the target's `echo`, over stdio and Streamable HTTP
+//!    (plain, and over TLS with the target's private CA):
 //!    sequential round trips (p50, p99, calls/s), then 16 and 64 requests in
 //!    flight, with the target's CPU beside them (at saturation the server,
 //!    not mcpstorm, should be the limit).
@@ -61,9 +62,14 @@ fn main() {
     let bare_stdio = bare_stdio_row();
     let stdio = MCPSTORM_RUNS
         .map(|(name, calls, in_flight)| mcpstorm_phase(Transport::Stdio, name, calls, in_flight));
-    let bare_http = bare_http_row();
+    let bare_http = bare_http_row(None);
     let http = MCPSTORM_RUNS
         .map(|(name, calls, in_flight)| mcpstorm_phase(Transport::Http, name, calls, in_flight));
+    let tls_dir = std::env::temp_dir().join(format!("mcpstorm-bench-tls-{}", std::process::id()));
+    let bare_https = bare_http_row(Some(&tls_dir));
+    let https = MCPSTORM_RUNS
+        .map(|(name, calls, in_flight)| mcpstorm_phase(Transport::Https, name, calls, in_flight));
+    let _ = std::fs::remove_dir_all(&tls_dir);
 
     println!(
         "| measurement | p50 µs | p99 µs | calls/s | p50 vs pipe floor | p50 over bare client | server CPU |"
@@ -97,11 +103,16 @@ fn main() {
     for (index, row) in http.iter().enumerate() {
         print(row, (index == 0).then_some(&bare_http));
     }
+    print(&bare_https, None);
+    for (index, row) in https.iter().enumerate() {
+        print(row, (index == 0).then_some(&bare_https));
+    }
     println!(
-        "\nmcpstorm's own share of a sequential call at p50: {:.1} µs over stdio, {:.1} µs over HTTP \
-         (its p50 less the bare client's, against the same target).",
+        "\nmcpstorm's own share of a sequential call at p50: {:.1} µs over stdio, {:.1} µs over HTTP, \
+         {:.1} µs over HTTPS (its p50 less the bare client's, against the same target).",
         stdio[0].p50_us - bare_stdio.p50_us,
         http[0].p50_us - bare_http.p50_us,
+        https[0].p50_us - bare_https.p50_us,
     );
 }
 
@@ -109,6 +120,7 @@ fn main() {
 enum Transport {
     Stdio,
     Http,
+    Https,
 }
 
 struct Row {
@@ -226,13 +238,15 @@ fn bare_stdio_row() -> Row {
     measured_bare("bare client → target, stdio", pid, || client.call())
 }
 
-/// The bare HTTP client against `mcpstorm serve --http`, one connection.
-fn bare_http_row() -> Row {
-    let target = HttpTarget::start();
+/// The bare HTTP client against `mcpstorm serve --http`, one connection;
+/// over TLS when `tls` names a directory for the target's private CA.
+fn bare_http_row(tls: Option<&std::path::Path>) -> Row {
+    let (target, name) = match tls {
+        Some(dir) => (HttpTarget::start_tls(dir), "bare client → target, HTTPS"),
+        None => (HttpTarget::start(), "bare client → target, HTTP"),
+    };
     let mut client = BareHttp::connect(&target);
-    measured_bare("bare client → target, HTTP", target.pid(), || {
-        client.call()
-    })
+    measured_bare(name, target.pid(), || client.call())
 }
 
 /// Warm up, then time sequential calls; the target's CPU over the timed part.
@@ -295,6 +309,18 @@ arguments = {{ message = "bench {{seq}}" }}
                 &format!("{MCPSTORM} serve --http 127.0.0.1:0"),
             ]);
             "HTTP"
+        }
+        Transport::Https => {
+            let tls = dir.join("tls");
+            command
+                .arg("--server-cmd")
+                .arg(format!(
+                    "{MCPSTORM} serve --http 127.0.0.1:0 --tls-self-signed {}",
+                    tls.display()
+                ))
+                .arg("--cacert")
+                .arg(tls.join("ca.pem"));
+            "HTTPS"
         }
     };
     let status = command

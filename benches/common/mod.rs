@@ -121,35 +121,48 @@ pub struct HttpTarget {
     process: Child,
     pub address: SocketAddr,
     pub path: String,
+    /// Over TLS: the private CA's certificate (PEM) the target made.
+    pub ca: Option<std::path::PathBuf>,
 }
 
 impl HttpTarget {
     pub fn start() -> HttpTarget {
+        HttpTarget::started(&[], None)
+    }
+
+    /// The target over TLS, its private CA's certificate written into `dir`.
+    pub fn start_tls(dir: &std::path::Path) -> HttpTarget {
+        let dir_arg = dir.to_string_lossy().into_owned();
+        HttpTarget::started(&["--tls-self-signed", &dir_arg], Some(dir.join("ca.pem")))
+    }
+
+    fn started(extra: &[&str], ca: Option<std::path::PathBuf>) -> HttpTarget {
         let mut process = Command::new(MCPSTORM)
             .args(["serve", "--http", "127.0.0.1:0"])
+            .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .expect("the HTTP target starts");
-        // It prints "listening on http://ADDRESS/PATH" once bound.
+        // It prints "listening on http(s)://ADDRESS/PATH" once bound.
         let mut stdout = BufReader::new(process.stdout.take().expect("stdout"));
         let mut line = String::new();
-        let url = loop {
+        let rest = loop {
             line.clear();
             let read = stdout.read_line(&mut line).expect("the target's output");
             assert!(read > 0, "the HTTP target exited before listening");
-            if let Some(at) = line.find("http://") {
-                break line[at..].trim().to_string();
+            if let Some(at) = line.find("://") {
+                break line[at + 3..].trim().to_string();
             }
         };
         // Keep draining its output so it never blocks on a full pipe.
         std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
-        let rest = &url["http://".len()..];
         let slash = rest.find('/').unwrap_or(rest.len());
         HttpTarget {
             process,
             address: rest[..slash].parse().expect("a socket address"),
             path: rest[slash..].to_string(),
+            ca,
         }
     }
 
@@ -165,23 +178,29 @@ impl Drop for HttpTarget {
     }
 }
 
-/// One keep-alive HTTP/1.1 connection to the target, blocking; like
-/// [`BareStdio`], it sends the same request bytes, built once, every call.
+/// A stream a bare client reads and writes: TCP, or TLS over it.
+pub trait Wire: Read + Write + Send {}
+impl<T: Read + Write + Send> Wire for T {}
+
 pub struct BareHttp {
-    writer: TcpStream,
-    reader: BufReader<TcpStream>,
+    stream: BufReader<Box<dyn Wire>>,
     request: Vec<u8>,
     head: Vec<u8>,
     body: Vec<u8>,
 }
 
 impl BareHttp {
+    /// One keep-alive connection to the target: TLS when it serves TLS
+    /// (rustls, trusting its private CA), plain TCP otherwise.
     pub fn connect(target: &HttpTarget) -> BareHttp {
-        let stream = TcpStream::connect(target.address).expect("connects to the target");
-        stream.set_nodelay(true).expect("nodelay");
+        let tcp = TcpStream::connect(target.address).expect("connects to the target");
+        tcp.set_nodelay(true).expect("nodelay");
+        let stream: Box<dyn Wire> = match &target.ca {
+            Some(ca) => Box::new(tls_stream(tcp, ca)),
+            None => Box::new(tcp),
+        };
         BareHttp {
-            writer: stream.try_clone().expect("a second handle"),
-            reader: BufReader::new(stream),
+            stream: BufReader::new(stream),
             request: echo_http_request(target.address, &target.path, FIRST_ID),
             head: Vec::with_capacity(256),
             body: Vec::with_capacity(256),
@@ -190,15 +209,17 @@ impl BareHttp {
 
     /// One call: the POST out, the head and its content-length of body back.
     pub fn call(&mut self) {
-        self.writer
+        self.stream
+            .get_mut()
             .write_all(&self.request)
             .expect("send to the target");
+        self.stream.get_mut().flush().expect("send to the target");
         self.head.clear();
         let mut content_length = 0usize;
         loop {
             let start = self.head.len();
             let read = self
-                .reader
+                .stream
                 .read_until(b'\n', &mut self.head)
                 .expect("the answer's head");
             assert!(read > 0, "the target hung up");
@@ -217,10 +238,34 @@ impl BareHttp {
             String::from_utf8_lossy(&self.head)
         );
         self.body.resize(content_length, 0);
-        self.reader
+        self.stream
             .read_exact(&mut self.body)
             .expect("the answer's body");
     }
+}
+
+/// A TLS client stream over `tcp`, trusting the CA in `ca` (rustls on ring,
+/// ALPN http/1.1: as mcpstorm's own client).
+fn tls_stream(
+    tcp: TcpStream,
+    ca: &std::path::Path,
+) -> rustls::StreamOwned<rustls::ClientConnection, TcpStream> {
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls::pki_types::CertificateDer::pem_file_iter(ca).expect("the CA file") {
+        roots.add(cert.expect("a CA certificate")).expect("a CA");
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").expect("a server name");
+    let connection =
+        rustls::ClientConnection::new(std::sync::Arc::new(config), name).expect("a TLS client");
+    rustls::StreamOwned::new(connection, tcp)
 }
 
 /// Sequential calls through `call`, timed one by one.
