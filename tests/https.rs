@@ -7,14 +7,20 @@ mod common;
 
 use common::{mcpstorm, run};
 
+/// The built-in target over TLS with a private CA it makes in `dir`
+/// (`dir`/ca.pem), and `knobs`, as a --server-cmd.
+fn tls_target(dir: &std::path::Path, knobs: &str) -> String {
+    format!(
+        "{} serve --http 127.0.0.1:0 --tls-self-signed {} {knobs}",
+        mcpstorm(),
+        dir.display()
+    )
+}
+
 /// `run sequential` against a TLS target started for the run, with `extra`
 /// flags; the CA's certificate goes to `dir`/ca.pem.
 fn over_tls(dir: &std::path::Path, extra: &[&str]) -> common::Run {
-    let server = format!(
-        "{} serve --http 127.0.0.1:0 --tls-self-signed {}",
-        mcpstorm(),
-        dir.display()
-    );
+    let server = tls_target(dir, "");
     let mut args = vec!["sequential", "--server-cmd", &server];
     args.extend_from_slice(extra);
     run(&args)
@@ -104,11 +110,7 @@ fn opening_a_connection_is_counted_apart_from_the_calls() {
     // a connection would read as 1.5 s slow if it were theirs.
     let dir = tempfile::tempdir().unwrap();
     let ca = dir.path().join("ca.pem");
-    let server = format!(
-        "{} serve --http 127.0.0.1:0 --tls-self-signed {} --tls-accept-delay-ms 1500",
-        mcpstorm(),
-        dir.path().display()
-    );
+    let server = tls_target(dir.path(), "--tls-accept-delay-ms 1500");
     let run = run(&[
         "concurrent",
         "--server-cmd",
@@ -147,11 +149,7 @@ fn opening_a_connection_is_counted_apart_from_the_calls() {
 #[test]
 fn mutual_tls_presents_the_client_certificate_the_server_asks_for() {
     let dir = tempfile::tempdir().unwrap();
-    let server = format!(
-        "{} serve --http 127.0.0.1:0 --tls-self-signed {} --tls-client-ca self-signed",
-        mcpstorm(),
-        dir.path().display()
-    );
+    let server = tls_target(dir.path(), "--tls-client-ca self-signed");
     let file = |name: &str| dir.path().join(name).to_string_lossy().into_owned();
     let (ca, cert, key) = (file("ca.pem"), file("client.pem"), file("client.key"));
     // Without a client certificate the server refuses the handshake.
@@ -218,11 +216,7 @@ fn a_proxy_the_environment_names_is_refused_not_bypassed() {
     // Loopback is never proxied: the TLS target still answers.
     let dir = tempfile::tempdir().unwrap();
     let ca = dir.path().join("ca.pem");
-    let server = format!(
-        "{} serve --http 127.0.0.1:0 --tls-self-signed {}",
-        mcpstorm(),
-        dir.path().display()
-    );
+    let server = tls_target(dir.path(), "");
     let output = std::process::Command::new(mcpstorm())
         .env("HTTPS_PROXY", "http://proxy.invalid:3128")
         .args([
