@@ -223,3 +223,59 @@ fn a_child_given_a_secret_in_its_arguments_shows_it_redacted() {
         "{commands:?}"
     );
 }
+
+#[test]
+fn a_bearer_token_comes_from_a_file_or_the_environment_and_is_never_shown() {
+    let token = "b3arer-t0ken-xyz";
+    let target = HttpTarget::start(&["--require-bearer", token]);
+    // Without it, the server refuses (the check can fail).
+    let refused = target.run("sequential", &[]);
+    assert_eq!(refused.code, 2, "{}", refused.explain());
+    // From a file: its first line that is not a comment.
+    let dir = tempfile::tempdir().unwrap();
+    let file = common::scenario_file(dir.path(), "token", &format!("# staging\n{token}\n"));
+    let from_file = target.run(
+        "sequential",
+        &["--bearer-token-file", file.to_str().unwrap()],
+    );
+    assert_eq!(from_file.code, 0, "{}", from_file.explain());
+    let everything = format!(
+        "{}{}{}",
+        from_file.stdout,
+        from_file.stderr,
+        from_file.report()
+    );
+    assert!(!everything.contains(token), "the token was shown");
+    // From the environment, off the command line.
+    let output = Command::new(mcpstorm())
+        .env("STAGING_TOKEN", token)
+        .args([
+            "run",
+            "--headless",
+            "sequential",
+            "--bearer-token-env",
+            "STAGING_TOKEN",
+            "--url",
+            &target.url,
+            "--pid",
+            &target.pid(),
+        ])
+        .output()
+        .expect("mcpstorm runs");
+    let text = common::said(&output);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    assert!(!text.contains(token), "{text}");
+    // A variable not set is named, and nothing is sent.
+    let (code, text) = said(&[
+        "run",
+        "--bearer-token-env",
+        "NOT_SET_XYZ_TOKEN",
+        "--url",
+        &target.url,
+    ]);
+    assert_eq!(code, 2, "{text}");
+    assert!(
+        text.contains("--bearer-token-env NOT_SET_XYZ_TOKEN: no token"),
+        "{text}"
+    );
+}

@@ -170,6 +170,14 @@ pub struct TargetArgs {
     /// comments skipped; repeatable), to keep their values off the command line.
     #[arg(long = "header-file", value_name = "FILE")]
     pub header_files: Vec<PathBuf>,
+    /// Send `Authorization: Bearer TOKEN` with the token read from FILE (its
+    /// first line that is not blank or a # comment); never printed.
+    #[arg(long, value_name = "FILE", conflicts_with = "bearer_token_env")]
+    pub bearer_token_file: Option<PathBuf>,
+    /// Send `Authorization: Bearer TOKEN` with the token from mcpstorm's own
+    /// environment variable NAME, off the command line; never printed.
+    #[arg(long, value_name = "NAME")]
+    pub bearer_token_env: Option<String>,
     /// Over HTTP: start this server for the run (one command line, quoted as
     /// a shell would) and measure its process tree; it is stopped at the end.
     /// Without --url, its address is the first http(s):// URL it prints. A

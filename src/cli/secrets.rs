@@ -97,7 +97,35 @@ pub fn headers(args: &TargetArgs) -> Result<Vec<(HeaderName, HeaderValue)>, Stri
             })?);
         }
     }
+    if let Some(token) = bearer_token(args)? {
+        headers.push(token);
+    }
     Ok(headers)
+}
+
+/// `Authorization: Bearer …` from --bearer-token-file or --bearer-token-env.
+fn bearer_token(args: &TargetArgs) -> Result<Option<(HeaderName, HeaderValue)>, String> {
+    let (token, from) = match (&args.bearer_token_file, &args.bearer_token_env) {
+        (Some(file), _) => {
+            let lines = secret_lines(file, "--bearer-token-file")?;
+            let token = lines.into_iter().next().map(|(_, line)| line);
+            let from = format!("--bearer-token-file {}", file.display());
+            (token, from)
+        }
+        (None, Some(name)) => {
+            let token = std::env::var(name).ok();
+            (token, format!("--bearer-token-env {name}"))
+        }
+        (None, None) => return Ok(None),
+    };
+    let token = token
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| format!("{from}: no token there (empty or not set)"))?;
+    let mut value = HeaderValue::from_str(&format!("Bearer {token}"))
+        .map_err(|_| format!("{from}: the token is not a valid header value (it is not shown)"))?;
+    value.set_sensitive(true);
+    Ok(Some((http::header::AUTHORIZATION, value)))
 }
 
 /// `--url`, parsed: the URL to connect to, without any `user:password@`,
