@@ -241,7 +241,8 @@ fn lowest_positive(series: &[Series], kinds: &[Kind]) -> f64 {
 /// the spike and flatten everything else.
 pub const LOG_FROM_RATIO: f64 = 50.0;
 
-fn highest(series: &[Series]) -> f64 {
+/// The highest figure of the lines that are not marks.
+pub fn highest(series: &[Series]) -> f64 {
     series
         .iter()
         .filter(|s| s.kind != Kind::Mark)

@@ -7,7 +7,8 @@ use ratatui::style::{Color, Style};
 use ratatui::widgets::Block;
 
 use super::chart::{
-    Scale, Series, draw_chart, level, measured, moments, needs_log, run_time, titled, waiting,
+    Scale, Series, draw_chart, highest, level, measured, moments, needs_log, run_time, titled,
+    waiting,
 };
 use super::title::Part;
 use crate::report::summary::ms;
@@ -51,10 +52,7 @@ pub fn latency(frame: &mut Frame, area: Rect, block: Block, s: &Snapshot, monoch
     // Each latency criterion's own limit, for the figure it caps
     // (`p99(load) <= 3 * p99(warmup)` draws p99's), as the memory and
     // descriptor limits are drawn. On a log axis any limit fits.
-    let highest = series
-        .iter()
-        .flat_map(|line| line.points.iter().map(|p| p.1))
-        .fold(0.0f64, f64::max);
+    let highest = highest(&series);
     for c in &s.criteria {
         let (Some(metric), Some(limit)) = (c.caps.as_deref(), c.threshold) else {
             continue;
