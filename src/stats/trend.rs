@@ -52,9 +52,19 @@ pub enum Settling {
     /// No collection seen, and the memory has risen for less time than it
     /// takes to be taken as growth.
     FirstRise { rising_s: f64, needed_s: f64 },
-    /// One collection: the floor needs a second trough to compare with.
-    OneCollection { rising_s: f64, needed_s: f64 },
+    /// One or two collections: the floor the trend is fitted to is a
+    /// staircase of as many steps, and a median of pairwise slopes over two
+    /// steps can read 0 for a steady leak (the pairs within a step
+    /// outnumber those across): a third trough settles it.
+    FewCollections {
+        seen: usize,
+        rising_s: f64,
+        needed_s: f64,
+    },
 }
+
+/// Collections that settle a trend: three troughs, a floor of three steps.
+pub const SETTLED_AT_COLLECTIONS: usize = 3;
 
 impl std::fmt::Display for Settling {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -64,36 +74,54 @@ impl std::fmt::Display for Settling {
                 "no collection seen in {rising_s:.1} s: a garbage-collected heap's first rise \
                  looks like a leak (taken as growth after {needed_s:.0} s without one)"
             ),
-            Settling::OneCollection { rising_s, needed_s } => write!(
+            Settling::FewCollections {
+                seen,
+                rising_s,
+                needed_s,
+            } => write!(
                 f,
-                "one collection seen: the floor needs a second to compare with ({rising_s:.1} \
-                 s since; taken as growth after {needed_s:.0} s without one)"
+                "{seen} of {SETTLED_AT_COLLECTIONS} collections seen: the floor needs a third \
+                 trough to be a slope ({rising_s:.1} s since the last; taken as growth after \
+                 {needed_s:.0} s without one)"
             ),
         }
     }
 }
 
 /// Whether a trend over samples taken at `times_s` (the trend's window),
-/// with collections at `drops`, is evidence enough: settled once two
-/// collections show the floor twice, or once the memory has risen without
-/// one for longer than a collection could take to come
-/// ([`RISE_TAKEN_AS_GROWTH_S`], or half again the cycle seen before the one
-/// collection).
+/// with collections at `drops`, is evidence enough: settled once three
+/// collections show the floor three times ([`SETTLED_AT_COLLECTIONS`]), or
+/// once the memory has risen without one for longer than a collection
+/// could take to come ([`RISE_TAKEN_AS_GROWTH_S`], or half again the
+/// longest cycle seen before the last collection).
 pub fn settling(times_s: &[f64], drops: &[usize]) -> Option<Settling> {
-    if drops.len() >= 2 {
+    if drops.len() >= SETTLED_AT_COLLECTIONS {
         return None;
     }
     let (&start, &now) = (times_s.first()?, times_s.last()?);
-    let fell_at = drops.first().and_then(|&i| times_s.get(i)).copied();
-    let rising_s = now - fell_at.unwrap_or(start);
-    let cycle_s = fell_at.map_or(0.0, |at| at - start);
+    let fell_at: Vec<f64> = drops
+        .iter()
+        .filter_map(|&i| times_s.get(i))
+        .copied()
+        .collect();
+    let rising_s = now - fell_at.last().copied().unwrap_or(start);
+    let cycle_s = std::iter::once(start)
+        .chain(fell_at.iter().copied())
+        .collect::<Vec<f64>>()
+        .windows(2)
+        .map(|pair| pair[1] - pair[0])
+        .fold(0.0, f64::max);
     let needed_s = RISE_TAKEN_AS_GROWTH_S.max(1.5 * cycle_s);
     if rising_s >= needed_s {
         return None;
     }
-    Some(match fell_at {
-        None => Settling::FirstRise { rising_s, needed_s },
-        Some(_) => Settling::OneCollection { rising_s, needed_s },
+    Some(match fell_at.len() {
+        0 => Settling::FirstRise { rising_s, needed_s },
+        seen => Settling::FewCollections {
+            seen,
+            rising_s,
+            needed_s,
+        },
     })
 }
 
@@ -467,7 +495,7 @@ mod tests {
     }
 
     #[test]
-    fn a_rise_settles_at_the_second_collection_or_after_long_enough_without_one() {
+    fn a_rise_settles_at_the_third_collection_or_after_long_enough_without_one() {
         // A 40 MB sawtooth with an 8 s cycle.
         let saw = |t: f64| BASE + (t % 8.0) * 5.0 * MIB;
         let (times, drops) = timed(7.0, saw);
@@ -477,11 +505,17 @@ mod tests {
         ));
         let (times, drops) = timed(12.0, saw);
         // One fall, 8 s in: the next is not due before 12 s after it.
-        let Some(Settling::OneCollection { needed_s, .. }) = settling(&times, &drops) else {
+        let Some(Settling::FewCollections { needed_s, .. }) = settling(&times, &drops) else {
             panic!("{:?}", settling(&times, &drops));
         };
         assert_eq!(needed_s, RISE_TAKEN_AS_GROWTH_S);
-        assert_eq!(settling(&timed(17.0, saw).0, &timed(17.0, saw).1), None);
+        // Two falls (8 s, 16 s): still a staircase of two steps.
+        let (times, drops) = timed(17.0, saw);
+        assert!(matches!(
+            settling(&times, &drops),
+            Some(Settling::FewCollections { seen: 2, .. })
+        ));
+        assert_eq!(settling(&timed(25.0, saw).0, &timed(25.0, saw).1), None);
         // A steady leak with no collection settles after the time a
         // collection could take, not before.
         let leak = |t: f64| BASE + t * MIB;
@@ -492,7 +526,7 @@ mod tests {
         // One long cycle seen: the rise after it must outlast it by half.
         let slow = |t: f64| BASE + (t % 20.0) * MIB;
         let (times, drops) = timed(35.0, slow);
-        let Some(Settling::OneCollection { needed_s, .. }) = settling(&times, &drops) else {
+        let Some(Settling::FewCollections { needed_s, .. }) = settling(&times, &drops) else {
             panic!("{:?}", settling(&times, &drops));
         };
         assert_eq!(needed_s, 30.0);
