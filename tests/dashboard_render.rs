@@ -184,6 +184,7 @@ fn leaking_run() -> Snapshot {
                 calls_spanned: 9600.0,
                 collections: 0,
                 settling: None,
+                later_half: None,
             }),
             retained_by_label: vec![LabelPerCall {
                 label: "echo".into(),
@@ -748,6 +749,19 @@ fn no_tool_is_marked_while_the_memory_floor_is_settling() {
         50,
     );
     assert!(screen.contains("0 GC · steady 42 s"), "{screen}");
+    // A trend that is the later half's says so.
+    let mut snapshot = leaking_run();
+    if let Some(trend) = snapshot.resources.rss_trend.as_mut() {
+        trend.later_half = Some(LaterHalf {
+            from_calls: 4800.0,
+            whole_run_kb_per_call: 30.0,
+        });
+    }
+    let screen = render(snapshot, &status(false), &ViewState::default(), 220, 50);
+    assert!(
+        screen.contains("0 GC · later half · steady 42 s"),
+        "{screen}"
+    );
 }
 
 #[test]

@@ -443,6 +443,33 @@ fn a_small_leak_under_a_sawtooth_settles_as_failing_and_stays() {
 }
 
 #[test]
+fn a_heap_growing_to_its_working_size_is_not_a_leak_once_it_stops() {
+    // Under the sawtooth, the server keeps 16 KB a call until it holds
+    // 16 MB (1024 calls: the warm-up and the load's first 8 s), then nothing
+    // more, as a cache or a heap reaching its working size does. While it
+    // grows it is a leak as far as anyone can tell; once the growth has
+    // stopped for three collections the trend reads the plateau (over the
+    // whole run it read 3.6 KB a call, 95 % 1.4 to 5.6, and failed) and
+    // stays PASSING.
+    let soak = SOAK.replace("duration_s = 20", "duration_s = 30");
+    let mut knobs = SAWTOOTH.to_vec();
+    knobs.extend(["--leak-kb", "16", "--leak-up-to-mb", "16"]);
+    let run = run_text_against_target(&soak, &knobs);
+    let trend = run.criterion_value("soak", "rss_trend_kb_per_call <= 0.25");
+    let states = changes(trend);
+    assert_eq!(states.last().copied(), Some("PASS"), "{trend}");
+    let passing = states.iter().rposition(|&s| s == "PASSING");
+    let failing = states.iter().rposition(|&s| s == "FAILING");
+    assert!(passing.is_some() && failing < passing, "{trend}");
+    // What it grew to is still growth (11 MB from the warm-up's floor, the
+    // first trough after it): the growth limit says so.
+    assert_eq!(run.failed("soak"), vec!["rss_growth_mb <= 10"]);
+    let fitted = &run.scenario("soak")["result"]["resources"]["rss_trend"];
+    // The plateau is the later half's figure, surer than the whole run's.
+    assert!(fitted["later_half"].is_object(), "{fitted}");
+}
+
+#[test]
 fn each_phase_has_its_own_memory_figures() {
     // Only `add` keeps memory, 64 KB a call, and only the second phase
     // calls it: the whole run's trend halves it, the phase's own reads it.

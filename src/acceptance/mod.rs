@@ -280,15 +280,10 @@ mod tests {
 
     fn trend(low: f64, high: f64, settling: Option<TrendSettling>) -> RssTrend {
         RssTrend {
-            steady_for_s: None,
-            kb_per_call: (low + high) / 2.0,
-            kb_per_call_low: low,
-            kb_per_call_high: high,
-            mb_per_1k_calls: (low + high) / 2.0 * 1000.0 / 1024.0,
             samples: 20,
             calls_spanned: 1000.0,
-            collections: 3,
             settling,
+            ..RssTrend::between(low, high)
         }
     }
 

@@ -37,6 +37,11 @@ pub struct FaultKnobs {
     /// close them: `TOOL:N`, repeatable.
     #[arg(long, value_name = "TOOL:N", value_parser = tool_leak)]
     pub leak_fds_tool: Vec<(String, u64)>,
+    /// With --leak-kb or --leak-kb-tool: stop keeping memory once this many
+    /// MB are kept, as a cache or a heap growing to its working size does
+    /// (growth that stops is not a leak).
+    #[arg(long, value_name = "MB")]
+    pub leak_up_to_mb: Option<u64>,
     /// Open this many file descriptors on every request and never close them.
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub leak_fds: u32,
@@ -99,6 +104,8 @@ pub struct FaultKnobs {
     #[arg(long)]
     pub fragile: bool,
 }
+
+const MIB: u64 = 1024 * 1024;
 
 /// `--fragile`: the largest request handled before the server gives up.
 const FRAGILE_REQUEST_BYTES: usize = 1024 * 1024;
@@ -217,7 +224,10 @@ impl FaultState {
         if leak_kb > 0
             && let Ok(mut leaked) = self.leaked.lock()
         {
-            leaked.keep((leak_kb * 1024) as usize);
+            let room = knobs.leak_up_to_mb.map_or(usize::MAX, |mb| {
+                (mb.saturating_mul(MIB) as usize).saturating_sub(leaked.kept())
+            });
+            leaked.keep(((leak_kb * 1024) as usize).min(room));
         }
         let leak_fds = u64::from(knobs.leak_fds) + per_tool(&knobs.leak_fds_tool, tool);
         if leak_fds > 0

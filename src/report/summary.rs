@@ -477,6 +477,13 @@ pub fn scenario_summary(result: &ScenarioResult, color: bool) -> String {
             if let Some(steady) = t.steady_for_s.filter(|_| t.settling.is_none()) {
                 let _ = write!(out, "; steady {steady:.0} s");
             }
+            if let Some(half) = t.later_half {
+                let _ = write!(
+                    out,
+                    "; the later half's, from call {:.0}: the whole run's {:+.1} KB/call",
+                    half.from_calls, half.whole_run_kb_per_call
+                );
+            }
             out.push(')');
             if let Some(why) = t.settling {
                 let _ = write!(
@@ -832,15 +839,8 @@ mod tests {
         let line = format!("retained per call by tool: {}", NotAttributed::Inseparable);
         assert!(!scenario_summary(&result, false).contains(&line));
         let trend = |low: f64| crate::stats::RssTrend {
-            steady_for_s: None,
-            kb_per_call: low + 1.0,
-            kb_per_call_low: low,
-            kb_per_call_high: low + 2.0,
-            mb_per_1k_calls: 0.0,
-            samples: 10,
-            calls_spanned: 100.0,
             collections: 0,
-            settling: None,
+            ..crate::stats::RssTrend::between(low, low + 2.0)
         };
         let snapshot = result.result.as_mut().unwrap();
         snapshot.resources.rss_trend = Some(trend(-0.5));

@@ -19,4 +19,4 @@ pub use event::{CallEvent, ColdStartEvent, ConnectionHandles, Event};
 pub use latency::{LatencyHistogram, LatencySummary};
 pub use snapshot::*;
 pub use tree_watch::TreeChanges;
-pub use trend::{RssTrend, Settling};
+pub use trend::{LaterHalf, RssTrend, Settling};

@@ -45,15 +45,8 @@ mod tests {
 
     fn trend(kb: f64, half: f64) -> RssTrend {
         RssTrend {
-            kb_per_call: kb,
-            kb_per_call_low: kb - half,
-            kb_per_call_high: kb + half,
-            mb_per_1k_calls: kb * 1000.0 / 1024.0,
-            samples: 10,
-            calls_spanned: 100.0,
             collections: 2,
-            settling: None,
-            steady_for_s: None,
+            ..RssTrend::between(kb - half, kb + half)
         }
     }
 

@@ -38,6 +38,24 @@ pub struct RssTrend {
     /// seconds (the server's trend only: `stats::steadiness`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub steady_for_s: Option<f64>,
+    /// Set when the figures above are the later half's (see [`LaterHalf`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub later_half: Option<LaterHalf>,
+}
+
+/// The trend of the later half of the calls, given instead of the whole
+/// run's when the rate has changed (its interval leaves out the whole run's
+/// figure) or when it is the surer of the two: the rate the server keeps
+/// memory at *now*. A heap or a cache that grew to its working size and
+/// stopped reads its plateau here (over the whole run it reads its early
+/// growth, diluted, with an interval the growth widens), and a leak that
+/// began late reads its own rate.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct LaterHalf {
+    /// The later half starts at this many calls done.
+    pub from_calls: f64,
+    /// The whole run's figure, which the later half's replaced.
+    pub whole_run_kb_per_call: f64,
 }
 
 /// How long memory must rise with no collection before the rise is taken as
@@ -151,15 +169,62 @@ pub fn server_memory(times_s: &[f64], points: &[(f64, f64)]) -> (Option<RssTrend
     (trend, floor_at_end(&rss, &drops))
 }
 
-/// The floor fit of `points`, whose RSS is `rss` and its collections `drops`.
+/// The floor fit of `points`, whose RSS is `rss` and its collections
+/// `drops`: over the whole window, or over its later half where the rate
+/// has changed ([`RateChange`]).
 fn fitted(points: &[(f64, f64)], rss: &[f64], drops: &[usize]) -> Option<RssTrend> {
     if points.len() < MIN_SAMPLES {
         return None;
     }
     let end = settled_end(rss, drops);
     let floor = retained_floor(rss);
-    let step = end.div_ceil(FIT_POINTS).max(1);
-    let fit: Vec<(f64, f64)> = (0..end)
+    let whole = floor_fit(points, &floor, 0..end, drops.len())?;
+    Some(later_half(points, &floor, end, drops, &whole).unwrap_or(whole))
+}
+
+/// The trend of the later half of the calls in `points[..end]`, if it has
+/// as much evidence as a settled trend (three collections of its own, or no
+/// collection at all in the window) and either its interval leaves out
+/// `whole`'s figure (the rate has changed, and the later figure is the one
+/// that holds now) or it is narrower than `whole`'s (the earlier half
+/// behaved otherwise and only widens the whole). A steady leak's later half
+/// agrees and, with half the points, is the less sure: the whole stands.
+fn later_half(
+    points: &[(f64, f64)],
+    floor: &[f64],
+    end: usize,
+    drops: &[usize],
+    whole: &RssTrend,
+) -> Option<RssTrend> {
+    let (first, last) = (points.first()?.0, points.get(end.checked_sub(1)?)?.0);
+    let middle = (first + last) / 2.0;
+    let start = points[..end].partition_point(|p| p.0 < middle);
+    let own_drops = drops.iter().filter(|&&i| i > start && i < end).count();
+    if !drops.is_empty() && own_drops < SETTLED_AT_COLLECTIONS {
+        return None;
+    }
+    let later = floor_fit(points, floor, start..end, drops.len())?;
+    let width = |t: &RssTrend| t.kb_per_call_high - t.kb_per_call_low;
+    let changed = !(later.kb_per_call_low..=later.kb_per_call_high).contains(&whole.kb_per_call);
+    (changed || width(&later) < width(whole)).then_some(RssTrend {
+        later_half: Some(LaterHalf {
+            from_calls: points[start].0,
+            whole_run_kb_per_call: whole.kb_per_call,
+        }),
+        ..later
+    })
+}
+
+/// The Theil–Sen fit of the floor over `range` of `points` (thinned to at
+/// most [`FIT_POINTS`]); `collections` seen in the window.
+fn floor_fit(
+    points: &[(f64, f64)],
+    floor: &[f64],
+    range: std::ops::Range<usize>,
+    collections: usize,
+) -> Option<RssTrend> {
+    let step = range.len().div_ceil(FIT_POINTS).max(1);
+    let fit: Vec<(f64, f64)> = range
         .step_by(step)
         .map(|i| (points[i].0, floor[i]))
         .collect();
@@ -175,30 +240,43 @@ fn fitted(points: &[(f64, f64)], rss: &[f64], drops: &[usize]) -> Option<RssTren
         mb_per_1k_calls: slope * 1000.0 / MIB,
         samples: fit.len(),
         calls_spanned,
-        collections: drops.len(),
+        collections,
         settling: None,
         steady_for_s: None,
+        later_half: None,
     })
 }
 
+#[cfg(test)]
 impl RssTrend {
-    /// A trend of `kb_per_call` ± `half` on a heap's first rise (3 s of
-    /// 15), for the tests of what settles.
-    #[cfg(test)]
-    pub(crate) fn on_a_first_rise(kb_per_call: f64, half: f64) -> RssTrend {
+    /// A settled trend of `low` to `high` KB a call (its middle the
+    /// figure), for tests.
+    pub(crate) fn between(low: f64, high: f64) -> RssTrend {
+        let kb_per_call = (low + high) / 2.0;
         RssTrend {
             kb_per_call,
-            kb_per_call_low: kb_per_call - half,
-            kb_per_call_high: kb_per_call + half,
+            kb_per_call_low: low,
+            kb_per_call_high: high,
             mb_per_1k_calls: kb_per_call * 1000.0 / 1024.0,
             samples: 10,
             calls_spanned: 100.0,
+            collections: SETTLED_AT_COLLECTIONS,
+            settling: None,
+            steady_for_s: None,
+            later_half: None,
+        }
+    }
+
+    /// A trend of `kb_per_call` ± `half` on a heap's first rise (3 s of
+    /// 15), for the tests of what settles.
+    pub(crate) fn on_a_first_rise(kb_per_call: f64, half: f64) -> RssTrend {
+        RssTrend {
             collections: 0,
             settling: Some(Settling::FirstRise {
                 rising_s: 3.0,
                 needed_s: 15.0,
             }),
-            steady_for_s: None,
+            ..RssTrend::between(kb_per_call - half, kb_per_call + half)
         }
     }
 }
@@ -374,6 +452,41 @@ mod tests {
         let even = [(0.0, 0.0), (1.0, 1.0), (2.0, 2.0), (3.0, 6.0)];
         assert_eq!(theil_sen(&even), Some(1.5));
         assert_eq!(theil_sen(&[(1.0, 0.0), (1.0, 5.0)]), None);
+    }
+
+    #[test]
+    fn growth_that_stops_reads_its_plateau_and_a_late_leak_its_own_rate() {
+        // 64 KB a call for 300 calls, then nothing: 0 now, 19 over the run.
+        let stops = series(1000, |c| BASE + c.min(300.0) * 64.0 * 1024.0);
+        let trend = rss_trend(&stops).unwrap();
+        assert!(trend.kb_per_call.abs() < 0.5, "{trend:?}");
+        let change = trend.later_half.expect("a change");
+        assert!(change.whole_run_kb_per_call > 1.0, "{change:?}");
+        assert_eq!(change.from_calls, 500.0);
+        // Nothing for 600 calls, then 8 KB a call: the later half's rate.
+        let starts = series(1000, |c| BASE + (c - 600.0).max(0.0) * 8.0 * 1024.0);
+        let trend = rss_trend(&starts).unwrap();
+        assert!(trend.later_half.is_some(), "{trend:?}");
+        assert!((trend.kb_per_call - 8.0).abs() < 1.0, "{trend:?}");
+        // A steady leak: both halves agree, the whole run's figure stands.
+        let steady = series(1000, |c| BASE + c * 2.0 * 1024.0);
+        assert_eq!(rss_trend(&steady).unwrap().later_half, None);
+    }
+
+    #[test]
+    fn under_a_sawtooth_the_later_half_needs_three_collections_of_its_own() {
+        // Garbage collected every 150 calls over growth that stops at call
+        // 450 (16 KB a call).
+        let rss = |c: f64| BASE + c.min(450.0) * 16.0 * 1024.0 + (c % 150.0) * 100.0 * 1024.0;
+        let short = series(600, rss);
+        // 300 calls in the later half: two collections, not enough.
+        let trend = rss_trend(&short).unwrap();
+        assert_eq!(trend.later_half, None, "{trend:?}");
+        assert!(trend.kb_per_call > 5.0, "{trend:?}");
+        let long = series(900, rss);
+        let trend = rss_trend(&long).unwrap();
+        assert!(trend.later_half.is_some(), "{trend:?}");
+        assert!(trend.kb_per_call.abs() < 0.5, "{trend:?}");
     }
 
     #[test]

@@ -19,33 +19,41 @@ use crate::stats::{ProbePoint, ResourceSnapshot, Snapshot};
 /// What the trend is fitted to, drawn under RSS: the floor from the
 /// baseline on (at each sample, the lowest RSS the server goes back to
 /// later) and the fitted line through it (the trend's slope per call, laid
-/// over the calls made by each sample).
+/// over the calls made by each sample), from the floor where the fit
+/// starts: the baseline, or the later half's first call when the trend is
+/// the later half's.
 fn trend_evidence(r: &ResourceSnapshot) -> Vec<Series> {
     let Some(since) = r.baseline_at_s else {
         return Vec::new();
     };
     let after: Vec<_> = r.series.iter().filter(|p| p.t_s >= since).collect();
     let lows: Vec<f64> = after.iter().map(|p| p.rss_min_mb).collect();
-    let floor: Vec<(f64, f64)> = after
-        .iter()
-        .map(|p| p.t_s)
-        .zip(retained_floor(&lows))
-        .collect();
-    let (Some(first), Some(&(_, start))) = (after.first(), floor.first()) else {
-        return Vec::new();
-    };
-    let mut evidence = vec![reference("floor".into(), Color::Yellow, floor)];
+    let floor = retained_floor(&lows);
+    let mut evidence = vec![reference(
+        "floor".into(),
+        Color::Yellow,
+        after
+            .iter()
+            .map(|p| p.t_s)
+            .zip(floor.iter().copied())
+            .collect(),
+    )];
     if let Some(trend) = &r.rss_trend {
-        let mb_per_call = trend.kb_per_call / 1024.0;
-        let calls_at = |p: &&ProbePoint| p.rss_min_calls.saturating_sub(first.rss_min_calls) as f64;
-        evidence.push(reference(
-            "fit".into(),
-            Color::Magenta,
-            after
-                .iter()
-                .map(|p| (p.t_s, start + mb_per_call * calls_at(p)))
-                .collect(),
-        ));
+        let from_calls = trend.later_half.map_or(0.0, |half| half.from_calls);
+        let start = after.partition_point(|p| (p.rss_min_calls as f64) < from_calls);
+        if let (Some(first), Some(&base)) = (after.get(start), floor.get(start)) {
+            let mb_per_call = trend.kb_per_call / 1024.0;
+            let calls_at =
+                |p: &&ProbePoint| p.rss_min_calls.saturating_sub(first.rss_min_calls) as f64;
+            evidence.push(reference(
+                "fit".into(),
+                Color::Magenta,
+                after[start..]
+                    .iter()
+                    .map(|p| (p.t_s, base + mb_per_call * calls_at(p)))
+                    .collect(),
+            ));
+        }
     }
     evidence
 }
@@ -84,6 +92,10 @@ pub fn memory(frame: &mut Frame, area: Rect, block: Block, s: &Snapshot, monochr
                 trend.push(Part::plain("settling"));
             } else {
                 trend.push(Part::plain(format!("{} GC", t.collections)));
+                if t.later_half.is_some() {
+                    // The rate changed: the figure is the later half's.
+                    trend.push(Part::plain("later half").or("2nd half"));
+                }
                 if let Some(steady) = t.steady_for_s {
                     trend.push(Part::plain(format!("steady {steady:.0} s")));
                 }

@@ -133,6 +133,9 @@ fn memory_line(s: &Snapshot) -> String {
                 " · trend {:+.2} KB/call (95 % {:+.2} to {:+.2}, {} collection(s))",
                 t.kb_per_call, t.kb_per_call_low, t.kb_per_call_high, t.collections
             ));
+            if let Some(half) = t.later_half {
+                line.push_str(&format!(", over the calls from {:.0} on", half.from_calls));
+            }
             if let Some(settling) = t.settling {
                 line.push_str(&format!(": not settled, {settling}"));
             }
