@@ -1,4 +1,5 @@
-//! `mcpstorm serve --http ADDR`: the built-in target over Streamable HTTP.
+//! `mcpstorm serve --http ADDR`: the built-in target over Streamable HTTP
+//! (or, with `--legacy-sse`, the deprecated HTTP+SSE: `http/legacy_sse.rs`).
 //!
 //! Both eras, as the specification shapes them: handshake-era requests live
 //! in sessions (`Mcp-Session-Id` minted at `initialize`, 404 once unknown,
@@ -16,6 +17,7 @@ use bytes::Bytes;
 use clap::Args;
 use http::header::{CONTENT_TYPE, HeaderValue, ORIGIN};
 use http::{Method, Request, Response, StatusCode};
+use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
@@ -33,6 +35,8 @@ use crate::protocol::http_headers::{
 };
 use crate::protocol::jsonrpc::{self, RpcError, codes};
 use crate::protocol::param_headers::{ParamHeaders, value_text};
+
+mod legacy_sse;
 
 /// The MCP endpoint's path.
 pub const ENDPOINT: &str = "/mcp";
@@ -63,6 +67,11 @@ pub struct HttpServeArgs {
     /// Over HTTP: answer 401 unless the request has `Authorization: Bearer TOKEN`.
     #[arg(long, value_name = "TOKEN")]
     pub require_bearer: Option<String>,
+    /// Over HTTP: speak the deprecated HTTP+SSE transport (2024-11-05,
+    /// handshake era only): a GET stream at /sse names where to POST
+    /// messages, and the answers come back on the stream.
+    #[arg(long, requires = "http", conflicts_with = "sse")]
+    pub legacy_sse: bool,
     #[command(flatten)]
     pub tls: super::tls::TlsServeArgs,
 }
@@ -86,6 +95,8 @@ struct Server {
     sessions: Mutex<HashMap<String, SessionState>>,
     /// What `--session-leak-kb` keeps: never freed.
     leaked: Mutex<Arena>,
+    /// `--legacy-sse`: the open streams, by session id.
+    streams: legacy_sse::Streams,
 }
 
 /// Serve MCP over Streamable HTTP until the process is stopped.
@@ -105,14 +116,25 @@ pub async fn serve_http(knobs: FaultKnobs, args: HttpServeArgs) -> std::io::Resu
     }
     // The line mcpstorm (and a person) reads the address from.
     let scheme = if tls.is_some() { "https" } else { "http" };
-    println!("mcpstorm serve: listening on {scheme}://{bound}{ENDPOINT}");
+    let path = if args.legacy_sse {
+        legacy_sse::SSE_PATH
+    } else {
+        ENDPOINT
+    };
+    println!("mcpstorm serve: listening on {scheme}://{bound}{path}");
     use std::io::Write;
     std::io::stdout().flush()?;
+    let mut knobs = knobs;
+    if args.legacy_sse {
+        // The transport of 2024-11-05 carries the handshake era alone.
+        knobs.era = era::Eras::Handshake;
+    }
     let server = Arc::new(Server {
         state: FaultState::new(knobs),
         args,
         sessions: Mutex::new(HashMap::new()),
         leaked: Mutex::new(Arena::default()),
+        streams: Default::default(),
     });
     loop {
         let (stream, _) = listener.accept().await?;
@@ -151,16 +173,22 @@ where
         .await;
 }
 
-type Reply = Response<Full<Bytes>>;
+/// A reply's body: whole, or (an HTTP+SSE stream) as it comes.
+type Body = UnsyncBoxBody<Bytes, Infallible>;
+type Reply = Response<Body>;
+
+fn whole(bytes: impl Into<Bytes>) -> Body {
+    Full::new(bytes.into()).boxed_unsync()
+}
 
 fn status_only(status: StatusCode) -> Reply {
-    let mut reply = Response::new(Full::new(Bytes::new()));
+    let mut reply = Response::new(whole(Bytes::new()));
     *reply.status_mut() = status;
     reply
 }
 
 fn json_reply(status: StatusCode, line: Vec<u8>) -> Reply {
-    let mut reply = Response::new(Full::new(Bytes::from(line)));
+    let mut reply = Response::new(whole(line));
     *reply.status_mut() = status;
     reply
         .headers_mut()
@@ -183,7 +211,7 @@ fn sse_reply(messages: &[Vec<u8>]) -> Reply {
         body.extend_from_slice(message.trim_ascii_end());
         body.extend_from_slice(b"\n\n");
     }
-    let mut reply = Response::new(Full::new(Bytes::from(body)));
+    let mut reply = Response::new(whole(body));
     let headers = reply.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
     headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
@@ -205,8 +233,13 @@ fn origin_allowed(origin: &HeaderValue) -> bool {
 }
 
 impl Server {
-    async fn handle(&self, request: Request<Incoming>, connection: &ConnectionState) -> Reply {
-        if request.uri().path() != ENDPOINT {
+    async fn handle(
+        self: &Arc<Self>,
+        request: Request<Incoming>,
+        connection: &ConnectionState,
+    ) -> Reply {
+        let legacy = self.args.legacy_sse;
+        if !legacy && request.uri().path() != ENDPOINT {
             return status_only(StatusCode::NOT_FOUND);
         }
         if let Some(origin) = request.headers().get(ORIGIN)
@@ -230,6 +263,9 @@ impl Server {
                     "Unauthorized: a valid bearer token is required",
                 );
             }
+        }
+        if legacy {
+            return legacy_sse::handle(self, request).await;
         }
         match *request.method() {
             Method::POST => self.post(request, connection).await,

@@ -37,11 +37,6 @@ pub enum ConfigError {
         count: usize,
         available: String,
     },
-    #[error(
-        "server `{name}` in {file} uses the deprecated HTTP+SSE transport (\"type\": \"sse\"); \
-         mcpstorm speaks stdio and Streamable HTTP"
-    )]
-    LegacySse { file: String, name: String },
     #[error("server `{name}` in {file}: {message}")]
     BadHttp {
         file: String,
@@ -76,10 +71,13 @@ struct Entry {
 #[derive(Debug)]
 pub enum ConfigServer {
     Command(ServerCommand),
-    /// A Streamable HTTP endpoint and the headers to send (values secret).
+    /// An HTTP endpoint and the headers to send (values secret).
     Http {
         url: http::Uri,
         headers: Vec<(http::HeaderName, http::HeaderValue)>,
+        /// `"type": "sse"`: the deprecated HTTP+SSE transport, `url` its
+        /// SSE endpoint.
+        legacy_sse: bool,
     },
 }
 
@@ -134,12 +132,6 @@ pub fn server_from(file: &Path, name: Option<&str>) -> Result<ConfigServer, Conf
             });
         }
     };
-    if entry.kind.as_deref() == Some("sse") {
-        return Err(ConfigError::LegacySse {
-            file: shown,
-            name: name.clone(),
-        });
-    }
     match (&entry.command, &entry.url) {
         (Some(command), _) => {
             let mut server = ServerCommand::new(command.clone(), entry.args.clone());
@@ -159,7 +151,11 @@ pub fn server_from(file: &Path, name: Option<&str>) -> Result<ConfigServer, Conf
                 .map(|(k, v)| http_transport::parse_header(&format!("{k}: {v}")))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| bad(e.to_string()))?;
-            Ok(ConfigServer::Http { url, headers })
+            Ok(ConfigServer::Http {
+                url,
+                headers,
+                legacy_sse: entry.kind.as_deref() == Some("sse"),
+            })
         }
         (None, None) => Err(ConfigError::Empty {
             file: shown,
@@ -241,10 +237,6 @@ mod tests {
         );
         let err = server_from(file.path(), None).unwrap_err().to_string();
         assert!(err.contains("--server"), "{err}");
-        let err = server_from(file.path(), Some("old"))
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("HTTP+SSE"), "{err}");
         let broken = write("{\n  \"mcpServers\": {\n    \"a\": {\"command\": 3}\n  }\n}");
         let err = server_from(broken.path(), None).unwrap_err().to_string();
         assert!(err.contains(":3:"), "names the line: {err}");
@@ -253,14 +245,32 @@ mod tests {
     #[test]
     fn an_http_entry_keeps_its_headers_secret() {
         let file = write(CONFIG);
-        let Ok(ConfigServer::Http { url, headers }) = server_from(file.path(), Some("remote"))
+        let Ok(ConfigServer::Http {
+            url,
+            headers,
+            legacy_sse: false,
+        }) = server_from(file.path(), Some("remote"))
         else {
-            panic!("remote is an HTTP entry");
+            panic!("remote is a Streamable HTTP entry");
         };
         assert_eq!(url.to_string(), "http://127.0.0.1:9/mcp");
         assert_eq!(headers[0].0, "authorization");
         assert!(headers[0].1.is_sensitive());
         assert!(!format!("{:?}", headers[0].1).contains("s3cret"));
+    }
+
+    #[test]
+    fn an_sse_entry_is_the_legacy_transport() {
+        let file = write(CONFIG);
+        let Ok(ConfigServer::Http {
+            url,
+            legacy_sse: true,
+            ..
+        }) = server_from(file.path(), Some("old"))
+        else {
+            panic!("old is an HTTP+SSE entry");
+        };
+        assert_eq!(url.to_string(), "http://127.0.0.1:9/sse");
     }
 
     #[test]

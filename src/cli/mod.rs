@@ -96,7 +96,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..=86_400_000))]
     pub probe_interval_ms: Option<u64>,
     /// Largest message accepted from the server, in bytes (over HTTP: one
-    /// whole reply); a longer one is a protocol error.
+    /// whole reply; over HTTP+SSE: one event); a longer one is a protocol error.
     #[arg(long, value_name = "BYTES", default_value_t = crate::transport::stdio::DEFAULT_MAX_MESSAGE_BYTES)]
     pub max_message_bytes: usize,
     /// How long a server gets to be ready, in milliseconds: to accept
@@ -208,8 +208,10 @@ pub struct TargetArgs {
     #[arg(long, value_name = "FILE", requires = "cert")]
     pub key: Option<PathBuf>,
 
-    /// stdio, or http; http is implied by --url, --server-cmd and --pid.
-    /// `--transport http` alone runs the built-in target over HTTP.
+    /// stdio, http (Streamable HTTP), or sse (the deprecated HTTP+SSE of
+    /// 2024-11-05, --url naming its SSE endpoint, often …/sse); http is
+    /// implied by --url, --server-cmd and --pid. `--transport http` (or sse)
+    /// alone runs the built-in target over it.
     #[arg(long, value_enum, value_name = "KIND")]
     pub transport: Option<TransportKind>,
     /// The server command and its arguments, after `--`.

@@ -23,7 +23,7 @@ use crate::transport::{ConnectOptions, HttpTarget, ServerCommand, Target, TlsOpt
 use crate::ui;
 
 /// The server to test and how to reach it: an entry of --config; an HTTP
-/// endpoint (--url, --server-cmd, --pid, --transport http); the command after
+/// endpoint (--url, --server-cmd, --pid, --transport http or sse); the command after
 /// `--`; or this binary's `serve`.
 pub fn target(args: &TargetArgs) -> Result<Target, String> {
     let end_session = !args.keep_session;
@@ -58,6 +58,7 @@ pub fn target(args: &TargetArgs) -> Result<Target, String> {
             ConfigServer::Http {
                 url,
                 headers: mut configured,
+                legacy_sse,
             } => {
                 configured.extend(headers);
                 Ok(Target::Http(HttpTarget {
@@ -68,6 +69,7 @@ pub fn target(args: &TargetArgs) -> Result<Target, String> {
                     pid: args.pid,
                     end_session,
                     tls: tls.clone(),
+                    legacy_sse,
                 }))
             }
         };
@@ -81,7 +83,8 @@ pub fn target(args: &TargetArgs) -> Result<Target, String> {
         }
         None => (!args.server.is_empty()).then(|| args.server.clone()),
     };
-    let http = args.transport == Some(TransportKind::Http)
+    let legacy_sse = args.transport == Some(TransportKind::Sse);
+    let http = args.transport.is_some_and(TransportKind::is_http)
         || args.url.is_some()
         || args.server_cmd.is_some()
         || args.pid.is_some();
@@ -111,6 +114,10 @@ pub fn target(args: &TargetArgs) -> Result<Target, String> {
     // A bare URL (or one with --pid) is a server mcpstorm does not start.
     let server = match (&given, &url) {
         (None, Some(_)) => None,
+        _ if legacy_sse => Some(command(
+            given,
+            &["serve", "--http", "127.0.0.1:0", "--legacy-sse"],
+        )?),
         _ => Some(command(given, &["serve", "--http", "127.0.0.1:0"])?),
     };
     Ok(Target::Http(HttpTarget {
@@ -121,6 +128,7 @@ pub fn target(args: &TargetArgs) -> Result<Target, String> {
         pid: args.pid,
         end_session,
         tls,
+        legacy_sse,
     }))
 }
 

@@ -11,7 +11,7 @@ use crate::protocol::jsonrpc::{Params, ResponseBody};
 use crate::protocol::meta::dress;
 use crate::protocol::untrusted::{QUOTE_CHARS, quote, quote_fmt};
 use crate::protocol::{Era, ProtocolVersion, ServerInfo};
-use crate::transport::{Connection, Reply, RequestError};
+use crate::transport::{Connection, Reply, RequestError, TransportKind};
 
 /// Stderr lines quoted in setup errors.
 const STDERR_QUOTED: usize = 8;
@@ -92,6 +92,10 @@ async fn negotiate_auto(
         },
         other => other,
     };
+    if connection.kind() == TransportKind::Sse {
+        // The transport of 2024-11-05 carries the handshake era alone.
+        return initialize(connection, ProtocolVersion::LATEST_HANDSHAKE, timeout).await;
+    }
     if connection.carries_session_ids() {
         let probe_budget = timeout / 2;
         return match discover(connection, ProtocolVersion::LATEST, probe_budget).await? {

@@ -46,6 +46,9 @@ pub struct HttpTarget {
     /// How an `https://` endpoint is reached (shared: the target is cloned
     /// for each restart and sibling).
     pub tls: std::sync::Arc<super::TlsOptions>,
+    /// Speak the deprecated HTTP+SSE transport (2024-11-05): `url` is the
+    /// SSE endpoint.
+    pub legacy_sse: bool,
 }
 
 impl Target {
@@ -77,6 +80,7 @@ impl Target {
     pub fn kind(&self) -> TransportKind {
         match self {
             Target::Stdio(_) => TransportKind::Stdio,
+            Target::Http(http) if http.legacy_sse => TransportKind::Sse,
             Target::Http(_) => TransportKind::Http,
         }
     }
@@ -134,6 +138,8 @@ pub enum ConnectError {
     Http(#[from] HttpSetupError),
     #[error(transparent)]
     Tls(#[from] super::tls::TlsSetupError),
+    #[error(transparent)]
+    Sse(super::legacy_sse::OpenError),
     #[error(
         "{variable} is set, and mcpstorm does not go through proxies: it would reach \
          {host} directly, around the proxy (a proxy between would be measured as the \

@@ -133,18 +133,10 @@ pub struct HttpConnection {
 impl HttpConnection {
     /// A client whose wire counters continue `correlator`'s (a restart).
     pub fn new_sharing(options: &HttpOptions, correlator: Arc<Correlator>) -> HttpConnection {
-        let mut headers = HeaderMap::new();
+        let mut headers = fixed_headers(&options.headers);
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         headers.insert(ACCEPT, HeaderValue::from_static(ACCEPT_BOTH));
-        for (name, value) in &options.headers {
-            headers.append(name.clone(), value.clone());
-        }
-        // `https://` runs over the run's TLS connector (the endpoint made
-        // one for an https URL); anything else over plain TCP.
-        let connector: Arc<dyn Connector> = match &options.tls {
-            Some(tls) if options.url.scheme_str() == Some(tls.scheme()) => tls.clone(),
-            _ => Arc::new(PlainTcp),
-        };
+        let connector = connector_for(&options.url, options.tls.as_ref());
         HttpConnection::with(
             options.url.clone(),
             headers,
@@ -675,22 +667,7 @@ impl Inner {
                 .counters
                 .connection_opened(setup.took, setup.tls_resumed);
         }
-        sent.map_err(|error| match &error {
-            PoolError::Connect { source, .. } if super::fd_limit::is_exhaustion(source) => {
-                RequestError::LocalLimit(format!(
-                    "mcpstorm ran out of file descriptors ({source}; its limit is {}): \
-                     raise `ulimit -n` or lower the load",
-                    super::fd_limit::own().map_or("unknown".to_string(), |n| n.to_string())
-                ))
-            }
-            _ => {
-                let mut text = describe_client_error(&error, &self.url);
-                if let Some(hint) = self.pool.connector().failure_hint() {
-                    text.push_str(&format!(" ({hint})"));
-                }
-                RequestError::Http(text)
-            }
-        })
+        sent.map_err(|error| pool_failure(error, &self.pool, &self.url))
     }
 
     /// Classify and route one message of a reply.
@@ -720,6 +697,45 @@ impl Inner {
             && slot.as_ref() == Some(sent)
         {
             *slot = None;
+        }
+    }
+}
+
+/// The headers given for every request (values marked sensitive when given).
+pub(super) fn fixed_headers(given: &[(HeaderName, HeaderValue)]) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    for (name, value) in given {
+        headers.append(name.clone(), value.clone());
+    }
+    headers
+}
+
+/// What opens connections to `url`: the run's TLS connector for
+/// `https://` (the endpoint made one for an https URL), plain TCP otherwise.
+pub(super) fn connector_for(url: &Uri, tls: Option<&Arc<TlsConnector>>) -> Arc<dyn Connector> {
+    match tls {
+        Some(tls) if url.scheme_str() == Some(tls.scheme()) => tls.clone(),
+        _ => Arc::new(PlainTcp),
+    }
+}
+
+/// An exchange with `url` through `pool` that failed, as a request error
+/// a user can act on: mcpstorm's own descriptor limit, or what failed.
+pub(super) fn pool_failure(error: PoolError, pool: &Pool, url: &Uri) -> RequestError {
+    match &error {
+        PoolError::Connect { source, .. } if super::fd_limit::is_exhaustion(source) => {
+            RequestError::LocalLimit(format!(
+                "mcpstorm ran out of file descriptors ({source}; its limit is {}): \
+                 raise `ulimit -n` or lower the load",
+                super::fd_limit::own().map_or("unknown".to_string(), |n| n.to_string())
+            ))
+        }
+        _ => {
+            let mut text = describe_client_error(&error, url);
+            if let Some(hint) = pool.connector().failure_hint() {
+                text.push_str(&format!(" ({hint})"));
+            }
+            RequestError::Http(text)
         }
     }
 }

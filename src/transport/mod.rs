@@ -9,6 +9,7 @@ pub(crate) mod fd_limit;
 pub(crate) mod http;
 mod http_endpoint;
 pub(crate) mod http_pool;
+mod legacy_sse;
 pub(crate) mod outbox;
 pub(crate) mod process;
 pub(crate) mod proxy;
@@ -26,27 +27,36 @@ use std::time::Duration;
 
 use crate::protocol::jsonrpc::ResponseBody;
 
-/// How mcpstorm speaks to a server: over its stdin and stdout, or over
-/// Streamable HTTP. Shown and reported as `stdio` and `http`.
+/// How mcpstorm speaks to a server: over its stdin and stdout, over
+/// Streamable HTTP, or over the deprecated HTTP+SSE transport (2024-11-05).
+/// Shown and reported as `stdio`, `http` and `sse`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum TransportKind {
     Stdio,
     Http,
+    /// The deprecated HTTP+SSE transport: --url names the SSE endpoint
+    /// (often …/sse).
+    Sse,
 }
 
 impl TransportKind {
     /// Whether one server outlives the sessions opened on it: over HTTP a
     /// session is a client's; over stdio each session is a process of its own.
     pub fn sessions_share_a_server(self) -> bool {
-        self == TransportKind::Http
+        self != TransportKind::Stdio
+    }
+
+    /// Whether it runs over HTTP.
+    pub fn is_http(self) -> bool {
+        self != TransportKind::Stdio
     }
 
     /// What asks a server to exit at the end, in words.
     pub fn polite_stop(self) -> &'static str {
         match self {
             TransportKind::Stdio => "its stdin closing",
-            TransportKind::Http => "SIGTERM",
+            TransportKind::Http | TransportKind::Sse => "SIGTERM",
         }
     }
 }
@@ -56,6 +66,7 @@ impl fmt::Display for TransportKind {
         f.write_str(match self {
             TransportKind::Stdio => "stdio",
             TransportKind::Http => "http",
+            TransportKind::Sse => "sse",
         })
     }
 }

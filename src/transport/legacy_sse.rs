@@ -1,0 +1,604 @@
+//! The deprecated HTTP+SSE transport (protocol 2024-11-05), which servers
+//! still deployed speak: the client opens a GET stream at the SSE URL; the
+//! server's first event, `endpoint`, names the URI every client message is
+//! POSTed to; the server's messages (responses among them) come back as
+//! `message` events on that stream. The stream is the session: when it ends,
+//! the session is gone and the next call opens a new one.
+//!
+//! A call's latency runs from its POST to its response's event, as over
+//! stdio; answers go through the [`Correlator`] the same way.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use eventsource_stream::Eventsource;
+use futures_util::StreamExt;
+use http::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderValue};
+use http::{Method, Request, StatusCode, Uri};
+use http_body_util::{BodyDataStream, BodyExt, Full, Limited};
+use serde_json::Value;
+use tokio::sync::{oneshot, watch};
+
+use super::connector::Connector;
+use super::correlator::{Correlator, Reply};
+use super::http::pool_failure;
+use super::http_pool::Pool;
+use super::{RawReply, RequestError};
+use crate::protocol::jsonrpc::{self, Params, RawFrame, sample_of};
+
+/// Bytes of a POST's reply read (it should be empty, or `Accepted`).
+const POST_REPLY_BYTES: usize = 64 * 1024;
+/// How long a notification's POST may take.
+const NOTIFY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Why the SSE stream could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("{0}")]
+    Request(RequestError),
+    #[error("GET {url} answered HTTP {status}, not an SSE stream{}", hint(*.status))]
+    Status { url: String, status: StatusCode },
+    #[error(
+        "GET {url} answered Content-Type {content_type:?}, not text/event-stream{}",
+        HINT_STREAMABLE
+    )]
+    NotAStream { url: String, content_type: String },
+    #[error("the SSE stream at {url} sent no `endpoint` event within {waited:?}")]
+    NoEndpoint { url: String, waited: Duration },
+    #[error("the SSE stream at {url} ended before its `endpoint` event{}", .why.as_deref().map(|w| format!(": {w}")).unwrap_or_default())]
+    EndedEarly { url: String, why: Option<String> },
+    #[error(
+        "the `endpoint` event names {named:?}, which is not a URI on {origin}: mcpstorm \
+         sends messages only to the origin it connected to"
+    )]
+    ForeignEndpoint { named: String, origin: String },
+}
+
+const HINT_STREAMABLE: &str = ": is this a Streamable HTTP endpoint? Leave out --transport sse";
+
+fn hint(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::METHOD_NOT_ALLOWED | StatusCode::NOT_FOUND => {
+            ": is the URL the server's SSE endpoint (often …/sse)? A Streamable HTTP endpoint \
+             needs no --transport sse"
+        }
+        _ => "",
+    }
+}
+
+/// How to reach a server over HTTP+SSE.
+pub struct SseOptions {
+    pub url: Uri,
+    /// Sent with every request (e.g. `Authorization`), never printed.
+    pub headers: HeaderMap,
+    /// Largest message accepted (one event's data).
+    pub max_message_bytes: usize,
+    pub connector: Arc<dyn Connector>,
+    /// How long the stream gets to name its endpoint.
+    pub open_timeout: Duration,
+}
+
+/// One open stream: where its messages go, and whether it has ended.
+pub struct Stream {
+    posts: Arc<Pool>,
+    post_url: Uri,
+    ended: watch::Receiver<Option<String>>,
+    /// Reads the stream; aborted when the stream is dropped.
+    reader: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Stream {
+    fn drop(&mut self) {
+        self.reader.abort();
+    }
+}
+
+impl Stream {
+    fn has_ended(&self) -> Option<String> {
+        self.ended.borrow().clone()
+    }
+}
+
+/// A client of one HTTP+SSE server: one stream (one session) at a time.
+pub struct SseClient {
+    options: Arc<SseOptions>,
+    correlator: Arc<Correlator>,
+    /// The stream calls go on (the session), once opened.
+    current: Mutex<Option<Arc<Stream>>>,
+    /// Held while a stream opens: concurrent calls wait for that one.
+    opening: tokio::sync::Mutex<()>,
+}
+
+impl SseClient {
+    pub fn new(options: SseOptions, correlator: Arc<Correlator>) -> SseClient {
+        SseClient::sharing(Arc::new(options), correlator)
+    }
+
+    fn sharing(options: Arc<SseOptions>, correlator: Arc<Correlator>) -> SseClient {
+        SseClient {
+            options,
+            correlator,
+            current: Default::default(),
+            opening: Default::default(),
+        }
+    }
+
+    /// Another client of the same server, with its own stream (session),
+    /// counted with this one.
+    pub fn sibling(&self) -> SseClient {
+        SseClient::sharing(self.options.clone(), self.correlator.clone())
+    }
+
+    pub fn url(&self) -> &Uri {
+        &self.options.url
+    }
+
+    pub fn correlator(&self) -> Arc<Correlator> {
+        self.correlator.clone()
+    }
+
+    /// A stream is open and has not ended.
+    pub fn has_session(&self) -> bool {
+        self.live().is_some()
+    }
+
+    /// Drop the stream: once the calls on it are done its connection
+    /// closes, and the server sees the session end.
+    pub fn forget_session(&self) {
+        if let Ok(mut current) = self.current.lock() {
+            *current = None;
+        }
+    }
+
+    fn live(&self) -> Option<Arc<Stream>> {
+        let current = self.current.lock().ok()?;
+        current
+            .as_ref()
+            .filter(|stream| stream.has_ended().is_none())
+            .cloned()
+    }
+
+    /// The open stream, or a new one (a new session) when there is none or
+    /// it has ended.
+    pub async fn stream(&self) -> Result<Arc<Stream>, OpenError> {
+        if let Some(stream) = self.live() {
+            return Ok(stream);
+        }
+        let _one_at_a_time = self.opening.lock().await;
+        if let Some(stream) = self.live() {
+            return Ok(stream);
+        }
+        let stream = Arc::new(self.open_stream().await?);
+        if let Ok(mut current) = self.current.lock() {
+            *current = Some(stream.clone());
+        }
+        Ok(stream)
+    }
+
+    async fn open_stream(&self) -> Result<Stream, OpenError> {
+        let options = &self.options;
+        let url = options.url.to_string();
+        let pool = Pool::new(&options.url, options.connector.clone());
+        let mut request = Request::new(Full::new(Bytes::new()));
+        *request.method_mut() = Method::GET;
+        let headers = request.headers_mut();
+        headers.clone_from(&options.headers);
+        headers.insert(ACCEPT, HeaderValue::from_static("text/event-stream"));
+        let opened = tokio::time::timeout(options.open_timeout, pool.send(request)).await;
+        let (response, lent) = match opened {
+            Err(_) => {
+                return Err(OpenError::NoEndpoint {
+                    url,
+                    waited: options.open_timeout,
+                });
+            }
+            Ok(sent) => {
+                sent.map_err(|e| OpenError::Request(pool_failure(e, &pool, &options.url)))?
+            }
+        };
+        if let Some(setup) = lent.setup() {
+            self.correlator
+                .counters
+                .connection_opened(setup.took, setup.tls_resumed);
+        }
+        let status = response.status();
+        if !status.is_success() {
+            return Err(OpenError::Status { url, status });
+        }
+        let content_type = response
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        if !content_type.starts_with("text/event-stream") {
+            return Err(OpenError::NotAStream { url, content_type });
+        }
+        let max = options.max_message_bytes;
+        let mut bound = EventBound::new(max);
+        let bytes = BodyDataStream::new(response.into_body()).map(move |chunk| match chunk {
+            Ok(bytes) => bound.check(&bytes).map(|()| bytes),
+            Err(e) => Err(StreamError::Body(e.to_string())),
+        });
+        let mut events = Box::pin(bytes.eventsource());
+        // The first event names where messages go.
+        let first = tokio::time::timeout(options.open_timeout, async {
+            loop {
+                match events.next().await {
+                    Some(Ok(event)) if event.event == "endpoint" => return Ok(event.data),
+                    // Anything before it (a comment, a keep-alive) is skipped.
+                    Some(Ok(_)) => continue,
+                    Some(Err(e)) => return Err(Some(e.to_string())),
+                    None => return Err(None),
+                }
+            }
+        })
+        .await;
+        let named = match first {
+            Err(_) => {
+                return Err(OpenError::NoEndpoint {
+                    url,
+                    waited: options.open_timeout,
+                });
+            }
+            Ok(Err(why)) => return Err(OpenError::EndedEarly { url, why }),
+            Ok(Ok(named)) => named,
+        };
+        let post_url = resolve(&options.url, named.trim())?;
+        let (ended_tx, ended) = watch::channel(None);
+        let correlator = self.correlator.clone();
+        let posts = Arc::new(Pool::new(&post_url, options.connector.clone()));
+        let answers = Answers {
+            pool: posts.clone(),
+            headers: options.headers.clone(),
+        };
+        let reader = tokio::spawn(async move {
+            // The GET's connection is held for the stream's life.
+            let _connection = lent;
+            let why = loop {
+                match events.next().await {
+                    Some(Ok(event)) => {
+                        if event.event != "message" && !event.event.is_empty() {
+                            continue;
+                        }
+                        if event.data.trim().is_empty() {
+                            continue;
+                        }
+                        let routed = correlator
+                            .route(jsonrpc::classify(event.data.as_bytes()), Instant::now());
+                        if let Some(answer) = routed {
+                            answers.send(answer);
+                        }
+                    }
+                    Some(Err(e)) => {
+                        correlator
+                            .counters
+                            .protocol_violation(format!("SSE stream: {e}"));
+                        break format!("the SSE stream failed: {e}");
+                    }
+                    None => break "the server ended the SSE stream".to_string(),
+                }
+            };
+            let _ = ended_tx.send(Some(why));
+        });
+        Ok(Stream {
+            posts,
+            post_url,
+            ended,
+            reader,
+        })
+    }
+
+    /// Send a request and wait for its response on the stream, at most
+    /// `timeout`.
+    pub async fn request(
+        &self,
+        method: &str,
+        params: Option<&dyn Params>,
+        timeout: Duration,
+    ) -> Result<Reply, RequestError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let stream = self.stream_by(deadline, timeout).await?;
+        let correlator = &self.correlator;
+        let (id, reply) = correlator.register();
+        let body = jsonrpc::request_line(id, method, params);
+        let answer = tokio::time::timeout_at(deadline, self.exchange(&stream, body, reply)).await;
+        match answer {
+            Ok(Ok(reply)) => Ok(reply),
+            Ok(Err(error)) => {
+                correlator.cancel(id);
+                if matches!(error, RequestError::Status { .. }) {
+                    correlator
+                        .counters
+                        .http_errors
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+                Err(error)
+            }
+            Err(_) => {
+                correlator.time_out(id);
+                // The stream stays open: the client says it gave up, so the
+                // server can stop the work.
+                if jsonrpc::cancellable(method) {
+                    correlator
+                        .counters
+                        .cancellations_sent
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let params = jsonrpc::cancellation(id, timeout);
+                    let _ = self
+                        .post(
+                            &stream,
+                            jsonrpc::notification_line("notifications/cancelled", Some(&params)),
+                        )
+                        .await;
+                }
+                Err(RequestError::Timeout(timeout))
+            }
+        }
+    }
+
+    /// Send a raw frame (a robustness probe) built around a fresh id: the
+    /// response for the id, one without a usable id, or the POST's refusal.
+    pub async fn probe(
+        &self,
+        build: Box<dyn FnOnce(u64) -> RawFrame + Send + '_>,
+        timeout: Duration,
+    ) -> Result<RawReply, RequestError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let stream = self.stream_by(deadline, timeout).await?;
+        let correlator = &self.correlator;
+        let (id, reply) = correlator.register();
+        let mut anonymous = correlator.expect_anonymous();
+        let frame = build(id);
+        let exchanged = tokio::time::timeout_at(deadline, async {
+            tokio::select! {
+                answer = self.exchange(&stream, frame.bytes, reply) => answer,
+                Ok(answer) = &mut anonymous => Ok(answer),
+            }
+        })
+        .await;
+        correlator.stop_expecting_anonymous();
+        let outcome = match exchanged {
+            Err(_) => {
+                correlator.time_out(id);
+                return Err(RequestError::Timeout(timeout));
+            }
+            Ok(Ok(reply)) => Ok(RawReply::Response(reply.body)),
+            Ok(Err(RequestError::Status { status, code, .. })) => {
+                Ok(RawReply::Refused { status, code })
+            }
+            Ok(Err(error)) => Err(error),
+        };
+        correlator.cancel(id);
+        outcome
+    }
+
+    /// Send a notification (the server should answer 202 Accepted).
+    pub async fn notify(&self, method: &str, params: Option<&Value>) {
+        let counters = &self.correlator.counters;
+        let sent = tokio::time::timeout(NOTIFY_TIMEOUT, async {
+            let stream = self
+                .stream()
+                .await
+                .map_err(|e| RequestError::Http(e.to_string()))?;
+            self.post(&stream, jsonrpc::notification_line(method, params))
+                .await
+        })
+        .await;
+        match sent {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => {
+                counters.protocol_violation(format!("notification {method}: {error}"))
+            }
+            Err(_) => counters.protocol_violation(format!(
+                "notification {method}: no HTTP answer within {NOTIFY_TIMEOUT:?}"
+            )),
+        }
+    }
+
+    /// The stream, opened within the call's time if need be.
+    async fn stream_by(
+        &self,
+        deadline: tokio::time::Instant,
+        timeout: Duration,
+    ) -> Result<Arc<Stream>, RequestError> {
+        match tokio::time::timeout_at(deadline, self.stream()).await {
+            Err(_) => Err(RequestError::Timeout(timeout)),
+            Ok(Ok(stream)) => Ok(stream),
+            Ok(Err(OpenError::Request(error))) => Err(error),
+            Ok(Err(error)) => Err(RequestError::Http(error.to_string())),
+        }
+    }
+
+    /// POST one message, then wait for its response on the stream (or for
+    /// the stream to end).
+    async fn exchange(
+        &self,
+        stream: &Stream,
+        body: Vec<u8>,
+        reply: oneshot::Receiver<Reply>,
+    ) -> Result<Reply, RequestError> {
+        self.post(stream, body).await?;
+        let mut ended = stream.ended.clone();
+        tokio::select! {
+            answer = reply => answer.map_err(|_| RequestError::Closed("the connection failed every request".into())),
+            why = ended.wait_for(Option::is_some) => Err(RequestError::Closed(
+                why.ok().and_then(|w| w.clone()).unwrap_or_else(|| "the SSE stream ended".into()),
+            )),
+        }
+    }
+
+    /// POST one message to the stream's endpoint: accepted (2xx), or the
+    /// refusal as a status error. A 404 means the server no longer knows
+    /// the session: the stream is dropped and the session must be opened
+    /// again.
+    async fn post(&self, stream: &Stream, body: Vec<u8>) -> Result<(), RequestError> {
+        let (status, reply) = post_to(&stream.posts, &self.options.headers, body)
+            .await
+            .map_err(|e| pool_failure(e, &stream.posts, &stream.post_url))?;
+        if let Some(setup) = reply.setup {
+            self.correlator
+                .counters
+                .connection_opened(setup.took, setup.tls_resumed);
+        }
+        if status.is_success() {
+            return Ok(());
+        }
+        if status == StatusCode::NOT_FOUND {
+            self.forget_session();
+            self.correlator
+                .counters
+                .sessions_expired
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return Err(RequestError::SessionExpired);
+        }
+        let error = match jsonrpc::classify(&reply.body) {
+            jsonrpc::Incoming::Response {
+                body: jsonrpc::ResponseBody::Error(error),
+                ..
+            } => Some(error),
+            _ => None,
+        };
+        let detail = match &error {
+            Some(error) => format!("JSON-RPC error {}: {}", error.code, error.message),
+            None if reply.body.is_empty() => "empty body".to_string(),
+            None => sample_of(&reply.body),
+        };
+        Err(RequestError::Status {
+            status: status.as_u16(),
+            code: error.map(|e| e.code),
+            detail: format!("HTTP {status}: {detail}"),
+        })
+    }
+}
+
+/// A POST's reply: its body (read so the connection can be used again)
+/// and how its connection was opened.
+struct PostReply {
+    body: Bytes,
+    setup: Option<super::http_pool::Setup>,
+}
+
+async fn post_to(
+    pool: &Pool,
+    headers: &HeaderMap,
+    body: Vec<u8>,
+) -> Result<(StatusCode, PostReply), super::http_pool::PoolError> {
+    let mut request = Request::new(Full::new(Bytes::from(body)));
+    *request.method_mut() = Method::POST;
+    let fixed = request.headers_mut();
+    fixed.clone_from(headers);
+    fixed.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    let (response, lent) = pool.send(request).await?;
+    let status = response.status();
+    let setup = lent.setup();
+    let body = match Limited::new(response.into_body(), POST_REPLY_BYTES)
+        .collect()
+        .await
+    {
+        Ok(collected) => {
+            pool.put_back(lent);
+            collected.to_bytes()
+        }
+        Err(_) => Bytes::new(),
+    };
+    Ok((status, PostReply { body, setup }))
+}
+
+/// Answers to the server's own requests (a ping), POSTed from a task of
+/// their own: the reader goes on reading meanwhile.
+struct Answers {
+    pool: Arc<Pool>,
+    headers: HeaderMap,
+}
+
+impl Answers {
+    fn send(&self, answer: Vec<u8>) {
+        let (pool, headers) = (self.pool.clone(), self.headers.clone());
+        tokio::spawn(async move {
+            let _ = tokio::time::timeout(NOTIFY_TIMEOUT, post_to(&pool, &headers, answer)).await;
+        });
+    }
+}
+
+/// Where the `endpoint` event says messages go: a URI resolved against
+/// the SSE URL (an absolute path, or an absolute URL of the same origin).
+fn resolve(sse_url: &Uri, named: &str) -> Result<Uri, OpenError> {
+    let origin = format!(
+        "{}://{}",
+        sse_url.scheme_str().unwrap_or("http"),
+        sse_url.authority().map_or("", |a| a.as_str())
+    );
+    let foreign = || OpenError::ForeignEndpoint {
+        named: crate::protocol::untrusted::quote(named, 200),
+        origin: origin.clone(),
+    };
+    let absolute = if named.starts_with('/') && !named.starts_with("//") {
+        format!("{origin}{named}")
+    } else if named.contains("://") {
+        named.to_string()
+    } else {
+        // Relative to the SSE URL's directory.
+        let path = sse_url.path();
+        let directory = &path[..path.rfind('/').map_or(0, |i| i + 1)];
+        format!("{origin}{directory}{named}")
+    };
+    let uri: Uri = absolute.parse().map_err(|_| foreign())?;
+    let same_origin = uri.scheme_str() == sse_url.scheme_str()
+        && uri.authority().map(|a| a.as_str().to_ascii_lowercase())
+            == sse_url.authority().map(|a| a.as_str().to_ascii_lowercase());
+    if !same_origin {
+        return Err(foreign());
+    }
+    Ok(uri)
+}
+
+/// Bounds one event: the bytes since the last blank line (the end of an
+/// event) may not exceed the message limit, so a stream that never ends its
+/// event cannot grow the parser's buffer without end.
+struct EventBound {
+    max: usize,
+    since_event: usize,
+    line_empty: bool,
+}
+
+impl EventBound {
+    fn new(max: usize) -> EventBound {
+        EventBound {
+            max,
+            since_event: 0,
+            line_empty: true,
+        }
+    }
+
+    fn check(&mut self, bytes: &[u8]) -> Result<(), StreamError> {
+        for &byte in bytes {
+            match byte {
+                b'\n' => {
+                    if self.line_empty {
+                        self.since_event = 0;
+                    }
+                    self.line_empty = true;
+                }
+                b'\r' => {}
+                _ => {
+                    self.line_empty = false;
+                    self.since_event += 1;
+                }
+            }
+        }
+        if self.since_event > self.max {
+            return Err(StreamError::TooLarge(self.max));
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum StreamError {
+    #[error("an event exceeds the {0}-byte message limit")]
+    TooLarge(usize),
+    #[error("{0}")]
+    Body(String),
+}
