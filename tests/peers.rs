@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::peers::{free_port, peer, repo, run_against, run_over_http, url};
+use common::peers::{free_port, peer, repo, run_against, run_over_http, run_over_sse, url};
 use common::{f64_at, run, scenario_file};
 
 fn everything_script() -> String {
@@ -38,6 +38,16 @@ fn python(venv: &str) -> Vec<String> {
 
 /// server-everything's Streamable HTTP mode on `port`, kept on loopback.
 fn everything_http(port: u16) -> Vec<String> {
+    everything_serving("streamableHttp", port)
+}
+
+/// server-everything's HTTP+SSE mode (2024-11-05) on `port`, kept on loopback.
+fn everything_sse(port: u16) -> Vec<String> {
+    everything_serving("sse", port)
+}
+
+/// server-everything serving HTTP in `mode` on `port`, kept on loopback.
+fn everything_serving(mode: &str, port: u16) -> Vec<String> {
     let preload = repo().join("tests/peers/loopback.mjs");
     vec![
         "env".into(),
@@ -46,7 +56,7 @@ fn everything_http(port: u16) -> Vec<String> {
         "--import".into(),
         preload.to_string_lossy().into_owned(),
         everything_script(),
-        "streamableHttp".into(),
+        mode.into(),
     ]
 }
 
@@ -363,6 +373,27 @@ fn server_everything_over_http() {
         notes.contains("ended with DELETE: HTTP 200"),
         "the session is ended: {notes}"
     );
+}
+
+#[test]
+fn server_everything_over_the_legacy_sse_transport() {
+    // Its answers come as `message` events on the GET stream; the calls'
+    // figures are those of Streamable HTTP.
+    let run = run_over_sse(&["sequential"], &[], everything_sse);
+    check_sequential(&run, "2025-11-25");
+    assert_eq!(run.report()["target"]["transport"], "sse");
+}
+
+#[test]
+fn python_mcp_servers_over_the_legacy_sse_transport() {
+    for venv in ["py-mcp1", "py-mcp2"] {
+        let run = run_over_sse(&["sequential"], &[], |port| {
+            let mut command = python(venv);
+            command.extend(["sse".into(), port.to_string()]);
+            command
+        });
+        check_sequential(&run, "2025-11-25");
+    }
 }
 
 #[test]

@@ -83,7 +83,9 @@ pub struct SseOptions {
 pub struct Stream {
     posts: Arc<Pool>,
     post_url: Uri,
-    ended: watch::Receiver<Option<String>>,
+    /// Why the stream ended, once it has: what the calls still owed an
+    /// answer on it fail with.
+    ended: watch::Receiver<Option<RequestError>>,
     /// Reads the stream; aborted when the stream is dropped.
     reader: tokio::task::JoinHandle<()>,
 }
@@ -95,7 +97,7 @@ impl Drop for Stream {
 }
 
 impl Stream {
-    fn has_ended(&self) -> Option<String> {
+    fn has_ended(&self) -> Option<RequestError> {
         self.ended.borrow().clone()
     }
 }
@@ -271,13 +273,22 @@ impl SseClient {
                             answers.send(answer);
                         }
                     }
+                    // An event over the limit breaks the transport's rules;
+                    // a connection that fails is the network's doing.
+                    Some(Err(eventsource_stream::EventStreamError::Transport(
+                        StreamError::TooLarge(max),
+                    ))) => {
+                        let why = format!("an SSE event exceeds the {max}-byte message limit");
+                        correlator.counters.protocol_violation(why.clone());
+                        break RequestError::Protocol(why);
+                    }
                     Some(Err(e)) => {
                         correlator
                             .counters
                             .protocol_violation(format!("SSE stream: {e}"));
-                        break format!("the SSE stream failed: {e}");
+                        break RequestError::Http(format!("the SSE stream failed: {e}"));
                     }
-                    None => break "the server ended the SSE stream".to_string(),
+                    None => break RequestError::Http("the server ended the SSE stream".into()),
                 }
             };
             let _ = ended_tx.send(Some(why));
@@ -422,10 +433,11 @@ impl SseClient {
         self.post(stream, body).await?;
         let mut ended = stream.ended.clone();
         tokio::select! {
-            answer = reply => answer.map_err(|_| RequestError::Closed("the connection failed every request".into())),
-            why = ended.wait_for(Option::is_some) => Err(RequestError::Closed(
-                why.ok().and_then(|w| w.clone()).unwrap_or_else(|| "the SSE stream ended".into()),
-            )),
+            answer = reply => answer.map_err(|_| RequestError::Http("the SSE stream ended".into())),
+            why = ended.wait_for(Option::is_some) => Err(why
+                .ok()
+                .and_then(|why| why.clone())
+                .unwrap_or_else(|| RequestError::Http("the SSE stream ended".into()))),
         }
     }
 

@@ -37,6 +37,32 @@ pub fn run_over_http(
     extra: &[&str],
     server: impl Fn(u16) -> Vec<String>,
 ) -> super::Run {
+    run_at(scenarios, extra, url, server)
+}
+
+/// [`run_over_http`] over the deprecated HTTP+SSE transport, its stream
+/// at /sse.
+pub fn run_over_sse(
+    scenarios: &[&str],
+    extra: &[&str],
+    server: impl Fn(u16) -> Vec<String>,
+) -> super::Run {
+    let mut extra = extra.to_vec();
+    extra.extend(["--transport", "sse"]);
+    run_at(
+        scenarios,
+        &extra,
+        |port| format!("http://127.0.0.1:{port}/sse"),
+        server,
+    )
+}
+
+fn run_at(
+    scenarios: &[&str],
+    extra: &[&str],
+    url: impl Fn(u16) -> String,
+    server: impl Fn(u16) -> Vec<String>,
+) -> super::Run {
     let port = free_port();
     let mut args: Vec<String> = scenarios.iter().map(|s| s.to_string()).collect();
     args.extend(extra.iter().map(|s| s.to_string()));

@@ -5,6 +5,7 @@ FastMCP (handshake era only).
 
 Usage: python echo_server.py [stdio] [--leak TOOL:KB]
        python echo_server.py streamable-http PORT   (always on 127.0.0.1, path /mcp)
+       python echo_server.py sse PORT   (the deprecated HTTP+SSE, 127.0.0.1, path /sse)
 
 --leak TOOL:KB keeps KB for good on every call of that tool (a leak only it
 has, for the leak hunt's measured truth).
