@@ -37,6 +37,10 @@ use crate::protocol::jsonrpc::{self, RpcError, codes};
 use crate::protocol::param_headers::{ParamHeaders, value_text};
 
 mod legacy_sse;
+mod oauth;
+
+/// Largest body read at the authorization server's endpoints.
+const OAUTH_BODY: usize = 64 * 1024;
 
 /// The MCP endpoint's path.
 pub const ENDPOINT: &str = "/mcp";
@@ -72,6 +76,21 @@ pub struct HttpServeArgs {
     /// messages, and the answers come back on the stream.
     #[arg(long, requires = "http", conflicts_with = "sse")]
     pub legacy_sse: bool,
+    /// Over HTTP: protect the MCP endpoint with OAuth, as its own
+    /// authorization server for this one client (`ID:SECRET`, the
+    /// client-credentials grant): metadata at
+    /// /.well-known/oauth-protected-resource/mcp and
+    /// /.well-known/oauth-authorization-server, tokens from /token, 401 with
+    /// WWW-Authenticate for a request without a valid one. For tests.
+    #[arg(long, value_name = "ID:SECRET", requires = "http", conflicts_with_all = ["require_bearer", "legacy_sse"])]
+    pub oauth_client: Option<String>,
+    /// With --oauth-client: how long a token is valid, in seconds.
+    #[arg(long, value_name = "S", default_value_t = 3600.0)]
+    pub oauth_token_lifetime_s: f64,
+    /// With --oauth-client: refuse a token once it has been used N times,
+    /// although it has not expired (as a revoked token is).
+    #[arg(long, value_name = "N")]
+    pub oauth_revoke_after: Option<u64>,
     #[command(flatten)]
     pub tls: super::tls::TlsServeArgs,
 }
@@ -97,6 +116,8 @@ struct Server {
     leaked: Mutex<Arena>,
     /// `--legacy-sse`: the open streams, by session id.
     streams: legacy_sse::Streams,
+    /// `--oauth-client`: the authorization server, and the tokens it issued.
+    oauth: Option<oauth::OAuth>,
 }
 
 /// Serve MCP over Streamable HTTP until the process is stopped.
@@ -124,6 +145,23 @@ pub async fn serve_http(knobs: FaultKnobs, args: HttpServeArgs) -> std::io::Resu
     println!("mcpstorm serve: listening on {scheme}://{bound}{path}");
     use std::io::Write;
     std::io::stdout().flush()?;
+    let oauth = match &args.oauth_client {
+        Some(client) => Some(
+            oauth::OAuth::new(
+                client,
+                args.oauth_token_lifetime_s,
+                args.oauth_revoke_after,
+                format!("{scheme}://{bound}"),
+            )
+            .ok_or_else(|| {
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    "--oauth-client takes ID:SECRET",
+                )
+            })?,
+        ),
+        None => None,
+    };
     let mut knobs = knobs;
     if args.legacy_sse {
         // The transport of 2024-11-05 carries the handshake era alone.
@@ -135,6 +173,7 @@ pub async fn serve_http(knobs: FaultKnobs, args: HttpServeArgs) -> std::io::Resu
         sessions: Mutex::new(HashMap::new()),
         leaked: Mutex::new(Arena::default()),
         streams: Default::default(),
+        oauth,
     });
     loop {
         let (stream, _) = listener.accept().await?;
@@ -239,6 +278,21 @@ impl Server {
         connection: &ConnectionState,
     ) -> Reply {
         let legacy = self.args.legacy_sse;
+        if let Some(oauth) = &self.oauth {
+            if request.uri().path() != ENDPOINT {
+                let (parts, body) = request.into_parts();
+                let body = match Limited::new(body, OAUTH_BODY).collect().await {
+                    Ok(body) => body.to_bytes(),
+                    Err(_) => return status_only(StatusCode::PAYLOAD_TOO_LARGE),
+                };
+                return oauth
+                    .serve(&parts.method, parts.uri.path(), &parts.headers, &body)
+                    .unwrap_or_else(|| status_only(StatusCode::NOT_FOUND));
+            }
+            if let Some(refusal) = oauth.refuse(request.headers()) {
+                return refusal;
+            }
+        }
         if !legacy && request.uri().path() != ENDPOINT {
             return status_only(StatusCode::NOT_FOUND);
         }

@@ -178,6 +178,34 @@ pub struct TargetArgs {
     /// environment variable NAME, off the command line; never printed.
     #[arg(long, value_name = "NAME")]
     pub bearer_token_env: Option<String>,
+    /// OAuth 2.1 client credentials (Streamable HTTP): this client's ID at
+    /// the server's authorization server. A token is fetched before the run
+    /// (the token endpoint found from the server's metadata, unless
+    /// --oauth-token-url), sent on every request and fetched again before it
+    /// expires; fetches are counted apart from the calls.
+    #[arg(long, value_name = "ID", conflicts_with_all = ["bearer_token_file", "bearer_token_env"])]
+    pub oauth_client_id: Option<String>,
+    /// The OAuth client's secret, read from FILE (its first line that is
+    /// not blank or a # comment); never printed.
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "oauth_client_id",
+        conflicts_with = "oauth_client_secret_env"
+    )]
+    pub oauth_client_secret_file: Option<PathBuf>,
+    /// The OAuth client's secret, from mcpstorm's own environment variable
+    /// NAME; never printed.
+    #[arg(long, value_name = "NAME", requires = "oauth_client_id")]
+    pub oauth_client_secret_env: Option<String>,
+    /// The authorization server's token endpoint, instead of finding it from
+    /// the server's metadata.
+    #[arg(long, value_name = "URL", requires = "oauth_client_id")]
+    pub oauth_token_url: Option<String>,
+    /// The scopes to ask for (space-separated), instead of those the
+    /// server's challenge or metadata names.
+    #[arg(long, value_name = "SCOPES", requires = "oauth_client_id")]
+    pub oauth_scope: Option<String>,
     /// Over HTTP: start this server for the run (one command line, quoted as
     /// a shell would) and measure its process tree; it is stopped at the end.
     /// Without --url, its address is the first http(s):// URL it prints. A

@@ -33,6 +33,7 @@ pub fn target(args: &TargetArgs) -> Result<Target, String> {
         client_cert: args.cert.clone().zip(args.key.clone()),
     });
     let environment = secrets::environment(args)?;
+    let oauth = secrets::oauth(args)?.map(Arc::new);
     let mut headers = secrets::headers(args)?;
     let given_url = args.url.as_deref().map(secrets::url).transpose()?;
     let (url, user) = match given_url {
@@ -51,10 +52,14 @@ pub fn target(args: &TargetArgs) -> Result<Target, String> {
                  which mcpstorm starts and measures itself",
                 config.display()
             )),
+            ConfigServer::Command(_) if oauth.is_some() => Err(OAUTH_OVER_HTTP.into()),
             ConfigServer::Command(mut command) => {
                 command.env.extend(environment);
                 Ok(Target::Stdio(command))
             }
+            ConfigServer::Http {
+                legacy_sse: true, ..
+            } if oauth.is_some() => Err(OAUTH_OVER_HTTP.into()),
             ConfigServer::Http {
                 url,
                 headers: mut configured,
@@ -70,6 +75,7 @@ pub fn target(args: &TargetArgs) -> Result<Target, String> {
                     end_session,
                     tls: tls.clone(),
                     legacy_sse,
+                    oauth: oauth.clone(),
                 }))
             }
         };
@@ -108,6 +114,9 @@ pub fn target(args: &TargetArgs) -> Result<Target, String> {
         command.env = environment.clone();
         Ok(command)
     };
+    if oauth.is_some() && (!http || legacy_sse) {
+        return Err(OAUTH_OVER_HTTP.into());
+    }
     if !http {
         return Ok(Target::Stdio(command(given, &["serve"])?));
     }
@@ -129,8 +138,15 @@ pub fn target(args: &TargetArgs) -> Result<Target, String> {
         end_session,
         tls,
         legacy_sse,
+        oauth,
     }))
 }
+
+/// OAuth is for Streamable HTTP targets (a stdio server takes its
+/// credentials from its environment, as the specification says).
+const OAUTH_OVER_HTTP: &str = "--oauth-client-id is for Streamable HTTP servers (--url, \
+     --server-cmd): a stdio server takes credentials from its environment (--env), and \
+     OAuth over --transport sse is not supported";
 
 /// Where the results go, in the order they are given them: the live view
 /// (the dashboard, or progress lines when headless), the JSON report

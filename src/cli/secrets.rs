@@ -1,5 +1,6 @@
 //! Secrets given to mcpstorm for the server: `--env`, `--env-file`,
-//! `--header`, `--header-file` and a password in `--url`. They are parsed
+//! `--header`, `--header-file`, a password in `--url`, a bearer token and
+//! an OAuth client's secret. They are parsed
 //! here rather than by clap, whose "invalid value '…'" would repeat a
 //! mistyped value; no message below ever shows one. Off the command line
 //! (where any process on the machine can read `/proc/PID/cmdline`), a
@@ -12,6 +13,7 @@ use base64::Engine;
 use http::{HeaderName, HeaderValue, Uri};
 
 use super::TargetArgs;
+use crate::transport::OAuthClient;
 
 /// The longest secrets file read: such a file holds a few lines.
 const FILE_BYTES: u64 = 1024 * 1024;
@@ -105,27 +107,76 @@ pub fn headers(args: &TargetArgs) -> Result<Vec<(HeaderName, HeaderValue)>, Stri
 
 /// `Authorization: Bearer …` from --bearer-token-file or --bearer-token-env.
 fn bearer_token(args: &TargetArgs) -> Result<Option<(HeaderName, HeaderValue)>, String> {
-    let (token, from) = match (&args.bearer_token_file, &args.bearer_token_env) {
-        (Some(file), _) => {
-            let lines = secret_lines(file, "--bearer-token-file")?;
-            let token = lines.into_iter().next().map(|(_, line)| line);
-            let from = format!("--bearer-token-file {}", file.display());
-            (token, from)
-        }
-        (None, Some(name)) => {
-            let token = std::env::var(name).ok();
-            (token, format!("--bearer-token-env {name}"))
-        }
-        (None, None) => return Ok(None),
+    let Some((token, from)) = secret_from(
+        (args.bearer_token_file.as_deref(), "--bearer-token-file"),
+        (args.bearer_token_env.as_deref(), "--bearer-token-env"),
+        "token",
+    )?
+    else {
+        return Ok(None);
     };
-    let token = token
-        .map(|t| t.trim().to_string())
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| format!("{from}: no token there (empty or not set)"))?;
     let mut value = HeaderValue::from_str(&format!("Bearer {token}"))
         .map_err(|_| format!("{from}: the token is not a valid header value (it is not shown)"))?;
     value.set_sensitive(true);
     Ok(Some((http::header::AUTHORIZATION, value)))
+}
+
+/// The OAuth client of --oauth-client-id, its secret from
+/// --oauth-client-secret-file or --oauth-client-secret-env.
+pub fn oauth(args: &TargetArgs) -> Result<Option<OAuthClient>, String> {
+    let Some(client_id) = &args.oauth_client_id else {
+        return Ok(None);
+    };
+    let (client_secret, _) = secret_from(
+        (
+            args.oauth_client_secret_file.as_deref(),
+            "--oauth-client-secret-file",
+        ),
+        (
+            args.oauth_client_secret_env.as_deref(),
+            "--oauth-client-secret-env",
+        ),
+        "secret",
+    )?
+    .ok_or("--oauth-client-id needs its secret: --oauth-client-secret-file FILE or --oauth-client-secret-env NAME")?;
+    let token_url = args
+        .oauth_token_url
+        .as_deref()
+        .map(|text| {
+            crate::transport::http::parse_url(text)
+                .map_err(|_| format!("--oauth-token-url {text:?} is not an http(s) URL"))
+        })
+        .transpose()?;
+    Ok(Some(OAuthClient {
+        client_id: client_id.clone(),
+        client_secret,
+        token_url,
+        scope: args.oauth_scope.clone(),
+    }))
+}
+
+/// A secret from the first line of a file, or from mcpstorm's own
+/// environment, with the flag it came from (to name in errors: never the
+/// value). `None` when neither flag was given.
+fn secret_from(
+    (file, file_flag): (Option<&Path>, &str),
+    (variable, variable_flag): (Option<&str>, &str),
+    what: &str,
+) -> Result<Option<(String, String)>, String> {
+    let (value, from) = match (file, variable) {
+        (Some(file), _) => {
+            let lines = secret_lines(file, file_flag)?;
+            let value = lines.into_iter().next().map(|(_, line)| line);
+            (value, format!("{file_flag} {}", file.display()))
+        }
+        (None, Some(name)) => (std::env::var(name).ok(), format!("{variable_flag} {name}")),
+        (None, None) => return Ok(None),
+    };
+    let value = value
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| format!("{from}: no {what} there (empty or not set)"))?;
+    Ok(Some((value, from)))
 }
 
 /// `--url`, parsed: the URL to connect to, without any `user:password@`,

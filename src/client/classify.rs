@@ -19,7 +19,8 @@ pub fn classify(reply: &Result<Reply, RequestError>, is_tool_call: bool) -> Clas
             | RequestError::Status { detail: why, .. }
             // The load path counts these apart (not sent); elsewhere they are
             // transport errors whose message says whose limit it was.
-            | RequestError::LocalLimit(why),
+            | RequestError::LocalLimit(why)
+            | RequestError::AuthRefused(why),
         ) => {
             return Classified::failed(Outcome::TransportError, why);
         }

@@ -205,7 +205,8 @@ async fn setup_failure(connection: &Connection, failure: RequestError, method: &
         | RequestError::Status { .. }
         | RequestError::SessionExpired
         | RequestError::Protocol(_)
-        | RequestError::LocalLimit(_)) => SetupError::Unreachable {
+        | RequestError::LocalLimit(_)
+        | RequestError::AuthRefused(_)) => SetupError::Unreachable {
             method: method.to_string(),
             detail: quote(&other.to_string(), QUOTE_CHARS),
             stderr_tail: settle_stderr(connection).await,

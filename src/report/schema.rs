@@ -343,6 +343,11 @@ struct Wire<'a> {
     connection_setup_max_ms: Option<f64>,
     tls_handshakes: u64,
     tls_resumed: u64,
+    auth_failures: u64,
+    token_fetches: u64,
+    token_fetches_failed: u64,
+    token_fetch_mean_ms: Option<f64>,
+    token_fetch_max_ms: Option<f64>,
 }
 
 impl<'a> From<&'a WireSnapshot> for Wire<'a> {
@@ -370,6 +375,11 @@ impl<'a> From<&'a WireSnapshot> for Wire<'a> {
             connection_setup_max_ms: w.connection_setup_max_ms,
             tls_handshakes: w.tls_handshakes,
             tls_resumed: w.tls_resumed,
+            auth_failures: w.auth_failures,
+            token_fetches: w.token_fetches,
+            token_fetches_failed: w.token_fetches_failed,
+            token_fetch_mean_ms: w.token_fetch_mean_ms,
+            token_fetch_max_ms: w.token_fetch_max_ms,
         }
     }
 }

@@ -595,6 +595,21 @@ pub fn scenario_summary(result: &ScenarioResult, color: bool) -> String {
             ms(max)
         );
     }
+    if w.token_fetches + w.auth_failures > 0 {
+        let timing = match (w.token_fetch_mean_ms, w.token_fetch_max_ms) {
+            (Some(mean), Some(max)) => format!(
+                " (mean {} · max {} ms; not in the calls' latency)",
+                ms(mean),
+                ms(max)
+            ),
+            _ => String::new(),
+        };
+        let _ = writeln!(
+            out,
+            "  auth: {} token fetch(es){timing}, {} without a token · requests refused for their credentials (401/403) {}",
+            w.token_fetches, w.token_fetches_failed, w.auth_failures
+        );
+    }
     if w.sessions_expired + w.http_errors > 0 {
         let _ = writeln!(
             out,

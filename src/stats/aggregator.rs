@@ -598,6 +598,7 @@ impl Aggregator {
         let counters = &connection.correlator.counters;
         let count = counters.read();
         let setups = counters.connection_setups();
+        let tokens = counters.token_fetches();
         WireSnapshot {
             responses: count.responses,
             duplicate_ids: count.duplicate_ids,
@@ -621,6 +622,11 @@ impl Aggregator {
             connection_setup_max_ms: setups.map(|s| s.max_ms),
             tls_handshakes: setups.map_or(0, |s| s.tls_handshakes),
             tls_resumed: setups.map_or(0, |s| s.tls_resumed),
+            auth_failures: count.auth_failures,
+            token_fetches: tokens.map_or(0, |t| t.count),
+            token_fetches_failed: tokens.map_or(0, |t| t.failed),
+            token_fetch_mean_ms: tokens.map(|t| t.mean_ms),
+            token_fetch_max_ms: tokens.map(|t| t.max_ms),
         }
     }
 

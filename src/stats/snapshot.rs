@@ -428,6 +428,15 @@ pub struct WireSnapshot {
     /// Over TLS: handshakes, and those that resumed a session.
     pub tls_handshakes: u64,
     pub tls_resumed: u64,
+    /// HTTP: requests refused for their credentials (401, or 403 with a
+    /// challenge): auth failures, not server errors.
+    pub auth_failures: u64,
+    /// OAuth token requests (not calls): how many, how many got no token,
+    /// and their mean and longest times.
+    pub token_fetches: u64,
+    pub token_fetches_failed: u64,
+    pub token_fetch_mean_ms: Option<f64>,
+    pub token_fetch_max_ms: Option<f64>,
 }
 
 /// A time mcpstorm itself did not run (`engine::stall_watch`).

@@ -49,6 +49,9 @@ pub struct HttpTarget {
     /// Speak the deprecated HTTP+SSE transport (2024-11-05): `url` is the
     /// SSE endpoint.
     pub legacy_sse: bool,
+    /// OAuth client credentials: a token fetched before the run and kept
+    /// fresh (Streamable HTTP).
+    pub oauth: Option<std::sync::Arc<super::OAuthClient>>,
 }
 
 impl Target {
@@ -66,6 +69,7 @@ impl Target {
             .flat_map(|c| c.env.iter().map(|(_, value)| value.clone()))
             .collect();
         if let Target::Http(http) = self {
+            secrets.extend(http.oauth.iter().map(|o| o.client_secret.clone()));
             for value in http.headers.iter().filter_map(|(_, v)| v.to_str().ok()) {
                 // `Bearer TOKEN`: the token alone is what a command line holds.
                 if let Some((_scheme, credential)) = value.split_once(' ') {
@@ -140,6 +144,8 @@ pub enum ConnectError {
     Tls(#[from] super::tls::TlsSetupError),
     #[error(transparent)]
     Sse(super::legacy_sse::OpenError),
+    #[error(transparent)]
+    OAuth(#[from] super::oauth::OAuthError),
     #[error(
         "{variable} is set, and mcpstorm does not go through proxies: it would reach \
          {host} directly, around the proxy (a proxy between would be measured as the \

@@ -49,6 +49,24 @@ pub struct WireCounters {
     /// TLS handshakes, and those that resumed an earlier session.
     tls_handshakes: AtomicU64,
     tls_resumed: AtomicU64,
+    /// HTTP: requests the server refused for their credentials (401 or 403
+    /// with `WWW-Authenticate`): auth failures, not server errors.
+    pub(super) auth_failures: AtomicU64,
+    /// OAuth token requests: how many, how many failed, and their times in
+    /// microseconds (total and longest), counted apart from calls.
+    token_fetches: AtomicU64,
+    token_fetches_failed: AtomicU64,
+    token_fetch_total_us: AtomicU64,
+    token_fetch_max_us: AtomicU64,
+}
+
+/// The OAuth token requests made so far: counted and timed apart from calls.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct TokenFetches {
+    pub count: u64,
+    pub failed: u64,
+    pub mean_ms: f64,
+    pub max_ms: f64,
 }
 
 /// How long connections took to open: their count and spread, in ms.
@@ -78,6 +96,7 @@ pub struct WireCount {
     pub sessions_expired: u64,
     pub http_errors: u64,
     pub cancellations_sent: u64,
+    pub auth_failures: u64,
 }
 
 impl WireCount {
@@ -106,7 +125,32 @@ impl WireCounters {
             sessions_expired: load(&self.sessions_expired),
             http_errors: load(&self.http_errors),
             cancellations_sent: load(&self.cancellations_sent),
+            auth_failures: load(&self.auth_failures),
         }
+    }
+
+    /// An OAuth token request took `took`, and got a token or not.
+    pub fn token_fetched(&self, took: std::time::Duration, got_one: bool) {
+        let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        self.token_fetches.fetch_add(1, Ordering::Relaxed);
+        if !got_one {
+            self.token_fetches_failed.fetch_add(1, Ordering::Relaxed);
+        }
+        self.token_fetch_total_us
+            .fetch_add(micros, Ordering::Relaxed);
+        self.token_fetch_max_us.fetch_max(micros, Ordering::Relaxed);
+    }
+
+    /// The token requests so far; `None` before the first (no OAuth).
+    pub fn token_fetches(&self) -> Option<TokenFetches> {
+        let count = self.token_fetches.load(Ordering::Relaxed);
+        let ms = |micros: u64| micros as f64 / 1000.0;
+        (count > 0).then(|| TokenFetches {
+            count,
+            failed: self.token_fetches_failed.load(Ordering::Relaxed),
+            mean_ms: ms(self.token_fetch_total_us.load(Ordering::Relaxed)) / count as f64,
+            max_ms: ms(self.token_fetch_max_us.load(Ordering::Relaxed)),
+        })
     }
 
     /// A connection was opened, taking `setup`; over TLS, `tls_resumed`

@@ -29,6 +29,7 @@ use tokio::sync::oneshot;
 use super::connector::{self, Connector, PlainTcp};
 use super::correlator::{Correlator, Reply};
 use super::http_pool::{Lent, Pool, PoolError};
+use super::oauth::TokenSource;
 use super::tls::TlsConnector;
 use super::{RawReply, RequestError};
 use crate::protocol::http_headers::{MCP_METHOD, PROTOCOL_VERSION, SESSION_ID, message_headers};
@@ -56,6 +57,8 @@ pub struct HttpOptions {
     pub max_message_bytes: usize,
     /// How `https://` connections are made (`None` for `http://`).
     pub tls: Option<Arc<TlsConnector>>,
+    /// OAuth: the token every request carries, kept fresh.
+    pub auth: Option<Arc<TokenSource>>,
 }
 
 /// Why a URL or header given on the command line cannot be used.
@@ -121,7 +124,17 @@ struct Inner {
     param_headers: Arc<OnceLock<ParamHeaders>>,
     /// `notifications/cancelled` being sent: the session's end waits for them.
     cancelling: tokio::sync::watch::Sender<usize>,
+    /// OAuth: the token every request carries (shared with siblings).
+    auth: Option<Arc<TokenSource>>,
 }
+
+/// What sibling clients of one endpoint share: the tools' `Mcp-Param-*`
+/// declarations, what opens connections, and the OAuth token.
+type SharedWithSiblings = (
+    Arc<OnceLock<ParamHeaders>>,
+    Arc<dyn Connector>,
+    Option<Arc<TokenSource>>,
+);
 
 /// A client of one MCP endpoint, with its own pool of keep-alive connections:
 /// as many as there are requests in flight, no hidden cap.
@@ -142,7 +155,7 @@ impl HttpConnection {
             headers,
             options.max_message_bytes,
             correlator,
-            (Arc::default(), connector),
+            (Arc::default(), connector, options.auth.clone()),
         )
     }
 
@@ -155,7 +168,11 @@ impl HttpConnection {
             inner.headers.clone(),
             inner.max_message_bytes,
             inner.correlator.clone(),
-            (inner.param_headers.clone(), inner.pool.connector()),
+            (
+                inner.param_headers.clone(),
+                inner.pool.connector(),
+                inner.auth.clone(),
+            ),
         )
     }
 
@@ -164,7 +181,7 @@ impl HttpConnection {
         headers: HeaderMap,
         max_message_bytes: usize,
         correlator: Arc<Correlator>,
-        (param_headers, connector): (Arc<OnceLock<ParamHeaders>>, Arc<dyn Connector>),
+        (param_headers, connector, auth): SharedWithSiblings,
     ) -> HttpConnection {
         HttpConnection {
             inner: Arc::new(Inner {
@@ -177,6 +194,7 @@ impl HttpConnection {
                 negotiated: RwLock::new(None),
                 param_headers,
                 cancelling: Default::default(),
+                auth,
             }),
         }
     }
@@ -439,6 +457,10 @@ impl HttpConnection {
         reply: &mut oneshot::Receiver<Reply>,
     ) -> Result<Option<Reply>, RequestError> {
         let status = response.status();
+        let challenge = response
+            .headers()
+            .get(http::header::WWW_AUTHENTICATE)
+            .cloned();
         let body = self
             .inner
             .read_to_end(response.into_body(), lent, ERROR_BODY_BYTES)
@@ -469,6 +491,10 @@ impl HttpConnection {
             _ => None,
         };
         let counters = &self.inner.correlator.counters;
+        if let Some(refused) = auth_refusal(status, &challenge) {
+            counters.auth_failures.fetch_add(1, Ordering::Relaxed);
+            return Err(RequestError::AuthRefused(refused));
+        }
         if status == StatusCode::NOT_FOUND
             && let Some(sent) = sent_session
         {
@@ -652,6 +678,14 @@ impl Inner {
         if let Some(id) = session {
             headers.insert(SESSION_ID, id);
         }
+        let token = match &self.auth {
+            Some(auth) => {
+                let token = auth.header().await;
+                headers.insert(http::header::AUTHORIZATION, token.clone());
+                Some((auth, token))
+            }
+            None => None,
+        };
         if !headers.contains_key(PROTOCOL_VERSION)
             && let Ok(negotiated) = self.negotiated.read()
             && let Some(version) = negotiated.clone()
@@ -660,6 +694,12 @@ impl Inner {
         }
         *request.headers_mut() = headers;
         let sent = self.pool.send(request).await;
+        // A refused token is replaced at once, before the next request.
+        if let (Ok((response, _)), Some((auth, token))) = (&sent, token)
+            && response.status() == StatusCode::UNAUTHORIZED
+        {
+            auth.refused(&token);
+        }
         if let Ok((_, lent)) = &sent
             && let Some(setup) = lent.setup()
         {
@@ -699,6 +739,21 @@ impl Inner {
             *slot = None;
         }
     }
+}
+
+/// A refusal of the request's credentials, said as such: 401, or 403 with
+/// a `WWW-Authenticate` challenge (insufficient scope).
+fn auth_refusal(status: StatusCode, challenge: &Option<HeaderValue>) -> Option<String> {
+    let challenge = challenge.as_ref().and_then(|c| c.to_str().ok());
+    let refused = status == StatusCode::UNAUTHORIZED
+        || (status == StatusCode::FORBIDDEN && challenge.is_some());
+    refused.then(|| match challenge {
+        Some(challenge) => format!(
+            "authentication refused: HTTP {status} (WWW-Authenticate: {})",
+            crate::protocol::untrusted::quote(challenge, 200)
+        ),
+        None => format!("authentication refused: HTTP {status}"),
+    })
 }
 
 /// The headers given for every request (values marked sensitive when given).

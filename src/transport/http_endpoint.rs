@@ -21,6 +21,7 @@ use super::connection::{
 use super::correlator::{Correlator, Reply};
 use super::http::{HttpConnection, HttpOptions, connector_for, fixed_headers};
 use super::legacy_sse::{SseClient, SseOptions};
+use super::oauth;
 use super::process::ServerProcess;
 use super::proxy;
 use super::stdio::{LineWatch, StderrTail, drain_output};
@@ -47,6 +48,13 @@ enum Host {
 }
 
 impl Host {
+    /// Stop a server started for the run, when the run cannot go on.
+    async fn stop_after_failure(&self) {
+        if let Host::Spawned { process, .. } = self {
+            process.terminate(Duration::from_millis(500)).await;
+        }
+    }
+
     /// The process whose tree is measured, when known.
     fn pid(&self) -> Option<u32> {
         match self {
@@ -395,9 +403,7 @@ pub(super) async fn open(
             match url {
                 Ok((url, peer)) => (host, url, Some(peer)),
                 Err(error) => {
-                    if let Host::Spawned { process, .. } = &host {
-                        process.terminate(Duration::from_millis(500)).await;
-                    }
+                    host.stop_after_failure().await;
                     return Err(error);
                 }
             }
@@ -420,9 +426,7 @@ pub(super) async fn open(
         }
         && let Err(error) = check_listener(&url, peer, root)
     {
-        if let Host::Spawned { process, .. } = &host {
-            process.terminate(Duration::from_millis(500)).await;
-        }
+        host.stop_after_failure().await;
         return Err(error);
     }
     // A proxy the environment names for this URL is refused, not bypassed
@@ -431,9 +435,7 @@ pub(super) async fn open(
     let tls = match reachable(&url, &target.tls) {
         Ok(tls) => tls,
         Err(error) => {
-            if let Host::Spawned { process, .. } = &host {
-                process.terminate(Duration::from_millis(500)).await;
-            }
+            host.stop_after_failure().await;
             return Err(error);
         }
     };
@@ -451,18 +453,30 @@ pub(super) async fn open(
         // The stream is the session, and it names where messages go: open
         // it now, so that a wrong URL is said at once.
         if let Err(error) = client.stream().await {
-            if let Host::Spawned { process, .. } = &host {
-                process.terminate(Duration::from_millis(500)).await;
-            }
+            host.stop_after_failure().await;
             return Err(ConnectError::Sse(error));
         }
         Box::new(client)
     } else {
+        // A token first: every request carries it, the first included.
+        let auth = match &target.oauth {
+            Some(client) => {
+                match oauth::authorize(&url, client, &target.tls, correlator.clone()).await {
+                    Ok(source) => Some(source),
+                    Err(error) => {
+                        host.stop_after_failure().await;
+                        return Err(error.into());
+                    }
+                }
+            }
+            None => None,
+        };
         let options = HttpOptions {
             url,
             headers: target.headers.clone(),
             max_message_bytes: options.max_message_bytes,
             tls,
+            auth,
         };
         Box::new(HttpConnection::new_sharing(&options, correlator))
     };

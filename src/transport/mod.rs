@@ -10,6 +10,7 @@ pub(crate) mod http;
 mod http_endpoint;
 pub(crate) mod http_pool;
 mod legacy_sse;
+pub(crate) mod oauth;
 pub(crate) mod outbox;
 pub(crate) mod process;
 pub(crate) mod proxy;
@@ -18,6 +19,7 @@ pub(crate) mod tls;
 
 pub use connection::{CloseReport, ConnectError, ConnectOptions, Connection, HttpTarget, Target};
 pub use correlator::{Correlator, Reply};
+pub use oauth::OAuthClient;
 pub use process::{ExitInfo, ServerCommand};
 pub use stdio::StderrTail;
 pub use tls::TlsOptions;
@@ -111,4 +113,9 @@ pub enum RequestError {
     /// descriptors): a limit of this machine, not a failure of the server.
     #[error("{0}")]
     LocalLimit(String),
+    /// HTTP: the server refused the request's credentials (401, or 403 for
+    /// insufficient scope, with `WWW-Authenticate`): an auth failure, not a
+    /// server error.
+    #[error("{0}")]
+    AuthRefused(String),
 }

@@ -185,11 +185,12 @@ pub fn outcomes(frame: &mut Frame, area: Rect, block: Block, s: &Snapshot) {
         ],
         width,
     ));
-    if w.sessions_expired + w.http_errors > 0 {
+    if w.sessions_expired + w.http_errors + w.auth_failures > 0 {
         lines.extend(pack(
             vec![
                 count("sessions lost (404)", w.sessions_expired),
                 count("HTTP errors", w.http_errors),
+                count("auth refused", w.auth_failures),
             ],
             width,
         ));
