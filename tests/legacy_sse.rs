@@ -34,6 +34,17 @@ fn the_built_in_target_over_http_sse_passes_and_is_reported_as_sse() {
 }
 
 #[test]
+fn every_default_scenario_passes_over_http_sse_against_the_target() {
+    // Cold starts over HTTP, session churn (a stream per session) and the
+    // bad inputs (a request before a session's initialize is refused: the
+    // target once let any session's initialize admit every other's).
+    let run = run(&["--transport", "sse"]);
+    assert_eq!(run.code, 0, "{}", run.explain());
+    let scenarios = run.report()["scenarios"].as_array().map_or(0, Vec::len);
+    assert_eq!(scenarios, 8, "{}", run.explain());
+}
+
+#[test]
 fn latency_over_http_sse_is_the_servers_own_delay() {
     // Answered 20 ms after each POST, on the stream: a call takes 20 ms and
     // a little, never less (the POST's 202 comes first and is not the answer).

@@ -379,9 +379,12 @@ fn server_everything_over_http() {
 fn server_everything_over_the_legacy_sse_transport() {
     // Its answers come as `message` events on the GET stream; the calls'
     // figures are those of Streamable HTTP.
-    let run = run_over_sse(&["sequential"], &[], everything_sse);
+    let run = run_over_sse(&["sequential", "concurrent"], &[], everything_sse);
     check_sequential(&run, "2025-11-25");
     assert_eq!(run.report()["target"]["transport"], "sse");
+    // 10 workers, their answers on the one stream, each matched to its call.
+    let wire = &run.scenario("concurrent")["result"]["wire"];
+    assert_eq!(f64_at(wire, "/correlation_violations"), 0.0, "{wire}");
 }
 
 #[test]

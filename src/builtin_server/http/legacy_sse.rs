@@ -20,7 +20,7 @@ use tokio::sync::mpsc;
 use super::{MAX_BODY, Reply, SESSION_STATE_BYTES, Server, error_reply, status_only, whole};
 use crate::builtin_server::memory::ResidentBlock;
 use crate::builtin_server::{ClientMessage, handle_request};
-use crate::protocol::jsonrpc::{self, codes};
+use crate::protocol::jsonrpc::{self, RpcError, codes};
 
 /// Where a client opens its stream.
 pub const SSE_PATH: &str = "/sse";
@@ -38,6 +38,8 @@ struct Session {
     events: mpsc::Sender<Bytes>,
     /// Requests POSTed in it (`--session-expire-after`).
     requests: u64,
+    /// Its `initialize` was answered: before it, nothing but ping is.
+    initialized: bool,
     /// Freed with the session.
     _state: Option<ResidentBlock>,
 }
@@ -79,6 +81,7 @@ fn open(server: &Arc<Server>) -> Reply {
             Session {
                 events,
                 requests: 0,
+                initialized: false,
                 _state: ResidentBlock::new(SESSION_STATE_BYTES),
             },
         );
@@ -106,8 +109,8 @@ async fn post(server: &Arc<Server>, request: Request<Incoming>) -> Reply {
             .find_map(|pair| pair.strip_prefix("sessionId="))
             .map(str::to_string)
     });
-    let events = session.and_then(|id| enter(server, &id));
-    let Some(events) = events else {
+    let entered = session.and_then(|id| Some((enter(server, &id)?, id)));
+    let Some(((events, initialized), session)) = entered else {
         return error_reply(
             StatusCode::NOT_FOUND,
             &Value::Null,
@@ -152,10 +155,29 @@ async fn post(server: &Arc<Server>, request: Request<Incoming>) -> Reply {
         else {
             return;
         };
+        // The handshake era: nothing but ping before this session's
+        // initialize (the server-wide flag would let another session's do).
+        if !initialized && !server.state.fragile() && !matches!(method, "initialize" | "ping") {
+            let refusal = RpcError::new(
+                codes::INVALID_REQUEST,
+                format!("{method} before initialize: send initialize first"),
+            );
+            let _ = events
+                .send(event(&jsonrpc::response_line(&id, Err(refusal))))
+                .await;
+            return;
+        }
         let (outbox, mut inbox) = mpsc::unbounded_channel();
         let (answer, _faults) =
             handle_request(method, message.get("params"), &server.state, &outbox).await;
         drop(outbox);
+        if method == "initialize"
+            && answer.is_ok()
+            && let Ok(mut streams) = server.streams.0.lock()
+            && let Some(open) = streams.get_mut(&session)
+        {
+            open.initialized = true;
+        }
         while let Some(notification) = inbox.recv().await {
             if events.send(event(&notification)).await.is_err() {
                 return;
@@ -168,9 +190,10 @@ async fn post(server: &Arc<Server>, request: Request<Incoming>) -> Reply {
     accepted()
 }
 
-/// A message for session `id`: its stream, unless there is no such
-/// session, or `--session-expire-after` ends it now (its stream closes).
-fn enter(server: &Server, id: &str) -> Option<mpsc::Sender<Bytes>> {
+/// A message for session `id`: its stream and whether it was initialized,
+/// unless there is no such session, or `--session-expire-after` ends it now
+/// (its stream closes).
+fn enter(server: &Server, id: &str) -> Option<(mpsc::Sender<Bytes>, bool)> {
     let mut streams = server.streams.0.lock().ok()?;
     let session = streams.get_mut(id)?;
     session.requests += 1;
@@ -182,7 +205,7 @@ fn enter(server: &Server, id: &str) -> Option<mpsc::Sender<Bytes>> {
         streams.remove(id);
         return None;
     }
-    Some(session.events.clone())
+    Some((session.events.clone(), session.initialized))
 }
 
 /// What the official SDK's servers answer a message they took.
