@@ -537,11 +537,7 @@ impl Answers {
 /// Where the `endpoint` event says messages go: a URI resolved against
 /// the SSE URL (an absolute path, or an absolute URL of the same origin).
 fn resolve(sse_url: &Uri, named: &str) -> Result<Uri, OpenError> {
-    let origin = format!(
-        "{}://{}",
-        sse_url.scheme_str().unwrap_or("http"),
-        sse_url.authority().map_or("", |a| a.as_str())
-    );
+    let origin = super::fetch::origin(sse_url);
     let foreign = || OpenError::ForeignEndpoint {
         named: crate::protocol::untrusted::quote(named, 200),
         origin: origin.clone(),

@@ -6,6 +6,7 @@ pub(crate) mod connector;
 pub(crate) mod correlator;
 pub(crate) mod custody;
 pub(crate) mod fd_limit;
+mod fetch;
 pub(crate) mod http;
 mod http_endpoint;
 pub(crate) mod http_pool;

@@ -8,22 +8,18 @@
 //! (`WireCounters::token_fetched`). The client secret and the tokens are
 //! never printed.
 
-use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
+use std::sync::{Arc, OnceLock, RwLock, Weak};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use bytes::Bytes;
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue, WWW_AUTHENTICATE};
-use http::{Method, Request, StatusCode, Uri};
-use http_body_util::{BodyExt, Full, Limited};
+use http::{Method, StatusCode, Uri};
 use serde_json::Value;
 use tokio::sync::{Notify, watch};
 
-use super::connector::Connector;
 use super::correlator::Correlator;
-use super::http::connector_for;
-use super::http_pool::Pool;
-use super::tls::{TlsConnector, TlsOptions};
+use super::fetch::{Answer, FETCH_TIMEOUT, Fetcher, is_loopback, origin};
+use super::tls::TlsOptions;
 use crate::protocol::untrusted::quote;
 
 /// The client's registration with the authorization server.
@@ -49,10 +45,6 @@ impl std::fmt::Debug for OAuthClient {
     }
 }
 
-/// Largest document or token response read.
-const DOCUMENT_BYTES: usize = 64 * 1024;
-/// How long one discovery or token request may take.
-const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
 /// A token is fetched again when this share of its life has passed.
 const REFRESH_AT: f64 = 0.75;
 /// Past this share of its life a token is not sent: the request waits for
@@ -318,18 +310,12 @@ impl Fetch {
             }
         }
         let started = Instant::now();
-        let answer = self
-            .http
-            .fetch(Method::POST, &endpoint.token_url, headers, body)
-            .await;
-        let counters = &self.correlator.counters;
-        counters.token_fetched(
-            started.elapsed(),
-            answer
-                .as_ref()
-                .is_ok_and(|(status, ..)| status.is_success()),
-        );
-        let (status, _, body) = answer?;
+        let answer = fetch(&self.http, Method::POST, &endpoint.token_url, headers, body).await;
+        let got_one = answer.as_ref().is_ok_and(|a| a.status.is_success());
+        self.correlator
+            .counters
+            .token_fetched(started.elapsed(), got_one);
+        let Answer { status, body, .. } = answer?;
         let url = endpoint.token_url.to_string();
         if !status.is_success() {
             let detail = serde_json::from_slice::<Value>(&body)
@@ -397,8 +383,12 @@ async fn discover(
     );
     let ping = br#"{"jsonrpc":"2.0","id":0,"method":"ping"}"#.to_vec();
     let (challenge_metadata, challenge_scope) =
-        match http.fetch(Method::POST, mcp_url, headers, ping).await {
-            Ok((StatusCode::UNAUTHORIZED, headers, _)) => {
+        match fetch(http, Method::POST, mcp_url, headers, ping).await {
+            Ok(Answer {
+                status: StatusCode::UNAUTHORIZED,
+                headers,
+                ..
+            }) => {
                 let challenge = headers
                     .get_all(WWW_AUTHENTICATE)
                     .iter()
@@ -429,7 +419,7 @@ async fn discover(
     }
     let mut resource = None;
     for candidate in &candidates {
-        if let Some(doc) = http.document(candidate).await? {
+        if let Some(doc) = document(http, candidate).await? {
             resource = Some((candidate.clone(), doc));
             break;
         }
@@ -457,7 +447,7 @@ async fn discover(
     });
     let tried = server_metadata_urls(&issuer)?;
     for url in &tried {
-        let Some(doc) = http.document(url).await? else {
+        let Some(doc) = document(http, url).await? else {
             continue;
         };
         let token_url = doc
@@ -534,13 +524,53 @@ fn parameter(challenge: &str, name: &str) -> Option<String> {
     None
 }
 
-/// `scheme://authority` of a URI.
-fn origin(uri: &Uri) -> String {
-    format!(
-        "{}://{}",
-        uri.scheme_str().unwrap_or("http"),
-        uri.authority().map_or("", |a| a.as_str())
-    )
+/// A request to an authorization endpoint: over https, or plain http to
+/// loopback only (an authorization server is served over https, and the
+/// client's secret must not cross a network in the clear).
+async fn fetch(
+    http: &Fetcher,
+    method: Method,
+    url: &Uri,
+    headers: HeaderMap,
+    body: Vec<u8>,
+) -> Result<Answer, OAuthError> {
+    if url.scheme_str() == Some("http") && !url.host().is_some_and(is_loopback) {
+        return Err(OAuthError::PlainHttp {
+            url: url.to_string(),
+        });
+    }
+    http.fetch(method, url, headers, body)
+        .await
+        .map_err(|e| OAuthError::Unreachable {
+            url: e.url,
+            why: e.why,
+        })
+}
+
+/// A JSON document at `url`: `None` when it is not there (4xx).
+async fn document(http: &Fetcher, url: &str) -> Result<Option<Value>, OAuthError> {
+    let uri: Uri = url.parse().map_err(|_| OAuthError::BadDocument {
+        url: quote(url, 200),
+        why: "not a URL".into(),
+    })?;
+    let mut headers = HeaderMap::new();
+    headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+    let answer = fetch(http, Method::GET, &uri, headers, Vec::new()).await?;
+    if answer.status.is_client_error() {
+        return Ok(None);
+    }
+    if !answer.status.is_success() {
+        return Err(OAuthError::Unreachable {
+            url: url.to_string(),
+            why: format!("HTTP {}", answer.status),
+        });
+    }
+    serde_json::from_slice(&answer.body)
+        .map(Some)
+        .map_err(|_| OAuthError::BadDocument {
+            url: url.to_string(),
+            why: "not a JSON document".into(),
+        })
 }
 
 /// The MCP server's canonical URI (RFC 8707): its URL without query or
@@ -548,129 +578,6 @@ fn origin(uri: &Uri) -> String {
 fn canonical(mcp_url: &Uri) -> String {
     let path = mcp_url.path().trim_end_matches('/');
     format!("{}{path}", origin(mcp_url).to_ascii_lowercase())
-}
-
-/// Small HTTP requests to the authorization endpoints, over TLS where the
-/// URL says so; plain http only to loopback.
-struct Fetcher {
-    tls: TlsOptions,
-    connector: OnceLock<Option<Arc<TlsConnector>>>,
-    pools: Mutex<Vec<(String, Arc<Pool>)>>,
-}
-
-impl Fetcher {
-    fn new(tls: &TlsOptions) -> Fetcher {
-        Fetcher {
-            tls: tls.clone(),
-            connector: OnceLock::new(),
-            pools: Mutex::default(),
-        }
-    }
-
-    /// A JSON document at `url`: `None` when it is not there (4xx).
-    async fn document(&self, url: &str) -> Result<Option<Value>, OAuthError> {
-        let uri: Uri = url.parse().map_err(|_| OAuthError::BadDocument {
-            url: quote(url, 200),
-            why: "not a URL".into(),
-        })?;
-        let mut headers = HeaderMap::new();
-        headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
-        let (status, _, body) = self.fetch(Method::GET, &uri, headers, Vec::new()).await?;
-        if status.is_client_error() {
-            return Ok(None);
-        }
-        if !status.is_success() {
-            return Err(OAuthError::Unreachable {
-                url: url.to_string(),
-                why: format!("HTTP {status}"),
-            });
-        }
-        serde_json::from_slice(&body)
-            .map(Some)
-            .map_err(|_| OAuthError::BadDocument {
-                url: url.to_string(),
-                why: "not a JSON document".into(),
-            })
-    }
-
-    async fn fetch(
-        &self,
-        method: Method,
-        url: &Uri,
-        headers: HeaderMap,
-        body: Vec<u8>,
-    ) -> Result<(StatusCode, HeaderMap, Bytes), OAuthError> {
-        let shown = url.to_string();
-        let loopback = url.host().is_some_and(is_loopback);
-        match url.scheme_str() {
-            Some("https") => {}
-            Some("http") if loopback => {}
-            Some("http") => return Err(OAuthError::PlainHttp { url: shown }),
-            _ => {
-                return Err(OAuthError::Unreachable {
-                    url: shown,
-                    why: "only http:// and https:// are supported".into(),
-                });
-            }
-        }
-        let pool = self.pool(url)?;
-        let mut request = Request::new(Full::new(Bytes::from(body)));
-        *request.method_mut() = method;
-        *request.headers_mut() = headers;
-        let unreachable = |why: String| OAuthError::Unreachable {
-            url: shown.clone(),
-            why,
-        };
-        let exchange = async {
-            let (response, lent) = pool
-                .send(request)
-                .await
-                .map_err(|e| unreachable(e.to_string()))?;
-            let status = response.status();
-            let headers = response.headers().clone();
-            let body = Limited::new(response.into_body(), DOCUMENT_BYTES)
-                .collect()
-                .await
-                .map_err(|e| unreachable(format!("reading the answer: {e}")))?
-                .to_bytes();
-            pool.put_back(lent);
-            Ok((status, headers, body))
-        };
-        tokio::time::timeout(FETCH_TIMEOUT, exchange)
-            .await
-            .map_err(|_| unreachable(format!("no answer within {FETCH_TIMEOUT:?}")))?
-    }
-
-    /// The pool of connections to `url` (one per URL).
-    fn pool(&self, url: &Uri) -> Result<Arc<Pool>, OAuthError> {
-        let key = url.to_string();
-        let mut pools = self.pools.lock().map_err(|_| OAuthError::Unreachable {
-            url: key.clone(),
-            why: "internal lock poisoned".into(),
-        })?;
-        if let Some((_, pool)) = pools.iter().find(|(k, _)| *k == key) {
-            return Ok(pool.clone());
-        }
-        let tls = match url.scheme_str() {
-            Some("https") => self
-                .connector
-                .get_or_init(|| TlsConnector::new(&self.tls).ok().map(Arc::new))
-                .clone(),
-            _ => None,
-        };
-        let connector: Arc<dyn Connector> = connector_for(url, tls.as_ref());
-        let pool = Arc::new(Pool::new(url, connector));
-        pools.push((key, pool.clone()));
-        Ok(pool)
-    }
-}
-
-fn is_loopback(host: &str) -> bool {
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    host.eq_ignore_ascii_case("localhost")
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
 }
 
 #[cfg(test)]
