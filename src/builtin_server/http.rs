@@ -87,6 +87,13 @@ pub struct HttpServeArgs {
     /// With --oauth-client: how long a token is valid, in seconds.
     #[arg(long, value_name = "S", default_value_t = 3600.0)]
     pub oauth_token_lifetime_s: f64,
+    /// Over HTTP: answer requests for PATH with a redirect to LOCATION
+    /// (`PATH=LOCATION`, repeatable; status --redirect-status).
+    #[arg(long, value_name = "PATH=LOCATION", value_parser = redirect_rule)]
+    pub redirect: Vec<(String, String)>,
+    /// The status of --redirect's answers.
+    #[arg(long, value_name = "STATUS", default_value_t = 308, value_parser = clap::value_parser!(u16).range(300..400))]
+    pub redirect_status: u16,
     /// With --oauth-client: refuse a token once it has been used N times,
     /// although it has not expired (as a revoked token is).
     #[arg(long, value_name = "N")]
@@ -278,6 +285,20 @@ impl Server {
         connection: &ConnectionState,
     ) -> Reply {
         let legacy = self.args.legacy_sse;
+        if let Some((_, location)) = self
+            .args
+            .redirect
+            .iter()
+            .find(|(path, _)| path == request.uri().path())
+        {
+            let status = StatusCode::from_u16(self.args.redirect_status)
+                .unwrap_or(StatusCode::PERMANENT_REDIRECT);
+            let mut reply = status_only(status);
+            if let Ok(value) = HeaderValue::from_str(location) {
+                reply.headers_mut().insert(http::header::LOCATION, value);
+            }
+            return reply;
+        }
         if let Some(oauth) = &self.oauth {
             if request.uri().path() != ENDPOINT {
                 let (parts, body) = request.into_parts();
@@ -503,6 +524,15 @@ impl Server {
         }
         None
     }
+}
+
+/// `--redirect PATH=LOCATION`.
+fn redirect_rule(text: &str) -> Result<(String, String), String> {
+    let (path, location) = text
+        .split_once('=')
+        .filter(|(path, location)| path.starts_with('/') && !location.is_empty())
+        .ok_or_else(|| format!("expected PATH=LOCATION, PATH starting with /, got {text:?}"))?;
+    Ok((path.to_string(), location.to_string()))
 }
 
 fn session_of(request: &Request<Incoming>) -> Option<String> {

@@ -220,6 +220,11 @@ pub struct TargetArgs {
     /// Over HTTP: leave the session open at the end instead of ending it with DELETE.
     #[arg(long)]
     pub keep_session: bool,
+    /// Over HTTP: follow the endpoint's 307 and 308 redirects (on its own
+    /// host) before the run, and send the calls where they lead; each is
+    /// said in the report's notes.
+    #[arg(long)]
+    pub follow_redirects: bool,
     /// https://: trust this CA's certificates (PEM) beside the platform's and
     /// the Mozilla roots: a private CA.
     #[arg(long, value_name = "FILE")]

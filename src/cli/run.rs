@@ -76,6 +76,7 @@ pub fn target(args: &TargetArgs) -> Result<Target, String> {
                     tls: tls.clone(),
                     legacy_sse,
                     oauth: oauth.clone(),
+                    follow_redirects: args.follow_redirects,
                 }))
             }
         };
@@ -139,6 +140,7 @@ pub fn target(args: &TargetArgs) -> Result<Target, String> {
         tls,
         legacy_sse,
         oauth,
+        follow_redirects: args.follow_redirects,
     }))
 }
 

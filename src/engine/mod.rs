@@ -199,6 +199,9 @@ async fn drive(
             correlator: conn.correlator(),
             stderr: conn.output(),
         }));
+        for note in conn.setup_notes() {
+            let _ = events.send(Event::Note(note));
+        }
         let learning = catalog::learn_param_headers(&opened, timeout);
         for note in user_halt.unless(learning).await.unwrap_or_default() {
             let _ = events.send(Event::Note(note));

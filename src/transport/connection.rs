@@ -52,6 +52,8 @@ pub struct HttpTarget {
     /// OAuth client credentials: a token fetched before the run and kept
     /// fresh (Streamable HTTP).
     pub oauth: Option<std::sync::Arc<super::OAuthClient>>,
+    /// Follow the endpoint's 307 and 308 redirects before the run.
+    pub follow_redirects: bool,
 }
 
 impl Target {
@@ -146,6 +148,8 @@ pub enum ConnectError {
     Sse(super::legacy_sse::OpenError),
     #[error(transparent)]
     OAuth(#[from] super::oauth::OAuthError),
+    #[error(transparent)]
+    Redirect(#[from] super::redirect::RedirectError),
     #[error(
         "{variable} is set, and mcpstorm does not go through proxies: it would reach \
          {host} directly, around the proxy (a proxy between would be measured as the \
@@ -308,6 +312,12 @@ pub(crate) trait Transport: Send + Sync {
 
     /// Tools' declared `Mcp-Param-*` headers.
     fn set_param_headers(&self, _headers: ParamHeaders) {}
+
+    /// What opening the connection met that the report should say
+    /// (redirects followed).
+    fn setup_notes(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// One connection to the server under test, whatever carries it.
@@ -492,5 +502,10 @@ impl Connection {
     /// Tools' declared `Mcp-Param-*` headers (HTTP, stateless era).
     pub fn set_param_headers(&self, headers: ParamHeaders) {
         self.transport.set_param_headers(headers)
+    }
+
+    /// What opening the connection met that the report should say.
+    pub fn setup_notes(&self) -> Vec<String> {
+        self.transport.setup_notes()
     }
 }

@@ -461,6 +461,7 @@ impl HttpConnection {
             .headers()
             .get(http::header::WWW_AUTHENTICATE)
             .cloned();
+        let location = response.headers().get(http::header::LOCATION).cloned();
         let body = self
             .inner
             .read_to_end(response.into_body(), lent, ERROR_BODY_BYTES)
@@ -502,10 +503,14 @@ impl HttpConnection {
             counters.sessions_expired.fetch_add(1, Ordering::Relaxed);
             return Err(RequestError::SessionExpired);
         }
-        let detail = match &error_message {
-            Some(error) => format!("JSON-RPC error {}: {}", error.code, error.message),
-            None if body.is_empty() => "empty body".to_string(),
-            None => sample_of(&body),
+        let detail = match (&error_message, location.filter(|_| status.is_redirection())) {
+            (_, Some(location)) => format!(
+                "a redirect to {}: follow it with --follow-redirects, or give that --url",
+                crate::protocol::untrusted::quote(location.to_str().unwrap_or("?"), 200)
+            ),
+            (Some(error), None) => format!("JSON-RPC error {}: {}", error.code, error.message),
+            (None, None) if body.is_empty() => "empty body".to_string(),
+            (None, None) => sample_of(&body),
         };
         Err(RequestError::Status {
             status: status.as_u16(),

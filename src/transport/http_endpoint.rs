@@ -21,12 +21,12 @@ use super::connection::{
 use super::correlator::{Correlator, Reply};
 use super::http::{HttpConnection, HttpOptions, connector_for, fixed_headers};
 use super::legacy_sse::{SseClient, SseOptions};
-use super::oauth;
 use super::process::ServerProcess;
 use super::proxy;
 use super::stdio::{LineWatch, StderrTail, drain_output};
 use super::tls::{TlsConnector, TlsOptions};
 use super::{RawReply, RequestError, TransportKind};
+use super::{oauth, redirect};
 use crate::probe::{listener, procfs};
 use crate::protocol::jsonrpc::{Params, RawFrame};
 use crate::protocol::param_headers::ParamHeaders;
@@ -72,6 +72,8 @@ struct HttpEndpoint {
     output: Arc<StderrTail>,
     /// End the session with `DELETE` at the end.
     end_session: bool,
+    /// Redirects followed to reach the endpoint.
+    redirects: Vec<String>,
 }
 
 /// What speaks MCP to the endpoint: Streamable HTTP (`http.rs`), or the
@@ -339,6 +341,7 @@ impl Transport for HttpEndpoint {
             host: Host::Unknown,
             output: Arc::new(StderrTail::default()),
             end_session: self.end_session,
+            redirects: Vec::new(),
         }))
     }
 
@@ -364,6 +367,10 @@ impl Transport for HttpEndpoint {
 
     fn set_param_headers(&self, headers: ParamHeaders) {
         self.http.set_param_headers(headers);
+    }
+
+    fn setup_notes(&self) -> Vec<String> {
+        self.redirects.clone()
     }
 }
 
@@ -417,6 +424,24 @@ pub(super) async fn open(
             let url = target.url.clone().ok_or(ConnectError::NoUrl)?;
             (host, url, None)
         }
+    };
+    // Redirects first: the calls, and the listener check, are for where
+    // they lead.
+    let (url, redirects) = if target.follow_redirects && !target.legacy_sse {
+        match redirect::follow(&url, &target.headers, &target.tls).await {
+            Ok(followed) => (followed.url, followed.hops),
+            Err(error) => {
+                host.stop_after_failure().await;
+                return Err(error.into());
+            }
+        }
+    } else {
+        (url, Vec::new())
+    };
+    let answered_at = if redirects.is_empty() {
+        answered_at
+    } else {
+        None
     };
     if let Some(root) = host.pid()
         && options.check_listener
@@ -485,6 +510,7 @@ pub(super) async fn open(
         host,
         output,
         end_session: target.end_session,
+        redirects,
     }))
 }
 

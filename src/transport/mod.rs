@@ -15,6 +15,7 @@ pub(crate) mod oauth;
 pub(crate) mod outbox;
 pub(crate) mod process;
 pub(crate) mod proxy;
+mod redirect;
 pub(crate) mod stdio;
 pub(crate) mod tls;
 
