@@ -232,3 +232,58 @@ fn a_proxy_the_environment_names_is_refused_not_bypassed() {
         .expect("mcpstorm runs");
     assert_eq!(output.status.code(), Some(0), "{}", common::said(&output));
 }
+
+#[test]
+fn a_call_over_https_costs_what_it_costs_over_http_within_a_stated_margin() {
+    // The same target answering 20 ms after each request, over HTTP and
+    // over HTTPS: connections are kept alive and their handshakes counted
+    // apart, so a call's latency over TLS is the server's 20 ms and a
+    // little, as over plain HTTP: the p50s differ by less than 15 ms (a
+    // margin a busy machine's noise stays under; a handshake per call, at
+    // least one more round trip and the TLS work, would be inside it on
+    // loopback, so what is asserted beside it is that none was made).
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    let scenario = common::scenario_file(
+        dir.path(),
+        "fixed.toml",
+        r#"
+name = "fixed"
+[[phase]]
+name = "load"
+load = { kind = "sequential", calls = 100 }
+[[call]]
+tool = "echo"
+arguments = { message = "x" }
+"#,
+    );
+    let scenario = scenario.to_string_lossy().into_owned();
+    let p50 = |run: &common::Run| {
+        common::f64_at(
+            &run.scenario("fixed")["result"]["phases"][0]["latency"],
+            "/p50_ms",
+        )
+    };
+    let plain_server = format!("{} serve --http 127.0.0.1:0 --latency-ms 20", mcpstorm());
+    let plain = run(&[&scenario, "--server-cmd", &plain_server]);
+    assert_eq!(plain.code, 0, "{}", plain.explain());
+    let tls_server = tls_target(dir.path(), "--latency-ms 20");
+    let tls = run(&[
+        &scenario,
+        "--server-cmd",
+        &tls_server,
+        "--cacert",
+        ca.to_str().unwrap(),
+    ]);
+    assert_eq!(tls.code, 0, "{}", tls.explain());
+    let (http_p50, https_p50) = (p50(&plain), p50(&tls));
+    assert!(https_p50 >= 20.0, "{https_p50} ms");
+    assert!(
+        (https_p50 - http_p50).abs() < 15.0,
+        "HTTPS p50 {https_p50} ms, HTTP p50 {http_p50} ms"
+    );
+    // Sequential calls on kept-alive connections: one handshake, not 100.
+    let wire = &tls.scenario("fixed")["result"]["wire"];
+    let handshakes = common::f64_at(wire, "/tls_handshakes");
+    assert!((1.0..=3.0).contains(&handshakes), "{wire}");
+}

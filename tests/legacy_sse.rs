@@ -131,6 +131,33 @@ fn a_stream_the_server_ends_fails_only_the_calls_it_owed() {
     assert_nothing_left(&marker);
 }
 
+#[test]
+fn responses_for_ids_never_issued_are_counted_and_harm_no_call() {
+    let port = free_port();
+    let marker = format!("marker-sse-stray-{}", std::process::id());
+    let server = hostile_server("stray", port, &marker);
+    let run = run(&[
+        "sequential",
+        "--transport",
+        "sse",
+        "--url",
+        &sse_url(port),
+        "--server-cmd",
+        &server,
+    ]);
+    let result = &run.scenario("sequential")["result"];
+    assert_eq!(
+        f64_at(result, "/total/outcomes/ok"),
+        1050.0,
+        "{}",
+        run.explain()
+    );
+    // One stray after each of the 1050 calls and the handshake's requests.
+    let unknown = f64_at(result, "/wire/unknown_ids");
+    assert!(unknown >= 1050.0, "{}", run.explain());
+    assert_nothing_left(&marker);
+}
+
 fn sse_url(port: u16) -> String {
     format!("http://127.0.0.1:{port}/sse")
 }

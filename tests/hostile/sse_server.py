@@ -13,10 +13,12 @@ MODE is one of:
              MB megabytes, never ended
   ends N     answers N requests, then ends the stream; a POST for that
              session then gets 404
+  stray      after every answer, a response for an id never issued
 
 Any further argument (a marker the tests look for) is ignored."""
 
 import json
+import socket
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -65,6 +67,12 @@ class Handler(BaseHTTPRequestHandler):
 
     def log_message(self, *args):
         pass
+
+    def setup(self):
+        super().setup()
+        # Small writes go out at once (Nagle's algorithm and a delayed ACK
+        # would hold each answer 40 ms).
+        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def do_GET(self):
         if urlparse(self.path).path != "/sse":
@@ -153,6 +161,9 @@ class Handler(BaseHTTPRequestHandler):
             reply = {"jsonrpc": "2.0", "id": message["id"], "result": result}
         with state["cond"]:
             state["queue"].append(json.dumps(reply).encode())
+            if MODE == "stray":
+                stray = {"jsonrpc": "2.0", "id": 987654321, "result": {}}
+                state["queue"].append(json.dumps(stray).encode())
             state["answered"] += 1
             if MODE == "ends" and state["answered"] >= int(ARG or "10"):
                 state["open"] = False
