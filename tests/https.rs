@@ -244,20 +244,7 @@ fn a_call_over_https_costs_what_it_costs_over_http_within_a_stated_margin() {
     // loopback, so what is asserted beside it is that none was made).
     let dir = tempfile::tempdir().unwrap();
     let ca = dir.path().join("ca.pem");
-    let scenario = common::scenario_file(
-        dir.path(),
-        "fixed.toml",
-        r#"
-name = "fixed"
-[[phase]]
-name = "load"
-load = { kind = "sequential", calls = 100 }
-[[call]]
-tool = "echo"
-arguments = { message = "x" }
-"#,
-    );
-    let scenario = scenario.to_string_lossy().into_owned();
+    let scenario = common::fixed_echo_scenario(dir.path(), 100);
     let p50 = |run: &common::Run| {
         common::f64_at(
             &run.scenario("fixed")["result"]["phases"][0]["latency"],

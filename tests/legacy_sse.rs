@@ -5,7 +5,7 @@
 mod common;
 
 use common::peers::free_port;
-use common::{assert_nothing_left, f64_at, mcpstorm, run, run_within};
+use common::{assert_nothing_left, f64_at, mcpstorm, run};
 
 /// `mcpstorm run SCENARIO --transport sse` against the built-in target in
 /// its legacy mode with `knobs`, started by mcpstorm.
@@ -49,20 +49,8 @@ fn latency_over_http_sse_is_the_servers_own_delay() {
     // Answered 20 ms after each POST, on the stream: a call takes 20 ms and
     // a little, never less (the POST's 202 comes first and is not the answer).
     let dir = tempfile::tempdir().expect("temp dir");
-    let scenario = common::scenario_file(
-        dir.path(),
-        "fixed.toml",
-        r#"
-name = "fixed"
-[[phase]]
-name = "load"
-load = { kind = "sequential", calls = 40 }
-[[call]]
-tool = "echo"
-arguments = { message = "x" }
-"#,
-    );
-    let run = run_over_sse(&scenario.to_string_lossy(), &["--latency-ms", "20"]);
+    let scenario = common::fixed_echo_scenario(dir.path(), 40);
+    let run = run_over_sse(&scenario, &["--latency-ms", "20"]);
     assert_eq!(run.code, 0, "{}", run.explain());
     let latency = &run.scenario("fixed")["result"]["phases"][0]["latency"];
     let p50 = f64_at(latency, "/p50_ms");
@@ -97,18 +85,7 @@ fn a_lost_session_is_opened_again_on_a_new_stream() {
 fn a_stream_the_server_ends_fails_only_the_calls_it_owed() {
     // After 30 answers the server ends the stream (and forgets the
     // session): the calls go on in a new session.
-    let port = free_port();
-    let marker = format!("marker-sse-ends-{}", std::process::id());
-    let server = hostile_server("ends 30", port, &marker);
-    let run = run(&[
-        "sequential",
-        "--transport",
-        "sse",
-        "--url",
-        &sse_url(port),
-        "--server-cmd",
-        &server,
-    ]);
+    let (run, _) = against_hostile("ends 30", &[]);
     let result = &run.scenario("sequential")["result"];
     let ok = f64_at(result, "/total/outcomes/ok");
     // Each session answers 30 requests, the handshake and list among them:
@@ -128,23 +105,11 @@ fn a_stream_the_server_ends_fails_only_the_calls_it_owed() {
     .sum();
     assert_eq!(counted, 1050.0, "{outcomes}");
     assert_eq!(f64_at(outcomes, "/timeout"), 0.0, "{outcomes}");
-    assert_nothing_left(&marker);
 }
 
 #[test]
 fn responses_for_ids_never_issued_are_counted_and_harm_no_call() {
-    let port = free_port();
-    let marker = format!("marker-sse-stray-{}", std::process::id());
-    let server = hostile_server("stray", port, &marker);
-    let run = run(&[
-        "sequential",
-        "--transport",
-        "sse",
-        "--url",
-        &sse_url(port),
-        "--server-cmd",
-        &server,
-    ]);
+    let (run, _) = against_hostile("stray", &[]);
     let result = &run.scenario("sequential")["result"];
     assert_eq!(
         f64_at(result, "/total/outcomes/ok"),
@@ -155,15 +120,22 @@ fn responses_for_ids_never_issued_are_counted_and_harm_no_call() {
     // One stray after each of the 1050 calls and the handshake's requests.
     let unknown = f64_at(result, "/wire/unknown_ids");
     assert!(unknown >= 1050.0, "{}", run.explain());
-    assert_nothing_left(&marker);
 }
 
 fn sse_url(port: u16) -> String {
     format!("http://127.0.0.1:{port}/sse")
 }
 
-/// The command line of tests/hostile/sse_server.py in `mode` on `port`.
-fn hostile_server(mode: &str, port: u16, marker: &str) -> String {
+/// `run sequential --transport sse` against tests/hostile/sse_server.py in
+/// `mode` (with its argument), on a free port, with `extra` flags; after it,
+/// the server must be gone.
+fn against_hostile(mode: &str, extra: &[&str]) -> (common::Run, f64) {
+    let port = free_port();
+    let marker = format!(
+        "marker-sse-{}-{}",
+        mode.replace(' ', "-"),
+        std::process::id()
+    );
     let script =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/hostile/sse_server.py");
     let mut words = vec!["python3".to_string(), script.to_string_lossy().into_owned()];
@@ -171,37 +143,30 @@ fn hostile_server(mode: &str, port: u16, marker: &str) -> String {
     words.push(parts.next().unwrap_or(mode).to_string());
     words.push(port.to_string());
     words.extend(parts.map(str::to_string));
-    words.push(marker.to_string());
-    shlex::try_join(words.iter().map(String::as_str)).expect("quotable")
+    words.push(marker.clone());
+    let server = shlex::try_join(words.iter().map(String::as_str)).expect("quotable");
+    let url = sse_url(port);
+    let mut args = vec![
+        "sequential",
+        "--transport",
+        "sse",
+        "--url",
+        &url,
+        "--server-cmd",
+        &server,
+    ];
+    args.extend(extra);
+    let (run, peak_mb) = common::run_with_peak_rss(&args);
+    assert_nothing_left(&marker);
+    (run, peak_mb)
 }
 
 /// A hostile server's run: a setup error (exit 2) that says `expected`,
-/// within `limit`, the server stopped.
+/// the server stopped.
 fn assert_refused(mode: &str, expected: &str) {
-    let port = free_port();
-    let marker = format!(
-        "marker-sse-{}-{}",
-        mode.replace(' ', "-"),
-        std::process::id()
-    );
-    let server = hostile_server(mode, port, &marker);
-    let run = run_within(
-        Some(std::time::Duration::from_secs(60)),
-        &[
-            "sequential",
-            "--transport",
-            "sse",
-            "--url",
-            &sse_url(port),
-            "--server-cmd",
-            &server,
-            "--startup-timeout-ms",
-            "3000",
-        ],
-    );
+    let (run, _) = against_hostile(mode, &["--startup-timeout-ms", "3000"]);
     assert_eq!(run.code, 2, "{}", run.explain());
     assert!(run.stdout.contains(expected), "{}", run.explain());
-    assert_nothing_left(&marker);
 }
 
 #[test]
@@ -225,20 +190,7 @@ fn an_event_without_end_is_cut_at_the_message_limit() {
     // 64 MB of one data line, before the handshake's answer: read up to the
     // 1 MiB limit, then the stream is given up as a protocol violation, said
     // as such (not as a server that exited); mcpstorm's memory stays small.
-    let port = free_port();
-    let marker = format!("marker-sse-huge-{}", std::process::id());
-    let server = hostile_server("huge 64", port, &marker);
-    let (run, peak_mb) = common::run_with_peak_rss(&[
-        "sequential",
-        "--transport",
-        "sse",
-        "--url",
-        &sse_url(port),
-        "--server-cmd",
-        &server,
-        "--max-message-bytes",
-        "1048576",
-    ]);
+    let (run, peak_mb) = against_hostile("huge 64", &["--max-message-bytes", "1048576"]);
     assert_eq!(run.code, 2, "{}", run.explain());
     assert!(
         run.stdout
@@ -247,7 +199,6 @@ fn an_event_without_end_is_cut_at_the_message_limit() {
         run.explain()
     );
     assert!(peak_mb < 60.0, "mcpstorm's peak RSS {peak_mb} MB");
-    assert_nothing_left(&marker);
 }
 
 #[test]

@@ -12,11 +12,26 @@ use common::{HttpTarget, f64_at, mcpstorm, run, scenario_file};
 const CLIENT: &str = "loadtest:s3cret-Value-17";
 const SECRET: &str = "s3cret-Value-17";
 
-/// A file holding the client's secret, and the run's OAuth flags naming it.
+/// A file holding the client's secret in `dir`.
 fn secret_file(dir: &std::path::Path) -> String {
     let file = dir.join("secret");
     std::fs::write(&file, format!("# the client's secret\n{SECRET}\n")).expect("writes");
     file.to_string_lossy().into_owned()
+}
+
+/// `run SCENARIO --url … --pid …` against `target` as the OAuth client
+/// `loadtest`, its secret in a file, with `extra` flags.
+fn run_as_client(target: &HttpTarget, scenario: &str, extra: &[&str]) -> common::Run {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let secret = secret_file(dir.path());
+    let mut args = vec![
+        "--oauth-client-id",
+        "loadtest",
+        "--oauth-client-secret-file",
+        &secret,
+    ];
+    args.extend(extra);
+    target.run(scenario, &args)
 }
 
 /// Everything a run printed and wrote, to look for a secret in.
@@ -57,16 +72,7 @@ arguments = { message = "x" }
 "success_rate == 1" = {}
 "#,
     );
-    let secret = secret_file(dir.path());
-    let run = target.run(
-        &scenario.to_string_lossy(),
-        &[
-            "--oauth-client-id",
-            "loadtest",
-            "--oauth-client-secret-file",
-            &secret,
-        ],
-    );
+    let run = run_as_client(&target, &scenario.to_string_lossy(), &[]);
     assert_eq!(run.code, 0, "{}", run.explain());
     let wire = wire(&run, "soak");
     assert_eq!(f64_at(&wire, "/auth_failures"), 0.0, "{wire}");
@@ -88,17 +94,7 @@ fn a_revoked_token_is_an_auth_failure_and_the_next_call_has_a_new_one() {
     // that meets the 401 fails as an auth failure, not a server error, and
     // the calls after it carry a new token.
     let target = HttpTarget::start(&["--oauth-client", CLIENT, "--oauth-revoke-after", "100"]);
-    let dir = tempfile::tempdir().expect("temp dir");
-    let secret = secret_file(dir.path());
-    let run = target.run(
-        "sequential",
-        &[
-            "--oauth-client-id",
-            "loadtest",
-            "--oauth-client-secret-file",
-            &secret,
-        ],
-    );
+    let run = run_as_client(&target, "sequential", &[]);
     let result = &run.scenario("sequential")["result"];
     let wire = &result["wire"];
     let refused = f64_at(wire, "/auth_failures");
@@ -163,17 +159,7 @@ fn a_wrong_secret_is_a_setup_error_that_shows_no_secret() {
 fn a_server_that_publishes_no_metadata_needs_the_token_url() {
     // A bearer-only server: 401 without a challenge, no well-known documents.
     let target = HttpTarget::start(&["--require-bearer", "whatever"]);
-    let dir = tempfile::tempdir().expect("temp dir");
-    let secret = secret_file(dir.path());
-    let run = run(&[
-        "sequential",
-        "--url",
-        &target.url,
-        "--oauth-client-id",
-        "loadtest",
-        "--oauth-client-secret-file",
-        &secret,
-    ]);
+    let run = run_as_client(&target, "sequential", &[]);
     assert_eq!(run.code, 2, "{}", run.explain());
     assert!(
         run.stdout
@@ -188,19 +174,8 @@ fn a_server_that_publishes_no_metadata_needs_the_token_url() {
 fn a_token_endpoint_given_is_used_without_discovery() {
     let target = HttpTarget::start(&["--oauth-client", CLIENT]);
     let origin = target.url.trim_end_matches("/mcp");
-    let dir = tempfile::tempdir().expect("temp dir");
-    let secret = secret_file(dir.path());
-    let run = target.run(
-        "sequential",
-        &[
-            "--oauth-client-id",
-            "loadtest",
-            "--oauth-client-secret-file",
-            &secret,
-            "--oauth-token-url",
-            &format!("{origin}/token"),
-        ],
-    );
+    let token_url = format!("{origin}/token");
+    let run = run_as_client(&target, "sequential", &["--oauth-token-url", &token_url]);
     assert_eq!(run.code, 0, "{}", run.explain());
     assert_eq!(f64_at(&wire(&run, "sequential"), "/token_fetches"), 1.0);
 }

@@ -360,27 +360,36 @@ impl Server {
         }
     }
 
-    async fn post(&self, request: Request<Incoming>, connection: &ConnectionState) -> Reply {
-        let (parts, body) = request.into_parts();
+    /// A POSTed message, read within the size limit (`--fragile` crashing
+    /// on a huge one) and parsed; the refusal to answer otherwise.
+    async fn read_message(&self, body: Incoming) -> Result<Value, Reply> {
         let Ok(body) = Limited::new(body, MAX_BODY).collect().await else {
-            return error_reply(
+            return Err(error_reply(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 &Value::Null,
                 codes::INVALID_REQUEST,
                 "request body too large",
-            );
+            ));
         };
         let body = body.to_bytes();
         if self.state.crashes_on(body.len()) {
             super::crash_on_huge_request(body.len());
         }
-        let Ok(message) = serde_json::from_slice::<Value>(&body) else {
-            return error_reply(
+        serde_json::from_slice::<Value>(&body).map_err(|_| {
+            error_reply(
                 StatusCode::BAD_REQUEST,
                 &Value::Null,
                 codes::PARSE_ERROR,
                 "Parse error",
-            );
+            )
+        })
+    }
+
+    async fn post(&self, request: Request<Incoming>, connection: &ConnectionState) -> Reply {
+        let (parts, body) = request.into_parts();
+        let message = match self.read_message(body).await {
+            Ok(message) => message,
+            Err(refusal) => return refusal,
         };
         let (id, method) = match ClientMessage::of(&message, self.state.fragile()) {
             ClientMessage::Request { id, method } => (id, method),

@@ -313,10 +313,7 @@ impl HttpConnection {
                     "the HTTP reply carried no JSON-RPC response".into(),
                 )),
             },
-            Ok(Err(RequestError::Status { status, code, .. })) => {
-                Ok(RawReply::Refused { status, code })
-            }
-            Ok(Err(error)) => Err(error),
+            Ok(Err(error)) => RawReply::from_failure(error),
         };
         correlator.cancel(id);
         outcome

@@ -376,10 +376,7 @@ impl SseClient {
                 return Err(RequestError::Timeout(timeout));
             }
             Ok(Ok(reply)) => Ok(RawReply::Response(reply.body)),
-            Ok(Err(RequestError::Status { status, code, .. })) => {
-                Ok(RawReply::Refused { status, code })
-            }
-            Ok(Err(error)) => Err(error),
+            Ok(Err(error)) => RawReply::from_failure(error),
         };
         correlator.cancel(id);
         outcome

@@ -84,6 +84,17 @@ pub enum RawReply {
     Refused { status: u16, code: Option<i64> },
 }
 
+impl RawReply {
+    /// What a probe's failed exchange says: a refusal status is the answer
+    /// (what the probe asks for), any other failure stays one.
+    pub(crate) fn from_failure(error: RequestError) -> Result<RawReply, RequestError> {
+        match error {
+            RequestError::Status { status, code, .. } => Ok(RawReply::Refused { status, code }),
+            other => Err(other),
+        }
+    }
+}
+
 /// Why a request got no response.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum RequestError {

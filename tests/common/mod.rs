@@ -231,6 +231,19 @@ pub fn scenario_file(dir: &Path, name: &str, text: &str) -> PathBuf {
     path
 }
 
+/// A scenario `fixed` of `calls` sequential echo calls in one phase,
+/// `load`, written to `dir`: for a latency read against a known delay.
+pub fn fixed_echo_scenario(dir: &Path, calls: usize) -> String {
+    let text = format!(
+        "name = \"fixed\"\n[[phase]]\nname = \"load\"\n\
+         load = {{ kind = \"sequential\", calls = {calls} }}\n\
+         [[call]]\ntool = \"echo\"\narguments = {{ message = \"x\" }}\n"
+    );
+    scenario_file(dir, "fixed.toml", &text)
+        .to_string_lossy()
+        .into_owned()
+}
+
 /// The server a scenario of `report` measured is no longer running (gone, or
 /// a zombie its parent has yet to reap).
 pub fn assert_server_stopped(scenario: &Value) {

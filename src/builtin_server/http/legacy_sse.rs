@@ -12,12 +12,12 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Limited, StreamBody};
+use http_body_util::{BodyExt, StreamBody};
 use hyper::body::{Frame, Incoming};
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use super::{MAX_BODY, Reply, SESSION_STATE_BYTES, Server, error_reply, status_only, whole};
+use super::{Reply, SESSION_STATE_BYTES, Server, error_reply, status_only, whole};
 use crate::builtin_server::memory::ResidentBlock;
 use crate::builtin_server::{ClientMessage, handle_request};
 use crate::protocol::jsonrpc::{self, RpcError, codes};
@@ -118,20 +118,9 @@ async fn post(server: &Arc<Server>, request: Request<Incoming>) -> Reply {
             "Session not found",
         );
     };
-    let Ok(body) = Limited::new(request.into_body(), MAX_BODY).collect().await else {
-        return status_only(StatusCode::PAYLOAD_TOO_LARGE);
-    };
-    let body = body.to_bytes();
-    if server.state.crashes_on(body.len()) {
-        crate::builtin_server::crash_on_huge_request(body.len());
-    }
-    let Ok(message) = serde_json::from_slice::<Value>(&body) else {
-        return error_reply(
-            StatusCode::BAD_REQUEST,
-            &Value::Null,
-            codes::PARSE_ERROR,
-            "Parse error",
-        );
+    let message = match server.read_message(request.into_body()).await {
+        Ok(message) => message,
+        Err(refusal) => return refusal,
     };
     match ClientMessage::of(&message, server.state.fragile()) {
         ClientMessage::Request { .. } => {}
