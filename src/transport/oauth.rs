@@ -152,7 +152,11 @@ impl TokenSource {
     /// it is stale or was refused, the next one (waited for, at most as long
     /// as a fetch may take).
     pub async fn header(&self) -> HeaderValue {
-        // Subscribed before looking, so a fetch ending in between is seen.
+        if let Some(header) = self.usable() {
+            return header;
+        }
+        // Subscribed, then looked at again: a fetch ending in between is
+        // seen (the fast path above takes no subscription: it runs per call).
         let mut updated = self.updated.subscribe();
         if let Some(header) = self.usable() {
             return header;
