@@ -82,6 +82,12 @@ arguments = { message = "x" }
     assert!((3.0..=5.0).contains(&fetches), "{wire}");
     assert!(f64_at(&wire, "/token_fetch_max_ms") > 0.0, "{wire}");
     assert!(run.stdout.contains("auth: "), "{}", run.stdout);
+    // Where the tokens came from is said: it was the server's word.
+    let notes = run.scenario("soak")["result"]["notes"].to_string();
+    assert!(
+        notes.contains("/token (found from the server's metadata) for client loadtest"),
+        "{notes}"
+    );
     assert!(
         !everything_said(&run).contains(SECRET),
         "the secret was shown"

@@ -72,8 +72,9 @@ struct HttpEndpoint {
     output: Arc<StderrTail>,
     /// End the session with `DELETE` at the end.
     end_session: bool,
-    /// Redirects followed to reach the endpoint.
-    redirects: Vec<String>,
+    /// What opening it met, for the report's notes: redirects followed,
+    /// where OAuth tokens come from.
+    notes: Vec<String>,
 }
 
 /// What speaks MCP to the endpoint: Streamable HTTP (`http.rs`), or the
@@ -341,7 +342,7 @@ impl Transport for HttpEndpoint {
             host: Host::Unknown,
             output: Arc::new(StderrTail::default()),
             end_session: self.end_session,
-            redirects: Vec::new(),
+            notes: Vec::new(),
         }))
     }
 
@@ -370,7 +371,7 @@ impl Transport for HttpEndpoint {
     }
 
     fn setup_notes(&self) -> Vec<String> {
-        self.redirects.clone()
+        self.notes.clone()
     }
 }
 
@@ -427,7 +428,7 @@ pub(super) async fn open(
     };
     // Redirects first: the calls, and the listener check, are for where
     // they lead.
-    let (url, redirects) = if target.follow_redirects && !target.legacy_sse {
+    let (url, mut notes) = if target.follow_redirects && !target.legacy_sse {
         match redirect::follow(&url, &target.headers, &target.tls).await {
             Ok(followed) => (followed.url, followed.hops),
             Err(error) => {
@@ -438,11 +439,9 @@ pub(super) async fn open(
     } else {
         (url, Vec::new())
     };
-    let answered_at = if redirects.is_empty() {
-        answered_at
-    } else {
-        None
-    };
+    // Where the started server answered is the given URL's address: after
+    // a redirect, the listener is looked up again.
+    let answered_at = answered_at.filter(|_| notes.is_empty());
     if let Some(root) = host.pid()
         && options.check_listener
         && let Some(peer) = match answered_at {
@@ -487,7 +486,10 @@ pub(super) async fn open(
         let auth = match &target.oauth {
             Some(client) => {
                 match oauth::authorize(&url, client, &target.tls, correlator.clone()).await {
-                    Ok(source) => Some(source),
+                    Ok(source) => {
+                        notes.push(source.described());
+                        Some(source)
+                    }
                     Err(error) => {
                         host.stop_after_failure().await;
                         return Err(error.into());
@@ -510,7 +512,7 @@ pub(super) async fn open(
         host,
         output,
         end_session: target.end_session,
-        redirects,
+        notes,
     }))
 }
 

@@ -251,10 +251,7 @@ impl SseClient {
         let (ended_tx, ended) = watch::channel(None);
         let correlator = self.correlator.clone();
         let posts = Arc::new(Pool::new(&post_url, options.connector.clone()));
-        let answers = Answers {
-            pool: posts.clone(),
-            headers: options.headers.clone(),
-        };
+        let answers = Answers::new(posts.clone(), options.headers.clone());
         let reader = tokio::spawn(async move {
             // The GET's connection is held for the stream's life.
             let _connection = lent;
@@ -270,7 +267,7 @@ impl SseClient {
                         let routed = correlator
                             .route(jsonrpc::classify(event.data.as_bytes()), Instant::now());
                         if let Some(answer) = routed {
-                            answers.send(answer);
+                            answers.send(answer, &correlator);
                         }
                     }
                     // An event over the limit breaks the transport's rules;
@@ -517,16 +514,37 @@ async fn post_to(
 
 /// Answers to the server's own requests (a ping), POSTed from a task of
 /// their own: the reader goes on reading meanwhile.
+/// At most [`ANSWERS_IN_FLIGHT`] at once: a server flooding the stream with
+/// requests gets the rest unanswered (counted), never a task each.
 struct Answers {
     pool: Arc<Pool>,
     headers: HeaderMap,
+    in_flight: Arc<tokio::sync::Semaphore>,
 }
 
+/// Answers to the server's requests being POSTed at once, at most.
+const ANSWERS_IN_FLIGHT: usize = 64;
+
 impl Answers {
-    fn send(&self, answer: Vec<u8>) {
+    fn new(pool: Arc<Pool>, headers: HeaderMap) -> Answers {
+        Answers {
+            pool,
+            headers,
+            in_flight: Arc::new(tokio::sync::Semaphore::new(ANSWERS_IN_FLIGHT)),
+        }
+    }
+
+    fn send(&self, answer: Vec<u8>, correlator: &Correlator) {
+        let Ok(permit) = self.in_flight.clone().try_acquire_owned() else {
+            correlator.counters.protocol_violation(format!(
+                "a server request left unanswered: {ANSWERS_IN_FLIGHT} answers already on their way"
+            ));
+            return;
+        };
         let (pool, headers) = (self.pool.clone(), self.headers.clone());
         tokio::spawn(async move {
             let _ = tokio::time::timeout(NOTIFY_TIMEOUT, post_to(&pool, &headers, answer)).await;
+            drop(permit);
         });
     }
 }

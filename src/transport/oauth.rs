@@ -148,6 +148,21 @@ impl Drop for TokenSource {
 }
 
 impl TokenSource {
+    /// Where the tokens come from, as the report's notes say it (a
+    /// discovered endpoint is the server's word: the person should see it).
+    pub fn described(&self) -> String {
+        let found = if self.fetch.client.token_url.is_some() {
+            "as given"
+        } else {
+            "found from the server's metadata"
+        };
+        format!(
+            "OAuth: tokens from {} ({found}) for client {}",
+            self.fetch.endpoint.token_url,
+            quote(&self.fetch.client.client_id, 64)
+        )
+    }
+
     /// `Authorization: Bearer …` to send now: the current token, or, when
     /// it is stale or was refused, the next one (waited for, at most as long
     /// as a fetch may take).
