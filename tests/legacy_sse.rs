@@ -122,6 +122,25 @@ fn responses_for_ids_never_issued_are_counted_and_harm_no_call() {
     assert!(unknown >= 1050.0, "{}", run.explain());
 }
 
+#[test]
+fn a_flood_of_server_requests_is_answered_within_a_bound() {
+    // 500 pings at once, whose answers the server holds 3 s each: 64
+    // answers go out at once, the rest are counted unanswered; the calls
+    // go on, and mcpstorm keeps no task (nor memory) per ping.
+    let (run, peak_mb) = against_hostile("ping-flood 500", &[]);
+    let result = &run.scenario("sequential")["result"];
+    assert_eq!(
+        f64_at(result, "/total/outcomes/ok"),
+        1050.0,
+        "{}",
+        run.explain()
+    );
+    let wire = &result["wire"];
+    assert_eq!(f64_at(wire, "/server_requests"), 500.0, "{wire}");
+    assert!(f64_at(wire, "/protocol_violations") >= 400.0, "{wire}");
+    assert!(peak_mb < 60.0, "mcpstorm's peak RSS {peak_mb} MB");
+}
+
 fn sse_url(port: u16) -> String {
     format!("http://127.0.0.1:{port}/sse")
 }

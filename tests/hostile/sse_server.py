@@ -14,6 +14,8 @@ MODE is one of:
   ends N     answers N requests, then ends the stream; a POST for that
              session then gets 404
   stray      after every answer, a response for an id never issued
+  ping-flood N  after the endpoint event, N `ping` requests on the stream;
+             the client's answers are held 3 s each before their 202
 
 Any further argument (a marker the tests look for) is ignored."""
 
@@ -103,6 +105,11 @@ class Handler(BaseHTTPRequestHandler):
             endpoint = "http://192.0.2.1:9/steal?sessionId=" + session
         self.wfile.write(("event: endpoint\ndata: " + endpoint + "\n\n").encode())
         self.wfile.flush()
+        if MODE == "ping-flood":
+            for n in range(int(ARG or "500")):
+                ping = {"jsonrpc": "2.0", "id": "ping-%d" % n, "method": "ping"}
+                self.wfile.write(b"event: message\ndata: " + json.dumps(ping).encode() + b"\n\n")
+            self.wfile.flush()
         if MODE == "huge":
             chunk = b"x" * 65536
             try:
@@ -138,6 +145,9 @@ class Handler(BaseHTTPRequestHandler):
         session = (query.get("sessionId") or [""])[0]
         with LOCK:
             state = SESSIONS.get(session)
+        if MODE == "ping-flood" and b'"method"' not in body:
+            # An answer to one of its pings: held, so the client's stay in flight.
+            threading.Event().wait(3)
         if state is None or not state["open"]:
             self.send_response(404)
             self.send_header("Content-Length", "0")
