@@ -5,6 +5,7 @@ pub(crate) mod connection;
 pub(crate) mod connector;
 pub(crate) mod correlator;
 pub(crate) mod custody;
+mod endpoint_client;
 pub(crate) mod fd_limit;
 mod fetch;
 pub(crate) mod http;
