@@ -20,6 +20,11 @@ use http_body_util::{BodyDataStream, BodyExt, Full, Limited};
 use serde_json::Value;
 use tokio::sync::{oneshot, watch};
 
+mod stream_rules;
+
+pub use stream_rules::OpenError;
+use stream_rules::{EventBound, StreamError, resolve};
+
 use super::connector::Connector;
 use super::correlator::{Correlator, Reply};
 use super::http::pool_failure;
@@ -31,41 +36,6 @@ use crate::protocol::jsonrpc::{self, Params, RawFrame, sample_of};
 const POST_REPLY_BYTES: usize = 64 * 1024;
 /// How long a notification's POST may take.
 const NOTIFY_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Why the SSE stream could not be opened.
-#[derive(Debug, thiserror::Error)]
-pub enum OpenError {
-    #[error("{0}")]
-    Request(RequestError),
-    #[error("GET {url} answered HTTP {status}, not an SSE stream{}", hint(*.status))]
-    Status { url: String, status: StatusCode },
-    #[error(
-        "GET {url} answered Content-Type {content_type:?}, not text/event-stream{}",
-        HINT_STREAMABLE
-    )]
-    NotAStream { url: String, content_type: String },
-    #[error("the SSE stream at {url} sent no `endpoint` event within {waited:?}")]
-    NoEndpoint { url: String, waited: Duration },
-    #[error("the SSE stream at {url} ended before its `endpoint` event{}", .why.as_deref().map(|w| format!(": {w}")).unwrap_or_default())]
-    EndedEarly { url: String, why: Option<String> },
-    #[error(
-        "the `endpoint` event names {named:?}, which is not a URI on {origin}: mcpstorm \
-         sends messages only to the origin it connected to"
-    )]
-    ForeignEndpoint { named: String, origin: String },
-}
-
-const HINT_STREAMABLE: &str = ": is this a Streamable HTTP endpoint? Leave out --transport sse";
-
-fn hint(status: StatusCode) -> &'static str {
-    match status {
-        StatusCode::METHOD_NOT_ALLOWED | StatusCode::NOT_FOUND => {
-            ": is the URL the server's SSE endpoint (often …/sse)? A Streamable HTTP endpoint \
-             needs no --transport sse"
-        }
-        _ => "",
-    }
-}
 
 /// How to reach a server over HTTP+SSE.
 pub struct SseOptions {
@@ -547,81 +517,4 @@ impl Answers {
             drop(permit);
         });
     }
-}
-
-/// Where the `endpoint` event says messages go: a URI resolved against
-/// the SSE URL (an absolute path, or an absolute URL of the same origin).
-fn resolve(sse_url: &Uri, named: &str) -> Result<Uri, OpenError> {
-    let origin = super::fetch::origin(sse_url);
-    let foreign = || OpenError::ForeignEndpoint {
-        named: crate::protocol::untrusted::quote(named, 200),
-        origin: origin.clone(),
-    };
-    let absolute = if named.starts_with('/') && !named.starts_with("//") {
-        format!("{origin}{named}")
-    } else if named.contains("://") {
-        named.to_string()
-    } else {
-        // Relative to the SSE URL's directory.
-        let path = sse_url.path();
-        let directory = &path[..path.rfind('/').map_or(0, |i| i + 1)];
-        format!("{origin}{directory}{named}")
-    };
-    let uri: Uri = absolute.parse().map_err(|_| foreign())?;
-    let same_origin = uri.scheme_str() == sse_url.scheme_str()
-        && uri.authority().map(|a| a.as_str().to_ascii_lowercase())
-            == sse_url.authority().map(|a| a.as_str().to_ascii_lowercase());
-    if !same_origin {
-        return Err(foreign());
-    }
-    Ok(uri)
-}
-
-/// Bounds one event: the bytes since the last blank line (the end of an
-/// event) may not exceed the message limit, so a stream that never ends its
-/// event cannot grow the parser's buffer without end.
-struct EventBound {
-    max: usize,
-    since_event: usize,
-    line_empty: bool,
-}
-
-impl EventBound {
-    fn new(max: usize) -> EventBound {
-        EventBound {
-            max,
-            since_event: 0,
-            line_empty: true,
-        }
-    }
-
-    fn check(&mut self, bytes: &[u8]) -> Result<(), StreamError> {
-        for &byte in bytes {
-            match byte {
-                b'\n' => {
-                    if self.line_empty {
-                        self.since_event = 0;
-                    }
-                    self.line_empty = true;
-                }
-                b'\r' => {}
-                _ => {
-                    self.line_empty = false;
-                    self.since_event += 1;
-                }
-            }
-        }
-        if self.since_event > self.max {
-            return Err(StreamError::TooLarge(self.max));
-        }
-        Ok(())
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-enum StreamError {
-    #[error("an event exceeds the {0}-byte message limit")]
-    TooLarge(usize),
-    #[error("{0}")]
-    Body(String),
 }
