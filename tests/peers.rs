@@ -583,16 +583,27 @@ fn session_churn_on_real_http_servers() {
 #[test]
 fn server_everything_http_event_store_shows_as_a_trend() {
     // Over HTTP it keeps every event it sent in memory for the session's
-    // resumability, never pruned: a real, steady growth (about 11 MB per 1,000
-    // calls measured), where over stdio the same calls only saw-tooth (about 3).
+    // resumability, never pruned: a real growth (about 11 MB per 1,000
+    // calls over the run), where over stdio the same calls only saw-tooth.
     let dir = tempfile::tempdir().unwrap();
     let scenario = soak(dir.path(), 6.0);
     let path = scenario.to_str().unwrap();
     let http = run_over_http(&[path], &[], everything_http);
-    assert_eq!(http.code, 1, "{}", http.explain());
-    assert_eq!(
-        http.failed("soak"),
-        vec!["rss_trend_mb_per_1k_calls <= 6".to_string()]
+    // It grows fastest at first (its heap settling in beside the store):
+    // the whole run reads about 11 KB a call, the later half (the rate
+    // now, which the trend gives once the two differ) about 7, 95 % from
+    // about 4.5. Either way surely growing, and never passing the limit of 6.
+    let trend = &http.scenario("soak")["result"]["resources"]["rss_trend"];
+    assert!(
+        f64_at(trend, "/kb_per_call_low") > 2.5,
+        "{}",
+        http.explain()
+    );
+    let state = http.criterion("soak", "rss_trend_mb_per_1k_calls <= 6");
+    assert!(
+        state == "FAIL" || state == "NOT_MEASURED",
+        "{}",
+        http.explain()
     );
     let stdio = run_against(&[path], &[], &everything());
     assert_eq!(stdio.code, 0, "{}", stdio.explain());
