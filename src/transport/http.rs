@@ -412,12 +412,7 @@ impl HttpConnection {
                 .await;
         }
         inner.adopt_session(&response);
-        let content_type = response
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_ascii_lowercase();
+        let content_type = content_type(&response);
         if content_type.starts_with("text/event-stream") {
             return Ok(self
                 .read_events(response.into_body(), (lent, setup), reply)
@@ -756,6 +751,16 @@ fn auth_refusal(status: StatusCode, challenge: &Option<HeaderValue>) -> Option<S
         ),
         None => format!("authentication refused: HTTP {status}"),
     })
+}
+
+/// A response's `Content-Type`, lower case (empty when absent or not text).
+pub(super) fn content_type(response: &Response<Incoming>) -> String {
+    response
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase()
 }
 
 /// The headers given for every request (values marked sensitive when given).

@@ -27,7 +27,7 @@ use stream_rules::{EventBound, StreamError, resolve};
 
 use super::connector::Connector;
 use super::correlator::{Correlator, Reply};
-use super::http::pool_failure;
+use super::http::{content_type, pool_failure};
 use super::http_pool::Pool;
 use super::{RawReply, RequestError};
 use crate::protocol::jsonrpc::{self, Params, RawFrame, sample_of};
@@ -178,12 +178,7 @@ impl SseClient {
         if !status.is_success() {
             return Err(OpenError::Status { url, status });
         }
-        let content_type = response
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_ascii_lowercase();
+        let content_type = content_type(&response);
         if !content_type.starts_with("text/event-stream") {
             return Err(OpenError::NotAStream { url, content_type });
         }
