@@ -9,7 +9,8 @@
 //!    around them. The floor plus the target's own work; what mcpstorm adds
 //!    is its distance from this row.
 //! 3. mcpstorm against the target's `echo`, over stdio and Streamable HTTP
-//!    (plain, and over TLS with the target's private CA):
+//!    (plain, and over TLS with the target's private CA, in HTTP/1.1 and
+//!    with `--http2`):
 //!    sequential round trips (p50, p99, calls/s), then 16 and 64 requests in
 //!    flight, with the target's CPU beside them (at saturation the server,
 //!    not mcpstorm, should be the limit).
@@ -69,6 +70,8 @@ fn main() {
     let bare_https = bare_http_row(Some(&tls_dir));
     let https = MCPSTORM_RUNS
         .map(|(name, calls, in_flight)| mcpstorm_phase(Transport::Https, name, calls, in_flight));
+    let https2 = MCPSTORM_RUNS
+        .map(|(name, calls, in_flight)| mcpstorm_phase(Transport::Https2, name, calls, in_flight));
     let _ = std::fs::remove_dir_all(&tls_dir);
 
     println!(
@@ -107,6 +110,10 @@ fn main() {
     for (index, row) in https.iter().enumerate() {
         print(row, (index == 0).then_some(&bare_https));
     }
+    // The bare client speaks HTTP/1.1: HTTP/2 rows compare with the floor.
+    for row in &https2 {
+        print(row, None);
+    }
     println!(
         "\nmcpstorm's own share of a sequential call at p50: {:.1} µs over stdio, {:.1} µs over HTTP, \
          {:.1} µs over HTTPS (its p50 less the bare client's, against the same target).",
@@ -121,6 +128,8 @@ enum Transport {
     Stdio,
     Http,
     Https,
+    /// HTTPS with `--http2`: every call a stream of one connection.
+    Https2,
 }
 
 struct Row {
@@ -310,7 +319,7 @@ arguments = {{ message = "bench {{seq}}" }}
             ]);
             "HTTP"
         }
-        Transport::Https => {
+        Transport::Https | Transport::Https2 => {
             let tls = dir.join("tls");
             command
                 .arg("--server-cmd")
@@ -320,7 +329,12 @@ arguments = {{ message = "bench {{seq}}" }}
                 ))
                 .arg("--cacert")
                 .arg(tls.join("ca.pem"));
-            "HTTPS"
+            if matches!(transport, Transport::Https2) {
+                command.arg("--http2");
+                "HTTPS, HTTP/2"
+            } else {
+                "HTTPS"
+            }
         }
     };
     let status = command

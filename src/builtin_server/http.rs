@@ -20,9 +20,9 @@ use http::{Method, Request, Response, StatusCode};
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
 use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
@@ -98,6 +98,10 @@ pub struct HttpServeArgs {
     /// although it has not expired (as a revoked token is).
     #[arg(long, value_name = "N")]
     pub oauth_revoke_after: Option<u64>,
+    /// Over HTTP: speak HTTP/1.1 alone: no HTTP/2 in TLS's ALPN, no h2c
+    /// by prior knowledge (a server a client's --http2 must fall back from).
+    #[arg(long, requires = "http")]
+    pub http1_only: bool,
     #[command(flatten)]
     pub tls: super::tls::TlsServeArgs,
 }
@@ -132,7 +136,7 @@ pub async fn serve_http(knobs: FaultKnobs, args: HttpServeArgs) -> std::io::Resu
     let Some(address) = args.http else {
         return Ok(());
     };
-    let tls = super::tls::acceptor(&args.tls)?;
+    let tls = super::tls::acceptor(&args.tls, !args.http1_only)?;
     let handshake_delay = std::time::Duration::from_millis(args.tls.tls_accept_delay_ms);
     let listener = TcpListener::bind(address).await?;
     let bound = listener.local_addr()?;
@@ -187,6 +191,7 @@ pub async fn serve_http(knobs: FaultKnobs, args: HttpServeArgs) -> std::io::Resu
         let _ = stream.set_nodelay(true);
         let server = server.clone();
         let tls = tls.clone();
+        let http1_only = server.args.http1_only;
         tokio::spawn(async move {
             match tls {
                 // A client that fails its handshake is dropped: its
@@ -194,17 +199,19 @@ pub async fn serve_http(knobs: FaultKnobs, args: HttpServeArgs) -> std::io::Resu
                 Some(tls) => {
                     tokio::time::sleep(handshake_delay).await;
                     if let Ok(stream) = tls.accept(stream).await {
-                        serve_connection(server, stream).await;
+                        serve_connection(server, stream, http1_only).await;
                     }
                 }
-                None => serve_connection(server, stream).await,
+                None => serve_connection(server, stream, http1_only).await,
             }
         });
     }
 }
 
-/// Serve one connection's requests until it closes.
-async fn serve_connection<S>(server: Arc<Server>, stream: S)
+/// Serve one connection's requests until it closes: HTTP/1.1, or HTTP/2
+/// when the client opens with its preface (chosen in ALPN, or h2c by prior
+/// knowledge), unless `http1_only`.
+async fn serve_connection<S>(server: Arc<Server>, stream: S, http1_only: bool)
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
@@ -214,7 +221,11 @@ where
         let connection = connection.clone();
         async move { Ok::<_, Infallible>(server.handle(request, &connection).await) }
     });
-    let _ = http1::Builder::new()
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    if http1_only {
+        builder = builder.http1_only();
+    }
+    let _ = builder
         .serve_connection(TokioIo::new(stream), service)
         .await;
 }

@@ -46,8 +46,9 @@ pub struct TlsServeArgs {
     pub tls_accept_delay_ms: u64,
 }
 
-/// The acceptor the arguments ask for; `None` for plain HTTP.
-pub fn acceptor(args: &TlsServeArgs) -> std::io::Result<Option<TlsAcceptor>> {
+/// The acceptor the arguments ask for, offering HTTP/2 in ALPN when
+/// `offer_http2`; `None` for plain HTTP.
+pub fn acceptor(args: &TlsServeArgs, offer_http2: bool) -> std::io::Result<Option<TlsAcceptor>> {
     let (chain, key, made_ca) = match (&args.tls_cert, &args.tls_key, &args.tls_self_signed) {
         (Some(cert), Some(key), _) => (read_chain(cert)?, read_key(key)?, None),
         (_, _, Some(dir)) => {
@@ -86,7 +87,10 @@ pub fn acceptor(args: &TlsServeArgs) -> std::io::Result<Option<TlsAcceptor>> {
     let mut config = builder
         .with_single_cert(chain, key)
         .map_err(std::io::Error::other)?;
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    config.alpn_protocols = match offer_http2 {
+        true => vec![b"h2".to_vec(), b"http/1.1".to_vec()],
+        false => vec![b"http/1.1".to_vec()],
+    };
     Ok(Some(TlsAcceptor::from(Arc::new(config))))
 }
 

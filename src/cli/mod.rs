@@ -225,6 +225,12 @@ pub struct TargetArgs {
     /// said in the report's notes.
     #[arg(long)]
     pub follow_redirects: bool,
+    /// Over HTTP: speak HTTP/2, every call a stream of one shared
+    /// connection: over https:// when the server's ALPN chooses it (else
+    /// HTTP/1.1, as the summary says), over http:// by prior knowledge
+    /// (h2c). Without it, HTTP/1.1, as the MCP SDKs' clients speak it.
+    #[arg(long)]
+    pub http2: bool,
     /// https://: trust this CA's certificates (PEM) beside the platform's and
     /// the Mozilla roots: a private CA.
     #[arg(long, value_name = "FILE")]

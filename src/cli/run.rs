@@ -53,6 +53,10 @@ pub fn target(args: &TargetArgs) -> Result<Target, String> {
                 config.display()
             )),
             ConfigServer::Command(_) if oauth.is_some() => Err(OAUTH_OVER_HTTP.into()),
+            ConfigServer::Command(_) if args.http2 => Err(HTTP2_OVER_HTTP.into()),
+            ConfigServer::Http {
+                legacy_sse: true, ..
+            } if args.http2 => Err(HTTP2_OVER_HTTP.into()),
             ConfigServer::Command(mut command) => {
                 command.env.extend(environment);
                 Ok(Target::Stdio(command))
@@ -77,6 +81,7 @@ pub fn target(args: &TargetArgs) -> Result<Target, String> {
                     legacy_sse,
                     oauth: oauth.clone(),
                     follow_redirects: args.follow_redirects,
+                    http2: args.http2,
                 }))
             }
         };
@@ -118,6 +123,9 @@ pub fn target(args: &TargetArgs) -> Result<Target, String> {
     if oauth.is_some() && (!http || legacy_sse) {
         return Err(OAUTH_OVER_HTTP.into());
     }
+    if args.http2 && (!http || legacy_sse) {
+        return Err(HTTP2_OVER_HTTP.into());
+    }
     if !http {
         return Ok(Target::Stdio(command(given, &["serve"])?));
     }
@@ -141,6 +149,7 @@ pub fn target(args: &TargetArgs) -> Result<Target, String> {
         legacy_sse,
         oauth,
         follow_redirects: args.follow_redirects,
+        http2: args.http2,
     }))
 }
 
@@ -149,6 +158,11 @@ pub fn target(args: &TargetArgs) -> Result<Target, String> {
 const OAUTH_OVER_HTTP: &str = "--oauth-client-id is for Streamable HTTP servers (--url, \
      --server-cmd): a stdio server takes credentials from its environment (--env), and \
      OAuth over --transport sse is not supported";
+
+/// HTTP/2 carries Streamable HTTP's exchanges.
+const HTTP2_OVER_HTTP: &str = "--http2 is for Streamable HTTP servers (--url, --server-cmd): \
+     a stdio server has no HTTP, and the HTTP+SSE transport (--transport sse) is spoken \
+     over HTTP/1.1";
 
 /// Where the results go, in the order they are given them: the live view
 /// (the dashboard, or progress lines when headless), the JSON report

@@ -586,9 +586,14 @@ pub fn scenario_summary(result: &ScenarioResult, color: bool) -> String {
             0 => String::new(),
             n => format!(" · TLS handshakes {n}, {} resumed", w.tls_resumed),
         };
+        let http = match (w.http2_connections, w.connections_opened) {
+            (0, _) => "",
+            (http2, opened) if http2 == opened => " · HTTP/2",
+            _ => " · HTTP/2 and HTTP/1.1",
+        };
         let _ = writeln!(
             out,
-            "  connections: {} opened, setup p50 {} · p99 {} · max {} ms (TCP, TLS and HTTP handshakes; not in the calls' latency){tls}",
+            "  connections: {} opened{http}, setup p50 {} · p99 {} · max {} ms (TCP, TLS and HTTP handshakes; not in the calls' latency){tls}",
             w.connections_opened,
             ms(p50),
             ms(p99),

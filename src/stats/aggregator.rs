@@ -622,6 +622,7 @@ impl Aggregator {
             connection_setup_max_ms: setups.map(|s| s.max_ms),
             tls_handshakes: setups.map_or(0, |s| s.tls_handshakes),
             tls_resumed: setups.map_or(0, |s| s.tls_resumed),
+            http2_connections: setups.map_or(0, |s| s.http2),
             auth_failures: count.auth_failures,
             token_fetches: tokens.map_or(0, |t| t.count),
             token_fetches_failed: tokens.map_or(0, |t| t.failed),

@@ -428,6 +428,8 @@ pub struct WireSnapshot {
     /// Over TLS: handshakes, and those that resumed a session.
     pub tls_handshakes: u64,
     pub tls_resumed: u64,
+    /// Connections that speak HTTP/2 (`--http2`); the others speak HTTP/1.1.
+    pub http2_connections: u64,
     /// HTTP: requests refused for their credentials (401, or 403 with a
     /// challenge): auth failures, not server errors.
     pub auth_failures: u64,

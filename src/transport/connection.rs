@@ -54,6 +54,8 @@ pub struct HttpTarget {
     pub oauth: Option<std::sync::Arc<super::OAuthClient>>,
     /// Follow the endpoint's 307 and 308 redirects before the run.
     pub follow_redirects: bool,
+    /// Speak HTTP/2 (Streamable HTTP; over TLS when the server chooses it).
+    pub http2: bool,
 }
 
 impl Target {

@@ -15,10 +15,13 @@ pub trait Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Stream for T {}
 
 /// A connection opened: the stream, and over TLS whether its handshake
-/// resumed an earlier session (an abbreviated handshake) or was a full one.
+/// resumed an earlier session (an abbreviated handshake) or was a full one,
+/// and whether the server chose HTTP/2 (ALPN).
 pub struct Connected {
     pub stream: Box<dyn Stream>,
     pub tls_resumed: Option<bool>,
+    /// `None`: nothing was negotiated (plain TCP).
+    pub http2: Option<bool>,
 }
 
 pub trait Connector: Send + Sync {
@@ -34,8 +37,14 @@ pub trait Connector: Send + Sync {
         None
     }
 
-    /// Open a stream to `host` (no brackets around an IPv6 address) and `port`.
-    fn connect<'a>(&'a self, host: &'a str, port: u16) -> BoxFuture<'a, io::Result<Connected>>;
+    /// Open a stream to `host` (no brackets around an IPv6 address) and
+    /// `port`, offering HTTP/2 beside HTTP/1.1 when `offer_http2`.
+    fn connect<'a>(
+        &'a self,
+        host: &'a str,
+        port: u16,
+        offer_http2: bool,
+    ) -> BoxFuture<'a, io::Result<Connected>>;
 }
 
 /// The URL schemes mcpstorm has a connector for.
@@ -66,11 +75,17 @@ impl Connector for PlainTcp {
         80
     }
 
-    fn connect<'a>(&'a self, host: &'a str, port: u16) -> BoxFuture<'a, io::Result<Connected>> {
+    fn connect<'a>(
+        &'a self,
+        host: &'a str,
+        port: u16,
+        _offer_http2: bool,
+    ) -> BoxFuture<'a, io::Result<Connected>> {
         async move {
             Ok(Connected {
                 stream: Box::new(tcp(host, port).await?),
                 tls_resumed: None,
+                http2: None,
             })
         }
         .boxed()
@@ -92,10 +107,12 @@ mod tests {
     async fn plain_tcp_connects_with_nagle_off() {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
-        let (stream, accepted) =
-            tokio::join!(PlainTcp.connect("127.0.0.1", port), listener.accept());
+        let (stream, accepted) = tokio::join!(
+            PlainTcp.connect("127.0.0.1", port, false),
+            listener.accept()
+        );
         assert!(stream.is_ok() && accepted.is_ok());
-        let refused = PlainTcp.connect("127.0.0.1", 1).await;
+        let refused = PlainTcp.connect("127.0.0.1", 1, false).await;
         assert!(refused.is_err());
     }
 }

@@ -49,6 +49,8 @@ pub struct WireCounters {
     /// TLS handshakes, and those that resumed an earlier session.
     tls_handshakes: AtomicU64,
     tls_resumed: AtomicU64,
+    /// Connections that speak HTTP/2.
+    http2_connections: AtomicU64,
     /// HTTP: requests the server refused for their credentials (401 or 403
     /// with `WWW-Authenticate`): auth failures, not server errors.
     pub(super) auth_failures: AtomicU64,
@@ -79,6 +81,8 @@ pub struct ConnectionSetups {
     /// TLS handshakes among them, and how many resumed a session.
     pub tls_handshakes: u64,
     pub tls_resumed: u64,
+    /// Connections that speak HTTP/2 (the others speak HTTP/1.1).
+    pub http2: u64,
 }
 
 /// The counters at one moment, read by the stats aggregator; only the
@@ -153,10 +157,12 @@ impl WireCounters {
         })
     }
 
-    /// A connection was opened, taking `setup`; over TLS, `tls_resumed`
-    /// says whether its handshake resumed a session.
-    pub fn connection_opened(&self, setup: std::time::Duration, tls_resumed: Option<bool>) {
-        if let Some(resumed) = tls_resumed {
+    /// A connection was opened, as `setup` says.
+    pub fn connection_opened(&self, setup: super::http_pool::Setup) {
+        if setup.http2 {
+            self.http2_connections.fetch_add(1, Ordering::Relaxed);
+        }
+        if let Some(resumed) = setup.tls_resumed {
             self.tls_handshakes.fetch_add(1, Ordering::Relaxed);
             if resumed {
                 self.tls_resumed.fetch_add(1, Ordering::Relaxed);
@@ -169,7 +175,7 @@ impl WireCounters {
                 hdrhistogram::Histogram::new_with_bounds(1, 3_600_000_000, 3)
                     .expect("static histogram bounds are valid")
             });
-            let micros = u64::try_from(setup.as_micros()).unwrap_or(u64::MAX);
+            let micros = u64::try_from(setup.took.as_micros()).unwrap_or(u64::MAX);
             histogram.saturating_record(micros.max(1));
         }
     }
@@ -187,6 +193,7 @@ impl WireCounters {
             max_ms: ms(histogram.max()),
             tls_handshakes: self.tls_handshakes.load(Ordering::Relaxed),
             tls_resumed: self.tls_resumed.load(Ordering::Relaxed),
+            http2: self.http2_connections.load(Ordering::Relaxed),
         })
     }
 

@@ -28,7 +28,7 @@ use tokio::sync::oneshot;
 
 use super::connector::{self, Connector, PlainTcp};
 use super::correlator::{Correlator, Reply};
-use super::http_pool::{Lent, Pool, PoolError};
+use super::http_pool::{HttpVersion, Lent, Pool, PoolError};
 use super::oauth::TokenSource;
 use super::tls::TlsConnector;
 use super::{RawReply, RequestError};
@@ -59,6 +59,8 @@ pub struct HttpOptions {
     pub tls: Option<Arc<TlsConnector>>,
     /// OAuth: the token every request carries, kept fresh.
     pub auth: Option<Arc<TokenSource>>,
+    /// The HTTP the connections speak.
+    pub version: HttpVersion,
 }
 
 /// Why a URL or header given on the command line cannot be used.
@@ -129,10 +131,11 @@ struct Inner {
 }
 
 /// What sibling clients of one endpoint share: the tools' `Mcp-Param-*`
-/// declarations, what opens connections, and the OAuth token.
+/// declarations, what opens connections and the HTTP they speak, and the
+/// OAuth token.
 type SharedWithSiblings = (
     Arc<OnceLock<ParamHeaders>>,
-    Arc<dyn Connector>,
+    (Arc<dyn Connector>, HttpVersion),
     Option<Arc<TokenSource>>,
 );
 
@@ -155,7 +158,11 @@ impl HttpConnection {
             headers,
             options.max_message_bytes,
             correlator,
-            (Arc::default(), connector, options.auth.clone()),
+            (
+                Arc::default(),
+                (connector, options.version),
+                options.auth.clone(),
+            ),
         )
     }
 
@@ -170,7 +177,7 @@ impl HttpConnection {
             inner.correlator.clone(),
             (
                 inner.param_headers.clone(),
-                inner.pool.connector(),
+                (inner.pool.connector(), inner.pool.asked()),
                 inner.auth.clone(),
             ),
         )
@@ -181,11 +188,11 @@ impl HttpConnection {
         headers: HeaderMap,
         max_message_bytes: usize,
         correlator: Arc<Correlator>,
-        (param_headers, connector, auth): SharedWithSiblings,
+        (param_headers, (connector, version), auth): SharedWithSiblings,
     ) -> HttpConnection {
         HttpConnection {
             inner: Arc::new(Inner {
-                pool: Pool::new(&url, connector),
+                pool: Pool::speaking(&url, connector, version),
                 url,
                 headers,
                 max_message_bytes,
@@ -197,6 +204,29 @@ impl HttpConnection {
                 auth,
             }),
         }
+    }
+
+    /// With `--http2`, a connection opened before the run: what the server
+    /// chose, for the report's notes (`None` when it cannot be reached now:
+    /// the first call says why).
+    pub async fn http2_note(&self) -> Option<String> {
+        let inner = &self.inner;
+        if inner.pool.asked() != HttpVersion::Http2 {
+            return None;
+        }
+        let setup = inner.pool.open_ahead().await.ok()??;
+        inner.correlator.counters.connection_opened(setup);
+        Some(match (setup.http2, setup.tls_resumed.is_some()) {
+            (true, true) => "--http2: the server chose HTTP/2 (ALPN); every call is a stream \
+                 of one shared connection"
+                .to_string(),
+            (true, false) => "--http2: HTTP/2 without TLS (h2c, by prior knowledge); every \
+                 call is a stream of one shared connection"
+                .to_string(),
+            (false, _) => "--http2: the server chose HTTP/1.1 (ALPN), so the run speaks \
+                 HTTP/1.1: one connection per call in flight"
+                .to_string(),
+        })
     }
 
     pub fn url(&self) -> &Uri {
@@ -404,7 +434,7 @@ impl HttpConnection {
             .await?;
         // Opening a connection is not the call's latency: it is counted
         // apart (`connection_opened`), and taken off the answer's time.
-        let setup = lent.setup().map_or(Duration::ZERO, |s| s.took);
+        let setup = lent.connection_wait();
         let status = response.status();
         if !status.is_success() {
             return self
@@ -700,9 +730,7 @@ impl Inner {
         if let Ok((_, lent)) = &sent
             && let Some(setup) = lent.setup()
         {
-            self.correlator
-                .counters
-                .connection_opened(setup.took, setup.tls_resumed);
+            self.correlator.counters.connection_opened(setup);
         }
         sent.map_err(|error| pool_failure(error, &self.pool, &self.url))
     }
@@ -794,7 +822,7 @@ pub(super) fn pool_failure(error: PoolError, pool: &Pool, url: &Uri) -> RequestE
         }
         _ => {
             let mut text = describe_client_error(&error, url);
-            if let Some(hint) = pool.connector().failure_hint() {
+            if let Some(hint) = pool.failure_hint() {
                 text.push_str(&format!(" ({hint})"));
             }
             RequestError::Http(text)

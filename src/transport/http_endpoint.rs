@@ -21,6 +21,7 @@ use super::connection::{
 use super::correlator::{Correlator, Reply};
 use super::endpoint_client::Client;
 use super::http::{HttpConnection, HttpOptions, connector_for, fixed_headers};
+use super::http_pool::HttpVersion;
 use super::legacy_sse::{SseClient, SseOptions};
 use super::process::ServerProcess;
 use super::proxy;
@@ -368,8 +369,15 @@ pub(super) async fn open(
             max_message_bytes: options.max_message_bytes,
             tls,
             auth,
+            version: if target.http2 {
+                HttpVersion::Http2
+            } else {
+                HttpVersion::Http1
+            },
         };
-        Box::new(HttpConnection::new_sharing(&options, correlator))
+        let client = HttpConnection::new_sharing(&options, correlator);
+        notes.extend(client.http2_note().await);
+        Box::new(client)
     };
     Ok(Connection::new(HttpEndpoint {
         http,

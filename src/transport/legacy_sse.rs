@@ -170,9 +170,7 @@ impl SseClient {
             }
         };
         if let Some(setup) = lent.setup() {
-            self.correlator
-                .counters
-                .connection_opened(setup.took, setup.tls_resumed);
+            self.correlator.counters.connection_opened(setup);
         }
         let status = response.status();
         if !status.is_success() {
@@ -409,9 +407,7 @@ impl SseClient {
             .await
             .map_err(|e| pool_failure(e, &stream.posts, &stream.post_url))?;
         if let Some(setup) = reply.setup {
-            self.correlator
-                .counters
-                .connection_opened(setup.took, setup.tls_resumed);
+            self.correlator.counters.connection_opened(setup);
         }
         if status.is_success() {
             return Ok(());

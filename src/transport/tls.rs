@@ -2,8 +2,8 @@
 //! against the platform's roots and the Mozilla roots (webpki-roots), plus a
 //! private CA given with `--cacert`; `--insecure` checks nothing (said in the
 //! summary and the report); `--cert` / `--key` present a client certificate
-//! (mutual TLS). ALPN offers HTTP/1.1, the protocol the connection pool
-//! speaks.
+//! (mutual TLS). ALPN offers HTTP/1.1, and HTTP/2 before it when the run
+//! asks for it (`--http2`).
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -46,7 +46,10 @@ pub enum TlsSetupError {
 /// The `https` connector, configured once per run.
 #[derive(Clone)]
 pub struct TlsConnector {
+    /// ALPN offering HTTP/1.1 alone.
     connector: tokio_rustls::TlsConnector,
+    /// ALPN offering HTTP/2, then HTTP/1.1 (the same session cache).
+    offering_http2: tokio_rustls::TlsConnector,
     /// Without a client certificate: whether a server asked for one.
     asked: Option<Arc<AskedForCertificate>>,
 }
@@ -86,8 +89,11 @@ impl TlsConnector {
             config.client_auth_cert_resolver = asked.clone();
         }
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        let mut offering_http2 = config.clone();
+        offering_http2.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
         Ok(TlsConnector {
             connector: tokio_rustls::TlsConnector::from(Arc::new(config)),
+            offering_http2: tokio_rustls::TlsConnector::from(Arc::new(offering_http2)),
             asked,
         })
     }
@@ -151,20 +157,28 @@ impl Connector for TlsConnector {
         443
     }
 
-    fn connect<'a>(&'a self, host: &'a str, port: u16) -> BoxFuture<'a, io::Result<Connected>> {
+    fn connect<'a>(
+        &'a self,
+        host: &'a str,
+        port: u16,
+        offer_http2: bool,
+    ) -> BoxFuture<'a, io::Result<Connected>> {
         async move {
             let name = ServerName::try_from(host.to_string())
                 .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
             let stream = tcp(host, port).await?;
-            let tls = self
-                .connector
-                .connect(name, stream)
-                .await
-                .map_err(refused)?;
-            let resumed = tls.get_ref().1.handshake_kind() == Some(HandshakeKind::Resumed);
+            let connector = match offer_http2 {
+                true => &self.offering_http2,
+                false => &self.connector,
+            };
+            let tls = connector.connect(name, stream).await.map_err(refused)?;
+            let session = tls.get_ref().1;
+            let resumed = session.handshake_kind() == Some(HandshakeKind::Resumed);
+            let http2 = session.alpn_protocol() == Some(b"h2".as_slice());
             Ok(Connected {
                 stream: Box::new(tls),
                 tls_resumed: Some(resumed),
+                http2: Some(http2),
             })
         }
         .boxed()
