@@ -194,7 +194,11 @@ fn a_call_given_up_on_resets_its_stream_and_the_connection_carries_on() {
          [[call]]\ntool = \"sleep\"\narguments = { ms = 5000 }\nweight = 1\n";
     let scenario = common::scenario_file(dir.path(), "timeouts.toml", text);
     let server = format!("{} serve --http 127.0.0.1:0", mcpstorm());
-    for (http2, era) in [(true, "stateless"), (true, "handshake"), (false, "stateless")] {
+    for (http2, era) in [
+        (true, "stateless"),
+        (true, "handshake"),
+        (false, "stateless"),
+    ] {
         let server = format!("{server} --era {era}");
         let mut args = vec![scenario.to_str().unwrap(), "--server-cmd", &server];
         if http2 {

@@ -197,7 +197,78 @@ fn oauth_is_refused_where_it_does_not_apply() {
     ]);
     assert_eq!(run.code, 2, "{}", run.explain());
     assert!(
-        everything_said(&run).contains("--oauth-client-id is for Streamable HTTP servers"),
+        everything_said(&run).contains("--oauth-client-id is for HTTP servers"),
+        "{}",
+        run.explain()
+    );
+}
+
+#[test]
+fn over_http_sse_the_stream_and_every_post_carry_a_token_kept_fresh() {
+    // The deprecated HTTP+SSE transport behind OAuth: tokens live 2 s, the
+    // run lasts 5 s. The stream's GET and every POST carry the token of the
+    // moment; none is refused.
+    let target = HttpTarget::start(&[
+        "--legacy-sse",
+        "--oauth-client",
+        CLIENT,
+        "--oauth-token-lifetime-s",
+        "2",
+    ]);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let scenario = scenario_file(
+        dir.path(),
+        "soak.toml",
+        r#"
+name = "soak"
+[[phase]]
+name = "load"
+load = { kind = "rate", rate = 50, duration_s = 5 }
+[[call]]
+tool = "echo"
+arguments = { message = "x" }
+[acceptance]
+"success_rate == 1" = {}
+"#,
+    );
+    let run = run_as_client(
+        &target,
+        &scenario.to_string_lossy(),
+        &["--transport", "sse"],
+    );
+    assert_eq!(run.code, 0, "{}", run.explain());
+    let wire = wire(&run, "soak");
+    assert_eq!(f64_at(&wire, "/auth_failures"), 0.0, "{wire}");
+    // The first, then one every 1.5 s.
+    let fetches = f64_at(&wire, "/token_fetches");
+    assert!((3.0..=6.0).contains(&fetches), "{wire}");
+    assert!(
+        !everything_said(&run).contains(SECRET),
+        "the secret was shown"
+    );
+}
+
+#[test]
+fn over_http_sse_a_revoked_token_is_an_auth_failure_and_the_next_call_has_a_new_one() {
+    let target = HttpTarget::start(&[
+        "--legacy-sse",
+        "--oauth-client",
+        CLIENT,
+        "--oauth-revoke-after",
+        "100",
+    ]);
+    let run = run_as_client(&target, "sequential", &["--transport", "sse"]);
+    let result = &run.scenario("sequential")["result"];
+    let wire = &result["wire"];
+    let refused = f64_at(wire, "/auth_failures");
+    // 1050 calls and the set-up's requests, 100 to a token.
+    assert!((8.0..=12.0).contains(&refused), "{wire}\n{}", run.explain());
+    assert_eq!(f64_at(wire, "/http_errors"), 0.0, "{wire}");
+    let failed = 1050.0 - f64_at(result, "/total/outcomes/ok");
+    assert!(failed <= refused, "{}", run.explain());
+    assert!(f64_at(wire, "/token_fetches") >= refused, "{wire}");
+    assert!(
+        everything_said(&run).contains("authentication refused: HTTP 401"),
         "{}",
         run.explain()
     );

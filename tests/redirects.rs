@@ -1,6 +1,7 @@
 //! `--follow-redirects`: an endpoint's 307 and 308 followed before the run
 //! (on its own host only), said in the report; without the flag, a redirect
-//! is an error that says what to do. Against the built-in target's
+//! is an error that says what to do. Over HTTP+SSE, the stream's GET
+//! likewise. Against the built-in target's
 //! `--redirect` knob, over real sockets.
 
 mod common;
@@ -9,7 +10,9 @@ use common::{HttpTarget, run};
 
 /// The target's URL with its path replaced.
 fn at(target: &HttpTarget, path: &str) -> String {
-    format!("{}{path}", target.url.trim_end_matches("/mcp"))
+    let (scheme, rest) = target.url.split_once("://").expect("a URL");
+    let authority = rest.split('/').next().unwrap_or(rest);
+    format!("{scheme}://{authority}{path}")
 }
 
 fn sequential_at(target: &HttpTarget, path: &str, extra: &[&str]) -> common::Run {
@@ -86,5 +89,40 @@ fn a_redirect_loop_ends() {
         run.stdout.contains("more than 5 redirects"),
         "{}",
         run.explain()
+    );
+}
+
+#[test]
+fn over_http_sse_the_stream_s_redirect_is_followed_when_asked_and_said() {
+    // The HTTP+SSE target's stream moved: its GET is redirected (302, which
+    // keeps a GET a GET), and the messages go where the final stream says.
+    let target = HttpTarget::start(&[
+        "--legacy-sse",
+        "--redirect",
+        "/old-sse=/sse",
+        "--redirect-status",
+        "302",
+    ]);
+    let followed = sequential_at(
+        &target,
+        "/old-sse",
+        &["--transport", "sse", "--follow-redirects"],
+    );
+    assert_eq!(followed.code, 0, "{}", followed.explain());
+    let result = &followed.scenario("sequential")["result"];
+    let notes = result["notes"].to_string();
+    assert!(
+        notes.contains("redirected (HTTP 302) from") && notes.contains("/old-sse to "),
+        "{notes}"
+    );
+    assert_eq!(result["wire"]["http_errors"], 0);
+    // Without the flag: an error that names where it leads and what to do.
+    let refused = sequential_at(&target, "/old-sse", &["--transport", "sse"]);
+    assert_eq!(refused.code, 2, "{}", refused.explain());
+    assert!(
+        refused.stdout.contains("a redirect to /sse:")
+            && refused.stdout.contains("--follow-redirects"),
+        "{}",
+        refused.explain()
     );
 }

@@ -76,13 +76,19 @@ pub struct HttpServeArgs {
     /// messages, and the answers come back on the stream.
     #[arg(long, requires = "http", conflicts_with = "sse")]
     pub legacy_sse: bool,
-    /// Over HTTP: protect the MCP endpoint with OAuth, as its own
+    /// Over HTTP: protect the MCP endpoint (with --legacy-sse, the stream
+    /// and where messages are POSTed) with OAuth, as its own
     /// authorization server for this one client (`ID:SECRET`, the
     /// client-credentials grant): metadata at
     /// /.well-known/oauth-protected-resource/mcp and
     /// /.well-known/oauth-authorization-server, tokens from /token, 401 with
     /// WWW-Authenticate for a request without a valid one. For tests.
-    #[arg(long, value_name = "ID:SECRET", requires = "http", conflicts_with_all = ["require_bearer", "legacy_sse"])]
+    #[arg(
+        long,
+        value_name = "ID:SECRET",
+        requires = "http",
+        conflicts_with = "require_bearer"
+    )]
     pub oauth_client: Option<String>,
     /// With --oauth-client: how long a token is valid, in seconds.
     #[arg(long, value_name = "S", default_value_t = 3600.0)]
@@ -162,7 +168,7 @@ pub async fn serve_http(knobs: FaultKnobs, args: HttpServeArgs) -> std::io::Resu
                 client,
                 args.oauth_token_lifetime_s,
                 args.oauth_revoke_after,
-                format!("{scheme}://{bound}"),
+                (format!("{scheme}://{bound}"), path),
             )
             .ok_or_else(|| {
                 std::io::Error::new(
@@ -311,7 +317,11 @@ impl Server {
             return reply;
         }
         if let Some(oauth) = &self.oauth {
-            if request.uri().path() != ENDPOINT {
+            let protected = match legacy {
+                true => legacy_sse::is_transport_path(request.uri().path()),
+                false => request.uri().path() == ENDPOINT,
+            };
+            if !protected {
                 let (parts, body) = request.into_parts();
                 let body = match Limited::new(body, OAUTH_BODY).collect().await {
                     Ok(body) => body.to_bytes(),

@@ -62,9 +62,6 @@ pub fn target(args: &TargetArgs) -> Result<Target, String> {
                 Ok(Target::Stdio(command))
             }
             ConfigServer::Http {
-                legacy_sse: true, ..
-            } if oauth.is_some() => Err(OAUTH_OVER_HTTP.into()),
-            ConfigServer::Http {
                 url,
                 headers: mut configured,
                 legacy_sse,
@@ -120,7 +117,7 @@ pub fn target(args: &TargetArgs) -> Result<Target, String> {
         command.env = environment.clone();
         Ok(command)
     };
-    if oauth.is_some() && (!http || legacy_sse) {
+    if oauth.is_some() && !http {
         return Err(OAUTH_OVER_HTTP.into());
     }
     if args.http2 && (!http || legacy_sse) {
@@ -153,11 +150,10 @@ pub fn target(args: &TargetArgs) -> Result<Target, String> {
     }))
 }
 
-/// OAuth is for Streamable HTTP targets (a stdio server takes its
-/// credentials from its environment, as the specification says).
-const OAUTH_OVER_HTTP: &str = "--oauth-client-id is for Streamable HTTP servers (--url, \
-     --server-cmd): a stdio server takes credentials from its environment (--env), and \
-     OAuth over --transport sse is not supported";
+/// OAuth is for HTTP targets (a stdio server takes its credentials from its
+/// environment, as the specification says).
+const OAUTH_OVER_HTTP: &str = "--oauth-client-id is for HTTP servers (--url, --server-cmd, \
+     --transport sse): a stdio server takes credentials from its environment (--env)";
 
 /// HTTP/2 carries Streamable HTTP's exchanges.
 const HTTP2_OVER_HTTP: &str = "--http2 is for Streamable HTTP servers (--url, --server-cmd): \

@@ -58,6 +58,28 @@ impl Fetcher {
         headers: HeaderMap,
         body: Vec<u8>,
     ) -> Result<Answer, FetchError> {
+        self.exchange(method, url, headers, body, true).await
+    }
+
+    /// A request whose answer's body is not read (an SSE stream, which
+    /// would not end): its status and headers, the body empty.
+    pub async fn head_of(
+        &self,
+        method: Method,
+        url: &Uri,
+        headers: HeaderMap,
+    ) -> Result<Answer, FetchError> {
+        self.exchange(method, url, headers, Vec::new(), false).await
+    }
+
+    async fn exchange(
+        &self,
+        method: Method,
+        url: &Uri,
+        headers: HeaderMap,
+        body: Vec<u8>,
+        read_body: bool,
+    ) -> Result<Answer, FetchError> {
         let unreachable = |why: String| FetchError {
             url: url.to_string(),
             why,
@@ -78,6 +100,14 @@ impl Fetcher {
                 .map_err(|e| unreachable(e.to_string()))?;
             let status = response.status();
             let headers = response.headers().clone();
+            if !read_body {
+                // Dropped unread, with its connection: a stream ends here.
+                return Ok(Answer {
+                    status,
+                    headers,
+                    body: Bytes::new(),
+                });
+            }
             let body = Limited::new(response.into_body(), ANSWER_BYTES)
                 .collect()
                 .await

@@ -768,7 +768,7 @@ impl Inner {
 
 /// A refusal of the request's credentials, said as such: 401, or 403 with
 /// a `WWW-Authenticate` challenge (insufficient scope).
-fn auth_refusal(status: StatusCode, challenge: &Option<HeaderValue>) -> Option<String> {
+pub(super) fn auth_refusal(status: StatusCode, challenge: &Option<HeaderValue>) -> Option<String> {
     let challenge = challenge.as_ref().and_then(|c| c.to_str().ok());
     let refused = status == StatusCode::UNAUTHORIZED
         || (status == StatusCode::FORBIDDEN && challenge.is_some());

@@ -293,8 +293,12 @@ pub(super) async fn open(
     };
     // Redirects first: the calls, and the listener check, are for where
     // they lead.
-    let (url, mut notes) = if target.follow_redirects && !target.legacy_sse {
-        match redirect::follow(&url, &target.headers, &target.tls).await {
+    let (url, mut notes) = if target.follow_redirects {
+        let probe = match target.legacy_sse {
+            true => redirect::Probe::StreamGet,
+            false => redirect::Probe::Post,
+        };
+        match redirect::follow(&url, &target.headers, &target.tls, probe).await {
             Ok(followed) => (followed.url, followed.hops),
             Err(error) => {
                 host.stop_after_failure().await;
@@ -328,6 +332,21 @@ pub(super) async fn open(
             return Err(error);
         }
     };
+    // A token first: every request carries it, the first included.
+    let auth = match &target.oauth {
+        Some(client) => match oauth::authorize(&url, client, &target.tls, correlator.clone()).await
+        {
+            Ok(source) => {
+                notes.push(source.described());
+                Some(source)
+            }
+            Err(error) => {
+                host.stop_after_failure().await;
+                return Err(error.into());
+            }
+        },
+        None => None,
+    };
     let http: Box<dyn Client> = if target.legacy_sse {
         let client = SseClient::new(
             SseOptions {
@@ -336,6 +355,7 @@ pub(super) async fn open(
                 headers: fixed_headers(&target.headers),
                 max_message_bytes: options.max_message_bytes,
                 open_timeout: options.startup_timeout,
+                auth,
             },
             correlator,
         );
@@ -347,22 +367,6 @@ pub(super) async fn open(
         }
         Box::new(client)
     } else {
-        // A token first: every request carries it, the first included.
-        let auth = match &target.oauth {
-            Some(client) => {
-                match oauth::authorize(&url, client, &target.tls, correlator.clone()).await {
-                    Ok(source) => {
-                        notes.push(source.described());
-                        Some(source)
-                    }
-                    Err(error) => {
-                        host.stop_after_failure().await;
-                        return Err(error.into());
-                    }
-                }
-            }
-            None => None,
-        };
         let options = HttpOptions {
             url,
             headers: target.headers.clone(),

@@ -27,8 +27,9 @@ use stream_rules::{EventBound, StreamError, resolve};
 
 use super::connector::Connector;
 use super::correlator::{Correlator, Reply};
-use super::http::{content_type, pool_failure};
+use super::http::{auth_refusal, content_type, pool_failure};
 use super::http_pool::Pool;
+use super::oauth::TokenSource;
 use super::{RawReply, RequestError};
 use crate::protocol::jsonrpc::{self, Params, RawFrame, sample_of};
 
@@ -47,6 +48,26 @@ pub struct SseOptions {
     pub connector: Arc<dyn Connector>,
     /// How long the stream gets to name its endpoint.
     pub open_timeout: Duration,
+    /// OAuth: the token the stream's GET and every POST carry, kept fresh.
+    pub auth: Option<Arc<TokenSource>>,
+}
+
+/// `headers` with the OAuth token, when there is one; and the token, to be
+/// refused if the server refuses it.
+async fn with_token(
+    headers: &HeaderMap,
+    auth: Option<&Arc<TokenSource>>,
+) -> (HeaderMap, Option<HeaderValue>) {
+    let mut headers = headers.clone();
+    let token = match auth {
+        Some(auth) => {
+            let token = auth.header().await;
+            headers.insert(http::header::AUTHORIZATION, token.clone());
+            Some(token)
+        }
+        None => None,
+    };
+    (headers, token)
 }
 
 /// One open stream: where its messages go, and whether it has ended.
@@ -154,9 +175,9 @@ impl SseClient {
         let pool = Pool::new(&options.url, options.connector.clone());
         let mut request = Request::new(Full::new(Bytes::new()));
         *request.method_mut() = Method::GET;
-        let headers = request.headers_mut();
-        headers.clone_from(&options.headers);
+        let (mut headers, token) = with_token(&options.headers, options.auth.as_ref()).await;
         headers.insert(ACCEPT, HeaderValue::from_static("text/event-stream"));
+        *request.headers_mut() = headers;
         let opened = tokio::time::timeout(options.open_timeout, pool.send(request)).await;
         let (response, lent) = match opened {
             Err(_) => {
@@ -173,6 +194,27 @@ impl SseClient {
             self.correlator.counters.connection_opened(setup);
         }
         let status = response.status();
+        let challenge = response
+            .headers()
+            .get(http::header::WWW_AUTHENTICATE)
+            .cloned();
+        if let Some(refused) = auth_refusal(status, &challenge) {
+            self.refused(token.as_ref(), status);
+            return Err(OpenError::Request(RequestError::AuthRefused(refused)));
+        }
+        if let Some(location) = response
+            .headers()
+            .get(http::header::LOCATION)
+            .filter(|_| status.is_redirection())
+        {
+            let location = String::from_utf8_lossy(location.as_bytes());
+            let location = crate::protocol::untrusted::quote(&location, 200);
+            return Err(OpenError::Redirected {
+                url,
+                status,
+                location,
+            });
+        }
         if !status.is_success() {
             return Err(OpenError::Status { url, status });
         }
@@ -214,7 +256,7 @@ impl SseClient {
         let (ended_tx, ended) = watch::channel(None);
         let correlator = self.correlator.clone();
         let posts = Arc::new(Pool::new(&post_url, options.connector.clone()));
-        let answers = Answers::new(posts.clone(), options.headers.clone());
+        let answers = Answers::new(posts.clone(), self.options.clone());
         let reader = tokio::spawn(async move {
             // The GET's connection is held for the stream's life.
             let _connection = lent;
@@ -398,12 +440,26 @@ impl SseClient {
         }
     }
 
+    /// The server refused the credentials sent: counted as an auth failure,
+    /// and a refused token (401) replaced before the next request.
+    fn refused(&self, token: Option<&HeaderValue>, status: StatusCode) {
+        self.correlator
+            .counters
+            .auth_failures
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if let (Some(auth), Some(token)) = (&self.options.auth, token)
+            && status == StatusCode::UNAUTHORIZED
+        {
+            auth.refused(token);
+        }
+    }
+
     /// POST one message to the stream's endpoint: accepted (2xx), or the
     /// refusal as a status error. A 404 means the server no longer knows
     /// the session: the stream is dropped and the session must be opened
     /// again.
     async fn post(&self, stream: &Stream, body: Vec<u8>) -> Result<(), RequestError> {
-        let (status, reply) = post_to(&stream.posts, &self.options.headers, body)
+        let (status, reply) = post_to(&stream.posts, &self.options, body)
             .await
             .map_err(|e| pool_failure(e, &stream.posts, &stream.post_url))?;
         if let Some(setup) = reply.setup {
@@ -411,6 +467,10 @@ impl SseClient {
         }
         if status.is_success() {
             return Ok(());
+        }
+        if let Some(refused) = auth_refusal(status, &reply.challenge) {
+            self.refused(reply.token.as_ref(), status);
+            return Err(RequestError::AuthRefused(refused));
         }
         if status == StatusCode::NOT_FOUND {
             self.forget_session();
@@ -440,26 +500,33 @@ impl SseClient {
     }
 }
 
-/// A POST's reply: its body (read so the connection can be used again)
-/// and how its connection was opened.
+/// A POST's reply: its body (read so the connection can be used again),
+/// how its connection was opened, and what answers a refusal of the
+/// token sent.
 struct PostReply {
     body: Bytes,
     setup: Option<super::http_pool::Setup>,
+    token: Option<HeaderValue>,
+    challenge: Option<HeaderValue>,
 }
 
 async fn post_to(
     pool: &Pool,
-    headers: &HeaderMap,
+    options: &SseOptions,
     body: Vec<u8>,
 ) -> Result<(StatusCode, PostReply), super::http_pool::PoolError> {
     let mut request = Request::new(Full::new(Bytes::from(body)));
     *request.method_mut() = Method::POST;
-    let fixed = request.headers_mut();
-    fixed.clone_from(headers);
-    fixed.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    let (mut headers, token) = with_token(&options.headers, options.auth.as_ref()).await;
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    *request.headers_mut() = headers;
     let (response, lent) = pool.send(request).await?;
     let status = response.status();
     let setup = lent.setup();
+    let challenge = response
+        .headers()
+        .get(http::header::WWW_AUTHENTICATE)
+        .cloned();
     let body = match Limited::new(response.into_body(), POST_REPLY_BYTES)
         .collect()
         .await
@@ -470,7 +537,15 @@ async fn post_to(
         }
         Err(_) => Bytes::new(),
     };
-    Ok((status, PostReply { body, setup }))
+    Ok((
+        status,
+        PostReply {
+            body,
+            setup,
+            token,
+            challenge,
+        },
+    ))
 }
 
 /// Answers to the server's own requests (a ping), POSTed from a task of
@@ -479,7 +554,7 @@ async fn post_to(
 /// requests gets the rest unanswered (counted), never a task each.
 struct Answers {
     pool: Arc<Pool>,
-    headers: HeaderMap,
+    options: Arc<SseOptions>,
     in_flight: Arc<tokio::sync::Semaphore>,
 }
 
@@ -487,10 +562,10 @@ struct Answers {
 const ANSWERS_IN_FLIGHT: usize = 64;
 
 impl Answers {
-    fn new(pool: Arc<Pool>, headers: HeaderMap) -> Answers {
+    fn new(pool: Arc<Pool>, options: Arc<SseOptions>) -> Answers {
         Answers {
             pool,
-            headers,
+            options,
             in_flight: Arc::new(tokio::sync::Semaphore::new(ANSWERS_IN_FLIGHT)),
         }
     }
@@ -502,9 +577,9 @@ impl Answers {
             ));
             return;
         };
-        let (pool, headers) = (self.pool.clone(), self.headers.clone());
+        let (pool, options) = (self.pool.clone(), self.options.clone());
         tokio::spawn(async move {
-            let _ = tokio::time::timeout(NOTIFY_TIMEOUT, post_to(&pool, &headers, answer)).await;
+            let _ = tokio::time::timeout(NOTIFY_TIMEOUT, post_to(&pool, &options, answer)).await;
             drop(permit);
         });
     }

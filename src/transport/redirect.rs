@@ -1,8 +1,9 @@
-//! `--follow-redirects`: where an MCP endpoint's 307 and 308 redirects
-//! lead, found before the run by the request the calls would make (a POST,
-//! here of a `ping`), so that the calls go straight to the final URL and
-//! the load does not pay a redirect per call. Only 307 and 308 keep a POST
-//! a POST; a redirect to another host is refused, as the headers and
+//! `--follow-redirects`: where an MCP endpoint's redirects lead, found
+//! before the run by the request the calls would make (a POST, here of a
+//! `ping`; for an HTTP+SSE server, the GET that opens its stream), so that
+//! the calls go straight to the final URL and the load does not pay a
+//! redirect per call. Only 307 and 308 keep a POST a POST (a GET follows
+//! any); a redirect to another host is refused, as the headers and
 //! credentials given are for the host given (as curl does without
 //! `--location-trusted`), and so is one from https to plain http.
 
@@ -58,11 +59,21 @@ pub struct Followed {
     pub hops: Vec<String>,
 }
 
+/// Which request finds the redirects: the one the calls make.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Probe {
+    /// Streamable HTTP: a POST of a `ping`.
+    Post,
+    /// HTTP+SSE: the GET that opens the stream (its body is not read).
+    StreamGet,
+}
+
 /// Follow the redirects of `url`, sending `headers` with each request.
 pub async fn follow(
     url: &Uri,
     headers: &[(HeaderName, HeaderValue)],
     tls: &TlsOptions,
+    probe: Probe,
 ) -> Result<Followed, RedirectError> {
     let http = Fetcher::new(tls);
     let mut current = url.clone();
@@ -72,13 +83,21 @@ pub async fn follow(
         for (name, value) in headers {
             sent.append(name.clone(), value.clone());
         }
-        sent.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        sent.insert(
-            ACCEPT,
-            HeaderValue::from_static("application/json, text/event-stream"),
-        );
-        let ping = br#"{"jsonrpc":"2.0","id":0,"method":"ping"}"#.to_vec();
-        let answer = http.fetch(Method::POST, &current, sent, ping).await?;
+        let answer = match probe {
+            Probe::Post => {
+                sent.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                sent.insert(
+                    ACCEPT,
+                    HeaderValue::from_static("application/json, text/event-stream"),
+                );
+                let ping = br#"{"jsonrpc":"2.0","id":0,"method":"ping"}"#.to_vec();
+                http.fetch(Method::POST, &current, sent, ping).await?
+            }
+            Probe::StreamGet => {
+                sent.insert(ACCEPT, HeaderValue::from_static("text/event-stream"));
+                http.head_of(Method::GET, &current, sent).await?
+            }
+        };
         let status = answer.status;
         if !status.is_redirection() || status == StatusCode::NOT_MODIFIED {
             return Ok(Followed { url: current, hops });
@@ -95,10 +114,12 @@ pub async fn follow(
             })?;
         let to = location.to_string();
         let code = status.as_u16();
-        if !matches!(
-            status,
-            StatusCode::TEMPORARY_REDIRECT | StatusCode::PERMANENT_REDIRECT
-        ) {
+        if probe == Probe::Post
+            && !matches!(
+                status,
+                StatusCode::TEMPORARY_REDIRECT | StatusCode::PERMANENT_REDIRECT
+            )
+        {
             return Err(RedirectError::NotForPost {
                 from,
                 status: code,

@@ -59,6 +59,11 @@ impl Drop for Ends {
     }
 }
 
+/// The paths this transport serves: the stream, and where messages go.
+pub(super) fn is_transport_path(path: &str) -> bool {
+    path == SSE_PATH || path == MESSAGES_PATH
+}
+
 pub(super) async fn handle(server: &Arc<Server>, request: Request<Incoming>) -> Reply {
     match (request.method(), request.uri().path()) {
         (&Method::GET, SSE_PATH) => open(server),

@@ -36,6 +36,8 @@ pub(super) struct OAuth {
     revoke_after: Option<u64>,
     /// `scheme://host:port` of this server.
     origin: String,
+    /// The path protected: the MCP endpoint (or, over HTTP+SSE, its stream).
+    resource_path: &'static str,
     tokens: Mutex<HashMap<String, Issued>>,
 }
 
@@ -50,7 +52,7 @@ impl OAuth {
         client: &str,
         lifetime_s: f64,
         revoke_after: Option<u64>,
-        origin: String,
+        (origin, resource_path): (String, &'static str),
     ) -> Option<OAuth> {
         let (client_id, secret) = client.split_once(':')?;
         Some(OAuth {
@@ -59,6 +61,7 @@ impl OAuth {
             lifetime: Duration::from_secs_f64(lifetime_s.clamp(0.05, 86_400.0)),
             revoke_after,
             origin,
+            resource_path,
             tokens: Mutex::default(),
         })
     }
@@ -76,7 +79,7 @@ impl OAuth {
             (&Method::GET, RESOURCE_METADATA | RESOURCE_METADATA_ROOT) => json_reply(
                 StatusCode::OK,
                 json!({
-                    "resource": format!("{}{}", self.origin, super::ENDPOINT),
+                    "resource": format!("{}{}", self.origin, self.resource_path),
                     "authorization_servers": [self.origin],
                     "scopes_supported": ["mcp"],
                     "bearer_methods_supported": ["header"],

@@ -18,6 +18,16 @@ pub enum OpenError {
     #[error("GET {url} answered HTTP {status}, not an SSE stream{}", hint(*.status))]
     Status { url: String, status: StatusCode },
     #[error(
+        "GET {url} answered HTTP {status}, a redirect to {location}: follow it with \
+         --follow-redirects, or give that --url"
+    )]
+    Redirected {
+        url: String,
+        status: StatusCode,
+        /// Quoted: it is the server's text.
+        location: String,
+    },
+    #[error(
         "GET {url} answered Content-Type {content_type:?}, not text/event-stream{}",
         HINT_STREAMABLE
     )]
