@@ -11,7 +11,9 @@ fn every_flag_of_every_command_is_in_the_readme() {
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
         .expect("the README");
     let mut missing = Vec::new();
-    for command in ["run", "serve", "discover", "init", "check", "metrics"] {
+    for command in [
+        "run", "demo", "serve", "discover", "init", "check", "metrics", "report",
+    ] {
         let output = Command::new(common::mcpstorm())
             .args([command, "--help"])
             .output()

@@ -4,6 +4,7 @@
 mod discover;
 mod init;
 mod mcp_json;
+mod outputs;
 mod run;
 mod secrets;
 
@@ -69,6 +70,9 @@ pub enum Command {
     },
     /// List the metrics that acceptance criteria can use.
     Metrics,
+    /// Write a saved JSON report in other formats (--out junit=FILE): the
+    /// same files a run's --out writes.
+    Report(outputs::ReportArgs),
     /// Internal: the watchdog that stops what mcpstorm started once it ends.
     #[command(name = "custody-watchdog", hide = true)]
     CustodyWatchdog { owner: String },
@@ -81,6 +85,10 @@ pub struct RunArgs {
     /// Write the complete result as JSON to FILE.
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
+    /// Also write the result as KIND to FILE (repeatable; `-` is stdout):
+    /// json, or junit (JUnit XML: each criterion a test case).
+    #[arg(long = "out", value_name = "KIND=FILE", value_parser = outputs::out_spec)]
+    pub outs: Vec<outputs::OutSpec>,
     /// Print progress and a summary instead of the dashboard (the default when
     /// stdout or stdin is not a terminal).
     #[arg(long, conflicts_with = "tui")]
@@ -263,6 +271,7 @@ impl Default for RunArgs {
         RunArgs {
             scenarios: Vec::new(),
             report: None,
+            outs: Vec::new(),
             headless: false,
             tui: false,
             timeout_ms: None,
@@ -311,6 +320,9 @@ pub struct DemoArgs {
     /// Write the complete result as JSON to FILE.
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
+    /// Also write the result as KIND to FILE (repeatable): json, junit.
+    #[arg(long = "out", value_name = "KIND=FILE", value_parser = outputs::out_spec)]
+    pub outs: Vec<outputs::OutSpec>,
     /// Print progress and a summary instead of the dashboard.
     #[arg(long)]
     pub headless: bool,
@@ -343,6 +355,7 @@ impl DemoArgs {
         Ok(RunArgs {
             scenarios: vec!["demo".to_string()],
             report: self.report,
+            outs: self.outs,
             headless: self.headless,
             target: TargetArgs {
                 server,
@@ -398,6 +411,7 @@ pub fn main(cli: Cli) -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Check { files } => check(&files),
+        Command::Report(args) => outputs::report(args),
         Command::Metrics => {
             for m in METRICS {
                 let form = match m.scope() {

@@ -14,8 +14,8 @@ use super::mcp_json::ConfigServer;
 use super::{RunArgs, TargetArgs, TransportKind, exit, secrets};
 use crate::engine::{self, CancelToken, EngineError, LoadControl, RunOptions, panics};
 use crate::report::{
-    self, Destination, Finished, Incomplete, JsonReport, LiveFeed, Output, ProgressLine, Report,
-    RunCommand, RunStatus, ScenarioResult, TextSummary, Verdict,
+    self, Destination, FileReport, Finished, Format, Incomplete, LiveFeed, Output, ProgressLine,
+    Report, RunCommand, RunStatus, ScenarioResult, TextSummary, Verdict,
 };
 use crate::scenario::{self, Scenario, builtin};
 use crate::stats::Snapshot;
@@ -161,11 +161,11 @@ const HTTP2_OVER_HTTP: &str = "--http2 is for Streamable HTTP servers (--url, --
      over HTTP/1.1";
 
 /// Where the results go, in the order they are given them: the live view
-/// (the dashboard, or progress lines when headless), the JSON report
-/// (`--report`: its "written" line comes before the verdict), then the text
-/// summary (on stderr when stdout holds the report alone). A new output is
-/// one line here.
-fn outputs(interactive: bool, report: Option<Destination>) -> Vec<Box<dyn Output>> {
+/// (the dashboard, or progress lines when headless), the report files
+/// (`--report`, then each `--out`: their "written" lines come before the
+/// verdict), then the text summary (on stderr when stdout holds a report
+/// file). A new output is one line here.
+fn outputs(interactive: bool, files: Vec<(Format, Destination)>) -> Vec<Box<dyn Output>> {
     let mut outputs: Vec<Box<dyn Output>> = Vec::new();
     if interactive {
         outputs.push(Box::new(ui::Dashboard));
@@ -173,11 +173,14 @@ fn outputs(interactive: bool, report: Option<Destination>) -> Vec<Box<dyn Output
         outputs.push(Box::new(ProgressLine));
     }
     let summary = TextSummary {
-        to_stderr: report.as_ref().is_some_and(Destination::is_stdout),
+        to_stderr: files.iter().any(|(_, d)| d.is_stdout()),
         color: std::io::stdout().is_terminal() && !crate::report::colours_declined(),
     };
-    if let Some(destination) = report {
-        outputs.push(Box::new(JsonReport { destination }));
+    for (format, destination) in files {
+        outputs.push(Box::new(FileReport {
+            format,
+            destination,
+        }));
     }
     outputs.push(Box::new(summary));
     outputs
@@ -396,8 +399,8 @@ pub async fn run(args: RunArgs) -> ExitCode {
         }
     };
     // Before anything runs: an hour's soak must not end in "cannot write".
-    let destination = match args.report.as_deref().map(Destination::check).transpose() {
-        Ok(destination) => destination,
+    let files = match super::outputs::destinations(args.report.as_deref(), &args.outs) {
+        Ok(files) => files,
         Err(error) => {
             eprintln!("mcpstorm: {error}");
             return ExitCode::from(exit::SETUP);
@@ -421,7 +424,7 @@ pub async fn run(args: RunArgs) -> ExitCode {
     };
     let interactive = args.tui
         || (!args.headless && std::io::stdout().is_terminal() && std::io::stdin().is_terminal());
-    let mut outputs = outputs(interactive, destination);
+    let mut outputs = outputs(interactive, files);
     let target = report::ReportedTarget {
         transport: server.kind(),
         command: server.to_string(),

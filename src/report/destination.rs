@@ -11,8 +11,10 @@ use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DestinationError {
-    #[error("--report {shown}: {why}")]
+    #[error("{flag}{shown}: {why}")]
     Unusable {
+        /// The option that named it (`--report `, `--out junit=`).
+        flag: String,
         shown: String,
         #[source]
         why: Unusable,
@@ -57,12 +59,19 @@ pub enum Destination {
 }
 
 impl Destination {
-    /// Decide where `given` writes, and refuse now what cannot be written.
+    /// Decide where `given` (to `--report`) writes, and refuse now what
+    /// cannot be written.
     pub fn check(given: &Path) -> Result<Destination, DestinationError> {
+        Destination::check_for("--report ", given)
+    }
+
+    /// The same for the option `flag`.
+    pub fn check_for(flag: &str, given: &Path) -> Result<Destination, DestinationError> {
         if given.as_os_str() == "-" {
             return Ok(Destination::Stdout);
         }
         let unusable = |why: Unusable| DestinationError::Unusable {
+            flag: flag.to_string(),
             shown: given.display().to_string(),
             why,
         };

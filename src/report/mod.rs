@@ -1,16 +1,19 @@
-//! Results as they leave mcpstorm: the complete JSON report, the human
-//! summary and the headless progress line.
+//! Results as they leave mcpstorm: the complete JSON report and the formats
+//! made from it (JUnit), the human summary and the headless progress line.
 
 pub(crate) mod destination;
-mod json;
+mod file;
+mod junit;
 mod live;
+mod markup;
 mod output;
 mod progress;
+pub mod saved;
 mod schema;
 pub(crate) mod summary;
 
 pub use destination::Destination;
-pub use json::JsonReport;
+pub use file::{FileReport, Format};
 pub use live::{Finished, LiveFeed, RunCommand, RunStatus};
 pub use output::{Following, Output, OutputError};
 pub use progress::ProgressLine;

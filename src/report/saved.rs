@@ -1,0 +1,238 @@
+//! The JSON report read back: what the other file formats (JUnit, …) are
+//! made from, whether the run has just ended or the report was saved by an
+//! earlier one (`mcpstorm report REPORT.json --out …`). The JSON is the
+//! source of truth, so a format made at the end of a run and one made later
+//! from its file are the same bytes.
+//!
+//! Only the fields the formats show are read; any field may be missing (it
+//! reads as empty), and a field of the wrong type is an error naming its
+//! key. A report is outside input: its size is bounded, and serde_json's
+//! depth limit bounds its nesting.
+
+use std::io::Read;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use super::{Report, SCHEMA_VERSION};
+
+/// Largest report file read.
+pub const MAX_REPORT_BYTES: u64 = 512 * 1024 * 1024;
+
+/// Why a saved report cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum SavedError {
+    #[error("{file}: {source}")]
+    Io {
+        file: String,
+        source: std::io::Error,
+    },
+    #[error("{file}: larger than {} MB: not a report mcpstorm wrote", MAX_REPORT_BYTES >> 20)]
+    TooLarge { file: String },
+    #[error("{file}: line {line}, column {column}{}: {why}", key_shown(.key))]
+    Invalid {
+        file: String,
+        line: usize,
+        column: usize,
+        key: String,
+        why: String,
+    },
+    #[error(
+        "{file}: schema_version {found} is newer than this mcpstorm reads ({SCHEMA_VERSION}): \
+         use the mcpstorm that wrote it"
+    )]
+    Newer { file: String, found: u32 },
+}
+
+fn key_shown(key: &str) -> String {
+    match key {
+        "" | "." => String::new(),
+        key => format!(", at {key}"),
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct SavedReport {
+    pub schema_version: u32,
+    pub mcpstorm_version: String,
+    pub started_at_unix_s: u64,
+    pub target: SavedTarget,
+    pub interrupted: bool,
+    pub verdict: String,
+    pub scenarios: Vec<SavedScenario>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct SavedTarget {
+    pub transport: String,
+    pub command: String,
+    pub tls_unverified: bool,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct SavedScenario {
+    pub name: String,
+    pub description: String,
+    pub source: String,
+    pub verdict: String,
+    pub error: Option<String>,
+    pub incomplete: Option<String>,
+    pub result: Option<SavedResult>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct SavedResult {
+    pub elapsed_s: f64,
+    pub server: Option<SavedServer>,
+    pub endpoint: Option<String>,
+    pub phases: Vec<SavedPhase>,
+    pub total: SavedCalls,
+    pub resources: SavedResources,
+    pub notes: Vec<String>,
+    pub criteria: Vec<SavedCriterion>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct SavedServer {
+    pub name: String,
+    pub version: String,
+    pub protocol_version: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct SavedPhase {
+    pub name: String,
+    pub load: String,
+    #[serde(flatten)]
+    pub calls: SavedCalls,
+}
+
+/// A set of calls' figures (a phase's, or the whole run's).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct SavedCalls {
+    pub calls: u64,
+    pub success_rate: Option<f64>,
+    pub throughput_per_s: Option<f64>,
+    pub latency: SavedLatency,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct SavedLatency {
+    pub p50_ms: Option<f64>,
+    pub p95_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
+    pub max_ms: Option<f64>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct SavedResources {
+    pub rss_growth_mb: Option<f64>,
+    pub rss_max_mb: Option<f64>,
+    pub fds_max: Option<u64>,
+    pub unmeasured: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct SavedCriterion {
+    pub expression: String,
+    pub state: String,
+    pub value: Option<f64>,
+    pub threshold: Option<f64>,
+    pub detail: String,
+    pub about: Option<String>,
+}
+
+impl SavedReport {
+    /// The report a run has just made, read back as a saved one would be.
+    pub fn of(report: &Report) -> std::io::Result<SavedReport> {
+        let json = report.to_json()?;
+        SavedReport::parse(&json, "the report").map_err(std::io::Error::other)
+    }
+
+    /// A report file an earlier run wrote.
+    pub fn read(path: &Path) -> Result<SavedReport, SavedError> {
+        let file = path.display().to_string();
+        let io = |source| SavedError::Io {
+            file: file.clone(),
+            source,
+        };
+        let opened = std::fs::File::open(path).map_err(io)?;
+        let mut bytes = Vec::new();
+        opened
+            .take(MAX_REPORT_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(io)?;
+        if bytes.len() as u64 > MAX_REPORT_BYTES {
+            return Err(SavedError::TooLarge { file });
+        }
+        SavedReport::parse(&bytes, &file)
+    }
+
+    fn parse(bytes: &[u8], file: &str) -> Result<SavedReport, SavedError> {
+        let mut reader = serde_json::Deserializer::from_slice(bytes);
+        let report: SavedReport =
+            serde_path_to_error::deserialize(&mut reader).map_err(|error| {
+                let key = error.path().to_string();
+                let inner = error.into_inner();
+                SavedError::Invalid {
+                    file: file.to_string(),
+                    line: inner.line(),
+                    column: inner.column(),
+                    key,
+                    why: inner.to_string(),
+                }
+            })?;
+        reader.end().map_err(|inner| SavedError::Invalid {
+            file: file.to_string(),
+            line: inner.line(),
+            column: inner.column(),
+            key: String::new(),
+            why: inner.to_string(),
+        })?;
+        if report.schema_version > SCHEMA_VERSION {
+            return Err(SavedError::Newer {
+                file: file.to_string(),
+                found: report.schema_version,
+            });
+        }
+        Ok(report)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_field_of_the_wrong_type_is_named_with_its_line() {
+        let text = b"{\n  \"scenarios\": [\n    {\"name\": \"x\", \"result\": {\"criteria\": [{\"value\": \"high\"}]}}\n  ]\n}\n";
+        let error = SavedReport::parse(text, "r.json").expect_err("refused");
+        let said = error.to_string();
+        assert!(said.starts_with("r.json: line 3, column"), "{said}");
+        assert!(
+            said.contains("at scenarios[0].result.criteria[0].value"),
+            "{said}"
+        );
+    }
+
+    #[test]
+    fn missing_fields_read_as_empty_and_a_newer_schema_is_refused() {
+        let report = SavedReport::parse(b"{\"scenarios\": [{}]}", "r.json").expect("read");
+        assert_eq!(report.scenarios.len(), 1);
+        assert!(report.scenarios[0].result.is_none());
+        let newer = SavedReport::parse(b"{\"schema_version\": 99}", "r.json");
+        assert!(matches!(newer, Err(SavedError::Newer { found: 99, .. })));
+        let trailing = SavedReport::parse(b"{} x", "r.json");
+        assert!(matches!(trailing, Err(SavedError::Invalid { line: 1, .. })));
+    }
+}

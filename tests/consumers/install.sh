@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Install the programs that read mcpstorm's output files the way users'
+# tools do, into the project's ignored folder .consumers/ (from PyPI):
+#   - junitparser, a JUnit XML reader, and xmlschema, an XML Schema
+#     validator (tests/consumers/junit.xsd)
+# Idempotent: pinned versions already installed are kept.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+CONSUMERS=.consumers
+JUNITPARSER_VERSION=5.0.3
+XMLSCHEMA_VERSION=4.3.2
+mkdir -p "$CONSUMERS"
+
+python=$CONSUMERS/py/bin/python
+if [ ! -x "$python" ] || ! "$python" -c "import junitparser, xmlschema" 2>/dev/null; then
+    echo "== pip: junitparser, xmlschema into $CONSUMERS/py"
+    python3 -m venv "$CONSUMERS/py"
+    "$CONSUMERS/py/bin/pip" install --quiet --disable-pip-version-check \
+        "junitparser==$JUNITPARSER_VERSION" "xmlschema==$XMLSCHEMA_VERSION"
+fi
+echo "consumers installed in $CONSUMERS"
