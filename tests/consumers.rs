@@ -5,6 +5,10 @@
 //! JUnit: validated against tests/consumers/junit.xsd by Python's
 //! `xmlschema`, and read back by `junitparser`, whose counts and cases must
 //! be the JSON report's criteria.
+//!
+//! HTML: opened by headless Chromium in a network namespace of its own (no
+//! network at all: `unshare -n`), which renders its charts, logs no console
+//! message, and requests nothing from the network (its net log says so).
 
 mod common;
 
@@ -183,4 +187,131 @@ fn a_run_that_could_not_start_is_an_error_case_consumers_read() {
         .expect("runs");
     assert!(rendered.status.success(), "{}", common::said(&rendered));
     assert_eq!(read_by_consumers(&again), Ok(read));
+}
+
+/// Headless Chromium with no network at all (a namespace of its own: the
+/// browser's own background requests, and any the page made, go nowhere),
+/// killed after 60 s.
+fn chromium_offline(args: &[&str]) -> std::process::Output {
+    Command::new("timeout")
+        .args(["-k", "5", "60", "unshare", "-n", "chromium"])
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            "--no-first-run",
+            "--disable-extensions",
+            "--enable-logging=stderr",
+            "--v=0",
+        ])
+        .args(args)
+        .output()
+        .expect("chromium runs (bash tests/consumers/install.sh)")
+}
+
+/// Open `page` offline: its DOM once loaded, the console messages it
+/// logged, and the network requests it made (from the browser's net log:
+/// those of the page's own origin, `file://`, not the browser's).
+fn opened(page: &Path, dir: &Path) -> (String, Vec<String>, Vec<String>) {
+    let net_log = dir.join("net.json");
+    let url = format!("file://{}", page.display());
+    let output = chromium_offline(&[
+        &format!("--log-net-log={}", net_log.display()),
+        "--dump-dom",
+        &url,
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "chromium: {stderr}");
+    let console: Vec<String> = stderr
+        .lines()
+        .filter(|l| l.contains(":CONSOLE"))
+        .map(String::from)
+        .collect();
+    let log: Value = serde_json::from_slice(&std::fs::read(&net_log).expect("the net log"))
+        .expect("the net log is JSON");
+    let start_job = &log["constants"]["logEventTypes"]["URL_REQUEST_START_JOB"];
+    let requests = log["events"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| &e["type"] == start_job)
+        .filter(|e| {
+            e["params"]["network_isolation_key"]
+                .as_str()
+                .is_some_and(|k| k.starts_with("file://"))
+        })
+        .filter_map(|e| e["params"]["url"].as_str())
+        .filter(|url| !url.starts_with("file:"))
+        .map(String::from)
+        .collect();
+    (
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        console,
+        requests,
+    )
+}
+
+#[test]
+fn the_html_report_renders_its_charts_offline_in_a_real_browser() {
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("report.html");
+    let out = format!("html={}", page.display());
+    let run = run(&[
+        "memory-leak",
+        "--out",
+        &out,
+        "--probe-interval-ms",
+        "20",
+        "--",
+        mcpstorm(),
+        "serve",
+        "--leak-kb",
+        "100",
+        "--latency-ms",
+        "1",
+    ]);
+    assert_eq!(run.code, 1, "{}", run.explain());
+    let (dom, console, requests) = opened(&page, dir.path());
+    assert!(console.is_empty(), "console: {console:?}");
+    assert!(requests.is_empty(), "the page fetched {requests:?}");
+    // The browser built four charts, each with drawn lines (its DOM is
+    // HTML as it serialises it: counted in the text).
+    assert_eq!(dom.matches("<svg class=\"chart\"").count(), 4, "{dom}");
+    let drawn = dom
+        .split("<path class=\"line")
+        .skip(1)
+        .filter(|rest| {
+            rest.split('>')
+                .next()
+                .is_some_and(|tag| tag.contains(" d=\"M"))
+        })
+        .count();
+    assert!(drawn >= 8, "{drawn} lines drawn");
+    assert!(dom.contains("FAIL"), "the verdict shown");
+    // A screenshot of the whole page: a PNG as wide as the window asked.
+    let shot = dir.path().join("page.png");
+    let output = chromium_offline(&[
+        &format!("--screenshot={}", shot.display()),
+        "--window-size=1000,2400",
+        &format!("file://{}", page.display()),
+    ]);
+    assert!(output.status.success(), "{}", common::said(&output));
+    let png = std::fs::read(&shot).expect("the screenshot");
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    let width = u32::from_be_bytes([png[16], png[17], png[18], png[19]]);
+    assert_eq!(width, 1000);
+    // A blank page compresses to a few KB; charts and tables do not.
+    assert!(png.len() > 40_000, "{} bytes", png.len());
+
+    // The checks can fail: a page that fetches an image and logs an error.
+    let bad = scenario_file(
+        dir.path(),
+        "bad.html",
+        "<!DOCTYPE html><html><body><img src=\"http://127.0.0.1:9/x.png\"/>\
+         <script>console.error('boom')</script></body></html>",
+    );
+    let (_, console, requests) = opened(&bad, dir.path());
+    assert_eq!(console.len(), 1, "{console:?}");
+    assert_eq!(requests, ["http://127.0.0.1:9/x.png"]);
 }

@@ -1,11 +1,11 @@
 //! The reports written to files (`--report`, `--out KIND=FILE`): the JSON
-//! report, and the formats made from it (JUnit). Each is written whole once
+//! report, and the formats made from it (JUnit, HTML). Each is written whole once
 //! the run is over (and, on the dashboard, as soon as every scenario has
 //! run: before the final view, where `r` runs everything again into
 //! `report.2.json`). The JSON's schema is in docs/REPORT.md.
 
 use super::saved::SavedReport;
-use super::{Destination, Output, OutputError, Report, junit};
+use super::{Destination, Output, OutputError, Report, html, junit};
 
 /// A file format of the report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -14,16 +14,19 @@ pub enum Format {
     Json,
     /// JUnit XML, made from the JSON.
     Junit,
+    /// A self-contained HTML page, made from the JSON.
+    Html,
 }
 
 impl Format {
     /// Every format, as `--out` names them.
-    pub const ALL: [Format; 2] = [Format::Json, Format::Junit];
+    pub const ALL: [Format; 3] = [Format::Json, Format::Junit, Format::Html];
 
     pub fn name(self) -> &'static str {
         match self {
             Format::Json => "json",
             Format::Junit => "junit",
+            Format::Html => "html",
         }
     }
 
@@ -32,6 +35,7 @@ impl Format {
         match self {
             Format::Json => "report",
             Format::Junit => "JUnit report",
+            Format::Html => "HTML report",
         }
     }
 
@@ -51,6 +55,7 @@ impl Format {
     pub fn render_saved(self, report: &SavedReport) -> Vec<u8> {
         match self {
             Format::Junit => junit::render(report).into_bytes(),
+            Format::Html => html::render(report).into_bytes(),
             Format::Json => Vec::new(),
         }
     }

@@ -9,7 +9,7 @@
 
 use std::fmt::Write;
 
-use super::markup::{escape, escape_text, iso8601_utc};
+use super::markup::{escape, escape_text, figure, iso8601_utc};
 use super::saved::{SavedCalls, SavedCriterion, SavedReport, SavedScenario};
 use super::summary::{ms, percent};
 
@@ -237,15 +237,6 @@ fn criterion_outcome(criterion: &SavedCriterion) -> Outcome {
     }
 }
 
-/// A criterion's figure, as short as its precision allows.
-fn figure(value: f64) -> String {
-    if value.fract() == 0.0 && value.abs() < 1e15 {
-        return format!("{value:.0}");
-    }
-    let text = format!("{value:.4}");
-    text.trim_end_matches('0').trim_end_matches('.').to_string()
-}
-
 /// The scenario's figures for the suite's `system-out`: the calls of each
 /// phase and in all, the server's memory, the notes.
 fn figures(scenario: &SavedScenario) -> String {
@@ -398,13 +389,5 @@ mod tests {
             xml.contains("tests=\"2\" failures=\"1\" errors=\"1\""),
             "{xml}"
         );
-    }
-
-    #[test]
-    fn figures_are_as_short_as_their_precision() {
-        assert_eq!(figure(20.0), "20");
-        assert_eq!(figure(0.99), "0.99");
-        assert_eq!(figure(43.21049), "43.2105");
-        assert_eq!(figure(f64::NAN), "NaN");
     }
 }

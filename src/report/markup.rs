@@ -40,6 +40,16 @@ fn escaped(text: &str, attribute: bool) -> String {
     escaped
 }
 
+/// A figure (a criterion's value or limit) as short as its precision
+/// allows: `20`, `0.99`, `43.2105`.
+pub fn figure(value: f64) -> String {
+    if value.fract() == 0.0 && value.abs() < 1e15 {
+        return format!("{value:.0}");
+    }
+    let text = format!("{value:.4}");
+    text.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
 /// Seconds since the Unix epoch as an ISO 8601 date and time in UTC,
 /// without a zone (as JUnit's `timestamp` is written).
 pub fn iso8601_utc(unix_s: u64) -> String {
@@ -94,5 +104,13 @@ mod tests {
         assert_eq!(iso8601_utc(951_782_400), "2000-02-29T00:00:00");
         assert_eq!(iso8601_utc(1_796_000_000), "2026-11-30T00:53:20");
         assert_eq!(iso8601_utc(4_102_444_799), "2099-12-31T23:59:59");
+    }
+
+    #[test]
+    fn figures_are_as_short_as_their_precision() {
+        assert_eq!(figure(20.0), "20");
+        assert_eq!(figure(0.99), "0.99");
+        assert_eq!(figure(43.21049), "43.2105");
+        assert_eq!(figure(f64::NAN), "NaN");
     }
 }

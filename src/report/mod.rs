@@ -3,6 +3,7 @@
 
 pub(crate) mod destination;
 mod file;
+mod html;
 mod junit;
 mod live;
 mod markup;
@@ -186,6 +187,40 @@ pub struct ReportedTarget {
     pub tls_unverified: bool,
 }
 
+/// The machine mcpstorm ran on (the report's `machine`): what its figures
+/// depend on. Read from /proc and /etc/os-release; the host's name is not
+/// given.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Machine {
+    pub cpus: Option<u64>,
+    pub memory_mb: Option<u64>,
+    pub kernel: Option<String>,
+    pub os: Option<String>,
+}
+
+impl Machine {
+    pub fn this() -> Machine {
+        let read = |path: &str| std::fs::read_to_string(path).ok();
+        let memory_mb = read("/proc/meminfo").and_then(|text| {
+            let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
+            let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+            Some(kb / 1024)
+        });
+        let os = read("/etc/os-release").and_then(|text| {
+            let line = text.lines().find(|l| l.starts_with("PRETTY_NAME="))?;
+            Some(line["PRETTY_NAME=".len()..].trim_matches('"').to_string())
+        });
+        Machine {
+            cpus: std::thread::available_parallelism()
+                .ok()
+                .map(|n| n.get() as u64),
+            memory_mb,
+            kernel: read("/proc/sys/kernel/osrelease").map(|k| k.trim().to_string()),
+            os,
+        }
+    }
+}
+
 /// The version of the report's layout (docs/REPORT.md): raised when a field
 /// is renamed, moved or changes meaning.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -197,6 +232,7 @@ pub struct Report {
     /// Seconds since the Unix epoch when the run started.
     pub started_at_unix_s: u64,
     pub target: ReportedTarget,
+    pub machine: Machine,
     /// Which run of the session this is: 1, then 2, 3… for each `r` on the
     /// dashboard's final view (each written to a file of its own).
     pub run: u32,
@@ -214,6 +250,7 @@ impl Report {
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs()),
             target,
+            machine: Machine::this(),
             run: 1,
             interrupted: false,
             verdict: Verdict::Pass,

@@ -58,6 +58,7 @@ pub struct SavedReport {
     pub mcpstorm_version: String,
     pub started_at_unix_s: u64,
     pub target: SavedTarget,
+    pub machine: SavedMachine,
     pub interrupted: bool,
     pub verdict: String,
     pub scenarios: Vec<SavedScenario>,
@@ -69,6 +70,15 @@ pub struct SavedTarget {
     pub transport: String,
     pub command: String,
     pub tls_unverified: bool,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct SavedMachine {
+    pub cpus: Option<u64>,
+    pub memory_mb: Option<u64>,
+    pub kernel: Option<String>,
+    pub os: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -91,9 +101,55 @@ pub struct SavedResult {
     pub endpoint: Option<String>,
     pub phases: Vec<SavedPhase>,
     pub total: SavedCalls,
+    pub per_label: Vec<SavedLabel>,
+    pub windows: Vec<SavedWindow>,
     pub resources: SavedResources,
+    pub crashes_at_s: Vec<f64>,
+    pub restarts_at_s: Vec<f64>,
+    pub stalls: Vec<SavedStall>,
+    pub control_changes: Vec<SavedControlChange>,
+    pub recent_errors: Vec<String>,
+    pub stderr_tail: Vec<String>,
     pub notes: Vec<String>,
     pub criteria: Vec<SavedCriterion>,
+}
+
+/// One window of the latency time line.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct SavedWindow {
+    pub t_s: f64,
+    pub span_s: f64,
+    pub calls: u64,
+    pub errors: u64,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+    pub calls_per_s: f64,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct SavedLabel {
+    pub label: String,
+    #[serde(flatten)]
+    pub calls: SavedCalls,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct SavedStall {
+    pub at_s: f64,
+    pub lasted_s: f64,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct SavedControlChange {
+    pub at_s: f64,
+    pub paused: bool,
+    pub load_scale: f64,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -108,7 +164,9 @@ pub struct SavedServer {
 #[serde(default)]
 pub struct SavedPhase {
     pub name: String,
+    pub warmup: bool,
     pub load: String,
+    pub duration_s: f64,
     #[serde(flatten)]
     pub calls: SavedCalls,
 }
@@ -118,9 +176,21 @@ pub struct SavedPhase {
 #[serde(default)]
 pub struct SavedCalls {
     pub calls: u64,
+    pub outcomes: SavedOutcomes,
     pub success_rate: Option<f64>,
     pub throughput_per_s: Option<f64>,
     pub latency: SavedLatency,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct SavedOutcomes {
+    pub ok: u64,
+    pub jsonrpc_error: u64,
+    pub tool_error: u64,
+    pub timeout: u64,
+    pub transport_error: u64,
+    pub protocol_error: u64,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -135,10 +205,68 @@ pub struct SavedLatency {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 pub struct SavedResources {
+    pub unmeasured: Option<String>,
+    pub pid: Option<u32>,
+    pub rss_baseline_mb: Option<f64>,
     pub rss_growth_mb: Option<f64>,
     pub rss_max_mb: Option<f64>,
+    pub rss_trend: Option<SavedTrend>,
+    pub rss_trend_settling: Option<String>,
+    pub retained_by_label: Vec<SavedPerCall>,
+    pub fds_start: Option<u64>,
     pub fds_max: Option<u64>,
-    pub unmeasured: Option<String>,
+    pub threads_max: Option<u64>,
+    pub processes_max: Option<u64>,
+    pub cpu_max_percent: Option<f64>,
+    pub members: Vec<SavedMember>,
+    pub series: Vec<SavedProbe>,
+}
+
+/// The memory kept per call (the floor's fit).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct SavedTrend {
+    pub kb_per_call: f64,
+    pub kb_per_call_low: f64,
+    pub kb_per_call_high: f64,
+    pub mb_per_1k_calls: f64,
+    pub calls_spanned: f64,
+}
+
+/// One tool's memory kept per call.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct SavedPerCall {
+    pub label: String,
+    pub kb_per_call: f64,
+    pub kb_per_call_low: f64,
+    pub kb_per_call_high: f64,
+    pub resolved: bool,
+}
+
+/// A process of the server's tree.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct SavedMember {
+    pub pid: u32,
+    pub name: String,
+    pub depth: u32,
+    pub rss_mb: f64,
+    pub rss_share: f64,
+    pub rss_growth_mb: Option<f64>,
+}
+
+/// One sample of the server's tree.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct SavedProbe {
+    pub t_s: f64,
+    pub calls_done: u64,
+    pub rss_mb: f64,
+    pub rss_min_mb: f64,
+    pub fds: u32,
+    pub threads: u32,
+    pub cpu_percent: f64,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -3,6 +3,8 @@
 # tools do, into the project's ignored folder .consumers/ (from PyPI):
 #   - junitparser, a JUnit XML reader, and xmlschema, an XML Schema
 #     validator (tests/consumers/junit.xsd)
+#   - Chromium (Debian's package), which opens the HTML report headless and
+#     offline
 # Idempotent: pinned versions already installed are kept.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -18,4 +20,9 @@ if [ ! -x "$python" ] || ! "$python" -c "import junitparser, xmlschema" 2>/dev/n
     "$CONSUMERS/py/bin/pip" install --quiet --disable-pip-version-check \
         "junitparser==$JUNITPARSER_VERSION" "xmlschema==$XMLSCHEMA_VERSION"
 fi
-echo "consumers installed in $CONSUMERS"
+if ! command -v chromium >/dev/null 2>&1; then
+    echo "== apt: chromium"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+echo "consumers installed in $CONSUMERS (and chromium)"
