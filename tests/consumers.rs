@@ -9,6 +9,10 @@
 //! HTML: opened by headless Chromium in a network namespace of its own (no
 //! network at all: `unshare -n`), which renders its charts, logs no console
 //! message, and requests nothing from the network (its net log says so).
+//!
+//! Prometheus: the live metrics pass `promtool check metrics`, and a real
+//! Prometheus (Debian's), started here on loopback, scrapes them and
+//! answers a query with the run's p99.
 
 mod common;
 
@@ -314,4 +318,195 @@ fn the_html_report_renders_its_charts_offline_in_a_real_browser() {
     let (_, console, requests) = opened(&bad, dir.path());
     assert_eq!(console.len(), 1, "{console:?}");
     assert_eq!(requests, ["http://127.0.0.1:9/x.png"]);
+}
+
+/// A free loopback port (bound, then released for the process to take).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// `GET url` on loopback (a path and query on 127.0.0.1:port): the body.
+fn http_get(port: u16, path: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).ok()?;
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    let (head, body) = answer.split_once("\r\n\r\n")?;
+    head.starts_with("HTTP/1.1 200").then(|| body.to_string())
+}
+
+/// Prometheus on loopback, scraping `target` every second; killed on drop.
+struct Prometheus {
+    child: std::process::Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Prometheus {
+    fn start(target: &str) -> Prometheus {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("prometheus.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "global:\n  scrape_interval: 1s\n  scrape_timeout: 900ms\n\
+                 scrape_configs:\n  - job_name: mcpstorm\n    static_configs:\n      - targets: ['{target}']\n"
+            ),
+        )
+        .unwrap();
+        let port = free_port();
+        let child = Command::new("prometheus")
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path().join("data").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("prometheus starts (bash tests/consumers/install.sh)");
+        let prometheus = Prometheus {
+            child,
+            port,
+            _dir: dir,
+        };
+        let ready = std::time::Instant::now();
+        while http_get(port, "/-/ready").is_none() {
+            assert!(
+                ready.elapsed() < std::time::Duration::from_secs(30),
+                "prometheus never got ready"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+        prometheus
+    }
+
+    /// An instant query's first value.
+    fn query(&self, expression: &str) -> Option<f64> {
+        let encoded: String = expression
+            .bytes()
+            .map(|b| match b {
+                b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' | b'.' => (b as char).to_string(),
+                b => format!("%{b:02X}"),
+            })
+            .collect();
+        let body = http_get(self.port, &format!("/api/v1/query?query={encoded}"))?;
+        let answer: Value = serde_json::from_str(&body).ok()?;
+        answer["data"]["result"][0]["value"][1]
+            .as_str()?
+            .parse()
+            .ok()
+    }
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn live_metrics_pass_promtool_and_a_real_prometheus_reads_the_p99_back() {
+    let dir = tempfile::tempdir().unwrap();
+    // Six seconds at 100 calls a second against a target answering 5 ms
+    // late: the p99 settles, so the last scrape's is the report's.
+    let scenario = scenario_file(
+        dir.path(),
+        "steady.toml",
+        "name = \"steady\"\n[[phase]]\nname = \"load\"\n\
+         load = { kind = \"rate\", rate = 100, duration_s = 6 }\n\
+         [[call]]\ntool = \"echo\"\narguments = { message = \"x\" }\n",
+    );
+    let metrics_port = free_port();
+    let prometheus = Prometheus::start(&format!("127.0.0.1:{metrics_port}"));
+    let out = format!("prometheus=127.0.0.1:{metrics_port}");
+    let metrics = std::thread::spawn(move || {
+        // A scrape in the middle of the run, for promtool.
+        let started = std::time::Instant::now();
+        loop {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            if let Some(text) = http_get(metrics_port, "/metrics")
+                && text.contains("mcpstorm_calls_total")
+            {
+                return Some(text);
+            }
+            if started.elapsed() > std::time::Duration::from_secs(20) {
+                return None;
+            }
+        }
+    });
+    let run = run(&[
+        scenario.to_str().unwrap(),
+        "--out",
+        &out,
+        "--",
+        mcpstorm(),
+        "serve",
+        "--latency-ms",
+        "5",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.explain());
+    let text = metrics.join().unwrap().expect("a scrape during the run");
+    let checked = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            child.stdin.take().unwrap().write_all(text.as_bytes())?;
+            child.wait_with_output()
+        })
+        .expect("promtool runs");
+    assert!(
+        checked.status.success(),
+        "promtool: {}\n{text}",
+        common::said(&checked)
+    );
+    // promtool can fail: a counter without its _total.
+    let renamed = text.replace("mcpstorm_calls_total", "mcpstorm_calls");
+    let refused = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            child.stdin.take().unwrap().write_all(renamed.as_bytes())?;
+            child.wait_with_output()
+        })
+        .expect("promtool runs");
+    assert!(!refused.status.success());
+    // What Prometheus stored last: the endpoint waited, once the run was
+    // over, for its scrape of the final figures, which are the report's.
+    let p99_s = prometheus
+        .query("last_over_time(mcpstorm_scenario_call_duration_seconds{quantile=\"0.99\"}[5m])")
+        .expect("prometheus holds the p99");
+    let total = &run.scenario("steady")["result"]["total"];
+    let report_p99_ms = total["latency"]["p99_ms"].as_f64().unwrap();
+    assert!(
+        (p99_s * 1000.0 - report_p99_ms).abs() <= 1e-6,
+        "Prometheus {} ms, report {report_p99_ms} ms",
+        p99_s * 1000.0
+    );
+    let calls = prometheus
+        .query("last_over_time(mcpstorm_calls_total{outcome=\"ok\"}[5m])")
+        .expect("prometheus holds the calls");
+    assert_eq!(calls, total["outcomes"]["ok"].as_f64().unwrap());
 }

@@ -129,17 +129,19 @@ fn a_sigkilled_mcpstorm_leaves_no_server_behind() {
 }
 
 #[test]
-fn a_run_under_timeout_stops_on_its_sigterm_with_the_report_written() {
-    // `timeout -k 5 3`, as CI runs a job: SIGTERM after 3 s, SIGKILL 5 s
-    // later. The server stalls with a call in flight (the call timeout is
-    // 30 s): the run must stop on SIGTERM, not wait for the call, so that
-    // `timeout` never needs its SIGKILL (exit 137) and reports 124.
+fn a_sigterm_mid_run_stops_it_at_once_with_the_report_written() {
+    // The SIGTERM of `timeout -k 5 N`, as CI runs a job, sent once the run
+    // is under way (its first progress line: not a fixed delay, which a
+    // busy machine's slow start-up would outlast). The server stalls with
+    // calls in flight (their timeout is 30 s): the run must stop on SIGTERM,
+    // not wait for them, so that `timeout` never needs its SIGKILL.
+    use std::io::{BufRead, BufReader};
     let stall = format!("6{}", std::process::id());
     let dir = tempfile::tempdir().expect("temp dir");
     let scenario = scenario_file(dir.path(), "minute.toml", MINUTE_OF_LOAD);
     let report = dir.path().join("report.json");
-    let output = Command::new("timeout")
-        .args(["-k", "5", "3", mcpstorm(), "run", "--headless"])
+    let mut child = Command::new(mcpstorm())
+        .args(["run", "--headless"])
         .arg(&scenario)
         .arg("--report")
         .arg(&report)
@@ -152,14 +154,43 @@ fn a_run_under_timeout_stops_on_its_sigterm_with_the_report_written() {
             "--stall-ms",
             &stall,
         ])
-        .output()
-        .expect("timeout runs");
-    let said = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert_eq!(
-        output.status.code(),
-        Some(124),
-        "stopped by SIGTERM: {said}"
-    );
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("mcpstorm runs");
+    let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
+    let mut said = String::new();
+    loop {
+        let mut line = String::new();
+        assert!(
+            stderr.read_line(&mut line).unwrap_or(0) > 0,
+            "the run never got under way: {said}"
+        );
+        said.push_str(&line);
+        if line.starts_with("[minute]") {
+            break;
+        }
+    }
+    let terminated = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(terminated.success());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let exit = loop {
+        if let Some(exit) = child.try_wait().expect("waits") {
+            break exit;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("still running 5 s after SIGTERM (timeout would SIGKILL it): {said}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut rest = String::new();
+    let _ = std::io::Read::read_to_string(&mut stderr, &mut rest);
+    assert_eq!(exit.code(), Some(143), "{said}{rest}");
     let report: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&report).expect("the report is written"))
             .expect("valid JSON");

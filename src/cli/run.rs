@@ -15,7 +15,7 @@ use super::{RunArgs, TargetArgs, TransportKind, exit, secrets};
 use crate::engine::{self, CancelToken, EngineError, LoadControl, RunOptions, panics};
 use crate::report::{
     self, Destination, FileReport, Finished, Format, Incomplete, LiveFeed, Output, ProgressLine,
-    Report, RunCommand, RunStatus, ScenarioResult, TextSummary, Verdict,
+    PrometheusOutput, Report, RunCommand, RunStatus, ScenarioResult, TextSummary, Verdict,
 };
 use crate::scenario::{self, Scenario, builtin};
 use crate::stats::Snapshot;
@@ -165,12 +165,19 @@ const HTTP2_OVER_HTTP: &str = "--http2 is for Streamable HTTP servers (--url, --
 /// (`--report`, then each `--out`: their "written" lines come before the
 /// verdict), then the text summary (on stderr when stdout holds a report
 /// file). A new output is one line here.
-fn outputs(interactive: bool, files: Vec<(Format, Destination)>) -> Vec<Box<dyn Output>> {
+fn outputs(
+    interactive: bool,
+    files: Vec<(Format, Destination)>,
+    metrics: Option<PrometheusOutput>,
+) -> Vec<Box<dyn Output>> {
     let mut outputs: Vec<Box<dyn Output>> = Vec::new();
     if interactive {
         outputs.push(Box::new(ui::Dashboard));
     } else {
         outputs.push(Box::new(ProgressLine));
+    }
+    if let Some(metrics) = metrics {
+        outputs.push(Box::new(metrics));
     }
     let summary = TextSummary {
         to_stderr: files.iter().any(|(_, d)| d.is_stdout()),
@@ -184,6 +191,25 @@ fn outputs(interactive: bool, files: Vec<(Format, Destination)>) -> Vec<Box<dyn 
     }
     outputs.push(Box::new(summary));
     outputs
+}
+
+/// The metrics endpoint, bound now: a taken port is said before anything
+/// runs. Beyond loopback it is served, with a warning: the metrics name the
+/// target and its tools.
+fn bind_metrics(address: std::net::SocketAddr) -> Result<PrometheusOutput, String> {
+    let output = PrometheusOutput::bind(address)
+        .map_err(|e| format!("--out prometheus={address}: cannot listen there: {e}"))?;
+    if !output.address.ip().is_loopback() {
+        eprintln!(
+            "mcpstorm: warning: metrics served on {}, beyond loopback, without authentication",
+            output.address
+        );
+    }
+    eprintln!(
+        "mcpstorm: metrics at http://{}/metrics while the run lasts",
+        output.address
+    );
+    Ok(output)
 }
 
 /// How the run was stopped from outside, if it was.
@@ -399,7 +425,10 @@ pub async fn run(args: RunArgs) -> ExitCode {
         }
     };
     // Before anything runs: an hour's soak must not end in "cannot write".
-    let files = match super::outputs::destinations(args.report.as_deref(), &args.outs) {
+    let files = match super::outputs::destinations(
+        args.report.as_deref(),
+        &super::outputs::files(&args.outs),
+    ) {
         Ok(files) => files,
         Err(error) => {
             eprintln!("mcpstorm: {error}");
@@ -424,7 +453,16 @@ pub async fn run(args: RunArgs) -> ExitCode {
     };
     let interactive = args.tui
         || (!args.headless && std::io::stdout().is_terminal() && std::io::stdin().is_terminal());
-    let mut outputs = outputs(interactive, files);
+    let metrics = match super::outputs::metrics_address(&args.outs)
+        .and_then(|address| address.map(bind_metrics).transpose())
+    {
+        Ok(metrics) => metrics,
+        Err(error) => {
+            eprintln!("mcpstorm: {error}");
+            return ExitCode::from(exit::SETUP);
+        }
+    };
+    let mut outputs = outputs(interactive, files, metrics);
     let target = report::ReportedTarget {
         transport: server.kind(),
         command: server.to_string(),

@@ -9,6 +9,7 @@ mod live;
 mod markup;
 mod output;
 mod progress;
+pub mod prometheus;
 pub mod saved;
 mod schema;
 pub(crate) mod summary;
@@ -18,6 +19,7 @@ pub use file::{FileReport, Format};
 pub use live::{Finished, LiveFeed, RunCommand, RunStatus};
 pub use output::{Following, Output, OutputError};
 pub use progress::ProgressLine;
+pub use prometheus::PrometheusOutput;
 pub use summary::TextSummary;
 
 use std::time::{SystemTime, UNIX_EPOCH};

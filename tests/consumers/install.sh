@@ -5,6 +5,8 @@
 #     validator (tests/consumers/junit.xsd)
 #   - Chromium (Debian's package), which opens the HTML report headless and
 #     offline
+#   - Prometheus and promtool (Debian's package), which check and scrape the
+#     live metrics
 # Idempotent: pinned versions already installed are kept.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -20,9 +22,18 @@ if [ ! -x "$python" ] || ! "$python" -c "import junitparser, xmlschema" 2>/dev/n
     "$CONSUMERS/py/bin/pip" install --quiet --disable-pip-version-check \
         "junitparser==$JUNITPARSER_VERSION" "xmlschema==$XMLSCHEMA_VERSION"
 fi
+if ! command -v chromium >/dev/null 2>&1 || ! command -v promtool >/dev/null 2>&1; then
+    apt-get update -qq
+fi
 if ! command -v chromium >/dev/null 2>&1; then
     echo "== apt: chromium"
-    apt-get update -qq
+    # With its recommends: the fonts a page's text is drawn with.
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
-echo "consumers installed in $CONSUMERS (and chromium)"
+if ! command -v promtool >/dev/null 2>&1; then
+    echo "== apt: prometheus"
+    # Without its recommends: the node exporter is not needed.
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+        prometheus >/dev/null
+fi
+echo "consumers installed in $CONSUMERS (and chromium, prometheus)"
