@@ -419,6 +419,26 @@ impl Drop for Prometheus {
     }
 }
 
+/// `promtool check metrics` of `text`.
+fn promtool_check(text: &str) -> std::process::Output {
+    Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            child
+                .stdin
+                .take()
+                .expect("stdin")
+                .write_all(text.as_bytes())?;
+            child.wait_with_output()
+        })
+        .expect("promtool runs (bash tests/consumers/install.sh)")
+}
+
 #[test]
 fn live_metrics_pass_promtool_and_a_real_prometheus_reads_the_p99_back() {
     let dir = tempfile::tempdir().unwrap();
@@ -461,18 +481,7 @@ fn live_metrics_pass_promtool_and_a_real_prometheus_reads_the_p99_back() {
     ]);
     assert_eq!(run.code, 0, "{}", run.explain());
     let text = metrics.join().unwrap().expect("a scrape during the run");
-    let checked = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .and_then(|mut child| {
-            use std::io::Write;
-            child.stdin.take().unwrap().write_all(text.as_bytes())?;
-            child.wait_with_output()
-        })
-        .expect("promtool runs");
+    let checked = promtool_check(&text);
     assert!(
         checked.status.success(),
         "promtool: {}\n{text}",
@@ -480,18 +489,7 @@ fn live_metrics_pass_promtool_and_a_real_prometheus_reads_the_p99_back() {
     );
     // promtool can fail: a counter without its _total.
     let renamed = text.replace("mcpstorm_calls_total", "mcpstorm_calls");
-    let refused = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .and_then(|mut child| {
-            use std::io::Write;
-            child.stdin.take().unwrap().write_all(renamed.as_bytes())?;
-            child.wait_with_output()
-        })
-        .expect("promtool runs");
+    let refused = promtool_check(&renamed);
     assert!(!refused.status.success());
     // What Prometheus stored last: the endpoint waited, once the run was
     // over, for its scrape of the final figures, which are the report's.
