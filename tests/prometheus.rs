@@ -214,6 +214,59 @@ fn metrics_follow_the_run_and_agree_with_its_report() {
 }
 
 #[test]
+fn clients_that_connect_and_say_nothing_do_not_keep_scrapes_out() {
+    // 40 silent connections, more than the 32 served at once, held open:
+    // each is dropped 5 s after it said nothing, and a scrape then gets in.
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = scenario_file(
+        dir.path(),
+        "long.toml",
+        &STEADY.replace("duration_s = 3", "duration_s = 20"),
+    );
+    let mut child = Command::new(mcpstorm())
+        .arg("run")
+        .arg(&scenario)
+        .arg("--headless")
+        .args(["--out", "prometheus=127.0.0.1:0", "--"])
+        .args([mcpstorm(), "serve"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("mcpstorm runs");
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    let address = loop {
+        line.clear();
+        assert!(stderr.read_line(&mut line).unwrap() > 0, "no address said");
+        if let Some(rest) = line.trim().strip_prefix("mcpstorm: metrics at http://") {
+            break rest
+                .trim_end_matches("/metrics while the run lasts")
+                .to_string();
+        }
+    };
+    std::thread::spawn(move || {
+        let mut rest = String::new();
+        let _ = stderr.read_to_string(&mut rest);
+    });
+    let silent: Vec<TcpStream> = (0..40)
+        .map(|_| TcpStream::connect(&address).expect("connects"))
+        .collect();
+    let asked = Instant::now();
+    let scraped = try_get(&address, "/metrics");
+    let waited = asked.elapsed();
+    drop(silent);
+    // Stopped as a person would stop it: the server goes with it.
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    let (status, _) = scraped.expect("the scrape got in");
+    assert!(status.contains(" 200 "), "{status}");
+    assert!(waited < Duration::from_secs(15), "waited {waited:?}");
+}
+
+#[test]
 fn a_taken_address_is_refused_before_the_run() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let address = taken.local_addr().unwrap();

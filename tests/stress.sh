@@ -12,7 +12,9 @@
 # STRESS_HOGS    busy loops beside the tests (default 2 per core: with the
 #                tests' own work the load average reaches 6-10 on 2 cores)
 # STRESS_SUITES  any of: default (cargo test), tmux (the dashboard in tmux),
-#                peers (third-party servers; runs tests/peers/install.sh)
+#                peers (third-party servers; runs tests/peers/install.sh),
+#                consumers (the output files' readers; runs
+#                tests/consumers/install.sh)
 #
 # Each suite's output goes to target/stress/ROUND-SUITE.log; the last line is
 # "stress: N passed, M failed" over every suite run, and the exit code is 1 if
@@ -31,7 +33,8 @@ suite_command() {
         default) echo "cargo test --no-fail-fast" ;;
         tmux) echo "cargo test --test dashboard_tmux --no-fail-fast" ;;
         peers) echo "cargo test --test peers --test peers_tools --no-fail-fast" ;;
-        *) echo "unknown suite $1 (default, tmux, peers)" >&2; exit 2 ;;
+        consumers) echo "cargo test --test consumers --no-fail-fast" ;;
+        *) echo "unknown suite $1 (default, tmux, peers, consumers)" >&2; exit 2 ;;
     esac
 }
 
@@ -42,6 +45,9 @@ for suite in $suites; do
     $cmd --no-run >/dev/null 2>&1 || { echo "build failed: $cmd --no-run" >&2; exit 2; }
     if [ "$suite" = peers ]; then
         bash tests/peers/install.sh >/dev/null || exit 2
+    fi
+    if [ "$suite" = consumers ]; then
+        bash tests/consumers/install.sh >/dev/null || exit 2
     fi
 done
 

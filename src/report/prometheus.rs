@@ -3,7 +3,9 @@
 //! Prometheus text format (`exposition.rs`) for as long as the run lasts,
 //! so a Prometheus beside the server's own metrics can follow a soak. A
 //! scrape reads the snapshot the aggregator already published: it never
-//! touches the load path. At most [`CONNECTIONS`] scrapers at once.
+//! touches the load path. At most [`CONNECTIONS`] scrapers at once; one
+//! that sends no request head within [`HEAD_TIMEOUT`] is dropped, and no
+//! connection lives beyond [`CONNECTION_LIFE`].
 //!
 //! When the run ends (not when it is stopped), a scraper that has been
 //! scraping gets the final figures: the endpoint stays up until one more
@@ -23,7 +25,7 @@ use http::{Method, Request, Response, StatusCode};
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::sync::{Semaphore, watch};
 
 use super::{Following, LiveFeed, Output, OutputError};
@@ -35,6 +37,11 @@ pub use exposition::render;
 pub const DEFAULT_ADDRESS: &str = "127.0.0.1:9464";
 /// Scrapers served at once; more wait for the kernel's backlog.
 const CONNECTIONS: usize = 32;
+/// How long a connection may take to send a request's head: a client that
+/// connects and says nothing gives its place back.
+const HEAD_TIMEOUT: Duration = Duration::from_secs(5);
+/// A connection's longest life (a scraper keeping it alive opens another).
+const CONNECTION_LIFE: Duration = Duration::from_secs(60);
 /// How long the endpoint may wait, once the run is over, for the scrape
 /// that reads the final figures.
 const LINGER_MIN: Duration = Duration::from_secs(1);
@@ -145,9 +152,11 @@ async fn serve(
                 }
                 async move { Ok::<_, Infallible>(response) }
             });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
+            let connection = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEAD_TIMEOUT)
+                .serve_connection(TokioIo::new(stream), service);
+            let _ = tokio::time::timeout(CONNECTION_LIFE, connection).await;
             drop(slot);
         });
     }
