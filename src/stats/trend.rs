@@ -184,11 +184,12 @@ fn fitted(points: &[(f64, f64)], rss: &[f64], drops: &[usize]) -> Option<RssTren
 
 /// The trend of the later half of the calls in `points[..end]`, if it has
 /// as much evidence as a settled trend (three collections of its own, or no
-/// collection at all in the window) and either its interval does not meet
-/// `whole`'s (the rate has changed, and the later figure is the one that
-/// holds now) or it is narrower than `whole`'s (the earlier half behaved
-/// otherwise and only widens the whole). A steady leak's later half
-/// agrees and, with half the points, is the less sure: the whole stands.
+/// collection at all in the window) and either the rate has changed (the
+/// later half's and the earlier half's 99 % intervals do not meet: the
+/// later figure is the one that holds now) or it is narrower than
+/// `whole`'s (the earlier half behaved otherwise and only widens the
+/// whole). A steady leak's later half agrees and, with half the points, is
+/// the less sure: the whole stands.
 fn later_half(
     points: &[(f64, f64)],
     floor: &[f64],
@@ -205,12 +206,23 @@ fn later_half(
     }
     let later = floor_fit(points, floor, start..end, drops.len())?;
     let width = |t: &RssTrend| t.kb_per_call_high - t.kb_per_call_low;
-    // Changed: the two intervals do not meet. (The later half's interval
-    // merely leaving out the whole's figure is not enough: a steady growth
-    // with some wander does that, and its wider interval then undid a
-    // sure verdict — server-everything's event store read N/A, not FAIL.)
-    let changed = later.kb_per_call_high < whole.kb_per_call_low
-        || later.kb_per_call_low > whole.kb_per_call_high;
+    // Changed: the two halves' rates, each known to 99 %, do not meet. The
+    // halves are separate windows; against the whole run (which holds the
+    // later half) at 95 %, a steady leak's troughs — whose intervals come
+    // out narrower than they are, the points not being independent — met a
+    // spurious "change" now and then, judged four times a second, and a
+    // sure FAILING read SETTLING for a moment. (The later half's interval
+    // merely leaving out the other's figure is not enough either: a steady
+    // growth with some wander does that — server-everything's event store
+    // read N/A, not FAIL.)
+    let within_99 = |range| floor_fit_within(points, floor, range, drops.len(), Z99);
+    let changed = match (within_99(0..start), within_99(start..end)) {
+        (Some(earlier), Some(later)) => {
+            later.kb_per_call_high < earlier.kb_per_call_low
+                || later.kb_per_call_low > earlier.kb_per_call_high
+        }
+        _ => false,
+    };
     (changed || width(&later) < width(whole)).then_some(RssTrend {
         later_half: Some(LaterHalf {
             from_calls: points[start].0,
@@ -228,6 +240,21 @@ fn floor_fit(
     range: std::ops::Range<usize>,
     collections: usize,
 ) -> Option<RssTrend> {
+    floor_fit_within(points, floor, range, collections, Z95)
+}
+
+/// The normal quantiles of a two-sided 95 % and 99 % interval.
+const Z95: f64 = 1.96;
+const Z99: f64 = 2.576;
+
+/// [`floor_fit`] with an interval of `z` (a normal quantile).
+fn floor_fit_within(
+    points: &[(f64, f64)],
+    floor: &[f64],
+    range: std::ops::Range<usize>,
+    collections: usize,
+    z: f64,
+) -> Option<RssTrend> {
     let step = range.len().div_ceil(FIT_POINTS).max(1);
     let fit: Vec<(f64, f64)> = range
         .step_by(step)
@@ -237,7 +264,7 @@ fn floor_fit(
     if fit.len() < 4 || calls_spanned < MIN_CALLS {
         return None;
     }
-    let (slope, low, high) = theil_sen_interval(&fit)?;
+    let (slope, low, high) = theil_sen_interval(&fit, z)?;
     Some(RssTrend {
         kb_per_call: slope / 1024.0,
         kb_per_call_low: low / 1024.0,
@@ -389,7 +416,7 @@ pub fn collections(rss: &[f64]) -> Vec<usize> {
 /// the median, C = 1.96 × √(n(n−1)(2n+5)/18) (Sen, 1968; ties ignored). One
 /// sort of at most 2,016 slopes (64 points) gives all three: it runs at every
 /// snapshot.
-fn theil_sen_interval(points: &[(f64, f64)]) -> Option<(f64, f64, f64)> {
+fn theil_sen_interval(points: &[(f64, f64)], z: f64) -> Option<(f64, f64, f64)> {
     let mut slopes: Vec<f64> = Vec::with_capacity(points.len() * points.len() / 2);
     for (i, a) in points.iter().enumerate() {
         for b in &points[i + 1..] {
@@ -409,7 +436,7 @@ fn theil_sen_interval(points: &[(f64, f64)]) -> Option<(f64, f64, f64)> {
         slopes[count / 2]
     };
     let n = points.len() as f64;
-    let spread = 1.96 * (n * (n - 1.0) * (2.0 * n + 5.0) / 18.0).sqrt();
+    let spread = z * (n * (n - 1.0) * (2.0 * n + 5.0) / 18.0).sqrt();
     let lower = ((count as f64 - spread) / 2.0).floor().max(0.0) as usize;
     let upper = ((count as f64 + spread) / 2.0).ceil() as usize;
     Some((
@@ -433,7 +460,7 @@ fn argmin(values: &[f64]) -> usize {
 /// The slope alone, for the tests of the median.
 #[cfg(test)]
 fn theil_sen(points: &[(f64, f64)]) -> Option<f64> {
-    theil_sen_interval(points).map(|(median, _, _)| median)
+    theil_sen_interval(points, Z95).map(|(median, _, _)| median)
 }
 
 #[cfg(test)]
