@@ -19,7 +19,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{mcpstorm, run, scenario_file};
+use common::{free_port, mcpstorm, run, scenario_file};
 use serde_json::Value;
 
 /// The consumers' Python, or a panic that says how to install it.
@@ -320,31 +320,10 @@ fn the_html_report_renders_its_charts_offline_in_a_real_browser() {
     assert_eq!(requests, ["http://127.0.0.1:9/x.png"]);
 }
 
-/// A free loopback port (bound, then released for the process to take).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-/// `GET url` on loopback (a path and query on 127.0.0.1:port): the body.
-fn http_get(port: u16, path: &str) -> Option<String> {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream
-        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
-        .ok()?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut answer = Vec::new();
-    stream.read_to_end(&mut answer).ok()?;
-    let answer = String::from_utf8_lossy(&answer).into_owned();
-    let (head, body) = answer.split_once("\r\n\r\n")?;
-    head.starts_with("HTTP/1.1 200").then(|| body.to_string())
+/// The body of a `200` answer to `GET path` on 127.0.0.1:`port`.
+fn http_get_ok(port: u16, path: &str) -> Option<String> {
+    let (status, body) = common::http_get(&format!("127.0.0.1:{port}"), path)?;
+    status.starts_with("HTTP/1.1 200").then_some(body)
 }
 
 /// Prometheus on loopback, scraping `target` every second; killed on drop.
@@ -384,7 +363,7 @@ impl Prometheus {
             _dir: dir,
         };
         let ready = std::time::Instant::now();
-        while http_get(port, "/-/ready").is_none() {
+        while http_get_ok(port, "/-/ready").is_none() {
             assert!(
                 ready.elapsed() < std::time::Duration::from_secs(30),
                 "prometheus never got ready"
@@ -403,7 +382,7 @@ impl Prometheus {
                 b => format!("%{b:02X}"),
             })
             .collect();
-        let body = http_get(self.port, &format!("/api/v1/query?query={encoded}"))?;
+        let body = http_get_ok(self.port, &format!("/api/v1/query?query={encoded}"))?;
         let answer: Value = serde_json::from_str(&body).ok()?;
         answer["data"]["result"][0]["value"][1]
             .as_str()?
@@ -459,7 +438,7 @@ fn live_metrics_pass_promtool_and_a_real_prometheus_reads_the_p99_back() {
         let started = std::time::Instant::now();
         loop {
             std::thread::sleep(std::time::Duration::from_millis(300));
-            if let Some(text) = http_get(metrics_port, "/metrics")
+            if let Some(text) = http_get_ok(metrics_port, "/metrics")
                 && text.contains("mcpstorm_calls_total")
             {
                 return Some(text);

@@ -4,23 +4,15 @@
 
 mod common;
 
-use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{assert_nothing_left, mcpstorm, run, scenario_file};
+use common::{assert_nothing_left, free_port, mcpstorm, run, scenario_file};
 
 /// A `sleep` whose duration is unique to this test, so that `pgrep -f` finds
 /// it alone.
 fn unique_sleep(base: u32) -> String {
     format!("sleep {base}.{}", std::process::id())
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
 }
 
 /// Whether a process whose command line holds `marker` runs (`pgrep -f`).

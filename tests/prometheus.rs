@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Read};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -25,27 +25,8 @@ arguments = { message = "x" }
 "p99 <= 1000" = {}
 "#;
 
-/// `GET path` on `address`: the status line and the body; `None` once
-/// nothing listens there.
-fn try_get(address: &str, path: &str) -> Option<(String, String)> {
-    let mut stream = TcpStream::connect(address).ok()?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).ok()?;
-    let (head, body) = answer.split_once("\r\n\r\n")?;
-    let status = head.lines().next().unwrap_or_default().to_string();
-    Some((status, body.to_string()))
-}
-
 fn get(address: &str, path: &str) -> (String, String) {
-    try_get(address, path).expect("the endpoint answers")
+    common::http_get(address, path).expect("the endpoint answers")
 }
 
 /// A sample's value: `name{labels} value`, the labels given in full.
@@ -104,7 +85,7 @@ fn metrics_follow_the_run_and_agree_with_its_report() {
     };
     let mut scrapes = Vec::new();
     while started.elapsed() < Duration::from_secs(30) {
-        let Some((status, body)) = try_get(&address, "/metrics") else {
+        let Some((status, body)) = common::http_get(&address, "/metrics") else {
             break;
         };
         assert!(status.contains(" 200 "), "{status}");
@@ -253,7 +234,7 @@ fn clients_that_connect_and_say_nothing_do_not_keep_scrapes_out() {
         .map(|_| TcpStream::connect(&address).expect("connects"))
         .collect();
     let asked = Instant::now();
-    let scraped = try_get(&address, "/metrics");
+    let scraped = common::http_get(&address, "/metrics");
     let waited = asked.elapsed();
     drop(silent);
     // Stopped as a person would stop it: the server goes with it.

@@ -11,6 +11,35 @@ use serde_json::Value;
 
 pub mod peers;
 
+/// A free loopback port (bound, then released for a process to take).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// `GET path` from `address` (`IP:PORT` on loopback), the connection
+/// closed after: its status line and body; `None` once nothing listens
+/// there (or the answer is not HTTP).
+pub fn http_get(address: &str, path: &str) -> Option<(String, String)> {
+    let mut stream = TcpStream::connect(address).ok()?;
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).ok()?;
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    let (head, body) = answer.split_once("\r\n\r\n")?;
+    let status = head.lines().next().unwrap_or_default().to_string();
+    Some((status, body.to_string()))
+}
+
 pub fn mcpstorm() -> &'static str {
     env!("CARGO_BIN_EXE_mcpstorm")
 }
