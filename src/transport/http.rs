@@ -479,10 +479,7 @@ impl HttpConnection {
         reply: &mut oneshot::Receiver<Reply>,
     ) -> Result<Option<Reply>, RequestError> {
         let status = response.status();
-        let challenge = response
-            .headers()
-            .get(http::header::WWW_AUTHENTICATE)
-            .cloned();
+        let challenge = challenge(response.headers());
         let location = response.headers().get(http::header::LOCATION).cloned();
         let body = self
             .inner
@@ -764,6 +761,11 @@ impl Inner {
             *slot = None;
         }
     }
+}
+
+/// An answer's `WWW-Authenticate` challenge, if it has one.
+pub(super) fn challenge(headers: &HeaderMap) -> Option<HeaderValue> {
+    headers.get(http::header::WWW_AUTHENTICATE).cloned()
 }
 
 /// A refusal of the request's credentials, said as such: 401, or 403 with

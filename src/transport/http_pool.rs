@@ -332,8 +332,12 @@ impl Pool {
         })
     }
 
-    /// The HTTP/2 connection, while it is open.
+    /// The HTTP/2 connection, while it is open (an HTTP/1.1 pool has none:
+    /// its requests take no lock for it).
     fn shared_http2(&self) -> Option<Http2Sender> {
+        if self.asked != HttpVersion::Http2 {
+            return None;
+        }
         let mut shared = self.shared.lock().ok()?;
         match shared.as_ref() {
             Some(sender) if !sender.is_closed() => Some(sender.clone()),

@@ -27,7 +27,7 @@ use stream_rules::{EventBound, StreamError, resolve};
 
 use super::connector::Connector;
 use super::correlator::{Correlator, Reply};
-use super::http::{auth_refusal, content_type, pool_failure};
+use super::http::{auth_refusal, challenge, content_type, pool_failure};
 use super::http_pool::Pool;
 use super::oauth::TokenSource;
 use super::{RawReply, RequestError};
@@ -194,11 +194,7 @@ impl SseClient {
             self.correlator.counters.connection_opened(setup);
         }
         let status = response.status();
-        let challenge = response
-            .headers()
-            .get(http::header::WWW_AUTHENTICATE)
-            .cloned();
-        if let Some(refused) = auth_refusal(status, &challenge) {
+        if let Some(refused) = auth_refusal(status, &challenge(response.headers())) {
             self.refused(token.as_ref(), status);
             return Err(OpenError::Request(RequestError::AuthRefused(refused)));
         }
@@ -523,10 +519,7 @@ async fn post_to(
     let (response, lent) = pool.send(request).await?;
     let status = response.status();
     let setup = lent.setup();
-    let challenge = response
-        .headers()
-        .get(http::header::WWW_AUTHENTICATE)
-        .cloned();
+    let challenge = challenge(response.headers());
     let body = match Limited::new(response.into_body(), POST_REPLY_BYTES)
         .collect()
         .await
