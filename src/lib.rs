@@ -31,6 +31,7 @@ pub mod acceptance;
 pub(crate) mod builtin_server;
 pub mod cli;
 pub(crate) mod client;
+pub mod compare;
 pub(crate) mod engine;
 pub(crate) mod load;
 pub mod probe;

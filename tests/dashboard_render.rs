@@ -41,6 +41,7 @@ fn calls(ok: u64, tool_error: u64, timeout: u64, summary: LatencySummary) -> Cal
         success_rate: outcomes.success_rate(),
         latency: Some(summary),
         throughput_per_s: 812.0,
+        latency_histogram_us: None,
     }
 }
 

@@ -247,6 +247,7 @@ mod tests {
                 success_rate: outcomes.success_rate(),
                 latency: None,
                 throughput_per_s: 0.0,
+                latency_histogram_us: None,
             },
             per_label: Vec::new(),
             late_sends: 0,

@@ -1,6 +1,7 @@
 //! The command line: what a user types, and the commands behind it. This is
 //! the binary's edge, where errors become messages and exit codes.
 
+mod compare;
 mod discover;
 mod init;
 mod mcp_json;
@@ -73,6 +74,10 @@ pub enum Command {
     /// Write a saved JSON report in other formats (--out junit=FILE): the
     /// same files a run's --out writes.
     Report(outputs::ReportArgs),
+    /// Compare two saved runs (BASE.json NEW.json) per scenario, phase and
+    /// tool: each difference and whether it is beyond noise, as Markdown;
+    /// exit 1 when one crosses a --fail-on threshold.
+    Compare(compare::CompareArgs),
     /// Internal: the watchdog that stops what mcpstorm started once it ends.
     #[command(name = "custody-watchdog", hide = true)]
     CustodyWatchdog { owner: String },
@@ -415,6 +420,7 @@ pub fn main(cli: Cli) -> ExitCode {
         }
         Command::Check { files } => check(&files),
         Command::Report(args) => outputs::report(args),
+        Command::Compare(args) => compare::compare(args),
         Command::Metrics => {
             for m in METRICS {
                 let form = match m.scope() {

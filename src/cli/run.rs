@@ -337,12 +337,15 @@ impl Runner {
             (Err(error), None) => Err(error.to_string()),
         };
         Some(match outcome {
-            Ok(snapshot) => ScenarioResult::judged(
-                &scenario.name,
-                &scenario.description,
-                &scenario.source,
-                snapshot,
-            ),
+            Ok(snapshot) => ScenarioResult {
+                regressions: scenario.regressions.clone(),
+                ..ScenarioResult::judged(
+                    &scenario.name,
+                    &scenario.description,
+                    &scenario.source,
+                    snapshot,
+                )
+            },
             Err(error) => ScenarioResult {
                 name: scenario.name.clone(),
                 description: scenario.description.clone(),
@@ -350,6 +353,7 @@ impl Runner {
                 verdict: Verdict::Error,
                 error: Some(error),
                 incomplete: interrupted.then_some(Incomplete::Interrupted),
+                regressions: scenario.regressions.clone(),
                 result: None,
             },
         })

@@ -6,7 +6,7 @@ mod file;
 mod html;
 mod junit;
 mod live;
-mod markup;
+pub(crate) mod markup;
 mod output;
 mod progress;
 pub mod prometheus;
@@ -50,6 +50,9 @@ pub struct ScenarioResult {
     /// criteria say. Reported as its sentence.
     #[serde(serialize_with = "as_sentence")]
     pub incomplete: Option<Incomplete>,
+    /// The scenario's regression thresholds, for `mcpstorm compare`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub regressions: Vec<String>,
     /// What was measured: the final snapshot, reported as `schema` says.
     #[serde(serialize_with = "schema::result")]
     pub result: Option<Snapshot>,
@@ -70,6 +73,7 @@ impl ScenarioResult {
             verdict,
             error: None,
             incomplete,
+            regressions: Vec::new(),
             result: Some(snapshot),
         }
     }

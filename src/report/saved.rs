@@ -90,6 +90,8 @@ pub struct SavedScenario {
     pub verdict: String,
     pub error: Option<String>,
     pub incomplete: Option<String>,
+    /// The scenario's regression thresholds (`mcpstorm compare`).
+    pub regressions: Vec<String>,
     pub result: Option<SavedResult>,
 }
 
@@ -169,6 +171,17 @@ pub struct SavedPhase {
     pub duration_s: f64,
     #[serde(flatten)]
     pub calls: SavedCalls,
+    pub per_label: Vec<SavedLabel>,
+    pub memory: Option<SavedPhaseMemory>,
+}
+
+/// A phase's own memory figures.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct SavedPhaseMemory {
+    pub rss_growth_mb: Option<f64>,
+    pub rss_trend: Option<SavedTrend>,
+    pub rss_trend_settling: Option<String>,
 }
 
 /// A set of calls' figures (a phase's, or the whole run's).
@@ -180,6 +193,9 @@ pub struct SavedCalls {
     pub success_rate: Option<f64>,
     pub throughput_per_s: Option<f64>,
     pub latency: SavedLatency,
+    /// `[µs, calls]` per recorded bucket, ascending (reports before this
+    /// field have none).
+    pub latency_histogram_us: Vec<[u64; 2]>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -196,9 +212,14 @@ pub struct SavedOutcomes {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 pub struct SavedLatency {
+    pub count: u64,
+    pub mean_ms: Option<f64>,
+    pub stddev_ms: Option<f64>,
     pub p50_ms: Option<f64>,
+    pub p90_ms: Option<f64>,
     pub p95_ms: Option<f64>,
     pub p99_ms: Option<f64>,
+    pub p999_ms: Option<f64>,
     pub max_ms: Option<f64>,
 }
 

@@ -96,6 +96,8 @@ struct Calls<'a> {
     success_rate: Option<f64>,
     latency: Option<&'a LatencySummary>,
     throughput_per_s: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    latency_histogram_us: Option<&'a [[u64; 2]]>,
 }
 
 impl<'a> From<&'a CallStats> for Calls<'a> {
@@ -106,6 +108,7 @@ impl<'a> From<&'a CallStats> for Calls<'a> {
             success_rate: c.success_rate,
             latency: c.latency.as_ref(),
             throughput_per_s: c.throughput_per_s,
+            latency_histogram_us: c.latency_histogram_us.as_deref().map(Vec::as_slice),
         }
     }
 }

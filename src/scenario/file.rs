@@ -10,6 +10,7 @@ use super::calls::{RawCall, mix};
 use super::load_keys::RawLoad;
 use super::{OnCrash, Phase, Scenario, Turns};
 use crate::acceptance::{Criteria, Criterion};
+use crate::compare::threshold::Threshold;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
@@ -49,6 +50,9 @@ struct RawScenario {
     call: Vec<Spanned<RawCall>>,
     #[serde(default)]
     acceptance: Option<Spanned<toml::Table>>,
+    /// Thresholds `mcpstorm compare` holds this scenario's new run to.
+    #[serde(default)]
+    regressions: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -373,7 +377,15 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
     let any_auto = phases.iter().any(|p| p.mix.auto.is_some());
     let known_labels = (!any_auto).then_some(labels.as_slice());
     let criteria = criteria(&src, raw.acceptance.as_ref(), &phases, known_labels)?;
+    let mut regressions = Vec::new();
+    for (i, text) in raw.regressions.iter().enumerate() {
+        text.get_ref()
+            .parse::<Threshold>()
+            .map_err(|why| src.at(text, &format!("regressions[{i}]"), why.to_string()))?;
+        regressions.push(text.get_ref().trim().to_string());
+    }
     Ok(Scenario {
+        regressions,
         name,
         description: raw.description.trim().to_string(),
         source: file.to_string(),
@@ -461,6 +473,19 @@ method = "tools/list"
 
     fn error_of(text: &str) -> String {
         parse(text, "x.toml").expect_err("should fail").to_string()
+    }
+
+    #[test]
+    fn regression_thresholds_are_checked_where_they_are_written() {
+        let good = format!("regressions = [\"p95 +10%\", \" throughput -5% \"]\n{GOOD}");
+        let s = parse(&good, "x.toml").unwrap();
+        assert_eq!(s.regressions, vec!["p95 +10%", "throughput -5%"]);
+        let said = error_of(&format!(
+            "regressions = [\"p95 +10%\", \"p95 ten\"]\n{GOOD}"
+        ));
+        assert!(said.starts_with("x.toml:1:"), "{said}");
+        assert!(said.contains("regressions[1]"), "{said}");
+        assert!(said.contains("+ for a rise"), "{said}");
     }
 
     #[test]

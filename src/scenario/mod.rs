@@ -37,6 +37,9 @@ pub struct Scenario {
     /// Every tool name and method the mixes use (events refer to them by index).
     pub labels: Vec<String>,
     pub criteria: Criteria,
+    /// Regression thresholds for `mcpstorm compare` ("p95 +10%"), checked
+    /// when the file is read, carried into the report.
+    pub regressions: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

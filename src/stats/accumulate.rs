@@ -52,7 +52,9 @@ impl CallAcc {
         }
     }
 
-    pub(super) fn stats(&self, seconds: f64) -> CallStats {
+    /// These calls' figures; `with_histogram` for the final snapshot, which
+    /// keeps the whole latency histogram too.
+    pub(super) fn stats(&self, seconds: f64, with_histogram: bool) -> CallStats {
         let calls = self.outcomes.total();
         CallStats {
             calls,
@@ -64,6 +66,8 @@ impl CallAcc {
             } else {
                 0.0
             },
+            latency_histogram_us: (with_histogram && calls > 0)
+                .then(|| std::sync::Arc::new(self.latency.recorded_us())),
         }
     }
 }

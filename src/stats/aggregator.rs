@@ -656,7 +656,7 @@ impl Aggregator {
                 .filter(|(acc, _)| acc.outcomes.total() > 0)
                 .map(|(acc, label)| LabelStats {
                     label: label.clone(),
-                    stats: acc.stats(seconds),
+                    stats: acc.stats(seconds, finished),
                 })
                 .collect()
         };
@@ -687,7 +687,7 @@ impl Aggregator {
                     follows_the_dial: p.plan.follows_the_dial,
                     started_s: p.started.map(|at| self.elapsed_s(at)),
                     duration_s: seconds,
-                    stats: p.calls.stats(seconds),
+                    stats: p.calls.stats(seconds, finished),
                     per_label: label_stats(&p.labels, seconds),
                     late_sends: p.late_sends,
                     max_send_lag_ms: p.max_send_lag_us as f64 / 1000.0,
@@ -755,7 +755,7 @@ impl Aggregator {
             endpoint: self.connection.as_ref().and_then(|c| c.endpoint.clone()),
             phases,
             current_phase: self.current_phase,
-            total: self.total.stats(busy_seconds),
+            total: self.total.stats(busy_seconds, finished),
             per_label: label_stats(&self.labels, busy_seconds),
             windows,
             resources: self.resources(),

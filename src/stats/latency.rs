@@ -69,6 +69,22 @@ impl LatencyHistogram {
         values
     }
 
+    /// Every recorded bucket as `[latency µs, calls]`, ascending: the
+    /// bucket's highest value (what its percentiles read), so a histogram
+    /// rebuilt from these pairs gives the same percentiles.
+    pub fn recorded_us(&self) -> Vec<[u64; 2]> {
+        self.histogram
+            .iter_recorded()
+            .map(|bucket| {
+                [
+                    self.histogram
+                        .highest_equivalent(bucket.value_iterated_to()),
+                    bucket.count_at_value(),
+                ]
+            })
+            .collect()
+    }
+
     pub fn summary(&self) -> Option<LatencySummary> {
         if self.histogram.is_empty() {
             return None;

@@ -4,6 +4,8 @@
 //! chooses what it writes of them (`report::schema`); the plain records
 //! inside (counts, points, members) it writes as they are.
 
+use std::sync::Arc;
+
 use serde::Serialize;
 
 use super::attribution::NotAttributed;
@@ -68,6 +70,9 @@ pub struct CallStats {
     pub latency: Option<LatencySummary>,
     /// Calls per second over the time the calls took.
     pub throughput_per_s: f64,
+    /// The latency histogram's recorded buckets (`LatencyHistogram::recorded_us`),
+    /// in the final snapshot only: what `mcpstorm compare` tests two runs on.
+    pub latency_histogram_us: Option<Arc<Vec<[u64; 2]>>>,
 }
 
 #[derive(Debug, Clone)]
