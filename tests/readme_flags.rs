@@ -12,7 +12,7 @@ fn every_flag_of_every_command_is_in_the_readme() {
         .expect("the README");
     let mut missing = Vec::new();
     for command in [
-        "run", "demo", "serve", "discover", "init", "check", "metrics", "report",
+        "run", "demo", "serve", "discover", "init", "check", "metrics", "report", "compare",
     ] {
         let output = Command::new(common::mcpstorm())
             .args([command, "--help"])
