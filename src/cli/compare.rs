@@ -12,6 +12,7 @@ use clap::Args;
 use super::exit;
 use crate::compare::threshold::{self, Threshold};
 use crate::compare::{Comparison, NoiseFloors, markdown};
+use crate::protocol::untrusted;
 use crate::report::Destination;
 use crate::report::saved::SavedReport;
 
@@ -91,23 +92,7 @@ pub fn compare(args: CompareArgs) -> ExitCode {
         (Ok(base), Ok(new)) => (base, new),
         (Err(error), _) | (_, Err(error)) => return setup_error(error),
     };
-    let mut thresholds = args.fail_on.clone();
-    for scenario in &new.scenarios {
-        for text in &scenario.regressions {
-            match text.parse::<Threshold>() {
-                Ok(found) if !thresholds.contains(&found) => thresholds.push(found),
-                Ok(_) => {}
-                Err(error) => {
-                    return setup_error(format!(
-                        "{}: scenario {:?}: {error}",
-                        args.new.display(),
-                        scenario.name
-                    ));
-                }
-            }
-        }
-    }
-    let comparison = Comparison::of(
+    let mut comparison = Comparison::of(
         &base,
         &args.base.display().to_string(),
         &new,
@@ -117,8 +102,27 @@ pub fn compare(args: CompareArgs) -> ExitCode {
             memory_kb_per_call: args.memory_floor,
         },
     );
-    let crossed = threshold::crossings(&comparison, &thresholds);
-    let text = markdown::render(&comparison, &thresholds, &crossed);
+    // Each scenario's own thresholds, as the new run's report keeps them.
+    for scenario in &mut comparison.scenarios {
+        let Some(written) = new.scenarios.iter().find(|s| s.name == scenario.name) else {
+            continue;
+        };
+        for text in &written.regressions {
+            match text.parse::<Threshold>() {
+                Ok(own) => scenario.regressions.push(own),
+                Err(error) => {
+                    return setup_error(format!(
+                        "{}: scenario {:?}: {error}",
+                        args.new.display(),
+                        untrusted::quote(&scenario.name, 120)
+                    ));
+                }
+            }
+        }
+    }
+    let thresholds = &args.fail_on;
+    let crossed = threshold::crossings(&comparison, thresholds);
+    let text = markdown::render(&comparison, thresholds, &crossed);
     if let Err(error) = destination.write(text.as_bytes()) {
         return setup_error(format!(
             "cannot write the comparison to {}: {error}",
@@ -148,7 +152,14 @@ pub fn compare(args: CompareArgs) -> ExitCode {
         eprintln!(
             "mcpstorm: comparison written to {}: {}",
             destination.shown(),
-            match (thresholds.is_empty(), crossed.len()) {
+            match (
+                thresholds.is_empty()
+                    && comparison
+                        .scenarios
+                        .iter()
+                        .all(|s| s.regressions.is_empty()),
+                crossed.len()
+            ) {
                 (true, _) => "no threshold given".to_string(),
                 (false, 0) => "no threshold crossed".to_string(),
                 (false, n) => format!("{n} differences crossed a threshold"),

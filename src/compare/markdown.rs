@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use super::threshold::{Crossing, Threshold};
+use super::threshold::{self, Crossing, Threshold};
 use super::{Comparison, Figure, Noise, Part, PartKind, RunIdentity, Unit};
 use crate::protocol::untrusted;
 use crate::report::markup::iso8601_utc;
@@ -36,12 +36,22 @@ pub fn render(comparison: &Comparison, thresholds: &[Threshold], crossed: &[Cros
         identity_row(&mut out, role, run);
     }
     out.push('\n');
-    let listed = thresholds
-        .iter()
-        .map(|t| format!("`{}`", t.text.replace('`', "'")))
-        .collect::<Vec<_>>()
-        .join(", ");
-    if thresholds.is_empty() {
+    let mut listed: Vec<String> = thresholds.iter().map(code).collect();
+    for scenario in &comparison.scenarios {
+        for own in threshold::judging(thresholds, scenario)
+            .into_iter()
+            .skip(thresholds.len())
+        {
+            listed.push(format!(
+                "{} in scenario {}",
+                code(own),
+                cell(&scenario.name)
+            ));
+        }
+    }
+    let judged = !listed.is_empty();
+    let listed = listed.join(", ");
+    if !judged {
         out.push_str(
             "**No threshold given** (`--fail-on \"p95 +10%\"`): the differences are shown, not judged.\n",
         );
@@ -82,7 +92,7 @@ pub fn render(comparison: &Comparison, thresholds: &[Threshold], crossed: &[Cros
         out.push_str("| part | calls | metric | base | new | change | noise |\n");
         out.push_str("|---|---|---|---|---|---|---|\n");
         for part in &scenario.parts {
-            part_rows(&mut out, part, thresholds);
+            part_rows(&mut out, part, &threshold::judging(thresholds, scenario));
         }
         for unmatched in &scenario.unmatched {
             let _ = writeln!(out, "\nNot compared: {}.", cell(unmatched));
@@ -127,7 +137,12 @@ fn identity_row(out: &mut String, role: &str, run: &RunIdentity) {
     );
 }
 
-fn part_rows(out: &mut String, part: &Part, thresholds: &[Threshold]) {
+/// A threshold as written, in code.
+fn code(threshold: &Threshold) -> String {
+    format!("`{}`", threshold.text.replace('`', "'"))
+}
+
+fn part_rows(out: &mut String, part: &Part, thresholds: &[&Threshold]) {
     let shown = |f: &&Figure| {
         (SHOWN.contains(&f.metric) || thresholds.iter().any(|t| t.metric == f.metric))
             && (f.base.is_some() || f.new.is_some())
@@ -214,13 +229,15 @@ fn significant(v: f64) -> String {
     }
 }
 
-/// Report text made safe in a table cell: cut, control characters escaped,
-/// and every character Markdown reads as markup escaped.
+/// Report text made safe in a table cell or after a heading's words: cut,
+/// control characters escaped, and every character that makes markup there
+/// escaped (emphasis, code, links, HTML, cells, entities); the rest (`.`,
+/// `-`, `#`) only means something at the start of a line, which a cell never is.
 fn cell(text: &str) -> String {
     let quoted = untrusted::quote(text, NAME_CHARS);
     let mut out = String::with_capacity(quoted.len());
     for c in quoted.chars() {
-        if "\\`*_{}[]<>()#+-.!|~&".contains(c) {
+        if "\\`*_[]<>|~&".contains(c) {
             out.push('\\');
         }
         out.push(c);
@@ -243,10 +260,7 @@ mod tests {
     #[test]
     fn report_text_stays_text_in_a_cell() {
         let said = cell("a|b `c` <img> [l](x)\nnext");
-        assert_eq!(
-            said,
-            "a\\|b \\`c\\` \\<img\\> \\[l\\]\\(x\\)\\\\u\\{a\\}next"
-        );
+        assert_eq!(said, "a\\|b \\`c\\` \\<img\\> \\[l\\](x)\\\\u{a}next");
         assert!(cell(&"x".repeat(10_000)).len() < 400);
     }
 

@@ -160,6 +160,10 @@ impl Part {
 #[derive(Debug, Clone, Serialize)]
 pub struct ScenarioComparison {
     pub name: String,
+    /// The new run's scenario file's own thresholds (`regressions`), which
+    /// judge this scenario beside the command line's.
+    #[serde(serialize_with = "threshold::texts")]
+    pub regressions: Vec<threshold::Threshold>,
     pub parts: Vec<Part>,
     /// What one run measured and the other did not (a phase, a tool, an error).
     pub unmatched: Vec<String>,
@@ -384,6 +388,7 @@ fn compare_scenario(
     }
     ScenarioComparison {
         name: name.to_string(),
+        regressions: Vec::new(),
         parts,
         unmatched,
     }

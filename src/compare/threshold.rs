@@ -4,7 +4,8 @@
 //! crosses one when it is larger than the threshold, in its direction, and
 //! not within noise (a figure with no interval is judged on its size).
 
-use super::{Comparison, Figure, Noise};
+use super::{Comparison, Figure, Noise, ScenarioComparison};
+use crate::protocol::untrusted;
 
 /// The metrics a threshold can name, with what they are.
 pub const METRICS: &[(&str, &str)] = &[
@@ -80,10 +81,15 @@ pub enum ThresholdError {
 impl std::str::FromStr for Threshold {
     type Err = ThresholdError;
 
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let text = text.trim();
+    fn from_str(written: &str) -> Result<Self, Self::Err> {
+        // Errors quote what was written, cut: it may come from a report.
+        let text = &untrusted::quote(written.trim(), 80);
         let shape = || ThresholdError::Shape(text.to_string());
-        let (metric, change) = text.split_once(char::is_whitespace).ok_or_else(shape)?;
+        // "p95 +10%", or "p95+10%": the metric ends where the change starts.
+        let split = text
+            .find(|c: char| c.is_whitespace() || "+-−".contains(c))
+            .ok_or_else(shape)?;
+        let (metric, change) = text.split_at(split);
         let change: String = change.chars().filter(|c| !c.is_whitespace()).collect();
         let metric = METRICS
             .iter()
@@ -115,7 +121,12 @@ impl std::str::FromStr for Threshold {
             .filter(|n: &f64| n.is_finite() && *n >= 0.0)
             .ok_or_else(|| ThresholdError::Number(text.to_string(), number.to_string()))?;
         Ok(Threshold {
-            text: text.to_string(),
+            // As it is shown: one line, whatever spacing it was written with.
+            text: format!(
+                "{metric} {}{number}{}",
+                if rise { '+' } else { '-' },
+                if relative { "%" } else { "" }
+            ),
             metric,
             rise,
             limit: if relative {
@@ -155,10 +166,35 @@ pub struct Crossing {
     pub figure: Figure,
 }
 
-/// Every threshold crossed in the comparison, in the order of the tables.
-pub fn crossings(comparison: &Comparison, thresholds: &[Threshold]) -> Vec<Crossing> {
+/// Thresholds written as their text (in the JSON comparison).
+pub fn texts<S: serde::Serializer>(
+    thresholds: &[Threshold],
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_seq(thresholds.iter().map(|t| &t.text))
+}
+
+/// The thresholds that judge `scenario`: the command line's, then the
+/// scenario's own that the command line does not repeat.
+pub fn judging<'a>(given: &'a [Threshold], scenario: &'a ScenarioComparison) -> Vec<&'a Threshold> {
+    let mut all: Vec<&Threshold> = given.iter().collect();
+    for own in &scenario.regressions {
+        if !given
+            .iter()
+            .any(|t| t.metric == own.metric && t.rise == own.rise && t.limit == own.limit)
+        {
+            all.push(own);
+        }
+    }
+    all
+}
+
+/// Every threshold crossed in the comparison, in the order of the tables:
+/// `given` (the command line's) and each scenario's own.
+pub fn crossings(comparison: &Comparison, given: &[Threshold]) -> Vec<Crossing> {
     let mut found = Vec::new();
     for scenario in &comparison.scenarios {
+        let thresholds = judging(given, scenario);
         for part in scenario.parts.iter().filter(|p| p.judged()) {
             for figure in &part.figures {
                 for threshold in thresholds.iter().filter(|t| t.crossed_by(figure)) {
@@ -200,7 +236,12 @@ mod tests {
         );
         let t: Threshold = " rss_trend_kb_per_call  +0.5 ".parse().unwrap();
         assert_eq!(t.limit, Limit::Absolute(0.5));
-        assert_eq!(t.text, "rss_trend_kb_per_call  +0.5");
+        assert_eq!(t.text, "rss_trend_kb_per_call +0.5");
+        let t: Threshold = "p99+25%".parse().unwrap();
+        assert_eq!(
+            (t.metric, t.rise, t.limit),
+            ("p99", true, Limit::Relative(0.25))
+        );
         let t: Threshold = "throughput - 5 %".parse().unwrap();
         assert_eq!((t.rise, t.limit), (false, Limit::Relative(0.05)));
     }
@@ -214,6 +255,8 @@ mod tests {
         assert!(error("p95 +ten%").contains("\"ten\" is not a finite number"));
         assert!(error("p95 +NaN%").contains("not a finite number"));
         assert!(error("p95 +inf").contains("not a finite number"));
+        let long = error(&format!("p95 +{}%", "9".repeat(100_000)));
+        assert!(long.len() < 400, "{long}");
     }
 
     #[test]

@@ -379,10 +379,11 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
     let criteria = criteria(&src, raw.acceptance.as_ref(), &phases, known_labels)?;
     let mut regressions = Vec::new();
     for (i, text) in raw.regressions.iter().enumerate() {
-        text.get_ref()
+        let threshold = text
+            .get_ref()
             .parse::<Threshold>()
             .map_err(|why| src.at(text, &format!("regressions[{i}]"), why.to_string()))?;
-        regressions.push(text.get_ref().trim().to_string());
+        regressions.push(threshold.text);
     }
     Ok(Scenario {
         regressions,
