@@ -61,7 +61,19 @@ struct Compared {
     stderr: String,
 }
 
-fn compare(base: &Path, new: &Path, extra: &[&str]) -> Compared {
+/// `--base-also` and `--new-also` for the further runs of each side.
+fn also(base: &[PathBuf], new: &[PathBuf]) -> Vec<String> {
+    let mut args = Vec::new();
+    for (flag, runs) in [("--base-also", base), ("--new-also", new)] {
+        for run in runs {
+            args.push(flag.to_string());
+            args.push(run.to_string_lossy().into_owned());
+        }
+    }
+    args
+}
+
+fn compare<S: AsRef<std::ffi::OsStr>>(base: &Path, new: &Path, extra: &[S]) -> Compared {
     let mut command = Command::new(mcpstorm());
     command.arg("compare").arg(base).arg(new);
     for threshold in FAIL_ON {
@@ -138,7 +150,7 @@ fn a_slower_or_leakier_server_is_caught_and_healthy_pairs_are_not() {
 
     // Tripled latency: every judged part's p50 and p95 crossed, and only
     // latency (the memory kept the same).
-    let slower = compare(&healthy[0], &changed[0], &[]);
+    let slower = compare::<&str>(&healthy[0], &changed[0], &[]);
     assert_eq!(slower.code, 1, "{}\n{}", slower.markdown, slower.stderr);
     let found = crossed(&slower);
     for part in ["whole run", "phase load", "tool echo", "tool add"] {
@@ -162,7 +174,7 @@ fn a_slower_or_leakier_server_is_caught_and_healthy_pairs_are_not() {
 
     // A 64 KB-a-call leak: the memory kept per call crossed, over the run and
     // the load phase; the latency did not.
-    let leakier = compare(&healthy[1], &changed[1], &[]);
+    let leakier = compare::<&str>(&healthy[1], &changed[1], &[]);
     assert_eq!(leakier.code, 1, "{}\n{}", leakier.markdown, leakier.stderr);
     let found = crossed(&leakier);
     for part in ["whole run", "phase load"] {
@@ -190,7 +202,7 @@ fn a_slower_or_leakier_server_is_caught_and_healthy_pairs_are_not() {
     let mut beyond = 0;
     let mut tested = 0;
     for pair in healthy.windows(2) {
-        let same = compare(&pair[0], &pair[1], &[]);
+        let same = compare::<&str>(&pair[0], &pair[1], &[]);
         assert_eq!(
             same.code,
             0,
@@ -216,6 +228,24 @@ fn a_slower_or_leakier_server_is_caught_and_healthy_pairs_are_not() {
         }
     }
     assert!(tested > 100, "{tested} figures tested");
+
+    // Three runs a side: the runs' spread is the noise. Healthy against
+    // healthy crosses nothing; one slower run against three healthy ones
+    // crosses p95.
+    let three = compare(
+        &healthy[0],
+        &healthy[3],
+        &also(&healthy[1..3], &healthy[4..6]),
+    );
+    assert_eq!(three.code, 0, "{:?}\n{}", crossed(&three), three.markdown);
+    assert!(three.markdown.contains("| base 3 |"), "{}", three.markdown);
+    let against_three = compare(&healthy[6], &changed[0], &also(&healthy[7..9], &[]));
+    assert_eq!(against_three.code, 1, "{}", against_three.markdown);
+    assert!(
+        crossed(&against_three).contains(&("whole run".to_string(), "p95".to_string())),
+        "{:?}",
+        crossed(&against_three)
+    );
     eprintln!(
         "healthy pairs: {beyond} of {tested} tested figures beyond noise ({:.1} %)",
         100.0 * beyond as f64 / tested as f64

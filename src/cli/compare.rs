@@ -11,7 +11,7 @@ use clap::Args;
 
 use super::exit;
 use crate::compare::threshold::{self, Threshold};
-use crate::compare::{Comparison, NoiseFloors, markdown};
+use crate::compare::{Comparison, NoiseFloors, Run, markdown};
 use crate::protocol::untrusted;
 use crate::report::Destination;
 use crate::report::saved::SavedReport;
@@ -22,6 +22,13 @@ pub struct CompareArgs {
     pub base: PathBuf,
     /// The run under judgement.
     pub new: PathBuf,
+    /// Another run of the base's build (repeatable): with several runs a
+    /// side, their spread is the noise a difference must exceed.
+    #[arg(long = "base-also", value_name = "REPORT")]
+    pub base_also: Vec<PathBuf>,
+    /// Another run of the new build (repeatable).
+    #[arg(long = "new-also", value_name = "REPORT")]
+    pub new_also: Vec<PathBuf>,
     /// Fail (exit 1) when a difference beyond noise crosses this: a metric
     /// and a signed change, "p95 +10%" (a rise of more than 10 %),
     /// "rss_trend_kb_per_call +0.5" (in the metric's unit), "throughput -5%"
@@ -87,16 +94,27 @@ pub fn compare(args: CompareArgs) -> ExitCode {
             "--json and the Markdown go to the same place: give --markdown FILE or --json FILE",
         );
     }
-    let read = |path: &PathBuf| SavedReport::read(path);
-    let (base, new) = match (read(&args.base), read(&args.new)) {
-        (Ok(base), Ok(new)) => (base, new),
-        (Err(error), _) | (_, Err(error)) => return setup_error(error),
+    let read = |paths: Vec<&PathBuf>| -> Result<Vec<(SavedReport, String)>, ExitCode> {
+        paths
+            .into_iter()
+            .map(|path| {
+                SavedReport::read(path)
+                    .map(|report| (report, path.display().to_string()))
+                    .map_err(setup_error)
+            })
+            .collect()
+    };
+    let base = match read(std::iter::once(&args.base).chain(&args.base_also).collect()) {
+        Ok(base) => base,
+        Err(code) => return code,
+    };
+    let new = match read(std::iter::once(&args.new).chain(&args.new_also).collect()) {
+        Ok(new) => new,
+        Err(code) => return code,
     };
     let mut comparison = Comparison::of(
-        &base,
-        &args.base.display().to_string(),
-        &new,
-        &args.new.display().to_string(),
+        &runs(&base),
+        &runs(&new),
         NoiseFloors {
             latency: args.noise_floor / 100.0,
             memory_kb_per_call: args.memory_floor,
@@ -104,7 +122,7 @@ pub fn compare(args: CompareArgs) -> ExitCode {
     );
     // Each scenario's own thresholds, as the new run's report keeps them.
     for scenario in &mut comparison.scenarios {
-        let Some(written) = new.scenarios.iter().find(|s| s.name == scenario.name) else {
+        let Some(written) = new[0].0.scenarios.iter().find(|s| s.name == scenario.name) else {
             continue;
         };
         for text in &written.regressions {
@@ -171,6 +189,12 @@ pub fn compare(args: CompareArgs) -> ExitCode {
     } else {
         exit::FAIL
     })
+}
+
+fn runs(side: &[(SavedReport, String)]) -> Vec<Run<'_>> {
+    side.iter()
+        .map(|(report, file)| Run { report, file })
+        .collect()
 }
 
 fn setup_error(error: impl std::fmt::Display) -> ExitCode {

@@ -32,8 +32,15 @@ pub fn render(comparison: &Comparison, thresholds: &[Threshold], crossed: &[Cros
     let mut out = String::from("## mcpstorm compare\n\n");
     out.push_str("| | report | mcpstorm | started (UTC) | target | machine | verdict |\n");
     out.push_str("|---|---|---|---|---|---|---|\n");
-    for (role, run) in [("base", &comparison.base), ("new", &comparison.new)] {
-        identity_row(&mut out, role, run);
+    for (role, runs) in [("base", &comparison.base), ("new", &comparison.new)] {
+        for (i, run) in runs.iter().enumerate() {
+            let role = if runs.len() > 1 {
+                format!("{role} {}", i + 1)
+            } else {
+                role.to_string()
+            };
+            identity_row(&mut out, &role, run);
+        }
     }
     out.push('\n');
     let mut listed: Vec<String> = thresholds.iter().map(code).collect();
@@ -101,22 +108,24 @@ pub fn render(comparison: &Comparison, thresholds: &[Threshold], crossed: &[Cros
     let _ = write!(
         out,
         "{LEGEND_NOISE} A latency figure is beyond noise only when it also moved by {}% of the base \
-         or more (`--noise-floor`), memory kept per call by {} KB or more (`--memory-floor`): two \
-         runs of one server drift apart by more than either run's intervals foresee. Warm-up phases \
-         are shown, not judged.{LEGEND_REST}",
+         or more (`--noise-floor`), memory kept per call by {} KB or more (`--memory-floor`). \
+         With several runs a side the figures are the runs' means. Warm-up phases are shown, not \
+         judged.{LEGEND_REST}",
         comparison.floors.latency * 100.0,
         comparison.floors.memory_kb_per_call
     );
     out
 }
 
-const LEGEND_NOISE: &str = "\n*beyond noise*: the two runs' 95 % intervals do not meet — for a latency \
-percentile, distribution-free intervals from each run's histogram (the calls ranked \
-n·q ∓ 1.96·√(n·q·(1−q))); for a rate, Wilson intervals; for the mean, the normal interval; for \
-memory kept per call, the floor fit's interval. For two runs of one server with independent calls \
-this happens to about 0.6 % of figures; docs/COMPARE.md gives the rate measured on real runs.";
+const LEGEND_NOISE: &str = "\n*beyond noise*, one run a side: the two runs' 95 % intervals do not \
+meet — for a latency percentile, distribution-free intervals from each run's histogram (the calls \
+ranked n·q ∓ 1.96·√(n·q·(1−q))); for a rate, Wilson intervals; for the mean, the normal interval; \
+for memory kept per call, the floor fit's interval. Several runs a side (`--base-also`, \
+`--new-also`): the runs' figures differ by more than they spread (Welch's t-test at 95 %), which \
+tests every figure and sees how far runs of one server drift apart. docs/COMPARE.md gives the false \
+alarms measured of both.";
 
-const LEGEND_REST: &str = " *not tested*: one reading per run (throughput, maxima, counts), judged on its size alone. \
+const LEGEND_REST: &str = " *not tested*: one reading per run and one run a side (throughput, maxima, counts), judged on its size alone. \
 *not settled*: a memory trend that had not settled in a run (no collection seen for long \
 enough), judged as it stands as the run's criteria judge it.\n";
 
@@ -190,7 +199,16 @@ fn value(unit: Unit, figure: Option<f64>) -> String {
         Unit::Fraction => format!("{:.2} %", v * 100.0),
         Unit::KbPerCall => format!("{v:.2} KB/call"),
         Unit::Mb => format!("{v:.1} MB"),
-        Unit::Count => format!("{v:.0}"),
+        Unit::Count => count(v),
+    }
+}
+
+/// A count: whole, or with a decimal when it is a mean of runs.
+fn count(v: f64) -> String {
+    if v.fract() == 0.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.1}")
     }
 }
 
@@ -207,7 +225,7 @@ fn change(figure: &Figure) -> String {
         Unit::Fraction => return format!("{sign}{:.2} pts", moved * 100.0),
         Unit::KbPerCall => return format!("{sign}{moved:.2} KB/call"),
         Unit::Mb => format!("{sign}{moved:.1} MB"),
-        Unit::Count => format!("{sign}{moved:.0}"),
+        Unit::Count => format!("{sign}{}", count(moved)),
     };
     match figure.relative().filter(|r| r.is_finite()) {
         Some(relative) => format!("{absolute} ({sign}{:.1} %)", relative * 100.0),

@@ -1,31 +1,37 @@
-//! `mcpstorm compare BASE.json NEW.json`: two saved runs side by side, per
-//! scenario, phase and tool, each difference with whether it is beyond
-//! noise (`noise.rs`), and the thresholds it crosses (`threshold.rs`),
-//! rendered as Markdown for a pull request (`markdown.rs`).
+//! `mcpstorm compare BASE.json NEW.json`: saved runs side by side, per
+//! scenario, phase and tool: what each run read (`reading.rs`), each
+//! difference with whether it is beyond noise (`noise.rs`), and the
+//! thresholds it crosses (`threshold.rs`), rendered as Markdown for a pull
+//! request (`markdown.rs`). A side may hold several runs of one build: then
+//! their spread is the noise.
 //!
 //! Scenarios are matched by name, phases by name within a scenario, tools
-//! by label; what only one run has is listed, not compared.
+//! by label; what only one side has is listed, not compared.
 
 pub mod markdown;
 pub mod noise;
+pub mod reading;
 pub mod threshold;
 
 use serde::Serialize;
 
-use noise::{Distribution, Interval, proportion_interval};
+use noise::runs_differ;
+use reading::{Floor, MetricReading, Reading};
 
-use crate::report::saved::{SavedCalls, SavedReport, SavedResult, SavedTrend};
+use crate::report::saved::{SavedReport, SavedResult};
 
 /// How a figure's difference between the runs stands against noise.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Noise {
-    /// The two runs' 95 % intervals do not meet.
+    /// One run a side: the two runs' 95 % intervals do not meet; several:
+    /// the runs' figures differ by more than they spread (Welch's t-test).
+    /// Either way, by the noise floor at least.
     Beyond,
     /// They meet: the difference may be chance.
     Within,
-    /// The figure has no interval (one reading per run): its size alone
-    /// speaks, and a threshold judges it as it is.
+    /// The figure has no interval (one reading per run, one run a side):
+    /// its size alone speaks, and a threshold judges it as it is.
     Untested,
 }
 
@@ -42,7 +48,8 @@ pub enum Unit {
     Count,
 }
 
-/// One figure of both runs.
+/// One figure of both sides (with several runs a side, the mean of the
+/// runs' figures).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Figure {
     /// The metric's name, as `--fail-on` and the criteria name it.
@@ -135,7 +142,10 @@ pub struct Part {
     #[serde(flatten)]
     pub kind: PartKind,
     pub name: String,
+    /// Calls made, summed over each side's runs.
     pub calls: [u64; 2],
+    /// How many runs of each side have this part.
+    pub runs: [usize; 2],
     pub figures: Vec<Figure>,
 }
 
@@ -204,78 +214,72 @@ impl RunIdentity {
     }
 }
 
+/// A saved run and the file it was read from.
+pub struct Run<'a> {
+    pub report: &'a SavedReport,
+    pub file: &'a str,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Comparison {
-    pub base: RunIdentity,
-    pub new: RunIdentity,
-    /// Why the two runs may differ for reasons other than the server.
+    pub base: Vec<RunIdentity>,
+    pub new: Vec<RunIdentity>,
+    /// Why the two sides may differ for reasons other than the server.
     pub cautions: Vec<String>,
     pub scenarios: Vec<ScenarioComparison>,
-    /// Scenarios one run has and the other not.
+    /// Scenarios one side has and the other not.
     pub unmatched: Vec<String>,
-    /// The smallest latency change called beyond noise (a fraction).
+    /// The smallest changes called beyond noise.
     pub floors: NoiseFloors,
 }
 
 impl Comparison {
-    pub fn of(
-        base: &SavedReport,
-        base_file: &str,
-        new: &SavedReport,
-        new_file: &str,
-        floors: NoiseFloors,
-    ) -> Self {
-        let base_id = RunIdentity::of(base, base_file);
-        let new_id = RunIdentity::of(new, new_file);
-        let mut cautions = Vec::new();
-        if base_id.machine != new_id.machine {
-            cautions.push(format!(
-                "the runs were made on different machines ({} / {}): a difference may be the machine's",
-                or_unknown(&base_id.machine),
-                or_unknown(&new_id.machine)
-            ));
-        }
-        if base_id.target != new_id.target {
-            cautions.push(format!(
-                "the targets differ (`{}` / `{}`)",
-                base_id.target, new_id.target
-            ));
-        }
-        if base_id.mcpstorm_version != new_id.mcpstorm_version {
-            cautions.push(format!(
-                "made by different mcpstorm versions ({} / {})",
-                base_id.mcpstorm_version, new_id.mcpstorm_version
-            ));
-        }
+    /// Compare the runs of `base` with those of `new` (one or more each).
+    pub fn of(base: &[Run], new: &[Run], floors: NoiseFloors) -> Self {
+        let identities = |runs: &[Run]| -> Vec<RunIdentity> {
+            runs.iter()
+                .map(|r| RunIdentity::of(r.report, r.file))
+                .collect()
+        };
+        let (base_ids, new_ids) = (identities(base), identities(new));
+        let cautions = cautions(&base_ids, &new_ids);
+        let names = |runs: &[Run]| -> Vec<String> {
+            let mut names: Vec<String> = Vec::new();
+            for run in runs {
+                for scenario in &run.report.scenarios {
+                    if !names.contains(&scenario.name) {
+                        names.push(scenario.name.clone());
+                    }
+                }
+            }
+            names
+        };
+        let (base_names, new_names) = (names(base), names(new));
         let mut scenarios = Vec::new();
         let mut unmatched = Vec::new();
-        for scenario in &base.scenarios {
-            match new.scenarios.iter().find(|s| s.name == scenario.name) {
-                None => unmatched.push(format!("scenario {} is only in the base", scenario.name)),
-                Some(other) => match (&scenario.result, &other.result) {
-                    (Some(b), Some(n)) => {
-                        scenarios.push(compare_scenario(&scenario.name, b, n, floors))
-                    }
-                    _ => unmatched.push(format!(
-                        "scenario {} did not measure in {}",
-                        scenario.name,
-                        if scenario.result.is_none() {
-                            "the base"
-                        } else {
-                            "the new run"
-                        }
-                    )),
-                },
+        for name in &base_names {
+            if !new_names.contains(name) {
+                unmatched.push(format!("scenario {name} is only in the base"));
+                continue;
             }
+            let (b, n) = (measured(base, name), measured(new, name));
+            if b.is_empty() || n.is_empty() {
+                let side = if b.is_empty() {
+                    "the base"
+                } else {
+                    "the new run"
+                };
+                unmatched.push(format!("scenario {name} did not measure in {side}"));
+                continue;
+            }
+            scenarios.push(compare_scenario(name, &b, &n, floors));
         }
-        for scenario in &new.scenarios {
-            if !base.scenarios.iter().any(|s| s.name == scenario.name) {
-                unmatched.push(format!("scenario {} is only in the new run", scenario.name));
-            }
+        for name in new_names.iter().filter(|n| !base_names.contains(n)) {
+            unmatched.push(format!("scenario {name} is only in the new run"));
         }
         Comparison {
-            base: base_id,
-            new: new_id,
+            base: base_ids,
+            new: new_ids,
             cautions,
             scenarios,
             unmatched,
@@ -284,107 +288,155 @@ impl Comparison {
     }
 }
 
-fn or_unknown(text: &str) -> &str {
-    if text.is_empty() { "unknown" } else { text }
+/// The results of scenario `name` in the runs that measured it.
+fn measured<'a>(runs: &[Run<'a>], name: &str) -> Vec<&'a SavedResult> {
+    runs.iter()
+        .filter_map(|r| r.report.scenarios.iter().find(|s| s.name == name))
+        .filter_map(|s| s.result.as_ref())
+        .collect()
+}
+
+/// What differs between the sides besides the server: the machines, the
+/// targets, the mcpstorm versions.
+fn cautions(base: &[RunIdentity], new: &[RunIdentity]) -> Vec<String> {
+    let distinct = |runs: &[RunIdentity], field: fn(&RunIdentity) -> &str| -> Vec<String> {
+        let mut seen: Vec<String> = Vec::new();
+        for run in runs {
+            let value = field(run);
+            let value = if value.is_empty() { "unknown" } else { value };
+            if !seen.iter().any(|s| s == value) {
+                seen.push(value.to_string());
+            }
+        }
+        seen
+    };
+    let mut cautions = Vec::new();
+    // What is read of each run, what differs, why it matters.
+    type Check = (fn(&RunIdentity) -> &str, &'static str, &'static str);
+    let checks: [Check; 3] = [
+        (
+            |r| &r.machine,
+            "the runs were made on different machines",
+            ": a difference may be the machine's",
+        ),
+        (|r| &r.target, "the targets differ", ""),
+        (
+            |r| &r.mcpstorm_version,
+            "made by different mcpstorm versions",
+            "",
+        ),
+    ];
+    for (field, what, why) in checks {
+        let (b, n) = (distinct(base, field), distinct(new, field));
+        if b != n {
+            cautions.push(format!("{what} ({} / {}){why}", b.join(", "), n.join(", ")));
+        }
+    }
+    cautions
+}
+
+/// Which part of a scenario, and its readings, in one run.
+struct RunPart {
+    kind: PartKind,
+    name: String,
+    calls: u64,
+    readings: Vec<MetricReading>,
+}
+
+/// A scenario's parts in one run: the whole run (calls and resources), each
+/// phase (calls and its own memory), each tool (calls and the memory it keeps).
+fn parts_of(result: &SavedResult) -> Vec<RunPart> {
+    let mut whole = reading::of_calls(&result.total);
+    whole.extend(reading::of_resources(result));
+    let mut parts = vec![RunPart {
+        kind: PartKind::WholeRun,
+        name: String::new(),
+        calls: result.total.calls,
+        readings: whole,
+    }];
+    for phase in &result.phases {
+        let mut readings = reading::of_calls(&phase.calls);
+        readings.extend(reading::of_phase_memory(&phase.memory));
+        parts.push(RunPart {
+            kind: PartKind::Phase {
+                warmup: phase.warmup,
+            },
+            name: phase.name.clone(),
+            calls: phase.calls.calls,
+            readings,
+        });
+    }
+    for label in &result.per_label {
+        let mut readings = reading::of_calls(&label.calls);
+        readings.extend(reading::of_tool_memory(result, &label.label));
+        parts.push(RunPart {
+            kind: PartKind::Tool,
+            name: label.label.clone(),
+            calls: label.calls.calls,
+            readings,
+        });
+    }
+    parts
 }
 
 fn compare_scenario(
     name: &str,
-    base: &SavedResult,
-    new: &SavedResult,
+    base: &[&SavedResult],
+    new: &[&SavedResult],
     floors: NoiseFloors,
 ) -> ScenarioComparison {
+    let base_parts: Vec<Vec<RunPart>> = base.iter().map(|r| parts_of(r)).collect();
+    let new_parts: Vec<Vec<RunPart>> = new.iter().map(|r| parts_of(r)).collect();
+    // Each part once, in the order the first run that has it gives.
+    let keys = |runs: &[Vec<RunPart>]| -> Vec<(PartKind, String)> {
+        let mut keys: Vec<(PartKind, String)> = Vec::new();
+        for part in runs.iter().flatten() {
+            let key = (part.kind.clone(), part.name.clone());
+            if !keys.contains(&key) {
+                keys.push(key);
+            }
+        }
+        keys
+    };
+    let (base_keys, new_keys) = (keys(&base_parts), keys(&new_parts));
+    let mut parts = Vec::new();
     let mut unmatched = Vec::new();
-    let mut whole = call_part(PartKind::WholeRun, "", &base.total, &new.total, floors);
-    whole.figures.extend(memory_figures(base, new, floors));
-    let mut parts = vec![whole];
-    for phase in &base.phases {
-        let Some(other) = new.phases.iter().find(|p| p.name == phase.name) else {
-            unmatched.push(format!("phase {} is only in the base", phase.name));
+    for key in &base_keys {
+        let (b, n) = (find(&base_parts, key), find(&new_parts, key));
+        let title = Part {
+            kind: key.0.clone(),
+            name: key.1.clone(),
+            calls: [0, 0],
+            runs: [0, 0],
+            figures: Vec::new(),
+        }
+        .title();
+        if n.is_empty() {
+            unmatched.push(format!("{title} is only in the base"));
             continue;
-        };
-        if phase.calls.calls == 0 && other.calls.calls == 0 {
+        }
+        let calls = |parts: &[&RunPart]| parts.iter().map(|p| p.calls).sum::<u64>();
+        if calls(&b) == 0 && calls(&n) == 0 {
             continue;
         }
-        let mut part = call_part(
-            PartKind::Phase {
-                warmup: phase.warmup,
-            },
-            &phase.name,
-            &phase.calls,
-            &other.calls,
-            floors,
-        );
-        let memory = |m: &Option<crate::report::saved::SavedPhaseMemory>| {
-            m.as_ref().map(|m| {
-                (
-                    m.rss_trend.clone(),
-                    m.rss_trend_settling.is_some(),
-                    m.rss_growth_mb,
-                )
-            })
-        };
-        if let (Some(b), Some(n)) = (memory(&phase.memory), memory(&other.memory)) {
-            part.figures
-                .push(trend_figure((&b.0, b.1), (&n.0, n.1), floors));
-            part.figures
-                .push(untested("rss_growth_mb", Unit::Mb, b.2, n.2));
-        }
-        parts.push(part);
+        parts.push(Part {
+            kind: key.0.clone(),
+            name: key.1.clone(),
+            calls: [calls(&b), calls(&n)],
+            runs: [b.len(), n.len()],
+            figures: figures(&b, &n, floors),
+        });
     }
-    for phase in &new.phases {
-        if !base.phases.iter().any(|p| p.name == phase.name) {
-            unmatched.push(format!("phase {} is only in the new run", phase.name));
+    for key in new_keys.iter().filter(|k| !base_keys.contains(k)) {
+        let title = Part {
+            kind: key.0.clone(),
+            name: key.1.clone(),
+            calls: [0, 0],
+            runs: [0, 0],
+            figures: Vec::new(),
         }
-    }
-    for label in &base.per_label {
-        let Some(other) = new.per_label.iter().find(|l| l.label == label.label) else {
-            unmatched.push(format!("tool {} is only in the base", label.label));
-            continue;
-        };
-        let mut part = call_part(
-            PartKind::Tool,
-            &label.label,
-            &label.calls,
-            &other.calls,
-            floors,
-        );
-        let retained = |result: &SavedResult| {
-            result
-                .resources
-                .retained_by_label
-                .iter()
-                .find(|r| r.label == label.label)
-                .map(|r| (r.kb_per_call, r.kb_per_call_low, r.kb_per_call_high))
-        };
-        if let (Some(b), Some(n)) = (retained(base), retained(new)) {
-            part.figures.push(Figure {
-                metric: "rss_kb_per_call",
-                unit: Unit::KbPerCall,
-                base: Some(b.0),
-                new: Some(n.0),
-                noise: memory_noise(
-                    Interval {
-                        low: b.1,
-                        high: b.2,
-                    },
-                    Interval {
-                        low: n.1,
-                        high: n.2,
-                    },
-                    n.0 - b.0,
-                    floors,
-                ),
-                unsettled: base.resources.rss_trend_settling.is_some()
-                    || new.resources.rss_trend_settling.is_some(),
-            });
-        }
-        parts.push(part);
-    }
-    for label in &new.per_label {
-        if !base.per_label.iter().any(|l| l.label == label.label) {
-            unmatched.push(format!("tool {} is only in the new run", label.label));
-        }
+        .title();
+        unmatched.push(format!("{title} is only in the new run"));
     }
     ScenarioComparison {
         name: name.to_string(),
@@ -394,228 +446,90 @@ fn compare_scenario(
     }
 }
 
-/// The latency percentiles tested on the histograms: name and quantile.
-pub const PERCENTILES: [(&str, f64); 5] = [
-    ("p50", 0.50),
-    ("p90", 0.90),
-    ("p95", 0.95),
-    ("p99", 0.99),
-    ("p999", 0.999),
-];
-
-fn call_part(
-    kind: PartKind,
-    name: &str,
-    base: &SavedCalls,
-    new: &SavedCalls,
-    floors: NoiseFloors,
-) -> Part {
-    let mut figures = Vec::new();
-    let histograms = (
-        Distribution::from_buckets(&base.latency_histogram_us),
-        Distribution::from_buckets(&new.latency_histogram_us),
-    );
-    for (metric, q) in PERCENTILES {
-        let summary = |calls: &SavedCalls| match metric {
-            "p50" => calls.latency.p50_ms,
-            "p90" => calls.latency.p90_ms,
-            "p95" => calls.latency.p95_ms,
-            "p99" => calls.latency.p99_ms,
-            _ => calls.latency.p999_ms,
-        };
-        figures.push(match &histograms {
-            (Some(b), Some(n)) => latency_figure(
-                metric,
-                [Some(b.quantile_ms(q)), Some(n.quantile_ms(q))],
-                Some([b.quantile_interval_ms(q), n.quantile_interval_ms(q)]),
-                floors,
-            ),
-            _ => untested(metric, Unit::Ms, summary(base), summary(new)),
-        });
-    }
-    figures.push(latency_figure(
-        "mean",
-        [base.latency.mean_ms, new.latency.mean_ms],
-        mean_interval(base)
-            .zip(mean_interval(new))
-            .map(|(b, n)| [b, n]),
-        floors,
-    ));
-    figures.push(untested(
-        "max",
-        Unit::Ms,
-        base.latency.max_ms,
-        new.latency.max_ms,
-    ));
-    figures.push(untested(
-        "throughput",
-        Unit::PerSecond,
-        base.throughput_per_s,
-        new.throughput_per_s,
-    ));
-    let errors = |calls: &SavedCalls| calls.calls.saturating_sub(calls.outcomes.ok);
-    for (metric, counted) in [
-        (
-            "success_rate",
-            (|calls: &SavedCalls| calls.outcomes.ok) as fn(&SavedCalls) -> u64,
-        ),
-        ("error_rate", errors),
-    ] {
-        let rate = |calls: &SavedCalls| {
-            (calls.calls > 0).then(|| counted(calls) as f64 / calls.calls as f64)
-        };
-        let interval = |calls: &SavedCalls| proportion_interval(counted(calls), calls.calls);
-        figures.push(Figure {
-            metric,
-            unit: Unit::Fraction,
-            base: rate(base),
-            new: rate(new),
-            noise: match (interval(base), interval(new)) {
-                (Some(b), Some(n)) => apart_or_within(b, n),
-                _ => Noise::Untested,
-            },
-            unsettled: false,
-        });
-    }
-    figures.push(untested(
-        "errors",
-        Unit::Count,
-        Some(errors(base) as f64),
-        Some(errors(new) as f64),
-    ));
-    Part {
-        kind,
-        name: name.to_string(),
-        calls: [base.calls, new.calls],
-        figures,
-    }
+/// The part `key` in each run that has it.
+fn find<'a>(runs: &'a [Vec<RunPart>], key: &(PartKind, String)) -> Vec<&'a RunPart> {
+    runs.iter()
+        .filter_map(|run| run.iter().find(|p| p.kind == key.0 && p.name == key.1))
+        .collect()
 }
 
-/// A latency figure: beyond noise when the runs' intervals do not meet and
-/// it moved by the noise floor at least (a fraction of the base): two runs
-/// of one server drift apart by a few per cent that no interval of one run
-/// can foresee (docs/COMPARE.md).
-fn latency_figure(
+/// Each metric's figure from the two sides' runs of one part, in the order
+/// the readings come.
+fn figures(base: &[&RunPart], new: &[&RunPart], floors: NoiseFloors) -> Vec<Figure> {
+    let mut metrics: Vec<&MetricReading> = Vec::new();
+    for reading in base.iter().chain(new).flat_map(|p| &p.readings) {
+        if !metrics.iter().any(|m| m.metric == reading.metric) {
+            metrics.push(reading);
+        }
+    }
+    let of = |parts: &[&RunPart], metric: &str| -> Vec<Reading> {
+        parts
+            .iter()
+            .filter_map(|p| p.readings.iter().find(|r| r.metric == metric))
+            .filter_map(|r| r.reading)
+            .collect()
+    };
+    metrics
+        .into_iter()
+        .map(|m| {
+            figure(
+                m.metric,
+                m.unit,
+                m.floor,
+                &of(base, m.metric),
+                &of(new, m.metric),
+                floors,
+            )
+        })
+        .collect()
+}
+
+/// One metric of both sides. One run a side: beyond noise when the runs'
+/// own intervals do not meet; several: when the runs' figures differ by more
+/// than they spread. Either way only when the change reaches the metric's
+/// noise floor: two runs of one server drift apart by more than one run's
+/// intervals foresee (docs/COMPARE.md).
+fn figure(
     metric: &'static str,
-    [base, new]: [Option<f64>; 2],
-    intervals: Option<[Interval; 2]>,
+    unit: Unit,
+    floor: Floor,
+    base: &[Reading],
+    new: &[Reading],
     floors: NoiseFloors,
 ) -> Figure {
-    let mut figure = untested(metric, Unit::Ms, base, new);
-    if let Some([b, n]) = intervals {
-        let moved_enough = figure
-            .relative()
-            .is_none_or(|relative| relative.abs() >= floors.latency);
-        figure.noise = if b.apart_from(&n) && moved_enough {
-            Noise::Beyond
-        } else {
-            Noise::Within
-        };
-    }
-    figure
-}
-
-/// The mean's 95 % interval from the saved mean, deviation and count.
-fn mean_interval(calls: &SavedCalls) -> Option<Interval> {
-    let (mean, stddev) = (calls.latency.mean_ms?, calls.latency.stddev_ms?);
-    let n = calls.latency.count;
-    (n >= 2).then(|| {
-        let half = 1.959_964 * stddev / (n as f64).sqrt();
-        Interval {
-            low: mean - half,
-            high: mean + half,
-        }
-    })
-}
-
-fn apart_or_within(base: Interval, new: Interval) -> Noise {
-    if base.apart_from(&new) {
-        Noise::Beyond
-    } else {
-        Noise::Within
-    }
-}
-
-fn untested(metric: &'static str, unit: Unit, base: Option<f64>, new: Option<f64>) -> Figure {
-    Figure {
+    let mean = |readings: &[Reading]| {
+        (!readings.is_empty())
+            .then(|| readings.iter().map(|r| r.value).sum::<f64>() / readings.len() as f64)
+    };
+    let mut figure = Figure {
         metric,
         unit,
-        base,
-        new,
+        base: mean(base),
+        new: mean(new),
         noise: Noise::Untested,
-        unsettled: false,
-    }
-}
-
-/// The memory kept per call, tested on the trends' 95 % intervals.
-/// Memory kept per call: beyond noise when the intervals do not meet and it
-/// moved by the memory floor at least.
-fn memory_noise(base: Interval, new: Interval, change: f64, floors: NoiseFloors) -> Noise {
-    if change.abs() < floors.memory_kb_per_call {
-        Noise::Within
-    } else {
-        apart_or_within(base, new)
-    }
-}
-
-fn trend_figure(
-    base: (&Option<SavedTrend>, bool),
-    new: (&Option<SavedTrend>, bool),
-    floors: NoiseFloors,
-) -> Figure {
-    let value = |t: &Option<SavedTrend>| t.as_ref().map(|t| t.kb_per_call);
-    let noise = match (base.0, new.0) {
-        (Some(b), Some(n)) => memory_noise(
-            Interval {
-                low: b.kb_per_call_low,
-                high: b.kb_per_call_high,
-            },
-            Interval {
-                low: n.kb_per_call_low,
-                high: n.kb_per_call_high,
-            },
-            n.kb_per_call - b.kb_per_call,
-            floors,
-        ),
-        _ => Noise::Untested,
+        unsettled: base.iter().chain(new).any(|r| r.unsettled),
     };
-    Figure {
-        metric: "rss_trend_kb_per_call",
-        unit: Unit::KbPerCall,
-        base: value(base.0),
-        new: value(new.0),
-        noise,
-        unsettled: base.1 || new.1,
-    }
-}
-
-/// The server's resources over the whole run.
-fn memory_figures(base: &SavedResult, new: &SavedResult, floors: NoiseFloors) -> Vec<Figure> {
-    let (b, n) = (&base.resources, &new.resources);
-    if b.unmeasured.is_some() || n.unmeasured.is_some() {
-        return Vec::new();
-    }
-    let count = |v: Option<u64>| v.map(|v| v as f64);
-    vec![
-        trend_figure(
-            (&b.rss_trend, b.rss_trend_settling.is_some()),
-            (&n.rss_trend, n.rss_trend_settling.is_some()),
-            floors,
-        ),
-        untested("rss_growth_mb", Unit::Mb, b.rss_growth_mb, n.rss_growth_mb),
-        untested("rss_max_mb", Unit::Mb, b.rss_max_mb, n.rss_max_mb),
-        untested("fd_max", Unit::Count, count(b.fds_max), count(n.fds_max)),
-        untested(
-            "threads_max",
-            Unit::Count,
-            count(b.threads_max),
-            count(n.threads_max),
-        ),
-        untested(
-            "processes_max",
-            Unit::Count,
-            count(b.processes_max),
-            count(n.processes_max),
-        ),
-    ]
+    let differ = match (base, new) {
+        ([b], [n]) => b.interval.zip(n.interval).map(|(b, n)| b.apart_from(&n)),
+        _ => {
+            let values =
+                |readings: &[Reading]| readings.iter().map(|r| r.value).collect::<Vec<_>>();
+            runs_differ(&values(base), &values(new))
+        }
+    };
+    let reaches_floor = match floor {
+        Floor::Latency => figure
+            .relative()
+            .is_none_or(|relative| relative.abs() >= floors.latency),
+        Floor::Memory => figure
+            .change()
+            .is_none_or(|change| change.abs() >= floors.memory_kb_per_call),
+        Floor::None => true,
+    };
+    figure.noise = match differ {
+        None => Noise::Untested,
+        Some(true) if reaches_floor => Noise::Beyond,
+        Some(_) => Noise::Within,
+    };
+    figure
 }

@@ -1,4 +1,5 @@
-//! Whether a difference between two runs is beyond noise: each run's figure
+//! Whether a difference between two runs is beyond noise. With several runs
+//! a side, the runs' spread says (`runs_differ`). With one, each run's figure
 //! is known only within an interval (how far it would move had the same
 //! server answered other calls), and a difference counts when the two
 //! runs' 95 % intervals do not meet.
@@ -100,6 +101,55 @@ impl Distribution {
     }
 }
 
+/// Student's t at 97.5 % (a two-sided 95 % test) for 1 to 30 degrees of
+/// freedom; beyond, 30's (a little wide: never too eager).
+const T975: [f64; 30] = [
+    12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160,
+    2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056,
+    2.052, 2.048, 2.045, 2.042,
+];
+
+/// Whether several runs a side differ by more than the runs of each side
+/// spread: Welch's t-test, two-sided at 95 %, on one value per run. This is
+/// the test that sees what one run cannot: how far runs of one server drift
+/// apart. With one run on a side, that side is taken to spread as the other
+/// does; with one run on both, `None` (nothing to test on).
+pub fn runs_differ(base: &[f64], new: &[f64]) -> Option<bool> {
+    let (k, m) = (base.len(), new.len());
+    if k == 0 || m == 0 || (k < 2 && m < 2) {
+        return None;
+    }
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    let variance = |v: &[f64]| {
+        let centre = mean(v);
+        (v.len() > 1)
+            .then(|| v.iter().map(|x| (x - centre).powi(2)).sum::<f64>() / (v.len() - 1) as f64)
+    };
+    let (vb, vn) = (variance(base), variance(new));
+    let (kf, mf) = (k as f64, m as f64);
+    let (se2, df) = match (vb, vn) {
+        (Some(vb), Some(vn)) => {
+            let (a, b) = (vb / kf, vn / mf);
+            let df = (a + b).powi(2) / (a * a / (kf - 1.0) + b * b / (mf - 1.0));
+            (a + b, df)
+        }
+        (Some(v), None) => (v * (1.0 / kf + 1.0), kf - 1.0),
+        (None, Some(v)) => (v * (1.0 + 1.0 / mf), mf - 1.0),
+        (None, None) => return None,
+    };
+    let difference = (mean(new) - mean(base)).abs();
+    if se2 <= 0.0 || se2.is_nan() {
+        // Every run of each side read the same: any difference is one.
+        return Some(difference > 0.0);
+    }
+    let df = if df.is_finite() {
+        df.floor().clamp(1.0, 30.0)
+    } else {
+        30.0
+    };
+    Some(difference / se2.sqrt() > T975[df as usize - 1])
+}
+
 /// Wilson's 95 % interval for `successes` of `trials`.
 pub fn proportion_interval(successes: u64, trials: u64) -> Option<Interval> {
     if trials == 0 || successes > trials {
@@ -169,6 +219,21 @@ mod tests {
         assert!(Distribution::from_buckets(&[[5, 1], [3, 1]]).is_none());
         assert!(Distribution::from_buckets(&[[5, 0]]).is_none());
         assert!(Distribution::from_buckets(&[[1, u64::MAX], [2, 1]]).is_none());
+    }
+
+    #[test]
+    fn runs_differ_when_their_spread_says_so() {
+        let base = [10.0, 10.4, 9.8, 10.1];
+        assert_eq!(runs_differ(&base, &[10.2, 9.9, 10.3]), Some(false));
+        assert_eq!(runs_differ(&base, &[13.0, 13.2, 12.9]), Some(true));
+        // One run against several: judged on the several's spread.
+        assert_eq!(runs_differ(&base, &[10.5]), Some(false));
+        assert_eq!(runs_differ(&[20.0], &base), Some(true));
+        assert_eq!(runs_differ(&[10.0], &[12.0]), None);
+        assert_eq!(runs_differ(&[5.0, 5.0], &[5.0, 5.0]), Some(false));
+        assert_eq!(runs_differ(&[5.0, 5.0], &[6.0, 6.0]), Some(true));
+        // Two runs a side, far apart within each: a wide t, no verdict of change.
+        assert_eq!(runs_differ(&[5.0, 9.0], &[6.0, 10.0]), Some(false));
     }
 
     #[test]
