@@ -351,3 +351,83 @@ fn names_from_a_report_stay_text_in_the_markdown() {
     }
     assert!(!markdown.contains("\n# heading"), "{markdown}");
 }
+
+#[test]
+fn hostile_figures_in_a_report_are_compared_or_refused_never_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = steady_run(dir.path(), "base", &["--latency-ms", "2"]);
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&base).unwrap()).unwrap();
+    let result = "/scenarios/0/result";
+    let forgeries: Vec<(&str, Value)> = vec![
+        (
+            "/total/latency_histogram_us",
+            serde_json::json!([[9, 1], [3, 1]]),
+        ),
+        (
+            "/total/latency_histogram_us",
+            serde_json::json!([[1, u64::MAX], [2, u64::MAX]]),
+        ),
+        (
+            "/total/latency_histogram_us",
+            serde_json::json!([[u64::MAX, 1]]),
+        ),
+        ("/total/latency_histogram_us", serde_json::json!([])),
+        ("/total/latency/stddev_ms", serde_json::json!(-1e308)),
+        ("/total/latency/mean_ms", serde_json::json!(1e308)),
+        ("/total/calls", serde_json::json!(0)),
+        ("/total/outcomes/ok", serde_json::json!(u64::MAX)),
+        (
+            "/resources/rss_trend",
+            serde_json::json!({"kb_per_call": 1e308, "kb_per_call_low": 1e308, "kb_per_call_high": -1e308}),
+        ),
+        ("/phases", serde_json::json!([])),
+        (
+            "/per_label",
+            serde_json::json!([{"label": ""}, {"label": ""}]),
+        ),
+    ];
+    for (pointer, forged) in forgeries {
+        let mut hostile = report.clone();
+        match hostile.pointer_mut(&format!("{result}{pointer}")) {
+            Some(slot) => *slot = forged.clone(),
+            None => panic!("no {pointer} in the report"),
+        }
+        let file = dir.path().join("hostile.json");
+        std::fs::write(&file, serde_json::to_vec(&hostile).unwrap()).unwrap();
+        for (a, b) in [(&base, &file), (&file, &base)] {
+            let output = Command::new(mcpstorm())
+                .arg("compare")
+                .arg(a)
+                .arg(b)
+                .args(["--fail-on", "p95 +10%", "--base-also"])
+                .arg(a)
+                .output()
+                .unwrap();
+            let code = output.status.code();
+            assert!(
+                matches!(code, Some(0..=2)),
+                "{pointer} = {forged}: {code:?}\n{}",
+                said(&output)
+            );
+        }
+    }
+    // A field of the wrong type is refused with its place.
+    let mut wrong = report.clone();
+    if let Some(slot) = wrong.pointer_mut(&format!("{result}/total/latency_histogram_us")) {
+        *slot = serde_json::json!([[-1, 1]]);
+    }
+    let file = dir.path().join("wrong.json");
+    std::fs::write(&file, serde_json::to_vec(&wrong).unwrap()).unwrap();
+    let output = Command::new(mcpstorm())
+        .arg("compare")
+        .arg(&base)
+        .arg(&file)
+        .output()
+        .unwrap();
+    let text = said(&output);
+    assert_eq!(output.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains("wrong.json: line 1") && text.contains("latency_histogram_us"),
+        "{text}"
+    );
+}
