@@ -94,6 +94,23 @@ fn compare<S: AsRef<std::ffi::OsStr>>(base: &Path, new: &Path, extra: &[S]) -> C
     }
 }
 
+/// `mcpstorm compare BASE NEW EXTRA…`: its exit code, what it wrote to
+/// stdout, and all it printed (stdout, then stderr).
+fn compare_plain(base: &Path, new: &Path, extra: &[&str]) -> (Option<i32>, String, String) {
+    let output = Command::new(mcpstorm())
+        .arg("compare")
+        .arg(base)
+        .arg(new)
+        .args(extra)
+        .output()
+        .expect("mcpstorm compare runs");
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        said(&output),
+    )
+}
+
 /// (part, metric) of each difference that crossed a threshold.
 fn crossed(compared: &Compared) -> Vec<(String, String)> {
     compared.json["crossed"]
@@ -263,14 +280,8 @@ fn a_scenario_threshold_judges_without_a_flag_and_a_broken_input_is_named() {
     );
     // The scenario's own `regressions` (success_rate -0.01) is carried in the
     // new report and judges it: 20 % of calls failing crosses it.
-    let output = Command::new(mcpstorm())
-        .args(["compare"])
-        .arg(&base)
-        .arg(&failing)
-        .output()
-        .unwrap();
-    let text = said(&output);
-    assert_eq!(output.status.code(), Some(1), "{text}");
+    let (code, _, text) = compare_plain(&base, &failing, &[]);
+    assert_eq!(code, Some(1), "{text}");
     assert!(text.contains("`success_rate -0.01`"), "{text}");
     assert!(text.contains("| success_rate |"), "{text}");
 
@@ -278,26 +289,13 @@ fn a_scenario_threshold_judges_without_a_flag_and_a_broken_input_is_named() {
     let broken = dir.path().join("broken.json");
     let whole = std::fs::read_to_string(&base).unwrap();
     std::fs::write(&broken, &whole[..whole.len() / 2]).unwrap();
-    let output = Command::new(mcpstorm())
-        .arg("compare")
-        .arg(&base)
-        .arg(&broken)
-        .output()
-        .unwrap();
-    let text = said(&output);
-    assert_eq!(output.status.code(), Some(2), "{text}");
+    let (code, _, text) = compare_plain(&base, &broken, &[]);
+    assert_eq!(code, Some(2), "{text}");
     assert!(text.contains("broken.json: line "), "{text}");
 
     // A threshold with no direction says how to write one.
-    let output = Command::new(mcpstorm())
-        .arg("compare")
-        .arg(&base)
-        .arg(&base)
-        .args(["--fail-on", "p95 10%"])
-        .output()
-        .unwrap();
-    let text = said(&output);
-    assert_eq!(output.status.code(), Some(2), "{text}");
+    let (code, _, text) = compare_plain(&base, &base, &["--fail-on", "p95 10%"]);
+    assert_eq!(code, Some(2), "{text}");
     assert!(text.contains("+ for a rise or - for a fall"), "{text}");
 
     // A scenario file with a bad threshold is refused at its line and key.
@@ -328,14 +326,8 @@ fn names_from_a_report_stay_text_in_the_markdown() {
     report["scenarios"][0]["name"] = Value::from(hostile);
     let forged = dir.path().join("forged.json");
     std::fs::write(&forged, serde_json::to_vec(&report).unwrap()).unwrap();
-    let output = Command::new(mcpstorm())
-        .arg("compare")
-        .arg(&forged)
-        .arg(&forged)
-        .output()
-        .unwrap();
-    let markdown = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(output.status.code(), Some(0), "{markdown}");
+    let (code, markdown, _) = compare_plain(&forged, &forged, &[]);
+    assert_eq!(code, Some(0), "{markdown}");
     let heading = markdown
         .lines()
         .find(|l| l.starts_with("### Scenario "))
@@ -395,19 +387,12 @@ fn hostile_figures_in_a_report_are_compared_or_refused_never_a_crash() {
         let file = dir.path().join("hostile.json");
         std::fs::write(&file, serde_json::to_vec(&hostile).unwrap()).unwrap();
         for (a, b) in [(&base, &file), (&file, &base)] {
-            let output = Command::new(mcpstorm())
-                .arg("compare")
-                .arg(a)
-                .arg(b)
-                .args(["--fail-on", "p95 +10%", "--base-also"])
-                .arg(a)
-                .output()
-                .unwrap();
-            let code = output.status.code();
+            let again = a.to_string_lossy();
+            let (code, _, text) =
+                compare_plain(a, b, &["--fail-on", "p95 +10%", "--base-also", &again]);
             assert!(
                 matches!(code, Some(0..=2)),
-                "{pointer} = {forged}: {code:?}\n{}",
-                said(&output)
+                "{pointer} = {forged}: {code:?}\n{text}"
             );
         }
     }
@@ -418,14 +403,8 @@ fn hostile_figures_in_a_report_are_compared_or_refused_never_a_crash() {
     }
     let file = dir.path().join("wrong.json");
     std::fs::write(&file, serde_json::to_vec(&wrong).unwrap()).unwrap();
-    let output = Command::new(mcpstorm())
-        .arg("compare")
-        .arg(&base)
-        .arg(&file)
-        .output()
-        .unwrap();
-    let text = said(&output);
-    assert_eq!(output.status.code(), Some(2), "{text}");
+    let (code, _, text) = compare_plain(&base, &file, &[]);
+    assert_eq!(code, Some(2), "{text}");
     assert!(
         text.contains("wrong.json: line 1") && text.contains("latency_histogram_us"),
         "{text}"

@@ -136,6 +136,18 @@ pub enum PartKind {
     Tool,
 }
 
+impl PartKind {
+    /// How a part of this kind named `name` is written in tables.
+    fn title(&self, name: &str) -> String {
+        match self {
+            PartKind::WholeRun => "whole run".to_string(),
+            PartKind::Phase { warmup: true } => format!("phase {name} (warm-up)"),
+            PartKind::Phase { warmup: false } => format!("phase {name}"),
+            PartKind::Tool => format!("tool {name}"),
+        }
+    }
+}
+
 /// The figures of one part of a scenario: the whole run, a phase or a tool.
 #[derive(Debug, Clone, Serialize)]
 pub struct Part {
@@ -158,12 +170,7 @@ impl Part {
 
     /// How the part is named in tables: "whole run", "phase steady", "tool echo".
     pub fn title(&self) -> String {
-        match self.kind {
-            PartKind::WholeRun => "whole run".to_string(),
-            PartKind::Phase { warmup: true } => format!("phase {} (warm-up)", self.name),
-            PartKind::Phase { warmup: false } => format!("phase {}", self.name),
-            PartKind::Tool => format!("tool {}", self.name),
-        }
+        self.kind.title(&self.name)
     }
 }
 
@@ -403,16 +410,8 @@ fn compare_scenario(
     let mut unmatched = Vec::new();
     for key in &base_keys {
         let (b, n) = (find(&base_parts, key), find(&new_parts, key));
-        let title = Part {
-            kind: key.0.clone(),
-            name: key.1.clone(),
-            calls: [0, 0],
-            runs: [0, 0],
-            figures: Vec::new(),
-        }
-        .title();
         if n.is_empty() {
-            unmatched.push(format!("{title} is only in the base"));
+            unmatched.push(format!("{} is only in the base", key.0.title(&key.1)));
             continue;
         }
         let calls = |parts: &[&RunPart]| parts.iter().map(|p| p.calls).sum::<u64>();
@@ -428,15 +427,7 @@ fn compare_scenario(
         });
     }
     for key in new_keys.iter().filter(|k| !base_keys.contains(k)) {
-        let title = Part {
-            kind: key.0.clone(),
-            name: key.1.clone(),
-            calls: [0, 0],
-            runs: [0, 0],
-            figures: Vec::new(),
-        }
-        .title();
-        unmatched.push(format!("{title} is only in the new run"));
+        unmatched.push(format!("{} is only in the new run", key.0.title(&key.1)));
     }
     ScenarioComparison {
         name: name.to_string(),
