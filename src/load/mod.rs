@@ -12,6 +12,7 @@ mod closed_loop;
 mod coldstart;
 mod concurrent;
 mod pacer;
+mod ramping_rate;
 mod rate;
 mod robustness;
 mod sequential;
@@ -83,6 +84,7 @@ pub const MODELS: &[ModelKind] = &[
     sequential::MODEL,
     concurrent::MODEL,
     rate::MODEL,
+    ramping_rate::MODEL,
     coldstart::MODEL,
     churn::MODEL,
     robustness::MODEL,
@@ -209,7 +211,9 @@ pub(crate) mod tests {
             assert!(
                 e.starts_with("t.toml:4:")
                     && e.contains("phase[0].load.kind")
-                    && e.contains("sequential, concurrent, rate, coldstart, churn, robustness"),
+                    && e.contains(
+                        "sequential, concurrent, rate, ramping_rate, coldstart, churn, robustness"
+                    ),
                 "{load}: {e}"
             );
         }

@@ -179,6 +179,84 @@ impl<'a> LoadKeys<'a> {
         }
     }
 
+    /// An array of tables (`stages = [{ … }, { … }]`) of at most `most`,
+    /// each with only the keys `allowed`, when given; their numbers read with
+    /// [`LoadKeys::number_in`].
+    pub fn tables(
+        &self,
+        key: &str,
+        allowed: &[&str],
+        most: usize,
+    ) -> Result<Option<Vec<&'a toml::Table>>, ScenarioError> {
+        let Some(value) = self.value(key) else {
+            return Ok(None);
+        };
+        let shape = || {
+            let keys: Vec<String> = allowed.iter().map(|k| format!("{k} = …")).collect();
+            self.error(
+                key,
+                format!(
+                    "{key} must be a list of 1 to {most} tables: [{{ {} }}, …]",
+                    keys.join(", ")
+                ),
+            )
+        };
+        let tables = match value.get_ref() {
+            Value::Array(items) if (1..=most).contains(&items.len()) => items
+                .iter()
+                .map(Value::as_table)
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(shape)?,
+            _ => return Err(shape()),
+        };
+        for (index, table) in tables.iter().enumerate() {
+            if let Some(stray) = table.keys().find(|k| !allowed.contains(&k.as_str())) {
+                return Err(self.error(
+                    key,
+                    format!(
+                        "{key}[{index}] does not take `{stray}` (it takes {})",
+                        allowed.join(", ")
+                    ),
+                ));
+            }
+        }
+        Ok(Some(tables))
+    }
+
+    /// The number `name` of the `index`th table of `key` (see
+    /// [`LoadKeys::tables`]), in `range`; errors name `key[index].name`.
+    pub fn number_in(
+        &self,
+        key: &str,
+        index: usize,
+        table: &toml::Table,
+        name: &str,
+        range: RangeInclusive<f64>,
+    ) -> Result<f64, ScenarioError> {
+        let number = match table.get(name) {
+            Some(Value::Float(v)) => Some(*v),
+            Some(Value::Integer(n)) => Some(*n as f64),
+            _ => None,
+        };
+        match number {
+            Some(v) if range.contains(&v) => Ok(v),
+            _ => Err(self.error(
+                key,
+                format!(
+                    "{key}[{index}].{name} must be a number from {} to {}, got {}",
+                    range.start(),
+                    range.end(),
+                    table
+                        .get(name)
+                        .map_or("nothing".to_string(), |v| match number {
+                            Some(n) => shown(n),
+                            None => v.to_string(),
+                        })
+                ),
+            )),
+        }
+    }
+
     /// How much work the phase does: `calls` or `duration_s`, one of them.
     pub fn amount(&self) -> Result<Amount, ScenarioError> {
         let calls = self.whole("calls", 1..=MAX_CALLS)?;

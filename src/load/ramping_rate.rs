@@ -1,0 +1,331 @@
+//! `kind = "ramping_rate"`: the open model with a rate that moves, as k6's
+//! ramping-arrival-rate executor: `stages = [{ rate = 100, duration_s = 30 },
+//! …]`, each stage going linearly from the rate before it (`start_rate`, 0
+//! by default, for the first) to its own over its duration. Calls are due
+//! where the schedule's running total of calls reaches each whole number,
+//! and are sent then whatever the server does; a call's latency counts from
+//! its due time, as in `rate`.
+//!
+//! The schedule is its own: the load dial does not change it (a ramp already
+//! says how the load moves); a pause shifts what is left of it.
+
+use std::fmt;
+use std::ops::RangeInclusive;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
+
+use super::pacer::Pacer;
+use super::{LoadModel, ModelKind};
+use crate::engine::{EngineError, PhaseContext, PhaseRunner};
+use crate::scenario::file::ScenarioError;
+use crate::scenario::load_keys::LoadKeys;
+
+pub const MODEL: ModelKind = ModelKind {
+    kind: "ramping_rate",
+    keys: &["start_rate", "stages", "max_in_flight"],
+    parse,
+};
+
+/// Calls per second a stage may reach (0: the ramp down to nothing).
+const RATE: RangeInclusive<f64> = 0.0..=100_000.0;
+/// A stage's length: a millisecond to a week.
+const DURATION_S: RangeInclusive<f64> = 0.001..=604_800.0;
+/// Stages in one ramp.
+const MOST_STAGES: usize = 1_000;
+/// Calls in flight at most, when capped.
+const MAX_IN_FLIGHT: RangeInclusive<u64> = 1..=100_000;
+
+/// One stage: from the rate before it to `rate`, over `seconds`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Stage {
+    pub rate: f64,
+    pub seconds: f64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RampingRate {
+    pub start_rate: f64,
+    pub stages: Vec<Stage>,
+    /// A due call waits while this many are in flight.
+    pub max_in_flight: Option<u64>,
+}
+
+fn parse(keys: &LoadKeys) -> Result<Arc<dyn LoadModel>, ScenarioError> {
+    let tables = keys
+        .tables("stages", &["rate", "duration_s"], MOST_STAGES)?
+        .ok_or_else(|| keys.missing("stages", "[{ rate = …, duration_s = … }, …]"))?;
+    let mut stages = Vec::with_capacity(tables.len());
+    for (index, table) in tables.iter().enumerate() {
+        stages.push(Stage {
+            rate: keys.number_in("stages", index, table, "rate", RATE)?,
+            seconds: keys.number_in("stages", index, table, "duration_s", DURATION_S)?,
+        });
+    }
+    let ramp = RampingRate {
+        start_rate: keys.number("start_rate", RATE)?.unwrap_or(0.0),
+        stages,
+        max_in_flight: keys.whole("max_in_flight", MAX_IN_FLIGHT)?,
+    };
+    if ramp.planned() < 1.0 {
+        return Err(keys.error(
+            "stages",
+            "the stages hold less than one call: raise a stage's rate or duration",
+        ));
+    }
+    Ok(Arc::new(ramp))
+}
+
+impl RampingRate {
+    /// Calls the whole schedule holds (not rounded).
+    fn planned(&self) -> f64 {
+        let mut from = self.start_rate;
+        let mut calls = 0.0;
+        for stage in &self.stages {
+            calls += (from + stage.rate) / 2.0 * stage.seconds;
+            from = stage.rate;
+        }
+        calls
+    }
+
+    /// When call `n` (from 0) is due, after the phase's start; `None` past
+    /// the schedule's end. Call `n` is due where the running total of
+    /// calls, the integral of the rate, reaches `n`.
+    pub fn due(&self, n: u64) -> Option<Duration> {
+        let target = n as f64;
+        let (mut from, mut before, mut elapsed) = (self.start_rate, 0.0, 0.0);
+        for stage in &self.stages {
+            let (r0, r1, length) = (from, stage.rate, stage.seconds);
+            let in_stage = (r0 + r1) / 2.0 * length;
+            if before + in_stage >= target {
+                // calls(s) = r0·s + (r1 − r0)·s² / (2·length) = target − before.
+                let wanted = target - before;
+                let slope = (r1 - r0) / length;
+                let s = if slope.abs() < 1e-12 {
+                    if r0 > 0.0 { wanted / r0 } else { 0.0 }
+                } else {
+                    // The root of slope/2·s² + r0·s − wanted = 0 in [0, length].
+                    let discriminant = (r0 * r0 + 2.0 * slope * wanted).max(0.0);
+                    (-r0 + discriminant.sqrt()) / slope
+                };
+                return Some(Duration::from_secs_f64(elapsed + s.clamp(0.0, length)));
+            }
+            before += in_stage;
+            elapsed += length;
+            from = r1;
+        }
+        None
+    }
+
+    /// The rate the schedule stands at `at` after the start.
+    fn rate_at(&self, at: Duration) -> f64 {
+        let mut from = self.start_rate;
+        let mut left = at.as_secs_f64();
+        for stage in &self.stages {
+            if left <= stage.seconds {
+                return from + (stage.rate - from) * left / stage.seconds;
+            }
+            left -= stage.seconds;
+            from = stage.rate;
+        }
+        from
+    }
+}
+
+impl fmt::Display for RampingRate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut from = self.start_rate;
+        for (i, stage) in self.stages.iter().enumerate() {
+            if i > 0 {
+                write!(f, ", ")?;
+            }
+            if stage.rate == from {
+                write!(f, "{} calls/s for {} s", stage.rate, stage.seconds)?;
+            } else {
+                write!(
+                    f,
+                    "{from} → {} calls/s over {} s",
+                    stage.rate, stage.seconds
+                )?;
+            }
+            from = stage.rate;
+        }
+        match self.max_in_flight {
+            Some(most) => write!(f, ", at most {most} in flight"),
+            None => Ok(()),
+        }
+    }
+}
+
+impl LoadModel for RampingRate {
+    fn follows_the_dial(&self) -> bool {
+        false
+    }
+
+    fn target_per_s(&self) -> Option<f64> {
+        self.stages
+            .iter()
+            .map(|s| s.rate)
+            .chain([self.start_rate])
+            .reduce(f64::max)
+    }
+
+    fn planned_calls(&self) -> Option<u64> {
+        // Call n is sent when the total reaches n, from 0: ⌊total⌋ + 1 calls.
+        Some(self.planned().floor() as u64 + 1)
+    }
+
+    fn run<'a>(&'a self, phase: PhaseContext<'a>) -> BoxFuture<'a, Result<(), EngineError>> {
+        let ramp = self.clone();
+        async move {
+            let runner = phase.sampling_runner()?;
+            let _ = tokio::spawn(keep_schedule(runner, ramp)).await;
+            Ok(())
+        }
+        .boxed()
+    }
+}
+
+async fn keep_schedule(runner: PhaseRunner, ramp: RampingRate) {
+    let cap = ramp.max_in_flight.map(|most| {
+        Arc::new(tokio::sync::Semaphore::new(
+            usize::try_from(most).unwrap_or(usize::MAX),
+        ))
+    });
+    let mut pacer = match Pacer::new() {
+        Ok(pacer) => pacer,
+        Err(error) => {
+            runner.note(format!("the ramp's timer could not be created: {error}"));
+            return;
+        }
+    };
+    // As in `rate`: every call holds a sender; the last one ending closes it.
+    let (in_flight, mut all_done) = tokio::sync::mpsc::channel::<()>(1);
+    // The schedule's zero, moved on by every pause.
+    let mut start = Instant::now();
+    let mut n = 0u64;
+    while let Some(offset) = ramp.due(n) {
+        let due = start + offset;
+        // The interval the timer keeps if nothing moves: the rate's here.
+        let every = Duration::from_secs_f64(1.0 / ramp.rate_at(offset).max(0.001));
+        tokio::select! {
+            biased;
+            _ = runner.halt.wait() => break,
+            _ = runner.control.wait_paused() => {
+                let paused = Instant::now();
+                tokio::select! {
+                    _ = runner.halt.wait() => break,
+                    _ = runner.control.wait_unpaused() => {}
+                }
+                start += paused.elapsed();
+                continue;
+            }
+            slept = pacer.sleep_until(due, every) => if let Err(error) = slept {
+                runner.note(format!("the ramp's timer failed: {error}"));
+                break;
+            }
+        }
+        let permit = match &cap {
+            Some(cap) => tokio::select! {
+                biased;
+                _ = runner.halt.wait() => break,
+                permit = cap.clone().acquire_owned() => permit.ok(),
+            },
+            None => None,
+        };
+        let caller = runner.clone();
+        let done = in_flight.clone();
+        tokio::spawn(Box::pin(async move {
+            caller.call(0, Some(due)).await;
+            drop((done, permit));
+        }));
+        n += 1;
+    }
+    drop(in_flight);
+    let _ = all_done.recv().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{parse_error, parsed};
+    use super::*;
+
+    fn ramp(start_rate: f64, stages: &[(f64, f64)]) -> RampingRate {
+        RampingRate {
+            start_rate,
+            stages: stages
+                .iter()
+                .map(|&(rate, seconds)| Stage { rate, seconds })
+                .collect(),
+            max_in_flight: None,
+        }
+    }
+
+    #[test]
+    fn calls_are_due_where_the_rate_s_integral_reaches_them() {
+        // A steady 10 calls/s: one every 100 ms, from 0.
+        let steady = ramp(10.0, &[(10.0, 2.0)]);
+        assert_eq!(steady.due(0), Some(Duration::ZERO));
+        assert_eq!(steady.due(5), Some(Duration::from_millis(500)));
+        assert_eq!(steady.due(20), Some(Duration::from_secs(2)));
+        assert_eq!(steady.due(21), None);
+        assert_eq!(steady.planned_calls(), Some(21));
+        // 0 → 100 calls/s over 2 s: 100 calls, the n-th at √(n/25) s.
+        let up = ramp(0.0, &[(100.0, 2.0)]);
+        for n in [1, 25, 64, 100] {
+            let expected = (n as f64 / 25.0).sqrt();
+            let due = up.due(n).unwrap().as_secs_f64();
+            assert!(
+                (due - expected).abs() < 1e-9,
+                "{n}: {due} against {expected}"
+            );
+        }
+        assert_eq!(up.due(101), None);
+        // Down again, then a hold: the stages follow on.
+        let there_and_back = ramp(0.0, &[(100.0, 2.0), (0.0, 2.0), (50.0, 0.001), (50.0, 1.0)]);
+        let at_top = there_and_back.due(100).unwrap().as_secs_f64();
+        assert!((at_top - 2.0).abs() < 1e-9, "{at_top}");
+        let back_down = there_and_back.due(199).unwrap().as_secs_f64();
+        assert!(back_down > 3.5 && back_down < 4.0, "{back_down}");
+        let held = there_and_back.due(225).unwrap().as_secs_f64();
+        assert!((held - 4.5).abs() < 0.01, "{held}");
+    }
+
+    #[test]
+    fn every_due_time_comes_after_the_one_before() {
+        let ramp = ramp(3.0, &[(700.0, 1.5), (700.0, 0.5), (20.0, 2.0), (0.0, 0.25)]);
+        let mut last = Duration::ZERO;
+        let mut n = 0;
+        while let Some(due) = ramp.due(n) {
+            assert!(due >= last, "call {n} at {due:?} before {last:?}");
+            last = due;
+            n += 1;
+        }
+        assert_eq!(Some(n), ramp.planned_calls());
+    }
+
+    #[test]
+    fn a_ramp_is_read_from_its_stages() {
+        let model = parsed(
+            r#"kind = "ramping_rate", start_rate = 10, stages = [{ rate = 100, duration_s = 30 }, { rate = 100, duration_s = 60 }]"#,
+        );
+        assert_eq!(
+            model.to_string(),
+            "10 → 100 calls/s over 30 s, 100 calls/s for 60 s"
+        );
+        assert_eq!(model.planned_calls(), Some(1650 + 6000 + 1));
+        assert_eq!(model.target_per_s(), Some(100.0));
+        let e = parse_error(r#"kind = "ramping_rate""#);
+        assert!(e.contains("needs `stages`"), "{e}");
+        let e = parse_error(r#"kind = "ramping_rate", stages = [{ rate = -1, duration_s = 3 }]"#);
+        assert!(e.contains("stages[0].rate must be a number from 0"), "{e}");
+        let e = parse_error(r#"kind = "ramping_rate", stages = [{ rate = 5, seconds = 3 }]"#);
+        assert!(e.contains("stages[0] does not take `seconds`"), "{e}");
+        let e = parse_error(r#"kind = "ramping_rate", stages = []"#);
+        assert!(e.contains("list of 1 to 1000 tables"), "{e}");
+        let e = parse_error(r#"kind = "ramping_rate", stages = [{ rate = 0, duration_s = 3 }]"#);
+        assert!(e.contains("less than one call"), "{e}");
+    }
+}
