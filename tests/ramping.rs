@@ -47,3 +47,47 @@ arguments = { message = "hi" }
     assert!(windows.len() >= 2, "{windows:?}");
     assert!(windows[0] * 4 < 331, "{windows:?}");
 }
+
+#[test]
+fn a_ramp_of_workers_adds_them_as_it_goes() {
+    // 1 → 8 workers over 2 s, then 8 for 1 s, each call 20 ms at the
+    // server: about 50 calls a second a worker, so some 140, 310 and 400
+    // calls in the three seconds, where 8 workers from the start would make
+    // 400 in the first.
+    let scenario = r#"
+name = "ramp"
+[[phase]]
+name = "up"
+load = { kind = "ramping_workers", stages = [{ workers = 8, duration_s = 2 }, { workers = 8, duration_s = 1 }] }
+[[call]]
+tool = "echo"
+arguments = { message = "hi" }
+"#;
+    let run = run_text_against_target(scenario, &["--latency-ms", "20"]);
+    assert_eq!(run.code, 0, "{}", run.explain());
+    let result = &run.scenario("ramp")["result"];
+    let phase = &result["phases"][0];
+    let calls = phase["calls"].as_u64().expect("calls");
+    assert_eq!(phase["outcomes"]["ok"], calls, "{phase}");
+    // The ramp's clock, not a call budget, ends the phase.
+    let seconds = phase["duration_s"].as_f64().expect("duration");
+    assert!((2.9..4.0).contains(&seconds), "{phase}");
+    assert!(
+        phase["load"]
+            .as_str()
+            .is_some_and(|l| l.contains("1 → 8 workers over 2 s, 8 workers for 1 s")),
+        "{phase}"
+    );
+    let windows: Vec<u64> = result["windows"]
+        .as_array()
+        .expect("windows")
+        .iter()
+        .filter(|w| w["span_s"].as_f64().is_some_and(|s| s >= 0.99))
+        .filter_map(|w| w["calls"].as_u64())
+        .collect();
+    assert!(windows.len() >= 2, "{windows:?}");
+    // More than one worker's worth over the phase, and the first second far
+    // below a fair share of it.
+    assert!(calls > 3 * 50 * 2, "{calls} calls: {windows:?}");
+    assert!(windows[0] * 4 < calls, "{calls} calls: {windows:?}");
+}

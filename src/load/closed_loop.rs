@@ -17,20 +17,24 @@ use crate::scenario::Amount;
 const DIAL_CHECK: Duration = Duration::from_millis(100);
 
 /// How many workers a closed loop runs.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone)]
 pub(super) enum Workers {
     /// So many, whatever the dial says (a sequential phase's one).
     Fixed(u32),
     /// So many at the dial's 1.0: the dial adds workers or retires them
     /// between calls.
     Dialed(u32),
+    /// As many as the schedule says at the phase's time (pauses left out):
+    /// a ramp. Workers join or retire between calls as it moves.
+    Scheduled(Arc<dyn Fn(Duration) -> u32 + Send + Sync>),
 }
 
-/// The workers wanted now, as the dial stands.
-fn workers_now(workers: Workers, control: &crate::engine::LoadControl) -> u32 {
+/// The workers wanted now, as the dial or the schedule stands.
+fn workers_now(workers: &Workers, runner: &PhaseRunner, clock: &ActiveClock) -> u32 {
     match workers {
-        Workers::Fixed(n) => n,
-        Workers::Dialed(n) => control.scaled_workers(n),
+        Workers::Fixed(n) => *n,
+        Workers::Dialed(n) => runner.control.scaled_workers(*n),
+        Workers::Scheduled(at) => at(clock.elapsed(&runner.control)),
     }
 }
 
@@ -46,7 +50,7 @@ pub(super) async fn run(runner: &PhaseRunner, workers: Workers, amount: Amount) 
     let mut next_worker = 0u64;
     let mut tasks = JoinSet::new();
     loop {
-        let target = workers_now(workers, &runner.control);
+        let target = workers_now(&workers, runner, &clock);
         // Work is left while calls are (or time is): a worker that stopped
         // at the deadline must not be started again (it would stop at
         // once, and the loop would spin on it for ever).
@@ -60,7 +64,7 @@ pub(super) async fn run(runner: &PhaseRunner, workers: Workers, amount: Amount) 
             let worker = Worker {
                 runner: runner.clone(),
                 index: next_worker,
-                workers,
+                workers: workers.clone(),
                 budget: budget.clone(),
                 amount,
                 clock: clock.clone(),
@@ -71,8 +75,13 @@ pub(super) async fn run(runner: &PhaseRunner, workers: Workers, amount: Amount) 
         }
         tokio::select! {
             finished = tasks.join_next() => {
+                // No worker left: the work is done, unless a schedule wants
+                // none for now (a ramp through zero) and time is left.
                 if finished.is_none() {
-                    break;
+                    if !more_work || target > 0 {
+                        break;
+                    }
+                    tokio::time::sleep(DIAL_CHECK).await;
                 }
             }
             // Look at the dial now and then.
@@ -119,7 +128,7 @@ impl Worker {
     /// Leave when the dial asks for fewer workers than are running. Workers
     /// race to count themselves out; the exchange lets exactly one win per slot.
     fn retire_if_surplus(&self) -> bool {
-        let target = workers_now(self.workers, &self.runner.control);
+        let target = workers_now(&self.workers, &self.runner, &self.clock);
         let active = self.active.load(Ordering::Relaxed);
         active > target
             && self

@@ -13,9 +13,11 @@ mod coldstart;
 mod concurrent;
 mod pacer;
 mod ramping_rate;
+mod ramping_workers;
 mod rate;
 mod robustness;
 mod sequential;
+mod stages;
 
 use std::fmt;
 use std::sync::Arc;
@@ -85,6 +87,7 @@ pub const MODELS: &[ModelKind] = &[
     concurrent::MODEL,
     rate::MODEL,
     ramping_rate::MODEL,
+    ramping_workers::MODEL,
     coldstart::MODEL,
     churn::MODEL,
     robustness::MODEL,
@@ -212,7 +215,7 @@ pub(crate) mod tests {
                 e.starts_with("t.toml:4:")
                     && e.contains("phase[0].load.kind")
                     && e.contains(
-                        "sequential, concurrent, rate, ramping_rate, coldstart, churn, robustness"
+                        "sequential, concurrent, rate, ramping_rate, ramping_workers, coldstart, churn, robustness"
                     ),
                 "{load}: {e}"
             );

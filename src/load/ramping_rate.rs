@@ -18,6 +18,7 @@ use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 
 use super::pacer::Pacer;
+use super::stages::Stages;
 use super::{LoadModel, ModelKind};
 use crate::engine::{EngineError, PhaseContext, PhaseRunner};
 use crate::scenario::file::ScenarioError;
@@ -31,45 +32,23 @@ pub const MODEL: ModelKind = ModelKind {
 
 /// Calls per second a stage may reach (0: the ramp down to nothing).
 const RATE: RangeInclusive<f64> = 0.0..=100_000.0;
-/// A stage's length: a millisecond to a week.
-const DURATION_S: RangeInclusive<f64> = 0.001..=604_800.0;
-/// Stages in one ramp.
-const MOST_STAGES: usize = 1_000;
 /// Calls in flight at most, when capped.
 const MAX_IN_FLIGHT: RangeInclusive<u64> = 1..=100_000;
 
-/// One stage: from the rate before it to `rate`, over `seconds`.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Stage {
-    pub rate: f64,
-    pub seconds: f64,
-}
-
 #[derive(Debug, Clone, PartialEq)]
 pub struct RampingRate {
-    pub start_rate: f64,
-    pub stages: Vec<Stage>,
+    /// Calls per second over the phase.
+    pub rate: Stages,
     /// A due call waits while this many are in flight.
     pub max_in_flight: Option<u64>,
 }
 
 fn parse(keys: &LoadKeys) -> Result<Arc<dyn LoadModel>, ScenarioError> {
-    let tables = keys
-        .tables("stages", &["rate", "duration_s"], MOST_STAGES)?
-        .ok_or_else(|| keys.missing("stages", "[{ rate = …, duration_s = … }, …]"))?;
-    let mut stages = Vec::with_capacity(tables.len());
-    for (index, table) in tables.iter().enumerate() {
-        stages.push(Stage {
-            rate: keys.number_in("stages", index, table, "rate", RATE)?,
-            seconds: keys.number_in("stages", index, table, "duration_s", DURATION_S)?,
-        });
-    }
     let ramp = RampingRate {
-        start_rate: keys.number("start_rate", RATE)?.unwrap_or(0.0),
-        stages,
+        rate: Stages::parse(keys, "rate", RATE, "start_rate", 0.0, "calls/s")?,
         max_in_flight: keys.whole("max_in_flight", MAX_IN_FLIGHT)?,
     };
-    if ramp.planned() < 1.0 {
+    if ramp.rate.integral() < 1.0 {
         return Err(keys.error(
             "stages",
             "the stages hold less than one call: raise a stage's rate or duration",
@@ -79,25 +58,13 @@ fn parse(keys: &LoadKeys) -> Result<Arc<dyn LoadModel>, ScenarioError> {
 }
 
 impl RampingRate {
-    /// Calls the whole schedule holds (not rounded).
-    fn planned(&self) -> f64 {
-        let mut from = self.start_rate;
-        let mut calls = 0.0;
-        for stage in &self.stages {
-            calls += (from + stage.rate) / 2.0 * stage.seconds;
-            from = stage.rate;
-        }
-        calls
-    }
-
     /// When call `n` (from 0) is due, after the phase's start; `None` past
     /// the schedule's end. Call `n` is due where the running total of
     /// calls, the integral of the rate, reaches `n`.
     pub fn due(&self, n: u64) -> Option<Duration> {
         let target = n as f64;
-        let (mut from, mut before, mut elapsed) = (self.start_rate, 0.0, 0.0);
-        for stage in &self.stages {
-            let (r0, r1, length) = (from, stage.rate, stage.seconds);
+        let (mut before, mut elapsed) = (0.0, 0.0);
+        for (r0, r1, length) in self.rate.segments() {
             let in_stage = (r0 + r1) / 2.0 * length;
             if before + in_stage >= target {
                 // calls(s) = r0·s + (r1 − r0)·s² / (2·length) = target − before.
@@ -114,44 +81,14 @@ impl RampingRate {
             }
             before += in_stage;
             elapsed += length;
-            from = r1;
         }
         None
-    }
-
-    /// The rate the schedule stands at `at` after the start.
-    fn rate_at(&self, at: Duration) -> f64 {
-        let mut from = self.start_rate;
-        let mut left = at.as_secs_f64();
-        for stage in &self.stages {
-            if left <= stage.seconds {
-                return from + (stage.rate - from) * left / stage.seconds;
-            }
-            left -= stage.seconds;
-            from = stage.rate;
-        }
-        from
     }
 }
 
 impl fmt::Display for RampingRate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut from = self.start_rate;
-        for (i, stage) in self.stages.iter().enumerate() {
-            if i > 0 {
-                write!(f, ", ")?;
-            }
-            if stage.rate == from {
-                write!(f, "{} calls/s for {} s", stage.rate, stage.seconds)?;
-            } else {
-                write!(
-                    f,
-                    "{from} → {} calls/s over {} s",
-                    stage.rate, stage.seconds
-                )?;
-            }
-            from = stage.rate;
-        }
+        write!(f, "{}", self.rate)?;
         match self.max_in_flight {
             Some(most) => write!(f, ", at most {most} in flight"),
             None => Ok(()),
@@ -165,16 +102,12 @@ impl LoadModel for RampingRate {
     }
 
     fn target_per_s(&self) -> Option<f64> {
-        self.stages
-            .iter()
-            .map(|s| s.rate)
-            .chain([self.start_rate])
-            .reduce(f64::max)
+        Some(self.rate.peak())
     }
 
     fn planned_calls(&self) -> Option<u64> {
         // Call n is sent when the total reaches n, from 0: ⌊total⌋ + 1 calls.
-        Some(self.planned().floor() as u64 + 1)
+        Some(self.rate.integral().floor() as u64 + 1)
     }
 
     fn run<'a>(&'a self, phase: PhaseContext<'a>) -> BoxFuture<'a, Result<(), EngineError>> {
@@ -209,7 +142,7 @@ async fn keep_schedule(runner: PhaseRunner, ramp: RampingRate) {
     while let Some(offset) = ramp.due(n) {
         let due = start + offset;
         // The interval the timer keeps if nothing moves: the rate's here.
-        let every = Duration::from_secs_f64(1.0 / ramp.rate_at(offset).max(0.001));
+        let every = Duration::from_secs_f64(1.0 / ramp.rate.at(offset).max(0.001));
         tokio::select! {
             biased;
             _ = runner.halt.wait() => break,
@@ -249,16 +182,20 @@ async fn keep_schedule(runner: PhaseRunner, ramp: RampingRate) {
 
 #[cfg(test)]
 mod tests {
+    use super::super::stages::Stage;
     use super::super::tests::{parse_error, parsed};
     use super::*;
 
     fn ramp(start_rate: f64, stages: &[(f64, f64)]) -> RampingRate {
         RampingRate {
-            start_rate,
-            stages: stages
-                .iter()
-                .map(|&(rate, seconds)| Stage { rate, seconds })
-                .collect(),
+            rate: Stages {
+                start: start_rate,
+                stages: stages
+                    .iter()
+                    .map(|&(to, seconds)| Stage { to, seconds })
+                    .collect(),
+                unit: "calls/s",
+            },
             max_in_flight: None,
         }
     }
