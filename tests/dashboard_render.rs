@@ -129,6 +129,7 @@ fn leaking_run() -> Snapshot {
                 late_sends: 0,
                 max_send_lag_ms: 0.0,
                 target_per_s: None,
+                target_ramp: None,
                 churn: None,
                 bad_inputs: None,
                 memory: None,
@@ -147,6 +148,7 @@ fn leaking_run() -> Snapshot {
                 late_sends: 0,
                 max_send_lag_ms: 0.0,
                 target_per_s: None,
+                target_ramp: None,
                 churn: None,
                 bad_inputs: None,
                 memory: None,
@@ -1071,6 +1073,19 @@ fn a_run_of_a_fifth_of_a_second_fills_its_chart() {
         !screen.contains("1.0s") && !screen.contains(" 1s"),
         "{screen}"
     );
+}
+
+#[test]
+fn throughput_draws_a_ramps_target_where_the_ramp_stands() {
+    let mut snapshot = leaking_run();
+    let now_in_phase = snapshot.elapsed_s - snapshot.phases[1].started_s.unwrap();
+    let load = &mut snapshot.phases[1];
+    load.load = "100 → 600 calls/s over a while, then 1000".into();
+    load.target_per_s = Some(1000.0);
+    load.target_ramp = Some(vec![(0.0, 100.0), (now_in_phase, 600.0), (100.0, 1000.0)].into());
+    let screen = enlarged(snapshot, Pane::Throughput, 160, 40);
+    // Where the ramp stands now, not its peak.
+    assert!(screen.contains("target 600/s"), "{screen}");
 }
 
 #[test]

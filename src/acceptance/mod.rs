@@ -234,6 +234,7 @@ mod tests {
         PhaseSnapshot {
             follows_the_dial: true,
             target_per_s: None,
+            target_ramp: None,
             name: name.into(),
             warmup: false,
             load: String::new(),

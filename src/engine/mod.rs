@@ -84,6 +84,7 @@ fn plan(scenario: &Scenario) -> RunPlan {
                 planned_calls: p.load.planned_calls(),
                 follows_the_dial: p.load.follows_the_dial(),
                 target_per_s: p.load.target_per_s(),
+                target_ramp: p.load.target_ramp().map(Into::into),
             })
             .collect(),
         labels: scenario.labels.clone(),

@@ -49,6 +49,13 @@ pub trait LoadModel: fmt::Display + fmt::Debug + Send + Sync {
         None
     }
 
+    /// An open model whose rate moves: the rate at points of the phase's
+    /// time, `(seconds since its start, calls/s)`, linear between them (the
+    /// dashboard draws it as the target).
+    fn target_ramp(&self) -> Option<Vec<(f64, f64)>> {
+        None
+    }
+
     /// Whether it makes its calls on the run's session. A model that starts
     /// servers of its own (cold start) does not, and a scenario of such
     /// phases alone opens none.

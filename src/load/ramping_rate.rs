@@ -105,6 +105,10 @@ impl LoadModel for RampingRate {
         Some(self.rate.peak())
     }
 
+    fn target_ramp(&self) -> Option<Vec<(f64, f64)>> {
+        Some(self.rate.points())
+    }
+
     fn planned_calls(&self) -> Option<u64> {
         // Call n is sent when the total reaches n, from 0: ⌊total⌋ + 1 calls.
         Some(self.rate.integral().floor() as u64 + 1)

@@ -97,6 +97,17 @@ impl Stages {
             .sum()
     }
 
+    /// The ramp as points `(seconds since its start, value)`, linear between.
+    pub fn points(&self) -> Vec<(f64, f64)> {
+        let mut at = 0.0;
+        let mut points = vec![(0.0, self.start)];
+        for (_, to, seconds) in self.segments() {
+            at += seconds;
+            points.push((at, to));
+        }
+        points
+    }
+
     /// The highest value the ramp reaches.
     pub fn peak(&self) -> f64 {
         self.stages.iter().map(|s| s.to).fold(self.start, f64::max)

@@ -55,6 +55,8 @@ pub struct PhasePlan {
     pub follows_the_dial: bool,
     /// An open model's arrival rate (`LoadModel::target_per_s`).
     pub target_per_s: Option<f64>,
+    /// A ramp's rate over the phase (`LoadModel::target_ramp`).
+    pub target_ramp: Option<Arc<[(f64, f64)]>>,
 }
 
 /// Shown wherever a server-side figure would be.
@@ -692,6 +694,7 @@ impl Aggregator {
                     late_sends: p.late_sends,
                     max_send_lag_ms: p.max_send_lag_us as f64 / 1000.0,
                     target_per_s: p.plan.target_per_s,
+                    target_ramp: p.plan.target_ramp.clone(),
                     churn: (p.churn.sessions > 0).then(|| {
                         let fit = p.churn.retained();
                         let ended_without_figure = state == PhaseState::Done && fit.is_none();
@@ -831,6 +834,7 @@ mod tests {
             load: "sequential".into(),
             planned_calls: Some(4),
             target_per_s: None,
+            target_ramp: None,
         };
         Aggregator::new(
             RunPlan {

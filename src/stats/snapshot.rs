@@ -109,14 +109,47 @@ pub struct PhaseSnapshot {
     /// Open model: sends that left later than scheduled (by more than 2 ms).
     pub late_sends: u64,
     pub max_send_lag_ms: f64,
-    /// An open model's arrival rate, calls/s, before the load dial.
+    /// An open model's arrival rate, calls/s, before the load dial (a
+    /// ramp's highest).
     pub target_per_s: Option<f64>,
+    /// A ramp's rate over the phase: `(seconds since its start, calls/s)`,
+    /// linear between.
+    pub target_ramp: Option<Arc<[(f64, f64)]>>,
     /// Churn phases only.
     pub churn: Option<ChurnSnapshot>,
     /// Robustness phases only: per bad input, what the server did.
     pub bad_inputs: Option<Vec<BadInputTally>>,
     /// The server's memory over this phase alone, once sampled in it.
     pub memory: Option<PhaseMemory>,
+}
+
+impl PhaseSnapshot {
+    /// The rate the phase set out to send `since_start_s` into it: a ramp's
+    /// there (its first rate before it, its last after), else its fixed
+    /// rate; `None` for a closed model.
+    pub fn target_at(&self, since_start_s: f64) -> Option<f64> {
+        let Some(points) = &self.target_ramp else {
+            return self.target_per_s;
+        };
+        let (first, last) = (points.first()?, points.last()?);
+        if since_start_s <= first.0 {
+            return Some(first.1);
+        }
+        Some(
+            points
+                .windows(2)
+                .find(|pair| since_start_s <= pair[1].0)
+                .map_or(last.1, |pair| {
+                    let ((t0, r0), (t1, r1)) = (pair[0], pair[1]);
+                    let span = t1 - t0;
+                    if span > 0.0 {
+                        r0 + (r1 - r0) * (since_start_s - t0) / span
+                    } else {
+                        r1
+                    }
+                }),
+        )
+    }
 }
 
 /// The server's memory over one phase: the phase's own growth and trend, so

@@ -107,7 +107,7 @@ fn target_at(s: &Snapshot, t_s: f64) -> Option<f64> {
     if t_s > start + phase.duration_s + 1.0 {
         return None;
     }
-    let rate = phase.target_per_s?;
+    let rate = phase.target_at(t_s - start)?;
     let control = s.control_changes.iter().rfind(|c| c.at_s <= t_s);
     Some(match control {
         Some(c) if c.paused => 0.0,
