@@ -231,6 +231,12 @@ load = { kind = "rate", rate = 100, calls = 20 }
 [[phase]]
 name = "rate-time"
 load = { kind = "rate", rate = 100, duration_s = 1 }
+[[phase]]
+name = "ramp-rate"
+load = { kind = "ramping_rate", stages = [{ rate = 200, duration_s = 1 }] }
+[[phase]]
+name = "ramp-workers"
+load = { kind = "ramping_workers", start_workers = 0, stages = [{ workers = 4, duration_s = 0.5 }, { workers = 0, duration_s = 0.5 }] }
 [[call]]
 tool = "echo"
 arguments = { message = "x" }
@@ -253,6 +259,8 @@ arguments = { message = "x" }
         ("conc-calls", 20.0),
         ("batches", 20.0),
         ("rate-calls", 20.0),
+        // 0 → 200 calls/s over 1 s holds 100 calls, and one at its end.
+        ("ramp-rate", 101.0),
     ] {
         assert_eq!(f64_at(phase(name), "/calls"), calls, "{name}");
     }
@@ -261,7 +269,7 @@ arguments = { message = "x" }
     let rate = phase("rate-time");
     assert!((99.0..=101.0).contains(&f64_at(rate, "/calls")), "{rate}");
     assert!(f64_at(rate, "/duration_s") >= 0.98, "{rate}");
-    for name in ["seq-time", "conc-time"] {
+    for name in ["seq-time", "conc-time", "ramp-workers"] {
         let p = phase(name);
         // Ends once its second is up: at least the second, and not more than a
         // call in flight after it (the target answers in microseconds; the
@@ -270,6 +278,37 @@ arguments = { message = "x" }
         assert!((1.0..11.0).contains(&seconds), "{name} lasted {seconds} s");
         assert!(f64_at(p, "/calls") >= 1.0, "{name} made no call");
     }
+}
+
+#[test]
+fn a_server_with_one_worker_holds_one_call_at_a_time() {
+    // `--workers 1 --latency-ms 5`: one request served at a time, each for
+    // 5 ms, so never more than 200 calls a second, and eight callers queue:
+    // a call waits for the seven before it (some 40 ms). Without the pool
+    // the same load runs at over a thousand a second in 5 ms a call.
+    let run = run_text_against_target(
+        r#"
+name = "one-worker"
+[[phase]]
+name = "load"
+load = { kind = "concurrent", workers = 8, duration_s = 2 }
+[[call]]
+tool = "echo"
+arguments = { message = "x" }
+"#,
+        &["--workers", "1", "--latency-ms", "5"],
+    );
+    assert_eq!(run.code, 0, "{}", run.explain());
+    let phase = &run.scenario("one-worker")["result"]["phases"][0];
+    let throughput = f64_at(phase, "/throughput_per_s");
+    // A ceiling no machine can lift: 1000 ms / 5 ms (and a call's rounding).
+    assert!(
+        throughput <= 204.0,
+        "{throughput} calls/s through one worker"
+    );
+    assert!(throughput >= 50.0, "{throughput} calls/s");
+    let p50 = f64_at(phase, "/latency/p50_ms");
+    assert!(p50 >= 30.0, "p50 {p50} ms: the calls did not queue");
 }
 
 /// echo, add and sleep in turns of 120 calls against the built-in server,

@@ -23,6 +23,11 @@ pub struct FaultKnobs {
     /// Base latency added to every request, in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 0.0)]
     pub latency_ms: f64,
+    /// Serve at most N requests at once; the others wait their turn (a server
+    /// with a pool of N workers): with --latency-ms, it holds at most
+    /// N × 1000 / MS calls a second, a capacity known in advance.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub workers: Option<u32>,
     /// Extra random latency, uniform in [0, MS], added on top of --latency-ms.
     #[arg(long, value_name = "MS", default_value_t = 0.0)]
     pub jitter_ms: f64,
@@ -151,6 +156,12 @@ fn tool_leak(text: &str) -> Result<(String, u64), String> {
     Ok((tool.to_string(), kb))
 }
 
+fn knobs_pool(knobs: &FaultKnobs) -> Option<tokio::sync::Semaphore> {
+    knobs
+        .workers
+        .map(|n| tokio::sync::Semaphore::new(n as usize))
+}
+
 pub struct FaultState {
     knobs: FaultKnobs,
     requests: AtomicU64,
@@ -164,12 +175,13 @@ pub struct FaultState {
     pub kept: Mutex<Arena>,
     /// The handshake era's `initialize` was answered.
     pub initialized: std::sync::atomic::AtomicBool,
+    /// `--workers`: the pool a request waits for.
+    pool: Option<tokio::sync::Semaphore>,
 }
 
 impl FaultState {
     pub fn new(knobs: FaultKnobs) -> Self {
         FaultState {
-            knobs,
             requests: AtomicU64::new(0),
             tool_calls: AtomicU64::new(0),
             echoes: AtomicU64::new(0),
@@ -179,6 +191,17 @@ impl FaultState {
             garbage: Mutex::new(Vec::new()),
             kept: Mutex::new(Arena::default()),
             initialized: Default::default(),
+            pool: knobs_pool(&knobs),
+            knobs,
+        }
+    }
+
+    /// Wait for one of the `--workers` (at once without the knob); the
+    /// request is served while the permit is held.
+    pub async fn worker(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
+        match &self.pool {
+            Some(pool) => pool.acquire().await.ok(),
+            None => None,
         }
     }
 

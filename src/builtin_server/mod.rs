@@ -21,6 +21,7 @@ pub use faults::FaultKnobs;
 use faults::{FaultState, RequestFaults};
 use handlers::ToolPlan;
 
+use crate::pacer::Pacer;
 use crate::protocol::jsonrpc::{self, RpcError, codes};
 
 /// Capacity a writer's batch buffer keeps between writes.
@@ -296,8 +297,10 @@ async fn answer(
             Some(&params),
         ));
     }
+    // Held to the answer: with --workers, a request waits for a free one.
+    let _worker = state.worker().await;
     if !faults.delay.is_zero() {
-        tokio::time::sleep(faults.delay).await;
+        Pacer::sleep(faults.delay).await;
     }
     match method {
         "ping" => Ok(json!({})),

@@ -11,7 +11,6 @@ mod churn;
 mod closed_loop;
 mod coldstart;
 mod concurrent;
-mod pacer;
 mod ramping_rate;
 mod ramping_workers;
 mod rate;

@@ -17,10 +17,10 @@ use std::time::{Duration, Instant};
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 
-use super::pacer::Pacer;
 use super::stages::Stages;
 use super::{LoadModel, ModelKind};
 use crate::engine::{EngineError, PhaseContext, PhaseRunner};
+use crate::pacer::Pacer;
 use crate::scenario::file::ScenarioError;
 use crate::scenario::load_keys::LoadKeys;
 

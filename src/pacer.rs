@@ -1,5 +1,6 @@
-//! A microsecond-precise wait for the open model's schedule, inside the
-//! async runtime.
+//! A microsecond-precise wait inside the async runtime: the open models'
+//! schedules keep to it, and the built-in target's `--latency-ms` sleeps
+//! with it (so a known service time is that time, not the next millisecond).
 //!
 //! tokio's own timer works in whole milliseconds and rounds up, which would
 //! make every send up to 1–2 ms late by itself. A Linux `timerfd` fires with
@@ -54,6 +55,19 @@ impl Pacer {
             #[cfg(test)]
             settings: 0,
         })
+    }
+
+    /// Wait `duration` exactly (tokio's timer, rounding up to the next
+    /// millisecond, if a timer cannot be had).
+    pub async fn sleep(duration: Duration) {
+        let precise = async {
+            Pacer::new()?
+                .sleep_until(Instant::now() + duration, duration)
+                .await
+        };
+        if precise.await.is_err() {
+            tokio::time::sleep(duration).await;
+        }
     }
 
     /// Return at `due`, or at once if it has passed; `then_every` is the
