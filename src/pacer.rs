@@ -1,6 +1,7 @@
 //! A microsecond-precise wait inside the async runtime: the open models'
 //! schedules keep to it, and the built-in target's `--latency-ms` sleeps
-//! with it (so a known service time is that time, not the next millisecond).
+//! on a [`SharedTimer`] made of one (so a known service time is that time,
+//! not the next millisecond).
 //!
 //! tokio's own timer works in whole milliseconds and rounds up, which would
 //! make every send up to 1–2 ms late by itself. A Linux `timerfd` fires with
@@ -17,8 +18,95 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
 use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
+use tokio::sync::{mpsc, oneshot};
+
+/// Many precise sleeps on one timer (one descriptor, however many sleep at
+/// once): a task keeps the deadlines and wakes each sleeper at its own.
+pub struct SharedTimer {
+    deadlines: mpsc::UnboundedSender<(Instant, oneshot::Sender<()>)>,
+}
+
+impl SharedTimer {
+    /// Start the timer's task on the current runtime; `None` if the kernel
+    /// gives no timer.
+    pub fn start() -> Option<SharedTimer> {
+        let mut pacer = Pacer::new().ok()?;
+        let (deadlines, mut asked) = mpsc::unbounded_channel::<(Instant, oneshot::Sender<()>)>();
+        tokio::spawn(async move {
+            // Earliest first: (deadline, order asked, whom to wake).
+            let mut waiting: BinaryHeap<Reverse<(Instant, u64, Sleeper)>> = BinaryHeap::new();
+            let mut order = 0u64;
+            loop {
+                let next = waiting.peek().map(|Reverse((due, _, _))| *due);
+                tokio::select! {
+                    sleeper = asked.recv() => match sleeper {
+                        Some((due, wake)) => {
+                            order += 1;
+                            waiting.push(Reverse((due, order, Sleeper(wake))));
+                        }
+                        None => return,
+                    },
+                    slept = async {
+                        match next {
+                            Some(due) => pacer.sleep_until(due, Duration::ZERO).await,
+                            None => std::future::pending().await,
+                        }
+                    } => {
+                        if slept.is_err() {
+                            return;
+                        }
+                        let now = Instant::now();
+                        while waiting.peek().is_some_and(|Reverse((due, _, _))| *due <= now) {
+                            if let Some(Reverse((_, _, Sleeper(wake)))) = waiting.pop() {
+                                let _ = wake.send(());
+                            }
+                        }
+                    }
+                }
+            }
+        });
+        Some(SharedTimer { deadlines })
+    }
+
+    /// Wait `duration` (tokio's own timer, to the next millisecond, if this
+    /// one has stopped).
+    pub async fn sleep(&self, duration: Duration) {
+        let (wake, woken) = oneshot::channel();
+        if self
+            .deadlines
+            .send((Instant::now() + duration, wake))
+            .is_err()
+            || woken.await.is_err()
+        {
+            tokio::time::sleep(duration).await;
+        }
+    }
+}
+
+/// A sleeper's wake-up, ordered by nothing (the deadline and order decide).
+struct Sleeper(oneshot::Sender<()>);
+
+impl PartialEq for Sleeper {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+impl Eq for Sleeper {}
+impl PartialOrd for Sleeper {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Sleeper {
+    fn cmp(&self, _: &Self) -> std::cmp::Ordering {
+        std::cmp::Ordering::Equal
+    }
+}
 
 pub struct Pacer {
     timer: AsyncFd<OwnedFd>,
@@ -55,19 +143,6 @@ impl Pacer {
             #[cfg(test)]
             settings: 0,
         })
-    }
-
-    /// Wait `duration` exactly (tokio's timer, rounding up to the next
-    /// millisecond, if a timer cannot be had).
-    pub async fn sleep(duration: Duration) {
-        let precise = async {
-            Pacer::new()?
-                .sleep_until(Instant::now() + duration, duration)
-                .await
-        };
-        if precise.await.is_err() {
-            tokio::time::sleep(duration).await;
-        }
     }
 
     /// Return at `due`, or at once if it has passed; `then_every` is the

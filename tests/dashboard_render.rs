@@ -133,6 +133,7 @@ fn leaking_run() -> Snapshot {
                 churn: None,
                 bad_inputs: None,
                 memory: None,
+                capacity: None,
             },
             PhaseSnapshot {
                 follows_the_dial: true,
@@ -152,6 +153,7 @@ fn leaking_run() -> Snapshot {
                 churn: None,
                 bad_inputs: None,
                 memory: None,
+                capacity: None,
             },
         ],
         current_phase: Some(1),

@@ -573,3 +573,57 @@ arguments = { message = "x" }
     assert!(f64_at(phase, "/late_sends") >= 30.0, "{phase}");
     assert_eq!(phase["load"], "100 calls/s, 40 calls, at most 2 in flight");
 }
+
+#[test]
+fn the_capacity_search_finds_the_ceiling_of_a_server_with_one_worker() {
+    // One worker at 5 ms holds 200 calls a second at the very most (197
+    // measured). The search doubles 10 → 320 calls/s, then bisects: the
+    // highest rate it reports met can be no more than the ceiling (no
+    // machine lifts it), and on a quiet machine is 190 (docs/MEASUREMENT.md).
+    let run = run_text_against_target(
+        r#"
+name = "capacity"
+timeout_ms = 5000
+[[phase]]
+name = "search"
+load = { kind = "capacity", start_rate = 10, max_rate = 2000, step_s = 1.5, p99_ms = 20 }
+[[call]]
+tool = "echo"
+arguments = { message = "x" }
+"#,
+        &["--workers", "1", "--latency-ms", "5"],
+    );
+    assert_eq!(run.code, 0, "{}", run.explain());
+    let capacity = &run.scenario("capacity")["result"]["phases"][0]["capacity"];
+    let steps = capacity["steps"].as_array().expect("steps");
+    assert!(steps.len() >= 5, "{capacity}");
+    if !capacity["generator_limit_per_s"].is_null() {
+        // A machine too busy for mcpstorm to keep to its schedule: said as
+        // mcpstorm's limit, and no capacity claimed beyond it.
+        eprintln!("mcpstorm fell behind: {capacity}");
+        return;
+    }
+    let met = f64_at(capacity, "/highest_met_per_s");
+    let broke = f64_at(capacity, "/broke_at_per_s");
+    assert!((100.0..=200.0).contains(&met), "{capacity}");
+    assert!(broke > met && broke <= 400.0, "{capacity}");
+    assert!(
+        capacity["broke_on"]
+            .as_str()
+            .is_some_and(|why| why.starts_with("latency") || why.starts_with("throughput")),
+        "{capacity}"
+    );
+    // Every step over the ceiling broke; every one met is within it.
+    for step in steps {
+        let rate = f64_at(step, "/rate_per_s");
+        if rate > 205.0 {
+            assert!(!step["broke_on"].is_null(), "{step}");
+        }
+        if step["broke_on"].is_null() {
+            assert!(rate <= 200.0, "{step}");
+        }
+    }
+    // The search said each step and its result in the notes.
+    let notes = run.scenario("capacity")["result"]["notes"].to_string();
+    assert!(notes.contains("capacity: "), "{notes}");
+}

@@ -255,6 +255,7 @@ mod tests {
             max_send_lag_ms: 0.0,
             churn: None,
             bad_inputs: None,
+            capacity: None,
             memory: None,
         }
     }

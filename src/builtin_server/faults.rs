@@ -13,6 +13,7 @@ use clap::Args;
 
 use super::era::Eras;
 use super::memory::{Arena, ResidentBlock};
+use crate::pacer::SharedTimer;
 
 #[derive(Debug, Clone, Default, Args)]
 pub struct FaultKnobs {
@@ -177,6 +178,8 @@ pub struct FaultState {
     pub initialized: std::sync::atomic::AtomicBool,
     /// `--workers`: the pool a request waits for.
     pool: Option<tokio::sync::Semaphore>,
+    /// The precise timer `--latency-ms` sleeps on, started at the first.
+    timer: std::sync::OnceLock<Option<SharedTimer>>,
 }
 
 impl FaultState {
@@ -192,7 +195,17 @@ impl FaultState {
             kept: Mutex::new(Arena::default()),
             initialized: Default::default(),
             pool: knobs_pool(&knobs),
+            timer: std::sync::OnceLock::new(),
             knobs,
+        }
+    }
+
+    /// Sleep `delay` on the microsecond timer (tokio's, rounding up to the
+    /// next millisecond, if the kernel gives none).
+    pub async fn sleep(&self, delay: Duration) {
+        match self.timer.get_or_init(SharedTimer::start) {
+            Some(timer) => timer.sleep(delay).await,
+            None => tokio::time::sleep(delay).await,
         }
     }
 

@@ -21,7 +21,6 @@ pub use faults::FaultKnobs;
 use faults::{FaultState, RequestFaults};
 use handlers::ToolPlan;
 
-use crate::pacer::Pacer;
 use crate::protocol::jsonrpc::{self, RpcError, codes};
 
 /// Capacity a writer's batch buffer keeps between writes.
@@ -300,7 +299,7 @@ async fn answer(
     // Held to the answer: with --workers, a request waits for a free one.
     let _worker = state.worker().await;
     if !faults.delay.is_zero() {
-        Pacer::sleep(faults.delay).await;
+        state.sleep(faults.delay).await;
     }
     match method {
         "ping" => Ok(json!({})),

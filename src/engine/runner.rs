@@ -49,6 +49,14 @@ pub struct PhaseRunner {
     pub probe_kick: Option<ProbeKick>,
 }
 
+/// One call as it was counted.
+#[derive(Debug, Clone, Copy)]
+pub struct Counted {
+    pub outcome: Outcome,
+    /// From its due time (an open model's) or its send.
+    pub latency_us: u64,
+}
+
 /// Asks the probe for a sample every `every` calls.
 #[derive(Clone)]
 pub struct ProbeKick {
@@ -59,7 +67,9 @@ pub struct ProbeKick {
 impl PhaseRunner {
     /// Make one call and report it. `scheduled` is the open model's intended
     /// send time: latency then counts from it, so a stall cannot hide.
-    pub async fn call(&self, worker: u64, scheduled: Option<Instant>) {
+    /// Returns what was counted (none for a call abandoned or not sent), for
+    /// a model that judges its own steps (capacity).
+    pub async fn call(&self, worker: u64, scheduled: Option<Instant>) -> Option<Counted> {
         let seq = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
         if super::panics::injected_at_call() == Some(seq) {
             panic!("injected panic at call {seq} (MCPSTORM_INJECT_PANIC_AT_CALL)");
@@ -71,7 +81,7 @@ impl PhaseRunner {
         let Some((sent_at, reply)) = self.interrupt.unless(sending).await else {
             // It has no outcome to count: only how many there were is told.
             self.abandoned.fetch_add(1, Ordering::Relaxed);
-            return;
+            return None;
         };
         if let Err(RequestError::LocalLimit(why)) = reply {
             // mcpstorm's own limit, not the server's failure: counted apart.
@@ -79,7 +89,7 @@ impl PhaseRunner {
                 phase: self.phase_index,
                 why,
             });
-            return;
+            return None;
         }
         let ended = match &reply {
             Ok(reply) => reply.received_at,
@@ -134,11 +144,15 @@ impl PhaseRunner {
             }
         }
         self.count_answer(classified.outcome);
+        let counted = Counted {
+            outcome: classified.outcome,
+            latency_us: micros(ended.saturating_duration_since(started)),
+        };
         let _ = self.events.send(Event::Call(CallEvent {
             phase: self.phase_index,
             label: template.label,
             outcome: classified.outcome,
-            latency_us: micros(ended.saturating_duration_since(started)),
+            latency_us: counted.latency_us,
             send_lag_us: scheduled.map_or(0, |s| micros(sent_at.saturating_duration_since(s))),
             mixup,
             message: classified.message,
@@ -148,6 +162,7 @@ impl PhaseRunner {
         {
             kick.notify.notify_one();
         }
+        Some(counted)
     }
 
     /// A server that answers nothing is given up on: after `abort_after`

@@ -7,6 +7,7 @@
 //! counts one call), the run's options, the event channel and the stop and
 //! dial controls.
 
+mod capacity;
 mod churn;
 mod closed_loop;
 mod coldstart;
@@ -94,6 +95,7 @@ pub const MODELS: &[ModelKind] = &[
     rate::MODEL,
     ramping_rate::MODEL,
     ramping_workers::MODEL,
+    capacity::MODEL,
     coldstart::MODEL,
     churn::MODEL,
     robustness::MODEL,
@@ -218,13 +220,19 @@ pub(crate) mod tests {
         for load in [r#"calls = 5"#, r#"kind = "ramp", calls = 5"#, r#"kind = 3"#] {
             let e = parse_error(load);
             assert!(
-                e.starts_with("t.toml:4:")
-                    && e.contains("phase[0].load.kind")
-                    && e.contains(
-                        "sequential, concurrent, rate, ramping_rate, ramping_workers, coldstart, churn, robustness"
-                    ),
+                e.starts_with("t.toml:4:") && e.contains("phase[0].load.kind"),
                 "{load}: {e}"
             );
+            // Every kind, in the registry's order.
+            let listed: Vec<&str> = e
+                .split("one of ")
+                .nth(1)
+                .unwrap_or("")
+                .trim_end_matches(')')
+                .split(", ")
+                .collect();
+            let kinds: Vec<&str> = MODELS.iter().map(|m| m.kind).collect();
+            assert_eq!(listed, kinds, "{load}: {e}");
         }
     }
 }

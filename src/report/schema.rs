@@ -10,10 +10,10 @@ use serde::Serialize;
 
 use crate::protocol::ServerInfo;
 use crate::stats::{
-    BadInputTally, CallStats, ChurnSnapshot, ColdStartSnapshot, ControlChange, CriterionState,
-    CriterionStatus, LabelPerCall, LabelStats, LatencySummary, OutcomeCounts, PhaseMemory,
-    PhaseSnapshot, PhaseState, ProbePoint, ResourceSnapshot, RssTrend, Snapshot, StageMeans, Stall,
-    StateChange, TreeChanges, TreeMember, WindowPoint, WireSnapshot,
+    BadInputTally, CallStats, CapacityResult, ChurnSnapshot, ColdStartSnapshot, ControlChange,
+    CriterionState, CriterionStatus, LabelPerCall, LabelStats, LatencySummary, OutcomeCounts,
+    PhaseMemory, PhaseSnapshot, PhaseState, ProbePoint, ResourceSnapshot, RssTrend, Snapshot,
+    StageMeans, Stall, StateChange, TreeChanges, TreeMember, WindowPoint, WireSnapshot,
 };
 
 /// `result`.
@@ -146,6 +146,8 @@ struct Phase<'a> {
     churn: Option<&'a ChurnSnapshot>,
     bad_inputs: Option<&'a [BadInputTally]>,
     memory: Option<PhaseMemoryOut<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    capacity: Option<&'a CapacityResult>,
 }
 
 /// A phase's own memory figures.
@@ -188,6 +190,7 @@ impl<'a> From<&'a PhaseSnapshot> for Phase<'a> {
             churn: p.churn.as_ref(),
             bad_inputs: p.bad_inputs.as_deref(),
             memory: p.memory.as_ref().map(PhaseMemoryOut::from),
+            capacity: p.capacity.as_ref(),
         }
     }
 }

@@ -84,6 +84,8 @@ pub(super) struct PhaseAcc {
     pub(super) churn: ChurnAcc,
     /// Robustness phases: what the server did with each bad input.
     pub(super) bad_inputs: BTreeMap<BadInput, BadInputAcc>,
+    /// Capacity phases: the search's result, once it ended.
+    pub(super) capacity: Option<CapacityResult>,
 }
 
 #[derive(Debug, Default)]

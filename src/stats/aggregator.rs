@@ -117,6 +117,7 @@ impl Aggregator {
                 max_send_lag_us: 0,
                 churn: ChurnAcc::default(),
                 bad_inputs: Default::default(),
+                capacity: None,
             })
             .collect();
         Aggregator {
@@ -236,6 +237,11 @@ impl Aggregator {
                     .filter(|_| shared_server);
                 if let Some(p) = self.phases.get_mut(phase) {
                     p.churn.session_ended(rss);
+                }
+            }
+            Event::Capacity { phase, result } => {
+                if let Some(acc) = self.phases.get_mut(phase) {
+                    acc.capacity = Some(result);
                 }
             }
             Event::BadInput {
@@ -737,6 +743,7 @@ impl Aggregator {
                             .collect()
                     }),
                     memory: self.phase_memory(p.started, p.ended),
+                    capacity: p.capacity.clone(),
                 }
             })
             .collect();

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::snapshot::CapacityResult;
 use crate::probe::{Member, ProbeSample};
 use crate::protocol::bad_input::BadInput;
 use crate::protocol::{Outcome, ServerInfo};
@@ -91,6 +92,11 @@ pub enum Event {
         pid: Option<u32>,
     },
     /// A robustness probe: what the server did with one bad input.
+    /// A capacity search ended: its steps and what it found.
+    Capacity {
+        phase: usize,
+        result: CapacityResult,
+    },
     BadInput {
         phase: usize,
         input: BadInput,

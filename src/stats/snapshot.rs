@@ -119,6 +119,8 @@ pub struct PhaseSnapshot {
     pub churn: Option<ChurnSnapshot>,
     /// Robustness phases only: per bad input, what the server did.
     pub bad_inputs: Option<Vec<BadInputTally>>,
+    /// Capacity phases only, once the search ended.
+    pub capacity: Option<CapacityResult>,
     /// The server's memory over this phase alone, once sampled in it.
     pub memory: Option<PhaseMemory>,
 }
@@ -160,6 +162,39 @@ pub struct PhaseMemory {
     pub rss_growth_mb: f64,
     /// The floor fit over the phase's samples (`None` with too few).
     pub rss_trend: Option<RssTrend>,
+}
+
+/// A capacity search's result (`kind = "capacity"`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CapacityResult {
+    /// The objective each step was held to, in words.
+    pub objective: String,
+    /// The highest rate that met it.
+    pub highest_met_per_s: Option<f64>,
+    /// The lowest rate that broke it, and what broke first.
+    pub broke_at_per_s: Option<f64>,
+    pub broke_on: Option<String>,
+    /// The rate at which mcpstorm itself fell behind, ending the search.
+    pub generator_limit_per_s: Option<f64>,
+    /// Each rate tried, in order: the latency-vs-throughput curve.
+    pub steps: Vec<CapacityStep>,
+}
+
+/// One step of a capacity search: a rate held for a while.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CapacityStep {
+    pub rate_per_s: f64,
+    /// Calls sent in the step.
+    pub calls: u64,
+    /// Calls answered within the step, a second.
+    pub achieved_per_s: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub success_rate: f64,
+    /// Sends more than 2 ms behind schedule.
+    pub late_sends: u64,
+    /// What broke the objective (`None`: met).
+    pub broke_on: Option<String>,
 }
 
 /// What the server did with one kind of bad input, over a robustness phase.

@@ -1,0 +1,351 @@
+//! `kind = "capacity"`: how much load the server takes before its objective
+//! breaks. The open model at one rate after another, each held `step_s`:
+//! the rate doubles from `start_rate` while the objective holds, then the
+//! search bisects between the last rate that met it and the first that did
+//! not, `refine` times. A step meets the objective when its calls' p99 (from
+//! their due times) is within `p99_ms`, their success rate at least
+//! `success_rate`, and the server answered at least 90 % of the rate asked.
+//!
+//! The generator must not be the limit: a step whose sends left more than
+//! 2 ms late for over 5 % of its calls stops the search, said as mcpstorm's
+//! limit, not the server's. Each step is said in the run's notes as it ends,
+//! and the result goes to the report (`Event::Capacity`).
+
+use std::fmt;
+use std::ops::RangeInclusive;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
+
+use super::{LoadModel, ModelKind};
+use crate::engine::{EngineError, PhaseContext, PhaseRunner};
+use crate::pacer::Pacer;
+use crate::protocol::Outcome;
+use crate::scenario::file::ScenarioError;
+use crate::scenario::load_keys::LoadKeys;
+use crate::stats::{CapacityResult, CapacityStep, Event, LatencyHistogram};
+
+pub const MODEL: ModelKind = ModelKind {
+    kind: "capacity",
+    keys: &[
+        "start_rate",
+        "max_rate",
+        "step_s",
+        "refine",
+        "p99_ms",
+        "success_rate",
+        "max_in_flight",
+    ],
+    parse,
+};
+
+const RATE: RangeInclusive<f64> = 0.01..=100_000.0;
+const STEP_S: RangeInclusive<f64> = 0.1..=3_600.0;
+const REFINE: RangeInclusive<u64> = 0..=20;
+const P99_MS: RangeInclusive<f64> = 0.001..=3_600_000.0;
+const SUCCESS: RangeInclusive<f64> = 0.0..=1.0;
+const MAX_IN_FLIGHT: RangeInclusive<u64> = 1..=100_000;
+/// A send this late is late (as the rate model counts it).
+const LATE: Duration = Duration::from_millis(2);
+/// Late sends beyond this share of a step: mcpstorm could not keep up.
+const LATE_SHARE: f64 = 0.05;
+/// The share of the asked rate the server must answer within a step.
+const ACHIEVED_SHARE: f64 = 0.9;
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Capacity {
+    pub start_rate: f64,
+    pub max_rate: f64,
+    pub step_s: f64,
+    pub refine: u64,
+    pub p99_ms: f64,
+    pub success_rate: f64,
+    pub max_in_flight: u64,
+}
+
+fn parse(keys: &LoadKeys) -> Result<Arc<dyn LoadModel>, ScenarioError> {
+    let capacity = Capacity {
+        start_rate: keys.number("start_rate", RATE)?.unwrap_or(10.0),
+        max_rate: keys.number("max_rate", RATE)?.unwrap_or(10_000.0),
+        step_s: keys.number("step_s", STEP_S)?.unwrap_or(10.0),
+        refine: keys.whole("refine", REFINE)?.unwrap_or(4),
+        p99_ms: keys
+            .number("p99_ms", P99_MS)?
+            .ok_or_else(|| keys.missing("p99_ms", "the objective: p99 within this many ms"))?,
+        success_rate: keys.number("success_rate", SUCCESS)?.unwrap_or(0.999),
+        max_in_flight: keys
+            .whole("max_in_flight", MAX_IN_FLIGHT)?
+            .unwrap_or(10_000),
+    };
+    if capacity.max_rate < capacity.start_rate {
+        return Err(keys.error("max_rate", "max_rate is below start_rate"));
+    }
+    Ok(Arc::new(capacity))
+}
+
+impl fmt::Display for Capacity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "capacity search from {} to {} calls/s, {} s a step: p99 ≤ {} ms, success ≥ {} %",
+            self.start_rate,
+            self.max_rate,
+            self.step_s,
+            self.p99_ms,
+            self.success_rate * 100.0
+        )
+    }
+}
+
+impl LoadModel for Capacity {
+    fn follows_the_dial(&self) -> bool {
+        false
+    }
+
+    fn target_per_s(&self) -> Option<f64> {
+        Some(self.max_rate)
+    }
+
+    fn planned_calls(&self) -> Option<u64> {
+        None
+    }
+
+    fn run<'a>(&'a self, phase: PhaseContext<'a>) -> BoxFuture<'a, Result<(), EngineError>> {
+        let capacity = *self;
+        async move {
+            let runner = phase.sampling_runner()?;
+            let _ = tokio::spawn(search(runner, capacity)).await;
+            Ok(())
+        }
+        .boxed()
+    }
+}
+
+/// What ended a step's run: the step ran, or the run was stopped.
+enum Ran {
+    Step(CapacityStep),
+    Stopped,
+}
+
+async fn search(runner: PhaseRunner, capacity: Capacity) {
+    let mut steps: Vec<CapacityStep> = Vec::new();
+    let mut met: Option<f64> = None;
+    let mut broke: Option<(f64, String)> = None;
+    let mut generator_limit = None;
+    let mut rate = capacity.start_rate;
+    let mut bisections = 0;
+    loop {
+        let step = match run_step(&runner, &capacity, rate).await {
+            Ran::Step(step) => step,
+            Ran::Stopped => break,
+        };
+        runner.note(format!("capacity step {}", step_words(&step)));
+        let late = step.late_sends as f64 > LATE_SHARE * step.calls.max(1) as f64;
+        let failed = step.broke_on.clone();
+        steps.push(step);
+        if late {
+            generator_limit = Some(rate);
+            break;
+        }
+        match failed {
+            None => met = Some(met.map_or(rate, |m: f64| m.max(rate))),
+            Some(why) => {
+                if broke.as_ref().is_none_or(|(b, _)| rate < *b) {
+                    broke = Some((rate, why));
+                }
+            }
+        }
+        // Double while the objective holds; then bisect between the last
+        // rate that met it and the lowest that broke it.
+        rate = match (&met, &broke) {
+            (_, None) if rate >= capacity.max_rate => break,
+            (_, None) => (rate * 2.0).min(capacity.max_rate),
+            (None, Some(_)) => break, // the first rate already broke it
+            (Some(low), Some((high, _))) => {
+                if bisections >= capacity.refine {
+                    break;
+                }
+                bisections += 1;
+                (low + high) / 2.0
+            }
+        };
+    }
+    let result = CapacityResult {
+        objective: format!(
+            "p99 ≤ {} ms, success ≥ {} %, at least {} % of the rate answered",
+            capacity.p99_ms,
+            capacity.success_rate * 100.0,
+            ACHIEVED_SHARE * 100.0
+        ),
+        highest_met_per_s: met,
+        broke_at_per_s: broke.as_ref().map(|(rate, _)| *rate),
+        broke_on: broke.map(|(_, why)| why),
+        generator_limit_per_s: generator_limit,
+        steps,
+    };
+    runner.note(result_words(&result));
+    let _ = runner.events.send(Event::Capacity {
+        phase: runner.phase_index,
+        result,
+    });
+}
+
+/// One step: `rate` calls a second for `step_s`, every call awaited, judged.
+async fn run_step(runner: &PhaseRunner, capacity: &Capacity, rate: f64) -> Ran {
+    let mut pacer = match Pacer::new() {
+        Ok(pacer) => pacer,
+        Err(error) => {
+            runner.note(format!(
+                "the capacity search's timer could not be created: {error}"
+            ));
+            return Ran::Stopped;
+        }
+    };
+    let every = Duration::from_secs_f64(1.0 / rate);
+    let length = Duration::from_secs_f64(capacity.step_s);
+    let cap = Arc::new(tokio::sync::Semaphore::new(capacity.max_in_flight as usize));
+    let (counted, mut results) = tokio::sync::mpsc::unbounded_channel();
+    let start = Instant::now();
+    let mut due = start;
+    let (mut sent, mut late) = (0u64, 0u64);
+    while due < start + length {
+        tokio::select! {
+            biased;
+            _ = runner.halt.wait() => return Ran::Stopped,
+            _ = runner.control.wait_paused() => {
+                // A pause spoils the step: it is run again once resumed.
+                tokio::select! {
+                    _ = runner.halt.wait() => return Ran::Stopped,
+                    _ = runner.control.wait_unpaused() => {}
+                }
+                return Box::pin(run_step(runner, capacity, rate)).await;
+            }
+            slept = pacer.sleep_until(due, every) => if slept.is_err() {
+                return Ran::Stopped;
+            }
+        }
+        if Instant::now().saturating_duration_since(due) > LATE {
+            late += 1;
+        }
+        let permit = tokio::select! {
+            biased;
+            _ = runner.halt.wait() => return Ran::Stopped,
+            permit = cap.clone().acquire_owned() => permit.ok(),
+        };
+        let caller = runner.clone();
+        let counted = counted.clone();
+        let scheduled = due;
+        tokio::spawn(Box::pin(async move {
+            let result = caller.call(0, Some(scheduled)).await;
+            let _ = counted.send((result, Instant::now()));
+            drop(permit);
+        }));
+        sent += 1;
+        due += every;
+    }
+    drop(counted);
+    let mut latency = LatencyHistogram::default();
+    let (mut calls, mut ok, mut answered_in_step) = (0u64, 0u64, 0u64);
+    while let Some((result, ended)) = results.recv().await {
+        let Some(call) = result else { continue };
+        calls += 1;
+        ok += u64::from(call.outcome == Outcome::Ok);
+        latency.record(call.latency_us);
+        answered_in_step += u64::from(ended <= start + length);
+    }
+    let [p50_ms, p99_ms] = if calls > 0 {
+        latency.quantiles_ms([0.5, 0.99])
+    } else {
+        [0.0; 2]
+    };
+    let success_rate = if calls > 0 {
+        ok as f64 / calls as f64
+    } else {
+        0.0
+    };
+    let achieved_per_s = answered_in_step as f64 / capacity.step_s;
+    let broke_on = if calls == 0 {
+        Some("no call was answered".to_string())
+    } else if success_rate < capacity.success_rate {
+        Some(format!(
+            "errors: {:.2} % succeeded, below {} %",
+            success_rate * 100.0,
+            capacity.success_rate * 100.0
+        ))
+    } else if p99_ms > capacity.p99_ms {
+        Some(format!(
+            "latency: p99 {p99_ms:.1} ms, above {} ms",
+            capacity.p99_ms
+        ))
+    } else if achieved_per_s < ACHIEVED_SHARE * rate {
+        Some(format!(
+            "throughput: {achieved_per_s:.0} calls/s answered of {rate:.0} asked"
+        ))
+    } else {
+        None
+    };
+    Ran::Step(CapacityStep {
+        rate_per_s: rate,
+        calls: sent,
+        achieved_per_s,
+        p50_ms,
+        p99_ms,
+        success_rate,
+        late_sends: late,
+        broke_on,
+    })
+}
+
+fn step_words(step: &CapacityStep) -> String {
+    format!(
+        "{:.0} calls/s: {:.0} answered a second, p50 {:.1} ms, p99 {:.1} ms, {:.2} % ok{}: {}",
+        step.rate_per_s,
+        step.achieved_per_s,
+        step.p50_ms,
+        step.p99_ms,
+        step.success_rate * 100.0,
+        if step.late_sends > 0 {
+            format!(", {} sends late", step.late_sends)
+        } else {
+            String::new()
+        },
+        step.broke_on.as_deref().unwrap_or("met the objective")
+    )
+}
+
+fn result_words(result: &CapacityResult) -> String {
+    let met = result.highest_met_per_s.map_or_else(
+        || "no rate tried met the objective".to_string(),
+        |rate| format!("{rate:.0} calls/s met the objective ({})", result.objective),
+    );
+    let broke = match (result.broke_at_per_s, &result.broke_on) {
+        (Some(rate), Some(why)) => format!("; {rate:.0} calls/s broke it on {why}"),
+        _ => "; no rate tried broke it".to_string(),
+    };
+    let limit = result.generator_limit_per_s.map_or_else(String::new, |rate| {
+        format!(
+            "; the search stopped at {rate:.0} calls/s: mcpstorm sent late (its limit, not the server's)"
+        )
+    });
+    format!("capacity: {met}{broke}{limit}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{parse_error, parsed};
+
+    #[test]
+    fn a_search_is_read_with_its_objective() {
+        let model = parsed(r#"kind = "capacity", p99_ms = 20, step_s = 2"#);
+        assert_eq!(
+            model.to_string(),
+            "capacity search from 10 to 10000 calls/s, 2 s a step: p99 ≤ 20 ms, success ≥ 99.9 %"
+        );
+        let e = parse_error(r#"kind = "capacity""#);
+        assert!(e.contains("needs `p99_ms`"), "{e}");
+        let e = parse_error(r#"kind = "capacity", p99_ms = 5, start_rate = 50, max_rate = 10"#);
+        assert!(e.contains("max_rate is below start_rate"), "{e}");
+    }
+}
