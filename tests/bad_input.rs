@@ -91,6 +91,7 @@ fn every_builtin_checks_clean() {
             "robustness",
             "tools",
             "leak-hunt",
+            "capacity",
             "demo",
         ])
         .output()
@@ -105,8 +106,8 @@ fn every_builtin_checks_clean() {
     let listed = String::from_utf8_lossy(&listed.stdout);
     assert_eq!(
         listed.lines().count(),
-        11,
-        "six reference scenarios, session churn, robustness, tools, leak hunt and demo: {listed}"
+        12,
+        "six reference scenarios, session churn, robustness, tools, leak hunt, capacity and demo: {listed}"
     );
     assert!(listed.lines().last().is_some_and(|l| l.starts_with("demo")));
 }

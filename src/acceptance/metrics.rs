@@ -3,8 +3,8 @@
 
 use super::range::Range;
 use crate::stats::{
-    Attribution, BadInputTally, CallStats, ChurnSnapshot, ColdStartSnapshot, LabelPerCall,
-    LatencySummary, ResourceSnapshot, Snapshot,
+    Attribution, BadInputTally, CallStats, CapacityResult, ChurnSnapshot, ColdStartSnapshot,
+    LabelPerCall, LatencySummary, ResourceSnapshot, Snapshot,
 };
 
 /// What scope a metric accepts.
@@ -165,6 +165,15 @@ metrics! {
         |s| bad_inputs(s, |t| t.sent);
     "bad_inputs_mishandled", Run, "", "robustness: bad inputs not answered as the specification names",
         |s| bad_inputs(s, |t| t.mishandled());
+    "capacity_per_s", Run, "calls/s", "capacity search: the highest rate that met its objective (once it ended)",
+        |s| capacity(s).and_then(|c| c.highest_met_per_s);
+    "capacity_broke_at_per_s", Run, "calls/s", "capacity search: the lowest rate that broke its objective",
+        |s| capacity(s).and_then(|c| c.broke_at_per_s);
+}
+
+/// The first capacity search's result, once it ended.
+fn capacity(snapshot: &Snapshot) -> Option<&CapacityResult> {
+    snapshot.phases.iter().find_map(|p| p.capacity.as_ref())
 }
 
 /// The cold-start figures, when at least one start succeeded.
