@@ -104,10 +104,6 @@ impl LoadModel for Capacity {
         false
     }
 
-    fn target_per_s(&self) -> Option<f64> {
-        Some(self.max_rate)
-    }
-
     fn planned_calls(&self) -> Option<u64> {
         None
     }
