@@ -12,6 +12,7 @@ mod churn;
 mod closed_loop;
 mod coldstart;
 mod concurrent;
+mod open_loop;
 mod ramping_rate;
 mod ramping_workers;
 mod rate;

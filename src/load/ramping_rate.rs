@@ -17,10 +17,10 @@ use std::time::{Duration, Instant};
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 
+use super::open_loop::{Schedule, send_on_schedule};
 use super::stages::Stages;
 use super::{LoadModel, ModelKind};
 use crate::engine::{EngineError, PhaseContext, PhaseRunner};
-use crate::pacer::Pacer;
 use crate::scenario::file::ScenarioError;
 use crate::scenario::load_keys::LoadKeys;
 
@@ -118,70 +118,42 @@ impl LoadModel for RampingRate {
         let ramp = self.clone();
         async move {
             let runner = phase.sampling_runner()?;
-            let _ = tokio::spawn(keep_schedule(runner, ramp)).await;
+            let max_in_flight = ramp.max_in_flight;
+            let schedule = OnRamp {
+                ramp,
+                start: Instant::now(),
+                n: 0,
+            };
+            let _ = tokio::spawn(send_on_schedule(runner, max_in_flight, schedule)).await;
             Ok(())
         }
         .boxed()
     }
 }
 
-async fn keep_schedule(runner: PhaseRunner, ramp: RampingRate) {
-    let cap = ramp.max_in_flight.map(|most| {
-        Arc::new(tokio::sync::Semaphore::new(
-            usize::try_from(most).unwrap_or(usize::MAX),
-        ))
-    });
-    let mut pacer = match Pacer::new() {
-        Ok(pacer) => pacer,
-        Err(error) => {
-            runner.note(format!("the ramp's timer could not be created: {error}"));
-            return;
-        }
-    };
-    // As in `rate`: every call holds a sender; the last one ending closes it.
-    let (in_flight, mut all_done) = tokio::sync::mpsc::channel::<()>(1);
-    // The schedule's zero, moved on by every pause.
-    let mut start = Instant::now();
-    let mut n = 0u64;
-    while let Some(offset) = ramp.due(n) {
-        let due = start + offset;
+/// A ramp's schedule: call `n` at the phase's start plus `due(n)`, the
+/// start moved on by every pause.
+struct OnRamp {
+    ramp: RampingRate,
+    start: Instant,
+    n: u64,
+}
+
+impl Schedule for OnRamp {
+    fn next(&mut self, _: &PhaseRunner) -> Option<(Instant, Duration)> {
+        let offset = self.ramp.due(self.n)?;
         // The interval the timer keeps if nothing moves: the rate's here.
-        let every = Duration::from_secs_f64(1.0 / ramp.rate.at(offset).max(0.001));
-        tokio::select! {
-            biased;
-            _ = runner.halt.wait() => break,
-            _ = runner.control.wait_paused() => {
-                let paused = Instant::now();
-                tokio::select! {
-                    _ = runner.halt.wait() => break,
-                    _ = runner.control.wait_unpaused() => {}
-                }
-                start += paused.elapsed();
-                continue;
-            }
-            slept = pacer.sleep_until(due, every) => if let Err(error) = slept {
-                runner.note(format!("the ramp's timer failed: {error}"));
-                break;
-            }
-        }
-        let permit = match &cap {
-            Some(cap) => tokio::select! {
-                biased;
-                _ = runner.halt.wait() => break,
-                permit = cap.clone().acquire_owned() => permit.ok(),
-            },
-            None => None,
-        };
-        let caller = runner.clone();
-        let done = in_flight.clone();
-        tokio::spawn(Box::pin(async move {
-            caller.call(0, Some(due)).await;
-            drop((done, permit));
-        }));
-        n += 1;
+        let every = Duration::from_secs_f64(1.0 / self.ramp.rate.at(offset).max(0.001));
+        Some((self.start + offset, every))
     }
-    drop(in_flight);
-    let _ = all_done.recv().await;
+
+    fn sent(&mut self) {
+        self.n += 1;
+    }
+
+    fn resumed(&mut self, paused_at: Instant, resumed: Instant) {
+        self.start += resumed.saturating_duration_since(paused_at);
+    }
 }
 
 #[cfg(test)]

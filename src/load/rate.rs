@@ -4,11 +4,8 @@
 //! in mcpstorm rather than in a slow server's input); a call's latency
 //! counts from its due time, so a stall cannot hide either way.
 //!
-//! The schedule is kept by a task of its own with a [`Pacer`]
-//! (microsecond-precise), on a runtime worker rather than on the thread that
-//! started the run, and each call is a task it spawns there. At a moderate
-//! rate a call then costs two wake-ups, its due time and its answer, and no
-//! hand-off between threads.
+//! The sending loop is the open model's (`open_loop.rs`); this file is its
+//! schedule.
 
 use std::fmt;
 use std::ops::RangeInclusive;
@@ -18,9 +15,9 @@ use std::time::{Duration, Instant};
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 
+use super::open_loop::{Schedule, send_on_schedule};
 use super::{LoadModel, ModelKind};
 use crate::engine::{EngineError, PhaseContext, PhaseRunner};
-use crate::pacer::Pacer;
 use crate::scenario::Amount;
 use crate::scenario::file::ScenarioError;
 use crate::scenario::load_keys::LoadKeys;
@@ -83,91 +80,51 @@ impl LoadModel for Rate {
         let rate = *self;
         async move {
             let runner = phase.sampling_runner()?;
-            let _ = tokio::spawn(keep_schedule(runner, rate)).await;
+            let schedule = Steady {
+                rate,
+                due: Instant::now(),
+                offset: Duration::ZERO,
+                sent: 0,
+                step: Duration::ZERO,
+            };
+            let _ = tokio::spawn(send_on_schedule(runner, rate.max_in_flight, schedule)).await;
             Ok(())
         }
         .boxed()
     }
 }
 
-async fn keep_schedule(runner: PhaseRunner, rate: Rate) {
-    let Rate {
-        per_second,
-        amount,
-        max_in_flight,
-    } = rate;
-    let cap = max_in_flight.map(|most| {
-        Arc::new(tokio::sync::Semaphore::new(
-            usize::try_from(most).unwrap_or(usize::MAX),
-        ))
-    });
-    let mut pacer = match Pacer::new() {
-        Ok(pacer) => pacer,
-        Err(error) => {
-            runner.note(format!(
-                "the open model's timer could not be created: {error}"
-            ));
-            return;
-        }
-    };
-    // Every call holds a clone of `in_flight`; the receiver sees the
-    // channel close when the last one is done. Nothing is ever sent, so
-    // no call wakes this task but the last.
-    let (in_flight, mut all_done) = tokio::sync::mpsc::channel::<()>(1);
-    let mut due = Instant::now();
-    // Where `due` stands on the phase's own schedule: paused time is not in it.
-    let mut offset = Duration::ZERO;
-    let mut sent = 0u64;
-    loop {
-        let more = match amount {
-            Amount::Calls(n) => sent < n,
-            Amount::Duration(d) => offset < d,
+/// `rate`'s schedule: one call every 1/rate seconds (the dial scaling the
+/// rate), for so many calls or so long; after a pause, a fresh schedule
+/// rather than the missed calls fired at once.
+struct Steady {
+    rate: Rate,
+    due: Instant,
+    /// Where `due` stands on the phase's own schedule: paused time is not in it.
+    offset: Duration,
+    sent: u64,
+    step: Duration,
+}
+
+impl Schedule for Steady {
+    fn next(&mut self, runner: &PhaseRunner) -> Option<(Instant, Duration)> {
+        let more = match self.rate.amount {
+            Amount::Calls(n) => self.sent < n,
+            Amount::Duration(d) => self.offset < d,
         };
-        if !more {
-            break;
-        }
-        let step = Duration::from_secs_f64(1.0 / (per_second * runner.control.scale()));
-        tokio::select! {
-            biased;
-            _ = runner.halt.wait() => break,
-            _ = runner.control.wait_paused() => {
-                tokio::select! {
-                    _ = runner.halt.wait() => break,
-                    _ = runner.control.wait_unpaused() => {}
-                }
-                // Resume on a fresh schedule rather than fire the missed calls at once.
-                due = Instant::now();
-                continue;
-            }
-            slept = pacer.sleep_until(due, step) => if let Err(error) = slept {
-                runner.note(format!("the open model's timer failed: {error}"));
-                break;
-            }
-        }
-        // Capped: wait for a call to end; the call is still due when it
-        // was, so the wait shows in its latency and as a late send.
-        let permit = match &cap {
-            Some(cap) => tokio::select! {
-                biased;
-                _ = runner.halt.wait() => break,
-                permit = cap.clone().acquire_owned() => permit.ok(),
-            },
-            None => None,
-        };
-        let caller = runner.clone();
-        let done = in_flight.clone();
-        // Boxed: the call's future is large, and tokio would otherwise
-        // copy it whole into the task and again through its stages.
-        tokio::spawn(Box::pin(async move {
-            caller.call(0, Some(due)).await;
-            drop((done, permit));
-        }));
-        sent += 1;
-        due += step;
-        offset += step;
+        self.step = Duration::from_secs_f64(1.0 / (self.rate.per_second * runner.control.scale()));
+        more.then_some((self.due, self.step))
     }
-    drop(in_flight);
-    let _ = all_done.recv().await;
+
+    fn sent(&mut self) {
+        self.sent += 1;
+        self.due += self.step;
+        self.offset += self.step;
+    }
+
+    fn resumed(&mut self, _paused_at: Instant, resumed: Instant) {
+        self.due = resumed;
+    }
 }
 
 #[cfg(test)]
