@@ -375,7 +375,11 @@ fn parts_of(result: &SavedResult) -> Vec<RunPart> {
     }
     for label in &result.per_label {
         let mut readings = reading::of_calls(&label.calls);
-        readings.extend(reading::of_tool_memory(result, &label.label));
+        readings.extend(reading::of_tool_memory(
+            result,
+            &label.label,
+            label.calls.calls,
+        ));
         parts.push(RunPart {
             kind: PartKind::Tool,
             name: label.label.clone(),
@@ -512,9 +516,15 @@ fn figure(
         Floor::Latency => figure
             .relative()
             .is_none_or(|relative| relative.abs() >= floors.latency),
-        Floor::Memory => figure
-            .change()
-            .is_none_or(|change| change.abs() >= floors.memory_kb_per_call),
+        Floor::Memory => {
+            // The coarser of the floor and what the runs' calls can show.
+            let grain = base
+                .iter()
+                .chain(new)
+                .map(|r| r.grain_kb_per_call)
+                .fold(floors.memory_kb_per_call, f64::max);
+            figure.change().is_none_or(|change| change.abs() >= grain)
+        }
         Floor::None => true,
     };
     figure.noise = match differ {

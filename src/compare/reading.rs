@@ -24,6 +24,24 @@ pub struct Reading {
     pub interval: Option<Interval>,
     /// A memory trend not settled in this run.
     pub unsettled: bool,
+    /// Memory kept per call: the smallest change this run can show, KB a
+    /// call (RSS moves by whole allocator chunks: see `RSS_GRAIN_KB`).
+    pub grain_kb_per_call: f64,
+}
+
+/// How far a healthy server's RSS moves in one step for no call's sake: an
+/// allocator's arena or a runtime's stack grows by 128 KB to 1 MB at once.
+/// A trend over few calls cannot tell a change smaller than this spread over
+/// them.
+const RSS_GRAIN_KB: f64 = 1024.0;
+
+/// The grain of a per-call memory figure fitted over `calls`.
+fn grain(calls: f64) -> f64 {
+    if calls > 0.0 {
+        RSS_GRAIN_KB / calls
+    } else {
+        f64::INFINITY
+    }
 }
 
 impl Reading {
@@ -32,6 +50,7 @@ impl Reading {
             value,
             interval: None,
             unsettled: false,
+            grain_kb_per_call: 0.0,
         }
     }
 }
@@ -79,6 +98,7 @@ pub fn of_calls(calls: &SavedCalls) -> Vec<MetricReading> {
                 value: h.quantile_ms(q),
                 interval: Some(h.quantile_interval_ms(q)),
                 unsettled: false,
+                grain_kb_per_call: 0.0,
             }),
             // A report without its histogram: the figure, untested.
             None => match name {
@@ -96,6 +116,7 @@ pub fn of_calls(calls: &SavedCalls) -> Vec<MetricReading> {
         value: mean,
         interval: mean_interval(calls),
         unsettled: false,
+        grain_kb_per_call: 0.0,
     });
     readings.push(metric("mean", Unit::Ms, Floor::Latency, mean));
     readings.push(metric(
@@ -116,6 +137,7 @@ pub fn of_calls(calls: &SavedCalls) -> Vec<MetricReading> {
             value: counted as f64 / calls.calls as f64,
             interval: proportion_interval(counted, calls.calls),
             unsettled: false,
+            grain_kb_per_call: 0.0,
         });
         readings.push(metric(name, Unit::Fraction, Floor::None, rate));
     }
@@ -154,6 +176,7 @@ fn trend(trend: &Option<SavedTrend>, unsettled: bool) -> MetricReading {
                 high: t.kb_per_call_high,
             }),
             unsettled,
+            grain_kb_per_call: grain(t.calls_spanned),
         }),
     )
 }
@@ -207,8 +230,9 @@ pub fn of_phase_memory(memory: &Option<SavedPhaseMemory>) -> Vec<MetricReading> 
     ]
 }
 
-/// One tool's memory kept per call, where the run attributed it.
-pub fn of_tool_memory(result: &SavedResult, label: &str) -> Vec<MetricReading> {
+/// One tool's memory kept per call, where the run attributed it (`calls`:
+/// the tool's).
+pub fn of_tool_memory(result: &SavedResult, label: &str, calls: u64) -> Vec<MetricReading> {
     let unsettled = result.resources.rss_trend_settling.is_some();
     result
         .resources
@@ -227,6 +251,7 @@ pub fn of_tool_memory(result: &SavedResult, label: &str) -> Vec<MetricReading> {
                         high: r.kb_per_call_high,
                     }),
                     unsettled,
+                    grain_kb_per_call: grain(calls as f64),
                 }),
             )
         })
