@@ -91,3 +91,74 @@ arguments = { message = "hi" }
     assert!(calls > 3 * 50 * 2, "{calls} calls: {windows:?}");
     assert!(windows[0] * 4 < calls, "{calls} calls: {windows:?}");
 }
+
+#[test]
+fn a_command_line_objective_replaces_the_scenarios() {
+    // The file asks p99 within a second; `--slo` asks 2 ms of a target that
+    // takes 5: the first step breaks on latency, and the result says the
+    // objective it was held to.
+    let scenario = r#"
+name = "search"
+[[phase]]
+name = "search"
+load = { kind = "capacity", start_rate = 10, max_rate = 20, step_s = 0.3, p99_ms = 1000 }
+[[call]]
+tool = "echo"
+arguments = { message = "hi" }
+"#;
+    let dir = tempfile::tempdir().unwrap();
+    let file = common::scenario_file(dir.path(), "search.toml", scenario);
+    let run = common::run(&[
+        file.to_str().unwrap(),
+        "--slo",
+        "p99 < 2ms",
+        "--slo",
+        "success >= 99%",
+        "--",
+        common::mcpstorm(),
+        "serve",
+        "--latency-ms",
+        "5",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.explain());
+    let capacity = &run.scenario("search")["result"]["phases"][0]["capacity"];
+    assert!(
+        capacity["objective"]
+            .as_str()
+            .is_some_and(|o| o.starts_with("p99 ≤ 2 ms, success ≥ 99 %")),
+        "{capacity}"
+    );
+    assert!(capacity["highest_met_per_s"].is_null(), "{capacity}");
+    assert_eq!(capacity["broke_at_per_s"], 10.0, "{capacity}");
+    assert!(
+        capacity["broke_on"]
+            .as_str()
+            .is_some_and(|why| why.starts_with("latency")),
+        "{capacity}"
+    );
+    // Where no search is, `--slo` is a mistake said before anything runs.
+    let ramp = common::scenario_file(
+        dir.path(),
+        "ramp.toml",
+        &scenario.replace(
+            r#"kind = "capacity", start_rate = 10, max_rate = 20, step_s = 0.3, p99_ms = 1000"#,
+            r#"kind = "rate", rate = 10, calls = 3"#,
+        ),
+    );
+    let refused = common::run(&[
+        ramp.to_str().unwrap(),
+        "--slo",
+        "p99 < 2ms",
+        "--",
+        common::mcpstorm(),
+        "serve",
+    ]);
+    assert_eq!(refused.code, 2, "{}", refused.explain());
+    assert!(
+        refused
+            .stderr
+            .contains("--slo sets the objective of a capacity search"),
+        "{}",
+        refused.stderr
+    );
+}

@@ -133,6 +133,11 @@ pub struct RunArgs {
     /// Leave TOOL out of the automatic mixes (repeatable).
     #[arg(long, value_name = "TOOL")]
     pub exclude: Vec<String>,
+    /// The objective of the capacity searches (`kind = "capacity"`, the
+    /// built-in `capacity`): "p99 < 100ms" or "success_rate >= 0.999", one a
+    /// flag (repeatable); replaces the scenario's `p99_ms` or `success_rate`.
+    #[arg(long, value_name = "OBJECTIVE", value_parser = crate::load::Objective::parse)]
+    pub slo: Vec<crate::load::Objective>,
     /// Milliseconds a server gets to exit after its stdin closes (and again after SIGTERM).
     #[arg(long, value_name = "MS", default_value_t = 2000, value_parser = clap::value_parser!(u64).range(0..=3_600_000))]
     pub shutdown_grace_ms: u64,
@@ -289,6 +294,7 @@ impl Default for RunArgs {
             measure_process: None,
             include: Vec::new(),
             exclude: Vec::new(),
+            slo: Vec::new(),
             target: TargetArgs::default(),
         }
     }

@@ -421,6 +421,23 @@ pub async fn run(args: RunArgs) -> ExitCode {
             scenario.include_and_exclude(&args.include, &args.exclude);
         }
     }
+    if !args.slo.is_empty() {
+        let objective = args
+            .slo
+            .iter()
+            .fold(crate::load::Objective::default(), |all, one| all.and(*one));
+        let mut held = false;
+        for scenario in &mut scenarios {
+            held |= scenario.hold_to(&objective);
+        }
+        if !held {
+            eprintln!(
+                "mcpstorm: --slo sets the objective of a capacity search (`kind = \"capacity\"`, \
+                 as in the built-in `capacity`); none of these scenarios has one"
+            );
+            return ExitCode::from(exit::SETUP);
+        }
+    }
     let server = match target(&args.target) {
         Ok(server) => server,
         Err(error) => {

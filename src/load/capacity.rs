@@ -85,6 +85,80 @@ fn parse(keys: &LoadKeys) -> Result<Arc<dyn LoadModel>, ScenarioError> {
     Ok(Arc::new(capacity))
 }
 
+/// A service-level objective given on the command line (`--slo "p99 <
+/// 100ms"`, `--slo "success_rate >= 0.999"`): what of a capacity search's
+/// objective it replaces.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Objective {
+    pub p99_ms: Option<f64>,
+    pub success_rate: Option<f64>,
+}
+
+impl Objective {
+    /// Read one `--slo`: `p99 < 100ms` (or `<=`, `ms` optional, `s` for
+    /// seconds), `success_rate >= 0.999` (or `success >= 99.9%`).
+    pub fn parse(text: &str) -> Result<Objective, String> {
+        let shape = || {
+            format!(
+                "--slo {text:?}: write \"p99 < 100ms\" or \"success_rate >= 0.999\" (one a flag)"
+            )
+        };
+        let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+        let number = |value: &str, unit_ms: bool| -> Option<f64> {
+            let (digits, scale) = if !unit_ms {
+                match value.strip_suffix('%') {
+                    Some(d) => (d, 0.01),
+                    None => (value, 1.0),
+                }
+            } else if let Some(d) = value.strip_suffix("ms") {
+                (d, 1.0)
+            } else if let Some(d) = value.strip_suffix('s') {
+                (d, 1000.0)
+            } else {
+                (value, 1.0)
+            };
+            digits
+                .parse::<f64>()
+                .ok()
+                .map(|n| n * scale)
+                .filter(|n| n.is_finite())
+        };
+        if let Some(bound) = compact
+            .strip_prefix("p99<=")
+            .or_else(|| compact.strip_prefix("p99<"))
+        {
+            let ms = number(bound, true)
+                .filter(|ms| P99_MS.contains(ms))
+                .ok_or_else(shape)?;
+            return Ok(Objective {
+                p99_ms: Some(ms),
+                ..Objective::default()
+            });
+        }
+        let floor = ["success_rate>=", "success>=", "success_rate>", "success>"]
+            .iter()
+            .find_map(|prefix| compact.strip_prefix(prefix));
+        if let Some(floor) = floor {
+            let rate = number(floor, false)
+                .filter(|r| SUCCESS.contains(r))
+                .ok_or_else(shape)?;
+            return Ok(Objective {
+                success_rate: Some(rate),
+                ..Objective::default()
+            });
+        }
+        Err(shape())
+    }
+
+    /// This objective with `other`'s parts laid over it.
+    pub fn and(self, other: Objective) -> Objective {
+        Objective {
+            p99_ms: other.p99_ms.or(self.p99_ms),
+            success_rate: other.success_rate.or(self.success_rate),
+        }
+    }
+}
+
 impl fmt::Display for Capacity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
@@ -102,6 +176,14 @@ impl fmt::Display for Capacity {
 impl LoadModel for Capacity {
     fn follows_the_dial(&self) -> bool {
         false
+    }
+
+    fn with_objective(&self, objective: &Objective) -> Option<Arc<dyn LoadModel>> {
+        Some(Arc::new(Capacity {
+            p99_ms: objective.p99_ms.unwrap_or(self.p99_ms),
+            success_rate: objective.success_rate.unwrap_or(self.success_rate),
+            ..*self
+        }))
     }
 
     fn planned_calls(&self) -> Option<u64> {
@@ -331,6 +413,32 @@ fn result_words(result: &CapacityResult) -> String {
 #[cfg(test)]
 mod tests {
     use super::super::tests::{parse_error, parsed};
+
+    #[test]
+    fn an_objective_reads_as_people_write_it() {
+        use super::Objective;
+        let p99 = |text| Objective::parse(text).map(|o| o.p99_ms);
+        assert_eq!(p99("p99 < 100ms"), Ok(Some(100.0)));
+        assert_eq!(p99("p99<=0.25s"), Ok(Some(250.0)));
+        assert_eq!(p99("p99 < 40"), Ok(Some(40.0)));
+        let success = |text| Objective::parse(text).map(|o| o.success_rate);
+        assert_eq!(success("success_rate >= 0.999"), Ok(Some(0.999)));
+        assert_eq!(success("success >= 99.5%"), Ok(Some(0.995)));
+        for bad in [
+            "p95 < 10ms",
+            "p99 > 10ms",
+            "p99 < NaNms",
+            "success >= 150%",
+            "",
+        ] {
+            let e = Objective::parse(bad).unwrap_err();
+            assert!(e.contains("p99 < 100ms"), "{bad}: {e}");
+        }
+        let both = Objective::parse("p99 < 5ms")
+            .unwrap()
+            .and(Objective::parse("success >= 99%").unwrap());
+        assert_eq!((both.p99_ms, both.success_rate), (Some(5.0), Some(0.99)));
+    }
 
     #[test]
     fn a_search_is_read_with_its_objective() {

@@ -25,6 +25,8 @@ use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
 
+pub use capacity::Objective;
+
 use crate::engine::{EngineError, PhaseContext};
 use crate::scenario::CallMix;
 use crate::scenario::file::{ScenarioError, Source};
@@ -67,6 +69,12 @@ pub trait LoadModel: fmt::Display + fmt::Debug + Send + Sync {
     /// A label its own events are counted under, besides its mix's calls
     /// (a whole cold start; the opening of a churned session).
     fn own_label(&self) -> Option<&'static str> {
+        None
+    }
+
+    /// The model held to a command line's objective (`--slo`), if it has
+    /// one to hold to (a capacity search); `None` otherwise.
+    fn with_objective(&self, _objective: &Objective) -> Option<Arc<dyn LoadModel>> {
         None
     }
 

@@ -187,6 +187,19 @@ impl Scenario {
 
     /// Add tools to every automatic mix's `include` and `exclude` (the
     /// command line's --include and --exclude).
+    /// Hold its capacity searches to `objective` (`--slo`); whether it has
+    /// any.
+    pub fn hold_to(&mut self, objective: &crate::load::Objective) -> bool {
+        let mut held = false;
+        for phase in &mut self.phases {
+            if let Some(load) = phase.load.with_objective(objective) {
+                phase.load = load;
+                held = true;
+            }
+        }
+        held
+    }
+
     pub fn include_and_exclude(&mut self, include: &[String], exclude: &[String]) {
         for auto in self.phases.iter_mut().filter_map(|p| p.mix.auto.as_mut()) {
             auto.include.extend(include.iter().cloned());
