@@ -283,6 +283,11 @@ async fn run_step(runner: &PhaseRunner, capacity: &Capacity, rate: f64) -> Ran {
     };
     let every = Duration::from_secs_f64(1.0 / rate);
     let length = Duration::from_secs_f64(capacity.step_s);
+    let _ = runner.events.send(Event::StepRate {
+        phase: runner.phase_index,
+        at: Instant::now(),
+        per_second: rate,
+    });
     let cap = Arc::new(tokio::sync::Semaphore::new(capacity.max_in_flight as usize));
     let (counted, mut results) = tokio::sync::mpsc::unbounded_channel();
     let start = Instant::now();

@@ -59,6 +59,10 @@ pub struct PhasePlan {
     pub target_ramp: Option<Arc<[(f64, f64)]>>,
 }
 
+/// The most points a capacity search's step line keeps (its steps are
+/// tens at most; a hostile scenario cannot make it grow without bound).
+const STEP_POINTS: usize = 1_000;
+
 /// Shown wherever a server-side figure would be.
 pub const UNMEASURED: &str =
     "not measured: mcpstorm knows no server process (give --server-cmd or --pid)";
@@ -118,6 +122,7 @@ impl Aggregator {
                 churn: ChurnAcc::default(),
                 bad_inputs: Default::default(),
                 capacity: None,
+                step_rates: Vec::new(),
             })
             .collect();
         Aggregator {
@@ -237,6 +242,22 @@ impl Aggregator {
                     .filter(|_| shared_server);
                 if let Some(p) = self.phases.get_mut(phase) {
                     p.churn.session_ended(rss);
+                }
+            }
+            Event::StepRate {
+                phase,
+                at,
+                per_second,
+            } => {
+                if let Some(acc) = self.phases.get_mut(phase)
+                    && let Some(started) = acc.started
+                    && acc.step_rates.len() < STEP_POINTS
+                {
+                    let t = at.saturating_duration_since(started).as_secs_f64();
+                    if let Some(&(_, before)) = acc.step_rates.last() {
+                        acc.step_rates.push((t, before));
+                    }
+                    acc.step_rates.push((t, per_second));
                 }
             }
             Event::Capacity { phase, result } => {
@@ -700,7 +721,16 @@ impl Aggregator {
                     late_sends: p.late_sends,
                     max_send_lag_ms: p.max_send_lag_us as f64 / 1000.0,
                     target_per_s: p.plan.target_per_s,
-                    target_ramp: p.plan.target_ramp.clone(),
+                    // A search's steps so far, held to now; else the plan's ramp.
+                    target_ramp: if p.step_rates.is_empty() {
+                        p.plan.target_ramp.clone()
+                    } else {
+                        let mut line = p.step_rates.clone();
+                        if let Some(&(_, last)) = line.last() {
+                            line.push((seconds, last));
+                        }
+                        Some(line.into())
+                    },
                     churn: (p.churn.sessions > 0).then(|| {
                         let fit = p.churn.retained();
                         let ended_without_figure = state == PhaseState::Done && fit.is_none();
@@ -883,6 +913,30 @@ mod tests {
             },
             members: vec![member],
         }
+    }
+
+    #[test]
+    fn a_capacity_search_s_steps_are_its_target_line() {
+        let mut agg = aggregator();
+        let start = Instant::now();
+        agg.apply(Event::PhaseStarted {
+            phase: 1,
+            at: start,
+        });
+        for (after_s, rate) in [(0.0, 10.0), (2.0, 20.0)] {
+            agg.apply(Event::StepRate {
+                phase: 1,
+                at: start + Duration::from_secs_f64(after_s),
+                per_second: rate,
+            });
+        }
+        let snapshot = agg.snapshot(false);
+        let phase = &snapshot.phases[1];
+        assert_eq!(phase.target_at(1.0), Some(10.0));
+        assert_eq!(phase.target_at(1.99), Some(10.0));
+        assert_eq!(phase.target_at(2.5), Some(20.0));
+        // A phase without a search has no target.
+        assert_eq!(snapshot.phases[0].target_at(1.0), None);
     }
 
     #[test]

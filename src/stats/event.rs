@@ -92,6 +92,13 @@ pub enum Event {
         pid: Option<u32>,
     },
     /// A robustness probe: what the server did with one bad input.
+    /// A capacity search's step began: the rate it asks from now on (the
+    /// dashboard draws it as the target).
+    StepRate {
+        phase: usize,
+        at: Instant,
+        per_second: f64,
+    },
     /// A capacity search ended: its steps and what it found.
     Capacity {
         phase: usize,
