@@ -5,6 +5,18 @@ mod common;
 
 use common::run_text_against_target;
 
+/// The calls of each whole second of the run's latency time line (the last,
+/// partial window left out).
+fn whole_seconds(result: &serde_json::Value) -> Vec<u64> {
+    result["windows"]
+        .as_array()
+        .expect("windows")
+        .iter()
+        .filter(|w| w["span_s"].as_f64().is_some_and(|s| s >= 0.99))
+        .filter_map(|w| w["calls"].as_u64())
+        .collect()
+}
+
 #[test]
 fn a_rising_ramp_sends_its_calls_faster_and_faster() {
     // 20 → 200 calls/s over 3 s: 330 calls on the schedule, and a 331st at
@@ -37,13 +49,7 @@ arguments = { message = "hi" }
     // second, about 50 calls (fewer when the phase starts into it), where a
     // steady schedule of as many calls would hold 110. A busy machine only
     // moves calls later (a late send is still sent), never earlier.
-    let windows: Vec<u64> = result["windows"]
-        .as_array()
-        .expect("windows")
-        .iter()
-        .filter(|w| w["span_s"].as_f64().is_some_and(|s| s >= 0.99))
-        .filter_map(|w| w["calls"].as_u64())
-        .collect();
+    let windows = whole_seconds(result);
     assert!(windows.len() >= 2, "{windows:?}");
     assert!(windows[0] * 4 < 331, "{windows:?}");
 }
@@ -78,13 +84,7 @@ arguments = { message = "hi" }
             .is_some_and(|l| l.contains("1 → 8 workers over 2 s, 8 workers for 1 s")),
         "{phase}"
     );
-    let windows: Vec<u64> = result["windows"]
-        .as_array()
-        .expect("windows")
-        .iter()
-        .filter(|w| w["span_s"].as_f64().is_some_and(|s| s >= 0.99))
-        .filter_map(|w| w["calls"].as_u64())
-        .collect();
+    let windows = whole_seconds(result);
     assert!(windows.len() >= 2, "{windows:?}");
     // More than one worker's worth over the phase, and the first second far
     // below a fair share of it.
