@@ -26,7 +26,7 @@ pub use control::{CancelToken, LoadControl};
 use crash::LiveSession;
 use monitor::Monitor;
 pub use phase::PhaseContext;
-pub use runner::PhaseRunner;
+pub use runner::{Counted, PhaseRunner};
 pub(crate) use runner::{micros, send};
 
 #[derive(Debug, thiserror::Error)]

@@ -19,9 +19,9 @@ use std::time::{Duration, Instant};
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 
+use super::open_loop::{Schedule, Sent, send_on_schedule};
 use super::{LoadModel, ModelKind};
 use crate::engine::{EngineError, PhaseContext, PhaseRunner};
-use crate::pacer::Pacer;
 use crate::protocol::Outcome;
 use crate::scenario::file::ScenarioError;
 use crate::scenario::load_keys::LoadKeys;
@@ -47,8 +47,6 @@ const REFINE: RangeInclusive<u64> = 0..=20;
 const P99_MS: RangeInclusive<f64> = 0.001..=3_600_000.0;
 const SUCCESS: RangeInclusive<f64> = 0.0..=1.0;
 const MAX_IN_FLIGHT: RangeInclusive<u64> = 1..=100_000;
-/// A send this late is late (as the rate model counts it).
-const LATE: Duration = Duration::from_millis(2);
 /// Late sends beyond this share of a step: mcpstorm could not keep up.
 const LATE_SHARE: f64 = 0.05;
 /// The share of the asked rate the server must answer within a step.
@@ -271,64 +269,58 @@ async fn search(runner: PhaseRunner, capacity: Capacity) {
 }
 
 /// One step: `rate` calls a second for `step_s`, every call awaited, judged.
+/// A step's schedule: one call every 1/rate seconds for `step_s`; a pause
+/// spoils it (it is run again once resumed).
+struct Step {
+    due: Instant,
+    every: Duration,
+    end: Instant,
+    spoiled: bool,
+}
+
+impl Schedule for Step {
+    fn next(&mut self, _: &PhaseRunner) -> Option<(Instant, Duration)> {
+        (!self.spoiled && self.due < self.end).then_some((self.due, self.every))
+    }
+
+    fn sent(&mut self) {
+        self.due += self.every;
+    }
+
+    fn resumed(&mut self, _paused_at: Instant, _resumed: Instant) {
+        self.spoiled = true;
+    }
+}
+
 async fn run_step(runner: &PhaseRunner, capacity: &Capacity, rate: f64) -> Ran {
-    let mut pacer = match Pacer::new() {
-        Ok(pacer) => pacer,
-        Err(error) => {
-            runner.note(format!(
-                "the capacity search's timer could not be created: {error}"
-            ));
-            return Ran::Stopped;
-        }
-    };
-    let every = Duration::from_secs_f64(1.0 / rate);
     let length = Duration::from_secs_f64(capacity.step_s);
     let _ = runner.events.send(Event::StepRate {
         phase: runner.phase_index,
         at: Instant::now(),
         per_second: rate,
     });
-    let cap = Arc::new(tokio::sync::Semaphore::new(capacity.max_in_flight as usize));
     let (counted, mut results) = tokio::sync::mpsc::unbounded_channel();
     let start = Instant::now();
-    let mut due = start;
-    let (mut sent, mut late) = (0u64, 0u64);
-    while due < start + length {
-        tokio::select! {
-            biased;
-            _ = runner.halt.wait() => return Ran::Stopped,
-            _ = runner.control.wait_paused() => {
-                // A pause spoils the step: it is run again once resumed.
-                tokio::select! {
-                    _ = runner.halt.wait() => return Ran::Stopped,
-                    _ = runner.control.wait_unpaused() => {}
-                }
-                return Box::pin(run_step(runner, capacity, rate)).await;
-            }
-            slept = pacer.sleep_until(due, every) => if slept.is_err() {
-                return Ran::Stopped;
-            }
-        }
-        if Instant::now().saturating_duration_since(due) > LATE {
-            late += 1;
-        }
-        let permit = tokio::select! {
-            biased;
-            _ = runner.halt.wait() => return Ran::Stopped,
-            permit = cap.clone().acquire_owned() => permit.ok(),
-        };
-        let caller = runner.clone();
-        let counted = counted.clone();
-        let scheduled = due;
-        tokio::spawn(Box::pin(async move {
-            let result = caller.call(0, Some(scheduled)).await;
-            let _ = counted.send((result, Instant::now()));
-            drop(permit);
-        }));
-        sent += 1;
-        due += every;
+    let mut step = Step {
+        due: start,
+        every: Duration::from_secs_f64(1.0 / rate),
+        end: start + length,
+        spoiled: false,
+    };
+    let answered = move |result| {
+        let _ = counted.send((result, Instant::now()));
+    };
+    let Sent {
+        sent,
+        late,
+        stopped,
+    } = send_on_schedule(runner, Some(capacity.max_in_flight), &mut step, answered).await;
+    if stopped {
+        return Ran::Stopped;
     }
-    drop(counted);
+    if step.spoiled {
+        return Box::pin(run_step(runner, capacity, rate)).await;
+    }
     let mut latency = LatencyHistogram::default();
     let (mut calls, mut ok, mut answered_in_step) = (0u64, 0u64, 0u64);
     while let Some((result, ended)) = results.recv().await {

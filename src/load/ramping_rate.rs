@@ -124,7 +124,11 @@ impl LoadModel for RampingRate {
                 start: Instant::now(),
                 n: 0,
             };
-            let _ = tokio::spawn(send_on_schedule(runner, max_in_flight, schedule)).await;
+            let _ = tokio::spawn(async move {
+                let mut schedule = schedule;
+                send_on_schedule(&runner, max_in_flight, &mut schedule, |_| {}).await
+            })
+            .await;
             Ok(())
         }
         .boxed()

@@ -87,7 +87,11 @@ impl LoadModel for Rate {
                 sent: 0,
                 step: Duration::ZERO,
             };
-            let _ = tokio::spawn(send_on_schedule(runner, rate.max_in_flight, schedule)).await;
+            let _ = tokio::spawn(async move {
+                let mut schedule = schedule;
+                send_on_schedule(&runner, rate.max_in_flight, &mut schedule, |_| {}).await
+            })
+            .await;
             Ok(())
         }
         .boxed()
