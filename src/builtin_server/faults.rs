@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use clap::Args;
 
+use super::cpu_thread::CpuThread;
 use super::era::Eras;
 use super::memory::{Arena, ResidentBlock};
 use crate::pacer::SharedTimer;
@@ -29,6 +30,11 @@ pub struct FaultKnobs {
     /// N × 1000 / MS calls a second, a capacity known in advance.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub workers: Option<u32>,
+    /// CPU time every request costs, in milliseconds, spent on the server's
+    /// one CPU thread, a request at a time (a single-threaded server): it
+    /// holds at most 1000 / MS calls a second, and its CPU is the limit.
+    #[arg(long, value_name = "MS", default_value_t = 0.0, value_parser = busy_ms)]
+    pub busy_ms: f64,
     /// Extra random latency, uniform in [0, MS], added on top of --latency-ms.
     #[arg(long, value_name = "MS", default_value_t = 0.0)]
     pub jitter_ms: f64,
@@ -157,6 +163,13 @@ fn tool_leak(text: &str) -> Result<(String, u64), String> {
     Ok((tool.to_string(), kb))
 }
 
+fn busy_ms(text: &str) -> Result<f64, String> {
+    text.parse::<f64>()
+        .ok()
+        .filter(|ms| (0.0..=60_000.0).contains(ms))
+        .ok_or_else(|| format!("expected milliseconds from 0 to 60000, got {text:?}"))
+}
+
 fn knobs_pool(knobs: &FaultKnobs) -> Option<tokio::sync::Semaphore> {
     knobs
         .workers
@@ -180,6 +193,9 @@ pub struct FaultState {
     pool: Option<tokio::sync::Semaphore>,
     /// The precise timer `--latency-ms` sleeps on, started at the first.
     timer: std::sync::OnceLock<Option<SharedTimer>>,
+    /// `--busy-ms`: the thread requests spend their CPU on, started at the
+    /// first.
+    cpu_thread: std::sync::OnceLock<Option<CpuThread>>,
 }
 
 impl FaultState {
@@ -196,6 +212,7 @@ impl FaultState {
             initialized: Default::default(),
             pool: knobs_pool(&knobs),
             timer: std::sync::OnceLock::new(),
+            cpu_thread: std::sync::OnceLock::new(),
             knobs,
         }
     }
@@ -206,6 +223,19 @@ impl FaultState {
         match self.timer.get_or_init(SharedTimer::start) {
             Some(timer) => timer.sleep(delay).await,
             None => tokio::time::sleep(delay).await,
+        }
+    }
+
+    /// Spend `--busy-ms` of CPU on the server's CPU thread (at once
+    /// without the knob, or if the thread could not be started).
+    pub async fn busy(&self) {
+        if self.knobs.busy_ms <= 0.0 {
+            return;
+        }
+        if let Some(thread) = self.cpu_thread.get_or_init(CpuThread::start) {
+            thread
+                .work(Duration::from_secs_f64(self.knobs.busy_ms / 1000.0))
+                .await;
         }
     }
 

@@ -4,6 +4,7 @@
 //! Requests are handled concurrently (one task each), as the official SDKs'
 //! servers do, so a slow request does not queue the others behind it.
 
+mod cpu_thread;
 pub(crate) mod era;
 pub(crate) mod faults;
 pub(crate) mod handlers;
@@ -301,6 +302,7 @@ async fn answer(
     if !faults.delay.is_zero() {
         state.sleep(faults.delay).await;
     }
+    state.busy().await;
     match method {
         "ping" => Ok(json!({})),
         "tools/list" => Ok(handlers::tools_list()),

@@ -24,6 +24,7 @@ use crate::stats::{Aggregator, ConnectionHandles, Event, PhasePlan, RunPlan, Sna
 use crate::transport::{ConnectError, ConnectOptions, Connection, Target};
 pub use control::{CancelToken, LoadControl};
 use crash::LiveSession;
+pub use monitor::MeasuredProcess;
 use monitor::Monitor;
 pub use phase::PhaseContext;
 pub use runner::{Counted, PhaseRunner};

@@ -33,7 +33,24 @@ pub struct Monitor {
     task: Mutex<JoinHandle<()>>,
 }
 
+/// The process the probe measures, for a load model that reads it at
+/// moments of its own (a capacity search, at each step's start and end).
+#[derive(Clone)]
+pub struct MeasuredProcess(Arc<Mutex<Option<TreeSampler>>>);
+
+impl MeasuredProcess {
+    /// Its pid now (the restarted server's after a crash); `None` once the
+    /// probe has stopped or before `--measure-process` finds its process.
+    pub fn pid(&self) -> Option<u32> {
+        self.0.lock().ok()?.as_ref()?.measured()
+    }
+}
+
 impl Monitor {
+    pub fn measured_process(&self) -> MeasuredProcess {
+        MeasuredProcess(self.sampler.clone())
+    }
+
     pub fn start(
         pid: u32,
         (focus, secrets): (Option<String>, Arc<[String]>),

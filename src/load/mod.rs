@@ -12,6 +12,7 @@ mod churn;
 mod closed_loop;
 mod coldstart;
 mod concurrent;
+mod objective;
 mod open_loop;
 mod ramping_rate;
 mod ramping_workers;
@@ -19,13 +20,14 @@ mod rate;
 mod robustness;
 mod sequential;
 mod stages;
+mod step_cost;
 
 use std::fmt;
 use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
 
-pub use capacity::Objective;
+pub use objective::Objective;
 
 use crate::engine::{EngineError, PhaseContext};
 use crate::scenario::CallMix;

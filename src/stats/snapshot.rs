@@ -13,6 +13,7 @@ use super::latency::LatencySummary;
 use super::series::Mergeable;
 use super::trend::{RssTrend, Settling};
 pub use super::verdict_history::StateChange;
+use crate::probe::demand::CpuDemand;
 use crate::protocol::{Outcome, ServerInfo};
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
@@ -171,11 +172,16 @@ pub struct CapacityResult {
     pub objective: String,
     /// The highest rate that met it.
     pub highest_met_per_s: Option<f64>,
-    /// The lowest rate that broke it, and what broke first.
+    /// The lowest rate that broke it; what broke first there (`errors`,
+    /// `latency`, `memory`, `throughput`, or `server_cpu` when the server's
+    /// CPU was saturated as the objective broke), and how, in words.
     pub broke_at_per_s: Option<f64>,
+    pub broke_first: Option<String>,
     pub broke_on: Option<String>,
-    /// The rate at which mcpstorm itself fell behind, ending the search.
+    /// The rate at which mcpstorm itself fell behind, ending the search,
+    /// and how (late sends, its CPU saturated).
     pub generator_limit_per_s: Option<f64>,
+    pub generator_limit_on: Option<String>,
     /// Each rate tried, in order: the latency-vs-throughput curve.
     pub steps: Vec<CapacityStep>,
 }
@@ -195,6 +201,20 @@ pub struct CapacityStep {
     pub late_sends: u64,
     /// What broke the objective (`None`: met).
     pub broke_on: Option<String>,
+    /// What the step cost the server and mcpstorm.
+    #[serde(flatten)]
+    pub cost: StepCost,
+}
+
+/// What a capacity step cost the server and mcpstorm (`load::step_cost`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StepCost {
+    /// The server's process tree (`None` with no process to read: a URL
+    /// without `--pid`, or a server gone by the step's end).
+    pub server_cpu: Option<CpuDemand>,
+    /// The server tree's RSS at the step's end, in MB.
+    pub server_rss_mb: Option<f64>,
+    pub mcpstorm_cpu: CpuDemand,
 }
 
 /// What the server did with one kind of bad input, over a robustness phase.
