@@ -134,6 +134,7 @@ fn leaking_run() -> Snapshot {
                 bad_inputs: None,
                 memory: None,
                 capacity: None,
+                stages: None,
             },
             PhaseSnapshot {
                 follows_the_dial: true,
@@ -154,6 +155,7 @@ fn leaking_run() -> Snapshot {
                 bad_inputs: None,
                 memory: None,
                 capacity: None,
+                stages: None,
             },
         ],
         current_phase: Some(1),

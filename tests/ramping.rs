@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::run_text_against_target;
+use common::{f64_at, run_text_against_target};
 
 /// The calls of each whole second of the run's latency time line (the last,
 /// partial window left out).
@@ -52,6 +52,55 @@ arguments = { message = "hi" }
     let windows = whole_seconds(result);
     assert!(windows.len() >= 2, "{windows:?}");
     assert!(windows[0] * 4 < 331, "{windows:?}");
+}
+
+#[test]
+fn each_stage_of_a_ramp_says_how_far_behind_its_sends_left() {
+    // One call in flight at most, each taking 40 ms: 25 calls/s at most.
+    // The first stage, 10 calls/s for 1.05 s (11 calls), keeps to its
+    // schedule; the second, 10 → 100 calls/s over 1 s (55 calls), asks more
+    // than one call at a time can give, and its sends fall behind by over a
+    // second. Both counts follow from the schedule, the lag from the cap,
+    // not from how busy the machine is.
+    let scenario = r#"
+name = "ramp"
+[[phase]]
+name = "up"
+load = { kind = "ramping_rate", start_rate = 10, max_in_flight = 1, stages = [{ rate = 10, duration_s = 1.05 }, { rate = 100, duration_s = 1 }] }
+[[call]]
+tool = "echo"
+arguments = { message = "hi" }
+"#;
+    let run = run_text_against_target(scenario, &["--latency-ms", "40"]);
+    assert_eq!(run.code, 0, "{}", run.explain());
+    let phase = &run.scenario("ramp")["result"]["phases"][0];
+    assert_eq!(phase["calls"], 66, "{phase}");
+    let stages = phase["stages"].as_array().expect("stages");
+    assert_eq!(stages.len(), 2, "{phase}");
+    let (steady, rising) = (&stages[0], &stages[1]);
+    assert_eq!(
+        (
+            &steady["from_per_s"],
+            &steady["to_per_s"],
+            &steady["duration_s"]
+        ),
+        (&10.0.into(), &10.0.into(), &1.05.into()),
+        "{steady}"
+    );
+    assert_eq!(
+        (&rising["from_per_s"], &rising["to_per_s"]),
+        (&10.0.into(), &100.0.into())
+    );
+    assert_eq!((&steady["sent"], &rising["sent"]), (&11.into(), &55.into()));
+    assert!(f64_at(steady, "/max_send_lag_ms") < 50.0, "{steady}");
+    assert!(f64_at(rising, "/max_send_lag_ms") > 500.0, "{rising}");
+    assert!(
+        rising["late_sends"].as_u64().is_some_and(|late| late >= 30),
+        "{rising}"
+    );
+    for stage in stages {
+        assert!(f64_at(stage, "/mean_send_lag_ms") <= f64_at(stage, "/max_send_lag_ms"));
+    }
 }
 
 #[test]

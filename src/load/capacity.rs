@@ -173,13 +173,6 @@ impl Broke {
     }
 }
 
-/// The lowest rate that broke the objective so far.
-struct Breaking {
-    rate: f64,
-    why: String,
-    first: &'static str,
-}
-
 async fn search(runner: PhaseRunner, capacity: Capacity, server: Option<MeasuredProcess>) {
     if capacity.max_rss_mb.is_some() && server.as_ref().and_then(MeasuredProcess::pid).is_none() {
         runner.note(
@@ -188,10 +181,22 @@ async fn search(runner: PhaseRunner, capacity: Capacity, server: Option<Measured
                 .to_string(),
         );
     }
-    let mut steps: Vec<CapacityStep> = Vec::new();
-    let mut met: Option<f64> = None;
-    let mut broke: Option<Breaking> = None;
-    let mut generator_limit = None;
+    // The result so far, sent after every step: the dashboard shows the
+    // search as it goes, and a run stopped in the middle keeps its steps.
+    let mut result = CapacityResult {
+        objective: format!(
+            "{}, at least {} % of the rate answered",
+            capacity.objective_words(),
+            ACHIEVED_SHARE * 100.0
+        ),
+        highest_met_per_s: None,
+        broke_at_per_s: None,
+        broke_first: None,
+        broke_on: None,
+        generator_limit_per_s: None,
+        generator_limit_on: None,
+        steps: Vec::new(),
+    };
     let mut rate = capacity.start_rate;
     let mut bisections = 0;
     loop {
@@ -209,33 +214,35 @@ async fn search(runner: PhaseRunner, capacity: Capacity, server: Option<Measured
             })
         });
         let server_cpu = server_cpu_limit(&step.cost);
-        steps.push(step);
+        result.steps.push(step);
         if let Some(why) = own_limit {
-            generator_limit = Some((rate, why));
+            result.generator_limit_per_s = Some(rate);
+            result.generator_limit_on = Some(why);
             break;
         }
         match failed {
-            None => met = Some(met.map_or(rate, |m: f64| m.max(rate))),
-            Some((kind, symptom)) => {
-                if broke.as_ref().is_none_or(|b| rate < b.rate) {
-                    broke = Some(match server_cpu {
-                        Some(cpu) => Breaking {
-                            rate,
-                            why: format!("{symptom}; the limit: {cpu}"),
-                            first: "server_cpu",
-                        },
-                        None => Breaking {
-                            rate,
-                            why: symptom,
-                            first: kind.name(),
-                        },
-                    });
-                }
+            None => {
+                result.highest_met_per_s =
+                    Some(result.highest_met_per_s.map_or(rate, |m| m.max(rate)))
             }
+            Some((kind, symptom)) if result.broke_at_per_s.is_none_or(|lowest| rate < lowest) => {
+                result.broke_at_per_s = Some(rate);
+                let (first, why) = match server_cpu {
+                    Some(cpu) => ("server_cpu", format!("{symptom}; the limit: {cpu}")),
+                    None => (kind.name(), symptom),
+                };
+                result.broke_first = Some(first.to_string());
+                result.broke_on = Some(why);
+            }
+            Some(_) => {}
         }
+        let _ = runner.events.send(Event::Capacity {
+            phase: runner.phase_index,
+            result: result.clone(),
+        });
         // Double while the objective holds; then bisect between the last
         // rate that met it and the lowest that broke it.
-        rate = match (&met, &broke) {
+        rate = match (result.highest_met_per_s, result.broke_at_per_s) {
             (_, None) if rate >= capacity.max_rate => break,
             (_, None) => (rate * 2.0).min(capacity.max_rate),
             (None, Some(_)) => break, // the first rate already broke it
@@ -244,25 +251,10 @@ async fn search(runner: PhaseRunner, capacity: Capacity, server: Option<Measured
                     break;
                 }
                 bisections += 1;
-                (low + high.rate) / 2.0
+                (low + high) / 2.0
             }
         };
     }
-    let (generator_limit_per_s, generator_limit_on) = generator_limit.unzip();
-    let result = CapacityResult {
-        objective: format!(
-            "{}, at least {} % of the rate answered",
-            capacity.objective_words(),
-            ACHIEVED_SHARE * 100.0
-        ),
-        highest_met_per_s: met,
-        broke_at_per_s: broke.as_ref().map(|b| b.rate),
-        broke_first: broke.as_ref().map(|b| b.first.to_string()),
-        broke_on: broke.map(|b| b.why),
-        generator_limit_per_s,
-        generator_limit_on,
-        steps,
-    };
     runner.note(result_words(&result));
     let _ = runner.events.send(Event::Capacity {
         phase: runner.phase_index,
@@ -294,7 +286,7 @@ impl Schedule for Step {
         None
     }
 
-    fn sent(&mut self) {
+    fn sent(&mut self, _lag: Duration) {
         self.due += self.every;
     }
 

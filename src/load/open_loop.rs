@@ -15,7 +15,7 @@ use crate::engine::PhaseRunner;
 use crate::pacer::Pacer;
 
 /// A send this late is late (as the phase's `late_sends` count it).
-const LATE: Duration = Duration::from_millis(2);
+pub(super) const LATE: Duration = Duration::from_millis(2);
 
 /// What a schedule's sending came to.
 pub(super) struct Sent {
@@ -32,8 +32,8 @@ pub(super) trait Schedule: Send {
     /// The next call's due time and the interval the timer may keep after
     /// it; `None` when the schedule is done.
     fn next(&mut self, runner: &PhaseRunner) -> Option<(Instant, Duration)>;
-    /// The call `next` gave was sent.
-    fn sent(&mut self);
+    /// The call `next` gave was sent, `lag` after its due time.
+    fn sent(&mut self, lag: Duration);
     /// The run was paused and has resumed at `resumed`.
     fn resumed(&mut self, paused_at: Instant, resumed: Instant);
 }
@@ -90,7 +90,8 @@ pub(super) async fn send_on_schedule(
                 break;
             }
         }
-        outcome.late += u64::from(Instant::now().saturating_duration_since(due) > LATE);
+        let lag = Instant::now().saturating_duration_since(due);
+        outcome.late += u64::from(lag > LATE);
         // Capped: wait for a call to end; the call is still due when it
         // was, so the wait shows in its latency and as a late send.
         let permit = match &cap {
@@ -111,7 +112,7 @@ pub(super) async fn send_on_schedule(
             drop((done, permit));
         }));
         outcome.sent += 1;
-        schedule.sent();
+        schedule.sent(lag);
     }
     drop(in_flight);
     let _ = all_done.recv().await;

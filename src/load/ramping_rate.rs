@@ -7,7 +7,9 @@
 //! its due time, as in `rate`.
 //!
 //! The schedule is its own: the load dial does not change it (a ramp already
-//! says how the load moves); a pause shifts what is left of it.
+//! says how the load moves); a pause shifts what is left of it. How far
+//! behind schedule each stage's sends left goes to the report
+//! (`Event::Stages`) when the ramp ends.
 
 use std::fmt;
 use std::ops::RangeInclusive;
@@ -17,12 +19,13 @@ use std::time::{Duration, Instant};
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 
-use super::open_loop::{Schedule, send_on_schedule};
+use super::open_loop::{LATE, Schedule, send_on_schedule};
 use super::stages::Stages;
 use super::{LoadModel, ModelKind};
 use crate::engine::{EngineError, PhaseContext, PhaseRunner};
 use crate::scenario::file::ScenarioError;
 use crate::scenario::load_keys::LoadKeys;
+use crate::stats::{Event, StageSends};
 
 pub const MODEL: ModelKind = ModelKind {
     kind: "ramping_rate",
@@ -119,14 +122,19 @@ impl LoadModel for RampingRate {
         async move {
             let runner = phase.sampling_runner()?;
             let max_in_flight = ramp.max_in_flight;
-            let schedule = OnRamp {
+            let mut schedule = OnRamp {
+                sends: vec![StageTally::default(); ramp.rate.stages.len()],
                 ramp,
                 start: Instant::now(),
                 n: 0,
+                stage: 0,
             };
             let _ = tokio::spawn(async move {
-                let mut schedule = schedule;
-                send_on_schedule(&runner, max_in_flight, &mut schedule, |_| {}).await
+                send_on_schedule(&runner, max_in_flight, &mut schedule, |_| {}).await;
+                let _ = runner.events.send(Event::Stages {
+                    phase: runner.phase_index,
+                    stages: schedule.stage_sends(),
+                });
             })
             .await;
             Ok(())
@@ -141,6 +149,41 @@ struct OnRamp {
     ramp: RampingRate,
     start: Instant,
     n: u64,
+    /// The stage call `n` falls in, and each stage's sends so far.
+    stage: usize,
+    sends: Vec<StageTally>,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct StageTally {
+    sent: u64,
+    late: u64,
+    lag_total: Duration,
+    lag_most: Duration,
+}
+
+impl OnRamp {
+    fn stage_sends(&self) -> Vec<StageSends> {
+        let ms = |lag: Duration| lag.as_secs_f64() * 1000.0;
+        self.ramp
+            .rate
+            .segments()
+            .zip(&self.sends)
+            .map(|((from, to, seconds), tally)| StageSends {
+                from_per_s: from,
+                to_per_s: to,
+                duration_s: seconds,
+                sent: tally.sent,
+                late_sends: tally.late,
+                max_send_lag_ms: ms(tally.lag_most),
+                mean_send_lag_ms: if tally.sent > 0 {
+                    ms(tally.lag_total) / tally.sent as f64
+                } else {
+                    0.0
+                },
+            })
+            .collect()
+    }
 }
 
 impl Schedule for OnRamp {
@@ -148,11 +191,18 @@ impl Schedule for OnRamp {
         let offset = self.ramp.due(self.n)?;
         // The interval the timer keeps if nothing moves: the rate's here.
         let every = Duration::from_secs_f64(1.0 / self.ramp.rate.at(offset).max(0.001));
+        self.stage = self.ramp.rate.index_at(offset);
         Some((self.start + offset, every))
     }
 
-    fn sent(&mut self) {
+    fn sent(&mut self, lag: Duration) {
         self.n += 1;
+        if let Some(tally) = self.sends.get_mut(self.stage) {
+            tally.sent += 1;
+            tally.late += u64::from(lag > LATE);
+            tally.lag_total += lag;
+            tally.lag_most = tally.lag_most.max(lag);
+        }
     }
 
     fn resumed(&mut self, paused_at: Instant, resumed: Instant) {

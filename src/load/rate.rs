@@ -120,7 +120,7 @@ impl Schedule for Steady {
         more.then_some((self.due, self.step))
     }
 
-    fn sent(&mut self) {
+    fn sent(&mut self, _lag: Duration) {
         self.sent += 1;
         self.due += self.step;
         self.offset += self.step;

@@ -108,6 +108,18 @@ impl Stages {
         points
     }
 
+    /// The index of the stage `at` falls in (the last one past the end).
+    pub fn index_at(&self, at: Duration) -> usize {
+        let mut left = at.as_secs_f64();
+        for (index, stage) in self.stages.iter().enumerate() {
+            if left < stage.seconds {
+                return index;
+            }
+            left -= stage.seconds;
+        }
+        self.stages.len().saturating_sub(1)
+    }
+
     /// The highest value the ramp reaches.
     pub fn peak(&self) -> f64 {
         self.stages.iter().map(|s| s.to).fold(self.start, f64::max)

@@ -13,7 +13,7 @@ use crate::stats::{
     BadInputTally, CallStats, CapacityResult, ChurnSnapshot, ColdStartSnapshot, ControlChange,
     CriterionState, CriterionStatus, LabelPerCall, LabelStats, LatencySummary, OutcomeCounts,
     PhaseMemory, PhaseSnapshot, PhaseState, ProbePoint, ResourceSnapshot, RssTrend, Snapshot,
-    StageMeans, Stall, StateChange, TreeChanges, TreeMember, WindowPoint, WireSnapshot,
+    StageMeans, StageSends, Stall, StateChange, TreeChanges, TreeMember, WindowPoint, WireSnapshot,
 };
 
 /// `result`.
@@ -148,6 +148,8 @@ struct Phase<'a> {
     memory: Option<PhaseMemoryOut<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     capacity: Option<&'a CapacityResult>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stages: Option<&'a [StageSends]>,
 }
 
 /// A phase's own memory figures.
@@ -191,6 +193,7 @@ impl<'a> From<&'a PhaseSnapshot> for Phase<'a> {
             bad_inputs: p.bad_inputs.as_deref(),
             memory: p.memory.as_ref().map(PhaseMemoryOut::from),
             capacity: p.capacity.as_ref(),
+            stages: p.stages.as_deref(),
         }
     }
 }

@@ -86,6 +86,8 @@ pub(super) struct PhaseAcc {
     pub(super) bad_inputs: BTreeMap<BadInput, BadInputAcc>,
     /// Capacity phases: the search's result, once it ended.
     pub(super) capacity: Option<CapacityResult>,
+    /// Ramps of rates: each stage's sends, once the ramp ended.
+    pub(super) stages: Option<Vec<StageSends>>,
     /// Capacity phases: the rate asked, as a step line `(seconds since the
     /// phase's start, calls/s)` (two points at each change).
     pub(super) step_rates: Vec<(f64, f64)>,

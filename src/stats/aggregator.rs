@@ -122,6 +122,7 @@ impl Aggregator {
                 churn: ChurnAcc::default(),
                 bad_inputs: Default::default(),
                 capacity: None,
+                stages: None,
                 step_rates: Vec::new(),
             })
             .collect();
@@ -258,6 +259,11 @@ impl Aggregator {
                         acc.step_rates.push((t, before));
                     }
                     acc.step_rates.push((t, per_second));
+                }
+            }
+            Event::Stages { phase, stages } => {
+                if let Some(acc) = self.phases.get_mut(phase) {
+                    acc.stages = Some(stages);
                 }
             }
             Event::Capacity { phase, result } => {
@@ -774,6 +780,7 @@ impl Aggregator {
                     }),
                     memory: self.phase_memory(p.started, p.ended),
                     capacity: p.capacity.clone(),
+                    stages: p.stages.clone(),
                 }
             })
             .collect();

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::snapshot::CapacityResult;
+use super::snapshot::{CapacityResult, StageSends};
 use crate::probe::{Member, ProbeSample};
 use crate::protocol::bad_input::BadInput;
 use crate::protocol::{Outcome, ServerInfo};
@@ -100,6 +100,11 @@ pub enum Event {
         per_second: f64,
     },
     /// A capacity search ended: its steps and what it found.
+    /// A ramp of rates ended: how each of its stages' sends went.
+    Stages {
+        phase: usize,
+        stages: Vec<StageSends>,
+    },
     Capacity {
         phase: usize,
         result: CapacityResult,

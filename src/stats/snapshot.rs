@@ -122,6 +122,8 @@ pub struct PhaseSnapshot {
     pub bad_inputs: Option<Vec<BadInputTally>>,
     /// Capacity phases only, once the search ended.
     pub capacity: Option<CapacityResult>,
+    /// A ramp of rates (`ramping_rate`): each stage's sends, once it ended.
+    pub stages: Option<Vec<StageSends>>,
     /// The server's memory over this phase alone, once sampled in it.
     pub memory: Option<PhaseMemory>,
 }
@@ -163,6 +165,23 @@ pub struct PhaseMemory {
     pub rss_growth_mb: f64,
     /// The floor fit over the phase's samples (`None` with too few).
     pub rss_trend: Option<RssTrend>,
+}
+
+/// How one stage of a ramp of rates went out: its sends against its
+/// schedule (the open model counts latency from the due time; this says how
+/// far behind mcpstorm sent).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StageSends {
+    pub from_per_s: f64,
+    pub to_per_s: f64,
+    pub duration_s: f64,
+    /// Calls sent in the stage.
+    pub sent: u64,
+    /// Sends more than 2 ms behind schedule.
+    pub late_sends: u64,
+    /// How far behind schedule sends left: the most, and on average.
+    pub max_send_lag_ms: f64,
+    pub mean_send_lag_ms: f64,
 }
 
 /// A capacity search's result (`kind = "capacity"`).
