@@ -1335,3 +1335,103 @@ fn every_view_at_every_size() {
         );
     }
 }
+
+/// A capacity step at `rate` calls/s, the server using `cpu` cores;
+/// `broke` is what broke the objective, if it did.
+fn capacity_step(rate: f64, p99_ms: f64, cpu: f64, broke: Option<&str>) -> CapacityStep {
+    let demand = |cores_used: f64| mcpstorm::probe::demand::CpuDemand {
+        cores_used,
+        busiest_runnable: cores_used.min(1.0),
+        busiest_waiting: 0.0,
+        busiest_thread: "node (pid 7, thread 7)".into(),
+    };
+    CapacityStep {
+        rate_per_s: rate,
+        calls: rate as u64 * 10,
+        achieved_per_s: rate.min(200.0),
+        p50_ms: p99_ms / 2.0,
+        p99_ms,
+        success_rate: 1.0,
+        late_sends: 0,
+        broke_on: broke.map(str::to_string),
+        cost: StepCost {
+            server_cpu: Some(demand(cpu)),
+            server_rss_mb: Some(40.0),
+            mcpstorm_cpu: demand(0.05),
+        },
+    }
+}
+
+fn capacity_search(steps: Vec<CapacityStep>) -> CapacityResult {
+    CapacityResult {
+        objective: "p99 ≤ 50 ms, success ≥ 99.9 %, at least 90 % of the rate answered".into(),
+        highest_met_per_s: Some(160.0),
+        broke_at_per_s: Some(320.0),
+        broke_first: Some("server_cpu".into()),
+        broke_on: Some("latency: p99 901.1 ms, above 50 ms; the limit: the server's CPU".into()),
+        generator_limit_per_s: None,
+        generator_limit_on: None,
+        steps,
+    }
+}
+
+#[test]
+fn a_capacity_search_shows_its_steps_under_the_criteria_as_it_goes() {
+    let mut snapshot = leaking_run();
+    snapshot.phases[1].capacity = Some(capacity_search(vec![
+        capacity_step(80.0, 6.8, 0.42, None),
+        capacity_step(160.0, 5.5, 0.83, None),
+        capacity_step(
+            320.0,
+            901.1,
+            1.02,
+            Some("latency: p99 901.1 ms, above 50 ms"),
+        ),
+    ]));
+    let screen = render(
+        snapshot.clone(),
+        &status(false),
+        &ViewState::default(),
+        120,
+        40,
+    );
+    for text in [
+        "Capacity searching: 160/s met, 320/s broke:",
+        "rate/s  got/s  p99 ms  CPU %",
+        "    80     80     6.8     42 met",
+        "   320    200   901.1    102 latency",
+        // The criteria, each on its line above the search.
+        "FAILING",
+        "PENDING",
+    ] {
+        assert!(screen.contains(text), "no {text:?}:\n{screen}");
+    }
+    // More steps than rows: the latest are shown.
+    let many: Vec<CapacityStep> = (1..=40)
+        .map(|n| capacity_step(f64::from(n) * 10.0, 5.0, 0.1, None))
+        .collect();
+    snapshot.phases[1].capacity = Some(capacity_search(many));
+    let screen = render(
+        snapshot.clone(),
+        &status(false),
+        &ViewState::default(),
+        120,
+        40,
+    );
+    assert!(
+        screen.contains("   400    200     5.0     10 met"),
+        "{screen}"
+    );
+    assert!(!screen.contains("    10     10     5.0"), "{screen}");
+    // Once the phase is done, the final view's result says the search's.
+    snapshot.phases[1].state = PhaseState::Done;
+    let screen = render(snapshot, &status(true), &ViewState::default(), 120, 40);
+    assert!(
+        screen.contains("capacity (load): 160 calls/s met the objective"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("Capacity: 160/s met, 320/s broke: server_cpu"),
+        "{screen}"
+    );
+}

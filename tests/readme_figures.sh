@@ -7,6 +7,7 @@
 #   assets/headless.txt   `mcpstorm run --headless` of the six reference scenarios
 #   assets/dashboard.txt  the demo 40 s in, as tmux shows it at 120x40
 #   assets/dashboard.ansi the same with colours (view it with `cat`)
+#   assets/capacity.txt   a capacity search's final view, at 120x40 (and .ansi)
 #
 # FIGURES_COLD_BUILD=0 skips the cold builds (about 2.5 minutes on a quiet
 # 2-core machine; they use their own target directory, target/cold-build, so
@@ -81,6 +82,29 @@ tmux send-keys -t "$session" q
 for _ in $(seq 100); do [ -s "$demo_tui/tui.json" ] && break; sleep 0.2; done
 tmux kill-session -t "$session" 2>/dev/null || true
 "$bin" demo --headless --report "$demo_tui/headless.json" >/dev/null 2>&1 || true
+
+# A capacity search's final view, at 120x40 (it ends some 23 s in): 2 s
+# steps against a target whose one thread spends 5 ms of CPU a call (200
+# calls/s at most).
+cat >"$demo_tui/capacity.toml" <<'TOML'
+name = "capacity"
+timeout_ms = 5000
+[[phase]]
+name = "search"
+load = { kind = "capacity", start_rate = 20, max_rate = 2000, step_s = 2, p99_ms = 50 }
+[[call]]
+tool = "echo"
+arguments = { message = "x" }
+[acceptance]
+"crashes == 0" = {}
+"capacity_per_s >= 150" = {}
+TOML
+tmux new-session -d -s "$session" -x 120 -y 40 \
+    "PATH=$PWD/target/release:\$PATH mcpstorm run $demo_tui/capacity.toml --report $demo_tui/capacity.json -- mcpstorm serve --busy-ms 5; sleep 30"
+sleep 30
+tmux capture-pane -p -t "$session" >assets/capacity.txt
+tmux capture-pane -p -e -t "$session" >assets/capacity.ansi
+tmux kill-session -t "$session" 2>/dev/null || true
 python3 - "$demo_tui/tui.json" "$demo_tui/headless.json" >>"$figures" <<'PY'
 import json, sys
 for name, path in zip(["dashboard", "headless"], sys.argv[1:]):

@@ -255,7 +255,7 @@ async fn search(runner: PhaseRunner, capacity: Capacity, server: Option<Measured
             }
         };
     }
-    runner.note(result_words(&result));
+    runner.note(format!("capacity: {}", result.in_words()));
     let _ = runner.events.send(Event::Capacity {
         phase: runner.phase_index,
         result,
@@ -434,24 +434,6 @@ fn step_words(step: &CapacityStep) -> String {
         },
         step.broke_on.as_deref().unwrap_or("met the objective")
     )
-}
-
-fn result_words(result: &CapacityResult) -> String {
-    let met = result.highest_met_per_s.map_or_else(
-        || "no rate tried met the objective".to_string(),
-        |rate| format!("{rate:.0} calls/s met the objective ({})", result.objective),
-    );
-    let broke = match (result.broke_at_per_s, &result.broke_on) {
-        (Some(rate), Some(why)) => format!("; {rate:.0} calls/s broke it on {why}"),
-        _ => "; no rate tried broke it".to_string(),
-    };
-    let limit = match (result.generator_limit_per_s, &result.generator_limit_on) {
-        (Some(rate), Some(why)) => format!(
-            "; the search stopped at {rate:.0} calls/s, mcpstorm's limit, not the server's: {why}"
-        ),
-        _ => String::new(),
-    };
-    format!("capacity: {met}{broke}{limit}")
 }
 
 #[cfg(test)]

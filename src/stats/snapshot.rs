@@ -120,7 +120,7 @@ pub struct PhaseSnapshot {
     pub churn: Option<ChurnSnapshot>,
     /// Robustness phases only: per bad input, what the server did.
     pub bad_inputs: Option<Vec<BadInputTally>>,
-    /// Capacity phases only, once the search ended.
+    /// Capacity phases only: the search so far, from its first step's end.
     pub capacity: Option<CapacityResult>,
     /// A ramp of rates (`ramping_rate`): each stage's sends, once it ended.
     pub stages: Option<Vec<StageSends>>,
@@ -203,6 +203,28 @@ pub struct CapacityResult {
     pub generator_limit_on: Option<String>,
     /// Each rate tried, in order: the latency-vs-throughput curve.
     pub steps: Vec<CapacityStep>,
+}
+
+impl CapacityResult {
+    /// The result in a sentence: the highest rate met, the one that broke
+    /// the objective and how, and mcpstorm's limit if it stopped the search.
+    pub fn in_words(&self) -> String {
+        let met = self.highest_met_per_s.map_or_else(
+            || "no rate tried met the objective".to_string(),
+            |rate| format!("{rate:.0} calls/s met the objective ({})", self.objective),
+        );
+        let broke = match (self.broke_at_per_s, &self.broke_on) {
+            (Some(rate), Some(why)) => format!("; {rate:.0} calls/s broke it on {why}"),
+            _ => "; no rate tried broke it".to_string(),
+        };
+        let limit = match (self.generator_limit_per_s, &self.generator_limit_on) {
+            (Some(rate), Some(why)) => format!(
+                "; the search stopped at {rate:.0} calls/s, mcpstorm's limit, not the server's: {why}"
+            ),
+            _ => String::new(),
+        };
+        format!("{met}{broke}{limit}")
+    }
 }
 
 /// One step of a capacity search: a rate held for a while.

@@ -1,6 +1,7 @@
 //! One function per pane; each draws into the area it is given from the
 //! snapshot alone.
 
+mod capacity;
 mod chart;
 mod latency;
 mod per_label;

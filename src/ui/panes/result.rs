@@ -60,6 +60,15 @@ pub fn lines(s: &Snapshot, status: &RunStatus) -> Vec<Line<'static>> {
             )));
         }
         lines.push(Line::raw(memory_line(s)));
+        for phase in s.phases.iter().filter(|p| p.state != PhaseState::Running) {
+            if let Some(capacity) = &phase.capacity {
+                lines.push(Line::raw(format!(
+                    "capacity ({}): {}",
+                    phase.name,
+                    capacity.in_words()
+                )));
+            }
+        }
     }
     for paragraph in super::paragraphs(&status.description) {
         lines.push(Line::styled(

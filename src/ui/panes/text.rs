@@ -13,8 +13,16 @@ use crate::acceptance::format_value;
 use crate::stats::Snapshot;
 
 pub fn acceptance(frame: &mut Frame, area: Rect, block: Block, s: &Snapshot) {
+    let rows = area.height.saturating_sub(2) as usize;
+    // A capacity search takes the rows below the criteria, each criterion
+    // then on one line.
+    let search = super::capacity::lines(
+        s,
+        rows.saturating_sub(s.criteria.len() + 1),
+        usize::from(area.width.saturating_sub(2)),
+    );
     let mut lines = Vec::new();
-    if s.criteria.is_empty() {
+    if s.criteria.is_empty() && search.is_none() {
         lines.push(Line::raw("no criteria in this scenario"));
     }
     // The words in one column, a space after the longest shown (SETTLING).
@@ -30,7 +38,6 @@ pub fn acceptance(frame: &mut Frame, area: Rect, block: Block, s: &Snapshot) {
     // first line; else one line per criterion, its left-hand value before
     // the expression, so no criterion drops out of view and a narrow pane
     // cuts the expression's end, never the figure.
-    let rows = area.height.saturating_sub(2) as usize;
     let width = (area.width.saturating_sub(2) as usize).saturating_sub(column);
     let mut details: Vec<Vec<String>> = s
         .criteria
@@ -40,7 +47,7 @@ pub fn acceptance(frame: &mut Frame, area: Rect, block: Block, s: &Snapshot) {
     if details.iter().map(|d| d.len() + 1).sum::<usize>() > rows {
         details.iter_mut().for_each(|d| d.truncate(1));
     }
-    let roomy = s.criteria.len() * 2 <= rows;
+    let roomy = s.criteria.len() * 2 <= rows && search.is_none();
     for (c, detail) in s.criteria.iter().zip(&details) {
         let state = Span::styled(format!("{:<column$}", c.state.word()), state_style(c.state));
         let expression = Span::styled(
@@ -62,6 +69,12 @@ pub fn acceptance(frame: &mut Frame, area: Rect, block: Block, s: &Snapshot) {
                 expression,
             ]));
         }
+    }
+    if let Some(search) = search {
+        if !s.criteria.is_empty() {
+            lines.push(Line::raw(""));
+        }
+        lines.extend(search);
     }
     // The count of each state beside the pane's name, or under the pane
     // when they do not fit whole beside it.
@@ -100,7 +113,7 @@ fn state_counts(s: &Snapshot) -> Vec<Part> {
 
 /// `text` in lines of at most `width` characters, broken between words (a
 /// word longer than a line is cut); at least one line.
-fn wrap_words(text: &str, width: usize) -> Vec<String> {
+pub(super) fn wrap_words(text: &str, width: usize) -> Vec<String> {
     let width = width.max(1);
     let mut lines = vec![String::new()];
     for word in text.split(' ') {
