@@ -134,6 +134,7 @@ fn leaking_run() -> Snapshot {
                 bad_inputs: None,
                 memory: None,
                 capacity: None,
+                sessions: None,
                 stages: None,
             },
             PhaseSnapshot {
@@ -155,6 +156,7 @@ fn leaking_run() -> Snapshot {
                 bad_inputs: None,
                 memory: None,
                 capacity: None,
+                sessions: None,
                 stages: None,
             },
         ],

@@ -4,7 +4,7 @@
 use super::range::Range;
 use crate::stats::{
     Attribution, BadInputTally, CallStats, CapacityResult, ChurnSnapshot, ColdStartSnapshot,
-    LabelPerCall, LatencySummary, ResourceSnapshot, Snapshot,
+    LabelPerCall, LatencySummary, ResourceSnapshot, SessionsResult, Snapshot,
 };
 
 /// What scope a metric accepts.
@@ -165,13 +165,22 @@ metrics! {
         |s| bad_inputs(s, |t| t.sent);
     "bad_inputs_mishandled", Run, "", "robustness: bad inputs not answered as the specification names",
         |s| bad_inputs(s, |t| t.mishandled());
-    "capacity_per_s", Run, "calls/s", "capacity search: the highest rate that met its objective (once it ended)",
+    "capacity_per_s", Run, "calls/s", "capacity search: the highest rate that met its objective so far",
         |s| capacity(s).and_then(|c| c.highest_met_per_s);
     "capacity_broke_at_per_s", Run, "calls/s", "capacity search: the lowest rate that broke its objective",
         |s| capacity(s).and_then(|c| c.broke_at_per_s);
+    "sessions_held", Run, "", "sessions as users: the most sessions open at once with the objective met so far",
+        |s| sessions_held(s).and_then(|h| h.held_sessions).map(|n| n as f64);
+    "sessions_broke_at", Run, "", "sessions as users: the sessions open when the objective broke",
+        |s| sessions_held(s).and_then(|h| h.broke_at_sessions).map(|n| n as f64);
 }
 
-/// The first capacity search's result, once it ended.
+/// The first sessions phase's result so far.
+fn sessions_held(snapshot: &Snapshot) -> Option<&SessionsResult> {
+    snapshot.phases.iter().find_map(|p| p.sessions.as_ref())
+}
+
+/// The first capacity search's result so far.
 fn capacity(snapshot: &Snapshot) -> Option<&CapacityResult> {
     snapshot.phases.iter().find_map(|p| p.capacity.as_ref())
 }

@@ -256,6 +256,7 @@ mod tests {
             churn: None,
             bad_inputs: None,
             capacity: None,
+            sessions: None,
             stages: None,
             memory: None,
         }

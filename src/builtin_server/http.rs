@@ -11,6 +11,7 @@
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use bytes::Bytes;
@@ -68,6 +69,11 @@ pub struct HttpServeArgs {
     /// gets 404 and must initialize again.
     #[arg(long, value_name = "N")]
     pub session_expire_after: Option<u64>,
+    /// Over HTTP: hold at most N sessions at once (a server out of session
+    /// slots): an `initialize` beyond them, or a stateless request on a
+    /// connection beyond N carrying them, is answered 503.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_sessions: Option<u64>,
     /// Over HTTP: answer 401 unless the request has `Authorization: Bearer TOKEN`.
     #[arg(long, value_name = "TOKEN")]
     pub require_bearer: Option<String>,
@@ -123,12 +129,16 @@ struct SessionState {
 struct ConnectionState {
     /// `--session-leak-kb` already taken for this connection (stateless era).
     leaked: std::sync::atomic::AtomicBool,
+    /// It counts among the stateless connections `--max-sessions` bounds.
+    counted: std::sync::atomic::AtomicBool,
 }
 
 struct Server {
     state: FaultState,
     args: HttpServeArgs,
     sessions: Mutex<HashMap<String, SessionState>>,
+    /// Connections carrying stateless requests, open now.
+    stateless_connections: AtomicU64,
     /// What `--session-leak-kb` keeps: never freed.
     leaked: Mutex<Arena>,
     /// `--legacy-sse`: the open streams, by session id.
@@ -188,6 +198,7 @@ pub async fn serve_http(knobs: FaultKnobs, args: HttpServeArgs) -> std::io::Resu
         state: FaultState::new(knobs),
         args,
         sessions: Mutex::new(HashMap::new()),
+        stateless_connections: AtomicU64::new(0),
         leaked: Mutex::new(Arena::default()),
         streams: Default::default(),
         oauth,
@@ -222,10 +233,13 @@ where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let connection = Arc::new(ConnectionState::default());
-    let service = service_fn(move |request| {
-        let server = server.clone();
-        let connection = connection.clone();
-        async move { Ok::<_, Infallible>(server.handle(request, &connection).await) }
+    let service = service_fn({
+        let (server, connection) = (server.clone(), connection.clone());
+        move |request| {
+            let server = server.clone();
+            let connection = connection.clone();
+            async move { Ok::<_, Infallible>(server.handle(request, &connection).await) }
+        }
     });
     let mut builder = auto::Builder::new(TokioExecutor::new());
     if http1_only {
@@ -234,6 +248,9 @@ where
     let _ = builder
         .serve_connection(TokioIo::new(stream), service)
         .await;
+    if connection.counted.load(Ordering::Relaxed) {
+        server.stateless_connections.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// A reply's body: whole, or (an HTTP+SSE stream) as it comes.
@@ -441,13 +458,16 @@ impl Server {
                     mismatch,
                 );
             }
-            if !connection
-                .leaked
-                .swap(true, std::sync::atomic::Ordering::Relaxed)
-            {
+            if let Some(refused) = self.count_stateless(connection, &id) {
+                return refused;
+            }
+            if !connection.leaked.swap(true, Ordering::Relaxed) {
                 self.leak_for_session();
             }
         } else if method == "initialize" {
+            if let Some(refused) = self.session_room(&id) {
+                return refused;
+            }
             new_session = Some(self.open_session());
         } else if let Some(refused) = self.enter_session(headers) {
             return refused;
@@ -491,6 +511,35 @@ impl Server {
             reply.headers_mut().insert(SESSION_ID, value);
         }
         reply
+    }
+
+    /// `--max-sessions` in the handshake era: the refusal of an
+    /// `initialize` when every slot is taken.
+    fn session_room(&self, id: &Value) -> Option<Reply> {
+        let most = self.args.max_sessions?;
+        let held = self.sessions.lock().map_or(0, |s| s.len() as u64);
+        (held >= most).then(|| out_of_slots(id, most))
+    }
+
+    /// `--max-sessions` in the stateless era: a connection's first request
+    /// takes a slot (freed when it closes), or is refused.
+    fn count_stateless(&self, connection: &ConnectionState, id: &Value) -> Option<Reply> {
+        let most = self.args.max_sessions?;
+        if connection.counted.load(Ordering::Relaxed) {
+            return None;
+        }
+        let taken =
+            self.stateless_connections
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |held| {
+                    (held < most).then_some(held + 1)
+                });
+        match taken {
+            Ok(_) => {
+                connection.counted.store(true, Ordering::Relaxed);
+                None
+            }
+            Err(_) => Some(out_of_slots(id, most)),
+        }
     }
 
     fn leak_for_session(&self) {
@@ -554,6 +603,16 @@ impl Server {
         }
         None
     }
+}
+
+/// `--max-sessions`' refusal.
+fn out_of_slots(id: &Value, most: u64) -> Reply {
+    error_reply(
+        StatusCode::SERVICE_UNAVAILABLE,
+        id,
+        codes::INTERNAL_ERROR,
+        format!("Service Unavailable: this server holds at most {most} sessions"),
+    )
 }
 
 /// `--redirect PATH=LOCATION`.

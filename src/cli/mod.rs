@@ -134,8 +134,10 @@ pub struct RunArgs {
     #[arg(long, value_name = "TOOL")]
     pub exclude: Vec<String>,
     /// The objective of the capacity searches (`kind = "capacity"`, the
-    /// built-in `capacity`): "p99 < 100ms" or "success_rate >= 0.999", one a
-    /// flag (repeatable); replaces the scenario's `p99_ms` or `success_rate`.
+    /// built-in `capacity`) and of sessions as users (`kind = "sessions"`):
+    /// "p99 < 100ms", "success_rate >= 0.999" or "rss < 512MB" (capacity
+    /// alone), one a flag (repeatable); replaces the scenario's `p99_ms`,
+    /// `success_rate` or `max_rss_mb`.
     #[arg(long, value_name = "OBJECTIVE", value_parser = crate::load::Objective::parse)]
     pub slo: Vec<crate::load::Objective>,
     /// Milliseconds a server gets to exit after its stdin closes (and again after SIGTERM).

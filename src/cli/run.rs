@@ -433,7 +433,8 @@ pub async fn run(args: RunArgs) -> ExitCode {
         if !held {
             eprintln!(
                 "mcpstorm: --slo sets the objective of a capacity search (`kind = \"capacity\"`, \
-                 as in the built-in `capacity`); none of these scenarios has one"
+                 as in the built-in `capacity`) or of sessions as users (`kind = \"sessions\"`); \
+                 none of these scenarios has one"
             );
             return ExitCode::from(exit::SETUP);
         }

@@ -39,6 +39,11 @@ pub enum EngineError {
          (--server-cmd), not only --url"
     )]
     ColdStartNeedsCommand,
+    #[error(
+        "sessions as users (`kind = \"sessions\"`) need a server over HTTP (--url, or a \
+         command that serves HTTP): over stdio each session is a server process of its own"
+    )]
+    SessionsNeedHttp,
     #[error(transparent)]
     Setup(#[from] SetupError),
     #[error("automatic mix: {0}")]

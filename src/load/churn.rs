@@ -15,25 +15,21 @@ use std::time::Instant;
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 
+use super::session_open::{LABEL, open_session, refusal, report_open};
 use super::{LoadModel, ModelKind};
-use crate::client::{ProtocolChoice, Session, SetupError};
+use crate::client::Session;
 use crate::engine::crash::LiveSession;
 use crate::engine::monitor::Monitor;
-use crate::engine::{EngineError, PhaseContext, PhaseRunner, RunOptions, micros};
-use crate::protocol::Outcome;
+use crate::engine::{EngineError, PhaseContext, PhaseRunner, RunOptions};
 use crate::scenario::file::ScenarioError;
 use crate::scenario::load_keys::{LoadKeys, MAX_CALLS};
-use crate::stats::{CallEvent, Event};
-use crate::transport::Connection;
+use crate::stats::Event;
 
 pub const MODEL: ModelKind = ModelKind {
     kind: "churn",
     keys: &["sessions", "calls_per_session", "end"],
     parse,
 };
-
-/// The label the opening of a churned session is counted under.
-pub const LABEL: &str = "session/open";
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SessionChurn {
@@ -132,33 +128,29 @@ impl Churn<'_> {
         end: SessionEnd,
     ) -> Result<(), EngineError> {
         let runner = &self.runner;
-        let choice = ProtocolChoice::Force(self.main.version());
         for _ in 0..sessions {
             runner.control.wait_unpaused().await;
             if runner.halt.is_set() {
                 break;
             }
             let started = Instant::now();
-            let opening = async {
-                let connection = match self.main.connection().sibling() {
-                    Some(sibling) => sibling,
-                    None => Connection::open(&self.options.target, self.options.connect).await?,
-                };
-                Ok::<_, EngineError>(
-                    Session::open(connection, choice, self.options.connect.startup_timeout).await,
-                )
-            };
+            let opening = open_session(self.main, self.options);
             let Some(opened) = runner.interrupt.unless(opening).await else {
                 break;
             };
             let session = match opened? {
                 Ok(session) => Arc::new(session),
                 Err(error) => {
-                    self.report_open(started, Some(&error));
+                    report_open(
+                        runner,
+                        self.session_open_label,
+                        started,
+                        Some(refusal(&error)),
+                    );
                     continue;
                 }
             };
-            self.report_open(started, None);
+            report_open(runner, self.session_open_label, started, None);
             let in_session = PhaseRunner {
                 live: LiveSession::fixed(session.clone()),
                 ..runner.clone()
@@ -189,21 +181,6 @@ impl Churn<'_> {
             });
         }
         Ok(())
-    }
-
-    /// Count the opening of a session as a call of its own label, so its
-    /// latency and failures show beside the calls made in it.
-    fn report_open(&self, started: Instant, failure: Option<&SetupError>) {
-        let outcome = failure.map_or(Outcome::Ok, SetupError::outcome);
-        let _ = self.runner.events.send(Event::Call(CallEvent {
-            phase: self.runner.phase_index,
-            label: self.session_open_label,
-            outcome,
-            latency_us: micros(started.elapsed()),
-            send_lag_us: 0,
-            mixup: false,
-            message: failure.map(|e| format!("opening a session: {e}")),
-        }));
     }
 }
 

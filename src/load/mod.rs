@@ -19,6 +19,8 @@ mod ramping_workers;
 mod rate;
 mod robustness;
 mod sequential;
+mod session_open;
+mod sessions;
 mod stages;
 mod step_cost;
 
@@ -107,6 +109,7 @@ pub const MODELS: &[ModelKind] = &[
     ramping_rate::MODEL,
     ramping_workers::MODEL,
     capacity::MODEL,
+    sessions::MODEL,
     coldstart::MODEL,
     churn::MODEL,
     robustness::MODEL,

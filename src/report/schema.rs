@@ -12,8 +12,9 @@ use crate::protocol::ServerInfo;
 use crate::stats::{
     BadInputTally, CallStats, CapacityResult, ChurnSnapshot, ColdStartSnapshot, ControlChange,
     CriterionState, CriterionStatus, LabelPerCall, LabelStats, LatencySummary, OutcomeCounts,
-    PhaseMemory, PhaseSnapshot, PhaseState, ProbePoint, ResourceSnapshot, RssTrend, Snapshot,
-    StageMeans, StageSends, Stall, StateChange, TreeChanges, TreeMember, WindowPoint, WireSnapshot,
+    PhaseMemory, PhaseSnapshot, PhaseState, ProbePoint, ResourceSnapshot, RssTrend, SessionsResult,
+    Snapshot, StageMeans, StageSends, Stall, StateChange, TreeChanges, TreeMember, WindowPoint,
+    WireSnapshot,
 };
 
 /// `result`.
@@ -149,6 +150,8 @@ struct Phase<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     capacity: Option<&'a CapacityResult>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    sessions: Option<&'a SessionsResult>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     stages: Option<&'a [StageSends]>,
 }
 
@@ -193,6 +196,7 @@ impl<'a> From<&'a PhaseSnapshot> for Phase<'a> {
             bad_inputs: p.bad_inputs.as_deref(),
             memory: p.memory.as_ref().map(PhaseMemoryOut::from),
             capacity: p.capacity.as_ref(),
+            sessions: p.sessions.as_ref(),
             stages: p.stages.as_deref(),
         }
     }

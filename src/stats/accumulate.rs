@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use super::latency::LatencyHistogram;
+use super::limits::{CapacityResult, SessionsResult};
 use super::series::{Mergeable, Series};
 use super::snapshot::*;
 use super::trend::{RssTrend, push_bounded, rss_trend};
@@ -86,6 +87,8 @@ pub(super) struct PhaseAcc {
     pub(super) bad_inputs: BTreeMap<BadInput, BadInputAcc>,
     /// Capacity phases: the search's result, once it ended.
     pub(super) capacity: Option<CapacityResult>,
+    /// Sessions phases: the sessions held so far.
+    pub(super) sessions: Option<SessionsResult>,
     /// Ramps of rates: each stage's sends, once the ramp ended.
     pub(super) stages: Option<Vec<StageSends>>,
     /// Capacity phases: the rate asked, as a step line `(seconds since the

@@ -122,6 +122,7 @@ impl Aggregator {
                 churn: ChurnAcc::default(),
                 bad_inputs: Default::default(),
                 capacity: None,
+                sessions: None,
                 stages: None,
                 step_rates: Vec::new(),
             })
@@ -264,6 +265,11 @@ impl Aggregator {
             Event::Stages { phase, stages } => {
                 if let Some(acc) = self.phases.get_mut(phase) {
                     acc.stages = Some(stages);
+                }
+            }
+            Event::SessionsHeld { phase, result } => {
+                if let Some(acc) = self.phases.get_mut(phase) {
+                    acc.sessions = Some(result);
                 }
             }
             Event::Capacity { phase, result } => {
@@ -780,6 +786,7 @@ impl Aggregator {
                     }),
                     memory: self.phase_memory(p.started, p.ended),
                     capacity: p.capacity.clone(),
+                    sessions: p.sessions.clone(),
                     stages: p.stages.clone(),
                 }
             })

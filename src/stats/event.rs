@@ -3,7 +3,8 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::snapshot::{CapacityResult, StageSends};
+use super::limits::{CapacityResult, SessionsResult};
+use super::snapshot::StageSends;
 use crate::probe::{Member, ProbeSample};
 use crate::protocol::bad_input::BadInput;
 use crate::protocol::{Outcome, ServerInfo};
@@ -104,6 +105,11 @@ pub enum Event {
     Stages {
         phase: usize,
         stages: Vec<StageSends>,
+    },
+    /// A sessions phase's result so far (after each window) and at its end.
+    SessionsHeld {
+        phase: usize,
+        result: SessionsResult,
     },
     Capacity {
         phase: usize,

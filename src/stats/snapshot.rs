@@ -10,10 +10,10 @@ use serde::Serialize;
 
 use super::attribution::NotAttributed;
 use super::latency::LatencySummary;
+use super::limits::{CapacityResult, SessionsResult};
 use super::series::Mergeable;
 use super::trend::{RssTrend, Settling};
 pub use super::verdict_history::StateChange;
-use crate::probe::demand::CpuDemand;
 use crate::protocol::{Outcome, ServerInfo};
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
@@ -122,6 +122,9 @@ pub struct PhaseSnapshot {
     pub bad_inputs: Option<Vec<BadInputTally>>,
     /// Capacity phases only: the search so far, from its first step's end.
     pub capacity: Option<CapacityResult>,
+    /// Sessions as users only: the sessions held, from the first window's
+    /// end.
+    pub sessions: Option<SessionsResult>,
     /// A ramp of rates (`ramping_rate`): each stage's sends, once it ended.
     pub stages: Option<Vec<StageSends>>,
     /// The server's memory over this phase alone, once sampled in it.
@@ -182,80 +185,6 @@ pub struct StageSends {
     /// How far behind schedule sends left: the most, and on average.
     pub max_send_lag_ms: f64,
     pub mean_send_lag_ms: f64,
-}
-
-/// A capacity search's result (`kind = "capacity"`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct CapacityResult {
-    /// The objective each step was held to, in words.
-    pub objective: String,
-    /// The highest rate that met it.
-    pub highest_met_per_s: Option<f64>,
-    /// The lowest rate that broke it; what broke first there (`errors`,
-    /// `latency`, `memory`, `throughput`, or `server_cpu` when the server's
-    /// CPU was saturated as the objective broke), and how, in words.
-    pub broke_at_per_s: Option<f64>,
-    pub broke_first: Option<String>,
-    pub broke_on: Option<String>,
-    /// The rate at which mcpstorm itself fell behind, ending the search,
-    /// and how (late sends, its CPU saturated).
-    pub generator_limit_per_s: Option<f64>,
-    pub generator_limit_on: Option<String>,
-    /// Each rate tried, in order: the latency-vs-throughput curve.
-    pub steps: Vec<CapacityStep>,
-}
-
-impl CapacityResult {
-    /// The result in a sentence: the highest rate met, the one that broke
-    /// the objective and how, and mcpstorm's limit if it stopped the search.
-    pub fn in_words(&self) -> String {
-        let met = self.highest_met_per_s.map_or_else(
-            || "no rate tried met the objective".to_string(),
-            |rate| format!("{rate:.0} calls/s met the objective ({})", self.objective),
-        );
-        let broke = match (self.broke_at_per_s, &self.broke_on) {
-            (Some(rate), Some(why)) => format!("; {rate:.0} calls/s broke it on {why}"),
-            _ => "; no rate tried broke it".to_string(),
-        };
-        let limit = match (self.generator_limit_per_s, &self.generator_limit_on) {
-            (Some(rate), Some(why)) => format!(
-                "; the search stopped at {rate:.0} calls/s, mcpstorm's limit, not the server's: {why}"
-            ),
-            _ => String::new(),
-        };
-        format!("{met}{broke}{limit}")
-    }
-}
-
-/// One step of a capacity search: a rate held for a while.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct CapacityStep {
-    pub rate_per_s: f64,
-    /// Calls sent in the step.
-    pub calls: u64,
-    /// Calls answered within the step, a second.
-    pub achieved_per_s: f64,
-    pub p50_ms: f64,
-    pub p99_ms: f64,
-    pub success_rate: f64,
-    /// Sends more than 2 ms behind schedule.
-    pub late_sends: u64,
-    /// What broke the objective (`None`: met).
-    pub broke_on: Option<String>,
-    /// What the step cost the server and mcpstorm.
-    #[serde(flatten)]
-    pub cost: StepCost,
-}
-
-/// What a capacity step cost the server and mcpstorm (`load::step_cost`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct StepCost {
-    /// The server's process tree (`None` with no process to read: a URL
-    /// without `--pid`, or a server gone by the step's end).
-    pub server_cpu: Option<CpuDemand>,
-    /// The server tree's RSS at the step's end, in MB.
-    pub server_rss_mb: Option<f64>,
-    pub mcpstorm_cpu: CpuDemand,
 }
 
 /// What the server did with one kind of bad input, over a robustness phase.
