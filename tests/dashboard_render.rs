@@ -1437,3 +1437,57 @@ fn a_capacity_search_shows_its_steps_under_the_criteria_as_it_goes() {
         "{screen}"
     );
 }
+
+#[test]
+fn sessions_as_users_show_what_is_open_and_held_under_the_criteria() {
+    let window = |at_s: f64, sessions: u64, p99_ms: f64, broke: Option<&str>| SessionsWindow {
+        at_s,
+        sessions,
+        calls: 100,
+        open_failed: 0,
+        p99_ms,
+        success_rate: 1.0,
+        server_cpu_cores: Some(0.1),
+        broke_on: broke.map(str::to_string),
+    };
+    let mut snapshot = leaking_run();
+    snapshot.phases[1].sessions = Some(SessionsResult {
+        objective: "p99 ≤ 50 ms, success ≥ 99.9 %".into(),
+        opened: 30,
+        open_failed: 0,
+        open_now: 31,
+        most_open: 31,
+        held_sessions: Some(21),
+        broke_at_sessions: Some(31),
+        broke_first: Some("latency".into()),
+        broke_on: Some("latency: p99 50.7 ms, above 50 ms".into()),
+        generator_limit_at_sessions: None,
+        generator_limit_on: None,
+        windows: vec![
+            window(1.0, 11, 5.2, None),
+            window(2.0, 21, 11.3, None),
+            window(3.0, 31, 50.7, Some("latency: p99 50.7 ms, above 50 ms")),
+        ],
+    });
+    let screen = render(
+        snapshot.clone(),
+        &status(false),
+        &ViewState::default(),
+        120,
+        40,
+    );
+    for text in [
+        "Sessions: 31 open now, 21 held, broke with 31",
+        "open: latency",
+        "    2.0    21    11.3  100.00 met",
+        "    3.0    31    50.7  100.00 latency",
+    ] {
+        assert!(screen.contains(text), "no {text:?}:\n{screen}");
+    }
+    snapshot.phases[1].state = PhaseState::Done;
+    let screen = render(snapshot, &status(true), &ViewState::default(), 120, 40);
+    assert!(
+        screen.contains("sessions (load): held 21 sessions at once"),
+        "{screen}"
+    );
+}

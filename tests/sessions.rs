@@ -109,3 +109,18 @@ fn over_stdio_sessions_as_users_are_refused_saying_why() {
         run.explain()
     );
 }
+
+#[test]
+fn no_more_sessions_are_opened_than_max_sessions_allows() {
+    // At most 5 open, the run's own counted: the users beyond wait for
+    // one to end (none does before the arrivals end), and no opening fails.
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = users("").replace("think_ms = 100", "think_ms = 100, max_sessions = 5");
+    let file = scenario_file(dir.path(), "users.toml", &scenario);
+    let target = HttpTarget::start(&[]);
+    let run = target.run(file.to_str().unwrap(), &[]);
+    let sessions = held(&run);
+    assert_eq!(sessions["most_open"], 5, "{sessions}");
+    assert_eq!(sessions["open_failed"], 0, "{sessions}");
+    assert_eq!(sessions["held_sessions"], 5, "{sessions}");
+}

@@ -66,7 +66,7 @@ const ARRIVAL_RATE: RangeInclusive<f64> = 0.01..=10_000.0;
 const DURATION_S: RangeInclusive<f64> = 0.1..=3_600.0;
 const THINK_MS: RangeInclusive<f64> = 0.0..=3_600_000.0;
 const CALLS_EACH: RangeInclusive<u64> = 1..=1_000_000;
-const MAX_SESSIONS: RangeInclusive<u64> = 1..=100_000;
+const MAX_SESSIONS: RangeInclusive<u64> = 2..=100_000;
 const WINDOW_S: RangeInclusive<f64> = 1.0..=60.0;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -75,7 +75,8 @@ pub struct Sessions {
     pub duration_s: f64,
     pub think_ms: f64,
     pub calls_each: Option<u64>,
-    /// Sessions open at once, at most: an arrival beyond waits.
+    /// Sessions open at once, at most, the run's own counted: an arrival
+    /// beyond waits for a user to end.
     pub max_sessions: u64,
     pub window_s: f64,
     pub p99_ms: Option<f64>,
@@ -204,7 +205,7 @@ impl Users {
         let length = Duration::from_secs_f64(users.model.duration_s);
         let clock = ActiveClock::start(&users.runner.control);
         let mut due = Duration::ZERO;
-        while due <= length {
+        'arrivals: while due <= length {
             let runner = &users.runner;
             // A pause holds the arrivals; the schedule runs on active time.
             runner.control.wait_unpaused().await;
@@ -218,12 +219,24 @@ impl Users {
             if clock.elapsed(&runner.control) < due {
                 continue; // paused meanwhile: wait out the rest
             }
-            // At the cap, an arrival waits for a session to end.
-            while users.open_now.load(Ordering::Relaxed) > users.model.max_sessions {
-                if runner.halt.is_set() || users.sessions_end.is_set() {
-                    break;
+            // At the cap (users opening or open, and the run's own session),
+            // an arrival waits for a user to end: a server that never
+            // answers an opening cannot make mcpstorm hold more.
+            while sessions.try_join_next().is_some() {}
+            while sessions.len() as u64 + 1 >= users.model.max_sessions {
+                let arrivals_left = length.saturating_sub(clock.elapsed(&runner.control));
+                tokio::select! {
+                    biased;
+                    _ = runner.halt.wait() => break 'arrivals,
+                    _ = users.sessions_end.wait() => break 'arrivals,
+                    // A pause moves the arrivals' end: looked at again.
+                    _ = tokio::time::sleep(arrivals_left) => {
+                        if clock.elapsed(&runner.control) >= length {
+                            break 'arrivals;
+                        }
+                    }
+                    _ = sessions.join_next() => {}
                 }
-                tokio::time::sleep(Duration::from_millis(10)).await;
             }
             let (user, ended, opened, open_failed) = (
                 users.clone(),

@@ -8,6 +8,7 @@ mod per_label;
 mod processes;
 mod resources;
 pub mod result;
+mod sessions;
 mod text;
 mod throughput;
 mod title;

@@ -68,6 +68,13 @@ pub fn lines(s: &Snapshot, status: &RunStatus) -> Vec<Line<'static>> {
                     capacity.in_words()
                 )));
             }
+            if let Some(sessions) = &phase.sessions {
+                lines.push(Line::raw(format!(
+                    "sessions ({}): {}",
+                    phase.name,
+                    sessions.in_words()
+                )));
+            }
         }
     }
     for paragraph in super::paragraphs(&status.description) {

@@ -14,13 +14,14 @@ use crate::stats::Snapshot;
 
 pub fn acceptance(frame: &mut Frame, area: Rect, block: Block, s: &Snapshot) {
     let rows = area.height.saturating_sub(2) as usize;
-    // A capacity search takes the rows below the criteria, each criterion
-    // then on one line.
-    let search = super::capacity::lines(
-        s,
+    // A capacity search, or sessions as users, takes the rows below the
+    // criteria, each criterion then on one line.
+    let (search_rows, width) = (
         rows.saturating_sub(s.criteria.len() + 1),
         usize::from(area.width.saturating_sub(2)),
     );
+    let search = super::capacity::lines(s, search_rows, width)
+        .or_else(|| super::sessions::lines(s, search_rows, width));
     let mut lines = Vec::new();
     if s.criteria.is_empty() && search.is_none() {
         lines.push(Line::raw("no criteria in this scenario"));
