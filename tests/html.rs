@@ -155,3 +155,81 @@ fn a_saved_report_renders_the_same_page_later() {
     assert_eq!(later.status.code(), Some(0), "{}", common::said(&later));
     assert_eq!(later.stdout, std::fs::read(&page).unwrap());
 }
+
+#[test]
+fn a_capacity_search_is_drawn_as_latency_against_the_rate_with_its_steps() {
+    // A short search against one CPU thread at 5 ms a call: the page draws
+    // p99 against the rate asked (the steps in rising rate) and lists every
+    // step as the report gives it.
+    let search = r#"
+name = "capacity"
+timeout_ms = 5000
+[[phase]]
+name = "search"
+load = { kind = "capacity", start_rate = 50, max_rate = 400, step_s = 0.5, refine = 1, p99_ms = 50 }
+[[call]]
+tool = "echo"
+arguments = { message = "x" }
+"#;
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = scenario_file(dir.path(), "capacity.toml", search);
+    let page = dir.path().join("report.html");
+    let out = format!("html={}", page.display());
+    let run = run(&[
+        scenario.to_str().unwrap(),
+        "--out",
+        &out,
+        "--",
+        mcpstorm(),
+        "serve",
+        "--busy-ms",
+        "5",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.explain());
+    let text = std::fs::read_to_string(&page).expect("the page");
+    let document = roxmltree::Document::parse_with_options(
+        &text,
+        roxmltree::ParsingOptions {
+            allow_dtd: true,
+            ..roxmltree::ParsingOptions::default()
+        },
+    )
+    .unwrap_or_else(|e| panic!("not well-formed ({e})"));
+    assert!(text.contains("Capacity search: search"), "{text}");
+    let steps = run.scenario("capacity")["result"]["phases"][0]["capacity"]["steps"]
+        .as_array()
+        .expect("steps")
+        .clone();
+    // The curve: a point a step.
+    let curve = document
+        .descendants()
+        .find(|n| {
+            n.has_tag_name("svg")
+                && n.attribute("aria-label") == Some("p99 against the rate asked (calls/s)")
+        })
+        .expect("the curve");
+    let p99 = curve
+        .descendants()
+        .find(|n| n.has_tag_name("path"))
+        .and_then(|n| n.attribute("d"))
+        .expect("its line");
+    assert_eq!(p99.matches(['M', 'L']).count(), steps.len(), "{p99}");
+    // The table: a row a step, its rate as the report has it.
+    let table = document
+        .descendants()
+        .filter(|n| n.has_tag_name("table"))
+        .find(|t| t.descendants().any(|n| n.text() == Some("asked /s")))
+        .expect("the steps' table");
+    let rates: Vec<String> = table
+        .children()
+        .filter(|n| n.has_tag_name("tr"))
+        .skip(1)
+        .filter_map(|row| row.children().filter(|n| n.has_tag_name("td")).nth(1))
+        .filter_map(|cell| cell.text().map(str::to_string))
+        .collect();
+    let expected: Vec<String> = steps
+        .iter()
+        .map(|s| format!("{:.0}", s["rate_per_s"].as_f64().unwrap()))
+        .collect();
+    assert_eq!(rates, expected);
+}

@@ -9,6 +9,7 @@
 //! report renders the same file later (`mcpstorm report`).
 
 mod chart;
+mod limits;
 
 use std::fmt::Write;
 
@@ -146,6 +147,7 @@ fn scenario_section(html: &mut String, scenario: &SavedScenario) {
     if let Some(result) = &scenario.result {
         criteria_table(html, &result.criteria);
         charts(html, result);
+        limits::limits(html, result);
         calls_tables(html, result);
         tree_table(html, result);
         notes(html, result);

@@ -173,6 +173,59 @@ pub struct SavedPhase {
     pub calls: SavedCalls,
     pub per_label: Vec<SavedLabel>,
     pub memory: Option<SavedPhaseMemory>,
+    pub capacity: Option<SavedCapacity>,
+    pub sessions: Option<SavedSessions>,
+}
+
+/// A capacity search's result, as the charts draw it.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct SavedCapacity {
+    pub objective: String,
+    pub highest_met_per_s: Option<f64>,
+    pub broke_at_per_s: Option<f64>,
+    pub broke_first: Option<String>,
+    pub broke_on: Option<String>,
+    pub generator_limit_per_s: Option<f64>,
+    pub steps: Vec<SavedCapacityStep>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct SavedCapacityStep {
+    pub rate_per_s: f64,
+    pub achieved_per_s: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub success_rate: f64,
+    pub broke_on: Option<String>,
+    pub server_cpu: Option<SavedCpu>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct SavedCpu {
+    pub cores_used: f64,
+}
+
+/// What sessions as users found, as the charts draw it.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct SavedSessions {
+    pub objective: String,
+    pub held_sessions: Option<u64>,
+    pub broke_at_sessions: Option<u64>,
+    pub broke_first: Option<String>,
+    pub broke_on: Option<String>,
+    pub windows: Vec<SavedSessionsWindow>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct SavedSessionsWindow {
+    pub sessions: u64,
+    pub p99_ms: f64,
+    pub success_rate: f64,
 }
 
 /// A phase's own memory figures.

@@ -32,6 +32,8 @@ pub struct Chart {
     pub markers: Vec<(f64, String)>,
     /// Horizontal lines at these y, labelled.
     pub limits: Vec<(f64, String)>,
+    /// What the x axis's tick labels end with: `s` for the run's time.
+    pub x_suffix: &'static str,
 }
 
 impl Chart {
@@ -42,6 +44,7 @@ impl Chart {
             series: Vec::new(),
             markers: Vec::new(),
             limits: Vec::new(),
+            x_suffix: "s",
         }
     }
 
@@ -110,10 +113,11 @@ impl Chart {
         while tick <= x_max + x_step / 100.0 {
             let _ = writeln!(
                 svg,
-                "<text class=\"tick\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}s</text>",
+                "<text class=\"tick\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}{}</text>",
                 x(tick),
                 HEIGHT - BOTTOM + 14.0,
-                tick_label(tick, x_step)
+                tick_label(tick, x_step),
+                self.x_suffix
             );
             tick += x_step;
         }

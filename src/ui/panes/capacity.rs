@@ -2,10 +2,9 @@
 //! tried, what the server answered of it, its p99 and the server's CPU, and
 //! whether the step met the objective; above them, the result so far.
 
-use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 
-use super::text::wrap_words;
+use super::text::{search_table, verdict_word};
 use crate::stats::{CapacityResult, CapacityStep, PhaseState, Snapshot};
 
 /// The search to show: the running phase's, else the last one run.
@@ -21,37 +20,26 @@ fn shown(s: &Snapshot) -> Option<(&CapacityResult, bool)> {
 /// ended a step.
 pub fn lines(s: &Snapshot, rows: usize, width: usize) -> Option<Vec<Line<'static>>> {
     let (result, searching) = shown(s)?;
-    let bold = Style::default().add_modifier(Modifier::BOLD);
-    let mut lines: Vec<Line> = wrap_words(&summary(result, searching), width)
-        .into_iter()
-        .map(Line::raw)
-        .collect();
-    if let Some(first) = lines.first_mut() {
-        // The pane's name for the search, in bold as a heading.
-        let text = first.to_string();
-        let rest = text.strip_prefix("Capacity").unwrap_or(&text).to_string();
-        *first = Line::from(vec![Span::styled("Capacity", bold), Span::raw(rest)]);
-    }
     // The server's CPU where a row has room for it and the longest verdict
     // word (`throughput`): a column that does not fit is left out whole.
     let with_cpu = width >= ROW_WIDTH + CPU_WIDTH + "throughput".len();
-    let head = if with_cpu {
+    let heading = if with_cpu {
         " rate/s  got/s  p99 ms  CPU %"
     } else {
         " rate/s  got/s  p99 ms"
     };
-    lines.push(Line::styled(head, bold));
-    let room = rows.saturating_sub(lines.len());
-    let skipped = result.steps.len().saturating_sub(room);
-    lines.extend(
-        result
-            .steps
-            .iter()
-            .skip(skipped)
-            .map(|step| step_line(step, with_cpu)),
-    );
-    lines.truncate(rows);
-    Some(lines)
+    let steps = result
+        .steps
+        .iter()
+        .map(|step| step_line(step, with_cpu))
+        .collect();
+    Some(search_table(
+        &summary(result, searching),
+        heading,
+        steps,
+        rows,
+        width,
+    ))
 }
 
 fn summary(result: &CapacityResult, searching: bool) -> String {
@@ -86,13 +74,8 @@ fn step_line(step: &CapacityStep, with_cpu: bool) -> Line<'static> {
         );
         figures.push_str(&format!("{cpu:>6} "));
     }
-    // What broke, in the word the result uses (`latency: p99 …`).
-    let verdict = match &step.broke_on {
-        None => Span::styled("met", Style::default().fg(Color::Green)),
-        Some(why) => Span::styled(
-            why.split(':').next().unwrap_or("broke").to_string(),
-            Style::default().fg(Color::Red),
-        ),
-    };
-    Line::from(vec![Span::raw(figures), verdict])
+    Line::from(vec![
+        Span::raw(figures),
+        verdict_word(step.broke_on.as_deref()),
+    ])
 }

@@ -2,10 +2,9 @@
 //! open and held so far, then a row a window — its end, the sessions open,
 //! its p99 and success, met or what broke.
 
-use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 
-use super::text::wrap_words;
+use super::text::{search_table, verdict_word};
 use crate::stats::{PhaseState, SessionsResult, SessionsWindow, Snapshot};
 
 /// The phase to show: the running one's, else the last one run.
@@ -20,22 +19,14 @@ fn shown(s: &Snapshot) -> Option<(&SessionsResult, bool)> {
 /// wrapped at `width`; `None` when no sessions phase has judged a window.
 pub fn lines(s: &Snapshot, rows: usize, width: usize) -> Option<Vec<Line<'static>>> {
     let (result, running) = shown(s)?;
-    let bold = Style::default().add_modifier(Modifier::BOLD);
-    let mut lines: Vec<Line> = wrap_words(&summary(result, running), width)
-        .into_iter()
-        .map(Line::raw)
-        .collect();
-    if let Some(first) = lines.first_mut() {
-        let text = first.to_string();
-        let rest = text.strip_prefix("Sessions").unwrap_or(&text).to_string();
-        *first = Line::from(vec![Span::styled("Sessions", bold), Span::raw(rest)]);
-    }
-    lines.push(Line::styled("   at s  open  p99 ms    ok %", bold));
-    let room = rows.saturating_sub(lines.len());
-    let skipped = result.windows.len().saturating_sub(room);
-    lines.extend(result.windows.iter().skip(skipped).map(window_line));
-    lines.truncate(rows);
-    Some(lines)
+    let windows = result.windows.iter().map(window_line).collect();
+    Some(search_table(
+        &summary(result, running),
+        "   at s  open  p99 ms    ok %",
+        windows,
+        rows,
+        width,
+    ))
 }
 
 fn summary(result: &SessionsResult, running: bool) -> String {
@@ -67,12 +58,8 @@ fn window_line(window: &SessionsWindow) -> Line<'static> {
         window.p99_ms,
         window.success_rate * 100.0
     );
-    let verdict = match &window.broke_on {
-        None => Span::styled("met", Style::default().fg(Color::Green)),
-        Some(why) => Span::styled(
-            why.split(':').next().unwrap_or("broke").to_string(),
-            Style::default().fg(Color::Red),
-        ),
-    };
-    Line::from(vec![Span::raw(figures), verdict])
+    Line::from(vec![
+        Span::raw(figures),
+        verdict_word(window.broke_on.as_deref()),
+    ])
 }

@@ -114,6 +114,50 @@ fn state_counts(s: &Snapshot) -> Vec<Part> {
 
 /// `text` in lines of at most `width` characters, broken between words (a
 /// word longer than a line is cut); at least one line.
+/// A search's lines under the criteria (a capacity search's steps, sessions
+/// as users' windows): its summary wrapped at `width`, its first word in
+/// bold, the columns' heading, then the latest of `rows_of` that fit in
+/// `rows`.
+pub(super) fn search_table(
+    summary: &str,
+    heading: &'static str,
+    rows_of: Vec<Line<'static>>,
+    rows: usize,
+    width: usize,
+) -> Vec<Line<'static>> {
+    let bold = Style::default().add_modifier(Modifier::BOLD);
+    let mut lines: Vec<Line> = wrap_words(summary, width)
+        .into_iter()
+        .map(Line::raw)
+        .collect();
+    if let Some(first) = lines.first_mut() {
+        let text = first.to_string();
+        let (name, rest) = text.split_at(text.find([' ', ':']).unwrap_or(text.len()));
+        *first = Line::from(vec![
+            Span::styled(name.to_string(), bold),
+            Span::raw(rest.to_string()),
+        ]);
+    }
+    lines.push(Line::styled(heading, bold));
+    let room = rows.saturating_sub(lines.len());
+    let skipped = rows_of.len().saturating_sub(room);
+    lines.extend(rows_of.into_iter().skip(skipped));
+    lines.truncate(rows);
+    lines
+}
+
+/// A step's or window's verdict: `met` in green, or what broke (the word
+/// before the colon of `latency: p99 …`) in red.
+pub(super) fn verdict_word(broke_on: Option<&str>) -> Span<'static> {
+    match broke_on {
+        None => Span::styled("met", Style::default().fg(Color::Green)),
+        Some(why) => Span::styled(
+            why.split(':').next().unwrap_or("broke").to_string(),
+            Style::default().fg(Color::Red),
+        ),
+    }
+}
+
 pub(super) fn wrap_words(text: &str, width: usize) -> Vec<String> {
     let width = width.max(1);
     let mut lines = vec![String::new()];
