@@ -9,8 +9,9 @@
 //! step cost (`step_cost`) says whether the server's CPU was what broke.
 //!
 //! The generator must not be the limit: a step whose sends left more than
-//! 2 ms late for over 5 % of its calls, or in which mcpstorm's own CPU was
-//! saturated, stops the search, said as mcpstorm's limit, not the server's.
+//! 2 ms late for over 5 % of its calls (and at least 5), or in which
+//! mcpstorm's own CPU was saturated, stops the search, said as mcpstorm's
+//! limit, not the server's.
 //! Each step is said in the run's notes as it ends, and the result goes to
 //! the report (`Event::Capacity`).
 
@@ -54,6 +55,9 @@ const REFINE: RangeInclusive<u64> = 0..=20;
 const MAX_IN_FLIGHT: RangeInclusive<u64> = 1..=100_000;
 /// Late sends beyond this share of a step: mcpstorm could not keep up.
 const LATE_SHARE: f64 = 0.05;
+/// ... and at least this many: one late send in a step of a few calls is a
+/// scheduler's hiccup, not a generator that cannot keep up.
+const LATE_AT_LEAST: u64 = 5;
 /// The share of the asked rate the server must answer within a step.
 const ACHIEVED_SHARE: f64 = 0.9;
 
@@ -206,12 +210,15 @@ async fn search(runner: PhaseRunner, capacity: Capacity, server: Option<Measured
         };
         runner.note(format!("capacity step {}", step_words(&step)));
         let own_limit = generator_cpu_limit(&step.cost).or_else(|| {
-            (step.late_sends as f64 > LATE_SHARE * step.calls.max(1) as f64).then(|| {
-                format!(
-                    "{} of {} sends left over 2 ms late",
-                    step.late_sends, step.calls
-                )
-            })
+            let late = step.late_sends;
+            (late >= LATE_AT_LEAST && late as f64 > LATE_SHARE * step.calls.max(1) as f64).then(
+                || {
+                    format!(
+                        "{} of {} sends left over 2 ms late",
+                        step.late_sends, step.calls
+                    )
+                },
+            )
         });
         let server_cpu = server_cpu_limit(&step.cost);
         result.steps.push(step);
