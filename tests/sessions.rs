@@ -124,3 +124,40 @@ fn no_more_sessions_are_opened_than_max_sessions_allows() {
     assert_eq!(sessions["open_failed"], 0, "{sessions}");
     assert_eq!(sessions["held_sessions"], 5, "{sessions}");
 }
+
+#[test]
+fn users_beyond_mcpstorms_own_file_limit_are_its_limit_not_the_servers() {
+    // mcpstorm started with at most 100 open files (soft and hard): a few
+    // dozen sessions fit beside what it holds, not the 40 that arrive. The
+    // arrivals stop there, said as mcpstorm's limit; no opening fails for
+    // want of a descriptor, and nothing is blamed on the server.
+    let dir = tempfile::tempdir().unwrap();
+    let file = scenario_file(dir.path(), "users.toml", &users(""));
+    let report = dir.path().join("report.json");
+    let target = HttpTarget::start(&[]);
+    let output = std::process::Command::new("sh")
+        .args([
+            "-c",
+            "ulimit -n 100 && exec \"$0\" \"$@\"",
+            common::mcpstorm(),
+        ])
+        .args(["run", "--headless", file.to_str().unwrap(), "--report"])
+        .arg(&report)
+        .args(["--url", &target.url])
+        .output()
+        .expect("mcpstorm runs");
+    let text = std::fs::read_to_string(&report)
+        .unwrap_or_else(|_| panic!("no report: {}", String::from_utf8_lossy(&output.stderr)));
+    let report: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    let sessions = &report["scenarios"][0]["result"]["phases"][0]["sessions"];
+    assert!(
+        sessions["generator_limit_on"]
+            .as_str()
+            .is_some_and(|why| why.contains("limit on open files (100)")),
+        "{sessions}"
+    );
+    assert_eq!(sessions["open_failed"], 0, "{sessions}");
+    assert!(sessions["broke_at_sessions"].is_null(), "{sessions}");
+    let most = f64_at(sessions, "/most_open");
+    assert!((5.0..40.0).contains(&most), "{sessions}");
+}

@@ -68,6 +68,19 @@ const THINK_MS: RangeInclusive<f64> = 0.0..=3_600_000.0;
 const CALLS_EACH: RangeInclusive<u64> = 1..=1_000_000;
 const MAX_SESSIONS: RangeInclusive<u64> = 2..=100_000;
 const WINDOW_S: RangeInclusive<f64> = 1.0..=60.0;
+/// File descriptors a user's session holds in mcpstorm: its connection, and
+/// room for another while it reconnects.
+const FDS_PER_SESSION: u64 = 2;
+/// Descriptors kept for everything else mcpstorm opens meanwhile.
+const FDS_KEPT: u64 = 32;
+
+/// How many more sessions mcpstorm's own limit on open files leaves room
+/// for, beside what it has open now; `None` if either is unknown.
+fn fd_room() -> Option<u64> {
+    let limit = crate::transport::fd_limit::own()?;
+    let open = u64::from(crate::probe::procfs::count_fds(std::process::id())?);
+    Some(limit.saturating_sub(open + FDS_KEPT) / FDS_PER_SESSION)
+}
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Sessions {
@@ -166,6 +179,7 @@ impl LoadModel for Sessions {
                 // The run's own session is open beside the users'.
                 open_now: Arc::new(AtomicU64::new(1)),
                 sessions_end: CancelToken::default(),
+                own_limit: std::sync::Mutex::new(None),
             };
             let _ = tokio::spawn(users.run(server)).await;
             Ok(())
@@ -187,6 +201,9 @@ struct Users {
     open_now: Arc<AtomicU64>,
     /// Ends every session: the arrivals are over, or the objective broke.
     sessions_end: CancelToken,
+    /// What of mcpstorm's own stopped the arrivals (its file limit), and
+    /// the sessions open then.
+    own_limit: std::sync::Mutex<Option<(u64, String)>>,
 }
 
 impl Users {
@@ -205,6 +222,10 @@ impl Users {
         let length = Duration::from_secs_f64(users.model.duration_s);
         let clock = ActiveClock::start(&users.runner.control);
         let mut due = Duration::ZERO;
+        // Users beyond mcpstorm's own file limit would fail to open for no
+        // fault of the server's: there the arrivals end, said as its limit.
+        let fd_cap = fd_room().map_or(u64::MAX, |room| room.saturating_add(1));
+        let cap = users.model.max_sessions.min(fd_cap);
         'arrivals: while due <= length {
             let runner = &users.runner;
             // A pause holds the arrivals; the schedule runs on active time.
@@ -223,7 +244,18 @@ impl Users {
             // an arrival waits for a user to end: a server that never
             // answers an opening cannot make mcpstorm hold more.
             while sessions.try_join_next().is_some() {}
-            while sessions.len() as u64 + 1 >= users.model.max_sessions {
+            if sessions.len() as u64 + 1 >= cap && cap == fd_cap {
+                if let Ok(mut limit) = users.own_limit.lock() {
+                    let why = format!(
+                        "its limit on open files ({}) holds no more sessions",
+                        crate::transport::fd_limit::own().unwrap_or(0)
+                    );
+                    *limit = Some((users.open_now.load(Ordering::Relaxed), why));
+                }
+                users.sessions_end.set();
+                break;
+            }
+            while sessions.len() as u64 + 1 >= cap {
                 let arrivals_left = length.saturating_sub(clock.elapsed(&runner.control));
                 tokio::select! {
                     biased;
@@ -368,6 +400,8 @@ async fn judge(
         result.open_failed = open_failed.load(Ordering::Relaxed);
         let cost = meter.read();
         meter = CostMeter::start(server.as_ref());
+        // Stopped at mcpstorm's file limit: this window is still judged.
+        let own_limit = users.own_limit.lock().ok().and_then(|l| l.clone());
         if judging && window.calls > 0 {
             let broke = window.judge(&model);
             let at_s = start.elapsed().as_secs_f64();
@@ -406,9 +440,15 @@ async fn judge(
                 judging = false;
                 users.sessions_end.set();
             } else {
-                result.held_sessions =
-                    Some(result.held_sessions.map_or(sessions, |h| h.max(sessions)));
+                // Met: as many as were open at any moment of it were held.
+                let most = sessions.max(window.most_open);
+                result.held_sessions = Some(result.held_sessions.map_or(most, |h| h.max(most)));
             }
+        }
+        if let Some((open_then, why)) = own_limit.filter(|_| judging) {
+            result.generator_limit_at_sessions = Some(open_then);
+            result.generator_limit_on = Some(why);
+            judging = false;
         }
         window = Window::default();
         let _ = runner.events.send(Event::SessionsHeld {
@@ -433,6 +473,8 @@ struct Window {
     /// number open at its first failure, once one came.
     most_open_ok: u64,
     before_failure: Option<(u64, u64)>,
+    /// The most sessions open as any of its calls ended.
+    most_open: u64,
 }
 
 impl Window {
@@ -440,6 +482,7 @@ impl Window {
     fn record(&mut self, outcome: Outcome, latency_us: u64, opening: bool, open: u64) {
         self.calls += 1;
         self.ok += u64::from(outcome == Outcome::Ok);
+        self.most_open = self.most_open.max(open);
         if outcome == Outcome::Ok {
             if self.before_failure.is_none() {
                 self.most_open_ok = self.most_open_ok.max(open);

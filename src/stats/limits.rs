@@ -92,8 +92,9 @@ pub struct SessionsResult {
     /// counted with the users').
     pub open_now: u64,
     pub most_open: u64,
-    /// The most sessions open at the end of a window that met the
-    /// objective, every window before it having met it too.
+    /// The most sessions open in a window that met the objective (at its
+    /// end, or as any of its calls ended), every window before it having
+    /// met it too.
     pub held_sessions: Option<u64>,
     /// Sessions open at the end of the first window that broke it; what
     /// broke first there (`errors`, `latency`, `server_cpu`), and how.
