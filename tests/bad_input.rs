@@ -92,6 +92,7 @@ fn every_builtin_checks_clean() {
             "tools",
             "leak-hunt",
             "capacity",
+            "sessions",
             "demo",
         ])
         .output()
@@ -106,8 +107,8 @@ fn every_builtin_checks_clean() {
     let listed = String::from_utf8_lossy(&listed.stdout);
     assert_eq!(
         listed.lines().count(),
-        12,
-        "six reference scenarios, session churn, robustness, tools, leak hunt, capacity and demo: {listed}"
+        13,
+        "six reference scenarios, session churn, robustness, tools, leak hunt, capacity, sessions and demo: {listed}"
     );
     assert!(listed.lines().last().is_some_and(|l| l.starts_with("demo")));
 }

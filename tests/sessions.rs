@@ -161,3 +161,17 @@ fn users_beyond_mcpstorms_own_file_limit_are_its_limit_not_the_servers() {
     let most = f64_at(sessions, "/most_open");
     assert!((5.0..40.0).contains(&most), "{sessions}");
 }
+
+#[test]
+fn the_built_in_sessions_scenario_finds_a_small_servers_limit() {
+    // Five sessions at most, the run's own among them: the sixth opening,
+    // half a second in, is refused and ends the run, its tools found and
+    // called automatically meanwhile.
+    let target = HttpTarget::start(&["--max-sessions", "5"]);
+    let run = target.run("sessions", &[]);
+    assert_eq!(run.code, 0, "{}", run.explain());
+    let sessions = &run.scenario("sessions")["result"]["phases"][0]["sessions"];
+    assert_eq!(sessions["held_sessions"], 5, "{sessions}");
+    assert_eq!(sessions["broke_first"], "errors", "{sessions}");
+    assert_eq!(run.criterion("sessions", "sessions_held > 0"), "PASS");
+}

@@ -1,7 +1,7 @@
 //! The scenarios built into the binary, compiled in from `scenarios/`: the
 //! six reference load tests (sequential, concurrent, memory leak, latency
 //! stability, mixed, cold start), session churn, robustness, tools, the leak
-//! hunt, the capacity search and the demo.
+//! hunt, the capacity search, sessions as users and the demo.
 
 /// (name, TOML text), in the order they run when all are asked for.
 pub const BUILTIN: &[(&str, &str)] = &[
@@ -35,12 +35,13 @@ pub const BUILTIN: &[(&str, &str)] = &[
 
 /// Built-ins that are not reference tests, so not run by `mcpstorm run`
 /// without names: the dashboard demo (`mcpstorm` alone), the automatic tour
-/// of any server's read-only tools, the hunt for the one that leaks and the
-/// search for how much load the server takes.
+/// of any server's read-only tools, the hunt for the one that leaks, the
+/// search for how much load the server takes and how many sessions it holds.
 pub const EXTRAS: &[(&str, &str)] = &[
     ("tools", include_str!("../../scenarios/tools.toml")),
     ("leak-hunt", include_str!("../../scenarios/leak-hunt.toml")),
     ("capacity", include_str!("../../scenarios/capacity.toml")),
+    ("sessions", include_str!("../../scenarios/sessions.toml")),
     ("demo", include_str!("../../scenarios/demo.toml")),
 ];
 
