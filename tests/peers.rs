@@ -669,14 +669,17 @@ fn the_leak_hunt_names_no_tool_of_server_everything() {
     let state = run.criterion("leak-hunt", "rss_kb_per_call_worst <= 1");
     assert!(state == "PASS" || state == "NOT_MEASURED", "{state}");
     // Each tool's figure is given (wide, while its heap still grows to its
-    // working size), and none is surely above the resolution.
+    // working size), and none names its tool: a figure names one once it is
+    // resolved (its interval within the resolution) and surely above it. An
+    // unresolved one may stray above while the heap grows; it names nothing.
     let resources = &run.scenario("leak-hunt")["result"]["resources"];
     for figure in resources["retained_by_label"]
         .as_array()
         .into_iter()
         .flatten()
     {
-        assert!(f64_at(figure, "/kb_per_call_low") <= 0.5, "named: {figure}");
+        let named = figure["resolved"] == true && f64_at(figure, "/kb_per_call_low") > 0.5;
+        assert!(!named, "named: {figure}");
     }
     let called = run.scenario("leak-hunt")["result"]["per_label"]
         .as_array()

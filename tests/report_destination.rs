@@ -136,9 +136,12 @@ fn a_report_into_a_fifo_is_streamed_and_a_signal_while_it_waits_exits_at_once() 
         .stdout(Stdio::piped())
         .spawn()
         .expect("cat runs");
+    // Read as it comes: a report larger than the two pipes' buffers would
+    // otherwise stall cat, and mcpstorm behind it.
+    let read = std::thread::spawn(move || reader.wait_with_output().expect("cat ends"));
     let output = run_with_report(&fifo.to_string_lossy(), &[]);
     assert_eq!(output.status.code(), Some(0), "{}", explain(&output));
-    let read = reader.wait_with_output().expect("cat ends");
+    let read = read.join().expect("the reader");
     let streamed: serde_json::Value = serde_json::from_slice(&read.stdout).unwrap();
     assert_eq!(streamed["verdict"], "PASS");
     assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());

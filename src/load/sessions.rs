@@ -68,6 +68,9 @@ const THINK_MS: RangeInclusive<f64> = 0.0..=3_600_000.0;
 const CALLS_EACH: RangeInclusive<u64> = 1..=1_000_000;
 const MAX_SESSIONS: RangeInclusive<u64> = 2..=100_000;
 const WINDOW_S: RangeInclusive<f64> = 1.0..=60.0;
+/// Windows kept for the report, at most: sessions with many calls each can
+/// outlast the arrivals' hour; later windows are judged, not kept.
+const MOST_WINDOWS_KEPT: usize = 4_000;
 /// File descriptors a user's session holds in mcpstorm: its connection, and
 /// room for another while it reconnects.
 const FDS_PER_SESSION: u64 = 2;
@@ -405,16 +408,18 @@ async fn judge(
         if judging && window.calls > 0 {
             let broke = window.judge(&model);
             let at_s = start.elapsed().as_secs_f64();
-            result.windows.push(SessionsWindow {
-                at_s,
-                sessions,
-                calls: window.calls,
-                open_failed: window.open_failed,
-                p99_ms: window.p99_ms(),
-                success_rate: window.success_rate(),
-                server_cpu_cores: cost.server_cpu.as_ref().map(|c| c.cores_used),
-                broke_on: broke.as_ref().map(|(_, why)| why.clone()),
-            });
+            if result.windows.len() < MOST_WINDOWS_KEPT {
+                result.windows.push(SessionsWindow {
+                    at_s,
+                    sessions,
+                    calls: window.calls,
+                    open_failed: window.open_failed,
+                    p99_ms: window.p99_ms(),
+                    success_rate: window.success_rate(),
+                    server_cpu_cores: cost.server_cpu.as_ref().map(|c| c.cores_used),
+                    broke_on: broke.as_ref().map(|(_, why)| why.clone()),
+                });
+            }
             if let Some(why) = generator_cpu_limit(&cost) {
                 result.generator_limit_at_sessions = Some(sessions);
                 result.generator_limit_on = Some(why);
