@@ -123,8 +123,9 @@ pub struct TreeSampler {
     pss_at: Option<Instant>,
     tree_cpu: CpuMemory,
     self_cpu: CpuMemory,
-    /// Each member's command line, read when it is first seen.
-    commands: HashMap<u32, Option<Arc<str>>>,
+    /// Each member's command line, read when it is first seen and again
+    /// when its name changes (it was seen between fork and exec).
+    commands: HashMap<u32, (String, Option<Arc<str>>)>,
     /// What is redacted from command lines: the values mcpstorm was given
     /// as secrets.
     secrets: Arc<[String]>,
@@ -163,8 +164,11 @@ impl TreeSampler {
 
     /// [`TreeSampler::sample`] with every figure read now, PSS included: for
     /// the samples growth is measured between (a phase's start, the end).
+    /// The tree is scanned again too: a child born since the last scan is
+    /// among the members.
     pub fn sample_exact(&mut self) -> Result<Option<(ProbeSample, Vec<Member>)>, Gone> {
         self.pss_at = None;
+        self.scanned_at = None;
         self.sample()
     }
 
@@ -206,13 +210,18 @@ impl TreeSampler {
                 .collect();
             self.pss_at = Some(Instant::now());
         }
-        // Command lines of members gone are forgotten; new ones read.
+        // Command lines of members gone are forgotten; new ones read, and
+        // those of members that exec'd since (their name changed).
         let alive: std::collections::HashSet<u32> = usages.iter().map(|u| u.pid).collect();
         self.commands.retain(|pid, _| alive.contains(pid));
         for u in &usages {
-            if !self.commands.contains_key(&u.pid) {
+            if self
+                .commands
+                .get(&u.pid)
+                .is_none_or(|(name, _)| *name != u.name)
+            {
                 let command = command_line::read(u.pid, &self.secrets).map(Arc::from);
-                self.commands.insert(u.pid, command);
+                self.commands.insert(u.pid, (u.name.clone(), command));
             }
         }
         let me = procfs::read_usage(std::process::id()).unwrap_or_default();
@@ -235,7 +244,7 @@ impl TreeSampler {
                 fds: u.fds,
                 threads: u.threads,
                 cpu_percent: self.tree_cpu.percent(u.pid),
-                command: self.commands.get(&u.pid).cloned().flatten(),
+                command: self.commands.get(&u.pid).and_then(|(_, c)| c.clone()),
             })
             .collect();
         let totals = ProbeSample {
@@ -334,5 +343,60 @@ mod tests {
         // The tree's figure is the sum of its members'.
         let summed: f64 = members.iter().map(|m| m.cpu_percent).sum();
         assert!((sample.cpu_percent - summed).abs() < 1e-9);
+    }
+
+    /// A shell that waits for a line on its stdin before going on, so a
+    /// test decides when the tree changes.
+    fn held_shell(script: &str) -> (KillTree, std::process::ChildStdin) {
+        let mut child = std::process::Command::new("sh")
+            .args(["-c", script])
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take().unwrap();
+        (KillTree(child), stdin)
+    }
+
+    fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !done() {
+            assert!(Instant::now() < deadline, "{what} never happened");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    #[test]
+    fn an_exact_sample_sees_a_child_born_since_the_last_scan() {
+        // The report's members are the last (exact) sample's: a child the
+        // tree gained just before the end is among them, however recent
+        // the last rescan.
+        let (child, mut stdin) = held_shell("read go; sleep 30 & wait");
+        let shell = child.0.id();
+        let mut sampler = TreeSampler::focused(shell, None, Arc::from(Vec::new()));
+        use std::io::Write;
+        writeln!(stdin, "go").unwrap();
+        wait_for("the fork", || procfs::process_tree(shell).len() == 2);
+        let (sample, members) = sampler.sample_exact().unwrap().unwrap();
+        assert_eq!(sample.processes, 2, "{members:?}");
+    }
+
+    #[test]
+    fn a_command_line_is_read_again_once_the_process_execs() {
+        // Between fork and exec a child shows its parent's command line; the
+        // one shown is the program's, once it has become that program.
+        let (child, mut stdin) = held_shell("read go; exec sleep 30");
+        let shell = child.0.id();
+        let mut sampler = TreeSampler::focused(shell, None, Arc::from(Vec::new()));
+        let command = |sampler: &mut TreeSampler| {
+            let (_, members) = sampler.sample().unwrap().unwrap();
+            members[0].command.as_deref().unwrap_or("").to_string()
+        };
+        assert!(command(&mut sampler).starts_with("sh -c"));
+        use std::io::Write;
+        writeln!(stdin, "go").unwrap();
+        wait_for("the exec", || {
+            procfs::read_usage(shell).is_some_and(|u| u.name == "sleep")
+        });
+        assert_eq!(command(&mut sampler), "sleep 30");
     }
 }
