@@ -478,7 +478,12 @@ fn a_small_leak_under_a_sawtooth_settles_as_failing_and_stays() {
         &run.scenario("soak")["result"]["resources"],
         "/rss_trend/kb_per_call",
     );
-    assert!((0.8..=1.2).contains(&kb), "{kb} KB a call");
+    // The floor is a staircase with a step a collection (six here), each
+    // trough read at a 50 ms probe while the sawtooth climbs 320 KB in 50 ms:
+    // on a loaded machine a late sample reads a trough as high as one
+    // cycle's leak (it read 0.76 with four busy loops on two cores). The
+    // margin is the leak's half, still far above the 0.25 limit.
+    assert!((0.5..=1.5).contains(&kb), "{kb} KB a call");
 }
 
 #[test]

@@ -180,7 +180,9 @@ impl LoadModel for Sessions {
                 options: phase.options.clone(),
                 label,
                 // The run's own session is open beside the users'.
-                open_now: Arc::new(AtomicU64::new(1)),
+                open_now: AtomicU64::new(1),
+                opened: AtomicU64::new(0),
+                open_failed: AtomicU64::new(0),
                 sessions_end: CancelToken::default(),
                 own_limit: std::sync::Mutex::new(None),
             };
@@ -195,13 +197,19 @@ impl LoadModel for Sessions {
 /// outcome, latency and whether it was an opening.
 type Ended = (Outcome, u64, bool);
 
+/// How many ended calls may wait for the judge.
+const ENDED_QUEUE: usize = 65_536;
+
 struct Users {
     model: Sessions,
     runner: PhaseRunner,
     main: Arc<Session>,
     options: RunOptions,
     label: usize,
-    open_now: Arc<AtomicU64>,
+    open_now: AtomicU64,
+    /// Sessions opened so far, and openings that failed.
+    opened: AtomicU64,
+    open_failed: AtomicU64,
     /// Ends every session: the arrivals are over, or the objective broke.
     sessions_end: CancelToken,
     /// What of mcpstorm's own stopped the arrivals (its file limit), and
@@ -212,14 +220,10 @@ struct Users {
 impl Users {
     async fn run(self, server: Option<MeasuredProcess>) {
         let users = Arc::new(self);
-        let (ended, results) = mpsc::unbounded_channel::<Ended>();
-        let (opened, open_failed) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
-        let judge = tokio::spawn(judge(
-            users.clone(),
-            server,
-            results,
-            (opened.clone(), open_failed.clone()),
-        ));
+        // Bounded: were the judge ever behind, users wait for it rather
+        // than queue without end.
+        let (ended, results) = mpsc::channel::<Ended>(ENDED_QUEUE);
+        let judge = tokio::spawn(judge(users.clone(), server, results));
         let mut sessions = tokio::task::JoinSet::new();
         let every = Duration::from_secs_f64(1.0 / users.model.arrival_rate);
         let length = Duration::from_secs_f64(users.model.duration_s);
@@ -273,13 +277,8 @@ impl Users {
                     _ = sessions.join_next() => {}
                 }
             }
-            let (user, ended, opened, open_failed) = (
-                users.clone(),
-                ended.clone(),
-                opened.clone(),
-                open_failed.clone(),
-            );
-            sessions.spawn(async move { user.session(ended, &opened, &open_failed).await });
+            let (user, ended) = (users.clone(), ended.clone());
+            sessions.spawn(async move { user.session(ended).await });
             due += every;
         }
         // Sessions without a count of calls end with the arrivals; those
@@ -293,12 +292,7 @@ impl Users {
     }
 
     /// One user: open a session, call with think time between, close it.
-    async fn session(
-        &self,
-        ended: mpsc::UnboundedSender<Ended>,
-        opened: &AtomicU64,
-        failed: &AtomicU64,
-    ) {
+    async fn session(&self, ended: mpsc::Sender<Ended>) {
         let runner = &self.runner;
         let started = Instant::now();
         let opening = open_session(&self.main, &self.options);
@@ -313,17 +307,17 @@ impl Users {
         let session = match failure {
             Ok(session) => session,
             Err(failure) => {
-                failed.fetch_add(1, Ordering::Relaxed);
+                self.open_failed.fetch_add(1, Ordering::Relaxed);
                 let (outcome, latency_us) = report_open(runner, self.label, started, Some(failure));
-                let _ = ended.send((outcome, latency_us, true));
+                let _ = ended.send((outcome, latency_us, true)).await;
                 return;
             }
         };
-        opened.fetch_add(1, Ordering::Relaxed);
+        self.opened.fetch_add(1, Ordering::Relaxed);
         // Counted open before its opening is judged.
         self.open_now.fetch_add(1, Ordering::Relaxed);
         let (outcome, latency_us) = report_open(runner, self.label, started, None);
-        let _ = ended.send((outcome, latency_us, true));
+        let _ = ended.send((outcome, latency_us, true)).await;
         let in_session = PhaseRunner {
             live: LiveSession::fixed(session.clone()),
             ..runner.clone()
@@ -336,7 +330,9 @@ impl Users {
                 break;
             }
             if let Some(counted) = in_session.call(made, None).await {
-                let _ = ended.send((counted.outcome, counted.latency_us, false));
+                let _ = ended
+                    .send((counted.outcome, counted.latency_us, false))
+                    .await;
             }
             made += 1;
             tokio::select! {
@@ -358,8 +354,7 @@ impl Users {
 async fn judge(
     users: Arc<Users>,
     server: Option<MeasuredProcess>,
-    mut results: mpsc::UnboundedReceiver<Ended>,
-    (opened, open_failed): (Arc<AtomicU64>, Arc<AtomicU64>),
+    mut results: mpsc::Receiver<Ended>,
 ) {
     let model = users.model;
     let runner = &users.runner;
@@ -399,10 +394,9 @@ async fn judge(
         let sessions = users.open_now.load(Ordering::Relaxed);
         result.open_now = sessions;
         result.most_open = result.most_open.max(sessions);
-        result.opened = opened.load(Ordering::Relaxed);
-        result.open_failed = open_failed.load(Ordering::Relaxed);
-        let cost = meter.read();
-        meter = CostMeter::start(server.as_ref());
+        result.opened = users.opened.load(Ordering::Relaxed);
+        result.open_failed = users.open_failed.load(Ordering::Relaxed);
+        let cost = meter.advance();
         // Stopped at mcpstorm's file limit: this window is still judged.
         let own_limit = users.own_limit.lock().ok().and_then(|l| l.clone());
         if judging && window.calls > 0 {

@@ -30,22 +30,39 @@ impl CostMeter {
 
     /// The step's cost from its start to now.
     pub(super) fn read(&self) -> StepCost {
-        let (server_cpu, server_rss_mb) = match &self.server {
+        self.measure().0
+    }
+
+    /// The step's cost from its start to now, and now the start of the
+    /// next step: one walk of the server's tree serves both.
+    pub(super) fn advance(&mut self) -> StepCost {
+        let (cost, next) = self.measure();
+        *self = next;
+        cost
+    }
+
+    fn measure(&self) -> (StepCost, CostMeter) {
+        let mcpstorm = CpuReading::of_self();
+        let (server, server_cpu, server_rss_mb) = match &self.server {
             Some((pid, before)) if procfs::is_alive(*pid) => {
                 let tree = procfs::process_tree(*pid);
                 let rss: u64 = tree.iter().filter_map(|&p| procfs::read_rss_bytes(p)).sum();
+                let now = CpuReading::of_processes(&tree);
+                let used = now.since(before);
                 (
-                    Some(CpuReading::of_processes(&tree).since(before)),
+                    Some((*pid, now)),
+                    Some(used),
                     Some(rss as f64 / (1024.0 * 1024.0)),
                 )
             }
-            _ => (None, None),
+            _ => (None, None, None),
         };
-        StepCost {
+        let cost = StepCost {
             server_cpu,
             server_rss_mb,
-            mcpstorm_cpu: CpuReading::of_self().since(&self.mcpstorm),
-        }
+            mcpstorm_cpu: mcpstorm.since(&self.mcpstorm),
+        };
+        (cost, CostMeter { server, mcpstorm })
     }
 }
 

@@ -4,22 +4,14 @@
 
 use ratatui::text::{Line, Span};
 
-use super::text::{search_table, verdict_word};
-use crate::stats::{CapacityResult, CapacityStep, PhaseState, Snapshot};
-
-/// The search to show: the running phase's, else the last one run.
-fn shown(s: &Snapshot) -> Option<(&CapacityResult, bool)> {
-    s.phases
-        .iter()
-        .rev()
-        .find_map(|p| Some((p.capacity.as_ref()?, p.state == PhaseState::Running)))
-}
+use super::text::{latest, search_table, verdict_word};
+use crate::stats::{CapacityResult, CapacityStep, Snapshot};
 
 /// The search's lines, at most `rows` of them (the latest steps kept),
 /// its summary wrapped at `width`; `None` when no capacity search has
 /// ended a step.
 pub fn lines(s: &Snapshot, rows: usize, width: usize) -> Option<Vec<Line<'static>>> {
-    let (result, searching) = shown(s)?;
+    let (result, searching) = latest(s, |p| p.capacity.as_ref())?;
     // The server's CPU where a row has room for it and the longest verdict
     // word (`throughput`): a column that does not fit is left out whole.
     let with_cpu = width >= ROW_WIDTH + CPU_WIDTH + "throughput".len();

@@ -4,21 +4,13 @@
 
 use ratatui::text::{Line, Span};
 
-use super::text::{search_table, verdict_word};
-use crate::stats::{PhaseState, SessionsResult, SessionsWindow, Snapshot};
-
-/// The phase to show: the running one's, else the last one run.
-fn shown(s: &Snapshot) -> Option<(&SessionsResult, bool)> {
-    s.phases
-        .iter()
-        .rev()
-        .find_map(|p| Some((p.sessions.as_ref()?, p.state == PhaseState::Running)))
-}
+use super::text::{latest, search_table, verdict_word};
+use crate::stats::{SessionsResult, SessionsWindow, Snapshot};
 
 /// The phase's lines, at most `rows` (the latest windows kept), its summary
 /// wrapped at `width`; `None` when no sessions phase has judged a window.
 pub fn lines(s: &Snapshot, rows: usize, width: usize) -> Option<Vec<Line<'static>>> {
-    let (result, running) = shown(s)?;
+    let (result, running) = latest(s, |p| p.sessions.as_ref())?;
     let windows = result.windows.iter().map(window_line).collect();
     Some(search_table(
         &summary(result, running),

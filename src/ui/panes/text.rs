@@ -10,7 +10,7 @@ use super::state_style;
 use super::title::{Part, fit, fits};
 use crate::acceptance::CriterionState;
 use crate::acceptance::format_value;
-use crate::stats::Snapshot;
+use crate::stats::{PhaseSnapshot, PhaseState, Snapshot};
 
 pub fn acceptance(frame: &mut Frame, area: Rect, block: Block, s: &Snapshot) {
     let rows = area.height.saturating_sub(2) as usize;
@@ -118,6 +118,18 @@ fn state_counts(s: &Snapshot) -> Vec<Part> {
 /// as users' windows): its summary wrapped at `width`, its first word in
 /// bold, the columns' heading, then the latest of `rows_of` that fit in
 /// `rows`.
+/// What `pick` finds in the running phase, else in the last phase run
+/// that has it, and whether its phase is running.
+pub(super) fn latest<T>(
+    s: &Snapshot,
+    pick: impl Fn(&PhaseSnapshot) -> Option<&T>,
+) -> Option<(&T, bool)> {
+    s.phases
+        .iter()
+        .rev()
+        .find_map(|p| Some((pick(p)?, p.state == PhaseState::Running)))
+}
+
 pub(super) fn search_table(
     summary: &str,
     heading: &'static str,
