@@ -1,7 +1,8 @@
 //! Sessions as users (`kind = "sessions"`) against the built-in HTTP target:
 //! a server that holds 20 sessions at once is found to hold 20, in both
 //! protocol eras; one whose one worker falls behind as the users grow
-//! breaks on latency; over stdio the kind is refused, saying why.
+//! breaks on latency; over the legacy HTTP+SSE transport a stream is a
+//! session; over stdio the kind is refused, saying why.
 
 mod common;
 
@@ -68,6 +69,31 @@ fn a_server_that_holds_twenty_sessions_is_found_to_hold_twenty() {
     assert!(sessions["broke_at_sessions"].is_null(), "{sessions}");
     assert_eq!(sessions["open_failed"], 0, "{sessions}");
     assert!(f64_at(sessions, "/held_sessions") >= 30.0, "{sessions}");
+}
+
+#[test]
+fn over_legacy_http_sse_a_stream_is_a_session_and_twenty_are_held() {
+    // The transport of 2024-11-05: each user opens a stream of its own; the
+    // 21st stream is refused (503), which breaks the objective at 20.
+    let dir = tempfile::tempdir().unwrap();
+    let file = scenario_file(dir.path(), "users.toml", &users(""));
+    let server = format!(
+        "{} serve --http 127.0.0.1:0 --legacy-sse --max-sessions 20",
+        common::mcpstorm()
+    );
+    let run = common::run(&[
+        file.to_str().unwrap(),
+        "--transport",
+        "sse",
+        "--server-cmd",
+        &server,
+    ]);
+    assert_eq!(run.code, 0, "{}", run.explain());
+    let sessions = held(&run);
+    assert_eq!(sessions["held_sessions"], 20, "{sessions}");
+    assert_eq!(sessions["broke_at_sessions"], 20, "{sessions}");
+    assert_eq!(sessions["broke_first"], "errors", "{sessions}");
+    assert_eq!(run.report()["target"]["transport"], "sse");
 }
 
 #[test]

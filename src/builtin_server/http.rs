@@ -70,8 +70,9 @@ pub struct HttpServeArgs {
     #[arg(long, value_name = "N")]
     pub session_expire_after: Option<u64>,
     /// Over HTTP: hold at most N sessions at once (a server out of session
-    /// slots): an `initialize` beyond them, or a stateless request on a
-    /// connection beyond N carrying them, is answered 503.
+    /// slots): an `initialize` beyond them, a stateless request on a
+    /// connection beyond N carrying them, or a `--legacy-sse` stream beyond
+    /// N, is answered 503.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub max_sessions: Option<u64>,
     /// Over HTTP: answer 401 unless the request has `Authorization: Bearer TOKEN`.

@@ -79,8 +79,16 @@ fn open(server: &Arc<Server>) -> Reply {
     let (events, queued) = mpsc::channel::<Bytes>(STREAM_QUEUE);
     let endpoint = format!("event: endpoint\ndata: {MESSAGES_PATH}?sessionId={id}\n\n");
     let _ = events.try_send(Bytes::from(endpoint));
-    server.leak_for_session();
     if let Ok(mut streams) = server.streams.0.lock() {
+        // `--max-sessions`: a stream is a session; one more is refused.
+        if server
+            .args
+            .max_sessions
+            .is_some_and(|most| streams.len() as u64 >= most)
+        {
+            return status_only(StatusCode::SERVICE_UNAVAILABLE);
+        }
+        server.leak_for_session();
         streams.insert(
             id.clone(),
             Session {
