@@ -42,6 +42,7 @@ fn calls(ok: u64, tool_error: u64, timeout: u64, summary: LatencySummary) -> Cal
         latency: Some(summary),
         throughput_per_s: 812.0,
         latency_histogram_us: None,
+        latency_hdr_v2: None,
     }
 }
 

@@ -249,6 +249,7 @@ mod tests {
                 latency: None,
                 throughput_per_s: 0.0,
                 latency_histogram_us: None,
+                latency_hdr_v2: None,
             },
             per_label: Vec::new(),
             late_sends: 0,

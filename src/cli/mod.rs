@@ -140,6 +140,17 @@ pub struct RunArgs {
     /// `success_rate` or `max_rss_mb`.
     #[arg(long, value_name = "OBJECTIVE", value_parser = crate::load::Objective::parse)]
     pub slo: Vec<crate::load::Objective>,
+    /// Run the I-th of N shares of the test (1 ≤ I ≤ N): N mcpstorm
+    /// processes, each given one segment, make exactly the whole test
+    /// against one server (given by --url); `mcpstorm merge` joins their
+    /// reports (docs/SCALING.md).
+    #[arg(long, value_name = "I/N", value_parser = crate::load::Segment::parse)]
+    pub segment: Option<crate::load::Segment>,
+    /// Begin the load at this wall-clock time, so that segments on many
+    /// machines begin together: RFC 3339 (`2026-12-01T09:30:00Z`) or Unix
+    /// seconds; the server is connected to and its tools listed before.
+    #[arg(long, value_name = "TIME", value_parser = parse_start_at)]
+    pub start_at: Option<std::time::SystemTime>,
     /// Milliseconds a server gets to exit after its stdin closes (and again after SIGTERM).
     #[arg(long, value_name = "MS", default_value_t = 2000, value_parser = clap::value_parser!(u64).range(0..=3_600_000))]
     pub shutdown_grace_ms: u64,
@@ -297,6 +308,8 @@ impl Default for RunArgs {
             include: Vec::new(),
             exclude: Vec::new(),
             slo: Vec::new(),
+            segment: None,
+            start_at: None,
             target: TargetArgs::default(),
         }
     }
@@ -518,4 +531,37 @@ fn check(files: &[String]) -> ExitCode {
         }
     }
     ExitCode::from(if broken { exit::SETUP } else { exit::PASS })
+}
+
+/// Furthest ahead `--start-at` may be: a typo of a day must not leave a
+/// run waiting unseen.
+const START_AT_MOST_AHEAD: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// `--start-at`: RFC 3339 or Unix seconds, at most a day ahead.
+fn parse_start_at(text: &str) -> Result<std::time::SystemTime, String> {
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+    let text = text.trim();
+    let at = match text.parse::<f64>() {
+        Ok(seconds) if (0.0..1e11).contains(&seconds) => {
+            UNIX_EPOCH + Duration::from_secs_f64(seconds)
+        }
+        Ok(_) => {
+            return Err(format!(
+                "{text:?} is not a time of this era in Unix seconds"
+            ));
+        }
+        Err(_) => humantime::parse_rfc3339_weak(text).map_err(|e| {
+            format!("expected RFC 3339 (2026-12-01T09:30:00Z) or Unix seconds, got {text:?}: {e}")
+        })?,
+    };
+    if at
+        .duration_since(SystemTime::now())
+        .is_ok_and(|ahead| ahead > START_AT_MOST_AHEAD)
+    {
+        return Err(format!(
+            "{text:?} is more than {} hours ahead",
+            START_AT_MOST_AHEAD.as_secs() / 3600
+        ));
+    }
+    Ok(at)
 }

@@ -25,6 +25,42 @@ use crate::ui;
 /// The server to test and how to reach it: an entry of --config; an HTTP
 /// endpoint (--url, --server-cmd, --pid, --transport http or sse); the command after
 /// `--`; or this binary's `serve`.
+/// `--segment`: each scenario's share, and the record of the whole test the
+/// report carries; refused where the segments would not share a server.
+fn split(
+    scenarios: &mut [Scenario],
+    segment: crate::load::Segment,
+    server: &Target,
+) -> Result<report::SegmentRecord, String> {
+    if !matches!(server, Target::Http(http) if http.server.is_none()) {
+        return Err(
+            "the segments of a test share one server: give its --url (a server \
+                    mcpstorm starts, over stdio or HTTP, would be one server a segment)"
+                .into(),
+        );
+    }
+    let whole = scenarios
+        .iter()
+        .map(|s| report::WholeScenario {
+            name: s.name.clone(),
+            phases: s
+                .phases
+                .iter()
+                .map(|p| format!("{}: {}", p.name, p.load))
+                .collect(),
+        })
+        .collect();
+    for scenario in scenarios.iter_mut() {
+        scenario.split(segment)?;
+    }
+    Ok(report::SegmentRecord {
+        index: segment.index + 1,
+        count: segment.count,
+        start_at_unix_s: None,
+        whole,
+    })
+}
+
 pub fn target(args: &TargetArgs) -> Result<Target, String> {
     let end_session = !args.keep_session;
     let tls = Arc::new(TlsOptions {
@@ -234,6 +270,7 @@ struct Runner {
     status: watch::Sender<RunStatus>,
     restart: Arc<Notify>,
     interactive: bool,
+    segment: Option<report::SegmentRecord>,
 }
 
 impl Runner {
@@ -250,6 +287,7 @@ impl Runner {
             run += 1;
             let mut report = Report::new(self.target.clone());
             report.run = run;
+            report.segment = self.segment.clone();
             self.status.send_modify(|s| {
                 s.finished.clear();
                 s.all_done = false;
@@ -446,6 +484,16 @@ pub async fn run(args: RunArgs) -> ExitCode {
             return ExitCode::from(exit::SETUP);
         }
     };
+    let segment = match args.segment {
+        Some(segment) => match split(&mut scenarios, segment, &server) {
+            Ok(record) => Some(record),
+            Err(error) => {
+                eprintln!("mcpstorm: --segment {segment}: {error}");
+                return ExitCode::from(exit::SETUP);
+            }
+        },
+        None => None,
+    };
     // Before anything runs: an hour's soak must not end in "cannot write".
     let files = match super::outputs::destinations(
         args.report.as_deref(),
@@ -472,6 +520,7 @@ pub async fn run(args: RunArgs) -> ExitCode {
         shutdown_grace: Duration::from_millis(args.shutdown_grace_ms),
         snapshot_interval: Duration::from_millis(250),
         measure_process: args.measure_process.clone(),
+        start_at: args.start_at,
     };
     let interactive = args.tui
         || (!args.headless && std::io::stdout().is_terminal() && std::io::stdin().is_terminal());
@@ -533,6 +582,13 @@ pub async fn run(args: RunArgs) -> ExitCode {
         status,
         restart: Arc::new(Notify::new()),
         interactive,
+        segment: segment.map(|record| report::SegmentRecord {
+            start_at_unix_s: args
+                .start_at
+                .and_then(|at| at.duration_since(std::time::UNIX_EPOCH).ok())
+                .map(|since| since.as_secs_f64()),
+            ..record
+        }),
     };
     let obeying = runner.obey(commands_rx);
     // Said once the dashboard has let go of the screen.

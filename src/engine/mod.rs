@@ -75,6 +75,9 @@ pub struct RunOptions {
     /// Measure the first process of the tree whose command line contains
     /// this (and its descendants), instead of the whole tree.
     pub measure_process: Option<String>,
+    /// `--start-at`: the phases begin no earlier than this (the server
+    /// connected to and its tools listed before).
+    pub start_at: Option<std::time::SystemTime>,
 }
 
 fn plan(scenario: &Scenario) -> RunPlan {
@@ -96,6 +99,37 @@ fn plan(scenario: &Scenario) -> RunPlan {
         labels: scenario.labels.clone(),
         abort_after: scenario.abort_after,
     }
+}
+
+/// Wait for `--start-at` if it is ahead (the run's first scenario), and
+/// say in a note how the load's start stood to it.
+async fn wait_for_start(
+    start_at: std::time::SystemTime,
+    events: &mpsc::UnboundedSender<Event>,
+    interrupt: &CancelToken,
+) -> Result<(), EngineError> {
+    let now = std::time::SystemTime::now();
+    match start_at.duration_since(now) {
+        Ok(ahead) => {
+            let waiting = tokio::time::sleep(ahead);
+            interrupt
+                .unless(waiting)
+                .await
+                .ok_or(EngineError::Interrupted("waiting for --start-at"))?;
+            let _ = events.send(Event::Note(format!(
+                "--start-at: the load began at the common start, after {:.3} s of waiting",
+                ahead.as_secs_f64()
+            )));
+        }
+        Err(past) => {
+            let _ = events.send(Event::Note(format!(
+                "--start-at: the common start had passed {:.3} s before this scenario was \
+                 ready: its load began late",
+                past.duration().as_secs_f64()
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Send each pause, resume and turn of the load dial to the aggregator, for
@@ -255,6 +289,9 @@ async fn drive(
             }
             None => scenario.phases.clone(),
         };
+        if let Some(start_at) = options.start_at {
+            wait_for_start(start_at, &events, &user_halt).await?;
+        }
         let seq = Arc::new(AtomicU64::new(0));
         for (index, phase) in phases.iter().enumerate() {
             if halt.is_set() {

@@ -26,7 +26,7 @@ use futures_util::future::BoxFuture;
 use super::objective::{Objective, P99_MS, RSS_MB, SUCCESS};
 use super::open_loop::{Schedule, Sent, send_on_schedule};
 use super::step_cost::{CostMeter, generator_cpu_limit, server_cpu_limit};
-use super::{LoadModel, ModelKind};
+use super::{LoadModel, ModelKind, Segment};
 use crate::engine::monitor::Monitor;
 use crate::engine::{EngineError, MeasuredProcess, PhaseContext, PhaseRunner};
 use crate::protocol::Outcome;
@@ -122,6 +122,10 @@ impl fmt::Display for Capacity {
 }
 
 impl LoadModel for Capacity {
+    fn segment(&self, _segment: Segment) -> Result<Arc<dyn LoadModel>, String> {
+        Err("a capacity search decides each step on all of its calls: split, each segment would search alone and none would find the server's capacity".into())
+    }
+
     fn follows_the_dial(&self) -> bool {
         false
     }

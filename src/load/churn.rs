@@ -15,6 +15,7 @@ use std::time::Instant;
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 
+use super::segment::{Segment, or_nothing};
 use super::session_open::{LABEL, open_session, refusal, report_open};
 use super::{LoadModel, ModelKind};
 use crate::client::Session;
@@ -81,6 +82,16 @@ impl fmt::Display for SessionChurn {
 }
 
 impl LoadModel for SessionChurn {
+    fn segment(&self, segment: Segment) -> Result<Arc<dyn LoadModel>, String> {
+        let sessions = segment.share(u64::from(self.sessions));
+        Ok(or_nothing(sessions, self, segment, || {
+            Arc::new(SessionChurn {
+                sessions: sessions as u32,
+                ..*self
+            })
+        }))
+    }
+
     /// Each session's opening counts as a call of its own.
     fn planned_calls(&self) -> Option<u64> {
         Some(u64::from(self.sessions) * (u64::from(self.calls_per_session) + 1))

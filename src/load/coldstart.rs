@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 
-use super::{LoadModel, ModelKind};
+use super::{LoadModel, ModelKind, Segment};
 use crate::client::{ProtocolChoice, Session};
 use crate::engine::preflight::{self, Prepared};
 use crate::engine::{EngineError, PhaseContext, RunOptions, micros, send};
@@ -47,6 +47,10 @@ impl fmt::Display for ColdStarts {
 }
 
 impl LoadModel for ColdStarts {
+    fn segment(&self, _segment: Segment) -> Result<Arc<dyn LoadModel>, String> {
+        Err("a cold start is one server process started and timed by the machine that starts it: there is no share of it to run elsewhere".into())
+    }
+
     fn planned_calls(&self) -> Option<u64> {
         Some(u64::from(self.iterations))
     }

@@ -11,6 +11,7 @@ use futures_util::future::BoxFuture;
 use tokio::task::JoinSet;
 
 use super::closed_loop::{self, Workers};
+use super::segment::{Segment, or_nothing};
 use super::{LoadModel, ModelKind};
 use crate::engine::{EngineError, PhaseContext, PhaseRunner};
 use crate::scenario::Amount;
@@ -74,6 +75,26 @@ impl LoadModel for Concurrent {
             Pace::Closed(amount) => amount.calls(),
             Pace::Batches(batches) => Some(u64::from(self.workers) * u64::from(batches)),
         }
+    }
+
+    fn segment(&self, segment: Segment) -> Result<Arc<dyn LoadModel>, String> {
+        let workers = segment.share(u64::from(self.workers));
+        let pace = match self.pace {
+            Pace::Closed(Amount::Calls(calls)) => Pace::Closed(Amount::Calls(
+                segment.share_of_workers(u64::from(self.workers), calls),
+            )),
+            other => other,
+        };
+        let share = match pace {
+            Pace::Closed(Amount::Calls(calls)) => calls.min(workers),
+            _ => workers,
+        };
+        Ok(or_nothing(share, self, segment, || {
+            Arc::new(Concurrent {
+                workers: workers as u32,
+                pace,
+            })
+        }))
     }
 
     fn run<'a>(&'a self, phase: PhaseContext<'a>) -> BoxFuture<'a, Result<(), EngineError>> {

@@ -18,6 +18,7 @@ mod ramping_rate;
 mod ramping_workers;
 mod rate;
 mod robustness;
+pub mod segment;
 mod sequential;
 mod session_open;
 mod sessions;
@@ -30,6 +31,7 @@ use std::sync::Arc;
 use futures_util::future::BoxFuture;
 
 pub use objective::Objective;
+pub use segment::Segment;
 
 use crate::engine::{EngineError, PhaseContext};
 use crate::scenario::CallMix;
@@ -81,6 +83,10 @@ pub trait LoadModel: fmt::Display + fmt::Debug + Send + Sync {
     fn with_objective(&self, _objective: &Objective) -> Option<Arc<dyn LoadModel>> {
         None
     }
+
+    /// Its share in `segment` of a test split by `--segment`
+    /// ([`segment`]), or why it cannot be split.
+    fn segment(&self, segment: Segment) -> Result<Arc<dyn LoadModel>, String>;
 
     /// Refuse a mix the model cannot run, saying why.
     fn check_mix(&self, _mix: &CallMix) -> Result<(), &'static str> {

@@ -20,6 +20,7 @@ use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 
 use super::open_loop::{LATE, Schedule, send_on_schedule};
+use super::segment::{Segment, Stripe, or_nothing};
 use super::stages::Stages;
 use super::{LoadModel, ModelKind};
 use crate::engine::{EngineError, PhaseContext, PhaseRunner};
@@ -44,12 +45,15 @@ pub struct RampingRate {
     pub rate: Stages,
     /// A due call waits while this many are in flight.
     pub max_in_flight: Option<u64>,
+    /// The calls of the whole ramp this process sends (`--segment`).
+    pub stripe: Stripe,
 }
 
 fn parse(keys: &LoadKeys) -> Result<Arc<dyn LoadModel>, ScenarioError> {
     let ramp = RampingRate {
         rate: Stages::parse(keys, "rate", RATE, "start_rate", 0.0, "calls/s")?,
         max_in_flight: keys.whole("max_in_flight", MAX_IN_FLIGHT)?,
+        stripe: Stripe::WHOLE,
     };
     if ramp.rate.integral() < 1.0 {
         return Err(keys.error(
@@ -95,7 +99,8 @@ impl fmt::Display for RampingRate {
         match self.max_in_flight {
             Some(most) => write!(f, ", at most {most} in flight"),
             None => Ok(()),
-        }
+        }?;
+        write!(f, "{}", self.stripe)
     }
 }
 
@@ -105,16 +110,40 @@ impl LoadModel for RampingRate {
     }
 
     fn target_per_s(&self) -> Option<f64> {
-        Some(self.rate.peak())
+        Some(self.rate.peak() / self.stripe.stride as f64)
     }
 
     fn target_ramp(&self) -> Option<Vec<(f64, f64)>> {
-        Some(self.rate.points())
+        let share = self.stripe.stride as f64;
+        Some(
+            self.rate
+                .points()
+                .into_iter()
+                .map(|(at_s, per_s)| (at_s, per_s / share))
+                .collect(),
+        )
     }
 
     fn planned_calls(&self) -> Option<u64> {
         // Call n is sent when the total reaches n, from 0: ⌊total⌋ + 1 calls.
-        Some(self.rate.integral().floor() as u64 + 1)
+        Some(
+            self.stripe
+                .count_in(self.rate.integral().floor() as u64 + 1),
+        )
+    }
+
+    fn segment(&self, segment: Segment) -> Result<Arc<dyn LoadModel>, String> {
+        let striped = RampingRate {
+            stripe: Stripe::of(segment),
+            max_in_flight: self.max_in_flight.map(|most| segment.share(most).max(1)),
+            ..self.clone()
+        };
+        Ok(or_nothing(
+            striped.planned_calls().unwrap_or(1),
+            self,
+            segment,
+            || Arc::new(striped.clone()),
+        ))
     }
 
     fn run<'a>(&'a self, phase: PhaseContext<'a>) -> BoxFuture<'a, Result<(), EngineError>> {
@@ -122,11 +151,12 @@ impl LoadModel for RampingRate {
         async move {
             let runner = phase.sampling_runner()?;
             let max_in_flight = ramp.max_in_flight;
+            let first = ramp.stripe.first;
             let mut schedule = OnRamp {
                 sends: vec![StageTally::default(); ramp.rate.stages.len()],
                 ramp,
                 start: Instant::now(),
-                n: 0,
+                n: first,
                 stage: 0,
             };
             let _ = tokio::spawn(async move {
@@ -190,13 +220,15 @@ impl Schedule for OnRamp {
     fn next(&mut self, _: &PhaseRunner) -> Option<(Instant, Duration)> {
         let offset = self.ramp.due(self.n)?;
         // The interval the timer keeps if nothing moves: the rate's here.
-        let every = Duration::from_secs_f64(1.0 / self.ramp.rate.at(offset).max(0.001));
+        let every = Duration::from_secs_f64(
+            self.ramp.stripe.stride as f64 / self.ramp.rate.at(offset).max(0.001),
+        );
         self.stage = self.ramp.rate.index_at(offset);
         Some((self.start + offset, every))
     }
 
     fn sent(&mut self, lag: Duration) {
-        self.n += 1;
+        self.n += self.ramp.stripe.stride;
         if let Some(tally) = self.sends.get_mut(self.stage) {
             tally.sent += 1;
             tally.late += u64::from(lag > LATE);
@@ -227,6 +259,7 @@ mod tests {
                 unit: "calls/s",
             },
             max_in_flight: None,
+            stripe: Stripe::WHOLE,
         }
     }
 

@@ -16,6 +16,7 @@ use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 
 use super::closed_loop::{self, Workers};
+use super::segment::{Segment, Stripe, or_nothing};
 use super::stages::Stages;
 use super::{LoadModel, ModelKind};
 use crate::engine::{EngineError, PhaseContext};
@@ -35,6 +36,8 @@ const WORKERS: RangeInclusive<f64> = 0.0..=10_000.0;
 #[derive(Debug, Clone, PartialEq)]
 pub struct RampingWorkers {
     pub workers: Stages,
+    /// The workers of the whole ramp this process runs (`--segment`).
+    pub stripe: Stripe,
 }
 
 fn parse(keys: &LoadKeys) -> Result<Arc<dyn LoadModel>, ScenarioError> {
@@ -42,12 +45,20 @@ fn parse(keys: &LoadKeys) -> Result<Arc<dyn LoadModel>, ScenarioError> {
     if workers.peak() < 1.0 {
         return Err(keys.error("stages", "the stages never reach one worker"));
     }
-    Ok(Arc::new(RampingWorkers { workers }))
+    Ok(Arc::new(RampingWorkers {
+        workers,
+        stripe: Stripe::WHOLE,
+    }))
 }
 
 impl fmt::Display for RampingWorkers {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.workers)
+        write!(f, "{}", self.workers)?;
+        if !self.stripe.is_whole() {
+            let (segment, count) = (self.stripe.first + 1, self.stripe.stride);
+            write!(f, "; segment {segment}/{count}: 1 worker in {count}")?;
+        }
+        Ok(())
     }
 }
 
@@ -60,14 +71,27 @@ impl LoadModel for RampingWorkers {
         None
     }
 
+    fn segment(&self, segment: Segment) -> Result<Arc<dyn LoadModel>, String> {
+        let striped = RampingWorkers {
+            stripe: Stripe::of(segment),
+            ..self.clone()
+        };
+        // Nothing when the ramp never reaches this segment's first worker.
+        let most = striped.stripe.count_in(self.workers.peak().round() as u64);
+        Ok(or_nothing(most, self, segment, || {
+            Arc::new(striped.clone())
+        }))
+    }
+
     fn run<'a>(&'a self, phase: PhaseContext<'a>) -> BoxFuture<'a, Result<(), EngineError>> {
-        let schedule = self.workers.clone();
+        let (schedule, stripe) = (self.workers.clone(), self.stripe);
         async move {
             let runner = phase.sampling_runner()?;
             let duration = schedule.duration();
             let wanted = Workers::Scheduled(Arc::new(move |at| {
-                // Rounded to whole workers (at most 10,000: the range read).
-                schedule.at(at).round() as u32
+                // Rounded to whole workers (at most 10,000: the range read),
+                // this segment's of them.
+                stripe.count_in(schedule.at(at).round() as u64) as u32
             }));
             closed_loop::run(&runner, wanted, Amount::Duration(duration)).await;
             Ok(())

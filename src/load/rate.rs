@@ -16,6 +16,7 @@ use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 
 use super::open_loop::{Schedule, send_on_schedule};
+use super::segment::{Segment, Stripe, or_nothing};
 use super::{LoadModel, ModelKind};
 use crate::engine::{EngineError, PhaseContext, PhaseRunner};
 use crate::scenario::Amount;
@@ -41,6 +42,8 @@ pub struct Rate {
     pub amount: Amount,
     /// A due call waits while this many are in flight.
     pub max_in_flight: Option<u64>,
+    /// The calls of the whole schedule this process sends (`--segment`).
+    pub stripe: Stripe,
 }
 
 fn parse(keys: &LoadKeys) -> Result<Arc<dyn LoadModel>, ScenarioError> {
@@ -51,6 +54,7 @@ fn parse(keys: &LoadKeys) -> Result<Arc<dyn LoadModel>, ScenarioError> {
         per_second,
         amount: keys.amount()?,
         max_in_flight: keys.whole("max_in_flight", MAX_IN_FLIGHT)?,
+        stripe: Stripe::WHOLE,
     }))
 }
 
@@ -60,20 +64,37 @@ impl fmt::Display for Rate {
         match self.max_in_flight {
             Some(most) => write!(f, ", at most {most} in flight"),
             None => Ok(()),
-        }
+        }?;
+        write!(f, "{}", self.stripe)
     }
 }
 
 impl LoadModel for Rate {
     fn target_per_s(&self) -> Option<f64> {
-        Some(self.per_second)
+        Some(self.per_second / self.stripe.stride as f64)
     }
 
     fn planned_calls(&self) -> Option<u64> {
-        Some(match self.amount {
+        Some(self.stripe.count_in(match self.amount {
             Amount::Calls(n) => n,
             Amount::Duration(d) => (self.per_second * d.as_secs_f64()).floor() as u64,
-        })
+        }))
+    }
+
+    fn segment(&self, segment: Segment) -> Result<Arc<dyn LoadModel>, String> {
+        // Every N-th call of the whole schedule, at its time there; a cap on
+        // calls in flight split as the calls are, at least one.
+        let striped = Rate {
+            stripe: Stripe::of(segment),
+            max_in_flight: self.max_in_flight.map(|most| segment.share(most).max(1)),
+            ..*self
+        };
+        Ok(or_nothing(
+            striped.planned_calls().unwrap_or(1),
+            self,
+            segment,
+            || Arc::new(striped),
+        ))
     }
 
     fn run<'a>(&'a self, phase: PhaseContext<'a>) -> BoxFuture<'a, Result<(), EngineError>> {
@@ -84,7 +105,8 @@ impl LoadModel for Rate {
                 rate,
                 due: Instant::now(),
                 offset: Duration::ZERO,
-                sent: 0,
+                call: rate.stripe.first,
+                placed: false,
                 step: Duration::ZERO,
             };
             let _ = tokio::spawn(async move {
@@ -106,24 +128,35 @@ struct Steady {
     due: Instant,
     /// Where `due` stands on the phase's own schedule: paused time is not in it.
     offset: Duration,
-    sent: u64,
+    /// The call of the whole schedule `due` is for (a segment sends every
+    /// stride-th from its first).
+    call: u64,
+    /// Whether `due` and `offset` were moved on to the stripe's first call.
+    placed: bool,
     step: Duration,
 }
 
 impl Schedule for Steady {
     fn next(&mut self, runner: &PhaseRunner) -> Option<(Instant, Duration)> {
+        self.step = Duration::from_secs_f64(1.0 / (self.rate.per_second * runner.control.scale()));
+        if !std::mem::replace(&mut self.placed, true) {
+            let first = self.step * self.rate.stripe.first as u32;
+            self.due += first;
+            self.offset += first;
+        }
         let more = match self.rate.amount {
-            Amount::Calls(n) => self.sent < n,
+            Amount::Calls(n) => self.call < n,
             Amount::Duration(d) => self.offset < d,
         };
-        self.step = Duration::from_secs_f64(1.0 / (self.rate.per_second * runner.control.scale()));
-        more.then_some((self.due, self.step))
+        let every = self.step * self.rate.stripe.stride as u32;
+        more.then_some((self.due, every))
     }
 
     fn sent(&mut self, _lag: Duration) {
-        self.sent += 1;
-        self.due += self.step;
-        self.offset += self.step;
+        let every = self.step * self.rate.stripe.stride as u32;
+        self.call += self.rate.stripe.stride;
+        self.due += every;
+        self.offset += every;
     }
 
     fn resumed(&mut self, _paused_at: Instant, resumed: Instant) {

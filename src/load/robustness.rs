@@ -18,6 +18,7 @@ use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use serde_json::Value;
 
+use super::segment::{Segment, or_nothing};
 use super::{LoadModel, ModelKind};
 use crate::client::catalog;
 use crate::engine::{EngineError, PhaseContext, PhaseRunner, RunOptions};
@@ -68,6 +69,16 @@ impl fmt::Display for BadInputs {
 }
 
 impl LoadModel for BadInputs {
+    fn segment(&self, segment: Segment) -> Result<Arc<dyn LoadModel>, String> {
+        let rounds = segment.share(u64::from(self.rounds));
+        Ok(or_nothing(rounds, self, segment, || {
+            Arc::new(BadInputs {
+                rounds: rounds as u32,
+                ..*self
+            })
+        }))
+    }
+
     /// One well-formed call after each bad input.
     fn planned_calls(&self) -> Option<u64> {
         Some(u64::from(self.rounds) * BadInput::ALL.len() as u64)

@@ -8,6 +8,7 @@ use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 
 use super::closed_loop::{self, Workers};
+use super::segment::{Segment, or_nothing};
 use super::{LoadModel, ModelKind};
 use crate::engine::{EngineError, PhaseContext};
 use crate::scenario::Amount;
@@ -44,6 +45,13 @@ impl LoadModel for Sequential {
 
     fn follows_the_dial(&self) -> bool {
         false
+    }
+
+    fn segment(&self, segment: Segment) -> Result<Arc<dyn LoadModel>, String> {
+        // One worker: in the first segment, with every call.
+        Ok(or_nothing(segment.share(1), self, segment, || {
+            Arc::new(*self)
+        }))
     }
 
     fn run<'a>(&'a self, phase: PhaseContext<'a>) -> BoxFuture<'a, Result<(), EngineError>> {

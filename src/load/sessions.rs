@@ -34,7 +34,7 @@ use tokio::sync::mpsc;
 use super::objective::{Objective, P99_MS, SUCCESS};
 use super::session_open::{LABEL, open_session, refusal, report_open};
 use super::step_cost::{CostMeter, generator_cpu_limit, server_cpu_limit};
-use super::{LoadModel, ModelKind};
+use super::{LoadModel, ModelKind, Segment};
 use crate::client::Session;
 use crate::engine::RunOptions;
 use crate::engine::control::ActiveClock;
@@ -143,6 +143,10 @@ impl fmt::Display for Sessions {
 }
 
 impl LoadModel for Sessions {
+    fn segment(&self, _segment: Segment) -> Result<Arc<dyn LoadModel>, String> {
+        Err("sessions as users judge each window on every user's calls: split, each segment would judge its own users alone".into())
+    }
+
     fn follows_the_dial(&self) -> bool {
         false
     }

@@ -244,7 +244,32 @@ pub struct Report {
     pub run: u32,
     pub interrupted: bool,
     pub verdict: Verdict,
+    /// `--segment`: which share of the whole test this report holds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub segment: Option<SegmentRecord>,
     pub scenarios: Vec<ScenarioResult>,
+}
+
+/// Which share of a test split by `--segment` a report holds, and the
+/// whole test it is a share of (what `mcpstorm merge` checks the segments
+/// agree on).
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct SegmentRecord {
+    /// From 1, as `--segment I/N` gives it.
+    pub index: u32,
+    pub count: u32,
+    /// `--start-at`, in Unix seconds.
+    pub start_at_unix_s: Option<f64>,
+    /// The test before it was split: each scenario's phases and their
+    /// whole loads.
+    pub whole: Vec<WholeScenario>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct WholeScenario {
+    pub name: String,
+    /// `name: load` of each phase, unsplit.
+    pub phases: Vec<String>,
 }
 
 impl Report {
@@ -260,6 +285,7 @@ impl Report {
             run: 1,
             interrupted: false,
             verdict: Verdict::Pass,
+            segment: None,
             scenarios: Vec::new(),
         }
     }

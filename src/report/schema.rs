@@ -99,6 +99,8 @@ struct Calls<'a> {
     throughput_per_s: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     latency_histogram_us: Option<&'a [[u64; 2]]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    latency_hdr_v2: Option<&'a str>,
 }
 
 impl<'a> From<&'a CallStats> for Calls<'a> {
@@ -110,6 +112,7 @@ impl<'a> From<&'a CallStats> for Calls<'a> {
             latency: c.latency.as_ref(),
             throughput_per_s: c.throughput_per_s,
             latency_histogram_us: c.latency_histogram_us.as_deref().map(Vec::as_slice),
+            latency_hdr_v2: c.latency_hdr_v2.as_deref(),
         }
     }
 }

@@ -200,6 +200,20 @@ impl Scenario {
         held
     }
 
+    /// This segment's share of every phase (`--segment`), or why a phase
+    /// cannot be split.
+    pub fn split(&mut self, segment: crate::load::Segment) -> Result<(), String> {
+        for phase in &mut self.phases {
+            phase.load = phase.load.segment(segment).map_err(|why| {
+                format!(
+                    "scenario {:?}, phase {:?} ({}) cannot be split: {why}",
+                    self.name, phase.name, phase.load
+                )
+            })?;
+        }
+        Ok(())
+    }
+
     pub fn include_and_exclude(&mut self, include: &[String], exclude: &[String]) {
         for auto in self.phases.iter_mut().filter_map(|p| p.mix.auto.as_mut()) {
             auto.include.extend(include.iter().cloned());

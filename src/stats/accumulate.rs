@@ -69,6 +69,8 @@ impl CallAcc {
             },
             latency_histogram_us: (with_histogram && calls > 0)
                 .then(|| std::sync::Arc::new(self.latency.recorded_us())),
+            latency_hdr_v2: (with_histogram && calls > 0)
+                .then(|| std::sync::Arc::from(self.latency.to_v2_base64())),
         }
     }
 }

@@ -20,6 +20,10 @@ pub struct LatencyHistogram {
     sum_squares_us: u128,
 }
 
+/// Longest encoded histogram read back: a full one at mcpstorm's bounds
+/// takes a few tens of KB.
+pub const MOST_ENCODED_BYTES: usize = 4 << 20;
+
 impl Default for LatencyHistogram {
     fn default() -> Self {
         LatencyHistogram {
@@ -42,7 +46,6 @@ impl LatencyHistogram {
             .saturating_add(u128::from(micros) * u128::from(micros));
     }
 
-    #[cfg(test)]
     pub fn add(&mut self, other: &LatencyHistogram) {
         // Same bounds on both sides, so adding cannot fail.
         let _ = self.histogram.add(&other.histogram);
@@ -83,6 +86,56 @@ impl LatencyHistogram {
                 ]
             })
             .collect()
+    }
+
+    /// The histogram in HdrHistogram's V2 compressed encoding, base64 (as
+    /// its log files hold one): lossless, read back by
+    /// [`LatencyHistogram::from_v2_base64`] and by HdrHistogram's own tools.
+    pub fn to_v2_base64(&self) -> String {
+        use base64::Engine;
+        use hdrhistogram::serialization::{Serializer, V2DeflateSerializer};
+        let mut bytes = Vec::new();
+        // Into a Vec, of a histogram with valid bounds: it cannot fail.
+        let _ = V2DeflateSerializer::new().serialize(&self.histogram, &mut bytes);
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    }
+
+    /// A histogram from [`LatencyHistogram::to_v2_base64`]'s text (outside
+    /// input: at most [`MOST_ENCODED_BYTES`], and its values must fit
+    /// mcpstorm's bounds). The sums behind the mean and deviation are not
+    /// in the encoding: they are rebuilt from the buckets.
+    pub fn from_v2_base64(text: &str) -> Result<LatencyHistogram, String> {
+        use base64::Engine;
+        use hdrhistogram::serialization::Deserializer;
+        if text.len() > MOST_ENCODED_BYTES {
+            return Err(format!(
+                "an encoded histogram over {} KB",
+                MOST_ENCODED_BYTES >> 10
+            ));
+        }
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(text.trim())
+            .map_err(|e| format!("not base64: {e}"))?;
+        let read: Histogram<u64> = Deserializer::new()
+            .deserialize(&mut std::io::Cursor::new(bytes))
+            .map_err(|e| format!("not an HdrHistogram V2 encoding: {e:?}"))?;
+        let mut histogram = LatencyHistogram::default();
+        for bucket in read.iter_recorded() {
+            let micros = read.highest_equivalent(bucket.value_iterated_to());
+            if micros > MAX_MICROS {
+                return Err(format!("a latency of {micros} µs, beyond an hour"));
+            }
+            let count = bucket.count_at_value();
+            histogram
+                .histogram
+                .saturating_record_n(micros.max(1), count);
+            let micros = u128::from(micros.max(1));
+            histogram.sum_us = histogram.sum_us.saturating_add(micros * u128::from(count));
+            histogram.sum_squares_us = histogram
+                .sum_squares_us
+                .saturating_add(micros * micros * u128::from(count));
+        }
+        Ok(histogram)
     }
 
     pub fn summary(&self) -> Option<LatencySummary> {
@@ -128,6 +181,54 @@ pub struct LatencySummary {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_v2_encoding_reads_back_the_same_histogram_and_merges_exactly() {
+        // Four "segments" of latencies, each encoded alone, decoded and
+        // added: the percentiles of one histogram of all the values.
+        let mut all = LatencyHistogram::default();
+        let mut merged = LatencyHistogram::default();
+        for segment in 0..4u64 {
+            let mut part = LatencyHistogram::default();
+            for i in 0..2_500u64 {
+                let micros = 100 + (i * 7919 + segment * 104_729) % 250_000;
+                part.record(micros);
+                all.record(micros);
+            }
+            let text = part.to_v2_base64();
+            let back = LatencyHistogram::from_v2_base64(&text).unwrap();
+            assert_eq!(back.recorded_us(), part.recorded_us());
+            merged.add(&back);
+        }
+        assert_eq!(merged.recorded_us(), all.recorded_us());
+        let (m, a) = (merged.summary().unwrap(), all.summary().unwrap());
+        assert_eq!(
+            (m.count, m.p50_ms, m.p99_ms, m.max_ms),
+            (a.count, a.p50_ms, a.p99_ms, a.max_ms)
+        );
+        // The mean from bucket values, within a bucket's width (0.1 %).
+        assert!((m.mean_ms - a.mean_ms).abs() <= a.mean_ms * 1e-3);
+    }
+
+    #[test]
+    fn a_broken_encoding_is_an_error_not_a_panic() {
+        for bad in [
+            "",
+            "not base64!",
+            "SGVsbG8=",
+            &"A".repeat(MOST_ENCODED_BYTES + 4),
+        ] {
+            assert!(LatencyHistogram::from_v2_base64(bad).is_err(), "{bad:.20}");
+        }
+        // Valid base64 of a truncated encoding.
+        let mut h = LatencyHistogram::default();
+        h.record(1234);
+        use base64::Engine;
+        let engine = base64::engine::general_purpose::STANDARD;
+        let bytes = engine.decode(h.to_v2_base64()).unwrap();
+        let cut = engine.encode(&bytes[..bytes.len() / 2]);
+        assert!(LatencyHistogram::from_v2_base64(&cut).is_err());
+    }
 
     #[test]
     fn percentiles_match_known_data() {

@@ -74,6 +74,9 @@ pub struct CallStats {
     /// The latency histogram's recorded buckets (`LatencyHistogram::recorded_us`),
     /// in the final snapshot only: what `mcpstorm compare` tests two runs on.
     pub latency_histogram_us: Option<Arc<Vec<[u64; 2]>>>,
+    /// The same histogram in HdrHistogram's V2 compressed encoding, base64
+    /// (final snapshot only): what `mcpstorm merge` adds segments with.
+    pub latency_hdr_v2: Option<Arc<str>>,
 }
 
 #[derive(Debug, Clone)]
