@@ -34,6 +34,7 @@ pub(crate) mod client;
 pub mod compare;
 pub(crate) mod engine;
 pub(crate) mod load;
+pub mod merge;
 pub(crate) mod pacer;
 pub mod probe;
 pub mod protocol;

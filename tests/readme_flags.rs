@@ -13,6 +13,7 @@ fn every_flag_of_every_command_is_in_the_readme() {
     let mut missing = Vec::new();
     for command in [
         "run", "demo", "serve", "discover", "init", "check", "metrics", "report", "compare",
+        "merge",
     ] {
         let output = Command::new(common::mcpstorm())
             .args([command, "--help"])

@@ -32,6 +32,11 @@ load = { kind = "churn", sessions = 6, calls_per_session = 3 }
 [[call]]
 tool = "echo"
 arguments = { message = "x" }
+[acceptance]
+"p99 <= 5000" = {}
+"calls(open) <= 150" = { about = "a segment's share passes; the whole test does not" }
+"fd_max < 1000" = {}
+"sessions(churn) >= 1" = {}
 "#;
 
 /// Calls each phase of [`SPLIT`] makes, whole: the ramp's integral is 100
@@ -57,25 +62,52 @@ fn unix_s(at: SystemTime) -> f64 {
     at.duration_since(UNIX_EPOCH).unwrap().as_secs_f64()
 }
 
+/// The four segments of `scenario` run together against `target`, segment
+/// 3 measuring the server (`--pid`).
+fn four_segments(target: &HttpTarget, scenario: &str, start_at: &str) -> Vec<common::Run> {
+    std::thread::scope(|threads| {
+        let running: Vec<_> = (1..=4)
+            .map(|i| {
+                threads.spawn(move || {
+                    let segment = format!("{i}/4");
+                    let mut args = vec![scenario, "--url", &target.url, "--segment", &segment];
+                    args.extend(["--start-at", start_at]);
+                    let pid = target.pid();
+                    if i == 3 {
+                        args.extend(["--pid", &pid]);
+                    }
+                    common::run(&args)
+                })
+            })
+            .collect();
+        running.into_iter().map(|r| r.join().unwrap()).collect()
+    })
+}
+
+/// `mcpstorm merge REPORTS -o OUT`: its exit code and what it said.
+fn merge(reports: &[&std::path::Path], out: &std::path::Path) -> (i32, String) {
+    let output = std::process::Command::new(common::mcpstorm())
+        .arg("merge")
+        .args(reports)
+        .arg("-o")
+        .arg(out)
+        .output()
+        .expect("mcpstorm merge runs");
+    (output.status.code().unwrap_or(-1), common::said(&output))
+}
+
+fn report_path(run: &common::Run) -> std::path::PathBuf {
+    run.dir.path().join("report.json")
+}
+
 #[test]
-fn four_segments_together_make_exactly_the_whole_test() {
+fn four_segments_together_make_exactly_the_whole_test_and_merge_into_it() {
     let dir = tempfile::tempdir().unwrap();
     let file = scenario_file(dir.path(), "split.toml", SPLIT);
     let file = file.to_str().unwrap();
     let target = HttpTarget::start(&[]);
     let start_at = format!("{:.3}", unix_s(SystemTime::now()) + 2.0);
-    let runs: Vec<common::Run> = std::thread::scope(|threads| {
-        let running: Vec<_> = (1..=4)
-            .map(|i| {
-                let (target, start_at) = (&target, &start_at);
-                threads.spawn(move || {
-                    let segment = format!("{i}/4");
-                    target.run(file, &["--segment", &segment, "--start-at", start_at])
-                })
-            })
-            .collect();
-        running.into_iter().map(|r| r.join().unwrap()).collect()
-    });
+    let runs = four_segments(&target, file, &start_at);
     for (i, run) in runs.iter().enumerate() {
         assert_eq!(run.code, 0, "segment {}: {}", i + 1, run.explain());
         let segment = &run.report()["segment"];
@@ -129,6 +161,104 @@ fn four_segments_together_make_exactly_the_whole_test() {
             .as_str()
             .is_some_and(|l| l.ends_with("segment 2/4: 1 call in 4")),
         "{open}"
+    );
+    // Each segment judges its own share: a quarter of the open phase passes
+    // `calls(open) <= 150`.
+    for run in &runs {
+        assert_eq!(run.criterion("split", "calls(open) <= 150"), "PASS");
+    }
+
+    // Merged: the report of the whole test.
+    let all = dir.path().join("all.json");
+    let reports: Vec<std::path::PathBuf> = runs.iter().map(report_path).collect();
+    let reports: Vec<&std::path::Path> = reports.iter().map(|p| p.as_path()).collect();
+    let (code, said) = merge(&reports, &all);
+    assert_eq!(code, 1, "the whole test fails `calls(open) <= 150`: {said}");
+    assert!(said.contains("4 segments merged"), "{said}");
+    let merged: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&all).unwrap()).unwrap();
+    let scenario = &merged["scenarios"][0];
+    let result = &scenario["result"];
+    assert_eq!(scenario["verdict"], "FAIL");
+    assert_eq!(merged["segment"]["count"], 4);
+    assert!(merged["segment"]["index"].is_null());
+    for (index, (name, whole)) in WHOLE.iter().enumerate() {
+        let phase = &result["phases"][index];
+        assert_eq!(phase["name"], *name);
+        assert_eq!(f64_at(phase, "/calls") as u64, *whole, "{name}");
+        assert_eq!(f64_at(phase, "/planned_calls") as u64, *whole, "{name}");
+        assert_eq!(f64_at(phase, "/outcomes/ok") as u64, *whole, "{name}");
+    }
+    assert_eq!(result["phases"][1]["load"], "400 calls/s, 403 calls");
+    assert_eq!(f64_at(&result["phases"][1], "/target_per_s"), 400.0);
+    let total: u64 = WHOLE.iter().map(|(_, calls)| calls).sum();
+    assert_eq!(f64_at(result, "/total/calls") as u64, total);
+    // The percentiles are those of one histogram of every segment's
+    // latencies (each segment's buckets, recorded again), not an average.
+    let mut every = mcpstorm::stats::LatencyHistogram::default();
+    for run in &runs {
+        let buckets = &run.scenario("split")["result"]["total"]["latency_histogram_us"];
+        for bucket in buckets.as_array().unwrap() {
+            for _ in 0..bucket[1].as_u64().unwrap() {
+                every.record(bucket[0].as_u64().unwrap());
+            }
+        }
+    }
+    let expected = every.summary().unwrap();
+    let latency = &result["total"]["latency"];
+    assert_eq!(f64_at(latency, "/count") as u64, expected.count);
+    for (key, value) in [
+        ("p50_ms", expected.p50_ms),
+        ("p90_ms", expected.p90_ms),
+        ("p99_ms", expected.p99_ms),
+        ("p999_ms", expected.p999_ms),
+        ("max_ms", expected.max_ms),
+        ("min_ms", expected.min_ms),
+    ] {
+        assert_eq!(
+            f64_at(latency, &format!("/{key}")),
+            value,
+            "{key}: {latency}"
+        );
+    }
+    // Criteria judged again on the merged figures; the server's from the
+    // segment that measured it; a segment's own figure not joined.
+    let state = |expression: &str| {
+        let criteria = result["criteria"].as_array().unwrap();
+        let found = criteria.iter().find(|c| c["expression"] == expression);
+        found.unwrap_or_else(|| panic!("{expression}"))["state"].clone()
+    };
+    assert_eq!(state("calls(open) <= 150"), "FAIL");
+    assert_eq!(state("p99 <= 5000"), "PASS");
+    assert_eq!(state("fd_max < 1000"), "PASS");
+    assert_eq!(state("sessions(churn) >= 1"), "NOT_MEASURED");
+    assert_eq!(
+        result["resources"]["pid"],
+        target.pid().parse::<u64>().unwrap()
+    );
+    assert_eq!(
+        result["resources"]["fds_max"],
+        runs[2].scenario("split")["result"]["resources"]["fds_max"]
+    );
+    // Every output works on the merged report.
+    let (junit, html) = (dir.path().join("all.xml"), dir.path().join("all.html"));
+    let output = std::process::Command::new(common::mcpstorm())
+        .arg("report")
+        .arg(&all)
+        .arg("--out")
+        .arg(format!("junit={}", junit.display()))
+        .arg("--out")
+        .arg(format!("html={}", html.display()))
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", common::said(&output));
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("calls(open) &lt;= 150"), "{xml}");
+    assert!(xml.contains("<failure"), "{xml}");
+    assert!(
+        std::fs::read_to_string(&html)
+            .unwrap()
+            .contains("400 calls/s, 403 calls")
     );
 }
 
@@ -184,4 +314,57 @@ fn a_start_passed_already_is_said_and_the_load_begins_at_once() {
     let notes = run.scenario("sequential")["result"]["notes"].to_string();
     assert!(notes.contains("the common start had passed"), "{notes}");
     assert!(run.wall < Duration::from_secs(60), "{:?}", run.wall);
+}
+
+#[test]
+fn reports_that_are_not_every_segment_of_one_test_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let small = |calls: u32| {
+        format!(
+            "name = \"small\"\n[[phase]]\nname = \"p\"\nload = {{ kind = \"rate\", rate = 200, calls = {calls} }}\n\
+             [[call]]\ntool = \"echo\"\narguments = {{ message = \"x\" }}\n"
+        )
+    };
+    let (a, b) = (
+        scenario_file(dir.path(), "a.toml", &small(20)),
+        scenario_file(dir.path(), "b.toml", &small(30)),
+    );
+    let target = HttpTarget::start(&[]);
+    let segment = |file: &std::path::Path, segment: &str| {
+        let run = target.run(file.to_str().unwrap(), &["--segment", segment]);
+        assert_eq!(run.code, 0, "{}", run.explain());
+        run
+    };
+    let (a1, a2, b2) = (segment(&a, "1/2"), segment(&a, "2/2"), segment(&b, "2/2"));
+    let whole = target.run(a.to_str().unwrap(), &[]);
+    let out = dir.path().join("all.json");
+    let refused = |reports: &[&std::path::Path], said: &str| {
+        let (code, text) = merge(reports, &out);
+        assert_eq!(code, 2, "{text}");
+        assert!(text.contains(said), "{said}: {text}");
+    };
+    let (a1, a2, b2, whole) = (
+        report_path(&a1),
+        report_path(&a2),
+        report_path(&b2),
+        report_path(&whole),
+    );
+    refused(&[&a1, &b2], "is a segment of another test");
+    refused(&[&a1], "segment 2/2 missing");
+    refused(&[&a1, &a1], "are both segment 1/2");
+    refused(&[&a1, &whole], "not a segment's report");
+    // A histogram broken in transit is named, not a panic.
+    let broken = dir.path().join("broken.json");
+    let text = std::fs::read_to_string(&a2).unwrap();
+    let encoded = serde_json::from_str::<serde_json::Value>(&text).unwrap()["scenarios"][0]
+        ["result"]["total"]["latency_hdr_v2"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    std::fs::write(&broken, text.replace(&encoded, "bm90IGEgaGlzdG9ncmFt")).unwrap();
+    refused(&[&a1, &broken], "segment 2's histogram");
+    assert!(!out.exists(), "nothing written when the merge is refused");
+    // Every segment, in any order: merged.
+    let (code, text) = merge(&[&a2, &a1], &out);
+    assert_eq!(code, 0, "{text}");
 }

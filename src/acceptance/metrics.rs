@@ -62,6 +62,20 @@ enum Read {
 }
 
 impl MetricDef {
+    /// Whether it reads the server's process tree (memory, descriptors,
+    /// CPU): a figure only the mcpstorm that measured the server has.
+    pub fn reads_server(&self) -> bool {
+        matches!(
+            self.read,
+            Read::Process(_)
+                | Read::Growth(_)
+                | Read::Trend(_)
+                | Read::Pss(_)
+                | Read::PerLabel(_)
+                | Read::PerLabelWorst(_)
+        )
+    }
+
     pub fn scope(&self) -> Scope {
         match self.read {
             Read::Calls(_) => Scope::Calls,

@@ -5,6 +5,7 @@ mod compare;
 mod discover;
 mod init;
 mod mcp_json;
+mod merge;
 mod outputs;
 mod run;
 mod secrets;
@@ -78,6 +79,10 @@ pub enum Command {
     /// tool: each difference and whether it is beyond noise, as Markdown;
     /// exit 1 when one crosses a --fail-on threshold.
     Compare(compare::CompareArgs),
+    /// Merge the reports of a test's segments (runs given --segment I/N)
+    /// into the report of the whole test: counts summed, percentiles from
+    /// the merged histograms, criteria judged again.
+    Merge(merge::MergeArgs),
     /// Internal: the watchdog that stops what mcpstorm started once it ends.
     #[command(name = "custody-watchdog", hide = true)]
     CustodyWatchdog { owner: String },
@@ -442,6 +447,7 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::Check { files } => check(&files),
         Command::Report(args) => outputs::report(args),
         Command::Compare(args) => compare::compare(args),
+        Command::Merge(args) => merge::merge(args),
         Command::Metrics => {
             for m in METRICS {
                 let form = match m.scope() {

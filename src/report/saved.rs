@@ -51,6 +51,48 @@ fn key_shown(key: &str) -> String {
     }
 }
 
+/// A report file's bytes, refused beyond [`MAX_REPORT_BYTES`].
+pub fn read_bounded(path: &Path) -> Result<Vec<u8>, SavedError> {
+    let file = path.display().to_string();
+    let io = |source| SavedError::Io {
+        file: file.clone(),
+        source,
+    };
+    let opened = std::fs::File::open(path).map_err(io)?;
+    let mut bytes = Vec::new();
+    opened
+        .take(MAX_REPORT_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    if bytes.len() as u64 > MAX_REPORT_BYTES {
+        return Err(SavedError::TooLarge { file });
+    }
+    Ok(bytes)
+}
+
+/// A report file as JSON, whatever its fields (`mcpstorm merge` keeps them
+/// all): bounded in size, and in depth by serde_json.
+pub fn read_json(path: &Path) -> Result<serde_json::Value, SavedError> {
+    let file = path.display().to_string();
+    let bytes = read_bounded(path)?;
+    let value: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|inner| SavedError::Invalid {
+            file: file.clone(),
+            line: inner.line(),
+            column: inner.column(),
+            key: String::new(),
+            why: inner.to_string(),
+        })?;
+    let version = value["schema_version"].as_u64().unwrap_or(0);
+    if version > u64::from(SCHEMA_VERSION) {
+        return Err(SavedError::Newer {
+            file,
+            found: u32::try_from(version).unwrap_or(u32::MAX),
+        });
+    }
+    Ok(value)
+}
+
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 pub struct SavedReport {
@@ -124,9 +166,10 @@ pub struct SavedWindow {
     pub span_s: f64,
     pub calls: u64,
     pub errors: u64,
-    pub p50_ms: f64,
-    pub p95_ms: f64,
-    pub p99_ms: f64,
+    /// `null` in a merged report: each segment's own, not joined.
+    pub p50_ms: Option<f64>,
+    pub p95_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
     pub max_ms: f64,
     pub calls_per_s: f64,
 }
@@ -363,21 +406,7 @@ impl SavedReport {
 
     /// A report file an earlier run wrote.
     pub fn read(path: &Path) -> Result<SavedReport, SavedError> {
-        let file = path.display().to_string();
-        let io = |source| SavedError::Io {
-            file: file.clone(),
-            source,
-        };
-        let opened = std::fs::File::open(path).map_err(io)?;
-        let mut bytes = Vec::new();
-        opened
-            .take(MAX_REPORT_BYTES + 1)
-            .read_to_end(&mut bytes)
-            .map_err(io)?;
-        if bytes.len() as u64 > MAX_REPORT_BYTES {
-            return Err(SavedError::TooLarge { file });
-        }
-        SavedReport::parse(&bytes, &file)
+        SavedReport::parse(&read_bounded(path)?, &path.display().to_string())
     }
 
     fn parse(bytes: &[u8], file: &str) -> Result<SavedReport, SavedError> {

@@ -456,6 +456,17 @@ impl<'a> From<&'a CriterionStatus> for Criterion<'a> {
     }
 }
 
+/// A call figures object as the report writes it (`mcpstorm merge` writes
+/// the merged ones so).
+pub fn calls_json(calls: &CallStats) -> serde_json::Value {
+    serde_json::to_value(Calls::from(calls)).unwrap_or_default()
+}
+
+/// A criterion as the report writes it.
+pub fn criterion_json(criterion: &CriterionStatus) -> serde_json::Value {
+    serde_json::to_value(Criterion::from(criterion)).unwrap_or_default()
+}
+
 /// `serialize_with` for a scenario's `result`.
 pub(super) fn result<S: serde::Serializer>(
     snapshot: &Option<Snapshot>,

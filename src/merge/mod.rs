@@ -1,0 +1,529 @@
+//! `mcpstorm merge`: the report of a whole test from the reports of its
+//! segments (`--segment I/N`, docs/SCALING.md).
+//!
+//! The segments must be every share of one test: the same count, each
+//! index once, the same whole test. The merged report is segment 1's with
+//! every figure the segments share replaced: call counts and outcomes
+//! summed, latency percentiles read from the sum of the segments'
+//! histograms (HdrHistogram's V2 encoding in each report), wire counters
+//! summed; the server's process figures are those of the segment that
+//! measured it (given `--pid`), or none; figures that are one segment's own
+//! and cannot be joined (a churn fit, a stage's sends) are left out;
+//! criteria are judged again ([`judge`]).
+
+mod calls;
+mod judge;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+
+use crate::report::calls_json;
+use crate::report::saved::{SavedError, read_json};
+use crate::stats::{CallStats, PhaseSnapshot, PhaseState, Snapshot};
+
+#[derive(Debug, thiserror::Error)]
+pub enum MergeError {
+    #[error("{0}")]
+    Saved(#[from] SavedError),
+    #[error("{0}")]
+    Refused(String),
+}
+
+fn refused(why: impl Into<String>) -> MergeError {
+    MergeError::Refused(why.into())
+}
+
+/// Most segment reports merged at once.
+pub const MOST_REPORTS: usize = 10_000;
+
+/// Phase figures that are one segment's own: left out of a merged phase.
+const NOT_JOINED: &[&str] = &["churn", "bad_inputs", "stages", "capacity", "sessions"];
+
+/// Wire counters a merge sums; the rest of `wire` (setup percentiles) is
+/// left out, the longest setup kept.
+const WIRE_SUMMED: &[&str] = &[
+    "responses",
+    "duplicate_ids",
+    "unknown_ids",
+    "missing_ids",
+    "mixups",
+    "correlation_violations",
+    "late_responses",
+    "protocol_violations",
+    "notifications",
+    "server_requests",
+    "sessions_expired",
+    "http_errors",
+    "cancellations_sent",
+    "connections_opened",
+    "tls_handshakes",
+    "tls_resumed",
+    "http2_connections",
+    "auth_failures",
+    "token_fetches",
+    "token_fetches_failed",
+];
+
+/// One segment's report, read.
+struct Part {
+    file: String,
+    index: u64,
+    report: Value,
+}
+
+/// The merged report of the segments' report `files`.
+pub fn merge(files: &[PathBuf]) -> Result<Value, MergeError> {
+    if files.len() > MOST_REPORTS {
+        return Err(refused(format!("at most {MOST_REPORTS} reports")));
+    }
+    let mut parts = Vec::with_capacity(files.len());
+    for path in files {
+        let report = read_json(path)?;
+        let file = path.display().to_string();
+        let index = report["segment"]["index"].as_u64().ok_or_else(|| {
+            refused(format!(
+                "{file}: not a segment's report (a run given --segment I/N writes one)"
+            ))
+        })?;
+        parts.push(Part {
+            file,
+            index,
+            report,
+        });
+    }
+    parts.sort_by_key(|p| p.index);
+    check_whole(&parts)?;
+    let mut merged = parts[0].report.clone();
+    let count = parts.len();
+    // Every segment's now: no index, and the files it was merged from.
+    merged["segment"] = json!({
+        "index": null,
+        "count": count,
+        "start_at_unix_s": parts[0].report["segment"]["start_at_unix_s"],
+        "whole": parts[0].report["segment"]["whole"],
+        "merged_from": parts.iter().map(|p| p.file.as_str()).collect::<Vec<_>>(),
+    });
+    let earliest = parts
+        .iter()
+        .filter_map(|p| p.report["started_at_unix_s"].as_u64())
+        .min();
+    merged["started_at_unix_s"] = json!(earliest);
+    merged["interrupted"] = json!(parts.iter().any(|p| p.report["interrupted"] == true));
+    let scenario_count = parts[0].report["scenarios"].as_array().map_or(0, Vec::len);
+    let mut verdicts = Vec::new();
+    for s in 0..scenario_count {
+        let scenarios: Vec<&Value> = parts.iter().map(|p| &p.report["scenarios"][s]).collect();
+        let scenario = merge_scenario(&scenarios, &parts)?;
+        verdicts.push(scenario["verdict"].as_str().unwrap_or("ERROR").to_string());
+        merged["scenarios"][s] = scenario;
+    }
+    merged["verdict"] = json!(worst(verdicts.iter().map(String::as_str)));
+    Ok(merged)
+}
+
+/// Every segment of one test, each once.
+fn check_whole(parts: &[Part]) -> Result<(), MergeError> {
+    let Some(first) = parts.first() else {
+        return Err(refused("no report to merge"));
+    };
+    let count = first.report["segment"]["count"].as_u64().unwrap_or(0);
+    let whole = &first.report["segment"]["whole"];
+    for part in parts {
+        let segment = &part.report["segment"];
+        if segment["count"].as_u64() != Some(count) {
+            return Err(refused(format!(
+                "{} is a segment of {} and {} of {count}: segments of different splits",
+                part.file, segment["count"], first.file
+            )));
+        }
+        if segment["whole"] != *whole {
+            return Err(refused(format!(
+                "{} is a segment of another test than {}: their scenarios or phases differ \
+                 ({} against {})",
+                part.file, first.file, segment["whole"], whole
+            )));
+        }
+    }
+    for pair in parts.windows(2) {
+        if pair[0].index == pair[1].index {
+            return Err(refused(format!(
+                "{} and {} are both segment {}/{count}",
+                pair[0].file, pair[1].file, pair[0].index
+            )));
+        }
+    }
+    let missing: Vec<String> = (1..=count)
+        .filter(|i| parts.iter().all(|p| p.index != *i))
+        .map(|i| format!("{i}/{count}"))
+        .collect();
+    if !missing.is_empty() || parts.len() as u64 != count {
+        return Err(refused(format!(
+            "segment {} missing: the whole test needs every segment's report",
+            missing.join(", ")
+        )));
+    }
+    Ok(())
+}
+
+/// ERROR over FAIL over PASS.
+fn worst<'a>(verdicts: impl Iterator<Item = &'a str>) -> &'static str {
+    let mut worst = "PASS";
+    for verdict in verdicts {
+        worst = match (worst, verdict) {
+            ("ERROR", _) | (_, "ERROR") => "ERROR",
+            ("FAIL", _) | (_, "FAIL") => "FAIL",
+            _ => "PASS",
+        };
+    }
+    worst
+}
+
+fn merge_scenario(scenarios: &[&Value], parts: &[Part]) -> Result<Value, MergeError> {
+    let mut merged = scenarios[0].clone();
+    let name = merged["name"].as_str().unwrap_or_default().to_string();
+    if let Some(failed) = scenarios.iter().find(|s| s["verdict"] == "ERROR") {
+        // A segment that could not run: the whole test did not run.
+        merged["verdict"] = json!("ERROR");
+        merged["error"] = failed["error"].clone();
+        return Ok(merged);
+    }
+    merged["incomplete"] = scenarios
+        .iter()
+        .map(|s| &s["incomplete"])
+        .find(|i| !i.is_null())
+        .cloned()
+        .unwrap_or(Value::Null);
+    let results: Vec<&Value> = scenarios.iter().map(|s| &s["result"]).collect();
+    let (result, snapshot) = merge_result(&results, parts, &name)?;
+    let all_passed = result["criteria"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .all(|c| c["state"] == "PASS" || c["state"] == "NOT_MEASURED");
+    let passed = all_passed && merged["incomplete"].is_null() && snapshot.total.calls > 0;
+    merged["verdict"] = json!(if passed { "PASS" } else { "FAIL" });
+    merged["result"] = result;
+    Ok(merged)
+}
+
+/// The merged `result`, and the snapshot its criteria were judged on.
+fn merge_result(
+    results: &[&Value],
+    parts: &[Part],
+    scenario: &str,
+) -> Result<(Value, Snapshot), MergeError> {
+    let mut merged = results[0].clone();
+    let at = format!("scenario {scenario:?}");
+    let max = |key: &str| {
+        results
+            .iter()
+            .filter_map(|r| r[key].as_f64())
+            .fold(0.0, f64::max)
+    };
+    let sum = |key: &str| results.iter().filter_map(|r| r[key].as_u64()).sum::<u64>();
+    merged["elapsed_s"] = json!(max("elapsed_s"));
+    merged["finished"] = json!(results.iter().all(|r| r["finished"] == true));
+    for key in ["crashes", "not_sent", "forced_stops", "stalls_not_listed"] {
+        merged[key] = json!(sum(key));
+    }
+    let total = calls::merged(&by_key(results, "total"), &format!("{at}, total"))?;
+    let per_label = calls::merged_labels(&by_key(results, "per_label"), &at)?;
+    merged["total"] = calls_json(&total);
+    merged["per_label"] = labels_json(&per_label);
+    // The server's figures: from the segment that measured it.
+    let servers = results
+        .iter()
+        .position(|r| r["resources"]["sampled"] == true);
+    if let Some(measured) = servers {
+        for key in ["resources", "stderr_tail", "crashes_at_s", "restarts_at_s"] {
+            merged[key] = results[measured][key].clone();
+        }
+    }
+    merged["wire"] = merge_wire(results);
+    merged["windows"] = merge_windows(results);
+    merged["stalls"] = concat(results, "stalls", 1_000);
+    merged["recent_errors"] = concat(results, "recent_errors", 20);
+    merged["control_changes"] = json!([]);
+    merged["coldstart"] = only_one(results, "coldstart");
+    let mut notes = Vec::new();
+    for (part, result) in parts.iter().zip(results) {
+        for note in result["notes"].as_array().into_iter().flatten() {
+            if let Some(note) = note.as_str() {
+                notes.push(json!(format!("segment {}: {note}", part.index)));
+            }
+        }
+    }
+    merged["notes"] = Value::Array(notes);
+    let (phases, phase_snapshots) = merge_phases(results, parts, &at)?;
+    merged["phases"] = Value::Array(phases);
+    let snapshot = Snapshot {
+        scenario: scenario.to_string(),
+        finished: true,
+        phases: phase_snapshots,
+        total,
+        per_label,
+        crashes: sum("crashes"),
+        forced_stops: sum("forced_stops"),
+        restarts_at_s: vec![0.0; sum_len(results, "restarts_at_s")],
+        wire: crate::stats::WireSnapshot {
+            correlation_violations: merged["wire"]["correlation_violations"]
+                .as_u64()
+                .unwrap_or(0),
+            protocol_violations: merged["wire"]["protocol_violations"].as_u64().unwrap_or(0),
+            ..Default::default()
+        },
+        ..Snapshot::default()
+    };
+    let servers_criteria = servers.map(|i| &results[i]["criteria"]);
+    merged["criteria"] = Value::Array(judge::criteria(
+        &results[0]["criteria"],
+        servers_criteria,
+        &snapshot,
+    ));
+    Ok((merged, snapshot))
+}
+
+fn by_key<'a>(values: &[&'a Value], key: &str) -> Vec<&'a Value> {
+    values.iter().map(|v| &v[key]).collect()
+}
+
+fn labels_json(labels: &[crate::stats::LabelStats]) -> Value {
+    Value::Array(
+        labels
+            .iter()
+            .map(|l| {
+                let mut object = json!({ "label": l.label });
+                if let (Some(out), Value::Object(calls)) =
+                    (object.as_object_mut(), calls_json(&l.stats))
+                {
+                    out.extend(calls);
+                }
+                object
+            })
+            .collect(),
+    )
+}
+
+fn sum_len(results: &[&Value], key: &str) -> usize {
+    results
+        .iter()
+        .filter_map(|r| r[key].as_array())
+        .map(Vec::len)
+        .sum()
+}
+
+/// The arrays at `key` one after another, the first `most` kept.
+fn concat(results: &[&Value], key: &str, most: usize) -> Value {
+    Value::Array(
+        results
+            .iter()
+            .filter_map(|r| r[key].as_array())
+            .flatten()
+            .take(most)
+            .cloned()
+            .collect(),
+    )
+}
+
+/// The figure at `key` when one segment alone has it; `null` otherwise.
+fn only_one(values: &[&Value], key: &str) -> Value {
+    let mut present = values.iter().map(|v| &v[key]).filter(|v| !v.is_null());
+    match (present.next(), present.next()) {
+        (Some(one), None) => one.clone(),
+        _ => Value::Null,
+    }
+}
+
+fn merge_wire(results: &[&Value]) -> Value {
+    let mut wire = results[0]["wire"].clone();
+    let Some(object) = wire.as_object_mut() else {
+        return Value::Null;
+    };
+    for key in WIRE_SUMMED {
+        let total: u64 = results
+            .iter()
+            .filter_map(|r| r["wire"][*key].as_u64())
+            .sum();
+        object.insert((*key).to_string(), json!(total));
+    }
+    let in_flight: u64 = results
+        .iter()
+        .filter_map(|r| r["wire"]["in_flight"].as_u64())
+        .sum();
+    object.insert("in_flight".into(), json!(in_flight));
+    let longest = results
+        .iter()
+        .filter_map(|r| r["wire"]["connection_setup_max_ms"].as_f64())
+        .reduce(f64::max);
+    object.insert("connection_setup_max_ms".into(), json!(longest));
+    // Percentiles of each segment's own connections: not joined.
+    for key in [
+        "connection_setup_p50_ms",
+        "connection_setup_p99_ms",
+        "token_fetch_mean_ms",
+        "token_fetch_max_ms",
+    ] {
+        object.insert(key.into(), Value::Null);
+    }
+    object.insert(
+        "violation_samples".into(),
+        Value::Array(
+            results
+                .iter()
+                .filter_map(|r| r["wire"]["violation_samples"].as_array())
+                .flatten()
+                .take(10)
+                .cloned()
+                .collect(),
+        ),
+    );
+    wire
+}
+
+/// The latency time line: windows at the same time (`t_s`, from each
+/// segment's start, together under `--start-at`) summed; their
+/// percentiles are each segment's own and left out, the highest latency
+/// kept.
+fn merge_windows(results: &[&Value]) -> Value {
+    let mut windows: Vec<Value> = Vec::new();
+    for result in results {
+        for window in result["windows"].as_array().into_iter().flatten() {
+            let found = windows
+                .iter_mut()
+                .find(|w| w["t_s"] == window["t_s"] && w["span_s"] == window["span_s"]);
+            match found {
+                Some(merged) => {
+                    for key in ["calls", "errors"] {
+                        let both =
+                            merged[key].as_u64().unwrap_or(0) + window[key].as_u64().unwrap_or(0);
+                        merged[key] = json!(both);
+                    }
+                    let rate = merged["calls_per_s"].as_f64().unwrap_or(0.0)
+                        + window["calls_per_s"].as_f64().unwrap_or(0.0);
+                    merged["calls_per_s"] = json!(rate);
+                    let most = merged["max_ms"]
+                        .as_f64()
+                        .unwrap_or(0.0)
+                        .max(window["max_ms"].as_f64().unwrap_or(0.0));
+                    merged["max_ms"] = json!(most);
+                }
+                None => {
+                    let mut first = window.clone();
+                    for key in ["p50_ms", "p95_ms", "p99_ms"] {
+                        first[key] = Value::Null;
+                    }
+                    windows.push(first);
+                }
+            }
+        }
+        if windows.len() > 100_000 {
+            break;
+        }
+    }
+    windows.sort_by(|a, b| {
+        let at = |w: &Value| w["t_s"].as_f64().unwrap_or(0.0);
+        at(a).total_cmp(&at(b))
+    });
+    Value::Array(windows)
+}
+
+/// Each phase merged, with the snapshot figures its criteria read.
+fn merge_phases(
+    results: &[&Value],
+    parts: &[Part],
+    at: &str,
+) -> Result<(Vec<Value>, Vec<PhaseSnapshot>), MergeError> {
+    let whole = &parts[0].report["segment"]["whole"];
+    let scenario = results[0]["scenario"].as_str().unwrap_or_default();
+    let whole_phases: Vec<&str> = whole
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|s| s["name"] == scenario)
+        .and_then(|s| s["phases"].as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    let count = results[0]["phases"].as_array().map_or(0, Vec::len);
+    let mut phases = Vec::with_capacity(count);
+    let mut snapshots = Vec::with_capacity(count);
+    for index in 0..count {
+        let each: Vec<&Value> = results.iter().map(|r| &r["phases"][index]).collect();
+        let name = each[0]["name"].as_str().unwrap_or_default().to_string();
+        let at = format!("{at}, phase {name:?}");
+        let stats = calls::merged(&each, &at)?;
+        let per_label = calls::merged_labels(&by_key(&each, "per_label"), &at)?;
+        let mut phase = each[0].clone();
+        if let (Some(out), Value::Object(calls)) = (phase.as_object_mut(), calls_json(&stats)) {
+            out.extend(calls);
+        }
+        phase["per_label"] = labels_json(&per_label);
+        // The load as written, unsplit.
+        let prefix = format!("{name}: ");
+        if let Some(load) = whole_phases
+            .get(index)
+            .and_then(|p| p.strip_prefix(prefix.as_str()))
+        {
+            phase["load"] = json!(load);
+        }
+        let planned: Option<u64> = each.iter().map(|p| p["planned_calls"].as_u64()).sum();
+        phase["planned_calls"] = json!(planned);
+        let late_sends: u64 = each.iter().filter_map(|p| p["late_sends"].as_u64()).sum();
+        phase["late_sends"] = json!(late_sends);
+        let lag = each
+            .iter()
+            .filter_map(|p| p["max_send_lag_ms"].as_f64())
+            .fold(0.0, f64::max);
+        phase["max_send_lag_ms"] = json!(lag);
+        let target: Option<f64> = each.iter().map(|p| p["target_per_s"].as_f64()).sum();
+        phase["target_per_s"] = json!(target);
+        let duration = each
+            .iter()
+            .filter_map(|p| p["duration_s"].as_f64())
+            .fold(0.0, f64::max);
+        phase["duration_s"] = json!(duration);
+        for key in NOT_JOINED {
+            phase[*key] = only_one(&each, key);
+        }
+        let measured = results
+            .iter()
+            .position(|r| r["resources"]["sampled"] == true);
+        phase["memory"] = measured.map_or(Value::Null, |i| each[i]["memory"].clone());
+        phases.push(phase);
+        snapshots.push(phase_snapshot(name, stats, per_label, late_sends));
+    }
+    Ok((phases, snapshots))
+}
+
+fn phase_snapshot(
+    name: String,
+    stats: CallStats,
+    per_label: Vec<crate::stats::LabelStats>,
+    late_sends: u64,
+) -> PhaseSnapshot {
+    PhaseSnapshot {
+        name,
+        warmup: false,
+        load: String::new(),
+        state: PhaseState::Done,
+        planned_calls: None,
+        follows_the_dial: false,
+        started_s: None,
+        duration_s: 0.0,
+        stats,
+        per_label,
+        late_sends,
+        max_send_lag_ms: 0.0,
+        target_per_s: None,
+        target_ramp: None::<Arc<[(f64, f64)]>>,
+        churn: None,
+        bad_inputs: None,
+        capacity: None,
+        sessions: None,
+        stages: None,
+        memory: None,
+    }
+}
