@@ -37,19 +37,17 @@ fn sample(exposition: &str, series: &str) -> Option<f64> {
         .and_then(|value| value.trim().parse().ok())
 }
 
-#[test]
-fn metrics_follow_the_run_and_agree_with_its_report() {
-    let dir = tempfile::tempdir().unwrap();
-    let scenario = scenario_file(dir.path(), "steady.toml", STEADY);
-    let report = dir.path().join("report.json");
+/// `mcpstorm run --headless --out prometheus=127.0.0.1:0 ARGS`: the run,
+/// the address its metrics are served on, and its stderr drained.
+fn run_serving_metrics(
+    args: &[&str],
+) -> (std::process::Child, String, std::thread::JoinHandle<String>) {
+    let split = args.iter().position(|a| *a == "--").unwrap_or(args.len());
     let mut child = Command::new(mcpstorm())
-        .arg("run")
-        .arg(&scenario)
-        .arg("--headless")
-        .arg("--report")
-        .arg(&report)
-        .args(["--out", "prometheus=127.0.0.1:0", "--"])
-        .args([mcpstorm(), "serve", "--latency-ms", "2"])
+        .args(["run", "--headless"])
+        .args(&args[..split])
+        .args(["--out", "prometheus=127.0.0.1:0"])
+        .args(&args[split..])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -72,6 +70,54 @@ fn metrics_follow_the_run_and_agree_with_its_report() {
         let _ = stderr.read_to_string(&mut rest);
         rest
     });
+    (child, address, drain)
+}
+
+#[test]
+fn a_segments_samples_each_carry_its_segment() {
+    // One Prometheus scraping every segment tells them apart, and sums them.
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = scenario_file(dir.path(), "steady.toml", STEADY);
+    let target = common::HttpTarget::start(&[]);
+    let args = [
+        scenario.to_str().unwrap(),
+        "--url",
+        &target.url,
+        "--segment",
+        "2/4",
+    ];
+    let (mut child, address, drain) = run_serving_metrics(&args);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let body = loop {
+        let (_, body) = get(&address, "/metrics");
+        if body.contains("mcpstorm_calls_total{") {
+            break body;
+        }
+        assert!(Instant::now() < deadline, "no calls shown: {body}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let samples: Vec<&str> = body.lines().filter(|l| !l.starts_with('#')).collect();
+    assert!(!samples.is_empty());
+    for sample in samples {
+        assert!(sample.contains("{segment=\"2/4\""), "{sample}");
+    }
+    let exit = child.wait().expect("mcpstorm ends");
+    let said = drain.join().unwrap();
+    assert_eq!(exit.code(), Some(0), "{said}");
+}
+
+#[test]
+fn metrics_follow_the_run_and_agree_with_its_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = scenario_file(dir.path(), "steady.toml", STEADY);
+    let report = dir.path().join("report.json");
+    let mut args = vec![
+        scenario.to_str().unwrap(),
+        "--report",
+        report.to_str().unwrap(),
+    ];
+    args.extend(["--", mcpstorm(), "serve", "--latency-ms", "2"]);
+    let (mut child, address, drain) = run_serving_metrics(&args);
     let (status, _) = get(&address, "/");
     assert!(status.contains(" 404 "), "{status}");
     // Scrape every 300 ms until the endpoint is gone: once the run is over

@@ -527,7 +527,10 @@ pub async fn run(args: RunArgs) -> ExitCode {
     let metrics = match super::outputs::metrics_address(&args.outs)
         .and_then(|address| address.map(bind_metrics).transpose())
     {
-        Ok(metrics) => metrics,
+        Ok(metrics) => metrics.map(|metrics| match args.segment {
+            Some(segment) => metrics.for_segment(&segment.to_string()),
+            None => metrics,
+        }),
         Err(error) => {
             eprintln!("mcpstorm: {error}");
             return ExitCode::from(exit::SETUP);

@@ -31,7 +31,7 @@ use tokio::sync::{Semaphore, watch};
 use super::{Following, LiveFeed, Output, OutputError};
 use crate::stats::Snapshot;
 
-pub use exposition::render;
+pub use exposition::{render, with_label};
 
 /// The address metrics are served on unless one is given.
 pub const DEFAULT_ADDRESS: &str = "127.0.0.1:9464";
@@ -81,6 +81,8 @@ pub struct PrometheusOutput {
     /// Bound before the run (a taken port is said before anything starts).
     listener: Option<std::net::TcpListener>,
     pub address: SocketAddr,
+    /// `--segment I/N`: the `segment` label every sample carries.
+    segment: Option<Arc<str>>,
 }
 
 impl PrometheusOutput {
@@ -92,7 +94,14 @@ impl PrometheusOutput {
         Ok(PrometheusOutput {
             listener: Some(listener),
             address,
+            segment: None,
         })
+    }
+
+    /// Label every sample `segment="I/N"`.
+    pub fn for_segment(mut self, segment: &str) -> PrometheusOutput {
+        self.segment = Some(Arc::from(segment));
+        self
     }
 }
 
@@ -110,9 +119,10 @@ impl Output for PrometheusOutput {
         let listener = tokio::net::TcpListener::from_std(listener).map_err(failed)?;
         let (snapshots, over, halt) =
             (feed.snapshots.clone(), feed.over.clone(), feed.halt.clone());
+        let segment = self.segment.clone();
         Ok(Some(tokio::spawn(async move {
             let scrapes = Arc::new(Scrapes::default());
-            let server = tokio::spawn(serve(listener, snapshots, scrapes.clone()));
+            let server = tokio::spawn(serve(listener, snapshots, scrapes.clone(), segment));
             over.wait().await;
             let before = scrapes.count();
             if !halt.is_set() && before > 0 {
@@ -133,6 +143,7 @@ async fn serve(
     listener: tokio::net::TcpListener,
     snapshots: watch::Receiver<Arc<Snapshot>>,
     scrapes: Arc<Scrapes>,
+    segment: Option<Arc<str>>,
 ) {
     let slots = Arc::new(Semaphore::new(CONNECTIONS));
     loop {
@@ -142,11 +153,11 @@ async fn serve(
         let Ok((stream, _)) = listener.accept().await else {
             continue;
         };
-        let (snapshots, scrapes) = (snapshots.clone(), scrapes.clone());
+        let (snapshots, scrapes, segment) = (snapshots.clone(), scrapes.clone(), segment.clone());
         tokio::spawn(async move {
             let service = service_fn(move |request: Request<Incoming>| {
                 let snapshot = snapshots.borrow().clone();
-                let response = answer(&request, &snapshot);
+                let response = answer(&request, &snapshot, segment.as_deref());
                 if response.status() == StatusCode::OK {
                     scrapes.served();
                 }
@@ -162,12 +173,19 @@ async fn serve(
     }
 }
 
-fn answer(request: &Request<Incoming>, snapshot: &Snapshot) -> Response<Full<Bytes>> {
+fn answer(
+    request: &Request<Incoming>,
+    snapshot: &Snapshot,
+    segment: Option<&str>,
+) -> Response<Full<Bytes>> {
     let (status, content_type, body) = match (request.method(), request.uri().path()) {
         (&Method::GET, "/metrics") => (
             StatusCode::OK,
             "text/plain; version=0.0.4; charset=utf-8",
-            render(snapshot),
+            match segment {
+                Some(segment) => with_label(&render(snapshot), "segment", segment),
+                None => render(snapshot),
+            },
         ),
         (_, "/metrics") => (
             StatusCode::METHOD_NOT_ALLOWED,

@@ -56,6 +56,35 @@ fn label_value(text: &str) -> String {
     escaped
 }
 
+/// `text` with the label `key="value"` on every sample: the segment a run
+/// is (`--segment`), so that one Prometheus scraping every segment tells
+/// them apart and sums them.
+pub fn with_label(text: &str, key: &str, value: &str) -> String {
+    let label = format!("{key}=\"{}\"", label_value(value));
+    let mut out = String::with_capacity(text.len() + text.len() / 4);
+    for line in text.lines() {
+        if line.starts_with('#') || line.is_empty() {
+            out.push_str(line);
+        } else {
+            // A metric name holds neither `{` nor a space: the first of
+            // them ends it.
+            let end = line.find(['{', ' ']).unwrap_or(line.len());
+            let (name, rest) = line.split_at(end);
+            out.push_str(name);
+            match rest.strip_prefix('{') {
+                Some(labels) => {
+                    let _ = write!(out, "{{{label},{labels}");
+                }
+                None => {
+                    let _ = write!(out, "{{{label}}}{rest}");
+                }
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
 const MB: f64 = 1024.0 * 1024.0;
 
 /// Every metric of the scenario a snapshot shows (nothing before the
@@ -342,5 +371,17 @@ mod tests {
     #[test]
     fn nothing_is_shown_before_a_scenario_starts() {
         assert_eq!(render(&Snapshot::default()), "");
+    }
+
+    #[test]
+    fn a_segment_label_goes_on_every_sample_and_nowhere_else() {
+        let text = "# HELP a_total calls\n# TYPE a_total counter\na_total 3\n\
+                    b{scenario=\"x {y}\",tool=\"echo\"} 1.5\n";
+        let labelled = with_label(text, "segment", "2/4");
+        assert_eq!(
+            labelled,
+            "# HELP a_total calls\n# TYPE a_total counter\na_total{segment=\"2/4\"} 3\n\
+             b{segment=\"2/4\",scenario=\"x {y}\",tool=\"echo\"} 1.5\n"
+        );
     }
 }
