@@ -546,7 +546,11 @@ pub async fn run(args: RunArgs) -> ExitCode {
     let scenario_count = scenarios.len();
     let (status, status_rx) = watch::channel(RunStatus {
         scenario_count: scenarios.len(),
-        target: target.command.clone(),
+        // The dashboard's header and the progress line say which share.
+        target: match args.segment {
+            Some(segment) => format!("{} — segment {segment}", target.command),
+            None => target.command.clone(),
+        },
         transport: target.transport.to_string(),
         load_scale: 1.0,
         ..RunStatus::default()
