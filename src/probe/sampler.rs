@@ -211,14 +211,16 @@ impl TreeSampler {
             self.pss_at = Some(Instant::now());
         }
         // Command lines of members gone are forgotten; new ones read, and
-        // those of members that exec'd since (their name changed).
+        // those of members that exec'd since (their name changed) or had
+        // none yet (just after an exec, the new program's arguments are not
+        // in place for a moment).
         let alive: std::collections::HashSet<u32> = usages.iter().map(|u| u.pid).collect();
         self.commands.retain(|pid, _| alive.contains(pid));
         for u in &usages {
             if self
                 .commands
                 .get(&u.pid)
-                .is_none_or(|(name, _)| *name != u.name)
+                .is_none_or(|(name, command)| *name != u.name || command.is_none())
             {
                 let command = command_line::read(u.pid, &self.secrets).map(Arc::from);
                 self.commands.insert(u.pid, (u.name.clone(), command));
@@ -386,6 +388,10 @@ mod tests {
         // one shown is the program's, once it has become that program.
         let (child, mut stdin) = held_shell("read go; exec sleep 30");
         let shell = child.0.id();
+        // Spawned, the shell's arguments may not be in place for a moment.
+        wait_for("the shell's arguments", || {
+            command_line::read(shell, &[]).is_some_and(|c| c.starts_with("sh -c"))
+        });
         let mut sampler = TreeSampler::focused(shell, None, Arc::from(Vec::new()));
         let command = |sampler: &mut TreeSampler| {
             let (_, members) = sampler.sample().unwrap().unwrap();
@@ -396,6 +402,7 @@ mod tests {
         writeln!(stdin, "go").unwrap();
         wait_for("the exec", || {
             procfs::read_usage(shell).is_some_and(|u| u.name == "sleep")
+                && command_line::read(shell, &[]).is_some_and(|c| c == "sleep 30")
         });
         assert_eq!(command(&mut sampler), "sleep 30");
     }
