@@ -193,6 +193,15 @@ fn four_segments_together_make_exactly_the_whole_test_and_merge_into_it() {
     assert_eq!(f64_at(&result["phases"][1], "/target_per_s"), 400.0);
     let total: u64 = WHOLE.iter().map(|(_, calls)| calls).sum();
     assert_eq!(f64_at(result, "/total/calls") as u64, total);
+    // The same test run whole plans, and makes, what the segments made.
+    let whole = target.run(file, &[]);
+    for (index, (name, _)) in WHOLE.iter().enumerate() {
+        let unsplit = &whole.scenario("split")["result"]["phases"][index];
+        let merged = &result["phases"][index];
+        assert_eq!(merged["calls"], unsplit["planned_calls"], "{name}");
+        assert_eq!(merged["calls"], unsplit["calls"], "{name}");
+        assert_eq!(merged["load"], unsplit["load"], "{name}");
+    }
     // The percentiles are those of one histogram of every segment's
     // latencies (each segment's buckets, recorded again), not an average.
     let mut every = mcpstorm::stats::LatencyHistogram::default();
