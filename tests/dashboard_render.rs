@@ -83,6 +83,7 @@ fn leaking_run() -> Snapshot {
             p99_ms: 2.0 + 0.1 * t as f64,
             max_ms: 4.0 + 0.2 * t as f64,
             calls_per_s: 800.0,
+            latency_us: None,
         })
         .collect();
     let series: Vec<ProbePoint> = (0..=48)

@@ -230,6 +230,30 @@ fn four_segments_together_make_exactly_the_whole_test_and_merge_into_it() {
             "{key}: {latency}"
         );
     }
+    // The time line: each merged second is the segments' same second, its
+    // percentiles those of their histograms added.
+    let windows = result["windows"].as_array().unwrap();
+    let calls_in_windows: f64 = windows.iter().map(|w| f64_at(w, "/calls")).sum();
+    assert_eq!(calls_in_windows as u64, total);
+    for window in windows.iter().filter(|w| f64_at(w, "/calls") > 0.0) {
+        let mut added = mcpstorm::stats::LatencyHistogram::default();
+        let mut calls = 0.0;
+        for run in &runs {
+            let theirs = run.scenario("split")["result"]["windows"]
+                .as_array()
+                .unwrap();
+            if let Some(same) = theirs.iter().find(|w| w["t_s"] == window["t_s"]) {
+                calls += f64_at(same, "/calls");
+                if let Some(encoded) = same["latency_hdr_v2"].as_str() {
+                    added.add(&mcpstorm::stats::LatencyHistogram::from_v2_base64(encoded).unwrap());
+                }
+            }
+        }
+        assert_eq!(f64_at(window, "/calls"), calls, "{window}");
+        let [p50, p99] = added.quantiles_ms([0.5, 0.99]);
+        assert_eq!(f64_at(window, "/p50_ms"), p50, "{window}");
+        assert_eq!(f64_at(window, "/p99_ms"), p99, "{window}");
+    }
     // Criteria judged again on the merged figures; the server's from the
     // segment that measured it; a segment's own figure not joined.
     let state = |expression: &str| {

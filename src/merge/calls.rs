@@ -25,22 +25,8 @@ pub fn merged(objects: &[&Value], at: &str) -> Result<CallStats, MergeError> {
         outcomes.transport_error += count("transport_error");
         outcomes.protocol_error += count("protocol_error");
         throughput_per_s += object["throughput_per_s"].as_f64().unwrap_or(0.0);
-        let calls = object["calls"].as_u64().unwrap_or(0);
-        match object["latency_hdr_v2"].as_str() {
-            Some(encoded) => {
-                let part = LatencyHistogram::from_v2_base64(encoded).map_err(|why| {
-                    MergeError::Refused(format!("{at}: segment {}'s histogram: {why}", segment + 1))
-                })?;
-                histogram.add(&part);
-            }
-            None if calls > 0 => {
-                return Err(MergeError::Refused(format!(
-                    "{at}: segment {}'s {calls} calls have no latency_hdr_v2 histogram \
-                     (written by an older mcpstorm: run the segments with this one)",
-                    segment + 1
-                )));
-            }
-            None => {}
+        if let Some(part) = histogram_of(object, at, segment)? {
+            histogram.add(&part);
         }
     }
     let calls = outcomes.total();
@@ -53,6 +39,30 @@ pub fn merged(objects: &[&Value], at: &str) -> Result<CallStats, MergeError> {
         latency_histogram_us: (calls > 0).then(|| std::sync::Arc::new(histogram.recorded_us())),
         latency_hdr_v2: (calls > 0).then(|| std::sync::Arc::from(histogram.to_v2_base64())),
     })
+}
+
+/// The latency histogram of `object` (call figures, or a window: its
+/// `calls` and `latency_hdr_v2`), from segment `segment` (from 0); `None`
+/// without calls.
+pub fn histogram_of(
+    object: &Value,
+    at: &str,
+    segment: usize,
+) -> Result<Option<LatencyHistogram>, MergeError> {
+    let calls = object["calls"].as_u64().unwrap_or(0);
+    match object["latency_hdr_v2"].as_str() {
+        Some(encoded) => LatencyHistogram::from_v2_base64(encoded)
+            .map(Some)
+            .map_err(|why| {
+                MergeError::Refused(format!("{at}: segment {}'s histogram: {why}", segment + 1))
+            }),
+        None if calls > 0 => Err(MergeError::Refused(format!(
+            "{at}: segment {}'s {calls} calls have no latency_hdr_v2 histogram \
+             (written by an older mcpstorm: run the segments with this one)",
+            segment + 1
+        ))),
+        None => Ok(None),
+    }
 }
 
 /// Each label's figures across the segments (`per_label` arrays), in the

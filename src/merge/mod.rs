@@ -19,9 +19,9 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use crate::report::calls_json;
 use crate::report::saved::{SavedError, read_json};
-use crate::stats::{CallStats, PhaseSnapshot, PhaseState, Snapshot};
+use crate::report::{calls_json, window_json};
+use crate::stats::{CallStats, PhaseSnapshot, PhaseState, Snapshot, WindowPoint};
 
 #[derive(Debug, thiserror::Error)]
 pub enum MergeError {
@@ -37,6 +37,9 @@ fn refused(why: impl Into<String>) -> MergeError {
 
 /// Most segment reports merged at once.
 pub const MOST_REPORTS: usize = 10_000;
+
+/// Most windows a merged time line holds (each segment keeps 600).
+const MOST_WINDOWS: usize = 100_000;
 
 /// Phase figures that are one segment's own: left out of a merged phase.
 const NOT_JOINED: &[&str] = &["churn", "bad_inputs", "stages", "capacity", "sessions"];
@@ -242,7 +245,7 @@ fn merge_result(
         }
     }
     merged["wire"] = merge_wire(results);
-    merged["windows"] = merge_windows(results);
+    merged["windows"] = merge_windows(results, &at)?;
     merged["stalls"] = concat(results, "stalls", 1_000);
     merged["recent_errors"] = concat(results, "recent_errors", 20);
     merged["control_changes"] = json!([]);
@@ -382,51 +385,44 @@ fn merge_wire(results: &[&Value]) -> Value {
     wire
 }
 
-/// The latency time line: windows at the same time (`t_s`, from each
-/// segment's start, together under `--start-at`) summed; their
-/// percentiles are each segment's own and left out, the highest latency
-/// kept.
-fn merge_windows(results: &[&Value]) -> Value {
-    let mut windows: Vec<Value> = Vec::new();
-    for result in results {
+/// A window's `t_s` and `span_s` as bits: both positive, so in time order.
+type WindowKey = (u64, u64);
+/// A merged window's errors and its histogram's buckets.
+type WindowSum = (u64, Vec<[u64; 2]>);
+
+/// The latency time line: the windows at the same time (`t_s` from each
+/// segment's start, together under `--start-at`, and the same span) as
+/// one, their histograms added: percentiles of every call in the window.
+fn merge_windows(results: &[&Value], at: &str) -> Result<Value, MergeError> {
+    let mut windows: std::collections::BTreeMap<WindowKey, WindowSum> =
+        std::collections::BTreeMap::new();
+    for (segment, result) in results.iter().enumerate() {
         for window in result["windows"].as_array().into_iter().flatten() {
-            let found = windows
-                .iter_mut()
-                .find(|w| w["t_s"] == window["t_s"] && w["span_s"] == window["span_s"]);
-            match found {
-                Some(merged) => {
-                    for key in ["calls", "errors"] {
-                        let both =
-                            merged[key].as_u64().unwrap_or(0) + window[key].as_u64().unwrap_or(0);
-                        merged[key] = json!(both);
-                    }
-                    let rate = merged["calls_per_s"].as_f64().unwrap_or(0.0)
-                        + window["calls_per_s"].as_f64().unwrap_or(0.0);
-                    merged["calls_per_s"] = json!(rate);
-                    let most = merged["max_ms"]
-                        .as_f64()
-                        .unwrap_or(0.0)
-                        .max(window["max_ms"].as_f64().unwrap_or(0.0));
-                    merged["max_ms"] = json!(most);
-                }
-                None => {
-                    let mut first = window.clone();
-                    for key in ["p50_ms", "p95_ms", "p99_ms"] {
-                        first[key] = Value::Null;
-                    }
-                    windows.push(first);
-                }
+            let t_s = window["t_s"].as_f64().unwrap_or(0.0).max(0.0);
+            let span_s = window["span_s"].as_f64().unwrap_or(0.0).max(0.0);
+            let errors = window["errors"].as_u64().unwrap_or(0);
+            let buckets =
+                calls::histogram_of(window, &format!("{at}, window at {t_s} s"), segment)?
+                    .map(|h| h.recorded_us())
+                    .unwrap_or_default();
+            let key = (t_s.to_bits(), span_s.to_bits());
+            if let Some((merged_errors, merged)) = windows.get_mut(&key) {
+                *merged_errors += errors;
+                *merged = crate::stats::latency::add_recorded(merged, &buckets);
+            } else if windows.len() < MOST_WINDOWS {
+                windows.insert(key, (errors, buckets));
             }
         }
-        if windows.len() > 100_000 {
-            break;
-        }
     }
-    windows.sort_by(|a, b| {
-        let at = |w: &Value| w["t_s"].as_f64().unwrap_or(0.0);
-        at(a).total_cmp(&at(b))
-    });
-    Value::Array(windows)
+    Ok(Value::Array(
+        windows
+            .into_iter()
+            .map(|((t_s, span_s), (errors, buckets))| {
+                let (t_s, span_s) = (f64::from_bits(t_s), f64::from_bits(span_s));
+                window_json(&WindowPoint::of(t_s, span_s, errors, buckets))
+            })
+            .collect(),
+    ))
 }
 
 /// Each phase merged, with the snapshot figures its criteria read.

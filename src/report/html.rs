@@ -223,29 +223,27 @@ fn markers(result: &SavedResult) -> Vec<(f64, String)> {
 }
 
 /// A latency line: its name, its style, and where a window holds it.
-type Percentile = (&'static str, &'static str, fn(&SavedWindow) -> Option<f64>);
+type Percentile = (&'static str, &'static str, fn(&SavedWindow) -> f64);
 
 fn charts(html: &mut String, result: &SavedResult) {
     let markers = markers(result);
     let windows = &result.windows;
     let mut latency = Chart::new("Latency percentiles over time", "ms");
-    let percentiles: [Percentile; 4] = [
+    let percentiles: [Percentile; 3] = [
         ("p50", "s0", |w| w.p50_ms),
         ("p95", "s1", |w| w.p95_ms),
         ("p99", "s2", |w| w.p99_ms),
-        // A merged report's windows have no percentiles (each segment's
-        // own): their highest latency, which merges exactly, instead.
-        ("max", "s3", |w| w.p99_ms.is_none().then_some(w.max_ms)),
     ];
     for (name, class, pick) in percentiles {
-        let points: Vec<(f64, f64)> = windows
-            .iter()
-            .filter(|w| w.calls > 0)
-            .filter_map(|w| Some((w.t_s, pick(w)?)))
-            .collect();
-        if !points.is_empty() {
-            latency.line(name, class, points);
-        }
+        latency.line(
+            name,
+            class,
+            windows
+                .iter()
+                .filter(|w| w.calls > 0)
+                .map(|w| (w.t_s, pick(w)))
+                .collect(),
+        );
     }
     latency.markers = markers.clone();
     latency.limits = limits(
@@ -500,9 +498,9 @@ mod tests {
             t_s: t,
             span_s: 1.0,
             calls: 10,
-            p50_ms: Some(1.0),
-            p95_ms: Some(p95),
-            p99_ms: Some(p95 * 2.0),
+            p50_ms: 1.0,
+            p95_ms: p95,
+            p99_ms: p95 * 2.0,
             calls_per_s: 10.0,
             ..SavedWindow::default()
         };

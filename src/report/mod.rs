@@ -12,7 +12,7 @@ mod progress;
 pub mod prometheus;
 pub mod saved;
 mod schema;
-pub(crate) use schema::{calls_json, criterion_json};
+pub(crate) use schema::{calls_json, criterion_json, window_json};
 pub(crate) mod summary;
 
 pub use destination::Destination;

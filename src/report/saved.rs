@@ -166,10 +166,9 @@ pub struct SavedWindow {
     pub span_s: f64,
     pub calls: u64,
     pub errors: u64,
-    /// `null` in a merged report: each segment's own, not joined.
-    pub p50_ms: Option<f64>,
-    pub p95_ms: Option<f64>,
-    pub p99_ms: Option<f64>,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
     pub max_ms: f64,
     pub calls_per_s: f64,
 }

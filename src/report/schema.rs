@@ -11,10 +11,10 @@ use serde::Serialize;
 use crate::protocol::ServerInfo;
 use crate::stats::{
     BadInputTally, CallStats, CapacityResult, ChurnSnapshot, ColdStartSnapshot, ControlChange,
-    CriterionState, CriterionStatus, LabelPerCall, LabelStats, LatencySummary, OutcomeCounts,
-    PhaseMemory, PhaseSnapshot, PhaseState, ProbePoint, ResourceSnapshot, RssTrend, SessionsResult,
-    Snapshot, StageMeans, StageSends, Stall, StateChange, TreeChanges, TreeMember, WindowPoint,
-    WireSnapshot,
+    CriterionState, CriterionStatus, LabelPerCall, LabelStats, LatencyHistogram, LatencySummary,
+    OutcomeCounts, PhaseMemory, PhaseSnapshot, PhaseState, ProbePoint, ResourceSnapshot, RssTrend,
+    SessionsResult, Snapshot, StageMeans, StageSends, Stall, StateChange, TreeChanges, TreeMember,
+    WindowPoint, WireSnapshot,
 };
 
 /// `result`.
@@ -29,7 +29,7 @@ pub struct Measured<'a> {
     current_phase: Option<usize>,
     total: Calls<'a>,
     per_label: Vec<Label<'a>>,
-    windows: &'a [WindowPoint],
+    windows: Vec<Window<'a>>,
     resources: Resources<'a>,
     wire: Wire<'a>,
     coldstart: Option<ColdStart<'a>>,
@@ -64,7 +64,7 @@ impl<'a> From<&'a Snapshot> for Measured<'a> {
             current_phase: s.current_phase,
             total: Calls::from(&s.total),
             per_label: s.per_label.iter().map(Label::from).collect(),
-            windows: &s.windows,
+            windows: s.windows.iter().map(Window::from).collect(),
             resources: Resources::from(&s.resources),
             wire: Wire::from(&s.wire),
             coldstart: s.coldstart.as_ref().map(ColdStart::from),
@@ -85,6 +85,27 @@ impl<'a> From<&'a Snapshot> for Measured<'a> {
             stderr_tail: &s.stderr_tail,
             notes: &s.notes,
             criteria: s.criteria.iter().map(Criterion::from).collect(),
+        }
+    }
+}
+
+/// One point of the latency time line, with its histogram encoded.
+#[derive(Serialize)]
+struct Window<'a> {
+    #[serde(flatten)]
+    point: &'a WindowPoint,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    latency_hdr_v2: Option<String>,
+}
+
+impl<'a> From<&'a WindowPoint> for Window<'a> {
+    fn from(point: &'a WindowPoint) -> Self {
+        Window {
+            point,
+            latency_hdr_v2: point
+                .latency_us
+                .as_deref()
+                .map(|buckets| LatencyHistogram::from_recorded(buckets).to_v2_base64()),
         }
     }
 }
@@ -460,6 +481,11 @@ impl<'a> From<&'a CriterionStatus> for Criterion<'a> {
 /// the merged ones so).
 pub fn calls_json(calls: &CallStats) -> serde_json::Value {
     serde_json::to_value(Calls::from(calls)).unwrap_or_default()
+}
+
+/// A window of the latency time line as the report writes it.
+pub fn window_json(point: &WindowPoint) -> serde_json::Value {
+    serde_json::to_value(Window::from(point)).unwrap_or_default()
 }
 
 /// A criterion as the report writes it.

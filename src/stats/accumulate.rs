@@ -34,23 +34,12 @@ impl CallAcc {
 
     /// These calls as one point of the latency time line.
     pub(super) fn window_point(&self, t_s: f64, span_s: f64) -> WindowPoint {
-        let calls = self.outcomes.total();
-        let [p50_ms, p95_ms, p99_ms, max_ms] = if calls == 0 {
-            [0.0; 4]
+        let buckets = if self.outcomes.total() == 0 {
+            Vec::new()
         } else {
-            self.latency.quantiles_ms([0.5, 0.95, 0.99, 1.0])
+            self.latency.recorded_us()
         };
-        WindowPoint {
-            t_s,
-            span_s,
-            calls,
-            errors: self.outcomes.errors(),
-            p50_ms,
-            p95_ms,
-            p99_ms,
-            max_ms,
-            calls_per_s: calls as f64 / span_s,
-        }
+        WindowPoint::of(t_s, span_s, self.outcomes.errors(), buckets)
     }
 
     /// These calls' figures; `with_histogram` for the final snapshot, which

@@ -88,6 +88,22 @@ impl LatencyHistogram {
             .collect()
     }
 
+    /// A histogram holding what [`LatencyHistogram::recorded_us`] gave
+    /// (exactly: each bucket's value falls in its own bucket again).
+    pub fn from_recorded(buckets: &[[u64; 2]]) -> LatencyHistogram {
+        let mut histogram = LatencyHistogram::default();
+        for &[micros, count] in buckets {
+            let micros = micros.clamp(1, MAX_MICROS);
+            histogram.histogram.saturating_record_n(micros, count);
+            let micros = u128::from(micros);
+            histogram.sum_us = histogram.sum_us.saturating_add(micros * u128::from(count));
+            histogram.sum_squares_us = histogram
+                .sum_squares_us
+                .saturating_add(micros * micros * u128::from(count));
+        }
+        histogram
+    }
+
     /// The histogram in HdrHistogram's V2 compressed encoding, base64 (as
     /// its log files hold one): lossless, read back by
     /// [`LatencyHistogram::from_v2_base64`] and by HdrHistogram's own tools.
@@ -119,23 +135,15 @@ impl LatencyHistogram {
         let read: Histogram<u64> = Deserializer::new()
             .deserialize(&mut std::io::Cursor::new(bytes))
             .map_err(|e| format!("not an HdrHistogram V2 encoding: {e:?}"))?;
-        let mut histogram = LatencyHistogram::default();
+        let mut buckets = Vec::new();
         for bucket in read.iter_recorded() {
             let micros = read.highest_equivalent(bucket.value_iterated_to());
             if micros > MAX_MICROS {
                 return Err(format!("a latency of {micros} µs, beyond an hour"));
             }
-            let count = bucket.count_at_value();
-            histogram
-                .histogram
-                .saturating_record_n(micros.max(1), count);
-            let micros = u128::from(micros.max(1));
-            histogram.sum_us = histogram.sum_us.saturating_add(micros * u128::from(count));
-            histogram.sum_squares_us = histogram
-                .sum_squares_us
-                .saturating_add(micros * micros * u128::from(count));
+            buckets.push([micros, bucket.count_at_value()]);
         }
-        Ok(histogram)
+        Ok(LatencyHistogram::from_recorded(&buckets))
     }
 
     pub fn summary(&self) -> Option<LatencySummary> {
@@ -161,6 +169,36 @@ impl LatencyHistogram {
             max_ms: h.max() as f64 / 1000.0,
         })
     }
+}
+
+/// Two [`LatencyHistogram::recorded_us`] lists as one: the buckets of the
+/// sum of their histograms (a merge of two ascending lists).
+pub fn add_recorded(first: &[[u64; 2]], second: &[[u64; 2]]) -> Vec<[u64; 2]> {
+    let mut sum = Vec::with_capacity(first.len() + second.len());
+    let (mut i, mut j) = (0, 0);
+    while i < first.len() || j < second.len() {
+        match (first.get(i), second.get(j)) {
+            (Some(x), Some(y)) if x[0] == y[0] => {
+                sum.push([x[0], x[1].saturating_add(y[1])]);
+                i += 1;
+                j += 1;
+            }
+            (Some(x), Some(y)) if x[0] < y[0] => {
+                sum.push(*x);
+                i += 1;
+            }
+            (Some(x), None) => {
+                sum.push(*x);
+                i += 1;
+            }
+            (_, Some(y)) => {
+                sum.push(*y);
+                j += 1;
+            }
+            (None, None) => break,
+        }
+    }
+    sum
 }
 
 /// Percentiles of a set of calls, in milliseconds.
@@ -208,6 +246,42 @@ mod tests {
         );
         // The mean from bucket values, within a bucket's width (0.1 %).
         assert!((m.mean_ms - a.mean_ms).abs() <= a.mean_ms * 1e-3);
+    }
+
+    #[test]
+    fn windows_merged_read_the_percentiles_of_all_their_calls() {
+        // Sixty one-second windows of different latencies, merged pairwise
+        // as a full time line is: the merged point's percentiles are those
+        // of one histogram of every call (not the worse of two).
+        use crate::stats::series::Mergeable;
+        use crate::stats::snapshot::WindowPoint;
+        let mut all = LatencyHistogram::default();
+        let mut merged: Option<WindowPoint> = None;
+        for second in 0..60u64 {
+            let mut window = LatencyHistogram::default();
+            for i in 0..(50 + second * 7) {
+                let micros = 200 + (i * 7919 + second * 104_729) % (1_000 * (second + 1));
+                window.record(micros);
+                all.record(micros);
+            }
+            let point = WindowPoint::of(second as f64 + 1.0, 1.0, 0, window.recorded_us());
+            match merged.as_mut() {
+                Some(merged) => merged.merge(&point),
+                None => merged = Some(point),
+            }
+        }
+        let merged = merged.unwrap();
+        let expected = all.quantiles_ms([0.5, 0.95, 0.99, 1.0]);
+        assert_eq!(
+            [merged.p50_ms, merged.p95_ms, merged.p99_ms, merged.max_ms],
+            expected
+        );
+        assert_eq!(merged.calls, all.summary().unwrap().count);
+        assert_eq!((merged.t_s, merged.span_s), (60.0, 60.0));
+        // Adding bucket lists is adding histograms.
+        let (a, b) = ([[5, 1], [9, 2]], [[1, 4], [9, 1], [12, 3]]);
+        assert_eq!(add_recorded(&a, &b), vec![[1, 4], [5, 1], [9, 3], [12, 3]]);
+        assert_eq!(add_recorded(&[], &b), b.to_vec());
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::attribution::NotAttributed;
-use super::latency::LatencySummary;
+use super::latency::{LatencyHistogram, LatencySummary};
 use super::limits::{CapacityResult, SessionsResult};
 use super::series::Mergeable;
 use super::trend::{RssTrend, Settling};
@@ -236,7 +236,7 @@ pub struct ChurnSnapshot {
 }
 
 /// One point of the latency time line (one second, or several merged).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct WindowPoint {
     /// End of the window on the run clock.
     pub t_s: f64,
@@ -249,29 +249,57 @@ pub struct WindowPoint {
     pub p99_ms: f64,
     pub max_ms: f64,
     pub calls_per_s: f64,
+    /// The window's latency histogram (`LatencyHistogram::recorded_us`):
+    /// what merged windows' percentiles are read from, and the report's
+    /// `latency_hdr_v2` of the window. `None` without calls.
+    #[serde(skip)]
+    pub latency_us: Option<Arc<[[u64; 2]]>>,
 }
 
-impl Mergeable for WindowPoint {
-    /// Merged windows keep the worst percentiles of the two (an upper bound:
-    /// percentiles of separate windows cannot be combined exactly).
-    fn merge(&mut self, later: &Self) {
-        let span_s = self.span_s + later.span_s;
-        let calls = self.calls + later.calls;
-        *self = WindowPoint {
-            t_s: later.t_s,
+impl WindowPoint {
+    /// The point of calls whose histogram is `buckets`, percentiles read
+    /// from it.
+    pub fn of(t_s: f64, span_s: f64, errors: u64, buckets: Vec<[u64; 2]>) -> WindowPoint {
+        let calls: u64 = buckets.iter().map(|b| b[1]).sum();
+        let [p50_ms, p95_ms, p99_ms, max_ms] = if calls == 0 {
+            [0.0; 4]
+        } else {
+            LatencyHistogram::from_recorded(&buckets).quantiles_ms([0.5, 0.95, 0.99, 1.0])
+        };
+        WindowPoint {
+            t_s,
             span_s,
             calls,
-            errors: self.errors + later.errors,
-            p50_ms: self.p50_ms.max(later.p50_ms),
-            p95_ms: self.p95_ms.max(later.p95_ms),
-            p99_ms: self.p99_ms.max(later.p99_ms),
-            max_ms: self.max_ms.max(later.max_ms),
+            errors,
+            p50_ms,
+            p95_ms,
+            p99_ms,
+            max_ms,
             calls_per_s: if span_s > 0.0 {
                 calls as f64 / span_s
             } else {
                 0.0
             },
-        };
+            latency_us: (calls > 0).then(|| Arc::from(buckets)),
+        }
+    }
+}
+
+impl Mergeable for WindowPoint {
+    /// Merged windows' percentiles are those of the sum of their
+    /// histograms: exact, however long the run.
+    fn merge(&mut self, later: &Self) {
+        let empty: &[[u64; 2]] = &[];
+        let buckets = crate::stats::latency::add_recorded(
+            self.latency_us.as_deref().unwrap_or(empty),
+            later.latency_us.as_deref().unwrap_or(empty),
+        );
+        *self = WindowPoint::of(
+            later.t_s,
+            self.span_s + later.span_s,
+            self.errors + later.errors,
+            buckets,
+        );
     }
 }
 
