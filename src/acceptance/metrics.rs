@@ -505,15 +505,7 @@ mod tests {
             };
             // No data yet (or no such phase): nothing, and no panic.
             let _ = value(def.name, &args, &snapshot);
-            let process = matches!(
-                def.read,
-                Read::Process(_)
-                    | Read::Growth(_)
-                    | Read::Trend(_)
-                    | Read::Pss(_)
-                    | Read::PerLabel(_)
-                    | Read::PerLabelWorst(_)
-            );
+            let process = def.reads_server();
             assert_eq!(
                 unmeasured(def.name, &args, &snapshot).is_some(),
                 process,

@@ -222,7 +222,7 @@ mod tests {
     use crate::stats::trend::Settling as TrendSettling;
     use crate::stats::{
         CallStats, ChurnSnapshot, LabelPerCall, NotAttributed, OutcomeCounts, PhaseSnapshot,
-        PhaseState, RssTrend,
+        RssTrend,
     };
 
     fn phase(name: &str, ok: u64, failed: u64) -> PhaseSnapshot {
@@ -232,34 +232,16 @@ mod tests {
             ..Default::default()
         };
         PhaseSnapshot {
-            follows_the_dial: true,
-            target_per_s: None,
-            target_ramp: None,
-            name: name.into(),
-            warmup: false,
-            load: String::new(),
-            state: PhaseState::Done,
-            planned_calls: None,
-            started_s: None,
             duration_s: 1.0,
-            stats: CallStats {
-                calls: ok + failed,
-                outcomes,
-                success_rate: outcomes.success_rate(),
-                latency: None,
-                throughput_per_s: 0.0,
-                latency_histogram_us: None,
-                latency_hdr_v2: None,
-            },
-            per_label: Vec::new(),
-            late_sends: 0,
-            max_send_lag_ms: 0.0,
-            churn: None,
-            bad_inputs: None,
-            capacity: None,
-            sessions: None,
-            stages: None,
-            memory: None,
+            ..PhaseSnapshot::of_calls(
+                name,
+                CallStats {
+                    calls: ok + failed,
+                    outcomes,
+                    success_rate: outcomes.success_rate(),
+                    ..CallStats::default()
+                },
+            )
         }
     }
 

@@ -15,13 +15,12 @@ mod calls;
 mod judge;
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use serde_json::{Value, json};
 
 use crate::report::saved::{SavedError, read_json};
 use crate::report::{calls_json, window_json};
-use crate::stats::{CallStats, PhaseSnapshot, PhaseState, Snapshot, WindowPoint};
+use crate::stats::{CallStats, PhaseSnapshot, Snapshot, WindowPoint};
 
 #[derive(Debug, thiserror::Error)]
 pub enum MergeError {
@@ -219,14 +218,8 @@ fn merge_result(
 ) -> Result<(Value, Snapshot), MergeError> {
     let mut merged = results[0].clone();
     let at = format!("scenario {scenario:?}");
-    let max = |key: &str| {
-        results
-            .iter()
-            .filter_map(|r| r[key].as_f64())
-            .fold(0.0, f64::max)
-    };
-    let sum = |key: &str| results.iter().filter_map(|r| r[key].as_u64()).sum::<u64>();
-    merged["elapsed_s"] = json!(max("elapsed_s"));
+    let sum = |key: &str| summed(results, key);
+    merged["elapsed_s"] = json!(largest(results, "elapsed_s"));
     merged["finished"] = json!(results.iter().all(|r| r["finished"] == true));
     for key in ["crashes", "not_sent", "forced_stops", "stalls_not_listed"] {
         merged[key] = json!(sum(key));
@@ -259,7 +252,7 @@ fn merge_result(
         }
     }
     merged["notes"] = Value::Array(notes);
-    let (phases, phase_snapshots) = merge_phases(results, parts, &at)?;
+    let (phases, phase_snapshots) = merge_phases(results, parts, servers, &at)?;
     merged["phases"] = Value::Array(phases);
     let snapshot = Snapshot {
         scenario: scenario.to_string(),
@@ -298,15 +291,31 @@ fn labels_json(labels: &[crate::stats::LabelStats]) -> Value {
             .iter()
             .map(|l| {
                 let mut object = json!({ "label": l.label });
-                if let (Some(out), Value::Object(calls)) =
-                    (object.as_object_mut(), calls_json(&l.stats))
-                {
-                    out.extend(calls);
-                }
+                with_calls(&mut object, &l.stats);
                 object
             })
             .collect(),
     )
+}
+
+/// `object` with the call figures' keys set to `stats`'.
+fn with_calls(object: &mut Value, stats: &CallStats) {
+    if let (Some(out), Value::Object(calls)) = (object.as_object_mut(), calls_json(stats)) {
+        out.extend(calls);
+    }
+}
+
+/// The largest number at `key` (0 without one).
+fn largest(values: &[&Value], key: &str) -> f64 {
+    values
+        .iter()
+        .filter_map(|v| v[key].as_f64())
+        .fold(0.0, f64::max)
+}
+
+/// The whole numbers at `key`, summed.
+fn summed(values: &[&Value], key: &str) -> u64 {
+    values.iter().filter_map(|v| v[key].as_u64()).sum()
 }
 
 fn sum_len(results: &[&Value], key: &str) -> usize {
@@ -429,6 +438,7 @@ fn merge_windows(results: &[&Value], at: &str) -> Result<Value, MergeError> {
 fn merge_phases(
     results: &[&Value],
     parts: &[Part],
+    servers: Option<usize>,
     at: &str,
 ) -> Result<(Vec<Value>, Vec<PhaseSnapshot>), MergeError> {
     let whole = &parts[0].report["segment"]["whole"];
@@ -453,9 +463,7 @@ fn merge_phases(
         let stats = calls::merged(&each, &at)?;
         let per_label = calls::merged_labels(&by_key(&each, "per_label"), &at)?;
         let mut phase = each[0].clone();
-        if let (Some(out), Value::Object(calls)) = (phase.as_object_mut(), calls_json(&stats)) {
-            out.extend(calls);
-        }
+        with_calls(&mut phase, &stats);
         phase["per_label"] = labels_json(&per_label);
         // The load as written, unsplit.
         let prefix = format!("{name}: ");
@@ -467,59 +475,22 @@ fn merge_phases(
         }
         let planned: Option<u64> = each.iter().map(|p| p["planned_calls"].as_u64()).sum();
         phase["planned_calls"] = json!(planned);
-        let late_sends: u64 = each.iter().filter_map(|p| p["late_sends"].as_u64()).sum();
+        let late_sends = summed(&each, "late_sends");
         phase["late_sends"] = json!(late_sends);
-        let lag = each
-            .iter()
-            .filter_map(|p| p["max_send_lag_ms"].as_f64())
-            .fold(0.0, f64::max);
-        phase["max_send_lag_ms"] = json!(lag);
+        phase["max_send_lag_ms"] = json!(largest(&each, "max_send_lag_ms"));
         let target: Option<f64> = each.iter().map(|p| p["target_per_s"].as_f64()).sum();
         phase["target_per_s"] = json!(target);
-        let duration = each
-            .iter()
-            .filter_map(|p| p["duration_s"].as_f64())
-            .fold(0.0, f64::max);
-        phase["duration_s"] = json!(duration);
+        phase["duration_s"] = json!(largest(&each, "duration_s"));
         for key in NOT_JOINED {
             phase[*key] = only_one(&each, key);
         }
-        let measured = results
-            .iter()
-            .position(|r| r["resources"]["sampled"] == true);
-        phase["memory"] = measured.map_or(Value::Null, |i| each[i]["memory"].clone());
+        phase["memory"] = servers.map_or(Value::Null, |i| each[i]["memory"].clone());
         phases.push(phase);
-        snapshots.push(phase_snapshot(name, stats, per_label, late_sends));
+        snapshots.push(PhaseSnapshot {
+            per_label,
+            late_sends,
+            ..PhaseSnapshot::of_calls(&name, stats)
+        });
     }
     Ok((phases, snapshots))
-}
-
-fn phase_snapshot(
-    name: String,
-    stats: CallStats,
-    per_label: Vec<crate::stats::LabelStats>,
-    late_sends: u64,
-) -> PhaseSnapshot {
-    PhaseSnapshot {
-        name,
-        warmup: false,
-        load: String::new(),
-        state: PhaseState::Done,
-        planned_calls: None,
-        follows_the_dial: false,
-        started_s: None,
-        duration_s: 0.0,
-        stats,
-        per_label,
-        late_sends,
-        max_send_lag_ms: 0.0,
-        target_per_s: None,
-        target_ramp: None::<Arc<[(f64, f64)]>>,
-        churn: None,
-        bad_inputs: None,
-        capacity: None,
-        sessions: None,
-        stages: None,
-        memory: None,
-    }
 }

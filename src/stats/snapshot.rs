@@ -135,6 +135,33 @@ pub struct PhaseSnapshot {
 }
 
 impl PhaseSnapshot {
+    /// A finished phase known by its calls alone (what a merged report's
+    /// criteria, or a test's, are judged on).
+    pub fn of_calls(name: &str, stats: CallStats) -> PhaseSnapshot {
+        PhaseSnapshot {
+            name: name.to_string(),
+            warmup: false,
+            load: String::new(),
+            state: PhaseState::Done,
+            planned_calls: None,
+            follows_the_dial: false,
+            started_s: None,
+            duration_s: 0.0,
+            stats,
+            per_label: Vec::new(),
+            late_sends: 0,
+            max_send_lag_ms: 0.0,
+            target_per_s: None,
+            target_ramp: None,
+            churn: None,
+            bad_inputs: None,
+            capacity: None,
+            sessions: None,
+            stages: None,
+            memory: None,
+        }
+    }
+
     /// The rate the phase set out to send `since_start_s` into it: a ramp's
     /// there (its first rate before it, its last after), else its fixed
     /// rate; `None` for a closed model.
