@@ -396,6 +396,12 @@ fn reports_that_are_not_every_segment_of_one_test_are_refused() {
         .to_string();
     std::fs::write(&broken, text.replace(&encoded, "bm90IGEgaGlzdG9ncmFt")).unwrap();
     refused(&[&a1, &broken], "segment 2's histogram");
+    // A segment that stopped before its scenarios were all run.
+    let mut stopped: serde_json::Value = serde_json::from_str(&text).unwrap();
+    stopped["scenarios"] = serde_json::json!([]);
+    let short = dir.path().join("short.json");
+    std::fs::write(&short, stopped.to_string()).unwrap();
+    refused(&[&a1, &short], "a segment that stopped early");
     assert!(!out.exists(), "nothing written when the merge is refused");
     // Every segment, in any order: merged.
     let (code, text) = merge(&[&a2, &a1], &out);

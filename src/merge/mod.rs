@@ -148,6 +148,26 @@ fn check_whole(parts: &[Part]) -> Result<(), MergeError> {
             )));
         }
     }
+    let names = |report: &Value| -> Vec<String> {
+        report["scenarios"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|s| s["name"].as_str().unwrap_or_default().to_string())
+            .collect()
+    };
+    let ran = names(&first.report);
+    for part in parts {
+        let theirs = names(&part.report);
+        if theirs != ran {
+            return Err(refused(format!(
+                "{} ran the scenarios {theirs:?} and {} {ran:?}: a segment that stopped \
+                 early (its run was interrupted, or a scenario could not start) is not \
+                 its share of the test",
+                part.file, first.file
+            )));
+        }
+    }
     for pair in parts.windows(2) {
         if pair[0].index == pair[1].index {
             return Err(refused(format!(
