@@ -274,7 +274,11 @@ fn four_segments_together_make_exactly_the_whole_test_and_merge_into_it() {
         runs[2].scenario("split")["result"]["resources"]["fds_max"]
     );
     // Every output works on the merged report.
-    let (junit, html) = (dir.path().join("all.xml"), dir.path().join("all.html"));
+    let (junit, html, summary) = (
+        dir.path().join("all.xml"),
+        dir.path().join("all.html"),
+        dir.path().join("all.md"),
+    );
     let output = std::process::Command::new(common::mcpstorm())
         .arg("report")
         .arg(&all)
@@ -282,6 +286,8 @@ fn four_segments_together_make_exactly_the_whole_test_and_merge_into_it() {
         .arg(format!("junit={}", junit.display()))
         .arg("--out")
         .arg(format!("html={}", html.display()))
+        .arg("--out")
+        .arg(format!("markdown={}", summary.display()))
         .output()
         .unwrap();
     assert!(output.status.success(), "{}", common::said(&output));
@@ -292,6 +298,16 @@ fn four_segments_together_make_exactly_the_whole_test_and_merge_into_it() {
         std::fs::read_to_string(&html)
             .unwrap()
             .contains("400 calls/s, 403 calls")
+    );
+    let summary = std::fs::read_to_string(&summary).unwrap();
+    assert!(summary.contains("the 4 segments merged"), "{summary}");
+    assert!(
+        summary.contains("| open | 400 calls/s, 403 calls | 403 |"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("| `calls(open) <= 150` | FAIL |"),
+        "{summary}"
     );
 }
 

@@ -96,8 +96,9 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
     /// Also write the result as KIND to FILE (repeatable; `-` is stdout):
-    /// json, junit (JUnit XML: each criterion a test case) or html (a
-    /// self-contained page); or serve live metrics: prometheus[=ADDR]
+    /// json, junit (JUnit XML: each criterion a test case), html (a
+    /// self-contained page) or markdown (a summary, for a CI job's page);
+    /// or serve live metrics: prometheus[=ADDR]
     /// (GET /metrics on 127.0.0.1:9464 unless ADDR).
     #[arg(long = "out", value_name = "KIND=FILE", value_parser = outputs::out_spec)]
     pub outs: Vec<outputs::OutSpec>,
@@ -354,7 +355,7 @@ pub struct DemoArgs {
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
     /// Also write the result as KIND to FILE (repeatable): json, junit,
-    /// html; or prometheus[=ADDR] for live metrics.
+    /// html, markdown; or prometheus[=ADDR] for live metrics.
     #[arg(long = "out", value_name = "KIND=FILE", value_parser = outputs::out_spec)]
     pub outs: Vec<outputs::OutSpec>,
     /// Print progress and a summary instead of the dashboard.

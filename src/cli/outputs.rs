@@ -131,7 +131,8 @@ fn same_place(a: &Destination, b: &Destination) -> bool {
 pub struct ReportArgs {
     /// A JSON report an earlier run wrote (`--report` or `--out json=`).
     pub file: PathBuf,
-    /// Write it as KIND to FILE (repeatable; `-` is stdout): junit, html.
+    /// Write it as KIND to FILE (repeatable; `-` is stdout): junit, html,
+    /// markdown.
     #[arg(long = "out", value_name = "KIND=FILE", value_parser = out_spec, required = true)]
     pub outs: Vec<OutSpec>,
 }

@@ -6,8 +6,7 @@ use std::fmt::Write;
 
 use super::threshold::{self, Crossing, Threshold};
 use super::{Comparison, Figure, Noise, Part, PartKind, RunIdentity, Unit};
-use crate::protocol::untrusted;
-use crate::report::markup::iso8601_utc;
+use crate::report::markup::{iso8601_utc, markdown_cell};
 
 /// The figures every part shows; a threshold's metric is shown too.
 const SHOWN: [&str; 12] = [
@@ -247,20 +246,8 @@ fn significant(v: f64) -> String {
     }
 }
 
-/// Report text made safe in a table cell or after a heading's words: cut,
-/// control characters escaped, and every character that makes markup there
-/// escaped (emphasis, code, links, HTML, cells, entities); the rest (`.`,
-/// `-`, `#`) only means something at the start of a line, which a cell never is.
 fn cell(text: &str) -> String {
-    let quoted = untrusted::quote(text, NAME_CHARS);
-    let mut out = String::with_capacity(quoted.len());
-    for c in quoted.chars() {
-        if "\\`*_[]<>|~&".contains(c) {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
+    markdown_cell(text, NAME_CHARS)
 }
 
 fn plural(n: usize, what: &str) -> String {

@@ -1,11 +1,11 @@
 //! The reports written to files (`--report`, `--out KIND=FILE`): the JSON
-//! report, and the formats made from it (JUnit, HTML). Each is written whole once
+//! report, and the formats made from it (JUnit, HTML, Markdown). Each is written whole once
 //! the run is over (and, on the dashboard, as soon as every scenario has
 //! run: before the final view, where `r` runs everything again into
 //! `report.2.json`). The JSON's schema is in docs/REPORT.md.
 
 use super::saved::SavedReport;
-use super::{Destination, Output, OutputError, Report, html, junit};
+use super::{Destination, Output, OutputError, Report, html, junit, markdown};
 
 /// A file format of the report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,17 +16,20 @@ pub enum Format {
     Junit,
     /// A self-contained HTML page, made from the JSON.
     Html,
+    /// A summary in Markdown (a CI job's summary page), made from the JSON.
+    Markdown,
 }
 
 impl Format {
     /// Every format, as `--out` names them.
-    pub const ALL: [Format; 3] = [Format::Json, Format::Junit, Format::Html];
+    pub const ALL: [Format; 4] = [Format::Json, Format::Junit, Format::Html, Format::Markdown];
 
     pub fn name(self) -> &'static str {
         match self {
             Format::Json => "json",
             Format::Junit => "junit",
             Format::Html => "html",
+            Format::Markdown => "markdown",
         }
     }
 
@@ -36,6 +39,7 @@ impl Format {
             Format::Json => "report",
             Format::Junit => "JUnit report",
             Format::Html => "HTML report",
+            Format::Markdown => "Markdown summary",
         }
     }
 
@@ -56,6 +60,7 @@ impl Format {
         match self {
             Format::Junit => junit::render(report).into_bytes(),
             Format::Html => html::render(report).into_bytes(),
+            Format::Markdown => markdown::render(report).into_bytes(),
             Format::Json => Vec::new(),
         }
     }

@@ -1,8 +1,25 @@
-//! Text made safe inside XML (JUnit) and HTML: the report's strings come
-//! from outside (a server's name, its error messages, a scenario's words)
-//! and may hold markup, quotes or control characters.
+//! Text made safe inside XML (JUnit), HTML and Markdown: the report's
+//! strings come from outside (a server's name, its error messages, a
+//! scenario's words) and may hold markup, quotes or control characters.
 
 use std::fmt::Write;
+
+/// Report text made safe in a Markdown table cell or after a heading's
+/// words: cut to `most` characters, control characters escaped, and every
+/// character that makes markup there escaped (emphasis, code, links, HTML,
+/// cells, entities); the rest (`.`, `-`, `#`) only means something at the
+/// start of a line, which a cell never is.
+pub fn markdown_cell(text: &str, most: usize) -> String {
+    let quoted = crate::protocol::untrusted::quote(text, most);
+    let mut out = String::with_capacity(quoted.len());
+    for c in quoted.chars() {
+        if "\\`*_[]<>|~&".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
 
 /// `text` as an XML 1.0 attribute value (quoted with `"`): markup
 /// characters as entities, line breaks and tabs as character references

@@ -6,6 +6,7 @@ mod file;
 mod html;
 mod junit;
 mod live;
+mod markdown;
 pub(crate) mod markup;
 mod output;
 mod progress;

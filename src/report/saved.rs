@@ -103,7 +103,17 @@ pub struct SavedReport {
     pub machine: SavedMachine,
     pub interrupted: bool,
     pub verdict: String,
+    pub segment: Option<SavedSegment>,
     pub scenarios: Vec<SavedScenario>,
+}
+
+/// `--segment`'s record; `index` `None` in a merged report.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct SavedSegment {
+    pub index: Option<u32>,
+    pub count: u32,
+    pub merged_from: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
