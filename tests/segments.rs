@@ -418,6 +418,29 @@ fn reports_that_are_not_every_segment_of_one_test_are_refused() {
     let short = dir.path().join("short.json");
     std::fs::write(&short, stopped.to_string()).unwrap();
     refused(&[&a1, &short], "a segment that stopped early");
+    // Hostile shapes are refused, never a crash.
+    let shapes = [
+        ("/scenarios/0", serde_json::json!(1)),
+        ("/scenarios/0/result", serde_json::json!(5)),
+        ("/scenarios/0/result/phases", serde_json::json!([3])),
+        ("/scenarios/0/result/phases", serde_json::json!([])),
+        (
+            "/scenarios/0/result/total/latency_hdr_v2",
+            serde_json::json!(7),
+        ),
+    ];
+    for (pointer, value) in shapes {
+        let mut hostile: serde_json::Value = serde_json::from_str(&text).unwrap();
+        *hostile.pointer_mut(pointer).unwrap() = value;
+        let file = dir.path().join("hostile.json");
+        std::fs::write(&file, hostile.to_string()).unwrap();
+        let (code, said) = merge(&[&a1, &file], &out);
+        assert_eq!(code, 2, "{pointer}: {said}");
+        assert!(
+            said.contains("hostile.json") || said.contains("segment 2"),
+            "{pointer}: {said}"
+        );
+    }
     assert!(!out.exists(), "nothing written when the merge is refused");
     // Every segment, in any order: merged.
     let (code, text) = merge(&[&a2, &a1], &out);

@@ -168,6 +168,9 @@ fn check_whole(parts: &[Part]) -> Result<(), MergeError> {
             )));
         }
     }
+    for part in parts {
+        check_shape(part)?;
+    }
     for pair in parts.windows(2) {
         if pair[0].index == pair[1].index {
             return Err(refused(format!(
@@ -185,6 +188,44 @@ fn check_whole(parts: &[Part]) -> Result<(), MergeError> {
             "segment {} missing: the whole test needs every segment's report",
             missing.join(", ")
         )));
+    }
+    Ok(())
+}
+
+/// What the merge writes into is the shape mcpstorm writes: each scenario
+/// an object, each result (of a scenario that ran) an object whose phases
+/// are objects, as many as the whole test has. A report edited by hand, or
+/// hostile, is refused here rather than half merged.
+fn check_shape(part: &Part) -> Result<(), MergeError> {
+    let wrong = |what: &str| {
+        refused(format!(
+            "{}: {what} is not as mcpstorm writes it",
+            part.file
+        ))
+    };
+    let whole = &part.report["segment"]["whole"];
+    for (index, scenario) in part.report["scenarios"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let at = format!("scenarios[{index}]");
+        if !scenario.is_object() {
+            return Err(wrong(&at));
+        }
+        if scenario["verdict"] == "ERROR" {
+            continue;
+        }
+        let result = &scenario["result"];
+        let phases = result["phases"].as_array();
+        let written = whole[index]["phases"].as_array().map(Vec::len);
+        if !result.is_object()
+            || phases.is_none_or(|all| all.iter().any(|p| !p.is_object()))
+            || phases.map(Vec::len) != written
+        {
+            return Err(wrong(&format!("{at}.result")));
+        }
     }
     Ok(())
 }
