@@ -446,3 +446,34 @@ fn reports_that_are_not_every_segment_of_one_test_are_refused() {
     let (code, text) = merge(&[&a2, &a1], &out);
     assert_eq!(code, 0, "{text}");
 }
+
+#[test]
+fn a_segment_with_no_share_of_the_test_is_complete_and_merges() {
+    // One sequential worker: all of it is segment 1's; segment 2 plans and
+    // makes nothing, and is no incomplete run that would fail the merge.
+    let dir = tempfile::tempdir().unwrap();
+    let file = scenario_file(
+        dir.path(),
+        "one.toml",
+        "name = \"one\"\n[[phase]]\nname = \"p\"\nload = { kind = \"sequential\", calls = 30 }\n\
+         [[call]]\ntool = \"echo\"\narguments = { message = \"x\" }\n\
+         [acceptance]\n\"calls >= 30\" = {}\n",
+    );
+    let target = HttpTarget::start(&[]);
+    let first = target.run(file.to_str().unwrap(), &["--segment", "1/2"]);
+    let second = target.run(file.to_str().unwrap(), &["--segment", "2/2"]);
+    assert_eq!(first.code, 0, "{}", first.explain());
+    let nothing = &second.scenario("one");
+    assert!(nothing["incomplete"].is_null(), "{nothing}");
+    assert_eq!(f64_at(&nothing["result"], "/total/calls"), 0.0);
+    let out = dir.path().join("all.json");
+    let (code, said) = merge(&[&report_path(&first), &report_path(&second)], &out);
+    assert_eq!(code, 0, "{said}");
+    let merged: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(merged["verdict"], "PASS");
+    assert_eq!(
+        f64_at(&merged["scenarios"][0]["result"], "/total/calls"),
+        30.0
+    );
+}

@@ -144,7 +144,7 @@ impl Incomplete {
             }
         } else if !skipped.is_empty() {
             Incomplete::PhasesSkipped(skipped)
-        } else if snapshot.total.calls == 0 {
+        } else if snapshot.total.calls == 0 && !planned_nothing(snapshot) {
             Incomplete::NothingMeasured
         } else {
             return None;
@@ -167,6 +167,12 @@ impl std::fmt::Display for Incomplete {
             Incomplete::NothingMeasured => f.write_str("no call was made: nothing was measured"),
         }
     }
+}
+
+/// Whether every phase planned no call: a segment of a split test that
+/// holds no share of any phase (`--segment`) made all it planned.
+fn planned_nothing(snapshot: &Snapshot) -> bool {
+    !snapshot.phases.is_empty() && snapshot.phases.iter().all(|p| p.planned_calls == Some(0))
 }
 
 fn as_sentence<S: serde::Serializer>(
