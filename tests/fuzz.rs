@@ -1,5 +1,5 @@
 //! Property tests over what comes from outside: the scenario parser, the
-//! criterion language and the JSON-RPC reader take any input — random bytes,
+//! criterion language, the JSON-RPC reader and `mcpstorm merge` take any input — random bytes,
 //! and near-valid input with one part made hostile — and answer with a value
 //! or an error, never a panic, a hang or an abort.
 //!
@@ -15,7 +15,7 @@ use mcpstorm::acceptance::Criterion;
 use mcpstorm::protocol::id_scan;
 use mcpstorm::protocol::jsonrpc::{self, Incoming, ResponseBody};
 use mcpstorm::scenario::file;
-use mcpstorm::stats::Snapshot;
+use mcpstorm::stats::{LatencyHistogram, Snapshot};
 use proptest::prelude::*;
 
 /// Cases per property in the default run: enough to walk the grammar's
@@ -166,6 +166,114 @@ fn message_line() -> impl Strategy<Value = Vec<u8>> {
         }
         line
     })
+}
+
+/// A segment's report as mcpstorm writes its shape: one scenario of one
+/// phase, with its histograms, a window and a criterion.
+fn segment_report(index: u32) -> serde_json::Value {
+    let mut histogram = LatencyHistogram::default();
+    for micros in [120, 250, 900 + u64::from(index)] {
+        histogram.record(micros);
+    }
+    let calls = serde_json::json!({
+        "calls": 3, "outcomes": {"ok": 3}, "success_rate": 1.0, "throughput_per_s": 3.0,
+        "latency": {"count": 3}, "latency_hdr_v2": histogram.to_v2_base64(),
+    });
+    let mut phase = calls.clone();
+    phase["name"] = "load".into();
+    phase["load"] = "rate".into();
+    phase["planned_calls"] = 3.into();
+    phase["per_label"] = serde_json::json!([{"label": "echo", "calls": 3, "outcomes": {"ok": 3},
+        "latency_hdr_v2": histogram.to_v2_base64()}]);
+    let mut window = calls.clone();
+    window["t_s"] = 1.0.into();
+    window["span_s"] = 1.0.into();
+    serde_json::json!({
+        "schema_version": 1,
+        "segment": {"index": index, "count": 2, "whole": [{"name": "s", "phases": ["load: rate"]}]},
+        "scenarios": [{
+            "name": "s", "verdict": "PASS",
+            "result": {
+                "scenario": "s", "phases": [phase], "total": calls, "per_label": [],
+                "windows": [window], "resources": {"sampled": false}, "wire": {"responses": 3},
+                "notes": ["n"], "criteria": [{"expression": "p99 <= 5000", "state": "PASS"}],
+            },
+        }],
+    })
+}
+
+/// Every place in a JSON value, as a JSON pointer.
+fn pointers(value: &serde_json::Value, at: String, all: &mut Vec<String>) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (key, child) in map {
+                pointers(child, format!("{at}/{key}"), all);
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for (index, child) in items.iter().enumerate() {
+                pointers(child, format!("{at}/{index}"), all);
+            }
+        }
+        _ => {}
+    }
+    all.push(at);
+}
+
+/// A JSON value a hostile report might hold anywhere.
+fn hostile_json() -> impl Strategy<Value = serde_json::Value> {
+    prop_oneof![
+        Just(serde_json::Value::Null),
+        any::<bool>().prop_map(serde_json::Value::from),
+        any::<i64>().prop_map(serde_json::Value::from),
+        any::<f64>().prop_map(|n| serde_json::json!(n)),
+        "\\PC{0,20}".prop_map(serde_json::Value::from),
+        Just(serde_json::json!([])),
+        Just(serde_json::json!({})),
+        Just(serde_json::json!([1, "x", null])),
+    ]
+}
+
+/// A merge reads files and decodes histograms: an eighth of the cases.
+fn merge_config() -> ProptestConfig {
+    let whole = config();
+    ProptestConfig {
+        cases: (whole.cases / 8).max(1),
+        ..whole
+    }
+}
+
+proptest! {
+    #![proptest_config(merge_config())]
+
+    #[test]
+    fn a_merge_of_hostile_segment_reports_is_done_or_refused_never_a_panic(
+        place in any::<prop::sample::Index>(),
+        value in hostile_json(),
+        which in 0..2usize,
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut reports = [segment_report(1), segment_report(2)];
+        let mut all = Vec::new();
+        pointers(&reports[which], String::new(), &mut all);
+        let pointer = place.get(&all).clone();
+        match reports[which].pointer_mut(&pointer) {
+            Some(slot) => *slot = value,
+            None => reports[which] = value,
+        }
+        let files: Vec<std::path::PathBuf> = reports
+            .iter()
+            .enumerate()
+            .map(|(i, report)| {
+                let path = dir.path().join(format!("{i}.json"));
+                std::fs::write(&path, report.to_string()).unwrap();
+                path
+            })
+            .collect();
+        if let Ok(merged) = mcpstorm::merge::merge(&files) {
+            prop_assert!(merged["verdict"].is_string());
+        }
+    }
 }
 
 proptest! {
