@@ -111,6 +111,10 @@ async fn wait_for_start(
     let now = std::time::SystemTime::now();
     match start_at.duration_since(now) {
         Ok(ahead) => {
+            let _ = events.send(Event::Note(format!(
+                "--start-at: waiting {:.1} s for the common start",
+                ahead.as_secs_f64()
+            )));
             let waiting = tokio::time::sleep(ahead);
             interrupt
                 .unless(waiting)
