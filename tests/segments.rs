@@ -126,6 +126,20 @@ fn four_segments_together_make_exactly_the_whole_test_and_merge_into_it() {
         );
         let notes = run.scenario("split")["result"]["notes"].to_string();
         assert!(notes.contains("--start-at: the load began"), "{notes}");
+        // The run clock counts from the common start: the wait is not in
+        // it (the process lived the wait and the run at least).
+        let waited: f64 = notes
+            .split("--start-at: waiting ")
+            .nth(1)
+            .and_then(|rest| rest.split(' ').next())
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("{notes}"));
+        let elapsed = f64_at(&run.scenario("split")["result"], "/elapsed_s");
+        assert!(
+            elapsed + waited <= run.wall.as_secs_f64() + 0.1,
+            "{elapsed} s of run and {waited} s of waiting in {:?}",
+            run.wall
+        );
     }
     for (name, whole) in WHOLE {
         let calls: Vec<u64> = runs

@@ -176,7 +176,16 @@ pub async fn run_scenario(
     control: LoadControl,
 ) -> Result<Snapshot, EngineError> {
     let (events, events_rx) = mpsc::unbounded_channel();
-    let aggregator = Aggregator::new(plan(scenario), Box::new(scenario.criteria.clone()));
+    let mut aggregator = Aggregator::new(plan(scenario), Box::new(scenario.criteria.clone()));
+    // Under --start-at the run clock counts from the common start, so the
+    // segments' seconds (their time lines' windows) are the same seconds.
+    let common_start = options.start_at.and_then(|at| {
+        let ahead = at.duration_since(std::time::SystemTime::now()).ok()?;
+        Some(Instant::now() + ahead)
+    });
+    if let Some(origin) = common_start {
+        aggregator = aggregator.with_clock_origin(origin);
+    }
     let aggregated = tokio::spawn(aggregator.run(events_rx, publish, options.snapshot_interval));
     let recorder = tokio::spawn(record_control(control.clone(), events.clone()));
     let stall_watch = stall_watch::start(events.clone());

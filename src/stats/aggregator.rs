@@ -208,6 +208,14 @@ impl Aggregator {
         }
     }
 
+    /// Count the run clock from `origin` (ahead: `--start-at`'s common
+    /// start) rather than from now; before it, the clock reads 0.
+    pub fn with_clock_origin(mut self, origin: Instant) -> Aggregator {
+        self.started = origin;
+        self.window.start = origin;
+        self
+    }
+
     fn elapsed_s(&self, at: Instant) -> f64 {
         at.duration_since(self.started).as_secs_f64()
     }
