@@ -237,4 +237,42 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn every_kind_that_splits_plans_the_whole_over_its_segments() {
+        use crate::load::tests::parsed;
+        for load in [
+            r#"kind = "sequential", calls = 17"#,
+            r#"kind = "concurrent", workers = 3, calls = 100"#,
+            r#"kind = "concurrent", workers = 7, batches = 4"#,
+            r#"kind = "rate", rate = 40, calls = 401"#,
+            r#"kind = "rate", rate = 40, duration_s = 2.5, max_in_flight = 3"#,
+            r#"kind = "ramping_rate", start_rate = 5, stages = [{ rate = 100, duration_s = 3 }]"#,
+            r#"kind = "churn", sessions = 5, calls_per_session = 3"#,
+            r#"kind = "robustness", rounds = 3"#,
+        ] {
+            let whole = parsed(load);
+            for count in [1, 2, 3, 4, 7, 16] {
+                let planned: u64 = (0..count)
+                    .map(|index| {
+                        let share = whole.segment(Segment { index, count }).unwrap();
+                        share.planned_calls().unwrap_or(0)
+                    })
+                    .sum();
+                assert_eq!(
+                    Some(planned),
+                    whole.planned_calls().or(Some(0)),
+                    "{load}, {count}"
+                );
+            }
+        }
+        for refused in [
+            r#"kind = "coldstart", iterations = 3"#,
+            r#"kind = "capacity", p99_ms = 100"#,
+            r#"kind = "sessions", arrival_rate = 5, duration_s = 10"#,
+        ] {
+            let why = parsed(refused).segment(Segment { index: 0, count: 2 });
+            assert!(why.is_err(), "{refused}");
+        }
+    }
 }
