@@ -13,7 +13,7 @@
 #                tests' own work the load average reaches 6-10 on 2 cores)
 # STRESS_SUITES  any of: default (cargo test), tmux (the dashboard in tmux),
 #                peers (third-party servers; runs tests/peers/install.sh),
-#                consumers (the output files' readers; runs
+#                consumers (the output files' readers and the deploy kit's checks; runs
 #                tests/consumers/install.sh)
 #
 # Each suite's output goes to target/stress/ROUND-SUITE.log; the last line is
@@ -33,7 +33,7 @@ suite_command() {
         default) echo "cargo test --no-fail-fast" ;;
         tmux) echo "cargo test --test dashboard_tmux --no-fail-fast" ;;
         peers) echo "cargo test --test peers --test peers_tools --no-fail-fast" ;;
-        consumers) echo "cargo test --test consumers --no-fail-fast" ;;
+        consumers) echo "cargo test --test consumers --test deploy --no-fail-fast" ;;
         *) echo "unknown suite $1 (default, tmux, peers, consumers)" >&2; exit 2 ;;
     esac
 }
