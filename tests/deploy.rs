@@ -177,7 +177,7 @@ fn the_jobs_scripts_run_a_split_test_and_merge_it_whole() {
     assert!(check.status.success(), "{}", said(&check));
 
     // Rehearsal: the scripts as written, a small scenario in place of the
-    // shipped one (two minutes at 4,000 calls/s), loopback in place of the
+    // shipped one (a minute at 1,000 calls/s), loopback in place of the
     // pods' addresses, folders in place of the volumes.
     let scenario_dir = dir.path().join("scenario");
     let reports = dir.path().join("reports");
