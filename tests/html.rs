@@ -29,6 +29,19 @@ arguments = { message = "x" }
 "success_rate == 1" = {}
 "#;
 
+/// The page read as XML (it is written well-formed, its doctype
+/// included), or a panic saying why not.
+fn well_formed(text: &str) -> roxmltree::Document<'_> {
+    roxmltree::Document::parse_with_options(
+        text,
+        roxmltree::ParsingOptions {
+            allow_dtd: true,
+            ..roxmltree::ParsingOptions::default()
+        },
+    )
+    .unwrap_or_else(|e| panic!("not well-formed ({e})"))
+}
+
 #[test]
 fn the_page_holds_the_criteria_and_charts_of_the_run_and_fetches_nothing() {
     let dir = tempfile::tempdir().unwrap();
@@ -51,14 +64,7 @@ fn the_page_holds_the_criteria_and_charts_of_the_run_and_fetches_nothing() {
     ]);
     assert_eq!(run.code, 1, "{}", run.explain());
     let text = std::fs::read_to_string(&page).expect("the page");
-    let document = roxmltree::Document::parse_with_options(
-        &text,
-        roxmltree::ParsingOptions {
-            allow_dtd: true,
-            ..roxmltree::ParsingOptions::default()
-        },
-    )
-    .unwrap_or_else(|e| panic!("not well-formed ({e})"));
+    let document = well_formed(&text);
     // Nothing to fetch: no script, no link, no source, no URL in a style.
     for node in document.descendants() {
         assert!(
@@ -187,14 +193,7 @@ arguments = { message = "x" }
     ]);
     assert_eq!(run.code, 0, "{}", run.explain());
     let text = std::fs::read_to_string(&page).expect("the page");
-    let document = roxmltree::Document::parse_with_options(
-        &text,
-        roxmltree::ParsingOptions {
-            allow_dtd: true,
-            ..roxmltree::ParsingOptions::default()
-        },
-    )
-    .unwrap_or_else(|e| panic!("not well-formed ({e})"));
+    let document = well_formed(&text);
     assert!(text.contains("Capacity search: search"), "{text}");
     let steps = run.scenario("capacity")["result"]["phases"][0]["capacity"]["steps"]
         .as_array()
