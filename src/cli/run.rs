@@ -22,15 +22,13 @@ use crate::stats::Snapshot;
 use crate::transport::{ConnectOptions, HttpTarget, ServerCommand, Target, TlsOptions, custody};
 use crate::ui;
 
-/// The server to test and how to reach it: an entry of --config; an HTTP
-/// endpoint (--url, --server-cmd, --pid, --transport http or sse); the command after
-/// `--`; or this binary's `serve`.
 /// `--segment`: each scenario's share, and the record of the whole test the
 /// report carries; refused where the segments would not share a server.
 fn split(
     scenarios: &mut [Scenario],
     segment: crate::load::Segment,
     server: &Target,
+    start_at: Option<std::time::SystemTime>,
 ) -> Result<report::SegmentRecord, String> {
     if !matches!(server, Target::Http(http) if http.server.is_none()) {
         return Err(
@@ -56,11 +54,16 @@ fn split(
     Ok(report::SegmentRecord {
         index: segment.index + 1,
         count: segment.count,
-        start_at_unix_s: None,
+        start_at_unix_s: start_at
+            .and_then(|at| at.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|since| since.as_secs_f64()),
         whole,
     })
 }
 
+/// The server to test and how to reach it: an entry of --config; an HTTP
+/// endpoint (--url, --server-cmd, --pid, --transport http or sse); the command after
+/// `--`; or this binary's `serve`.
 pub fn target(args: &TargetArgs) -> Result<Target, String> {
     let end_session = !args.keep_session;
     let tls = Arc::new(TlsOptions {
@@ -485,7 +488,7 @@ pub async fn run(args: RunArgs) -> ExitCode {
         }
     };
     let segment = match args.segment {
-        Some(segment) => match split(&mut scenarios, segment, &server) {
+        Some(segment) => match split(&mut scenarios, segment, &server, args.start_at) {
             Ok(record) => Some(record),
             Err(error) => {
                 eprintln!("mcpstorm: --segment {segment}: {error}");
@@ -589,13 +592,7 @@ pub async fn run(args: RunArgs) -> ExitCode {
         status,
         restart: Arc::new(Notify::new()),
         interactive,
-        segment: segment.map(|record| report::SegmentRecord {
-            start_at_unix_s: args
-                .start_at
-                .and_then(|at| at.duration_since(std::time::UNIX_EPOCH).ok())
-                .map(|since| since.as_secs_f64()),
-            ..record
-        }),
+        segment,
     };
     let obeying = runner.obey(commands_rx);
     // Said once the dashboard has let go of the screen.

@@ -39,7 +39,8 @@ impl CallAcc {
         } else {
             self.latency.recorded_us()
         };
-        WindowPoint::of(t_s, span_s, self.outcomes.errors(), buckets)
+        // The window's own histogram: its percentiles need no rebuilt one.
+        WindowPoint::with_histogram(t_s, span_s, self.outcomes.errors(), &self.latency, buckets)
     }
 
     /// These calls' figures; `with_histogram` for the final snapshot, which

@@ -287,11 +287,24 @@ impl WindowPoint {
     /// The point of calls whose histogram is `buckets`, percentiles read
     /// from it.
     pub fn of(t_s: f64, span_s: f64, errors: u64, buckets: Vec<[u64; 2]>) -> WindowPoint {
+        let histogram = LatencyHistogram::from_recorded(&buckets);
+        WindowPoint::with_histogram(t_s, span_s, errors, &histogram, buckets)
+    }
+
+    /// The point of calls whose histogram is `histogram`, its recorded
+    /// buckets `buckets` (read once by the caller that has them).
+    pub fn with_histogram(
+        t_s: f64,
+        span_s: f64,
+        errors: u64,
+        histogram: &LatencyHistogram,
+        buckets: Vec<[u64; 2]>,
+    ) -> WindowPoint {
         let calls: u64 = buckets.iter().map(|b| b[1]).sum();
         let [p50_ms, p95_ms, p99_ms, max_ms] = if calls == 0 {
             [0.0; 4]
         } else {
-            LatencyHistogram::from_recorded(&buckets).quantiles_ms([0.5, 0.95, 0.99, 1.0])
+            histogram.quantiles_ms([0.5, 0.95, 0.99, 1.0])
         };
         WindowPoint {
             t_s,
