@@ -112,12 +112,6 @@ fn state_counts(s: &Snapshot) -> Vec<Part> {
     parts
 }
 
-/// `text` in lines of at most `width` characters, broken between words (a
-/// word longer than a line is cut); at least one line.
-/// A search's lines under the criteria (a capacity search's steps, sessions
-/// as users' windows): its summary wrapped at `width`, its first word in
-/// bold, the columns' heading, then the latest of `rows_of` that fit in
-/// `rows`.
 /// What `pick` finds in the running phase, else in the last phase run
 /// that has it, and whether its phase is running.
 pub(super) fn latest<T>(
@@ -130,6 +124,10 @@ pub(super) fn latest<T>(
         .find_map(|p| Some((pick(p)?, p.state == PhaseState::Running)))
 }
 
+/// A search's lines under the criteria (a capacity search's steps, sessions
+/// as users' windows): its summary wrapped at `width`, its first word in
+/// bold, the columns' heading, then the latest of `rows_of` that fit in
+/// `rows`.
 pub(super) fn search_table(
     summary: &str,
     heading: &'static str,
@@ -170,6 +168,8 @@ pub(super) fn verdict_word(broke_on: Option<&str>) -> Span<'static> {
     }
 }
 
+/// `text` in lines of at most `width` characters, broken between words (a
+/// word longer than a line is cut); at least one line.
 pub(super) fn wrap_words(text: &str, width: usize) -> Vec<String> {
     let width = width.max(1);
     let mut lines = vec![String::new()];
