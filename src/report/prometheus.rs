@@ -31,7 +31,7 @@ use tokio::sync::{Semaphore, watch};
 use super::{Following, LiveFeed, Output, OutputError};
 use crate::stats::Snapshot;
 
-pub use exposition::{render, with_label};
+pub use exposition::render;
 
 /// The address metrics are served on unless one is given.
 pub const DEFAULT_ADDRESS: &str = "127.0.0.1:9464";
@@ -182,10 +182,7 @@ fn answer(
         (&Method::GET, "/metrics") => (
             StatusCode::OK,
             "text/plain; version=0.0.4; charset=utf-8",
-            match segment {
-                Some(segment) => with_label(&render(snapshot), "segment", segment),
-                None => render(snapshot),
-            },
+            render(snapshot, segment),
         ),
         (_, "/metrics") => (
             StatusCode::METHOD_NOT_ALLOWED,

@@ -8,35 +8,45 @@ use std::fmt::Write;
 use crate::acceptance::CriterionState;
 use crate::stats::{CallStats, Snapshot};
 
-/// One metric family being written: its samples follow its `HELP` and
-/// `TYPE` lines.
-struct Family<'a> {
-    text: &'a mut String,
+/// The exposition being written, and the label every sample carries
+/// first, if any (`--segment`'s `segment="I/N"`, so that one Prometheus
+/// scraping every segment tells them apart and sums them).
+struct Out<'s> {
+    text: String,
+    constant: Option<(&'static str, &'s str)>,
 }
 
-impl<'a> Family<'a> {
-    fn new(text: &'a mut String, name: &str, kind: &str, help: &str) -> Family<'a> {
-        let _ = writeln!(text, "# HELP {name} {help}");
-        let _ = writeln!(text, "# TYPE {name} {kind}");
-        Family { text }
+/// One metric family being written: its samples follow its `HELP` and
+/// `TYPE` lines.
+struct Family<'a, 's> {
+    out: &'a mut Out<'s>,
+}
+
+impl<'a, 's> Family<'a, 's> {
+    fn new(out: &'a mut Out<'s>, name: &str, kind: &str, help: &str) -> Family<'a, 's> {
+        let _ = writeln!(out.text, "# HELP {name} {help}");
+        let _ = writeln!(out.text, "# TYPE {name} {kind}");
+        Family { out }
     }
 
     fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: f64) {
         if !value.is_finite() {
             return;
         }
-        self.text.push_str(name);
-        if !labels.is_empty() {
-            self.text.push('{');
-            for (index, (key, value)) in labels.iter().enumerate() {
+        let text = &mut self.out.text;
+        text.push_str(name);
+        let all: Vec<&(&str, &str)> = self.out.constant.iter().chain(labels).collect();
+        if !all.is_empty() {
+            text.push('{');
+            for (index, (key, value)) in all.into_iter().enumerate() {
                 if index > 0 {
-                    self.text.push(',');
+                    text.push(',');
                 }
-                let _ = write!(self.text, "{key}=\"{}\"", label_value(value));
+                let _ = write!(text, "{key}=\"{}\"", label_value(value));
             }
-            self.text.push('}');
+            text.push('}');
         }
-        let _ = writeln!(self.text, " {value}");
+        let _ = writeln!(text, " {value}");
     }
 }
 
@@ -56,49 +66,23 @@ fn label_value(text: &str) -> String {
     escaped
 }
 
-/// `text` with the label `key="value"` on every sample: the segment a run
-/// is (`--segment`), so that one Prometheus scraping every segment tells
-/// them apart and sums them.
-pub fn with_label(text: &str, key: &str, value: &str) -> String {
-    let label = format!("{key}=\"{}\"", label_value(value));
-    let mut out = String::with_capacity(text.len() + text.len() / 4);
-    for line in text.lines() {
-        if line.starts_with('#') || line.is_empty() {
-            out.push_str(line);
-        } else {
-            // A metric name holds neither `{` nor a space: the first of
-            // them ends it.
-            let end = line.find(['{', ' ']).unwrap_or(line.len());
-            let (name, rest) = line.split_at(end);
-            out.push_str(name);
-            match rest.strip_prefix('{') {
-                Some(labels) => {
-                    let _ = write!(out, "{{{label},{labels}");
-                }
-                None => {
-                    let _ = write!(out, "{{{label}}}{rest}");
-                }
-            }
-        }
-        out.push('\n');
-    }
-    out
-}
-
 const MB: f64 = 1024.0 * 1024.0;
 
 /// Every metric of the scenario a snapshot shows (nothing before the
-/// first scenario starts).
-pub fn render(snapshot: &Snapshot) -> String {
-    let mut text = String::new();
+/// first scenario starts), each sample labelled `segment` first when given.
+pub fn render(snapshot: &Snapshot, segment: Option<&str>) -> String {
+    let mut out = Out {
+        text: String::new(),
+        constant: segment.map(|segment| ("segment", segment)),
+    };
     if snapshot.scenario.is_empty() {
-        return text;
+        return out.text;
     }
     let scenario = snapshot.scenario.as_str();
     let server = snapshot.server.as_ref();
     {
         let mut info = Family::new(
-            &mut text,
+            &mut out,
             "mcpstorm_scenario_info",
             "gauge",
             "The scenario running, and the server and protocol it speaks to (always 1).",
@@ -118,7 +102,7 @@ pub fn render(snapshot: &Snapshot) -> String {
         );
     }
     Family::new(
-        &mut text,
+        &mut out,
         "mcpstorm_scenario_elapsed_seconds",
         "gauge",
         "How long the scenario has run.",
@@ -128,18 +112,18 @@ pub fn render(snapshot: &Snapshot) -> String {
         &[("scenario", scenario)],
         snapshot.elapsed_s,
     );
-    calls(&mut text, snapshot);
-    latency(&mut text, snapshot);
-    load(&mut text, snapshot);
-    server_tree(&mut text, snapshot);
-    criteria(&mut text, snapshot);
-    text
+    calls(&mut out, snapshot);
+    latency(&mut out, snapshot);
+    load(&mut out, snapshot);
+    server_tree(&mut out, snapshot);
+    criteria(&mut out, snapshot);
+    out.text
 }
 
-fn calls(text: &mut String, snapshot: &Snapshot) {
+fn calls(out: &mut Out<'_>, snapshot: &Snapshot) {
     let scenario = snapshot.scenario.as_str();
     let mut family = Family::new(
-        text,
+        out,
         "mcpstorm_calls_total",
         "counter",
         "Calls completed, by tool or method and outcome.",
@@ -192,10 +176,10 @@ fn summary(family: &mut Family, name: &str, labels: &[(&str, &str)], stats: &Cal
     family.sample(&format!("{name}_count"), labels, latency.count as f64);
 }
 
-fn latency(text: &mut String, snapshot: &Snapshot) {
+fn latency(out: &mut Out<'_>, snapshot: &Snapshot) {
     let scenario = snapshot.scenario.as_str();
     let mut family = Family::new(
-        text,
+        out,
         "mcpstorm_call_duration_seconds",
         "summary",
         "Latency of the calls that were answered, by tool or method (HdrHistogram quantiles).",
@@ -209,7 +193,7 @@ fn latency(text: &mut String, snapshot: &Snapshot) {
         );
     }
     let mut family = Family::new(
-        text,
+        out,
         "mcpstorm_scenario_call_duration_seconds",
         "summary",
         "Latency of every call of the scenario that was answered (HdrHistogram quantiles).",
@@ -222,10 +206,10 @@ fn latency(text: &mut String, snapshot: &Snapshot) {
     );
 }
 
-fn load(text: &mut String, snapshot: &Snapshot) {
+fn load(out: &mut Out<'_>, snapshot: &Snapshot) {
     let scenario = snapshot.scenario.as_str();
     let mut family = Family::new(
-        text,
+        out,
         "mcpstorm_late_sends_total",
         "counter",
         "Calls of an open load model sent later than planned (the load generator fell behind).",
@@ -238,7 +222,7 @@ fn load(text: &mut String, snapshot: &Snapshot) {
         );
     }
     Family::new(
-        text,
+        out,
         "mcpstorm_in_flight_calls",
         "gauge",
         "Calls sent and not yet answered.",
@@ -249,7 +233,7 @@ fn load(text: &mut String, snapshot: &Snapshot) {
         snapshot.wire.in_flight as f64,
     );
     Family::new(
-        text,
+        out,
         "mcpstorm_server_crashes_total",
         "counter",
         "Times the server exited mid-run.",
@@ -261,7 +245,7 @@ fn load(text: &mut String, snapshot: &Snapshot) {
     );
 }
 
-fn server_tree(text: &mut String, snapshot: &Snapshot) {
+fn server_tree(out: &mut Out<'_>, snapshot: &Snapshot) {
     let scenario = [("scenario", snapshot.scenario.as_str())];
     let r = &snapshot.resources;
     let gauges: [(&str, &str, Option<f64>); 8] = [
@@ -308,14 +292,14 @@ fn server_tree(text: &mut String, snapshot: &Snapshot) {
     ];
     for (name, help, value) in gauges {
         let Some(value) = value else { continue };
-        Family::new(text, name, "gauge", help).sample(name, &scenario, value);
+        Family::new(out, name, "gauge", help).sample(name, &scenario, value);
     }
 }
 
-fn criteria(text: &mut String, snapshot: &Snapshot) {
+fn criteria(out: &mut Out<'_>, snapshot: &Snapshot) {
     let scenario = snapshot.scenario.as_str();
     let mut family = Family::new(
-        text,
+        out,
         "mcpstorm_criterion_passing",
         "gauge",
         "An acceptance criterion holds now (1) or not (0); `state` says how settled.",
@@ -344,7 +328,7 @@ fn criteria(text: &mut String, snapshot: &Snapshot) {
             |c| c.threshold,
         ),
     ] {
-        let mut family = Family::new(text, name, "gauge", help);
+        let mut family = Family::new(out, name, "gauge", help);
         for c in &snapshot.criteria {
             if let Some(value) = pick(c) {
                 family.sample(
@@ -370,18 +354,52 @@ mod tests {
 
     #[test]
     fn nothing_is_shown_before_a_scenario_starts() {
-        assert_eq!(render(&Snapshot::default()), "");
+        assert_eq!(render(&Snapshot::default(), None), "");
     }
 
     #[test]
-    fn a_segment_label_goes_on_every_sample_and_nowhere_else() {
-        let text = "# HELP a_total calls\n# TYPE a_total counter\na_total 3\n\
-                    b{scenario=\"x {y}\",tool=\"echo\"} 1.5\n";
-        let labelled = with_label(text, "segment", "2/4");
+    fn a_segment_label_goes_first_on_every_sample_and_nowhere_else() {
+        let mut snapshot = Snapshot {
+            scenario: "x {y}".into(),
+            ..Snapshot::default()
+        };
+        snapshot.total.calls = 3;
+        snapshot.total.outcomes.ok = 3;
+        let plain = render(&snapshot, None);
+        let labelled = render(&snapshot, Some("2/4"));
+        let (plain, labelled): (Vec<&str>, Vec<&str>) =
+            (plain.lines().collect(), labelled.lines().collect());
+        assert_eq!(plain.len(), labelled.len());
+        let mut unlabelled_samples = 0;
+        for (plain, labelled) in plain.iter().zip(&labelled) {
+            if plain.starts_with('#') {
+                assert_eq!(plain, labelled);
+                continue;
+            }
+            // The name ends at the first `{` or space.
+            let end = plain.find(['{', ' ']).unwrap();
+            let (name, rest) = plain.split_at(end);
+            let expected = match rest.strip_prefix('{') {
+                Some(labels) => format!("{name}{{segment=\"2/4\",{labels}"),
+                None => {
+                    unlabelled_samples += 1;
+                    format!("{name}{{segment=\"2/4\"}}{rest}")
+                }
+            };
+            assert_eq!(*labelled, expected);
+        }
+        assert!(plain.iter().any(|l| l.contains("scenario=\"x {y}\"")));
+        // Every sample render writes has a scenario; one without labels
+        // gets the segment alone.
+        assert_eq!(unlabelled_samples, 0);
+        let mut out = Out {
+            text: String::new(),
+            constant: Some(("segment", "2/4")),
+        };
+        Family::new(&mut out, "a_total", "counter", "calls").sample("a_total", &[], 3.0);
         assert_eq!(
-            labelled,
-            "# HELP a_total calls\n# TYPE a_total counter\na_total{segment=\"2/4\"} 3\n\
-             b{segment=\"2/4\",scenario=\"x {y}\",tool=\"echo\"} 1.5\n"
+            out.text,
+            "# HELP a_total calls\n# TYPE a_total counter\na_total{segment=\"2/4\"} 3\n"
         );
     }
 }
