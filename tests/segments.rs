@@ -496,3 +496,32 @@ fn a_segment_with_no_share_of_the_test_is_complete_and_merges() {
         30.0
     );
 }
+
+#[test]
+fn the_common_start_is_the_first_scenarios_and_later_ones_begin_when_ready() {
+    // Two scenarios: the first waits for --start-at; the second, run once
+    // the first is over, is neither waited for nor said to be late.
+    let dir = tempfile::tempdir().unwrap();
+    let small = |name: &str| {
+        let text = format!(
+            "name = \"{name}\"\n[[phase]]\nname = \"p\"\nload = {{ kind = \"sequential\", calls = 5 }}\n\
+             [[call]]\ntool = \"echo\"\narguments = {{ message = \"x\" }}\n"
+        );
+        scenario_file(dir.path(), &format!("{name}.toml"), &text)
+    };
+    let (first, second) = (small("first"), small("second"));
+    let target = HttpTarget::start(&[]);
+    let start_at = format!("{:.3}", unix_s(SystemTime::now()) + 1.0);
+    let run = target.run(
+        first.to_str().unwrap(),
+        &[second.to_str().unwrap(), "--start-at", &start_at],
+    );
+    assert_eq!(run.code, 0, "{}", run.explain());
+    let notes = |name: &str| run.scenario(name)["result"]["notes"].to_string();
+    assert!(notes("first").contains("--start-at:"), "{}", notes("first"));
+    assert!(
+        !notes("second").contains("--start-at"),
+        "{}",
+        notes("second")
+    );
+}

@@ -272,6 +272,9 @@ struct Runner {
     snapshots: watch::Sender<Arc<Snapshot>>,
     status: watch::Sender<RunStatus>,
     restart: Arc<Notify>,
+    /// `--start-at` is the start of the first scenario run: later ones (and
+    /// reruns) begin when they are ready.
+    start_pending: AtomicBool,
     interactive: bool,
     segment: Option<report::SegmentRecord>,
 }
@@ -357,9 +360,21 @@ impl Runner {
                 run_halt.set();
             })
         };
+        let later;
+        let options = if self.start_pending.swap(false, Ordering::Relaxed)
+            || self.options.start_at.is_none()
+        {
+            &self.options
+        } else {
+            later = RunOptions {
+                start_at: None,
+                ..self.options.clone()
+            };
+            &later
+        };
         let outcome = engine::run_scenario(
             scenario,
-            &self.options,
+            options,
             self.snapshots.clone(),
             run_halt,
             self.control.clone(),
@@ -591,6 +606,7 @@ pub async fn run(args: RunArgs) -> ExitCode {
         snapshots,
         status,
         restart: Arc::new(Notify::new()),
+        start_pending: AtomicBool::new(args.start_at.is_some()),
         interactive,
         segment,
     };
